@@ -1,0 +1,109 @@
+/**
+ * The one catalog of wire error codes Weft emits. Every non-2xx body is exactly
+ * `{error, message, details?}` where `error` is a key of {@link ERROR_CATALOG}.
+ * `docs/errors.md` is generated from this table (`npm run gen:errors`).
+ *
+ * @see wire-contract.md §4
+ */
+export interface ErrorSpec {
+  /** HTTP status the code is sent with (0 = never sent as an HTTP status; run-level only). */
+  readonly status: number;
+  /** One line for `docs/errors.md`: when the code is used. */
+  readonly when: string;
+  /** Keys that may appear under `details`. */
+  readonly details?: readonly string[];
+}
+
+export const ERROR_CATALOG = {
+  unauthenticated: { status: 401, when: 'The credential is missing, malformed, unknown or not a Bearer token.' },
+  forbidden: {
+    status: 403,
+    when: 'The credential is valid but lacks the scope the route requires.',
+    details: ['scopeRequired'],
+  },
+  not_found: { status: 404, when: 'The route, run, workflow or artifact does not exist or is not visible to the caller\'s tenant.' },
+  method_not_allowed: { status: 405, when: 'The path exists but not with this method.', details: ['allowed'] },
+  unversioned_path: { status: 400, when: 'A request under an unversioned root; every API path lives under /v1/.' },
+  validation_error: {
+    status: 400,
+    when: 'The body, query or path parameters are malformed or fail the schema.',
+    details: ['errors', 'workflowId', 'maxRunIds', 'bufferMs', 'min', 'max'],
+  },
+  invalid_json: { status: 400, when: 'The request body is not valid JSON.' },
+  unsupported_media_type: { status: 415, when: 'A body was sent with a content type other than application/json.', details: ['contentType'] },
+  payload_too_large: { status: 413, when: 'The request body exceeds the host limit.', details: ['limitBytes'] },
+  unsupported_stream_mode: {
+    status: 400,
+    when: 'streamMode names an unknown mode or combines `values` with another mode.',
+    details: ['supported'],
+  },
+  capability_required: {
+    status: 400,
+    when: 'The workflow uses a node type gated behind a capability this host does not advertise.',
+    details: ['requiredCapability', 'offendingTypeId', 'nodeId'],
+  },
+  workflow_invalid: { status: 400, when: 'A workflow definition failed validation at registration.', details: ['errors'] },
+  workflow_conflict: { status: 409, when: 'A different definition is already registered under this id by a read-only source.', details: ['workflowId'] },
+  idempotency_key_mismatch: { status: 409, when: 'The Idempotency-Key was already used with a different request body.' },
+  idempotency_in_flight: { status: 409, when: 'A request with the same Idempotency-Key is still being processed.', details: ['retryAfter'] },
+  run_terminal: { status: 409, when: 'The run already ended as completed or failed and cannot be cancelled.', details: ['runStatus'] },
+  rate_limited: { status: 429, when: 'Too many requests; retry after the interval in Retry-After.', details: ['retryAfterMs', 'scope', 'limit'] },
+  service_unavailable: { status: 503, when: 'The host is overloaded or shutting down; retry after Retry-After.', details: ['retryAfter'] },
+  internal_error: { status: 500, when: 'An unexpected failure inside the host; the message carries no internals.', details: ['correlationId'] },
+  // Run-level codes: carried in RunSnapshot.error / run.failed, never as HTTP statuses.
+  capability_not_provided: { status: 0, when: 'A node requires a runtime capability the host does not provide; the node never starts.', details: ['capability', 'nodeId'] },
+  recursion_limit_exceeded: { status: 0, when: 'The run exceeded its node-execution limit (after cap.breached kind node-executions).' },
+  run_timeout: { status: 0, when: 'The run exceeded its wall-clock limit (after cap.breached kind run-duration).' },
+  unsupported_node_type: { status: 0, when: 'A node names a typeId no registry entry implements.', details: ['typeId', 'nodeId'] },
+  deterministic_fail: { status: 0, when: 'Default error code of core.fail.' },
+  node_error: { status: 0, when: 'A node body threw an error without a code of its own.' },
+  cycle_detected: { status: 0, when: 'The workflow graph has a cycle the scheduler cannot order.' },
+  engine_version_mismatch: { status: 0, when: 'A run was written by a newer engine than this host runs.', details: ['runId', 'persistedVersion', 'currentVersion'] },
+} as const satisfies Record<string, ErrorSpec>;
+
+/** A wire error code known to Weft. */
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+/** The closed error envelope. */
+export interface ErrorEnvelope {
+  error: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * An error that carries a wire code. Thrown anywhere in the host; the server's single error
+ * mapper turns it into the envelope and status from {@link ERROR_CATALOG}.
+ */
+export class WeftError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  /** Extra response headers, e.g. Retry-After. */
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, headers?: Record<string, string>) {
+    super(message);
+    this.name = 'WeftError';
+    this.code = code;
+    this.details = details;
+    this.headers = headers;
+  }
+
+  /** HTTP status for this code (500 for run-level codes that leak to HTTP by mistake). */
+  get status(): number {
+    const s = ERROR_CATALOG[this.code].status;
+    return s === 0 ? 500 : s;
+  }
+
+  /** The closed wire envelope. */
+  toEnvelope(): ErrorEnvelope {
+    const env: ErrorEnvelope = { error: this.code, message: this.message };
+    if (this.details && Object.keys(this.details).length > 0) env.details = this.details;
+    return env;
+  }
+}
+
+/** True when `code` is in the catalog. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(ERROR_CATALOG, code);
+}

@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './wire.js';
+export * from './schemas.js';
+export * from './validate.js';
+export * from './openapi.js';

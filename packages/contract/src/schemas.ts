@@ -1,0 +1,285 @@
+/**
+ * Weft's own wire schemas, written once with TypeBox. They drive request validation (Ajv 2020),
+ * the TypeScript types below and the served OpenAPI 3.1 document.
+ *
+ * @see wire-contract.md §1.3, §3, §5
+ */
+import { Type, type Static } from 'typebox';
+import { RUN_STATUSES, STREAM_MODES } from './wire.js';
+
+const Id128 = Type.String({ minLength: 1, maxLength: 128 });
+const JsonObject = Type.Record(Type.String(), Type.Unknown());
+
+// ---------------------------------------------------------------- workflow definition
+
+export const PortValueSchema = Type.Union([
+  Type.Object({ type: Type.Literal('static'), value: Type.Unknown() }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('expression'), expression: Type.String() }, { additionalProperties: false }),
+  Type.Object(
+    {
+      type: Type.Literal('connection'),
+      nodeId: Type.String({ minLength: 1 }),
+      outputKey: Type.String({ minLength: 1 }),
+      optional: Type.Optional(Type.Boolean()),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('variable'),
+      variableName: Type.String({ minLength: 1 }),
+      optional: Type.Optional(Type.Boolean()),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
+export const TRIGGER_RULES = ['all_success', 'any_success', 'all_complete', 'none_failed', 'any_failed'] as const;
+export type TriggerRule = (typeof TRIGGER_RULES)[number];
+
+export const EdgeConditionSchema = Type.Object(
+  {
+    type: Type.Union(
+      ['expression', 'equals', 'notEquals', 'contains', 'regex', 'truthy', 'falsy'].map((t) => Type.Literal(t)),
+    ),
+    left: Type.Optional(Type.String()),
+    right: Type.Optional(Type.Unknown()),
+    expression: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const WorkflowNodeSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1 }),
+    typeId: Type.String({ pattern: '^[a-z][a-zA-Z0-9._-]*$' }),
+    name: Type.String(),
+    position: Type.Object({ x: Type.Number(), y: Type.Number() }),
+    config: JsonObject,
+    inputs: Type.Record(Type.String(), PortValueSchema),
+    credentialsRef: Type.Optional(Type.Unknown()),
+    settings: Type.Optional(JsonObject),
+    outputRole: Type.Optional(Type.Union([Type.Literal('primary'), Type.Literal('secondary')])),
+    disabled: Type.Optional(Type.Boolean()),
+    notes: Type.Optional(Type.String()),
+    groupId: Type.Optional(Type.String()),
+    agent: Type.Optional(Type.Unknown()),
+    envelopeContract: Type.Optional(Type.Unknown()),
+    artifactType: Type.Optional(Type.String()),
+    cardType: Type.Optional(Type.String()),
+    outputSensitivity: Type.Optional(Type.Record(Type.String(), Type.Boolean())),
+    requires: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  },
+  { additionalProperties: false },
+);
+
+export const WorkflowEdgeSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1 }),
+    sourceNodeId: Type.String({ minLength: 1 }),
+    targetNodeId: Type.String({ minLength: 1 }),
+    sourceOutput: Type.Optional(Type.String()),
+    targetInput: Type.Optional(Type.String()),
+    label: Type.Optional(Type.String()),
+    condition: Type.Optional(EdgeConditionSchema),
+    triggerRule: Type.Optional(Type.Union(TRIGGER_RULES.map((r) => Type.Literal(r)))),
+  },
+  { additionalProperties: false },
+);
+
+export const WorkflowVariableSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    type: Type.Union(['string', 'number', 'boolean', 'object', 'array'].map((t) => Type.Literal(t))),
+    description: Type.Optional(Type.String()),
+    required: Type.Optional(Type.Boolean()),
+    defaultValue: Type.Optional(Type.Unknown()),
+    sensitive: Type.Optional(Type.Boolean()),
+    format: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const WorkflowTriggerSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1 }),
+    type: Type.String({ minLength: 1 }),
+    name: Type.Optional(Type.String()),
+    description: Type.Optional(Type.String()),
+    config: Type.Optional(JsonObject),
+    enabled: Type.Optional(Type.Boolean()),
+    nodeId: Type.Optional(Type.String()),
+    eventType: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const WorkflowSettingsSchema = Type.Object(
+  {
+    timeout: Type.Optional(Type.Integer({ minimum: 0 })),
+    maxRetries: Type.Optional(Type.Integer({ minimum: 0 })),
+    logLevel: Type.Optional(Type.String()),
+    maxLoopbackIterations: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: true },
+);
+
+/** Our own workflow-definition schema (root closed, like the official one). */
+export const WorkflowDefinitionSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[a-z][a-z0-9_-]*$', maxLength: 128 }),
+    name: Type.String({ minLength: 1, maxLength: 256 }),
+    version: Type.String(),
+    description: Type.Optional(Type.String()),
+    type: Type.Optional(Type.String()),
+    isActive: Type.Optional(Type.Boolean()),
+    status: Type.Optional(Type.String()),
+    tenantId: Type.Optional(Type.String()),
+    scopeId: Type.Optional(Type.String()),
+    slug: Type.Optional(Type.String()),
+    groups: Type.Optional(Type.Array(Type.Unknown())),
+    channels: Type.Optional(JsonObject),
+    configurableSchema: Type.Optional(JsonObject),
+    defaults: Type.Optional(JsonObject),
+    acceptsInheritedArtifacts: Type.Optional(Type.Array(Type.Unknown())),
+    createdAt: Type.Optional(Type.String()),
+    updatedAt: Type.Optional(Type.String()),
+    nodes: Type.Array(WorkflowNodeSchema, { minItems: 1 }),
+    edges: Type.Array(WorkflowEdgeSchema),
+    triggers: Type.Array(WorkflowTriggerSchema),
+    variables: Type.Array(WorkflowVariableSchema),
+    metadata: JsonObject,
+    settings: WorkflowSettingsSchema,
+  },
+  { additionalProperties: false },
+);
+
+export type PortValue = Static<typeof PortValueSchema>;
+export type EdgeCondition = Static<typeof EdgeConditionSchema>;
+export type WorkflowNode = Static<typeof WorkflowNodeSchema>;
+export type WorkflowEdge = Static<typeof WorkflowEdgeSchema>;
+export type WorkflowVariable = Static<typeof WorkflowVariableSchema>;
+export type WorkflowDefinition = Static<typeof WorkflowDefinitionSchema>;
+
+// ---------------------------------------------------------------- requests
+
+/** `POST /v1/runs` body (closed). @see wire-contract.md §1.3 */
+export const CreateRunRequestSchema = Type.Object(
+  {
+    workflowId: Id128,
+    inputs: Type.Optional(JsonObject),
+    tenantId: Type.Optional(Type.String({ maxLength: 256 })),
+    scopeId: Type.Optional(Type.String({ maxLength: 256 })),
+    callbackUrl: Type.Optional(Type.String({ format: 'uri', maxLength: 2048 })),
+    configurable: Type.Optional(JsonObject),
+    tags: Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { maxItems: 100 })),
+    metadata: Type.Optional(JsonObject),
+  },
+  { additionalProperties: false },
+);
+export type CreateRunRequest = Static<typeof CreateRunRequestSchema>;
+
+/** `POST /v1/runs/{runId}/cancel` body. */
+export const CancelRunRequestSchema = Type.Object(
+  { reason: Type.Optional(Type.String({ maxLength: 512 })) },
+  { additionalProperties: false },
+);
+
+/** `POST /v1/runs:bulk-cancel` body. */
+export const MAX_BULK_CANCEL = 100;
+export const BulkCancelRequestSchema = Type.Object(
+  {
+    runIds: Type.Array(Id128, { minItems: 1 }),
+    reason: Type.Optional(Type.String({ maxLength: 512 })),
+  },
+  { additionalProperties: false },
+);
+
+/** `POST /v1/host/weft/workflows` body: a workflow definition. */
+export const RegisterWorkflowRequestSchema = WorkflowDefinitionSchema;
+
+// ---------------------------------------------------------------- responses (OpenAPI)
+
+export const ErrorEnvelopeSchema = Type.Object(
+  { error: Type.String({ minLength: 1 }), message: Type.String(), details: Type.Optional(JsonObject) },
+  { additionalProperties: false },
+);
+
+export const RunEventDocSchema = Type.Object(
+  {
+    eventId: Id128,
+    runId: Id128,
+    type: Type.String({ minLength: 1 }),
+    payload: Type.Unknown(),
+    timestamp: Type.String({ format: 'date-time' }),
+    sequence: Type.Integer({ minimum: 0 }),
+    nodeId: Type.Optional(Id128),
+    schemaVersion: Type.Optional(Type.Integer({ minimum: 0 })),
+    engineVersion: Type.Optional(Type.String()),
+    causationId: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+const RunStatusSchema = Type.Union(RUN_STATUSES.map((s) => Type.Literal(s)));
+
+export const CreateRunResponseSchema = Type.Object({
+  runId: Id128,
+  status: RunStatusSchema,
+  workflowId: Type.String(),
+  eventsUrl: Type.String(),
+  statusUrl: Type.String(),
+});
+
+export const RunSnapshotSchema = Type.Object(
+  {
+    runId: Id128,
+    workflowId: Type.String(),
+    status: RunStatusSchema,
+    owner: Type.Optional(JsonObject),
+    currentNodeId: Type.Optional(Type.String()),
+    startedAt: Type.Optional(Type.String()),
+    completedAt: Type.Optional(Type.String()),
+    endedAt: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    nodeStates: Type.Optional(JsonObject),
+    variables: Type.Optional(JsonObject),
+    error: Type.Optional(JsonObject),
+    engineVersion: Type.Optional(Type.Number()),
+    eventLogSchemaVersion: Type.Optional(Type.Integer()),
+    tags: Type.Optional(Type.Array(Type.String())),
+    metadata: Type.Optional(JsonObject),
+    configurable: Type.Optional(JsonObject),
+    outputs: Type.Optional(JsonObject),
+  },
+  { additionalProperties: true },
+);
+
+export const PollResponseSchema = Type.Object({
+  runId: Id128,
+  events: Type.Array(RunEventDocSchema),
+  lastEventSeq: Type.Integer({ minimum: -1 }),
+  runStatus: RunStatusSchema,
+  isTerminal: Type.Boolean(),
+  isComplete: Type.Boolean(),
+});
+
+export const CancelRunResponseSchema = Type.Object({ runId: Id128, status: RunStatusSchema });
+
+export const BulkCancelResponseSchema = Type.Object({
+  results: Type.Array(
+    Type.Object({
+      runId: Type.String(),
+      ok: Type.Boolean(),
+      status: Type.Optional(RunStatusSchema),
+      error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+    }),
+  ),
+});
+
+export const RunListResponseSchema = Type.Object({
+  runs: Type.Array(RunSnapshotSchema),
+  nextCursor: Type.Optional(Type.String()),
+});
+
+/** Query of `GET /v1/runs/{runId}/events`. */
+export const STREAM_MODE_VALUES = STREAM_MODES;

@@ -1,0 +1,105 @@
+/**
+ * Wire vocabulary of OpenWOP v1 as Weft speaks it: statuses, event types, stream modes, scopes.
+ *
+ * @see wire-contract.md §3
+ */
+
+/** Protocol version advertised in discovery (`<major>.<minor>`). */
+export const PROTOCOL_VERSION = '1.1';
+/** Integer engine version (discovery root; string on events; number on snapshots). */
+export const ENGINE_VERSION = 1;
+/** Per-run event-log schema version (v1 value). */
+export const EVENT_LOG_SCHEMA_VERSION = 2;
+/** Per-event payload contract version. */
+export const EVENT_SCHEMA_VERSION = 1;
+
+/** Every run status of `RunSnapshot.status`. */
+export const RUN_STATUSES = [
+  'pending',
+  'running',
+  'paused',
+  'waiting-approval',
+  'waiting-input',
+  'waiting-external',
+  'completed',
+  'failed',
+  'cancelling',
+  'cancelled',
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** Statuses after which a run never changes. */
+export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set<RunStatus>(['completed', 'failed', 'cancelled']);
+
+/** Event types that end a run; exactly one is emitted and it is the last. */
+export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(['run.completed', 'run.failed', 'run.cancelled']);
+
+/**
+ * The canonical event envelope (closed object).
+ *
+ * @see wire-contract.md §3.3
+ */
+export interface RunEventDoc {
+  eventId: string;
+  runId: string;
+  type: string;
+  payload: unknown;
+  timestamp: string;
+  sequence: number;
+  nodeId?: string;
+  schemaVersion?: number;
+  engineVersion?: string;
+  causationId?: string;
+}
+
+/** Stream modes of `GET /v1/runs/{runId}/events`. */
+export const STREAM_MODES = ['updates', 'values', 'messages', 'debug'] as const;
+export type StreamMode = (typeof STREAM_MODES)[number];
+
+/**
+ * Event types delivered in `updates` mode (run transitions, terminal node transitions,
+ * suspensions and HITL, artifacts). `debug` delivers everything.
+ *
+ * @see wire-contract.md §3.5
+ */
+export const UPDATES_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'run.started',
+  'run.completed',
+  'run.failed',
+  'run.cancelled',
+  'run.paused',
+  'run.resumed',
+  'run.annotated',
+  'node.completed',
+  'node.failed',
+  'node.skipped',
+  'node.cancelled',
+  'node.suspended',
+  'node.dispatched',
+  'approval.requested',
+  'approval.received',
+  'clarification.requested',
+  'clarification.resolved',
+  'interrupt.requested',
+  'interrupt.resolved',
+  'artifact.created',
+  'workspace.updated',
+  'cap.breached',
+]);
+
+/** Authorization scopes (auth.md vocabulary) Weft enforces. */
+export const SCOPES = [
+  'manifest:read',
+  'runs:create',
+  'runs:read',
+  'runs:cancel',
+  'artifacts:read',
+  'webhooks:manage',
+  'approvals:respond',
+  'audit:read',
+  'workflows:write',
+] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** Response header marking a replayed idempotent response. */
+export const IDEMPOTENT_REPLAY_HEADER = 'openwop-Idempotent-Replay';

@@ -1,0 +1,225 @@
+/**
+ * The in-memory {@link Store}: for unit tests and `--store memory`. It implements the same
+ * contract as the SQL stores (fencing, tenant binding, idempotency states) so the store
+ * contract suite runs against it unchanged. Nothing survives the process.
+ */
+import { TERMINAL_STATUSES } from '@weft/contract';
+import {
+  LeaseLostError,
+  type EncodedEvent,
+  type IdempotencyClaim,
+  type IdempotencyClaimResult,
+  type IdempotencyCompletion,
+  type RunListQuery,
+  type RunProjection,
+  type RunRecord,
+  type Store,
+  type StoredWorkflow,
+  type TimerChanges,
+  type TimerRow,
+} from './ports.js';
+
+interface IdemRow {
+  requestHash: string;
+  state: 'pending' | 'done';
+  owner: string;
+  createdAt: number;
+  expiresAt: number;
+  response?: { status: number; body: string };
+}
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+/** Waiting statuses: a run in one of these needs a person or an external event, not a driver. */
+const WAITING = new Set(['waiting-approval', 'waiting-input', 'waiting-external', 'paused']);
+
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  readonly shared = false;
+  private readonly workflows = new Map<string, StoredWorkflow>(); // by hash
+  private readonly workflowIds = new Map<string, string>(); // id -> hash
+  private readonly runs = new Map<string, RunRecord>();
+  private readonly events = new Map<string, EncodedEvent[]>();
+  private readonly timers = new Map<string, Map<string, TimerRow>>();
+  private readonly idem = new Map<string, IdemRow>();
+
+  async migrate(): Promise<void> {}
+  async close(): Promise<void> {}
+
+  async putWorkflow(wf: StoredWorkflow): Promise<void> {
+    if (!this.workflows.has(wf.hash)) this.workflows.set(wf.hash, clone(wf));
+    this.workflowIds.set(wf.id, wf.hash);
+  }
+  async getWorkflow(id: string): Promise<StoredWorkflow | undefined> {
+    const h = this.workflowIds.get(id);
+    return h ? clone(this.workflows.get(h)) : undefined;
+  }
+  async getWorkflowByHash(hash: string): Promise<StoredWorkflow | undefined> {
+    const wf = this.workflows.get(hash);
+    return wf ? clone(wf) : undefined;
+  }
+  async listWorkflows(): Promise<StoredWorkflow[]> {
+    return [...this.workflowIds.keys()].sort().map((id) => clone(this.workflows.get(this.workflowIds.get(id) as string) as StoredWorkflow));
+  }
+  async deleteWorkflow(id: string): Promise<boolean> {
+    return this.workflowIds.delete(id);
+  }
+
+  async createRun(run: RunRecord, idem?: IdempotencyCompletion): Promise<void> {
+    if (this.runs.has(run.runId)) throw new Error(`duplicate run ${run.runId}`);
+    if (idem) this.finishIdem(idem);
+    this.runs.set(run.runId, clone(run));
+    this.events.set(run.runId, []);
+  }
+  async getRun(tenant: string, runId: string): Promise<RunRecord | undefined> {
+    const r = this.runs.get(runId);
+    return r && r.tenant === tenant ? clone(r) : undefined;
+  }
+  async getRunInternal(runId: string): Promise<RunRecord | undefined> {
+    const r = this.runs.get(runId);
+    return r ? clone(r) : undefined;
+  }
+  async listRuns(tenant: string, q: RunListQuery): Promise<RunRecord[]> {
+    const rows = [...this.runs.values()].filter(
+      (r) =>
+        r.tenant === tenant &&
+        (!q.status || r.projection.status === q.status) &&
+        (!q.workflowId || r.workflowId === q.workflowId) &&
+        (!q.before || r.createdAt < q.before.createdAt || (r.createdAt === q.before.createdAt && r.runId < q.before.runId)),
+    );
+    rows.sort((a, b) => (a.createdAt === b.createdAt ? (a.runId < b.runId ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
+    return rows.slice(0, q.limit).map(clone);
+  }
+
+  async appendEvents(runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers?: TimerChanges): Promise<void> {
+    const run = this.runs.get(runId);
+    if (!run || run.leaseEpoch !== epoch) throw new LeaseLostError(runId);
+    const log = this.events.get(runId) as EncodedEvent[];
+    let next = log.length;
+    for (const e of events) {
+      if (e.sequence !== next) throw new Error(`sequence gap on ${runId}: expected ${next}, got ${e.sequence}`);
+      next++;
+    }
+    for (const e of events) log.push({ ...e });
+    run.projection = clone(projection);
+    if (TERMINAL_STATUSES.has(projection.status)) {
+      run.leaseOwner = null;
+      run.leaseExpiresAt = null;
+      run.cancelRequested = run.cancelRequested ?? null;
+    }
+    this.applyTimers(runId, timers);
+  }
+
+  private applyTimers(runId: string, t: TimerChanges | undefined): void {
+    if (!t) return;
+    let m = this.timers.get(runId);
+    if (t.clearAll) {
+      this.timers.delete(runId);
+      m = undefined;
+    }
+    if (t.clear && m) for (const k of t.clear) m.delete(k);
+    if (t.set?.length) {
+      if (!m) {
+        m = new Map();
+        this.timers.set(runId, m);
+      }
+      for (const row of t.set) m.set(row.key, { ...row });
+    }
+  }
+
+  async readEvents(runId: string, afterSequence: number, limit: number): Promise<EncodedEvent[]> {
+    const log = this.events.get(runId) ?? [];
+    return log.slice(Math.max(0, afterSequence + 1), Math.max(0, afterSequence + 1) + limit).map((e) => ({ ...e }));
+  }
+
+  async requestCancel(tenant: string, runId: string, reason: string | undefined, by: string): Promise<RunRecord | undefined> {
+    const r = this.runs.get(runId);
+    if (!r || r.tenant !== tenant) return undefined;
+    if (!TERMINAL_STATUSES.has(r.projection.status) && !r.cancelRequested) {
+      r.cancelRequested = reason === undefined ? { by } : { reason, by };
+    }
+    return clone(r);
+  }
+
+  async claimRun(runId: string, owner: string, ttlMs: number, now: number, force = false): Promise<number | null> {
+    const r = this.runs.get(runId);
+    if (!r || TERMINAL_STATUSES.has(r.projection.status)) return null;
+    const free = r.leaseOwner === null || r.leaseExpiresAt === null || r.leaseExpiresAt <= now;
+    if (!free && r.leaseOwner !== owner && !force) return null;
+    r.leaseOwner = owner;
+    r.leaseEpoch += 1;
+    r.leaseExpiresAt = now + ttlMs;
+    return r.leaseEpoch;
+  }
+  async renewLeases(owner: string, ttlMs: number, now: number): Promise<void> {
+    for (const r of this.runs.values()) if (r.leaseOwner === owner) r.leaseExpiresAt = now + ttlMs;
+  }
+  async listRecoverableRuns(now: number, limit: number, includeLeased = false): Promise<string[]> {
+    const out: string[] = [];
+    for (const r of this.runs.values()) {
+      if (out.length >= limit) break;
+      if (TERMINAL_STATUSES.has(r.projection.status)) continue;
+      if (WAITING.has(r.projection.status) && !r.cancelRequested) continue;
+      const free = r.leaseOwner === null || r.leaseExpiresAt === null || r.leaseExpiresAt <= now;
+      if (free || includeLeased) out.push(r.runId);
+    }
+    return out;
+  }
+
+  async listDueTimers(now: number, limit: number): Promise<TimerRow[]> {
+    const due: TimerRow[] = [];
+    for (const m of this.timers.values()) for (const t of m.values()) if (t.fireAt <= now) due.push({ ...t });
+    due.sort((a, b) => a.fireAt - b.fireAt);
+    return due.slice(0, limit);
+  }
+  async nextTimerAt(): Promise<number | null> {
+    let min: number | null = null;
+    for (const m of this.timers.values()) for (const t of m.values()) if (min === null || t.fireAt < min) min = t.fireAt;
+    return min;
+  }
+
+  private idemKey(tenant: string, route: string, key: string): string {
+    return `${tenant}\u0000${route}\u0000${key}`;
+  }
+  async claimIdempotency(c: IdempotencyClaim): Promise<IdempotencyClaimResult> {
+    const k = this.idemKey(c.tenant, c.route, c.key);
+    const row = this.idem.get(k);
+    if (row && row.expiresAt <= c.now) this.idem.delete(k);
+    const cur = this.idem.get(k);
+    if (!cur) {
+      this.idem.set(k, { requestHash: c.requestHash, state: 'pending', owner: c.owner, createdAt: c.now, expiresAt: c.now + c.retentionMs });
+      return { kind: 'claimed' };
+    }
+    if (cur.requestHash !== c.requestHash) return { kind: 'mismatch' };
+    if (cur.state === 'done' && cur.response) return { kind: 'replay', response: { ...cur.response } };
+    if (cur.createdAt + c.pendingTtlMs <= c.now) {
+      cur.owner = c.owner;
+      cur.createdAt = c.now;
+      return { kind: 'claimed' };
+    }
+    return { kind: 'in-flight' };
+  }
+  private finishIdem(d: IdempotencyCompletion): void {
+    const row = this.idem.get(this.idemKey(d.tenant, d.route, d.key));
+    if (row && row.owner === d.owner) {
+      row.state = 'done';
+      row.response = { ...d.response };
+    }
+  }
+  async completeIdempotency(d: IdempotencyCompletion): Promise<void> {
+    this.finishIdem(d);
+  }
+  async releaseIdempotency(tenant: string, route: string, key: string, owner: string): Promise<void> {
+    const k = this.idemKey(tenant, route, key);
+    const row = this.idem.get(k);
+    if (row && row.state === 'pending' && row.owner === owner) this.idem.delete(k);
+  }
+  async purgeExpiredIdempotency(now: number): Promise<number> {
+    let n = 0;
+    for (const [k, row] of this.idem) if (row.expiresAt <= now) {
+      this.idem.delete(k);
+      n++;
+    }
+    return n;
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * Ports: the only ways the engine touches the world. Adapters live in the store and server
+ * packages; tests use the in-memory store and a fake clock.
+ *
+ * Glossary
+ * - run: one execution of a pinned workflow definition, owned by a tenant.
+ * - event: an immutable RunEventDoc appended to a run's log; sequence from 0.
+ * - projection: the run row's cached view (status, node states, …) folded from the log and
+ *   written in the same transaction as the append that changed it.
+ * - lease: (owner, epoch, expiry) on a run; only the holder of the current epoch may append.
+ * - timer: a durable wake-up row (delay end, run deadline); survives restarts.
+ * - idempotency record: a Layer-1 `Idempotency-Key` claim scoped by (tenant, route, key).
+ */
+import type { RunStatus, WorkflowDefinition } from '@weft/contract';
+
+/** Wall clock, injectable so engine behaviour is testable with a fake clock. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/** The system clock. */
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** A workflow definition as stored: immutable, addressed by the hash of its canonical JSON. */
+export interface StoredWorkflow {
+  id: string;
+  hash: string;
+  definition: WorkflowDefinition;
+  /** Where it came from: `dir:<path>` or `api`. */
+  source: string;
+  createdAt: string;
+}
+
+/** The owner block of a run, derived from the credential only. */
+export interface RunOwner {
+  tenant: string;
+  principal: string;
+}
+
+/** The projection kept on the run row. */
+export interface RunProjection {
+  status: RunStatus;
+  lastSequence: number;
+  startedAt?: string;
+  endedAt?: string;
+  currentNodeId?: string;
+  nodeStates: Record<string, NodeStateView>;
+  error?: { code: string; message: string; details?: Record<string, unknown> };
+  outputs?: Record<string, unknown>;
+}
+
+/** Per-node view on the snapshot. */
+export interface NodeStateView {
+  status: 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled';
+  typeId: string;
+  attempt?: number;
+  startedAt?: string;
+  endedAt?: string;
+  outputs?: Record<string, unknown>;
+  error?: { code: string; message: string };
+  reason?: string;
+}
+
+/** A run row. */
+export interface RunRecord {
+  runId: string;
+  tenant: string;
+  principal: string;
+  workflowId: string;
+  workflowHash: string;
+  createdAt: string;
+  /** Variables the run was seeded with (defaults overlaid by inputs), unmasked. */
+  variables: Record<string, unknown>;
+  configurable: Record<string, unknown>;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  /** Set once a cancel was requested and the run was not yet terminal. */
+  cancelRequested: { reason?: string; by?: string } | null;
+  projection: RunProjection;
+  leaseOwner: string | null;
+  leaseEpoch: number;
+  leaseExpiresAt: number | null;
+}
+
+/** A serialized event as stored: the JSON is kept exactly as written and streamed as is. */
+export interface EncodedEvent {
+  sequence: number;
+  type: string;
+  nodeId?: string;
+  json: string;
+}
+
+/** A durable wake-up. */
+export interface TimerRow {
+  runId: string;
+  key: string;
+  fireAt: number;
+}
+
+/** Timer changes written atomically with an append. */
+export interface TimerChanges {
+  set?: TimerRow[];
+  clear?: string[];
+  /** Remove every timer of the run (terminal append). */
+  clearAll?: boolean;
+}
+
+/** A Layer-1 idempotency claim request. */
+export interface IdempotencyClaim {
+  tenant: string;
+  route: string;
+  key: string;
+  requestHash: string;
+  /** Owner token of this attempt (so only it completes or releases the record). */
+  owner: string;
+  now: number;
+  /** Pending records older than this are considered abandoned and may be reclaimed. */
+  pendingTtlMs: number;
+  /** Record lifetime. */
+  retentionMs: number;
+}
+
+/** The stored final response of an idempotent request. */
+export interface IdempotentResponse {
+  status: number;
+  body: string;
+}
+
+/** Outcome of {@link Store.claimIdempotency}. */
+export type IdempotencyClaimResult =
+  | { kind: 'claimed' }
+  | { kind: 'replay'; response: IdempotentResponse }
+  | { kind: 'mismatch' }
+  | { kind: 'in-flight' };
+
+/** Completion written with the run row so the two can never disagree. */
+export interface IdempotencyCompletion {
+  tenant: string;
+  route: string;
+  key: string;
+  owner: string;
+  response: IdempotentResponse;
+}
+
+/** Filter for {@link Store.listRuns}. */
+export interface RunListQuery {
+  status?: RunStatus;
+  workflowId?: string;
+  limit: number;
+  /** Keyset cursor: runs created strictly before this (createdAt, runId) pair. */
+  before?: { createdAt: string; runId: string };
+}
+
+/** Raised by {@link Store.appendEvents} when the caller no longer holds the run's lease. */
+export class LeaseLostError extends Error {
+  constructor(runId: string) {
+    super(`lease lost for run ${runId}`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/**
+ * The storage port. One contract suite runs against every implementation.
+ *
+ * @see execution-semantics.md §5
+ */
+export interface Store {
+  readonly kind: 'memory' | 'sqlite' | 'postgres';
+  /** True when several host processes may share this store (leases must expire to move). */
+  readonly shared: boolean;
+  /** Applies pending migrations. Idempotent. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  // workflows
+  putWorkflow(wf: StoredWorkflow): Promise<void>;
+  getWorkflow(id: string): Promise<StoredWorkflow | undefined>;
+  getWorkflowByHash(hash: string): Promise<StoredWorkflow | undefined>;
+  listWorkflows(): Promise<StoredWorkflow[]>;
+  deleteWorkflow(id: string): Promise<boolean>;
+
+  // runs
+  /** Inserts a run (and completes its idempotency record in the same transaction). */
+  createRun(run: RunRecord, idem?: IdempotencyCompletion): Promise<void>;
+  /** Reads a run bound to `tenant` in the same query; a foreign run is `undefined`. */
+  getRun(tenant: string, runId: string): Promise<RunRecord | undefined>;
+  /** Engine-internal read without tenant binding. */
+  getRunInternal(runId: string): Promise<RunRecord | undefined>;
+  listRuns(tenant: string, q: RunListQuery): Promise<RunRecord[]>;
+  /**
+   * Appends events under lease fencing: fails with {@link LeaseLostError} unless the run's
+   * lease epoch is `epoch`. Sequences must continue the log exactly. Projection, timers and
+   * events commit together.
+   */
+  appendEvents(runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers?: TimerChanges): Promise<void>;
+  /** Events with sequence > `afterSequence`, ascending, at most `limit`. */
+  readEvents(runId: string, afterSequence: number, limit: number): Promise<EncodedEvent[]>;
+  /** Marks a non-terminal run as cancel-requested. Returns the updated row (tenant-bound). */
+  requestCancel(tenant: string, runId: string, reason: string | undefined, by: string): Promise<RunRecord | undefined>;
+
+  // leases
+  /** Takes the lease if free, expired, or already ours; returns the new epoch or null. */
+  claimRun(runId: string, owner: string, ttlMs: number, now: number, force?: boolean): Promise<number | null>;
+  /** Extends every non-terminal lease held by `owner`. */
+  renewLeases(owner: string, ttlMs: number, now: number): Promise<void>;
+  /** Non-terminal runs that need a driver: not waiting on a person, and lease free or expired. */
+  listRecoverableRuns(now: number, limit: number, includeLeased?: boolean): Promise<string[]>;
+
+  // timers
+  listDueTimers(now: number, limit: number): Promise<TimerRow[]>;
+  nextTimerAt(): Promise<number | null>;
+
+  // idempotency (Layer 1)
+  claimIdempotency(claim: IdempotencyClaim): Promise<IdempotencyClaimResult>;
+  /** Stores a final response for a claimed key (for responses not tied to run creation). */
+  completeIdempotency(done: IdempotencyCompletion, retentionMs: number, now: number): Promise<void>;
+  /** Drops a pending claim (the request failed in a way that must not be cached). */
+  releaseIdempotency(tenant: string, route: string, key: string, owner: string): Promise<void>;
+  purgeExpiredIdempotency(now: number): Promise<number>;
+}
