@@ -42,6 +42,8 @@ export interface RunOwner {
 export interface RunProjection {
   status: RunStatus;
   lastSequence: number;
+  /** Count of `node.started` events (the node-executions cap counts these). */
+  nodeExecutions: number;
   startedAt?: string;
   endedAt?: string;
   currentNodeId?: string;

@@ -1,0 +1,751 @@
+/**
+ * The run engine: creates runs, drives them through the scheduler, and keeps every wait
+ * durable. One driver per run per process; a driver holds the run's lease and is the only
+ * writer of its log. Each engine step folds its events into the projection and commits
+ * events + projection + timers in one append, then publishes them on the bus.
+ *
+ * @see ../../../docs/architecture.md
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  ENGINE_VERSION,
+  EVENT_SCHEMA_VERSION,
+  TERMINAL_STATUSES,
+  WeftError,
+  compileValidator,
+  createAjv,
+  type RunEventDoc,
+  type RunStatus,
+  type WorkflowDefinition,
+  type WorkflowNode,
+} from '@weft/contract';
+import { EventBus } from './event-bus.js';
+import { applyEvent, initialProjection } from './fold.js';
+import type { WorkflowGraph } from './graph.js';
+import { NodeError, NodeRegistry, type NodeResult } from './nodes.js';
+import {
+  LeaseLostError,
+  systemClock,
+  type Clock,
+  type EncodedEvent,
+  type IdempotencyCompletion,
+  type IdempotentResponse,
+  type RunRecord,
+  type Store,
+  type TimerChanges,
+} from './ports.js';
+import { decide, evaluateCondition } from './scheduler.js';
+import { WorkflowCatalog } from './workflow-catalog.js';
+
+/** Host-wide limits; advertised in discovery and enforced here. */
+export interface EngineLimits {
+  maxNodeExecutions: number;
+  maxRunDurationMs: number;
+}
+
+/** Structured log sink (pino-compatible). */
+export interface EngineLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+const silentLogger: EngineLogger = { info() {}, warn() {}, error() {} };
+
+export interface EngineOptions {
+  store: Store;
+  limits: EngineLimits;
+  clock?: Clock;
+  registry?: NodeRegistry;
+  /** Runtime capabilities nodes may `require`. */
+  runtimeCapabilities?: readonly string[];
+  /** This process's lease owner id. */
+  ownerId?: string;
+  leaseTtlMs?: number;
+  logger?: EngineLogger;
+}
+
+/** Parameters of {@link RunEngine.createRun}; tenant and principal come from the credential. */
+export interface CreateRunParams {
+  tenant: string;
+  principal: string;
+  workflowId: string;
+  inputs?: Record<string, unknown>;
+  configurable?: Record<string, unknown>;
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+}
+
+/** Idempotency completion written with the run row; the response is built from the record. */
+export interface CreateRunIdempotency {
+  tenant: string;
+  route: string;
+  key: string;
+  owner: string;
+  respond: (rec: RunRecord) => IdempotentResponse;
+}
+
+/** Reserved `configurable` keys this host enforces, with their shape. */
+export const CONFIGURABLE_KEYS = {
+  recursionLimit: { type: 'integer', min: 1, description: 'Cap on node executions for this run (min with limits.maxNodeExecutions).' },
+  runTimeoutMs: { type: 'integer', min: 1, description: 'Wall-clock limit for this run in ms (min with limits.maxRunDurationMs).' },
+} as const;
+
+interface Settled {
+  nodeId: string;
+  token: symbol;
+  result?: NodeResult;
+  error?: unknown;
+}
+
+interface HotRun {
+  rec: RunRecord;
+  proj: RunRecord['projection'];
+  epoch: number;
+  graph: WorkflowGraph;
+  cancel: RunRecord['cancelRequested'];
+  inflight: Map<string, { ctrl: AbortController; token: symbol }>;
+  settled: Settled[];
+  /** Node timers this process armed: key → fireAt. */
+  armed: Map<string, number>;
+  redact: (json: string) => string;
+  recursionLimit: number;
+  deadlineLimit: number;
+  deadlineAt?: number;
+}
+
+const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as { then?: unknown })?.then === 'function';
+const nodeTimerKey = (nodeId: string): string => `node:${nodeId}`;
+const DEADLINE_KEY = 'deadline';
+
+/** Collects one step's events, folding each into the projection as it is added. */
+class StepBatch {
+  readonly events: EncodedEvent[] = [];
+  readonly timers: Required<Pick<TimerChanges, 'set' | 'clear'>> & { clearAll: boolean } = { set: [], clear: [], clearAll: false };
+  private readonly ts: string;
+  constructor(
+    private readonly h: HotRun,
+    now: number,
+  ) {
+    this.ts = new Date(now).toISOString();
+  }
+  add(type: string, payload: unknown, nodeId?: string): void {
+    const sequence = this.h.proj.lastSequence + 1;
+    const doc: RunEventDoc = {
+      eventId: `${this.h.rec.runId}.${sequence}`,
+      runId: this.h.rec.runId,
+      type,
+      payload,
+      timestamp: this.ts,
+      sequence,
+      ...(nodeId === undefined ? {} : { nodeId }),
+      schemaVersion: EVENT_SCHEMA_VERSION,
+      engineVersion: String(ENGINE_VERSION),
+    };
+    applyEvent(this.h.proj, doc);
+    const ev: EncodedEvent = { sequence, type, json: this.h.redact(JSON.stringify(doc)) };
+    if (nodeId !== undefined) ev.nodeId = nodeId;
+    this.events.push(ev);
+  }
+  get empty(): boolean {
+    return this.events.length === 0 && this.timers.set.length === 0 && this.timers.clear.length === 0 && !this.timers.clearAll;
+  }
+}
+
+/** Error object of `node.failed` / `run.failed` payloads. */
+function toErrorObject(e: unknown): { code: string; message: string; details?: Record<string, unknown> } {
+  if (e instanceof NodeError) return e.details ? { code: e.code, message: e.message, details: e.details } : { code: e.code, message: e.message };
+  if (e instanceof Error) return { code: 'node_error', message: e.message || 'node failed' };
+  return { code: 'node_error', message: 'node failed' };
+}
+
+/** Builds a redactor that masks the JSON-escaped form of each secret value. */
+function makeRedactor(secrets: string[]): (json: string) => string {
+  const needles = secrets.filter((s) => s.length >= 4).map((s) => JSON.stringify(s).slice(1, -1));
+  if (needles.length === 0) return (json) => json;
+  return (json) => {
+    let out = json;
+    for (const n of needles) out = out.split(n).join('[REDACTED]');
+    return out;
+  };
+}
+
+/** Variables with `sensitive: true` masked, for events and snapshots. */
+export function maskVariables(def: WorkflowDefinition, vars: Record<string, unknown>): Record<string, unknown> {
+  const sensitive = new Set(def.variables.filter((v) => v.sensitive).map((v) => v.name));
+  if (sensitive.size === 0) return vars;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(vars)) out[k] = sensitive.has(k) ? '[REDACTED]' : v;
+  return out;
+}
+
+const TYPE_CHECKS: Record<string, (v: unknown) => boolean> = {
+  string: (v) => typeof v === 'string',
+  number: (v) => typeof v === 'number' && Number.isFinite(v),
+  boolean: (v) => typeof v === 'boolean',
+  object: (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  array: (v) => Array.isArray(v),
+};
+
+export class RunEngine {
+  readonly bus = new EventBus();
+  readonly catalog: WorkflowCatalog;
+  readonly registry: NodeRegistry;
+  readonly ownerId: string;
+  readonly limits: EngineLimits;
+  readonly runtimeCapabilities: ReadonlySet<string>;
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly leaseTtlMs: number;
+  private readonly log: EngineLogger;
+  private readonly hot = new Map<string, HotRun>();
+  private readonly active = new Map<string, Promise<void>>();
+  private readonly waiters = new Map<string, () => void>();
+  private readonly dirty = new Set<string>();
+  private readonly configurableValidators = new Map<string, (v: unknown, what?: string) => unknown>();
+  private readonly ajv = createAjv();
+  private timerHandle: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private intervals: NodeJS.Timeout[] = [];
+  private stopped = false;
+
+  constructor(opts: EngineOptions) {
+    this.store = opts.store;
+    this.clock = opts.clock ?? systemClock;
+    this.registry = opts.registry ?? new NodeRegistry();
+    this.limits = opts.limits;
+    this.runtimeCapabilities = new Set(opts.runtimeCapabilities ?? []);
+    this.ownerId = opts.ownerId ?? `weft-${randomBytes(6).toString('hex')}`;
+    this.leaseTtlMs = opts.leaseTtlMs ?? 30_000;
+    this.log = opts.logger ?? silentLogger;
+    this.catalog = new WorkflowCatalog(this.store, this.registry, this.clock);
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /** Recovers runs left by a previous process, arms timers, starts lease heartbeats. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.recoverSweep();
+    const next = await this.store.nextTimerAt();
+    if (next !== null) this.armTimer(next);
+    const beat = setInterval(() => {
+      this.store.renewLeases(this.ownerId, this.leaseTtlMs, this.clock.now()).catch((e: unknown) => this.log.warn({ err: String(e) }, 'lease renewal failed'));
+    }, Math.max(250, Math.floor(this.leaseTtlMs / 3)));
+    beat.unref();
+    this.intervals.push(beat);
+    if (this.store.shared) {
+      const sweep = setInterval(() => {
+        this.recoverSweep().catch((e: unknown) => this.log.warn({ err: String(e) }, 'recovery sweep failed'));
+      }, Math.max(500, Math.floor(this.leaseTtlMs / 2)));
+      sweep.unref();
+      this.intervals.push(sweep);
+    }
+  }
+
+  /** Stops timers and aborts in-flight node bodies; the log keeps everything for recovery. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const i of this.intervals) clearInterval(i);
+    this.intervals = [];
+    if (this.timerHandle) clearTimeout(this.timerHandle);
+    this.timerHandle = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    for (const h of this.hot.values()) for (const f of h.inflight.values()) f.ctrl.abort();
+    for (const w of this.waiters.values()) w();
+    await Promise.allSettled([...this.active.values()]);
+    this.hot.clear();
+  }
+
+  private async recoverSweep(): Promise<void> {
+    const ids = await this.store.listRecoverableRuns(this.clock.now(), 1000, !this.store.shared);
+    for (const id of ids) if (!this.hot.has(id) && !this.active.has(id)) this.wake(id);
+    if (ids.length > 0) this.log.info({ runs: ids.length }, 'recovering runs');
+  }
+
+  // ------------------------------------------------------------------ commands
+
+  /**
+   * Validates and creates a run; returns at once with the `pending` record. Execution starts
+   * on the next turn of the event loop.
+   * @throws WeftError `validation_error` | `capability_required`
+   */
+  async createRun(p: CreateRunParams, idem?: CreateRunIdempotency): Promise<RunRecord> {
+    if (this.stopped) throw new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' });
+    const wf = await this.store.getWorkflow(p.workflowId);
+    if (!wf) throw new WeftError('validation_error', 'Unknown workflowId.', { workflowId: p.workflowId });
+    const def = wf.definition;
+    const run = this.catalog.runnability(def);
+    if (run.gated) {
+      throw new WeftError('capability_required', `Node type ${run.gated.typeId} needs a capability this host does not provide.`, {
+        requiredCapability: run.gated.capability,
+        offendingTypeId: run.gated.typeId,
+        nodeId: run.gated.nodeId,
+      });
+    }
+    const variables = this.seedVariables(def, p.inputs ?? {});
+    const configurable = this.checkConfigurable(wf.hash, def, p.configurable ?? {});
+    const graph = this.catalog.graphOf(wf);
+    const now = this.clock.now();
+    const rec: RunRecord = {
+      runId: `run_${randomBytes(12).toString('base64url')}`,
+      tenant: p.tenant,
+      principal: p.principal,
+      workflowId: def.id,
+      workflowHash: wf.hash,
+      createdAt: new Date(now).toISOString(),
+      variables,
+      configurable,
+      tags: p.tags ?? [],
+      metadata: p.metadata ?? {},
+      cancelRequested: null,
+      projection: initialProjection(graph),
+      leaseOwner: this.ownerId,
+      leaseEpoch: 1,
+      leaseExpiresAt: now + this.leaseTtlMs,
+    };
+    let completion: IdempotencyCompletion | undefined;
+    if (idem) completion = { tenant: idem.tenant, route: idem.route, key: idem.key, owner: idem.owner, response: idem.respond(rec) };
+    await this.store.createRun(rec, completion);
+    this.hot.set(rec.runId, this.makeHot(rec, structuredClone(rec.projection), rec.leaseEpoch, graph, def));
+    setImmediate(() => this.wake(rec.runId));
+    return rec;
+  }
+
+  /**
+   * Requests cancellation. Returns the (tenant-bound) record after the request, or undefined
+   * when the run does not exist for this tenant. Waits briefly so a run that can stop at once
+   * is reported as `cancelled`.
+   */
+  async cancelRun(tenant: string, runId: string, reason: string | undefined, by: string): Promise<RunRecord | undefined> {
+    const rec = await this.store.requestCancel(tenant, runId, reason, by);
+    if (!rec || TERMINAL_STATUSES.has(rec.projection.status)) return rec;
+    const h = this.hot.get(runId);
+    if (h) h.cancel = rec.cancelRequested;
+    this.wake(runId);
+    const driving = this.active.get(runId);
+    if (driving) {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([driving, new Promise<void>((r) => (t = setTimeout(r, 250)))]);
+      if (t) clearTimeout(t);
+    }
+    return (await this.store.getRun(tenant, runId)) ?? rec;
+  }
+
+  /** The status a client should see: `cancelling` while a cancel is pending. */
+  static visibleStatus(rec: RunRecord): RunStatus {
+    if (rec.cancelRequested && !TERMINAL_STATUSES.has(rec.projection.status)) return 'cancelling';
+    return rec.projection.status;
+  }
+
+  private seedVariables(def: WorkflowDefinition, inputs: Record<string, unknown>): Record<string, unknown> {
+    const vars: Record<string, unknown> = {};
+    const errors: { path: string; message: string }[] = [];
+    for (const v of def.variables) if (v.defaultValue !== undefined) vars[v.name] = structuredClone(v.defaultValue);
+    Object.assign(vars, inputs);
+    for (const v of def.variables) {
+      const val = vars[v.name];
+      if (val === undefined) {
+        if (v.required) errors.push({ path: `/inputs/${v.name}`, message: 'required input is missing' });
+        continue;
+      }
+      const check = TYPE_CHECKS[v.type];
+      if (check && !check(val)) errors.push({ path: `/inputs/${v.name}`, message: `must be of type ${v.type}` });
+    }
+    if (errors.length > 0) throw new WeftError('validation_error', 'The run inputs are invalid.', { errors });
+    return vars;
+  }
+
+  private checkConfigurable(hash: string, def: WorkflowDefinition, cfg: Record<string, unknown>): Record<string, unknown> {
+    const errors: { path: string; message: string }[] = [];
+    if (def.configurableSchema) {
+      let validate = this.configurableValidators.get(hash);
+      if (!validate) {
+        try {
+          validate = compileValidator<unknown>(def.configurableSchema, this.ajv);
+        } catch {
+          throw new WeftError('validation_error', 'The workflow configurableSchema cannot be compiled.', { workflowId: def.id });
+        }
+        this.configurableValidators.set(hash, validate);
+      }
+      try {
+        validate(cfg, 'configurable object');
+      } catch (e) {
+        if (e instanceof WeftError) throw new WeftError('validation_error', 'configurable does not match the workflow configurableSchema.', e.details);
+        throw e;
+      }
+    } else {
+      for (const k of Object.keys(cfg)) if (!(k in CONFIGURABLE_KEYS)) errors.push({ path: `/configurable/${k}`, message: 'unknown configurable key' });
+    }
+    for (const [k, spec] of Object.entries(CONFIGURABLE_KEYS)) {
+      const v = cfg[k];
+      if (v === undefined) continue;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < spec.min) errors.push({ path: `/configurable/${k}`, message: `must be an integer ≥ ${spec.min}` });
+    }
+    if (errors.length > 0) throw new WeftError('validation_error', 'The configurable object is invalid.', { errors });
+    return cfg;
+  }
+
+  // ------------------------------------------------------------------ driving
+
+  private makeHot(rec: RunRecord, proj: RunRecord['projection'], epoch: number, graph: WorkflowGraph, def: WorkflowDefinition): HotRun {
+    const secrets = def.variables.filter((v) => v.sensitive && typeof rec.variables[v.name] === 'string').map((v) => rec.variables[v.name] as string);
+    const cfg = rec.configurable;
+    const recursionLimit = Math.min(typeof cfg.recursionLimit === 'number' ? cfg.recursionLimit : Number.POSITIVE_INFINITY, this.limits.maxNodeExecutions);
+    const deadlineLimit = Math.min(
+      typeof cfg.runTimeoutMs === 'number' ? cfg.runTimeoutMs : Number.POSITIVE_INFINITY,
+      typeof def.settings.timeout === 'number' && def.settings.timeout > 0 ? def.settings.timeout : Number.POSITIVE_INFINITY,
+      this.limits.maxRunDurationMs,
+    );
+    const h: HotRun = {
+      rec,
+      proj,
+      epoch,
+      graph,
+      cancel: rec.cancelRequested,
+      inflight: new Map(),
+      settled: [],
+      armed: new Map(),
+      redact: makeRedactor(secrets),
+      recursionLimit,
+      deadlineLimit,
+    };
+    if (proj.startedAt) h.deadlineAt = Date.parse(proj.startedAt) + deadlineLimit;
+    return h;
+  }
+
+  /** Marks a run as needing a step and starts a driver if none runs. */
+  private wake(runId: string): void {
+    if (this.stopped) return;
+    this.dirty.add(runId);
+    const w = this.waiters.get(runId);
+    if (w) {
+      this.waiters.delete(runId);
+      w();
+      return;
+    }
+    if (this.active.has(runId)) return;
+    const p = this.drive(runId).finally(() => {
+      this.active.delete(runId);
+      // A wake that raced the driver's exit must not be lost.
+      if (this.dirty.has(runId) && this.hot.has(runId)) this.wake(runId);
+    });
+    this.active.set(runId, p);
+  }
+
+  private async drive(runId: string): Promise<void> {
+    try {
+      const h = this.hot.get(runId) ?? (await this.load(runId));
+      if (!h) {
+        this.dirty.delete(runId);
+        return;
+      }
+      for (;;) {
+        if (this.stopped) return;
+        this.dirty.delete(runId);
+        const terminal = await this.step(h);
+        if (terminal) {
+          this.hot.delete(runId);
+          this.dirty.delete(runId);
+          return;
+        }
+        if (this.dirty.has(runId)) continue;
+        if (h.inflight.size === 0) return; // waiting on a timer or a person; a wake resumes it
+        await new Promise<void>((resolve) => this.waiters.set(runId, resolve));
+      }
+    } catch (e) {
+      this.hot.delete(runId);
+      this.dirty.delete(runId);
+      if (e instanceof LeaseLostError) {
+        this.log.warn({ runId }, 'lease lost; another process owns the run');
+        return;
+      }
+      this.log.error({ runId, err: e instanceof Error ? e.message : String(e) }, 'run step failed; will retry');
+      const t = setTimeout(() => this.wake(runId), 1000);
+      t.unref();
+    }
+  }
+
+  /** Loads a run that is not hot: claims its lease and rebuilds it by folding its log. */
+  private async load(runId: string): Promise<HotRun | undefined> {
+    const now = this.clock.now();
+    const rec = await this.store.getRunInternal(runId);
+    if (!rec || TERMINAL_STATUSES.has(rec.projection.status)) return undefined;
+    let epoch: number | null = rec.leaseEpoch;
+    if (!(rec.leaseOwner === this.ownerId && (rec.leaseExpiresAt ?? 0) > now)) {
+      epoch = await this.store.claimRun(runId, this.ownerId, this.leaseTtlMs, now, !this.store.shared);
+      if (epoch === null) return undefined;
+    }
+    const wf = await this.store.getWorkflowByHash(rec.workflowHash);
+    if (!wf) {
+      this.log.error({ runId, workflowHash: rec.workflowHash }, 'pinned workflow definition missing');
+      return undefined;
+    }
+    const graph = this.catalog.graphOf(wf);
+    const proj = initialProjection(graph);
+    for (let after = -1; ; ) {
+      const page = await this.store.readEvents(runId, after, 1000);
+      for (const e of page) applyEvent(proj, JSON.parse(e.json) as RunEventDoc);
+      if (page.length < 1000) break;
+      after = page[page.length - 1]?.sequence ?? after;
+    }
+    const h = this.makeHot(rec, proj, epoch, graph, wf.definition);
+    // A running node may own a timer row from before the restart; mark it so its completion
+    // clears the row (0 = due now, so the node is re-executed at once).
+    for (const [id, s] of Object.entries(proj.nodeStates)) if (s.status === 'running') h.armed.set(nodeTimerKey(id), 0);
+    this.hot.set(runId, h);
+    return h;
+  }
+
+  /** One engine step. Returns true when the run reached a terminal status. */
+  private async step(h: HotRun): Promise<boolean> {
+    const now = this.clock.now();
+    const b = new StepBatch(h, now);
+    const runId = h.rec.runId;
+
+    if (h.proj.status === 'pending') {
+      const def = h.graph.definition;
+      const started: Record<string, unknown> = {
+        workflowId: h.rec.workflowId,
+        inputs: maskVariables(def, h.rec.variables),
+        owner: { tenant: h.rec.tenant, principal: h.rec.principal },
+        transport: 'rest',
+        engineVersion: String(ENGINE_VERSION),
+      };
+      if (h.rec.tags.length > 0) started.tags = h.rec.tags;
+      if (Object.keys(h.rec.metadata).length > 0) started.metadata = h.rec.metadata;
+      b.add('run.started', started);
+      h.deadlineAt = now + h.deadlineLimit;
+      if (Number.isFinite(h.deadlineAt)) {
+        b.timers.set.push({ runId, key: DEADLINE_KEY, fireAt: h.deadlineAt });
+        this.armTimer(h.deadlineAt);
+      }
+    }
+
+    if (h.cancel) {
+      this.abortInflight(h);
+      for (const [id, s] of Object.entries(h.proj.nodeStates)) if (s.status === 'running') b.add('node.cancelled', { nodeId: id, reason: 'run-cancelled' }, id);
+      const payload: Record<string, unknown> = { durationMs: this.durationMs(h, now) };
+      if (h.cancel.reason !== undefined) payload.reason = h.cancel.reason;
+      if (h.cancel.by !== undefined) payload.cancelledBy = h.cancel.by;
+      b.add('run.cancelled', payload);
+      return this.commitTerminal(h, b);
+    }
+
+    if (h.deadlineAt !== undefined && now >= h.deadlineAt) {
+      const observed = Math.max(now - Date.parse(h.proj.startedAt ?? new Date(now).toISOString()), h.deadlineLimit + 1);
+      b.add('cap.breached', { kind: 'run-duration', limit: h.deadlineLimit, observed });
+      this.failRun(h, b, { code: 'run_timeout', message: `The run exceeded its ${h.deadlineLimit} ms limit.` });
+      return this.commitTerminal(h, b);
+    }
+
+    for (const s of h.settled.splice(0)) {
+      const f = h.inflight.get(s.nodeId);
+      if (!f || f.token !== s.token) continue;
+      h.inflight.delete(s.nodeId);
+      if (h.proj.nodeStates[s.nodeId]?.status !== 'running') continue;
+      this.applyResult(h, b, s.nodeId, s.error === undefined ? { result: s.result as NodeResult } : { error: s.error });
+    }
+
+    // Running nodes with no body in flight: after a restart, or their timer fired. Re-execute
+    // from the start (at-least-once); a delay keeps its recorded deadline.
+    for (const node of h.graph.order) {
+      if (h.proj.nodeStates[node.id]?.status !== 'running' || h.inflight.has(node.id)) continue;
+      const armedAt = h.armed.get(nodeTimerKey(node.id));
+      if (armedAt !== undefined && armedAt > now) continue;
+      const terminal = this.execute(h, b, node);
+      if (terminal) return this.commitTerminal(h, b);
+    }
+
+    for (;;) {
+      const d = decide(h.graph, h.proj);
+      for (const s of d.skip) b.add('node.skipped', { nodeId: s.nodeId, reason: s.reason }, s.nodeId);
+      if (d.final) {
+        if (d.final.status === 'completed') {
+          b.add('run.completed', { outputs: this.runOutputs(h), durationMs: this.durationMs(h, now) });
+        } else {
+          const payload: Record<string, unknown> = { error: d.final.error, durationMs: this.durationMs(h, now) };
+          if (d.final.failedNodeId) payload.failedNodeId = d.final.failedNodeId;
+          b.add('run.failed', payload);
+        }
+        return this.commitTerminal(h, b);
+      }
+      if (d.ready.length === 0) break;
+      for (const id of d.ready) {
+        const node = h.graph.byId.get(id) as WorkflowNode;
+        const type = this.registry.get(node.typeId);
+        if (!type) {
+          this.failRun(h, b, { code: 'unsupported_node_type', message: `No implementation for node type ${node.typeId}.`, details: { typeId: node.typeId, nodeId: id } }, id);
+          return this.commitTerminal(h, b);
+        }
+        const missing = [...(type.requires ?? []), ...(node.requires ?? [])].find((c) => !this.runtimeCapabilities.has(c));
+        if (missing) {
+          this.failRun(h, b, { code: 'capability_not_provided', message: `Node ${id} requires capability ${missing}, which this host does not provide.`, details: { capability: missing, nodeId: id } }, id);
+          return this.commitTerminal(h, b);
+        }
+        if (h.proj.nodeExecutions + 1 > h.recursionLimit) {
+          b.add('cap.breached', { kind: 'node-executions', limit: h.recursionLimit, observed: h.proj.nodeExecutions + 1, nodeId: id });
+          this.failRun(h, b, { code: 'recursion_limit_exceeded', message: `The run exceeded its limit of ${h.recursionLimit} node executions.` }, id);
+          return this.commitTerminal(h, b);
+        }
+        b.add('node.started', { nodeId: id, typeId: node.typeId, attempt: 0 }, id);
+        if (this.execute(h, b, node)) return this.commitTerminal(h, b);
+      }
+    }
+    await this.commit(h, b);
+    return false;
+  }
+
+  /** Runs a node body; a synchronous outcome is folded into `b` at once. */
+  private execute(h: HotRun, b: StepBatch, node: WorkflowNode): boolean {
+    const type = this.registry.get(node.typeId);
+    if (!type) return this.failRun(h, b, { code: 'unsupported_node_type', message: `No implementation for node type ${node.typeId}.` }, node.id);
+    const st = h.proj.nodeStates[node.id];
+    const ctrl = new AbortController();
+    let out: NodeResult | Promise<NodeResult>;
+    try {
+      out = type.execute({
+        runId: h.rec.runId,
+        nodeId: node.id,
+        typeId: node.typeId,
+        tenant: h.rec.tenant,
+        attempt: st?.attempt ?? 0,
+        config: node.config,
+        inputs: this.resolveInputs(h, node),
+        startedAt: st?.startedAt ? Date.parse(st.startedAt) : this.clock.now(),
+        signal: ctrl.signal,
+        now: () => this.clock.now(),
+      });
+    } catch (e) {
+      this.applyResult(h, b, node.id, { error: e });
+      return false;
+    }
+    if (isPromise(out)) {
+      const token = Symbol(node.id);
+      h.inflight.set(node.id, { ctrl, token });
+      const runId = h.rec.runId;
+      out.then(
+        (result) => h.settled.push({ nodeId: node.id, token, result }),
+        (error: unknown) => h.settled.push({ nodeId: node.id, token, error }),
+      ).finally(() => this.wake(runId));
+      return false;
+    }
+    this.applyResult(h, b, node.id, { result: out });
+    return false;
+  }
+
+  private applyResult(h: HotRun, b: StepBatch, nodeId: string, r: { result: NodeResult } | { error: unknown }): void {
+    const key = nodeTimerKey(nodeId);
+    if ('error' in r) {
+      const st = h.proj.nodeStates[nodeId];
+      b.add('node.failed', { nodeId, error: toErrorObject(r.error), attempts: (st?.attempt ?? 0) + 1 }, nodeId);
+      if (h.armed.delete(key)) b.timers.clear.push(key);
+      return;
+    }
+    if ('waitUntil' in r.result) {
+      const until = r.result.waitUntil;
+      if (h.armed.get(key) !== until) {
+        b.timers.set.push({ runId: h.rec.runId, key, fireAt: until });
+        h.armed.set(key, until);
+      }
+      this.armTimer(until);
+      return;
+    }
+    const st = h.proj.nodeStates[nodeId];
+    const durationMs = st?.startedAt ? Math.max(0, this.clock.now() - Date.parse(st.startedAt)) : 0;
+    b.add('node.completed', { nodeId, outputs: r.result.outputs, durationMs }, nodeId);
+    if (h.armed.delete(key)) b.timers.clear.push(key);
+  }
+
+  private failRun(h: HotRun, b: StepBatch, error: { code: string; message: string; details?: Record<string, unknown> }, failedNodeId?: string): true {
+    this.abortInflight(h);
+    for (const [id, s] of Object.entries(h.proj.nodeStates)) {
+      if (s.status === 'running') b.add('node.failed', { nodeId: id, error: { code: error.code, message: error.message }, attempts: (s.attempt ?? 0) + 1 }, id);
+    }
+    const payload: Record<string, unknown> = { error, durationMs: this.durationMs(h, this.clock.now()) };
+    if (failedNodeId) payload.failedNodeId = failedNodeId;
+    b.add('run.failed', payload);
+    return true;
+  }
+
+  private abortInflight(h: HotRun): void {
+    for (const f of h.inflight.values()) f.ctrl.abort();
+    h.inflight.clear();
+  }
+
+  private resolveInputs(h: HotRun, node: WorkflowNode): Record<string, unknown> {
+    const inputs: Record<string, unknown> = {};
+    for (const e of h.graph.incoming.get(node.id) ?? []) {
+      const src = h.proj.nodeStates[e.sourceNodeId];
+      if (src?.status !== 'completed') continue;
+      if (e.condition && !evaluateCondition(e.condition, src.outputs)) continue;
+      const v = src.outputs?.[e.sourceOutput ?? 'output'];
+      if (v !== undefined) inputs[e.targetInput ?? 'input'] = v;
+    }
+    for (const [port, pv] of Object.entries(node.inputs)) {
+      let v: unknown;
+      if (pv.type === 'static') v = pv.value;
+      else if (pv.type === 'variable') v = h.rec.variables[pv.variableName];
+      else if (pv.type === 'connection') v = h.proj.nodeStates[pv.nodeId]?.outputs?.[pv.outputKey];
+      if (v !== undefined) inputs[port] = structuredClone(v);
+    }
+    return inputs;
+  }
+
+  private runOutputs(h: HotRun): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const id of h.graph.sinks) {
+      const s = h.proj.nodeStates[id];
+      if (s?.status === 'completed' && s.outputs) out[id] = s.outputs;
+    }
+    return out;
+  }
+
+  private durationMs(h: HotRun, now: number): number {
+    return h.proj.startedAt ? Math.max(0, now - Date.parse(h.proj.startedAt)) : 0;
+  }
+
+  private async commit(h: HotRun, b: StepBatch): Promise<void> {
+    if (b.empty) return;
+    const timers: TimerChanges = { set: b.timers.set, clear: b.timers.clear, clearAll: b.timers.clearAll };
+    await this.store.appendEvents(h.rec.runId, h.epoch, b.events, h.proj, timers);
+    if (b.events.length > 0) this.bus.publish(h.rec.runId, b.events, h.proj);
+  }
+
+  private async commitTerminal(h: HotRun, b: StepBatch): Promise<true> {
+    b.timers.clearAll = true;
+    b.timers.set.length = 0;
+    h.armed.clear();
+    await this.commit(h, b);
+    return true;
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  private armTimer(at: number): void {
+    if (this.stopped || at >= this.timerAt) return;
+    if (this.timerHandle) clearTimeout(this.timerHandle);
+    this.timerAt = at;
+    const delay = Math.min(Math.max(0, at - this.clock.now()), 2 ** 31 - 1);
+    this.timerHandle = setTimeout(() => {
+      this.fireTimers().catch((e: unknown) => this.log.error({ err: String(e) }, 'timer sweep failed'));
+    }, delay);
+    this.timerHandle.unref();
+  }
+
+  private async fireTimers(): Promise<void> {
+    this.timerHandle = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    if (this.stopped) return;
+    const now = this.clock.now();
+    const due = await this.store.listDueTimers(now, 500);
+    for (const t of due) {
+      const h = this.hot.get(t.runId);
+      if (h && t.key.startsWith('node:')) h.armed.set(t.key, now);
+      this.wake(t.runId);
+    }
+    const next = await this.store.nextTimerAt();
+    // A due row is consumed by the step it wakes; re-check shortly rather than spin on it.
+    if (next !== null) this.armTimer(next <= now ? now + 25 : next);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Workflow definitions: validated on registration, stored immutable and addressed by the
+ * SHA-256 of their canonical JSON. A run pins the hash it started with, so re-registering an
+ * id never changes a run in flight.
+ */
+import { createHash } from 'node:crypto';
+import { WeftError, WorkflowDefinitionSchema, compileValidator, type WorkflowDefinition } from '@weft/contract';
+import { compileGraph, type WorkflowGraph } from './graph.js';
+import { GATED_TYPE_IDS, type NodeRegistry } from './nodes.js';
+import type { Clock, Store, StoredWorkflow } from './ports.js';
+import { canonicalJson } from './scheduler.js';
+
+const validateDefinition = compileValidator<WorkflowDefinition>(WorkflowDefinitionSchema);
+
+/** SHA-256 (hex) of the canonical JSON of a definition. */
+export function workflowHash(def: WorkflowDefinition): string {
+  return createHash('sha256').update(canonicalJson(def)).digest('hex');
+}
+
+/** Result of {@link WorkflowCatalog.register}. */
+export interface RegisterResult {
+  workflow: StoredWorkflow;
+  created: boolean;
+}
+
+/** Why a workflow cannot run here, if it cannot. */
+export interface Runnability {
+  runnable: boolean;
+  gated?: { typeId: string; nodeId: string; capability: string };
+  unknownTypes?: string[];
+}
+
+export class WorkflowCatalog {
+  private readonly graphs = new Map<string, WorkflowGraph>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly registry: NodeRegistry,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Validates `raw` (schema, then graph structure) and returns the typed definition.
+   * @throws WeftError `workflow_invalid`
+   */
+  validate(raw: unknown): { definition: WorkflowDefinition; graph: WorkflowGraph } {
+    let def: WorkflowDefinition;
+    try {
+      def = validateDefinition(raw, 'workflow definition');
+    } catch (e) {
+      if (e instanceof WeftError) throw new WeftError('workflow_invalid', 'The workflow definition is invalid.', e.details);
+      throw e;
+    }
+    const compiled = compileGraph(def);
+    if ('problems' in compiled) {
+      throw new WeftError('workflow_invalid', 'The workflow graph is invalid.', { errors: compiled.problems });
+    }
+    return { definition: def, graph: compiled.graph };
+  }
+
+  /** Validates and stores a definition; identical content is a no-op. */
+  async register(raw: unknown, source: string): Promise<RegisterResult> {
+    const { definition, graph } = this.validate(raw);
+    const hash = workflowHash(definition);
+    const current = await this.store.getWorkflow(definition.id);
+    if (current?.hash === hash) return { workflow: current, created: false };
+    const wf: StoredWorkflow = { id: definition.id, hash, definition, source, createdAt: new Date(this.clock.now()).toISOString() };
+    await this.store.putWorkflow(wf);
+    this.graphs.set(hash, graph);
+    return { workflow: wf, created: true };
+  }
+
+  /** The compiled graph of a stored definition (cached by hash). */
+  graphOf(wf: StoredWorkflow): WorkflowGraph {
+    let g = this.graphs.get(wf.hash);
+    if (!g) {
+      const compiled = compileGraph(wf.definition);
+      if ('problems' in compiled) throw new Error(`stored workflow ${wf.id}@${wf.hash} no longer compiles`);
+      g = compiled.graph;
+      this.graphs.set(wf.hash, g);
+    }
+    return g;
+  }
+
+  /** Whether every node type resolves here and none is capability-gated. */
+  runnability(def: WorkflowDefinition): Runnability {
+    for (const n of def.nodes) {
+      const capability = GATED_TYPE_IDS.get(n.typeId);
+      if (capability) return { runnable: false, gated: { typeId: n.typeId, nodeId: n.id, capability } };
+    }
+    const unknownTypes = [...new Set(def.nodes.filter((n) => !this.registry.has(n.typeId)).map((n) => n.typeId))];
+    return unknownTypes.length > 0 ? { runnable: false, unknownTypes } : { runnable: true };
+  }
+}

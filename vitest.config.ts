@@ -1,0 +1,40 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+const alias = [{ find: /^@weft\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` }];
+const setupFiles = [`${root}scripts/vitest-setup.ts`];
+
+/** One conformance project per store, so every black-box scenario runs on all three. */
+const conformance = (store: 'memory' | 'sqlite' | 'postgres') => ({
+  resolve: { alias },
+  test: {
+    name: `conformance-${store}`,
+    include: ['packages/conformance/src/**/*.test.ts'],
+    setupFiles,
+    globalSetup: [`${root}packages/conformance/src/global-setup.ts`],
+    env: { WEFT_TEST_STORE: store },
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
+
+export default defineConfig({
+  test: {
+    reporters: process.env.CI ? ['default', ['json', { outputFile: '.ci/out/vitest.json' }]] : ['default'],
+    projects: [
+      {
+        resolve: { alias },
+        test: {
+          name: 'unit',
+          include: ['packages/*/src/**/*.test.ts'],
+          exclude: ['packages/conformance/**'],
+          setupFiles,
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      ...(process.env.OPENWOP_BASE_URL ? [conformance('memory')] : [conformance('memory'), conformance('sqlite'), conformance('postgres')]),
+    ],
+  },
+});
