@@ -317,14 +317,14 @@ export class RunEngine {
    * when the run does not exist for this tenant. Waits briefly so a run that can stop at once
    * is reported as `cancelled`.
    */
-  async cancelRun(tenant: string, runId: string, reason: string | undefined, by: string): Promise<RunRecord | undefined> {
+  async cancelRun(tenant: string, runId: string, reason: string | undefined, by: string, wait = true): Promise<RunRecord | undefined> {
     const rec = await this.store.requestCancel(tenant, runId, reason, by);
     if (!rec || TERMINAL_STATUSES.has(rec.projection.status)) return rec;
     const h = this.hot.get(runId);
     if (h) h.cancel = rec.cancelRequested;
     this.wake(runId);
     const driving = this.active.get(runId);
-    if (driving) {
+    if (driving && wait) {
       let t: NodeJS.Timeout | undefined;
       await Promise.race([driving, new Promise<void>((r) => (t = setTimeout(r, 250)))]);
       if (t) clearTimeout(t);

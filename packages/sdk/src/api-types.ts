@@ -1,0 +1,163 @@
+/**
+ * Request and response shapes of the REST surface as the SDK sees them. Wire objects are open
+ * for reading (hosts may add fields), so most shapes carry an index signature; the fields Weft
+ * and the spec guarantee are typed.
+ *
+ * @see wire-contract.md §1.1, §3.2, §3.6
+ */
+import type { RunEventDoc, RunStatus, StreamMode, WorkflowDefinition } from '@weft/contract';
+
+/**
+ * The discovery document of `GET /.well-known/openwop` (only the required fields are typed).
+ *
+ * @see wire-contract.md §2.1
+ */
+export interface DiscoveryDocument {
+  protocolVersion: string;
+  supportedEnvelopes: string[];
+  schemaVersions: Record<string, unknown>;
+  limits: Record<string, unknown>;
+  fixtures?: string[];
+  implementation?: { name?: string; version?: string; vendor?: string };
+  [key: string]: unknown;
+}
+
+/** A run snapshot (`GET /v1/runs/{runId}`). @see wire-contract.md §3.2 */
+export interface RunSnapshot {
+  runId: string;
+  workflowId: string;
+  status: RunStatus;
+  currentNodeId?: string;
+  startedAt?: string;
+  completedAt?: string;
+  endedAt?: string | null;
+  variables?: Record<string, unknown>;
+  error?: { code: string; message: string; details?: Record<string, unknown> };
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+  configurable?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** Body of `POST /v1/runs`. @see wire-contract.md §1.3 */
+export interface CreateRunBody {
+  workflowId: string;
+  inputs?: Record<string, unknown>;
+  configurable?: Record<string, unknown>;
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+}
+
+/** Options of mutating calls that honour `Idempotency-Key`. */
+export interface IdempotencyOptions {
+  /** Sent as the `Idempotency-Key` header; a retry with the same key and body is replayed. */
+  idempotencyKey?: string;
+}
+
+/** The 201 body of `POST /v1/runs`. */
+export interface CreateRunResponse {
+  runId: string;
+  status: RunStatus;
+  workflowId: string;
+  eventsUrl: string;
+  statusUrl: string;
+  [key: string]: unknown;
+}
+
+/** What {@link WeftClient.createRun} resolves with: the body plus the replay marker. */
+export interface CreateRunResult extends CreateRunResponse {
+  /** True when the host answered from its idempotency cache (`openwop-Idempotent-Replay: true`). */
+  replayed: boolean;
+}
+
+/** Query of `GET /v1/runs`. */
+export interface ListRunsQuery {
+  status?: RunStatus;
+  workflowId?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+/** One page of `GET /v1/runs`. */
+export interface RunList {
+  runs: RunSnapshot[];
+  /** Pass as `cursor` to get the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+/** The 200 body of `POST /v1/runs/{runId}/cancel`. */
+export interface CancelRunResponse {
+  runId: string;
+  status: RunStatus;
+  [key: string]: unknown;
+}
+
+/** One per-id outcome of `POST /v1/runs:bulk-cancel`, in request order. */
+export interface BulkCancelResult {
+  runId: string;
+  ok: boolean;
+  status?: RunStatus;
+  error?: { code: string; message: string };
+}
+
+/** The 200 body of `POST /v1/runs:bulk-cancel`. */
+export interface BulkCancelResponse {
+  results: BulkCancelResult[];
+}
+
+/** Query of `GET /v1/runs/{runId}/events/poll`. */
+export interface PollEventsOptions {
+  /** Highest sequence already seen; the answer holds events with a greater sequence. */
+  lastSequence?: number;
+  /** Long-poll wait in seconds (1..60, host default 30). */
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+/** The 200 body of `GET /v1/runs/{runId}/events/poll`. @see wire-contract.md §3.6 */
+export interface PollEventsResponse {
+  runId: string;
+  events: RunEventDoc[];
+  lastEventSeq: number;
+  runStatus: RunStatus;
+  isTerminal: boolean;
+  isComplete: boolean;
+}
+
+/** Options of {@link WeftClient.streamEvents}. @see wire-contract.md §3.5 */
+export interface StreamEventsOptions {
+  /** One mode, a list (sent comma-joined) or a raw comma list; host default `updates`. */
+  streamMode?: StreamMode | readonly StreamMode[] | string;
+  /** Server-side batching window in ms (0..5000); `batch` frames are expanded transparently. */
+  bufferMs?: number;
+  /** Resume after this event id (a sequence); events at or before it are never yielded. */
+  lastEventId?: string | number;
+  /** Aborts the stream; the iteration then rejects with the abort reason. */
+  signal?: AbortSignal;
+  /** Reconnect with `Last-Event-ID` when the connection drops before the terminal event. Default true. */
+  autoResume?: boolean;
+  /** Consecutive failed reconnects tolerated before giving up. Default 5. */
+  maxRetries?: number;
+  /** Base delay between failed reconnects, doubled each time up to 5 s. Default 250 ms. */
+  retryDelayMs?: number;
+}
+
+/** One entry of `GET /v1/host/weft/workflows`. */
+export interface WorkflowSummary {
+  id: string;
+  /** Content hash of the stored definition. */
+  hash: string;
+  name: string;
+  /** Where the definition came from (e.g. a directory scanned at boot, or the API). */
+  source: string;
+  createdAt: string;
+  [key: string]: unknown;
+}
+
+/** The 200 body of `GET /v1/host/weft/workflows`. */
+export interface WorkflowList {
+  workflows: WorkflowSummary[];
+}
+
+/** A workflow definition as stored and served by `GET /v1/workflows/{id}`. */
+export type Workflow = WorkflowDefinition;

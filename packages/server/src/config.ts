@@ -1,0 +1,94 @@
+/**
+ * Host configuration. Every field has a `WEFT_*` environment variable; `weft serve` flags
+ * mirror them. The configuration contract is documented in docs/operations.md.
+ */
+import { resolve } from 'node:path';
+
+/** One configured API key: a tenant and its secret (hashed at load, never logged). */
+export interface ApiKeyConfig {
+  tenant: string;
+  key: string;
+  /** Scopes granted; all scopes when omitted. */
+  scopes?: string[];
+}
+
+export interface HostConfig {
+  host: string;
+  /** 0 = pick a free port. */
+  port: number;
+  dataDir: string;
+  store: 'sqlite' | 'memory' | 'postgres';
+  pgUrl?: string;
+  workflowsDirs: string[];
+  apiKeys: ApiKeyConfig[];
+  /** When no key is configured, mint a random key for tenant `default` and print it once. */
+  generateDevKey: boolean;
+  /** Largest accepted request body. */
+  maxBodyBytes: number;
+  /** Engine limits advertised in discovery and enforced. */
+  maxNodeExecutions: number;
+  maxRunDurationMs: number;
+  leaseTtlMs: number;
+  /** Idempotency record retention (≥ 24 h). */
+  idempotencyRetentionMs: number;
+  /** SSE keepalive comment interval (≤ 30 s). */
+  sseKeepaliveMs: number;
+  logLevel: string;
+  /** Print the base URL line on start. */
+  announce: boolean;
+}
+
+const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer between ${min} and ${max}`);
+  return n;
+};
+
+/**
+ * Parses `WEFT_API_KEYS`: comma-separated `tenant:key` pairs. The key is never echoed in
+ * the thrown message.
+ */
+export function parseApiKeys(raw: string | undefined): ApiKeyConfig[] {
+  if (!raw) return [];
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((pair, i) => {
+      const at = pair.indexOf(':');
+      const tenant = at > 0 ? pair.slice(0, at).trim() : '';
+      const key = at > 0 ? pair.slice(at + 1).trim() : '';
+      if (!/^[A-Za-z0-9._-]{1,128}$/.test(tenant) || key.length < 16) {
+        throw new Error(`WEFT_API_KEYS entry #${i + 1} must be tenant:key with a tenant of [A-Za-z0-9._-] and a key of at least 16 characters`);
+      }
+      return { tenant, key };
+    });
+}
+
+/** Builds the configuration from the environment, with explicit overrides winning. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<HostConfig> = {}): HostConfig {
+  const store = (env.WEFT_STORE ?? 'sqlite') as HostConfig['store'];
+  if (!['sqlite', 'memory', 'postgres'].includes(store)) throw new Error('WEFT_STORE must be sqlite, memory or postgres');
+  const base: HostConfig = {
+    host: env.WEFT_HOST ?? '127.0.0.1',
+    port: int(env.WEFT_PORT, 'WEFT_PORT', 3737, 0, 65535),
+    dataDir: resolve(env.WEFT_DATA_DIR ?? '.weft'),
+    store,
+    workflowsDirs: (env.WEFT_WORKFLOWS_DIR ?? '').split(':').filter(Boolean).map((d) => resolve(d)),
+    apiKeys: parseApiKeys(env.WEFT_API_KEYS),
+    generateDevKey: true,
+    maxBodyBytes: int(env.WEFT_MAX_BODY_BYTES, 'WEFT_MAX_BODY_BYTES', 1_048_576, 1024, 64 * 1_048_576),
+    maxNodeExecutions: int(env.WEFT_MAX_NODE_EXECUTIONS, 'WEFT_MAX_NODE_EXECUTIONS', 1000, 1, 1_000_000),
+    maxRunDurationMs: int(env.WEFT_MAX_RUN_DURATION_MS, 'WEFT_MAX_RUN_DURATION_MS', 86_400_000, 1000, 31 * 86_400_000),
+    leaseTtlMs: int(env.WEFT_LEASE_TTL_MS, 'WEFT_LEASE_TTL_MS', 30_000, 500, 3_600_000),
+    idempotencyRetentionMs: int(env.WEFT_IDEMPOTENCY_RETENTION_MS, 'WEFT_IDEMPOTENCY_RETENTION_MS', 86_400_000, 86_400_000, 30 * 86_400_000),
+    sseKeepaliveMs: int(env.WEFT_SSE_KEEPALIVE_MS, 'WEFT_SSE_KEEPALIVE_MS', 15_000, 100, 30_000),
+    logLevel: env.WEFT_LOG_LEVEL ?? 'info',
+    announce: true,
+  };
+  if (env.WEFT_PG_URL) base.pgUrl = env.WEFT_PG_URL;
+  const cfg: HostConfig = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+  if (cfg.store === 'postgres' && !cfg.pgUrl) throw new Error('WEFT_STORE=postgres needs WEFT_PG_URL');
+  return cfg;
+}

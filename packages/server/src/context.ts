@@ -1,0 +1,47 @@
+/**
+ * What route modules share: the engine, the store, the authenticator and configuration.
+ */
+import type { RunEngine, Store } from '@weft/engine';
+import type { FastifyRequest } from 'fastify';
+import { WeftError } from '@weft/contract';
+import type { Principal } from './auth.js';
+import type { HostConfig } from './config.js';
+
+export interface HostContext {
+  engine: RunEngine;
+  store: Store;
+  config: HostConfig;
+  /** The discovery document (built once; the fixture list is recomputed on workflow changes). */
+  discovery(): Record<string, unknown>;
+  /** Called after the workflow catalog changed. */
+  workflowsChanged(): Promise<void>;
+  version: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** Scope required by the route; routes without one are public. */
+    scope?: import('@weft/contract').Scope;
+  }
+}
+
+/** The authenticated principal of a protected route (set by the auth hook). */
+export function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new WeftError('unauthenticated', 'Authentication required.');
+  return req.principal;
+}
+
+const ID_RE = /^[A-Za-z0-9._:~-]{1,128}$/;
+
+/**
+ * Validates a path id. Ids outside the grammar cannot exist, so they answer like a missing
+ * resource; oversized ids are a client error.
+ */
+export function pathId(value: string, name: string): string {
+  if (value.length > 128) throw new WeftError('validation_error', `${name} is longer than 128 characters.`, { errors: [{ path: `/${name}`, message: 'too long' }] });
+  if (!ID_RE.test(value)) throw new WeftError('not_found', `No such ${name === 'workflowId' ? 'workflow' : 'resource'}.`);
+  return value;
+}

@@ -1,0 +1,67 @@
+/**
+ * The discovery document. Lists only what this host enforces and tests.
+ *
+ * @see wire-contract.md §2, §10 A
+ */
+import { ENGINE_VERSION, EVENT_LOG_SCHEMA_VERSION, PROTOCOL_VERSION, STREAM_MODES } from '@weft/contract';
+import { CONFIGURABLE_KEYS } from '@weft/engine';
+import type { HostConfig } from './config.js';
+
+/**
+ * Official fixture ids whose features this host implements and tests. A seeded fixture is
+ * advertised only if it is listed here *and* every node type resolves, so `fixtures` never
+ * promises a scenario the host would fail.
+ */
+export const SUPPORTED_FIXTURES: ReadonlySet<string> = new Set([
+  'conformance-noop',
+  'conformance-identity',
+  'conformance-delay',
+  'conformance-cancellable',
+  'conformance-failure',
+  'conformance-multi-node',
+  'conformance-idempotent',
+  'conformance-cap-breach',
+  'conformance-run-duration-breach',
+  'conformance-configurable-schema',
+  'conformance-capability-missing',
+]);
+
+export interface DiscoveryInput {
+  config: HostConfig;
+  version: string;
+  fixtures: string[];
+  runtimeCapabilities: string[];
+}
+
+export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
+  const doc: Record<string, unknown> = {
+    protocolVersion: PROTOCOL_VERSION,
+    protocolVersions: [PROTOCOL_VERSION],
+    implementation: { name: 'weft', version: d.version, vendor: 'weft' },
+    engineVersion: ENGINE_VERSION,
+    eventLogSchemaVersion: EVENT_LOG_SCHEMA_VERSION,
+    supportedEnvelopes: [],
+    schemaVersions: {},
+    limits: {
+      clarificationRounds: 0,
+      schemaRounds: 0,
+      envelopesPerTurn: 0,
+      maxNodeExecutions: d.config.maxNodeExecutions,
+      maxRunDurationMs: d.config.maxRunDurationMs,
+      maxRequestBodyBytes: d.config.maxBodyBytes,
+    },
+    supportedTransports: ['rest'],
+    configurable: Object.fromEntries(
+      Object.entries(CONFIGURABLE_KEYS).map(([k, v]) => [k, { type: v.type, min: v.min, description: v.description }]),
+    ),
+    idempotency: {
+      supported: true,
+      layer1RetentionSeconds: Math.floor(d.config.idempotencyRetentionMs / 1000),
+      crossRegion: 'single-region',
+    },
+    stream: { modes: [...STREAM_MODES], maxBufferMs: 5000 },
+  };
+  if (d.runtimeCapabilities.length > 0) doc.runtimeCapabilities = d.runtimeCapabilities;
+  if (d.fixtures.length > 0) doc.fixtures = d.fixtures;
+  return doc;
+}

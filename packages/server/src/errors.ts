@@ -1,0 +1,41 @@
+/**
+ * The one place an error becomes an HTTP response: exactly `{error, message, details?}`.
+ * Internal failures answer 500 `internal_error` with a correlation id and no internals.
+ *
+ * @see wire-contract.md §4.1
+ */
+import { WeftError, type ErrorEnvelope } from '@weft/contract';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+/** Maps framework errors (body parsing, limits) to catalog codes. */
+function fromFramework(err: FastifyError): WeftError | undefined {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new WeftError('payload_too_large', 'The request body is too large.');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new WeftError('unsupported_media_type', 'Send request bodies as application/json.');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new WeftError('invalid_json', 'The request body is empty; send a JSON object.');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new WeftError('validation_error', 'The Content-Length header does not match the body.');
+    default:
+      break;
+  }
+  if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return new WeftError('invalid_json', 'The request body is not valid JSON.');
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return new WeftError('validation_error', 'The request is malformed.');
+  }
+  return undefined;
+}
+
+/** Writes the envelope for `err`. */
+export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  let we = err instanceof WeftError ? err : fromFramework(err as FastifyError);
+  if (!we) {
+    req.log.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'internal error');
+    we = new WeftError('internal_error', 'An internal error occurred.', { correlationId: String(req.id) });
+  }
+  const body: ErrorEnvelope = we.toEnvelope();
+  if (we.headers) reply.headers(we.headers);
+  return reply.code(we.status).type('application/json').send(body);
+}

@@ -1,0 +1,145 @@
+/**
+ * `startHost(config)`: wires the store, engine, workflow sources and HTTP app, recovers runs
+ * left by a previous process, and listens.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RunEngine, type Store } from '@weft/engine';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { buildApp } from './app.js';
+import { ApiKeyAuthenticator } from './auth.js';
+import type { ApiKeyConfig, HostConfig } from './config.js';
+import type { HostContext } from './context.js';
+import { SUPPORTED_FIXTURES, buildDiscovery } from './discovery.js';
+import { loadWorkflowDirs } from './workflow-loader.js';
+
+/** A running host. */
+export interface RunningHost {
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  engine: RunEngine;
+  store: Store;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** The package version, read once. */
+export const WEFT_VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+/** Opens the configured store (SQLite under the data dir by default). */
+export async function openStore(config: HostConfig): Promise<Store> {
+  switch (config.store) {
+    case 'memory': {
+      const { MemoryStore } = await import('@weft/engine');
+      return new MemoryStore();
+    }
+    case 'postgres': {
+      const { PostgresStore } = await import('@weft/store-postgres');
+      return new PostgresStore({ connectionString: config.pgUrl as string });
+    }
+    default: {
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      const { SqliteStore } = await import('@weft/store-sqlite');
+      return new SqliteStore({ path: join(config.dataDir, 'weft.db') });
+    }
+  }
+}
+
+/** Creates the logger: JSON lines, credentials redacted by path. */
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: 'weft' },
+    redact: {
+      paths: ['req.headers.authorization', 'headers.authorization', 'authorization', '*.apiKey', '*.key', 'apiKeys', 'config.apiKeys'],
+      censor: '[REDACTED]',
+    },
+  });
+}
+
+/** Starts a host and resolves once it listens. */
+export async function startHost(config: HostConfig, opts: { logger?: Logger } = {}): Promise<RunningHost> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  let keys: ApiKeyConfig[] = config.apiKeys;
+  if (keys.length === 0 && config.generateDevKey) {
+    const key = `weft_dev_${randomBytes(24).toString('base64url')}`;
+    keys = [{ tenant: 'default', key }];
+    process.stdout.write(
+      `No API keys configured: this process accepts a generated development key for tenant "default":\n  ${key}\n` +
+        'Set WEFT_API_KEYS=tenant:key (key ≥ 16 characters) to choose your own; the generated key dies with the process.\n',
+    );
+  }
+  const auth = new ApiKeyAuthenticator(keys);
+  const store = await openStore(config);
+  await store.migrate();
+  const engine = new RunEngine({
+    store,
+    limits: { maxNodeExecutions: config.maxNodeExecutions, maxRunDurationMs: config.maxRunDurationMs },
+    leaseTtlMs: config.leaseTtlMs,
+    logger: logger.child({ component: 'engine' }),
+  });
+  const dirs = config.workflowsDirs.length > 0 ? config.workflowsDirs : [join(repoRoot, 'examples', 'workflows')].filter((d) => existsSync(d));
+  await loadWorkflowDirs(engine, dirs, logger);
+
+  let fixtures: string[] = [];
+  const refreshFixtures = async (): Promise<void> => {
+    const all = await store.listWorkflows();
+    fixtures = all
+      .filter((w) => SUPPORTED_FIXTURES.has(w.id) && engine.catalog.runnability(w.definition).runnable)
+      .map((w) => w.id)
+      .sort();
+  };
+  await refreshFixtures();
+  const ctx: HostContext = {
+    engine,
+    store,
+    config,
+    version: WEFT_VERSION,
+    discovery: () => buildDiscovery({ config, version: WEFT_VERSION, fixtures, runtimeCapabilities: [...engine.runtimeCapabilities] }),
+    workflowsChanged: refreshFixtures,
+  };
+  const app = buildApp(ctx, auth, logger);
+  await engine.start();
+  const purge = setInterval(() => {
+    store.purgeExpiredIdempotency(Date.now()).catch((e: unknown) => logger.warn({ err: String(e) }, 'idempotency purge failed'));
+  }, 3_600_000);
+  purge.unref();
+  await app.listen({ host: config.host, port: config.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const hostPart = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${hostPart}:${port}`;
+  if (config.announce) {
+    const where = config.store === 'sqlite' ? ` at ${join(config.dataDir, 'weft.db')}` : '';
+    process.stdout.write(`Weft ${WEFT_VERSION} listening on ${url} (store: ${config.store}${where})\n`);
+  }
+  let closed = false;
+  return {
+    url,
+    port,
+    app,
+    engine,
+    store,
+    logger,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(purge);
+      await app.close();
+      await engine.stop();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,290 @@
+/**
+ * Event delivery: SSE (`GET /v1/runs/{runId}/events`) and polling (`…/events/poll`).
+ *
+ * Both subscribe to the live bus *before* reading the backlog from the store, then drop
+ * repeats by sequence, so an event appended while a client connects is neither lost nor sent
+ * twice. Event JSON is sent exactly as stored.
+ *
+ * @see wire-contract.md §3.5, §3.6
+ */
+import { STREAM_MODES, TERMINAL_EVENT_TYPES, TERMINAL_STATUSES, UPDATES_EVENT_TYPES, WeftError, type StreamMode } from '@weft/contract';
+import type { EncodedEvent, RunProjection, RunRecord, StoredWorkflow } from '@weft/engine';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { pathId, principalOf, type HostContext } from '../context.js';
+import { toSnapshot } from '../snapshot.js';
+import { runNotFound } from './runs.js';
+
+const PAGE = 1000;
+const MAX_BUFFER_MS = 5000;
+
+/** Parses and validates `streamMode` (single mode or comma list; `values` is exclusive). */
+export function parseStreamModes(raw: string | undefined): Set<StreamMode> {
+  const supported = [...STREAM_MODES];
+  const parts = (raw ?? 'updates').split(',').map((s) => s.trim());
+  const bad = (message: string): WeftError => new WeftError('unsupported_stream_mode', message, { supported });
+  if (parts.some((m) => !(STREAM_MODES as readonly string[]).includes(m))) throw bad('streamMode must be one or more of updates, values, messages, debug.');
+  const modes = new Set(parts as StreamMode[]);
+  if (modes.has('values') && modes.size > 1) throw bad('The values stream mode cannot be combined with other modes.');
+  return modes;
+}
+
+function parseBufferMs(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 0;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isInteger(n) || n > MAX_BUFFER_MS) {
+    throw new WeftError('validation_error', `bufferMs must be an integer between 0 and ${MAX_BUFFER_MS}.`, { bufferMs: raw.slice(0, 32), min: 0, max: MAX_BUFFER_MS });
+  }
+  return n;
+}
+
+function parseCursor(raw: string | undefined, name: string): number {
+  if (raw === undefined || raw === '') return -1;
+  if (!/^-?\d+$/.test(raw)) throw new WeftError('validation_error', `${name} must be an integer ≥ -1.`, { errors: [{ path: `/${name}`, message: 'not an integer' }] });
+  const n = Number(raw);
+  if (n < -1 || !Number.isSafeInteger(n)) throw new WeftError('validation_error', `${name} must be an integer ≥ -1.`, { errors: [{ path: `/${name}`, message: 'out of range' }] });
+  return n;
+}
+
+/** True when an event type passes the mode filter (values handled separately). */
+function passes(modes: Set<StreamMode>, type: string): boolean {
+  if (modes.has('debug')) return true;
+  if (modes.has('updates') && UPDATES_EVENT_TYPES.has(type)) return true;
+  if (modes.has('messages') && type === 'ai.message.chunk') return true;
+  return false;
+}
+
+async function readAll(ctx: HostContext, runId: string, after: number): Promise<EncodedEvent[]> {
+  const out: EncodedEvent[] = [];
+  for (let cur = after; ; ) {
+    const page = await ctx.store.readEvents(runId, cur, PAGE);
+    out.push(...page);
+    if (page.length < PAGE) return out;
+    cur = page[page.length - 1]?.sequence ?? cur;
+  }
+}
+
+/** One SSE connection. */
+class SseSession {
+  private lastSent: number;
+  private queue: { id: number; event: string; data: string }[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private keepalive: NodeJS.Timeout | undefined;
+  private closed = false;
+  private ready = false;
+  private pending: { events: readonly EncodedEvent[]; projection: RunProjection }[] = [];
+
+  constructor(
+    private readonly ctx: HostContext,
+    private readonly reply: FastifyReply,
+    private readonly rec: RunRecord,
+    private readonly modes: Set<StreamMode>,
+    private readonly bufferMs: number,
+    private readonly wf: StoredWorkflow | undefined,
+    after: number,
+    private readonly onClose: () => void,
+  ) {
+    this.lastSent = after;
+  }
+
+  start(): void {
+    const raw = this.reply.raw;
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    raw.write(': connected\n\n');
+    this.keepalive = setInterval(() => {
+      if (!this.closed) raw.write(': keepalive\n\n');
+    }, this.ctx.config.sseKeepaliveMs);
+    raw.on('close', () => this.close(false));
+  }
+
+  /** Live events arriving before the backlog was written are held, then replayed in order. */
+  onLive(events: readonly EncodedEvent[], projection: RunProjection): void {
+    if (this.closed) return;
+    if (!this.ready) {
+      this.pending.push({ events, projection });
+      return;
+    }
+    this.deliver(events, projection);
+  }
+
+  async backlog(): Promise<void> {
+    const events = await readAll(this.ctx, this.rec.runId, this.lastSent);
+    const fresh = await this.ctx.store.getRunInternal(this.rec.runId);
+    if (this.modes.has('values')) {
+      // Resume or first connect: always start from a fresh snapshot.
+      const r = fresh ?? this.rec;
+      const seq = Math.max(r.projection.lastSequence, this.lastSent);
+      this.pushSnapshot(r, seq);
+      this.lastSent = Math.max(this.lastSent, r.projection.lastSequence);
+      const terminal = TERMINAL_STATUSES.has(r.projection.status);
+      this.ready = true;
+      if (terminal) return this.close(true);
+      for (const p of this.pending.splice(0)) this.deliver(p.events, p.projection);
+      return this.flushIfUnbuffered();
+    }
+    this.deliver(events, fresh?.projection ?? this.rec.projection);
+    this.ready = true;
+    for (const p of this.pending.splice(0)) this.deliver(p.events, p.projection);
+    if (!this.closed && fresh && TERMINAL_STATUSES.has(fresh.projection.status) && this.lastSent >= fresh.projection.lastSequence) this.close(true);
+  }
+
+  private deliver(events: readonly EncodedEvent[], projection: RunProjection): void {
+    let terminal = false;
+    let snapshotAt = -1;
+    for (const e of events) {
+      if (e.sequence <= this.lastSent) continue;
+      this.lastSent = e.sequence;
+      if (TERMINAL_EVENT_TYPES.has(e.type)) terminal = true;
+      if (this.modes.has('values')) {
+        if (UPDATES_EVENT_TYPES.has(e.type)) snapshotAt = e.sequence;
+        continue;
+      }
+      if (passes(this.modes, e.type)) this.queue.push({ id: e.sequence, event: e.type, data: e.json });
+      if (e.type === 'node.suspended') this.flush();
+    }
+    if (snapshotAt >= 0) this.pushSnapshot({ ...this.rec, projection }, snapshotAt);
+    if (terminal) return this.close(true);
+    this.flushIfUnbuffered();
+  }
+
+  private pushSnapshot(rec: RunRecord, seq: number): void {
+    const doc = {
+      eventId: `${rec.runId}.${seq}.snapshot`,
+      runId: rec.runId,
+      type: 'state.snapshot',
+      payload: toSnapshot(rec, this.wf),
+      timestamp: new Date().toISOString(),
+      sequence: Math.max(0, seq),
+    };
+    this.queue.push({ id: Math.max(0, seq), event: 'state.snapshot', data: JSON.stringify(doc) });
+  }
+
+  private flushIfUnbuffered(): void {
+    if (this.bufferMs === 0) this.flush();
+    else if (this.queue.length > 0 && !this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), this.bufferMs);
+  }
+
+  private flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.queue.length === 0 || this.reply.raw.writableEnded) return;
+    const frames = this.queue.splice(0);
+    if (this.bufferMs > 0) {
+      const id = frames[frames.length - 1]?.id ?? 0;
+      this.reply.raw.write(`id: ${id}\nevent: batch\ndata: [${frames.map((f) => f.data).join(',')}]\n\n`);
+      return;
+    }
+    let out = '';
+    for (const f of frames) out += `id: ${f.id}\nevent: ${f.event}\ndata: ${f.data}\n\n`;
+    this.reply.raw.write(out);
+  }
+
+  close(end: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.flush();
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.onClose();
+    if (end && !this.reply.raw.writableEnded) this.reply.raw.end();
+  }
+}
+
+/** The poll body (the union of the shapes different documents require). */
+function pollBody(runId: string, events: EncodedEvent[], cursor: number, rec: RunRecord, complete: boolean): string {
+  const last = events.length > 0 ? (events[events.length - 1]?.sequence ?? cursor) : cursor;
+  const status = rec.cancelRequested && !TERMINAL_STATUSES.has(rec.projection.status) ? 'cancelling' : rec.projection.status;
+  const terminal = TERMINAL_STATUSES.has(rec.projection.status);
+  return `{"runId":${JSON.stringify(runId)},"events":[${events.map((e) => e.json).join(',')}],"lastEventSeq":${last},"runStatus":${JSON.stringify(status)},"isTerminal":${terminal},"isComplete":${terminal && complete}}`;
+}
+
+export function registerEventRoutes(app: FastifyInstance, ctx: HostContext): void {
+  const { store, engine } = ctx;
+
+  app.get('/v1/runs/:runId/events', { config: { scope: 'runs:read' } }, async (req: FastifyRequest, reply: FastifyReply) => {
+    const p = principalOf(req);
+    const runId = pathId((req.params as { runId: string }).runId, 'runId');
+    const q = req.query as Record<string, string | undefined>;
+    const modes = parseStreamModes(q.streamMode);
+    const bufferMs = parseBufferMs(q.bufferMs);
+    const accept = String(req.headers.accept ?? '');
+    const wantsJson = accept.includes('application/json') && !accept.includes('text/event-stream');
+    const lastIdRaw = req.headers['last-event-id'];
+    const lastId = parseCursor(Array.isArray(lastIdRaw) ? lastIdRaw[0] : lastIdRaw, 'Last-Event-ID');
+
+    if (wantsJson) {
+      const rec = await store.getRun(p.tenant, runId);
+      if (!rec) throw runNotFound();
+      const events = (await readAll(ctx, runId, lastId)).filter((e) => modes.has('values') || passes(modes, e.type));
+      return reply.type('application/json').send(pollBody(runId, events, lastId, rec, true));
+    }
+
+    let session: SseSession | undefined;
+    const early: { events: readonly EncodedEvent[]; projection: RunProjection }[] = [];
+    const unsubscribe = engine.bus.subscribe(runId, (events, projection) => {
+      if (session) session.onLive(events, projection);
+      else early.push({ events, projection });
+    });
+    let rec: RunRecord | undefined;
+    try {
+      rec = await store.getRun(p.tenant, runId);
+    } catch (e) {
+      unsubscribe();
+      throw e;
+    }
+    if (!rec) {
+      unsubscribe();
+      throw runNotFound();
+    }
+    const wf = modes.has('values') ? await store.getWorkflowByHash(rec.workflowHash) : undefined;
+    reply.hijack();
+    session = new SseSession(ctx, reply, rec, modes, bufferMs, wf, lastId, unsubscribe);
+    session.start();
+    for (const e of early.splice(0)) session.onLive(e.events, e.projection);
+    try {
+      await session.backlog();
+    } catch (e) {
+      req.log.error({ err: e instanceof Error ? e.message : String(e), runId }, 'SSE backlog failed');
+      session.close(true);
+    }
+    return reply;
+  });
+
+  app.get('/v1/runs/:runId/events/poll', { config: { scope: 'runs:read' } }, async (req, reply) => {
+    const p = principalOf(req);
+    const runId = pathId((req.params as { runId: string }).runId, 'runId');
+    const q = req.query as Record<string, string | undefined>;
+    const cursor = parseCursor(q.lastSequence ?? q.since, q.lastSequence !== undefined ? 'lastSequence' : 'since');
+    let timeoutS = 30;
+    if (q.timeout !== undefined) {
+      timeoutS = Number(q.timeout);
+      if (!/^\d+$/.test(q.timeout) || timeoutS > 60) throw new WeftError('validation_error', 'timeout must be an integer number of seconds between 0 and 60.', { errors: [{ path: '/timeout', message: 'out of range' }] });
+    }
+    let woke: (() => void) | undefined;
+    const unsubscribe = engine.bus.subscribe(runId, () => woke?.());
+    try {
+      let rec = await store.getRun(p.tenant, runId);
+      if (!rec) throw runNotFound();
+      let events = await store.readEvents(runId, cursor, PAGE);
+      if (events.length === 0 && !TERMINAL_STATUSES.has(rec.projection.status) && timeoutS > 0) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, timeoutS * 1000);
+          woke = () => {
+            clearTimeout(t);
+            resolve();
+          };
+          req.raw.once('close', woke);
+        });
+        rec = (await store.getRun(p.tenant, runId)) ?? rec;
+        events = await store.readEvents(runId, cursor, PAGE);
+      }
+      const complete = events.length < PAGE;
+      return reply.type('application/json').send(pollBody(runId, events, cursor, rec, complete));
+    } finally {
+      unsubscribe();
+    }
+  });
+}

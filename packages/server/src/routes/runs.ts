@@ -1,0 +1,204 @@
+/**
+ * Run routes: create, read, list, cancel, bulk-cancel, artifacts.
+ *
+ * @see wire-contract.md §1.1 (#4, #5, #8, #9, #16)
+ */
+import {
+  BulkCancelRequestSchema,
+  CancelRunRequestSchema,
+  CreateRunRequestSchema,
+  MAX_BULK_CANCEL,
+  RUN_STATUSES,
+  TERMINAL_STATUSES,
+  WeftError,
+  compileValidator,
+  type CreateRunRequest,
+  type RunStatus,
+} from '@weft/contract';
+import { RunEngine, type RunRecord } from '@weft/engine';
+import type { FastifyInstance } from 'fastify';
+import { pathId, principalOf, type HostContext } from '../context.js';
+import { claimOrReplay, completeTicket, idempotencyKeyOf, releaseTicket } from '../idempotency.js';
+import { toSnapshot } from '../snapshot.js';
+
+const validateCreate = compileValidator<CreateRunRequest>(CreateRunRequestSchema);
+const validateCancel = compileValidator<{ reason?: string }>(CancelRunRequestSchema);
+const validateBulk = compileValidator<{ runIds: string[]; reason?: string }>(BulkCancelRequestSchema);
+
+/** The one "missing run" answer, used for unknown and foreign runs alike. */
+export const runNotFound = (): WeftError => new WeftError('not_found', 'Run not found.');
+
+const createResponse = (rec: RunRecord): Record<string, unknown> => ({
+  runId: rec.runId,
+  status: rec.projection.status,
+  workflowId: rec.workflowId,
+  eventsUrl: `/v1/runs/${rec.runId}/events`,
+  statusUrl: `/v1/runs/${rec.runId}`,
+});
+
+interface Cursor {
+  c: string;
+  r: string;
+}
+
+function decodeCursor(raw: string): Cursor {
+  try {
+    const v = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as unknown;
+    if (v && typeof v === 'object' && typeof (v as Cursor).c === 'string' && typeof (v as Cursor).r === 'string') return v as Cursor;
+  } catch {
+    // fall through
+  }
+  throw new WeftError('validation_error', 'The cursor is not valid.', { errors: [{ path: '/cursor', message: 'malformed' }] });
+}
+
+export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void {
+  const { engine, store, config } = ctx;
+
+  app.post('/v1/runs', { config: { scope: 'runs:create' } }, async (req, reply) => {
+    const p = principalOf(req);
+    const key = idempotencyKeyOf(req);
+    const body = validateCreate(req.body ?? undefined);
+    const params = {
+      tenant: p.tenant,
+      principal: p.principal,
+      workflowId: body.workflowId,
+      ...(body.inputs === undefined ? {} : { inputs: body.inputs }),
+      ...(body.configurable === undefined ? {} : { configurable: body.configurable }),
+      ...(body.tags === undefined ? {} : { tags: body.tags }),
+      ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
+    };
+    if (body.metadata && Buffer.byteLength(JSON.stringify(body.metadata)) > 8192) {
+      throw new WeftError('validation_error', 'metadata must serialize to at most 8192 bytes.', { errors: [{ path: '/metadata', message: 'too large' }] });
+    }
+    if (!key) {
+      const rec = await engine.createRun(params);
+      return reply.code(201).send(createResponse(rec));
+    }
+    const route = 'POST /v1/runs';
+    const ticket = await claimOrReplay(store, req, reply, p.tenant, route, key, body, config.idempotencyRetentionMs);
+    if (!ticket) return reply;
+    try {
+      const rec = await engine.createRun(params, {
+        ...ticket,
+        respond: (r) => ({ status: 201, body: JSON.stringify(createResponse(r)) }),
+      });
+      return reply.code(201).send(createResponse(rec));
+    } catch (e) {
+      await releaseTicket(store, ticket);
+      throw e;
+    }
+  });
+
+  app.get('/v1/runs', { config: { scope: 'runs:read' } }, async (req) => {
+    const p = principalOf(req);
+    const q = req.query as Record<string, string | undefined>;
+    const errors: { path: string; message: string }[] = [];
+    let status: RunStatus | undefined;
+    if (q.status !== undefined) {
+      if ((RUN_STATUSES as readonly string[]).includes(q.status)) status = q.status as RunStatus;
+      else errors.push({ path: '/status', message: `must be one of ${RUN_STATUSES.join(', ')}` });
+    }
+    let limit = 50;
+    if (q.limit !== undefined) {
+      limit = Number(q.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 200) errors.push({ path: '/limit', message: 'must be an integer 1..200' });
+    }
+    if (q.workflowId !== undefined && (q.workflowId.length === 0 || q.workflowId.length > 128)) errors.push({ path: '/workflowId', message: 'must be 1..128 characters' });
+    if (errors.length > 0) throw new WeftError('validation_error', 'The query is invalid.', { errors });
+    const before = q.cursor ? decodeCursor(q.cursor) : undefined;
+    const rows = await store.listRuns(p.tenant, {
+      limit: limit + 1,
+      ...(status ? { status } : {}),
+      ...(q.workflowId ? { workflowId: q.workflowId } : {}),
+      ...(before ? { before: { createdAt: before.c, runId: before.r } } : {}),
+    });
+    const page = rows.slice(0, limit);
+    const wfCache = new Map<string, Awaited<ReturnType<typeof store.getWorkflowByHash>>>();
+    const runs = [];
+    for (const r of page) {
+      if (!wfCache.has(r.workflowHash)) wfCache.set(r.workflowHash, await store.getWorkflowByHash(r.workflowHash));
+      runs.push(toSnapshot(r, wfCache.get(r.workflowHash)));
+    }
+    const last = page.at(-1);
+    const out: Record<string, unknown> = { runs };
+    if (rows.length > limit && last) out.nextCursor = Buffer.from(JSON.stringify({ c: last.createdAt, r: last.runId })).toString('base64url');
+    return out;
+  });
+
+  app.get('/v1/runs/:runId', { config: { scope: 'runs:read' } }, async (req) => {
+    const p = principalOf(req);
+    const runId = pathId((req.params as { runId: string }).runId, 'runId');
+    const rec = await store.getRun(p.tenant, runId);
+    if (!rec) throw runNotFound();
+    return toSnapshot(rec, await store.getWorkflowByHash(rec.workflowHash));
+  });
+
+  app.post('/v1/runs/:runId/cancel', { config: { scope: 'runs:cancel' } }, async (req, reply) => {
+    const p = principalOf(req);
+    const runId = pathId((req.params as { runId: string }).runId, 'runId');
+    const key = idempotencyKeyOf(req);
+    const body = validateCancel(req.body ?? {});
+    const ticket = key ? await claimOrReplay(store, req, reply, p.tenant, `POST /v1/runs/${runId}/cancel`, key, body, config.idempotencyRetentionMs) : undefined;
+    if (key && !ticket) return reply;
+    try {
+      const before = await store.getRun(p.tenant, runId);
+      if (!before) throw runNotFound();
+      if (before.projection.status === 'completed' || before.projection.status === 'failed') {
+        throw new WeftError('run_terminal', `The run already ended as ${before.projection.status}.`, { runStatus: before.projection.status });
+      }
+      const rec = await engine.cancelRun(p.tenant, runId, body.reason, p.principal);
+      if (!rec) throw runNotFound();
+      const status = RunEngine.visibleStatus(rec);
+      const out = { runId, status: status === 'cancelled' ? 'cancelled' : 'cancelling' };
+      if (ticket) await completeTicket(store, ticket, { status: 200, body: JSON.stringify(out) }, config.idempotencyRetentionMs);
+      return reply.code(200).send(out);
+    } catch (e) {
+      if (ticket) await releaseTicket(store, ticket);
+      throw e;
+    }
+  });
+
+  app.post('/v1/runs::bulk-cancel', { config: { scope: 'runs:cancel' } }, async (req, reply) => {
+    const p = principalOf(req);
+    const key = idempotencyKeyOf(req);
+    const body = validateBulk(req.body ?? undefined);
+    if (body.runIds.length > MAX_BULK_CANCEL) {
+      throw new WeftError('validation_error', `At most ${MAX_BULK_CANCEL} runIds per request.`, { maxRunIds: MAX_BULK_CANCEL });
+    }
+    const ticket = key ? await claimOrReplay(store, req, reply, p.tenant, 'POST /v1/runs:bulk-cancel', key, body, config.idempotencyRetentionMs) : undefined;
+    if (key && !ticket) return reply;
+    try {
+      const results = [];
+      for (const runId of body.runIds) {
+        const rec = await store.getRun(p.tenant, runId);
+        if (!rec) {
+          results.push({ runId, ok: false, error: { code: 'not_found', message: 'Run not found.' } });
+          continue;
+        }
+        if (rec.projection.status === 'completed' || rec.projection.status === 'failed') {
+          results.push({ runId, ok: false, status: rec.projection.status, error: { code: 'run_terminal', message: `The run already ended as ${rec.projection.status}.` } });
+          continue;
+        }
+        const after = TERMINAL_STATUSES.has(rec.projection.status) ? rec : await engine.cancelRun(p.tenant, runId, body.reason, p.principal, false);
+        results.push({ runId, ok: true, status: after && RunEngine.visibleStatus(after) === 'cancelled' ? 'cancelled' : 'cancelling' });
+      }
+      const out = { results };
+      if (ticket) await completeTicket(store, ticket, { status: 200, body: JSON.stringify(out) }, config.idempotencyRetentionMs);
+      return reply.code(200).send(out);
+    } catch (e) {
+      if (ticket) await releaseTicket(store, ticket);
+      throw e;
+    }
+  });
+
+  app.get('/v1/runs/:runId/artifacts/:artifactId', { config: { scope: 'artifacts:read' } }, async (req) => {
+    const p = principalOf(req);
+    const params = req.params as { runId: string; artifactId: string };
+    const runId = pathId(params.runId, 'runId');
+    pathId(params.artifactId, 'artifactId');
+    const rec = await store.getRun(p.tenant, runId);
+    if (!rec) throw runNotFound();
+    // No built-in node produces artifacts yet; every artifact id is unknown.
+    throw new WeftError('not_found', 'Artifact not found.');
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * Workflow routes: the spec's read endpoint and Weft's registration extension.
+ *
+ * @see wire-contract.md §1.1 (#3), §5.7
+ */
+import { WeftError } from '@weft/contract';
+import type { FastifyInstance } from 'fastify';
+import { pathId, type HostContext } from '../context.js';
+
+const workflowNotFound = (): WeftError => new WeftError('not_found', 'Workflow not found.');
+
+export function registerWorkflowRoutes(app: FastifyInstance, ctx: HostContext): void {
+  const { store, engine } = ctx;
+
+  app.get('/v1/workflows/:workflowId', { config: { scope: 'manifest:read' } }, async (req) => {
+    const id = pathId((req.params as { workflowId: string }).workflowId, 'workflowId');
+    const wf = await store.getWorkflow(id);
+    if (!wf) throw workflowNotFound();
+    return wf.definition;
+  });
+
+  app.get('/v1/host/weft/workflows', { config: { scope: 'manifest:read' } }, async () => {
+    const all = await store.listWorkflows();
+    return {
+      workflows: all.map((w) => ({
+        id: w.id,
+        name: w.definition.name,
+        version: w.definition.version,
+        hash: w.hash,
+        source: w.source,
+        createdAt: w.createdAt,
+        runnable: engine.catalog.runnability(w.definition).runnable,
+      })),
+    };
+  });
+
+  app.post('/v1/host/weft/workflows', { config: { scope: 'workflows:write' } }, async (req, reply) => {
+    const { workflow, created } = await engine.catalog.register(req.body ?? undefined, 'api');
+    if (created) await ctx.workflowsChanged();
+    return reply.code(created ? 201 : 200).send({ id: workflow.id, hash: workflow.hash, created, runnable: engine.catalog.runnability(workflow.definition).runnable });
+  });
+
+  app.delete('/v1/host/weft/workflows/:workflowId', { config: { scope: 'workflows:write' } }, async (req, reply) => {
+    const id = pathId((req.params as { workflowId: string }).workflowId, 'workflowId');
+    if (!(await store.deleteWorkflow(id))) throw workflowNotFound();
+    await ctx.workflowsChanged();
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,89 @@
+-- 0001_init: workflows, runs (projection + lease), the event log, timers, idempotency.
+-- Landed migrations are never edited; change the schema with a new numbered file.
+-- Times: run/workflow created_at are ISO-8601 strings as the engine gives them (they sort
+-- lexicographically); lease, timer and idempotency times are epoch milliseconds (BIGINT).
+-- Keys and sort columns are COLLATE "C": keyset pagination and list order must compare
+-- code points like the engine and the other stores do, not follow the database locale.
+-- JSON blobs are TEXT: SQL never looks inside them, and event JSON must come back
+-- byte-for-byte as written (jsonb would normalise it).
+
+-- Immutable definitions, addressed by the hash of their canonical JSON.
+CREATE TABLE workflows (
+  hash            TEXT COLLATE "C" PRIMARY KEY,
+  id              TEXT COLLATE "C" NOT NULL,
+  definition_json TEXT NOT NULL,
+  source          TEXT NOT NULL,
+  created_at      TEXT NOT NULL
+);
+
+-- The mutable id -> hash mapping; deleting a workflow only drops this row so runs pinned
+-- to the hash can still read their definition.
+CREATE TABLE workflow_ids (
+  id   TEXT COLLATE "C" PRIMARY KEY,
+  hash TEXT COLLATE "C" NOT NULL REFERENCES workflows (hash)
+);
+
+CREATE TABLE runs (
+  run_id            TEXT COLLATE "C" PRIMARY KEY,
+  tenant            TEXT COLLATE "C" NOT NULL,
+  principal         TEXT NOT NULL,
+  workflow_id       TEXT COLLATE "C" NOT NULL,
+  workflow_hash     TEXT NOT NULL,
+  created_at        TEXT COLLATE "C" NOT NULL,
+  -- Mirrors projection_json.status so list and recovery queries filter in SQL.
+  status            TEXT NOT NULL,
+  variables_json    TEXT NOT NULL,
+  configurable_json TEXT NOT NULL,
+  tags_json         TEXT NOT NULL,
+  metadata_json     TEXT NOT NULL,
+  cancel_json       TEXT,
+  projection_json   TEXT NOT NULL,
+  -- Sequence of the last appended event (-1: empty log); appends must continue it exactly.
+  last_sequence     INTEGER NOT NULL DEFAULT -1,
+  lease_owner       TEXT,
+  lease_epoch       INTEGER NOT NULL DEFAULT 0,
+  lease_expires_at  BIGINT
+);
+
+-- GET /runs: tenant-scoped keyset pagination, newest first.
+CREATE INDEX runs_tenant_created ON runs (tenant, created_at DESC, run_id DESC);
+-- Recovery scans only live runs; most rows are terminal, so the partial index stays small.
+CREATE INDEX runs_recoverable ON runs (created_at, run_id)
+  WHERE status NOT IN ('completed', 'failed', 'cancelled');
+-- Lease renewal by owner.
+CREATE INDEX runs_lease_owner ON runs (lease_owner) WHERE lease_owner IS NOT NULL;
+
+-- The append-only log. json is kept byte-for-byte as written so streams send it as is.
+CREATE TABLE run_events (
+  run_id   TEXT COLLATE "C" NOT NULL,
+  sequence INTEGER NOT NULL,
+  type     TEXT NOT NULL,
+  node_id  TEXT,
+  json     TEXT NOT NULL,
+  PRIMARY KEY (run_id, sequence)
+);
+
+CREATE TABLE timers (
+  run_id  TEXT COLLATE "C" NOT NULL,
+  key     TEXT COLLATE "C" NOT NULL,
+  fire_at BIGINT NOT NULL,
+  PRIMARY KEY (run_id, key)
+);
+CREATE INDEX timers_fire_at ON timers (fire_at);
+
+-- Layer-1 Idempotency-Key records. state: 'pending' (claimed, in flight) or 'done'
+-- (status/body hold the response to replay).
+CREATE TABLE idempotency (
+  tenant       TEXT COLLATE "C" NOT NULL,
+  route        TEXT COLLATE "C" NOT NULL,
+  key          TEXT COLLATE "C" NOT NULL,
+  request_hash TEXT NOT NULL,
+  state        TEXT NOT NULL CHECK (state IN ('pending', 'done')),
+  owner        TEXT NOT NULL,
+  created_at   BIGINT NOT NULL,
+  expires_at   BIGINT NOT NULL,
+  status       INTEGER,
+  body         TEXT,
+  PRIMARY KEY (tenant, route, key)
+);
+CREATE INDEX idempotency_expires_at ON idempotency (expires_at);

@@ -1,0 +1,2 @@
+export { PostgresStore, type PostgresStoreOptions } from './postgres-store.js';
+export { MigrationError, MIGRATIONS_DIR, MIGRATION_LOCK_KEY, loadMigrations, applyMigrations, type Migration } from './migrator.js';

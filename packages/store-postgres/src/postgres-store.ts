@@ -1,0 +1,511 @@
+/**
+ * The shared {@link Store} on PostgreSQL through a `pg` pool. Several host processes may use
+ * one database: leases fence appends (the epoch is checked in the same statement that
+ * writes), and idempotency claims are decided by one atomic upsert.
+ *
+ * Round trips are the cost that matters, so every port method is one statement where the
+ * semantics allow it: an append (fencing + continuity check + events + projection + timers)
+ * is a single statement of data-modifying CTEs, which Postgres runs atomically without an
+ * explicit BEGIN/COMMIT. Statements are prepared once per connection.
+ *
+ * @see execution-semantics.md §5
+ */
+import pg from 'pg';
+import { TERMINAL_STATUSES } from '@weft/contract';
+import {
+  LeaseLostError,
+  type EncodedEvent,
+  type IdempotencyClaim,
+  type IdempotencyClaimResult,
+  type IdempotencyCompletion,
+  type RunListQuery,
+  type RunProjection,
+  type RunRecord,
+  type Store,
+  type StoredWorkflow,
+  type TimerChanges,
+  type TimerRow,
+} from '@weft/engine';
+import { applyMigrations, loadMigrations } from './migrator.js';
+import { TERMINAL_SQL, WAITING_SQL } from './statuses.js';
+
+/** Options of {@link PostgresStore}. */
+export interface PostgresStoreOptions {
+  /** libpq-style URL, e.g. `postgres://user@host:5432/weft`. */
+  connectionString: string;
+  /** Pool size. Default 10. */
+  max?: number;
+}
+
+interface WorkflowRow {
+  hash: string;
+  id: string;
+  definition_json: string;
+  source: string;
+  created_at: string;
+}
+
+/** BIGINT columns arrive as strings (pg will not silently lose precision); see toRunRecord. */
+interface RunRow {
+  run_id: string;
+  tenant: string;
+  principal: string;
+  workflow_id: string;
+  workflow_hash: string;
+  created_at: string;
+  variables_json: string;
+  configurable_json: string;
+  tags_json: string;
+  metadata_json: string;
+  cancel_json: string | null;
+  projection_json: string;
+  lease_owner: string | null;
+  lease_epoch: number;
+  lease_expires_at: string | null;
+}
+
+interface EventRow {
+  sequence: number;
+  type: string;
+  node_id: string | null;
+  json: string;
+}
+
+interface TimerDbRow {
+  run_id: string;
+  key: string;
+  fire_at: string;
+}
+
+interface IdemRow {
+  request_hash: string;
+  state: 'pending' | 'done';
+  created_at: string;
+  expires_at: string;
+  status: number | null;
+  body: string | null;
+}
+
+const WORKFLOW_COLUMNS = 'w.hash, w.id, w.definition_json, w.source, w.created_at';
+const RUN_COLUMNS =
+  'run_id, tenant, principal, workflow_id, workflow_hash, created_at, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at';
+
+const SQL = {
+  putWorkflow: `
+    WITH stored AS (
+      INSERT INTO workflows (hash, id, definition_json, source, created_at) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (hash) DO NOTHING
+    )
+    INSERT INTO workflow_ids (id, hash) VALUES ($2, $1) ON CONFLICT (id) DO UPDATE SET hash = EXCLUDED.hash`,
+  getWorkflow: `SELECT ${WORKFLOW_COLUMNS} FROM workflow_ids i JOIN workflows w ON w.hash = i.hash WHERE i.id = $1`,
+  getWorkflowByHash: `SELECT ${WORKFLOW_COLUMNS} FROM workflows w WHERE w.hash = $1`,
+  listWorkflows: `SELECT ${WORKFLOW_COLUMNS} FROM workflow_ids i JOIN workflows w ON w.hash = i.hash ORDER BY i.id`,
+  deleteWorkflow: 'DELETE FROM workflow_ids WHERE id = $1',
+  insertRun: `
+    INSERT INTO runs (run_id, tenant, principal, workflow_id, workflow_hash, created_at, status, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+  // The completion is conditional on the insert so a duplicate run (which aborts the whole
+  // statement) can never leave a completed idempotency record behind.
+  insertRunCompletingIdem: `
+    WITH inserted AS (
+      INSERT INTO runs (run_id, tenant, principal, workflow_id, workflow_hash, created_at, status, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+      RETURNING run_id
+    )
+    UPDATE idempotency SET state = 'done', status = $17, body = $18
+    WHERE tenant = $19 AND route = $20 AND key = $21 AND owner = $22 AND EXISTS (SELECT 1 FROM inserted)`,
+  getRun: `SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = $1 AND tenant = $2`,
+  getRunInternal: `SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = $1`,
+  leaseState: 'SELECT lease_epoch, last_sequence FROM runs WHERE run_id = $1',
+  /*
+   * One atomic statement. The UPDATE is the fence: it matches only while the epoch is ours
+   * and the log ends right before this batch; every other CTE reads `run`, so when the fence
+   * fails nothing at all is written. A concurrent append on the same row waits for the row
+   * lock and then re-checks the fence against the committed row (READ COMMITTED re-check).
+   * Timer deletes skip keys the batch also sets: one statement cannot delete and upsert the
+   * same row, and the end state (the new fire time) is the same.
+   */
+  append: `
+    WITH run AS (
+      UPDATE runs SET
+        projection_json = $3,
+        status = $4,
+        last_sequence = last_sequence + $5::int,
+        lease_owner = CASE WHEN $6::boolean THEN NULL ELSE lease_owner END,
+        lease_expires_at = CASE WHEN $6::boolean THEN NULL ELSE lease_expires_at END
+      WHERE run_id = $1 AND lease_epoch = $2 AND ($7::int IS NULL OR last_sequence = $7::int)
+      RETURNING run_id
+    ), appended AS (
+      INSERT INTO run_events (run_id, sequence, type, node_id, json)
+      SELECT run.run_id, e.sequence, e.type, e.node_id, e.json
+      FROM run, unnest($8::int[], $9::text[], $10::text[], $11::text[]) AS e(sequence, type, node_id, json)
+    ), cleared AS (
+      DELETE FROM timers t USING run
+      WHERE t.run_id = run.run_id AND ($12::boolean OR t.key = ANY($13::text[])) AND t.key <> ALL($14::text[])
+    ), timers_set AS (
+      INSERT INTO timers (run_id, key, fire_at)
+      SELECT run.run_id, s.key, s.fire_at FROM run, unnest($14::text[], $15::bigint[]) AS s(key, fire_at)
+      ON CONFLICT (run_id, key) DO UPDATE SET fire_at = EXCLUDED.fire_at
+    )
+    SELECT count(*)::int AS n FROM run`,
+  readEvents: 'SELECT sequence, type, node_id, json FROM run_events WHERE run_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3',
+  // Update-if-allowed and read back in one round trip; the second branch sees the row as of
+  // statement start, which is the current row exactly when the UPDATE changed nothing.
+  requestCancel: `
+    WITH updated AS (
+      UPDATE runs SET cancel_json = $3
+      WHERE run_id = $1 AND tenant = $2 AND cancel_json IS NULL AND status NOT IN ${TERMINAL_SQL}
+      RETURNING ${RUN_COLUMNS}
+    )
+    SELECT ${RUN_COLUMNS} FROM updated
+    UNION ALL
+    SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = $1 AND tenant = $2 AND NOT EXISTS (SELECT 1 FROM updated)`,
+  claimRun: `
+    UPDATE runs SET lease_owner = $2, lease_epoch = lease_epoch + 1, lease_expires_at = $4
+    WHERE run_id = $1 AND status NOT IN ${TERMINAL_SQL}
+      AND ($5::boolean OR lease_owner = $2 OR lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= $3)
+    RETURNING lease_epoch`,
+  renewLeases: `UPDATE runs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status NOT IN ${TERMINAL_SQL}`,
+  recoverable: `
+    SELECT run_id FROM runs
+    WHERE status NOT IN ${TERMINAL_SQL}
+      AND (status NOT IN ${WAITING_SQL} OR cancel_json IS NOT NULL)
+      AND ($3::boolean OR lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= $1)
+    ORDER BY created_at, run_id LIMIT $2`,
+  dueTimers: 'SELECT run_id, key, fire_at FROM timers WHERE fire_at <= $1 ORDER BY fire_at, run_id, key LIMIT $2',
+  nextTimer: 'SELECT min(fire_at) AS fire_at FROM timers',
+  /*
+   * The claim decision in one atomic upsert: a new key inserts; an existing row is taken over
+   * only when it has expired (start over, whatever the request) or is a pending claim of the
+   * same request older than the pending TTL (its owner died). ON CONFLICT locks the existing
+   * row and evaluates the WHERE on its latest committed version, so two concurrent claimers
+   * can never both get a row back.
+   */
+  idemClaim: `
+    INSERT INTO idempotency (tenant, route, key, request_hash, state, owner, created_at, expires_at)
+    VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7)
+    ON CONFLICT (tenant, route, key) DO UPDATE SET
+      request_hash = EXCLUDED.request_hash,
+      state = 'pending',
+      owner = EXCLUDED.owner,
+      created_at = EXCLUDED.created_at,
+      expires_at = CASE WHEN idempotency.expires_at <= EXCLUDED.created_at THEN EXCLUDED.expires_at ELSE idempotency.expires_at END,
+      status = NULL,
+      body = NULL
+    WHERE idempotency.expires_at <= EXCLUDED.created_at
+       OR (idempotency.state = 'pending' AND idempotency.request_hash = EXCLUDED.request_hash
+           AND idempotency.created_at + $8::bigint <= EXCLUDED.created_at)
+    RETURNING 1 AS claimed`,
+  idemGet: 'SELECT request_hash, state, created_at, expires_at, status, body FROM idempotency WHERE tenant = $1 AND route = $2 AND key = $3',
+  idemComplete: "UPDATE idempotency SET state = 'done', status = $5, body = $6 WHERE tenant = $1 AND route = $2 AND key = $3 AND owner = $4",
+  idemRelease: "DELETE FROM idempotency WHERE tenant = $1 AND route = $2 AND key = $3 AND owner = $4 AND state = 'pending'",
+  idemPurge: 'DELETE FROM idempotency WHERE expires_at <= $1',
+} as const;
+
+type StatementName = keyof typeof SQL | `listRuns_${string}`;
+
+/** How often a claim retries when the row changes between its upsert and its read-back. */
+const CLAIM_ATTEMPTS = 10;
+
+/*
+ * Prepared-statement names carry a per-connection tag. On a real server names are scoped to
+ * the session anyway; on a multiplexing server that runs every client in one session
+ * (PGlite's socket server) the tag keeps two pool connections from preparing the same name.
+ * The counter is process-wide so a new pool never reuses a name left by an old one.
+ */
+let connectionCounter = 0;
+const connectionTags = new WeakMap<pg.PoolClient, string>();
+function tagOf(client: pg.PoolClient): string {
+  let tag = connectionTags.get(client);
+  if (tag === undefined) {
+    tag = (++connectionCounter).toString(36);
+    connectionTags.set(client, tag);
+  }
+  return tag;
+}
+
+/**
+ * {@link Store} on PostgreSQL. `shared` is true: leases must expire before another process
+ * may take a run.
+ *
+ * @see execution-semantics.md §5
+ */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly shared = true;
+  private readonly pool: pg.Pool;
+  private closed = false;
+
+  constructor(opts: PostgresStoreOptions) {
+    this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.max ?? 10 });
+    // An idle pooled connection that dies (server restart, terminated backend) is reported as
+    // a pool 'error' event, which would crash the process if nobody listened. The pool has
+    // already dropped that connection and the next query opens a new one.
+    this.pool.on('error', () => undefined);
+  }
+
+  async migrate(): Promise<void> {
+    await applyMigrations(this.pool, loadMigrations());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  /** Runs a named prepared statement on a pooled connection. */
+  private async q<R extends pg.QueryResultRow>(name: StatementName, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      return await client.query<R>({ name: `weft_${name}_${tagOf(client)}`, text, values });
+    } catch (err) {
+      // A server-reported error (constraint, syntax…) leaves the connection usable; anything
+      // else (socket, protocol) means it must not go back into the pool.
+      if (!(err instanceof pg.DatabaseError)) broken = err instanceof Error ? err : new Error(String(err));
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async putWorkflow(wf: StoredWorkflow): Promise<void> {
+    await this.q('putWorkflow', SQL.putWorkflow, [wf.hash, wf.id, JSON.stringify(wf.definition), wf.source, wf.createdAt]);
+  }
+
+  async getWorkflow(id: string): Promise<StoredWorkflow | undefined> {
+    const { rows } = await this.q<WorkflowRow>('getWorkflow', SQL.getWorkflow, [id]);
+    return rows[0] && toWorkflow(rows[0]);
+  }
+
+  async getWorkflowByHash(hash: string): Promise<StoredWorkflow | undefined> {
+    const { rows } = await this.q<WorkflowRow>('getWorkflowByHash', SQL.getWorkflowByHash, [hash]);
+    return rows[0] && toWorkflow(rows[0]);
+  }
+
+  async listWorkflows(): Promise<StoredWorkflow[]> {
+    const { rows } = await this.q<WorkflowRow>('listWorkflows', SQL.listWorkflows, []);
+    return rows.map(toWorkflow);
+  }
+
+  async deleteWorkflow(id: string): Promise<boolean> {
+    const { rowCount } = await this.q('deleteWorkflow', SQL.deleteWorkflow, [id]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  async createRun(run: RunRecord, idem?: IdempotencyCompletion): Promise<void> {
+    const values: unknown[] = [
+      run.runId,
+      run.tenant,
+      run.principal,
+      run.workflowId,
+      run.workflowHash,
+      run.createdAt,
+      run.projection.status,
+      JSON.stringify(run.variables),
+      JSON.stringify(run.configurable),
+      JSON.stringify(run.tags),
+      JSON.stringify(run.metadata),
+      run.cancelRequested ? JSON.stringify(run.cancelRequested) : null,
+      JSON.stringify(run.projection),
+      run.leaseOwner,
+      run.leaseEpoch,
+      run.leaseExpiresAt,
+    ];
+    try {
+      if (idem) {
+        values.push(idem.response.status, idem.response.body, idem.tenant, idem.route, idem.key, idem.owner);
+        await this.q('insertRunCompletingIdem', SQL.insertRunCompletingIdem, values);
+      } else {
+        await this.q('insertRun', SQL.insertRun, values);
+      }
+    } catch (err) {
+      if (err instanceof pg.DatabaseError && err.code === '23505' && err.constraint === 'runs_pkey') {
+        throw new Error(`duplicate run ${run.runId}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async getRun(tenant: string, runId: string): Promise<RunRecord | undefined> {
+    const { rows } = await this.q<RunRow>('getRun', SQL.getRun, [runId, tenant]);
+    return rows[0] && toRunRecord(rows[0]);
+  }
+
+  async getRunInternal(runId: string): Promise<RunRecord | undefined> {
+    const { rows } = await this.q<RunRow>('getRunInternal', SQL.getRunInternal, [runId]);
+    return rows[0] && toRunRecord(rows[0]);
+  }
+
+  async listRuns(tenant: string, q: RunListQuery): Promise<RunRecord[]> {
+    const values: unknown[] = [tenant];
+    const where = ['tenant = $1'];
+    if (q.status) {
+      values.push(q.status);
+      where.push(`status = $${values.length}`);
+    }
+    if (q.workflowId) {
+      values.push(q.workflowId);
+      where.push(`workflow_id = $${values.length}`);
+    }
+    if (q.before) {
+      values.push(q.before.createdAt, q.before.runId);
+      where.push(`(created_at, run_id) < ($${values.length - 1}, $${values.length})`);
+    }
+    values.push(Math.max(0, q.limit));
+    const text = `SELECT ${RUN_COLUMNS} FROM runs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, run_id DESC LIMIT $${values.length}`;
+    const shape = `${q.status ? 's' : ''}${q.workflowId ? 'w' : ''}${q.before ? 'b' : ''}`;
+    const { rows } = await this.q<RunRow>(`listRuns_${shape}`, text, values);
+    return rows.map(toRunRecord);
+  }
+
+  async appendEvents(runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers?: TimerChanges): Promise<void> {
+    const first = events[0];
+    const contiguous = events.every((e, i) => first !== undefined && e.sequence === first.sequence + i);
+    if (!contiguous) return this.explainRejectedAppend(runId, epoch, events);
+
+    const setTimers = new Map<string, number>();
+    for (const t of timers?.set ?? []) setTimers.set(t.key, t.fireAt); // last write wins, as in MemoryStore
+    const { rows } = await this.q<{ n: number }>('append', SQL.append, [
+      runId,
+      epoch,
+      JSON.stringify(projection),
+      projection.status,
+      events.length,
+      TERMINAL_STATUSES.has(projection.status),
+      first === undefined ? null : first.sequence - 1,
+      events.map((e) => e.sequence),
+      events.map((e) => e.type),
+      events.map((e) => e.nodeId ?? null),
+      events.map((e) => e.json),
+      timers?.clearAll === true,
+      timers?.clear ?? [],
+      [...setTimers.keys()],
+      [...setTimers.values()],
+    ]);
+    if (rows[0]?.n !== 1) return this.explainRejectedAppend(runId, epoch, events);
+  }
+
+  /** The append was refused; report why, with the lease taking precedence like MemoryStore. */
+  private async explainRejectedAppend(runId: string, epoch: number, events: EncodedEvent[]): Promise<never> {
+    const { rows } = await this.q<{ lease_epoch: number; last_sequence: number }>('leaseState', SQL.leaseState, [runId]);
+    const cur = rows[0];
+    if (!cur || cur.lease_epoch !== epoch) throw new LeaseLostError(runId);
+    let next = cur.last_sequence + 1;
+    for (const e of events) {
+      if (e.sequence !== next) throw new Error(`sequence gap on ${runId}: expected ${next}, got ${e.sequence}`);
+      next++;
+    }
+    // The fence failed but the batch now fits: another append with our epoch won a race.
+    throw new Error(`concurrent append on ${runId} with epoch ${epoch}`);
+  }
+
+  async readEvents(runId: string, afterSequence: number, limit: number): Promise<EncodedEvent[]> {
+    const { rows } = await this.q<EventRow>('readEvents', SQL.readEvents, [runId, afterSequence, Math.max(0, limit)]);
+    return rows.map(toEvent);
+  }
+
+  async requestCancel(tenant: string, runId: string, reason: string | undefined, by: string): Promise<RunRecord | undefined> {
+    const cancel = reason === undefined ? { by } : { reason, by };
+    const { rows } = await this.q<RunRow>('requestCancel', SQL.requestCancel, [runId, tenant, JSON.stringify(cancel)]);
+    return rows[0] && toRunRecord(rows[0]);
+  }
+
+  async claimRun(runId: string, owner: string, ttlMs: number, now: number, force = false): Promise<number | null> {
+    const { rows } = await this.q<{ lease_epoch: number }>('claimRun', SQL.claimRun, [runId, owner, now, now + ttlMs, force]);
+    return rows[0] ? rows[0].lease_epoch : null;
+  }
+
+  async renewLeases(owner: string, ttlMs: number, now: number): Promise<void> {
+    await this.q('renewLeases', SQL.renewLeases, [owner, now + ttlMs]);
+  }
+
+  async listRecoverableRuns(now: number, limit: number, includeLeased = false): Promise<string[]> {
+    const { rows } = await this.q<{ run_id: string }>('recoverable', SQL.recoverable, [now, Math.max(0, limit), includeLeased]);
+    return rows.map((r) => r.run_id);
+  }
+
+  async listDueTimers(now: number, limit: number): Promise<TimerRow[]> {
+    const { rows } = await this.q<TimerDbRow>('dueTimers', SQL.dueTimers, [now, Math.max(0, limit)]);
+    return rows.map((r) => ({ runId: r.run_id, key: r.key, fireAt: Number(r.fire_at) }));
+  }
+
+  async nextTimerAt(): Promise<number | null> {
+    const { rows } = await this.q<{ fire_at: string | null }>('nextTimer', SQL.nextTimer, []);
+    const at = rows[0]?.fire_at;
+    return at === null || at === undefined ? null : Number(at);
+  }
+
+  async claimIdempotency(c: IdempotencyClaim): Promise<IdempotencyClaimResult> {
+    const pk = [c.tenant, c.route, c.key];
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const claim = await this.q('idemClaim', SQL.idemClaim, [...pk, c.requestHash, c.owner, c.now, c.now + c.retentionMs, c.pendingTtlMs]);
+      if ((claim.rowCount ?? 0) > 0) return { kind: 'claimed' };
+      // Someone else holds the key; read what they hold. The row may change in between
+      // (released, purged, reclaimed); if it is gone or takeable again, decide afresh.
+      const { rows } = await this.q<IdemRow>('idemGet', SQL.idemGet, pk);
+      const row = rows[0];
+      if (!row) continue;
+      const createdAt = Number(row.created_at);
+      if (Number(row.expires_at) <= c.now) continue;
+      if (row.request_hash !== c.requestHash) return { kind: 'mismatch' };
+      if (row.state === 'done' && row.status !== null && row.body !== null) {
+        return { kind: 'replay', response: { status: row.status, body: row.body } };
+      }
+      if (row.state === 'pending' && createdAt + c.pendingTtlMs <= c.now) continue;
+      return { kind: 'in-flight' };
+    }
+    // The key kept changing under us; answering in-flight is safe (the client retries) where
+    // a guess at `claimed` could run the request twice.
+    return { kind: 'in-flight' };
+  }
+
+  /**
+   * Like `MemoryStore`, completion keeps the record's original expiry; `retentionMs` and
+   * `now` are accepted for the port's signature.
+   */
+  async completeIdempotency(done: IdempotencyCompletion, _retentionMs: number, _now: number): Promise<void> {
+    await this.q('idemComplete', SQL.idemComplete, [done.tenant, done.route, done.key, done.owner, done.response.status, done.response.body]);
+  }
+
+  async releaseIdempotency(tenant: string, route: string, key: string, owner: string): Promise<void> {
+    await this.q('idemRelease', SQL.idemRelease, [tenant, route, key, owner]);
+  }
+
+  async purgeExpiredIdempotency(now: number): Promise<number> {
+    const { rowCount } = await this.q('idemPurge', SQL.idemPurge, [now]);
+    return rowCount ?? 0;
+  }
+}
+
+function toWorkflow(r: WorkflowRow): StoredWorkflow {
+  return { id: r.id, hash: r.hash, definition: JSON.parse(r.definition_json) as StoredWorkflow['definition'], source: r.source, createdAt: r.created_at };
+}
+
+function toRunRecord(r: RunRow): RunRecord {
+  return {
+    runId: r.run_id,
+    tenant: r.tenant,
+    principal: r.principal,
+    workflowId: r.workflow_id,
+    workflowHash: r.workflow_hash,
+    createdAt: r.created_at,
+    variables: JSON.parse(r.variables_json) as RunRecord['variables'],
+    configurable: JSON.parse(r.configurable_json) as RunRecord['configurable'],
+    tags: JSON.parse(r.tags_json) as RunRecord['tags'],
+    metadata: JSON.parse(r.metadata_json) as RunRecord['metadata'],
+    cancelRequested: r.cancel_json === null ? null : (JSON.parse(r.cancel_json) as NonNullable<RunRecord['cancelRequested']>),
+    projection: JSON.parse(r.projection_json) as RunProjection,
+    leaseOwner: r.lease_owner,
+    leaseEpoch: r.lease_epoch,
+    // Epoch milliseconds fit a double exactly for the next 285,000 years.
+    leaseExpiresAt: r.lease_expires_at === null ? null : Number(r.lease_expires_at),
+  };
+}
+
+function toEvent(r: EventRow): EncodedEvent {
+  const e: EncodedEvent = { sequence: r.sequence, type: r.type, json: r.json };
+  if (r.node_id !== null) e.nodeId = r.node_id;
+  return e;
+}

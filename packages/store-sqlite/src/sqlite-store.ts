@@ -1,0 +1,494 @@
+/**
+ * The embedded {@link Store}: one SQLite file in WAL mode through better-sqlite3. Every write
+ * that must be atomic (append + projection + timers, run + idempotency completion,
+ * idempotency claims) runs in one `BEGIN IMMEDIATE` transaction, which takes the write lock
+ * up front so a second process on the same file waits (busy_timeout) instead of failing on
+ * a lock upgrade halfway through.
+ *
+ * better-sqlite3 is synchronous; the async methods exist to satisfy the port and resolve
+ * after the statement has run.
+ *
+ * @see execution-semantics.md §5
+ */
+import Database from 'better-sqlite3';
+import { TERMINAL_STATUSES } from '@weft/contract';
+import {
+  LeaseLostError,
+  type EncodedEvent,
+  type IdempotencyClaim,
+  type IdempotencyClaimResult,
+  type IdempotencyCompletion,
+  type RunListQuery,
+  type RunProjection,
+  type RunRecord,
+  type Store,
+  type StoredWorkflow,
+  type TimerChanges,
+  type TimerRow,
+} from '@weft/engine';
+import { applyMigrations, loadMigrations } from './migrator.js';
+import { TERMINAL_SQL, WAITING_SQL } from './statuses.js';
+
+/** Options of {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Database file, or `:memory:` for a private database that dies with the store. */
+  path: string;
+  /** How long a write waits for another connection's lock before failing. Default 5000 ms. */
+  busyTimeoutMs?: number;
+}
+
+interface WorkflowRow {
+  hash: string;
+  id: string;
+  definition_json: string;
+  source: string;
+  created_at: string;
+}
+
+interface RunRow {
+  run_id: string;
+  tenant: string;
+  principal: string;
+  workflow_id: string;
+  workflow_hash: string;
+  created_at: string;
+  variables_json: string;
+  configurable_json: string;
+  tags_json: string;
+  metadata_json: string;
+  cancel_json: string | null;
+  projection_json: string;
+  lease_owner: string | null;
+  lease_epoch: number;
+  lease_expires_at: number | null;
+}
+
+interface EventRow {
+  sequence: number;
+  type: string;
+  node_id: string | null;
+  json: string;
+}
+
+interface TimerDbRow {
+  run_id: string;
+  key: string;
+  fire_at: number;
+}
+
+interface IdemRow {
+  request_hash: string;
+  state: 'pending' | 'done';
+  created_at: number;
+  expires_at: number;
+  status: number | null;
+  body: string | null;
+}
+
+interface RunInsert {
+  run_id: string;
+  tenant: string;
+  principal: string;
+  workflow_id: string;
+  workflow_hash: string;
+  created_at: string;
+  status: string;
+  variables_json: string;
+  configurable_json: string;
+  tags_json: string;
+  metadata_json: string;
+  cancel_json: string | null;
+  projection_json: string;
+  lease_owner: string | null;
+  lease_epoch: number;
+  lease_expires_at: number | null;
+}
+
+const WORKFLOW_COLUMNS = 'w.hash, w.id, w.definition_json, w.source, w.created_at';
+const RUN_COLUMNS =
+  'run_id, tenant, principal, workflow_id, workflow_hash, created_at, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at';
+
+/** A lease is free when nobody holds it or it has expired. */
+const LEASE_FREE = '(lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= @now)';
+
+type Stmt<P extends unknown[] | object, R = unknown> = Database.Statement<P, R>;
+
+/** Every statement, prepared once on first use (the tables exist only after migrate()). */
+interface Prepared {
+  insertWorkflow: Stmt<[string, string, string, string, string]>;
+  mapWorkflowId: Stmt<[string, string]>;
+  getWorkflow: Stmt<[string], WorkflowRow>;
+  getWorkflowByHash: Stmt<[string], WorkflowRow>;
+  listWorkflows: Stmt<[], WorkflowRow>;
+  deleteWorkflow: Stmt<[string]>;
+  insertRun: Stmt<RunInsert>;
+  getRun: Stmt<[string, string], RunRow>;
+  getRunInternal: Stmt<[string], RunRow>;
+  leaseState: Stmt<[string], { lease_epoch: number; last_sequence: number }>;
+  insertEvent: Stmt<[string, number, string, string | null, string]>;
+  updateProjection: Stmt<{ run_id: string; projection_json: string; status: string; last_sequence: number; terminal: number }>;
+  deleteTimers: Stmt<[string]>;
+  deleteTimer: Stmt<[string, string]>;
+  upsertTimer: Stmt<[string, string, number]>;
+  readEvents: Stmt<[string, number, number], EventRow>;
+  requestCancel: Stmt<[string, string, string]>;
+  claimRun: Stmt<{ run_id: string; owner: string; now: number; expires_at: number; force: number }, { lease_epoch: number }>;
+  renewLeases: Stmt<[number, string]>;
+  recoverable: Stmt<{ now: number; limit: number; include_leased: number }, { run_id: string }>;
+  dueTimers: Stmt<[number, number], TimerDbRow>;
+  nextTimer: Stmt<[], { fire_at: number | null }>;
+  idemGet: Stmt<[string, string, string], IdemRow>;
+  idemDelete: Stmt<[string, string, string]>;
+  idemInsert: Stmt<[string, string, string, string, string, number, number]>;
+  idemReclaim: Stmt<[string, number, string, string, string]>;
+  idemComplete: Stmt<[number, string, string, string, string, string]>;
+  idemRelease: Stmt<[string, string, string, string]>;
+  idemPurge: Stmt<[number]>;
+  createRunTx: Database.Transaction<(row: RunInsert, idem: IdempotencyCompletion | undefined) => void>;
+  appendTx: Database.Transaction<(runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers: TimerChanges | undefined) => void>;
+  cancelTx: Database.Transaction<(tenant: string, runId: string, cancelJson: string) => RunRow | undefined>;
+  claimIdemTx: Database.Transaction<(c: IdempotencyClaim) => IdempotencyClaimResult>;
+}
+
+/**
+ * {@link Store} on an embedded SQLite database. `shared` is false: one host process owns the
+ * file (other processes may read it, e.g. the CLI).
+ *
+ * @see execution-semantics.md §5
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly shared = false;
+  private readonly db: Database.Database;
+  private prepared: Prepared | undefined;
+  /** listRuns has eight filter shapes; each gets its own statement with its own plan. */
+  private readonly listRunsStmts = new Map<string, Stmt<Record<string, string | number>, RunRow>>();
+
+  constructor(opts: SqliteStoreOptions) {
+    this.db = new Database(opts.path);
+    // WAL lets readers run beside the writer; NORMAL syncs at checkpoints only, which in
+    // WAL mode can lose the last commits on power loss but never corrupts the file.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
+    this.db.pragma('foreign_keys = ON');
+  }
+
+  async migrate(): Promise<void> {
+    applyMigrations(this.db, loadMigrations());
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  private get s(): Prepared {
+    return (this.prepared ??= this.prepare());
+  }
+
+  private prepare(): Prepared {
+    const db = this.db;
+    const p = {
+      insertWorkflow: db.prepare<[string, string, string, string, string]>(
+        'INSERT INTO workflows (hash, id, definition_json, source, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING',
+      ),
+      mapWorkflowId: db.prepare<[string, string]>('INSERT INTO workflow_ids (id, hash) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET hash = excluded.hash'),
+      getWorkflow: db.prepare<[string], WorkflowRow>(`SELECT ${WORKFLOW_COLUMNS} FROM workflow_ids i JOIN workflows w ON w.hash = i.hash WHERE i.id = ?`),
+      getWorkflowByHash: db.prepare<[string], WorkflowRow>(`SELECT ${WORKFLOW_COLUMNS} FROM workflows w WHERE w.hash = ?`),
+      listWorkflows: db.prepare<[], WorkflowRow>(`SELECT ${WORKFLOW_COLUMNS} FROM workflow_ids i JOIN workflows w ON w.hash = i.hash ORDER BY i.id`),
+      deleteWorkflow: db.prepare<[string]>('DELETE FROM workflow_ids WHERE id = ?'),
+      insertRun: db.prepare<RunInsert>(
+        `INSERT INTO runs (run_id, tenant, principal, workflow_id, workflow_hash, created_at, status, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, last_sequence, lease_owner, lease_epoch, lease_expires_at)
+         VALUES (@run_id, @tenant, @principal, @workflow_id, @workflow_hash, @created_at, @status, @variables_json, @configurable_json, @tags_json, @metadata_json, @cancel_json, @projection_json, -1, @lease_owner, @lease_epoch, @lease_expires_at)`,
+      ),
+      getRun: db.prepare<[string, string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ? AND tenant = ?`),
+      getRunInternal: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ?`),
+      leaseState: db.prepare<[string], { lease_epoch: number; last_sequence: number }>('SELECT lease_epoch, last_sequence FROM runs WHERE run_id = ?'),
+      insertEvent: db.prepare<[string, number, string, string | null, string]>('INSERT INTO run_events (run_id, sequence, type, node_id, json) VALUES (?, ?, ?, ?, ?)'),
+      updateProjection: db.prepare<{ run_id: string; projection_json: string; status: string; last_sequence: number; terminal: number }>(
+        `UPDATE runs SET projection_json = @projection_json, status = @status, last_sequence = @last_sequence,
+           lease_owner = CASE WHEN @terminal THEN NULL ELSE lease_owner END,
+           lease_expires_at = CASE WHEN @terminal THEN NULL ELSE lease_expires_at END
+         WHERE run_id = @run_id`,
+      ),
+      deleteTimers: db.prepare<[string]>('DELETE FROM timers WHERE run_id = ?'),
+      deleteTimer: db.prepare<[string, string]>('DELETE FROM timers WHERE run_id = ? AND key = ?'),
+      upsertTimer: db.prepare<[string, string, number]>('INSERT INTO timers (run_id, key, fire_at) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET fire_at = excluded.fire_at'),
+      readEvents: db.prepare<[string, number, number], EventRow>('SELECT sequence, type, node_id, json FROM run_events WHERE run_id = ? AND sequence > ? ORDER BY sequence LIMIT ?'),
+      requestCancel: db.prepare<[string, string, string]>(
+        `UPDATE runs SET cancel_json = ? WHERE run_id = ? AND tenant = ? AND cancel_json IS NULL AND status NOT IN ${TERMINAL_SQL}`,
+      ),
+      claimRun: db.prepare<{ run_id: string; owner: string; now: number; expires_at: number; force: number }, { lease_epoch: number }>(
+        `UPDATE runs SET lease_owner = @owner, lease_epoch = lease_epoch + 1, lease_expires_at = @expires_at
+         WHERE run_id = @run_id AND status NOT IN ${TERMINAL_SQL} AND (@force OR lease_owner = @owner OR ${LEASE_FREE})
+         RETURNING lease_epoch`,
+      ),
+      renewLeases: db.prepare<[number, string]>(`UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND status NOT IN ${TERMINAL_SQL}`),
+      recoverable: db.prepare<{ now: number; limit: number; include_leased: number }, { run_id: string }>(
+        `SELECT run_id FROM runs
+         WHERE status NOT IN ${TERMINAL_SQL}
+           AND (status NOT IN ${WAITING_SQL} OR cancel_json IS NOT NULL)
+           AND (@include_leased OR ${LEASE_FREE})
+         ORDER BY created_at, run_id LIMIT @limit`,
+      ),
+      dueTimers: db.prepare<[number, number], TimerDbRow>('SELECT run_id, key, fire_at FROM timers WHERE fire_at <= ? ORDER BY fire_at, run_id, key LIMIT ?'),
+      nextTimer: db.prepare<[], { fire_at: number | null }>('SELECT MIN(fire_at) AS fire_at FROM timers'),
+      idemGet: db.prepare<[string, string, string], IdemRow>(
+        'SELECT request_hash, state, created_at, expires_at, status, body FROM idempotency WHERE tenant = ? AND route = ? AND key = ?',
+      ),
+      idemDelete: db.prepare<[string, string, string]>('DELETE FROM idempotency WHERE tenant = ? AND route = ? AND key = ?'),
+      idemInsert: db.prepare<[string, string, string, string, string, number, number]>(
+        "INSERT INTO idempotency (tenant, route, key, request_hash, state, owner, created_at, expires_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+      ),
+      idemReclaim: db.prepare<[string, number, string, string, string]>('UPDATE idempotency SET owner = ?, created_at = ? WHERE tenant = ? AND route = ? AND key = ?'),
+      idemComplete: db.prepare<[number, string, string, string, string, string]>(
+        "UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE tenant = ? AND route = ? AND key = ? AND owner = ?",
+      ),
+      idemRelease: db.prepare<[string, string, string, string]>(
+        "DELETE FROM idempotency WHERE tenant = ? AND route = ? AND key = ? AND owner = ? AND state = 'pending'",
+      ),
+      idemPurge: db.prepare<[number]>('DELETE FROM idempotency WHERE expires_at <= ?'),
+    };
+
+    const completeIdem = (d: IdempotencyCompletion): void => {
+      p.idemComplete.run(d.response.status, d.response.body, d.tenant, d.route, d.key, d.owner);
+    };
+
+    const createRunTx = db.transaction((row: RunInsert, idem: IdempotencyCompletion | undefined): void => {
+      try {
+        p.insertRun.run(row);
+      } catch (err) {
+        if (isConstraint(err, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw new Error(`duplicate run ${row.run_id}`, { cause: err });
+        throw err;
+      }
+      if (idem) completeIdem(idem);
+    });
+
+    const appendTx = db.transaction((runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers: TimerChanges | undefined): void => {
+      const cur = p.leaseState.get(runId);
+      if (!cur || cur.lease_epoch !== epoch) throw new LeaseLostError(runId);
+      let next = cur.last_sequence + 1;
+      for (const e of events) {
+        if (e.sequence !== next) throw new Error(`sequence gap on ${runId}: expected ${next}, got ${e.sequence}`);
+        next++;
+      }
+      for (const e of events) p.insertEvent.run(runId, e.sequence, e.type, e.nodeId ?? null, e.json);
+      p.updateProjection.run({
+        run_id: runId,
+        projection_json: JSON.stringify(projection),
+        status: projection.status,
+        last_sequence: next - 1,
+        terminal: TERMINAL_STATUSES.has(projection.status) ? 1 : 0,
+      });
+      if (timers) {
+        // Same order as MemoryStore: wipe, then targeted clears, then sets.
+        if (timers.clearAll) p.deleteTimers.run(runId);
+        for (const key of timers.clear ?? []) p.deleteTimer.run(runId, key);
+        for (const t of timers.set ?? []) p.upsertTimer.run(runId, t.key, t.fireAt);
+      }
+    });
+
+    const cancelTx = db.transaction((tenant: string, runId: string, cancelJson: string): RunRow | undefined => {
+      p.requestCancel.run(cancelJson, runId, tenant);
+      return p.getRun.get(runId, tenant);
+    });
+
+    const claimIdemTx = db.transaction((c: IdempotencyClaim): IdempotencyClaimResult => {
+      let row = p.idemGet.get(c.tenant, c.route, c.key);
+      if (row && row.expires_at <= c.now) {
+        // An expired record is forgotten: the key starts over, whatever the request.
+        p.idemDelete.run(c.tenant, c.route, c.key);
+        row = undefined;
+      }
+      if (!row) {
+        p.idemInsert.run(c.tenant, c.route, c.key, c.requestHash, c.owner, c.now, c.now + c.retentionMs);
+        return { kind: 'claimed' };
+      }
+      if (row.request_hash !== c.requestHash) return { kind: 'mismatch' };
+      if (row.state === 'done' && row.status !== null && row.body !== null) {
+        return { kind: 'replay', response: { status: row.status, body: row.body } };
+      }
+      if (row.created_at + c.pendingTtlMs <= c.now) {
+        // The first claimer died without completing or releasing; hand the key over.
+        p.idemReclaim.run(c.owner, c.now, c.tenant, c.route, c.key);
+        return { kind: 'claimed' };
+      }
+      return { kind: 'in-flight' };
+    });
+
+    return { ...p, createRunTx, appendTx, cancelTx, claimIdemTx };
+  }
+
+  async putWorkflow(wf: StoredWorkflow): Promise<void> {
+    const s = this.s;
+    this.db.transaction(() => {
+      s.insertWorkflow.run(wf.hash, wf.id, JSON.stringify(wf.definition), wf.source, wf.createdAt);
+      s.mapWorkflowId.run(wf.id, wf.hash);
+    }).immediate();
+  }
+
+  async getWorkflow(id: string): Promise<StoredWorkflow | undefined> {
+    const row = this.s.getWorkflow.get(id);
+    return row && toWorkflow(row);
+  }
+
+  async getWorkflowByHash(hash: string): Promise<StoredWorkflow | undefined> {
+    const row = this.s.getWorkflowByHash.get(hash);
+    return row && toWorkflow(row);
+  }
+
+  async listWorkflows(): Promise<StoredWorkflow[]> {
+    return this.s.listWorkflows.all().map(toWorkflow);
+  }
+
+  async deleteWorkflow(id: string): Promise<boolean> {
+    return this.s.deleteWorkflow.run(id).changes > 0;
+  }
+
+  async createRun(run: RunRecord, idem?: IdempotencyCompletion): Promise<void> {
+    this.s.createRunTx.immediate(toRunInsert(run), idem);
+  }
+
+  async getRun(tenant: string, runId: string): Promise<RunRecord | undefined> {
+    const row = this.s.getRun.get(runId, tenant);
+    return row && toRunRecord(row);
+  }
+
+  async getRunInternal(runId: string): Promise<RunRecord | undefined> {
+    const row = this.s.getRunInternal.get(runId);
+    return row && toRunRecord(row);
+  }
+
+  async listRuns(tenant: string, q: RunListQuery): Promise<RunRecord[]> {
+    const shape = `${q.status ? 's' : ''}${q.workflowId ? 'w' : ''}${q.before ? 'b' : ''}`;
+    let stmt = this.listRunsStmts.get(shape);
+    if (!stmt) {
+      const where = ['tenant = @tenant'];
+      if (q.status) where.push('status = @status');
+      if (q.workflowId) where.push('workflow_id = @workflow_id');
+      if (q.before) where.push('(created_at, run_id) < (@before_created_at, @before_run_id)');
+      stmt = this.db.prepare<Record<string, string | number>, RunRow>(
+        `SELECT ${RUN_COLUMNS} FROM runs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, run_id DESC LIMIT @limit`,
+      );
+      this.listRunsStmts.set(shape, stmt);
+    }
+    const params: Record<string, string | number> = { tenant, limit: Math.max(0, q.limit) };
+    if (q.status) params.status = q.status;
+    if (q.workflowId) params.workflow_id = q.workflowId;
+    if (q.before) {
+      params.before_created_at = q.before.createdAt;
+      params.before_run_id = q.before.runId;
+    }
+    return stmt.all(params).map(toRunRecord);
+  }
+
+  async appendEvents(runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers?: TimerChanges): Promise<void> {
+    this.s.appendTx.immediate(runId, epoch, events, projection, timers);
+  }
+
+  async readEvents(runId: string, afterSequence: number, limit: number): Promise<EncodedEvent[]> {
+    return this.s.readEvents.all(runId, afterSequence, Math.max(0, limit)).map(toEvent);
+  }
+
+  async requestCancel(tenant: string, runId: string, reason: string | undefined, by: string): Promise<RunRecord | undefined> {
+    const cancel = reason === undefined ? { by } : { reason, by };
+    const row = this.s.cancelTx.immediate(tenant, runId, JSON.stringify(cancel));
+    return row && toRunRecord(row);
+  }
+
+  async claimRun(runId: string, owner: string, ttlMs: number, now: number, force = false): Promise<number | null> {
+    const row = this.s.claimRun.get({ run_id: runId, owner, now, expires_at: now + ttlMs, force: force ? 1 : 0 });
+    return row ? row.lease_epoch : null;
+  }
+
+  async renewLeases(owner: string, ttlMs: number, now: number): Promise<void> {
+    this.s.renewLeases.run(now + ttlMs, owner);
+  }
+
+  async listRecoverableRuns(now: number, limit: number, includeLeased = false): Promise<string[]> {
+    return this.s.recoverable.all({ now, limit: Math.max(0, limit), include_leased: includeLeased ? 1 : 0 }).map((r) => r.run_id);
+  }
+
+  async listDueTimers(now: number, limit: number): Promise<TimerRow[]> {
+    return this.s.dueTimers.all(now, Math.max(0, limit)).map((r) => ({ runId: r.run_id, key: r.key, fireAt: r.fire_at }));
+  }
+
+  async nextTimerAt(): Promise<number | null> {
+    return this.s.nextTimer.get()?.fire_at ?? null;
+  }
+
+  async claimIdempotency(claim: IdempotencyClaim): Promise<IdempotencyClaimResult> {
+    return this.s.claimIdemTx.immediate(claim);
+  }
+
+  /**
+   * Like `MemoryStore`, completion keeps the record's original expiry; `retentionMs` and
+   * `now` are accepted for the port's signature.
+   */
+  async completeIdempotency(done: IdempotencyCompletion, _retentionMs: number, _now: number): Promise<void> {
+    this.s.idemComplete.run(done.response.status, done.response.body, done.tenant, done.route, done.key, done.owner);
+  }
+
+  async releaseIdempotency(tenant: string, route: string, key: string, owner: string): Promise<void> {
+    this.s.idemRelease.run(tenant, route, key, owner);
+  }
+
+  async purgeExpiredIdempotency(now: number): Promise<number> {
+    return this.s.idemPurge.run(now).changes;
+  }
+}
+
+function isConstraint(err: unknown, code: string): boolean {
+  return err instanceof Database.SqliteError && err.code === code;
+}
+
+function toWorkflow(r: WorkflowRow): StoredWorkflow {
+  return { id: r.id, hash: r.hash, definition: JSON.parse(r.definition_json) as StoredWorkflow['definition'], source: r.source, createdAt: r.created_at };
+}
+
+function toRunInsert(run: RunRecord): RunInsert {
+  return {
+    run_id: run.runId,
+    tenant: run.tenant,
+    principal: run.principal,
+    workflow_id: run.workflowId,
+    workflow_hash: run.workflowHash,
+    created_at: run.createdAt,
+    status: run.projection.status,
+    variables_json: JSON.stringify(run.variables),
+    configurable_json: JSON.stringify(run.configurable),
+    tags_json: JSON.stringify(run.tags),
+    metadata_json: JSON.stringify(run.metadata),
+    cancel_json: run.cancelRequested ? JSON.stringify(run.cancelRequested) : null,
+    projection_json: JSON.stringify(run.projection),
+    lease_owner: run.leaseOwner,
+    lease_epoch: run.leaseEpoch,
+    lease_expires_at: run.leaseExpiresAt,
+  };
+}
+
+function toRunRecord(r: RunRow): RunRecord {
+  return {
+    runId: r.run_id,
+    tenant: r.tenant,
+    principal: r.principal,
+    workflowId: r.workflow_id,
+    workflowHash: r.workflow_hash,
+    createdAt: r.created_at,
+    variables: JSON.parse(r.variables_json) as RunRecord['variables'],
+    configurable: JSON.parse(r.configurable_json) as RunRecord['configurable'],
+    tags: JSON.parse(r.tags_json) as RunRecord['tags'],
+    metadata: JSON.parse(r.metadata_json) as RunRecord['metadata'],
+    cancelRequested: r.cancel_json === null ? null : (JSON.parse(r.cancel_json) as NonNullable<RunRecord['cancelRequested']>),
+    projection: JSON.parse(r.projection_json) as RunProjection,
+    leaseOwner: r.lease_owner,
+    leaseEpoch: r.lease_epoch,
+    leaseExpiresAt: r.lease_expires_at,
+  };
+}
+
+function toEvent(r: EventRow): EncodedEvent {
+  const e: EncodedEvent = { sequence: r.sequence, type: r.type, json: r.json };
+  if (r.node_id !== null) e.nodeId = r.node_id;
+  return e;
+}
