@@ -142,8 +142,12 @@ class StepBatch {
       schemaVersion: EVENT_SCHEMA_VERSION,
       engineVersion: String(ENGINE_VERSION),
     };
-    applyEvent(this.h.proj, doc);
-    const ev: EncodedEvent = { sequence, type, json: this.h.redact(JSON.stringify(doc)) };
+    const raw = JSON.stringify(doc);
+    const json = this.h.redact(raw);
+    // Fold what is stored: the projection (snapshots, downstream inputs) never holds a secret
+    // the log does not.
+    applyEvent(this.h.proj, json === raw ? doc : (JSON.parse(json) as RunEventDoc));
+    const ev: EncodedEvent = { sequence, type, json };
     if (nodeId !== undefined) ev.nodeId = nodeId;
     this.events.push(ev);
   }

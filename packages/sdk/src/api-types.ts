@@ -151,6 +151,19 @@ export interface WorkflowSummary {
   /** Where the definition came from (e.g. a directory scanned at boot, or the API). */
   source: string;
   createdAt: string;
+  version?: string;
+  /** False when the definition uses node types this host cannot run. */
+  runnable?: boolean;
+  [key: string]: unknown;
+}
+
+/** The body of `POST /v1/host/weft/workflows`. */
+export interface RegisterWorkflowResult {
+  id: string;
+  hash: string;
+  /** False when the identical definition was already registered (HTTP 200 instead of 201). */
+  created: boolean;
+  runnable?: boolean;
   [key: string]: unknown;
 }
 

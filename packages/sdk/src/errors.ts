@@ -62,7 +62,7 @@ export class WeftStreamError extends Error {
   readonly runId: string;
   /** The last event id seen before giving up (what a later resume would send). */
   readonly lastEventId: string | undefined;
-  /** Consecutive reconnect attempts made. */
+  /** Consecutive failed reconnect attempts (the last one included). */
   readonly attempts: number;
 
   constructor(init: { runId: string; lastEventId: string | undefined; attempts: number; message: string; cause?: unknown }) {

@@ -126,8 +126,8 @@ export async function* resumableEventStream(
       throw new WeftStreamError({
         runId,
         lastEventId: lastId,
-        attempts: failures - 1,
-        message: `Gave up resuming the event stream of run ${runId} after ${failures - 1} attempts: ${reason}`,
+        attempts: failures,
+        message: `Gave up resuming the event stream of run ${runId} after ${failures} failed attempts: ${reason}`,
         cause: lastError,
       });
     }

@@ -1,0 +1,74 @@
+/**
+ * Validates what the host emits against the official OpenWOP JSON Schemas (read at test time
+ * from the contracts directory beside the repository; never copied). When the directory is
+ * absent the check is off and says so once.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createAjv, toFieldErrors } from '@weft/contract';
+
+type Kind = 'capabilities' | 'run-snapshot' | 'run-event' | 'error-envelope';
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const schemasDir = join(process.env.WEFT_CONTRACTS_DIR ?? join(repoRoot, '..', 'shared', 'contracts'), 'schemas');
+
+let validators: Map<Kind, (v: unknown) => boolean & { errors?: unknown }> | null | undefined;
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? walk(p) : n.endsWith('.json') ? [p] : [];
+  });
+}
+
+function load(): typeof validators {
+  if (validators !== undefined) return validators;
+  if (!existsSync(schemasDir)) {
+    process.stderr.write(`contract check off: ${schemasDir} not found\n`);
+    validators = null;
+    return validators;
+  }
+  const ajv = createAjv();
+  const byFile = new Map<string, { $id?: string }>();
+  for (const f of walk(schemasDir)) {
+    const s = JSON.parse(readFileSync(f, 'utf8')) as { $id?: string };
+    byFile.set(f, s);
+    try {
+      ajv.addSchema(s);
+    } catch {
+      // duplicate $id between copies: keep the first
+    }
+  }
+  const idOf = (name: string): string => {
+    const s = byFile.get(join(schemasDir, `${name}.schema.json`));
+    if (!s?.$id) throw new Error(`official schema ${name} missing`);
+    return s.$id;
+  };
+  validators = new Map();
+  for (const k of ['capabilities', 'run-snapshot', 'run-event', 'error-envelope'] as const) {
+    const fn = ajv.getSchema(idOf(k));
+    if (!fn) throw new Error(`cannot compile official schema ${k}`);
+    validators.set(k, fn as never);
+  }
+  return validators;
+}
+
+/** Counts of documents checked, per kind (reported by the suite). */
+export const checked: Record<Kind, number> = { capabilities: 0, 'run-snapshot': 0, 'run-event': 0, 'error-envelope': 0 };
+
+/** Throws when `doc` does not validate against the official schema for `kind`. */
+export function checkContract(kind: Kind, doc: unknown): void {
+  const v = load();
+  if (!v) return;
+  const fn = v.get(kind) as unknown as ((d: unknown) => boolean) & { errors?: Parameters<typeof toFieldErrors>[0] };
+  checked[kind] += 1;
+  if (!fn(doc)) {
+    throw new Error(`emitted ${kind} violates the official schema: ${JSON.stringify(toFieldErrors(fn.errors))}\n${JSON.stringify(doc).slice(0, 600)}`);
+  }
+}
+
+/** True when the official schemas are available. */
+export function contractCheckEnabled(): boolean {
+  return load() !== null;
+}

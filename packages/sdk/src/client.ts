@@ -1,0 +1,331 @@
+/**
+ * `WeftClient`: a typed client for an OpenWOP v1 host (and Weft's host extensions) over the
+ * global `fetch`. Every non-2xx answer becomes a {@link WeftApiError}; the API key only ever
+ * travels in the `Authorization` header and is redacted from anything an error message quotes.
+ *
+ * @see wire-contract.md §1.1
+ */
+import type { RunEventDoc } from '@weft/contract';
+import type {
+  BulkCancelResponse,
+  CancelRunResponse,
+  CreateRunBody,
+  CreateRunResponse,
+  CreateRunResult,
+  DiscoveryDocument,
+  IdempotencyOptions,
+  ListRunsQuery,
+  PollEventsOptions,
+  PollEventsResponse,
+  RegisterWorkflowResult,
+  RunList,
+  RunSnapshot,
+  StreamEventsOptions,
+  Workflow,
+  WorkflowList,
+} from './api-types.js';
+import { WeftApiError, WeftConnectionError, parseRetryAfter, redactSecret } from './errors.js';
+import { resumableEventStream, type EventStreamConnector } from './event-stream.js';
+
+/** Version sent in the default `User-Agent`. */
+export const SDK_VERSION = '0.1.0';
+/** Base URL used when neither the options nor the environment name one. */
+export const DEFAULT_BASE_URL = 'http://127.0.0.1:3737';
+
+const REPLAY_HEADER = 'openwop-Idempotent-Replay';
+const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
+
+/** Constructor options of {@link WeftClient}. */
+export interface WeftClientOptions {
+  /** Host root, e.g. `http://127.0.0.1:3737` (paths already carry `/v1`). */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Replaces the global `fetch` (tests, proxies, instrumentation). */
+  fetch?: typeof fetch;
+  /** `User-Agent` header; default `weft-sdk/<version>`. */
+  userAgent?: string;
+}
+
+/** Per-call options shared by every method. */
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+type QueryValue = string | number | boolean | undefined;
+
+interface SendOptions {
+  query?: Record<string, QueryValue>;
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal | undefined;
+}
+
+const segment = (value: string): string => encodeURIComponent(value);
+
+/** Describes why `fetch` rejected, including the socket-level cause Node puts in `cause`. */
+function describeFetchFailure(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause;
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code;
+    return `${err.message} (${typeof code === 'string' ? code : cause.message})`;
+  }
+  return err.message;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A client for one host and credential. Instances are cheap and stateless. */
+export class WeftClient {
+  /** The normalized base URL (no trailing slash). */
+  readonly baseUrl: string;
+  readonly #apiKey: string | undefined;
+  readonly #fetch: typeof fetch;
+  readonly #userAgent: string;
+
+  constructor(options: WeftClientOptions) {
+    let parsed: URL;
+    try {
+      parsed = new URL(options.baseUrl);
+    } catch {
+      throw new TypeError('baseUrl must be an absolute http(s) URL');
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError('baseUrl must be an absolute http(s) URL');
+    if (parsed.username || parsed.password) throw new TypeError('baseUrl must not carry credentials; pass apiKey instead');
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#apiKey = options.apiKey || undefined;
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#userAgent = options.userAgent ?? `weft-sdk/${SDK_VERSION}`;
+  }
+
+  /**
+   * Builds a client from the environment: `OPENWOP_BASE_URL` / `OPENWOP_API_KEY` (the
+   * ecosystem names) first, then `WEFT_BASE_URL` / `WEFT_API_KEY`, then the default base URL.
+   */
+  static fromEnv(env: Record<string, string | undefined> = process.env): WeftClient {
+    const baseUrl = env.OPENWOP_BASE_URL || env.WEFT_BASE_URL || DEFAULT_BASE_URL;
+    const apiKey = env.OPENWOP_API_KEY || env.WEFT_API_KEY || undefined;
+    return new WeftClient(apiKey ? { baseUrl, apiKey } : { baseUrl });
+  }
+
+  /** `GET /.well-known/openwop` — the discovery document. @see wire-contract.md §2 */
+  async discovery(options: RequestOptions = {}): Promise<DiscoveryDocument> {
+    return this.#json<DiscoveryDocument>('GET', '/.well-known/openwop', { signal: options.signal });
+  }
+
+  /** `GET /v1/openapi.json` — the host's OpenAPI 3.1 document. */
+  async openapi(options: RequestOptions = {}): Promise<Record<string, unknown>> {
+    return this.#json<Record<string, unknown>>('GET', '/v1/openapi.json', { signal: options.signal });
+  }
+
+  /** `GET /v1/workflows/{workflowId}` — the stored workflow definition. */
+  async getWorkflow(workflowId: string, options: RequestOptions = {}): Promise<Workflow> {
+    return this.#json<Workflow>('GET', `/v1/workflows/${segment(workflowId)}`, { signal: options.signal });
+  }
+
+  /**
+   * `POST /v1/runs` — starts a run (201). With `idempotencyKey`, a retry with the same body
+   * returns the original answer and `replayed: true`.
+   *
+   * @see wire-contract.md §1.3
+   */
+  async createRun(body: CreateRunBody, options: IdempotencyOptions & RequestOptions = {}): Promise<CreateRunResult> {
+    const headers: Record<string, string> = {};
+    if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
+    const response = await this.#send('POST', '/v1/runs', { body, headers, signal: options.signal });
+    const data = await this.#read<CreateRunResponse>(response);
+    const replayed = response.headers.get(REPLAY_HEADER)?.trim().toLowerCase() === 'true';
+    return { ...data, replayed };
+  }
+
+  /** `GET /v1/runs/{runId}` — the run snapshot. @see wire-contract.md §3.2 */
+  async getRun(runId: string, options: RequestOptions = {}): Promise<RunSnapshot> {
+    return this.#json<RunSnapshot>('GET', `/v1/runs/${segment(runId)}`, { signal: options.signal });
+  }
+
+  /** `GET /v1/runs` — one page of the caller's runs, newest first; follow `nextCursor`. */
+  async listRuns(query: ListRunsQuery = {}, options: RequestOptions = {}): Promise<RunList> {
+    return this.#json<RunList>('GET', '/v1/runs', {
+      query: { status: query.status, workflowId: query.workflowId, limit: query.limit, cursor: query.cursor },
+      signal: options.signal,
+    });
+  }
+
+  /** `POST /v1/runs/{runId}/cancel` — requests cancellation (200 `cancelling` or `cancelled`). */
+  async cancelRun(runId: string, reason?: string, options: IdempotencyOptions & RequestOptions = {}): Promise<CancelRunResponse> {
+    const headers: Record<string, string> = {};
+    if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
+    return this.#json<CancelRunResponse>('POST', `/v1/runs/${segment(runId)}/cancel`, {
+      body: reason === undefined ? {} : { reason },
+      headers,
+      signal: options.signal,
+    });
+  }
+
+  /** `POST /v1/runs:bulk-cancel` — cancels up to 100 runs; per-id outcomes in request order. */
+  async bulkCancel(runIds: readonly string[], reason?: string, options: IdempotencyOptions & RequestOptions = {}): Promise<BulkCancelResponse> {
+    const headers: Record<string, string> = {};
+    if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
+    return this.#json<BulkCancelResponse>('POST', '/v1/runs:bulk-cancel', {
+      body: reason === undefined ? { runIds } : { runIds, reason },
+      headers,
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * `GET /v1/runs/{runId}/events/poll` — events with `sequence > lastSequence`, waiting up to
+   * `timeout` seconds when there are none yet.
+   *
+   * @see wire-contract.md §3.6
+   */
+  async pollEvents(runId: string, options: PollEventsOptions = {}): Promise<PollEventsResponse> {
+    return this.#json<PollEventsResponse>('GET', `/v1/runs/${segment(runId)}/events/poll`, {
+      query: { lastSequence: options.lastSequence, timeout: options.timeout },
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * `GET /v1/runs/{runId}/events` — the run's events over SSE, `batch` frames expanded, each
+   * event yielded once; ends after the terminal event. Dropped connections are resumed with
+   * `Last-Event-ID` unless `autoResume` is false.
+   *
+   * @see wire-contract.md §3.5
+   */
+  streamEvents(runId: string, options: StreamEventsOptions = {}): AsyncGenerator<RunEventDoc, void, undefined> {
+    const mode = options.streamMode;
+    const query: Record<string, QueryValue> = {
+      streamMode: typeof mode === 'string' || mode === undefined ? mode : mode.join(','),
+      bufferMs: options.bufferMs,
+    };
+    const path = `/v1/runs/${segment(runId)}/events`;
+    const connector: EventStreamConnector = {
+      open: async (lastEventId, signal) => {
+        const headers: Record<string, string> = { accept: 'text/event-stream' };
+        if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+        const response = await this.#send('GET', path, { query, headers, signal });
+        const type = response.headers.get('content-type') ?? '';
+        if (!type.toLowerCase().startsWith('text/event-stream') || !response.body) {
+          await response.body?.cancel().catch(() => undefined);
+          throw new WeftApiError({ status: response.status, code: 'invalid_response', message: `Expected text/event-stream from GET ${path}, got ${type || 'no content type'}.` });
+        }
+        return response.body;
+      },
+      isRunTerminal: async (signal) => TERMINAL_STATUSES.has((await this.getRun(runId, { signal })).status),
+    };
+    return resumableEventStream(runId, connector, options);
+  }
+
+  /**
+   * Streams a run's events to `onEvent` until the run ends, then resolves with the final
+   * snapshot (`GET /v1/runs/{runId}/events`, then `GET /v1/runs/{runId}`).
+   */
+  async watchRun(runId: string, onEvent: (event: RunEventDoc) => void | Promise<void>, options: StreamEventsOptions = {}): Promise<RunSnapshot> {
+    for await (const event of this.streamEvents(runId, options)) await onEvent(event);
+    return this.getRun(runId, { signal: options.signal });
+  }
+
+  /**
+   * `POST /v1/host/weft/workflows` — registers a workflow definition (201 when new, 200 when
+   * the identical definition was already stored). Weft host extension.
+   *
+   * @see wire-contract.md §5.7
+   */
+  async registerWorkflow(definition: Workflow | Record<string, unknown>, options: RequestOptions = {}): Promise<RegisterWorkflowResult> {
+    return this.#json<RegisterWorkflowResult>('POST', '/v1/host/weft/workflows', { body: definition, signal: options.signal });
+  }
+
+  /** `GET /v1/host/weft/workflows` — every stored workflow. Weft host extension. */
+  async listWorkflows(options: RequestOptions = {}): Promise<WorkflowList> {
+    return this.#json<WorkflowList>('GET', '/v1/host/weft/workflows', { signal: options.signal });
+  }
+
+  /** `DELETE /v1/host/weft/workflows/{workflowId}` — removes a stored workflow (204). Weft host extension. */
+  async deleteWorkflow(workflowId: string, options: RequestOptions = {}): Promise<void> {
+    await this.#json<undefined>('DELETE', `/v1/host/weft/workflows/${segment(workflowId)}`, { signal: options.signal });
+  }
+
+  async #json<T>(method: string, path: string, options: SendOptions): Promise<T> {
+    return this.#read<T>(await this.#send(method, path, options));
+  }
+
+  /** Sends one request; resolves with a 2xx response, throws for anything else. */
+  async #send(method: string, path: string, options: SendOptions): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.#userAgent, ...options.headers };
+    if (this.#apiKey) headers.authorization = `Bearer ${this.#apiKey}`;
+    const init: RequestInit = { method, headers };
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(options.body);
+    }
+    if (options.signal) init.signal = options.signal;
+
+    let url = this.baseUrl + path;
+    if (options.query) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(options.query)) if (v !== undefined) params.set(k, String(v));
+      const qs = params.toString();
+      if (qs) url += `?${qs}`;
+    }
+
+    let response: Response;
+    try {
+      response = await this.#fetch(url, init);
+    } catch (err) {
+      options.signal?.throwIfAborted();
+      throw new WeftConnectionError(`${method} ${path}`, this.#redact(`${method} ${path} failed: ${describeFetchFailure(err)}`), { cause: err });
+    }
+    if (!response.ok) throw await this.#toApiError(response);
+    return response;
+  }
+
+  async #read<T>(response: Response): Promise<T> {
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (err) {
+      throw new WeftConnectionError(response.url, this.#redact(`Reading the answer failed: ${describeFetchFailure(err)}`), { cause: err });
+    }
+    if (text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new WeftApiError({ status: response.status, code: 'invalid_response', message: `The host answered ${response.status} with a body that is not JSON.` });
+    }
+  }
+
+  /** Maps a non-2xx answer to {@link WeftApiError}, reading the `{error, message, details?}` envelope. */
+  async #toApiError(response: Response): Promise<WeftApiError> {
+    const text = await response.text().catch(() => '');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+    const base = retryAfter === undefined ? {} : { retryAfter };
+    if (isRecord(parsed) && typeof parsed.error === 'string' && parsed.error !== '') {
+      const details = isRecord(parsed.details) ? (JSON.parse(this.#redact(JSON.stringify(parsed.details))) as Record<string, unknown>) : undefined;
+      return new WeftApiError({
+        ...base,
+        status: response.status,
+        code: this.#redact(parsed.error),
+        message: this.#redact(typeof parsed.message === 'string' && parsed.message !== '' ? parsed.message : `HTTP ${response.status}`),
+        ...(details ? { details } : {}),
+      });
+    }
+    return new WeftApiError({
+      ...base,
+      status: response.status,
+      code: `http_${response.status}`,
+      message: this.#redact(`The host answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''} without an error envelope.`),
+    });
+  }
+
+  #redact(text: string): string {
+    return redactSecret(text, this.#apiKey);
+  }
+}

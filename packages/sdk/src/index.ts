@@ -1,0 +1,5 @@
+export * from './api-types.js';
+export * from './client.js';
+export * from './errors.js';
+export { isTerminalEvent, resumableEventStream, type EventStreamConnector } from './event-stream.js';
+export * from './sse.js';

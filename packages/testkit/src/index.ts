@@ -1,0 +1,2 @@
+export * from './pg.js';
+export * from './test-host.js';

@@ -1,0 +1,39 @@
+/**
+ * Runs the Store contract against every implementation: the in-memory reference, SQLite on
+ * a temporary file, and Postgres (a real server when WEFT_TEST_PG_URL is set, otherwise an
+ * in-process PGlite — never skipped).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryStore } from '@weft/engine';
+import { SqliteStore } from '@weft/store-sqlite';
+import { PostgresStore } from '@weft/store-postgres';
+import { defineStoreContract } from './store-contract.js';
+import { createTestDatabase } from './pg.js';
+
+defineStoreContract('memory', async () => ({ store: new MemoryStore(), cleanup: async () => {} }));
+
+defineStoreContract('sqlite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-sqlite-'));
+  const store = new SqliteStore({ path: join(dir, 'weft.db') });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+defineStoreContract(`postgres (${process.env.WEFT_TEST_PG_URL ? 'server' : 'pglite'})`, async () => {
+  const db = await createTestDatabase();
+  const store = new PostgresStore({ connectionString: db.url });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await db.drop();
+    },
+  };
+});

@@ -1,0 +1,74 @@
+/**
+ * Starts Weft in-process on an ephemeral loopback port for black-box tests.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger, loadConfig, startHost, type ApiKeyConfig, type HostConfig, type RunningHost } from '@weft/server';
+import { createTestDatabase } from './pg.js';
+
+/** Repository root (packages/testkit/src → ../../..). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** The official contracts directory beside the repository (read-only data). */
+export const CONTRACTS_DIR = process.env.WEFT_CONTRACTS_DIR ?? join(REPO_ROOT, '..', 'shared', 'contracts');
+
+/** Keys every test host accepts: two tenants with all scopes, plus narrow keys for scope tests. */
+export const TEST_KEYS = {
+  tenantA: 'test-tenant-a-key-0123456789abcdef',
+  tenantB: 'test-tenant-b-key-0123456789abcdef',
+  readOnly: 'test-tenant-a-readonly-key-0123456789',
+  cancelOnly: 'test-tenant-a-cancelonly-key-012345',
+} as const;
+
+export const TEST_API_KEYS: ApiKeyConfig[] = [
+  { tenant: 'tenant-a', key: TEST_KEYS.tenantA },
+  { tenant: 'tenant-b', key: TEST_KEYS.tenantB },
+  { tenant: 'tenant-a', key: TEST_KEYS.readOnly, scopes: ['runs:read', 'manifest:read'] },
+  { tenant: 'tenant-a', key: TEST_KEYS.cancelOnly, scopes: ['runs:cancel'] },
+];
+
+export interface TestHost extends RunningHost {
+  /** Stops the host and removes its data. */
+  stop(): Promise<void>;
+}
+
+export interface TestHostOptions {
+  store?: HostConfig['store'];
+  workflowsDirs?: string[];
+  config?: Partial<HostConfig>;
+}
+
+/** Starts a host; Postgres gets a fresh throwaway database, SQLite a temp directory. */
+export async function startTestHost(opts: TestHostOptions = {}): Promise<TestHost> {
+  const store = opts.store ?? 'memory';
+  const dataDir = mkdtempSync(join(tmpdir(), 'weft-test-'));
+  const db = store === 'postgres' ? await createTestDatabase() : undefined;
+  const config = loadConfig(
+    {},
+    {
+      host: '127.0.0.1',
+      port: 0,
+      store,
+      dataDir,
+      apiKeys: TEST_API_KEYS,
+      generateDevKey: false,
+      workflowsDirs: opts.workflowsDirs ?? [join(CONTRACTS_DIR, 'conformance-fixtures'), join(REPO_ROOT, 'examples', 'workflows')],
+      announce: false,
+      logLevel: 'silent',
+      sseKeepaliveMs: 1000,
+      ...(db ? { pgUrl: db.url } : {}),
+      ...opts.config,
+    },
+  );
+  const host = await startHost(config, { logger: createLogger(config.logLevel) });
+  return {
+    ...host,
+    async stop() {
+      await host.close();
+      await db?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
