@@ -144,6 +144,7 @@ interface Prepared {
   idemComplete: Stmt<[number, string, string, string, string, string]>;
   idemRelease: Stmt<[string, string, string, string]>;
   idemPurge: Stmt<[number]>;
+  putWorkflowTx: Database.Transaction<(wf: StoredWorkflow) => void>;
   createRunTx: Database.Transaction<(row: RunInsert, idem: IdempotencyCompletion | undefined) => void>;
   appendTx: Database.Transaction<(runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers: TimerChanges | undefined) => void>;
   cancelTx: Database.Transaction<(tenant: string, runId: string, cancelJson: string) => RunRow | undefined>;
@@ -254,6 +255,11 @@ export class SqliteStore implements Store {
       p.idemComplete.run(d.response.status, d.response.body, d.tenant, d.route, d.key, d.owner);
     };
 
+    const putWorkflowTx = db.transaction((wf: StoredWorkflow): void => {
+      p.insertWorkflow.run(wf.hash, wf.id, JSON.stringify(wf.definition), wf.source, wf.createdAt);
+      p.mapWorkflowId.run(wf.id, wf.hash);
+    });
+
     const createRunTx = db.transaction((row: RunInsert, idem: IdempotencyCompletion | undefined): void => {
       try {
         p.insertRun.run(row);
@@ -316,15 +322,11 @@ export class SqliteStore implements Store {
       return { kind: 'in-flight' };
     });
 
-    return { ...p, createRunTx, appendTx, cancelTx, claimIdemTx };
+    return { ...p, putWorkflowTx, createRunTx, appendTx, cancelTx, claimIdemTx };
   }
 
   async putWorkflow(wf: StoredWorkflow): Promise<void> {
-    const s = this.s;
-    this.db.transaction(() => {
-      s.insertWorkflow.run(wf.hash, wf.id, JSON.stringify(wf.definition), wf.source, wf.createdAt);
-      s.mapWorkflowId.run(wf.id, wf.hash);
-    }).immediate();
+    this.s.putWorkflowTx.immediate(wf);
   }
 
   async getWorkflow(id: string): Promise<StoredWorkflow | undefined> {

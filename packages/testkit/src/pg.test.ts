@@ -146,6 +146,17 @@ describe(`PostgresStore specifics (${onServer ? 'server' : 'pglite'})`, () => {
     expect(await hostA.readEvents('r1', -1, 10)).toEqual([{ sequence: 0, type: 'run.started', json: '{"a" :1}' }]);
   });
 
+  it('reports a duplicate run id readably and completes no idempotency record', async () => {
+    const db = await database();
+    const s = store(db.url);
+    await s.migrate();
+    await s.createRun(run('r1'));
+    const c = { tenant: 't1', route: 'POST /v1/runs', key: 'k', requestHash: 'h', owner: 'o1', now: T0, pendingTtlMs: 60_000, retentionMs: 60_000 };
+    expect((await s.claimIdempotency(c)).kind).toBe('claimed');
+    await expect(s.createRun(run('r1'), { tenant: 't1', route: 'POST /v1/runs', key: 'k', owner: 'o1', response: { status: 201, body: '{}' } })).rejects.toThrow('duplicate run r1');
+    expect((await s.claimIdempotency({ ...c, owner: 'o2' })).kind).toBe('in-flight');
+  });
+
   it('grants exactly one idempotency claim across several hosts', async () => {
     const db = await database();
     const hosts = [store(db.url), store(db.url), store(db.url)];
