@@ -103,6 +103,21 @@ function assertCleanLog(evs: RunEventDoc[]): void {
   expect(new Set(completed).size).toBe(completed.length);
 }
 
+/**
+ * PGlite multiplexes every socket onto one backend session, so a client killed mid-transaction
+ * would poison it for everyone; this test therefore always uses a real server: the one in
+ * WEFT_TEST_PG_URL, or the machine's local server when that is unset.
+ */
+async function crashTestDatabase(): ReturnType<typeof createTestDatabase> {
+  const before = process.env.WEFT_TEST_PG_URL;
+  process.env.WEFT_TEST_PG_URL = before ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  try {
+    return await createTestDatabase();
+  } finally {
+    if (before === undefined) delete process.env.WEFT_TEST_PG_URL;
+  }
+}
+
 afterAll(async () => {
   await stopTestDatabases();
 });
@@ -110,7 +125,7 @@ afterAll(async () => {
 describe.each(['sqlite', 'postgres'] as const)('crash recovery on %s', (store) => {
   it('every accepted run continues from its log after kill -9 and restart', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'weft-crash-'));
-    const db = store === 'postgres' ? await createTestDatabase() : undefined;
+    const db = store === 'postgres' ? await crashTestDatabase() : undefined;
     const env: Record<string, string> = { WEFT_STORE: store, WEFT_DATA_DIR: dataDir, ...(db ? { WEFT_PG_URL: db.url } : {}) };
     let p = await spawnHost(env);
     try {

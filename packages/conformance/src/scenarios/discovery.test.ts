@@ -60,11 +60,10 @@ describe('core: discovery', () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/runs', '/v1/runs/{runId}', '/v1/runs/{runId}/events']));
   });
 
-  it('advertises enforced limits only with integer values', async () => {
+  it('invariant: discovery-no-credentials — advertises integer limits and carries no key material', async () => {
     const d = (await call('GET', '/.well-known/openwop', { key: null })).body as { limits: Record<string, number>; configurable?: Record<string, unknown> };
     if (d.limits.maxNodeExecutions !== undefined) expect(Number.isInteger(d.limits.maxNodeExecutions)).toBe(true);
     if (d.limits.maxRunDurationMs !== undefined) expect(d.limits.maxRunDurationMs).toBeGreaterThanOrEqual(1000);
-    // invariant: discovery-no-credentials — the public document never carries key material.
     expect(JSON.stringify(d)).not.toContain(target.keyA);
   });
 });

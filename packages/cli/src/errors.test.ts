@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { WeftApiError, WeftConnectionError } from '@weft/sdk';
+import { CliError, formatErrorLine } from './errors.js';
+import { serveEnvironment, serveSecrets } from './commands/serve.js';
+
+describe('formatErrorLine', () => {
+  it('prints the wire code of SDK errors and the code of CLI errors', () => {
+    expect(formatErrorLine(new WeftApiError({ status: 404, code: 'not_found', message: 'Run not found.' }))).toBe('error: not_found: Run not found.');
+    expect(formatErrorLine(new WeftConnectionError('GET /v1/runs/x', 'GET /v1/runs/x failed: fetch failed (ECONNREFUSED)'))).toBe(
+      'error: connection_failed: GET /v1/runs/x failed: fetch failed (ECONNREFUSED)',
+    );
+    expect(formatErrorLine(new CliError('invalid_argument', '--limit must be a positive integer'))).toBe('error: invalid_argument: --limit must be a positive integer');
+  });
+
+  it('falls back to internal_error and keeps the line single', () => {
+    expect(formatErrorLine(new Error('first\n  second'))).toBe('error: internal_error: first second');
+    expect(formatErrorLine('thrown string')).toBe('error: internal_error: thrown string');
+  });
+
+  it('redacts every known secret', () => {
+    // invariant: cli-never-prints-api-key
+    const key = 'sk-live-abcdefghijklmnop';
+    expect(formatErrorLine(new Error(`bad key ${key} (${key})`), [key])).toBe('error: internal_error: bad key *** (***)');
+  });
+});
+
+describe('serve flags', () => {
+  it('lays flags over the WEFT_* environment, flags winning', () => {
+    const env = serveEnvironment(
+      { port: '0', store: 'memory', workflowsDir: 'a:b', apiKeys: 't1:0123456789abcdef' },
+      { WEFT_PORT: '3737', WEFT_HOST: '0.0.0.0', WEFT_STORE: 'sqlite', PATH: '/bin' },
+    );
+    expect(env).toMatchObject({ WEFT_PORT: '0', WEFT_HOST: '0.0.0.0', WEFT_STORE: 'memory', WEFT_WORKFLOWS_DIR: 'a:b', WEFT_API_KEYS: 't1:0123456789abcdef', PATH: '/bin' });
+    expect(env.WEFT_PG_URL).toBeUndefined();
+  });
+
+  it('collects the API keys and the Postgres password for redaction', () => {
+    const secrets = serveSecrets({ WEFT_API_KEYS: 'a:key-one-0123456789, b:key:two', WEFT_PG_URL: 'postgres://weft:p%40ss@db:5432/weft' });
+    expect(secrets).toEqual(['key-one-0123456789', 'key:two', 'postgres://weft:p%40ss@db:5432/weft', 'p@ss']);
+  });
+});

@@ -1,0 +1,11 @@
+export * from './cli-io.js';
+export * from './conformance-report.js';
+export * from './connection.js';
+export * from './errors.js';
+export * from './event-format.js';
+export * from './input-parsing.js';
+export * from './program.js';
+export * from './run-format.js';
+export { createRunBody } from './commands/runs.js';
+export { SERVE_FLAG_ENV, serveEnvironment, serveSecrets, type ServeOptions } from './commands/serve.js';
+export { findRepoRoot, vitestArgs } from './commands/conformance.js';

@@ -1,0 +1,28 @@
+import pc from 'picocolors';
+import { describe, expect, it } from 'vitest';
+import { exitCodeForStatus, formatFinalStatus, formatSnapshot, formatTable, formatWorkflowList } from './run-format.js';
+
+const plain = pc.createColors(false);
+
+describe('run formatting', () => {
+  it('maps final statuses to distinct exit codes', () => {
+    expect(['completed', 'failed', 'cancelled', 'running'].map(exitCodeForStatus)).toEqual([0, 2, 3, 1]);
+  });
+
+  it('aligns table columns without trailing spaces', () => {
+    expect(formatTable([['A', 'LONG HEADER', 'C'], ['long value', 'b', '']])).toBe('A           LONG HEADER  C\nlong value  b');
+  });
+
+  it('shows the present snapshot fields only', () => {
+    const text = formatSnapshot({ runId: 'r1', workflowId: 'wf', status: 'failed', startedAt: 's', endedAt: 'e', error: { code: 'x', message: 'y' }, variables: {} }, plain);
+    expect(text).toBe(['run       r1', 'workflow  wf', 'status    failed', 'started   s', 'ended     e', 'error     x: y'].join('\n'));
+    expect(formatFinalStatus({ runId: 'r1', workflowId: 'wf', status: 'completed' }, plain)).toBe('run r1 completed');
+  });
+
+  it('lists workflows with a short hash', () => {
+    expect(formatWorkflowList([{ id: 'wf', name: 'Wf', version: '1', hash: 'abcdef0123456789', source: 'api', createdAt: 'c', runnable: false }])).toBe(
+      'ID  NAME  VERSION  HASH          SOURCE  RUNNABLE\nwf  Wf    1        abcdef012345  api     no',
+    );
+    expect(formatWorkflowList([])).toBe('no workflows');
+  });
+});
