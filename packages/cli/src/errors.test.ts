@@ -18,7 +18,7 @@ describe('formatErrorLine', () => {
   });
 
   it('redacts every known secret', () => {
-    // invariant: cli-never-prints-api-key
+    // Client-side guard (not a registered host invariant): the CLI never prints the key.
     const key = 'sk-live-abcdefghijklmnop';
     expect(formatErrorLine(new Error(`bad key ${key} (${key})`), [key])).toBe('error: internal_error: bad key *** (***)');
   });

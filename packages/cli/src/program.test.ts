@@ -125,7 +125,7 @@ describe('weft runs start --watch', () => {
 
 describe('weft error output', () => {
   it('prints error: <code>: <message> and exits 1, never printing the key', async () => {
-    // invariant: cli-never-prints-api-key
+    // Client-side guard (not a registered host invariant): the CLI never prints the key.
     const host = await fakeHost((_req, res) => json(res, 401, { error: 'unauthenticated', message: `The key ${KEY} is unknown.` }));
     const r = await cli(['runs', 'get', 'r1', '--base-url', host.url, '--api-key', KEY]);
     expect(r.code).toBe(1);

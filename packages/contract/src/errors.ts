@@ -22,7 +22,6 @@ export const ERROR_CATALOG = {
     details: ['scopeRequired'],
   },
   not_found: { status: 404, when: 'The route, run, workflow or artifact does not exist or is not visible to the caller\'s tenant.' },
-  method_not_allowed: { status: 405, when: 'The path exists but not with this method.', details: ['allowed'] },
   unversioned_path: { status: 400, when: 'A request under an unversioned root; every API path lives under /v1/.' },
   validation_error: {
     status: 400,
@@ -43,7 +42,6 @@ export const ERROR_CATALOG = {
     details: ['requiredCapability', 'offendingTypeId', 'nodeId'],
   },
   workflow_invalid: { status: 400, when: 'A workflow definition failed validation at registration.', details: ['errors'] },
-  workflow_conflict: { status: 409, when: 'A different definition is already registered under this id by a read-only source.', details: ['workflowId'] },
   idempotency_key_mismatch: { status: 409, when: 'The Idempotency-Key was already used with a different request body.' },
   idempotency_in_flight: { status: 409, when: 'A request with the same Idempotency-Key is still being processed.', details: ['retryAfter'] },
   run_terminal: { status: 409, when: 'The run already ended as completed or failed and cannot be cancelled.', details: ['runStatus'] },
@@ -57,8 +55,6 @@ export const ERROR_CATALOG = {
   unsupported_node_type: { status: 0, when: 'A node names a typeId no registry entry implements.', details: ['typeId', 'nodeId'] },
   deterministic_fail: { status: 0, when: 'Default error code of core.fail.' },
   node_error: { status: 0, when: 'A node body threw an error without a code of its own.' },
-  cycle_detected: { status: 0, when: 'The workflow graph has a cycle the scheduler cannot order.' },
-  engine_version_mismatch: { status: 0, when: 'A run was written by a newer engine than this host runs.', details: ['runId', 'persistedVersion', 'currentVersion'] },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A wire error code known to Weft. */

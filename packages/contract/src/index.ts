@@ -3,3 +3,4 @@ export * from './wire.js';
 export * from './schemas.js';
 export * from './validate.js';
 export * from './openapi.js';
+export * from './errors-doc.js';

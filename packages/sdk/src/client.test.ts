@@ -268,7 +268,7 @@ describe('WeftClient errors', () => {
   });
 
   it('never puts the API key in an error message, even when the host echoes it', async () => {
-    // invariant: sdk-never-leaks-api-key
+    // Client-side guard (not a registered host invariant): a host echoing the key must not leak it.
     const host = await fakeHost((r) => json(r.res, 401, { error: 'unauthenticated', message: `Unknown key ${API_KEY}.`, details: { presented: API_KEY } }));
     const err = await client(host).getRun('r1').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WeftApiError);

@@ -17,11 +17,11 @@ import { EXIT_CODES, exitCodeForStatus, formatFinalStatus, formatRunList, format
 const DEFAULT_STREAM_MODE = 'debug';
 
 interface StartOptions {
-  input: string[];
+  input?: string[];
   inputsJson?: string;
-  config: string[];
+  config?: string[];
   configJson?: string;
-  tag: string[];
+  tag?: string[];
   idempotencyKey?: string;
   watch?: boolean;
   streamMode: string;
@@ -40,7 +40,7 @@ export function createRunBody(workflowId: string, opts: Pick<StartOptions, 'inpu
   const configurable = buildObject(opts.config, opts.configJson, '--config', '--config-json');
   if (inputs) body.inputs = inputs;
   if (configurable) body.configurable = configurable;
-  if (opts.tag.length > 0) body.tags = opts.tag;
+  if (opts.tag && opts.tag.length > 0) body.tags = opts.tag;
   return body;
 }
 
@@ -62,11 +62,11 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .command('start')
     .description('start a run (POST /v1/runs); --watch streams its events until it ends')
     .argument('<workflowId>', 'id of a registered workflow')
-    .option('--input <key=value>', 'a run input; the value is JSON when it parses, else a string (repeatable)', collect, [])
+    .option('--input <key=value>', 'a run input; the value is JSON when it parses, else a string (repeatable)', collect)
     .option('--inputs-json <json>', 'run inputs as one JSON object (--input entries win)')
-    .option('--config <key=value>', 'a configurable run option, parsed like --input (repeatable)', collect, [])
+    .option('--config <key=value>', 'a configurable run option, parsed like --input (repeatable)', collect)
     .option('--config-json <json>', 'configurable run options as one JSON object')
-    .option('--tag <tag>', 'a run tag (repeatable)', collect, [])
+    .option('--tag <tag>', 'a run tag (repeatable)', collect)
     .option('--idempotency-key <key>', 'Idempotency-Key header: a retry with the same key and body is replayed')
     .option('--watch', 'stream the events live and exit with the run outcome (0 completed, 2 failed, 3 cancelled)')
     .option('--stream-mode <modes>', 'stream mode(s) for --watch', DEFAULT_STREAM_MODE)
