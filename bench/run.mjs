@@ -1,0 +1,812 @@
+#!/usr/bin/env node
+/**
+ * Weft loopback load benchmark for any OpenWOP v1 host (REST + SSE).
+ *
+ * By default it spawns the host itself (`node packages/server/dist/main.js`, store chosen
+ * with --store) so it can also sample the host's CPU time and RSS from /proc. With
+ * --base-url/--api-key it targets an already running host (loopback only).
+ *
+ * Phases (each: --warmup seconds unrecorded, then --duration seconds recorded):
+ *   create    POST /v1/runs throughput and latency at concurrency C
+ *   e2e       create → terminal (long-poll or SSE, --wait) runs/s at C
+ *   sse       SSE time-to-first-`data:` frame right after creation, at C
+ *   sse1      the same at concurrency 1 (unloaded latency)
+ *   collapse  e2e at --collapse-concurrency (default 64): no-collapse check
+ *
+ * Run `node bench/run.mjs --help` for the flags; bench/README.md explains the scenarios.
+ * Every loop is bounded in time (phase deadline + a global deadline) and in count
+ * (--max-ops per phase, a bounded number of polls per run), and only loopback is targeted.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { formatProfileSummary, summarizeProfile } from './profile-summary.mjs';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const REPO = resolve(BENCH_DIR, '..');
+const ALL_PHASES = ['create', 'e2e', 'sse', 'sse1', 'collapse'];
+const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled']);
+const MAX_POLLS_PER_RUN = 50;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+const TARGETS = {
+  e2eSqliteRunsPerS: 2500,
+  createP99Ms: 10,
+  sseFirstEventP50Ms: 2,
+  hostCpuMsPerRun: 0.4,
+  e2ePostgresRunsPerS: 500,
+  /** "No collapse": runs/s at C=64 at least this fraction of runs/s at C, and no errors. */
+  collapseMinRatio: 0.8,
+};
+
+const HELP = `usage: node bench/run.mjs [options]
+
+  --store sqlite|postgres|memory  store of the spawned host (default sqlite); with --base-url
+                                  it only selects which targets apply
+  --pg-url URL                    admin URL for --store postgres; a database weft_bench_<hex>
+                                  is created and dropped (default postgres://postgres@127.0.0.1:5432/postgres)
+  --base-url URL --api-key KEY    target an already running host (loopback only); no CPU/RSS
+  -c, --concurrency N             virtual users (default 16)
+  -d, --duration S                recorded seconds per phase (default 10)
+  --warmup S                      unrecorded seconds before each phase (default 2)
+  --collapse-concurrency N        concurrency of the "no collapse" phase (default 64)
+  --phases LIST                   comma list of ${ALL_PHASES.join(',')} (default: all)
+  --wait poll|sse                 how e2e/collapse wait for the terminal event (default poll)
+  --workflow ID                   workflow to run (default conformance-noop)
+  --max-ops N                     hard cap on recorded+warmup operations per phase (default 2000000)
+  --profile                       run the spawned host under --cpu-prof; profile and summary
+                                  written to bench/out/ (profile overhead lowers throughput)
+  --host-arg ARG                  extra node argument for the spawned host (repeatable)
+  --json                          print machine-readable results (only JSON on stdout)
+  --out FILE                      also write the JSON results to FILE
+  -h, --help
+`;
+
+// ───────────────────────────── arguments ─────────────────────────────
+
+function parseCli(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      store: { type: 'string', default: 'sqlite' },
+      'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+      'base-url': { type: 'string' },
+      'api-key': { type: 'string' },
+      concurrency: { type: 'string', short: 'c', default: '16' },
+      duration: { type: 'string', short: 'd', default: '10' },
+      warmup: { type: 'string', default: '2' },
+      'collapse-concurrency': { type: 'string', default: '64' },
+      phases: { type: 'string', default: ALL_PHASES.join(',') },
+      wait: { type: 'string', default: 'poll' },
+      workflow: { type: 'string', default: 'conformance-noop' },
+      'max-ops': { type: 'string', default: '2000000' },
+      profile: { type: 'boolean', default: false },
+      'host-arg': { type: 'string', multiple: true, default: [] },
+      json: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const num = (name, min, max, int = true) => {
+    const v = Number(values[name]);
+    if (!Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v))) throw new Error(`--${name} must be ${int ? 'an integer' : 'a number'} in ${min}..${max}`);
+    return v;
+  };
+  const opts = {
+    store: values.store,
+    pgUrl: values['pg-url'],
+    baseUrl: values['base-url'],
+    apiKey: values['api-key'],
+    concurrency: num('concurrency', 1, 1024),
+    duration: num('duration', 0.5, 600, false),
+    warmup: num('warmup', 0, 120, false),
+    collapseConcurrency: num('collapse-concurrency', 1, 1024),
+    phases: values.phases.split(',').map((s) => s.trim()).filter(Boolean),
+    wait: values.wait,
+    workflow: values.workflow,
+    maxOps: num('max-ops', 1, 100_000_000),
+    profile: values.profile,
+    hostArgs: values['host-arg'],
+    json: values.json,
+    out: values.out,
+  };
+  if (!['sqlite', 'postgres', 'memory'].includes(opts.store)) throw new Error('--store must be sqlite, postgres or memory');
+  if (!['poll', 'sse'].includes(opts.wait)) throw new Error('--wait must be poll or sse');
+  for (const p of opts.phases) if (!ALL_PHASES.includes(p)) throw new Error(`unknown phase ${p}; phases: ${ALL_PHASES.join(', ')}`);
+  if (opts.baseUrl && !opts.apiKey) throw new Error('--base-url needs --api-key');
+  if (opts.profile && opts.baseUrl) throw new Error('--profile needs a spawned host (no --base-url)');
+  return opts;
+}
+
+/** Only loopback targets: 127.0.0.0/8, localhost, ::1. */
+function assertLoopback(urlText) {
+  const u = new URL(urlText);
+  if (u.protocol !== 'http:') throw new Error('only http:// base URLs are supported');
+  const h = u.hostname.replace(/^\[|\]$/g, '');
+  const ok = h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  if (!ok) throw new Error(`refusing to load a non-loopback address (${h}); this benchmark only targets 127.0.0.0/8, localhost or ::1`);
+  return u;
+}
+
+// ───────────────────────────── /proc sampling ─────────────────────────────
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU ms (user, system) of a process, all threads. */
+function procCpuMs(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    // f[0] is field 3 (state); utime = field 14, stime = field 15.
+    return { user: (Number(f[11]) * 1000) / CLK_TCK, system: (Number(f[12]) * 1000) / CLK_TCK };
+  } catch {
+    return undefined;
+  }
+}
+
+/** { rssKb, hwmKb } from /proc/<pid>/status. */
+function procMem(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
+    return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whole-machine busy/total jiffies from /proc/stat. */
+function systemCpu() {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = v[3] + (v[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Summed CPU ms of all processes named `postgres` (the local server, when used). */
+function postgresServerCpuMs() {
+  let ms = 0;
+  let n = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const s = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const comm = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+      if (comm !== 'postgres') continue;
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      ms += ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+      n++;
+    } catch {
+      // process went away
+    }
+  }
+  return n > 0 ? ms : undefined;
+}
+
+// ───────────────────────────── host management ─────────────────────────────
+
+async function createPgDatabase(adminUrl) {
+  const { default: pg } = await import('pg');
+  const name = `weft_bench_${randomBytes(6).toString('hex')}`;
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return {
+    name,
+    url: u.toString(),
+    async drop() {
+      const a = new pg.Client({ connectionString: adminUrl });
+      await a.connect();
+      try {
+        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await a.end();
+      }
+    },
+  };
+}
+
+/** Spawns the host and resolves once it prints its `listening on` line. */
+async function spawnHost(opts, log) {
+  const main = join(REPO, 'packages/server/dist/main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: build first (npx tsc -b)`);
+  const dataDir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
+  const apiKey = randomBytes(24).toString('base64url').slice(0, 32);
+  let db;
+  if (opts.store === 'postgres') {
+    assertLoopback(opts.pgUrl.replace(/^postgres(ql)?:/, 'http:'));
+    db = await createPgDatabase(opts.pgUrl);
+    log(`created database ${db.name}`);
+  }
+  const nodeArgs = [...opts.hostArgs];
+  let profDir;
+  if (opts.profile) {
+    profDir = join(BENCH_DIR, 'out', `prof-${new Date().toISOString().replace(/[:.]/g, '-')}-${opts.store}`);
+    mkdirSync(profDir, { recursive: true });
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-name=host.cpuprofile');
+  }
+  const env = {
+    ...process.env,
+    WEFT_PORT: '0',
+    WEFT_HOST: '127.0.0.1',
+    WEFT_STORE: opts.store,
+    WEFT_DATA_DIR: dataDir,
+    WEFT_API_KEYS: `bench:${apiKey}`,
+    WEFT_WORKFLOWS_DIR: '/work/shared/contracts/conformance-fixtures',
+    WEFT_LOG_LEVEL: 'warn',
+  };
+  if (db) env.WEFT_PG_URL = db.url;
+  const child = spawn(process.execPath, [...nodeArgs, main], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail = [];
+  const keep = (line) => {
+    tail.push(line);
+    if (tail.length > 40) tail.shift();
+  };
+  const exited = new Promise((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  let buf = '';
+  const url = await new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`host did not announce itself within 60 s:\n${tail.join('\n')}`)), 60_000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        keep(line);
+        const m = /listening on (http:\/\/\S+)/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          res(m[1]);
+        }
+      }
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d) => d.split('\n').filter(Boolean).forEach(keep));
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      rej(new Error(`host exited (code ${code}, signal ${signal}) before listening:\n${tail.join('\n')}`));
+    });
+  });
+  let stopped = false;
+  return {
+    pid: child.pid,
+    url,
+    apiKey,
+    dataDir,
+    profDir,
+    tail,
+    exited,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(t);
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+      if (db) {
+        await db.drop().catch((e) => log(`could not drop database ${db.name}: ${e.message}`));
+        log(`dropped database ${db.name}`);
+      }
+    },
+  };
+}
+
+// ───────────────────────────── HTTP client ─────────────────────────────
+
+class HttpError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+function makeClient(base, apiKey, agent) {
+  const hostname = base.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(base.port || 80);
+  const prefix = base.pathname.replace(/\/$/, '');
+  const auth = `Bearer ${apiKey}`;
+
+  /** One request; resolves { status, body } with the whole body as a string. */
+  function request(method, path, payload) {
+    return new Promise((res, rej) => {
+      const headers = { authorization: auth, accept: 'application/json' };
+      if (payload) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = payload.length;
+      }
+      const req = http.request({ agent, hostname, port, method, path: prefix + path, headers }, (r) => {
+        let body = '';
+        r.setEncoding('utf8');
+        r.on('data', (d) => {
+          body += d;
+        });
+        r.on('end', () => res({ status: r.statusCode, body }));
+        r.on('error', rej);
+      });
+      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new HttpError('timeout', `${method} ${path} timed out`)));
+      req.on('error', rej);
+      req.end(payload);
+    });
+  }
+
+  /**
+   * SSE request: resolves { firstDataMs, terminal, status } when the server closes the
+   * stream (or after a terminal event plus a short grace, for hosts that keep it open).
+   */
+  function sse(path, t0) {
+    return new Promise((res, rej) => {
+      let firstDataMs;
+      let terminal = false;
+      let text = '';
+      let grace;
+      const req = http.request({ agent, hostname, port, method: 'GET', path: prefix + path, headers: { authorization: auth, accept: 'text/event-stream' } }, (r) => {
+        if (r.statusCode !== 200) {
+          let body = '';
+          r.setEncoding('utf8');
+          r.on('data', (d) => {
+            body += d;
+          });
+          r.on('end', () => rej(new HttpError(`http_${r.statusCode}`, `SSE ${r.statusCode}: ${body.slice(0, 200)}`)));
+          return;
+        }
+        r.setEncoding('utf8');
+        r.on('data', (d) => {
+          if (firstDataMs === undefined) {
+            text += d;
+            if (text.startsWith('data:') || text.includes('\ndata:')) firstDataMs = performance.now() - t0;
+          }
+          if (!terminal) {
+            if (firstDataMs !== undefined && text.length > 0 && text !== d) text += d;
+            // Look for a terminal `event:` line (text kept only until found).
+            const scan = firstDataMs === undefined ? text : (text.length > 0 ? text : d);
+            for (const m of scan.matchAll(/^event: ?(\S+)/gm)) {
+              if (TERMINAL_EVENTS.has(m[1])) terminal = true;
+            }
+            if (!terminal && !scan.includes('\n\n')) text = scan;
+            else text = terminal ? '' : scan.slice(scan.lastIndexOf('\n\n') + 2);
+            if (terminal && !grace) grace = setTimeout(() => req.destroy(), 2000);
+          }
+        });
+        const done = () => {
+          clearTimeout(grace);
+          res({ firstDataMs, terminal, status: r.statusCode });
+        };
+        r.on('end', done);
+        r.on('close', done);
+        r.on('error', (e) => (terminal ? done() : rej(e)));
+      });
+      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new HttpError('timeout', `SSE ${path} timed out`)));
+      req.on('error', (e) => (terminal ? res({ firstDataMs, terminal, status: 200 }) : rej(e)));
+      req.end();
+    });
+  }
+
+  return { request, sse };
+}
+
+// ───────────────────────────── operations ─────────────────────────────
+
+function createPayload(workflow) {
+  return Buffer.from(JSON.stringify({ workflowId: workflow }));
+}
+
+async function createRun(client, payload) {
+  const r = await client.request('POST', '/v1/runs', payload);
+  if (r.status !== 201 && r.status !== 200) throw new HttpError(`http_${r.status}`, `POST /v1/runs ${r.status}: ${r.body.slice(0, 200)}`);
+  const runId = JSON.parse(r.body).runId;
+  if (typeof runId !== 'string') throw new HttpError('bad_body', 'POST /v1/runs: no runId');
+  return runId;
+}
+
+/** Long-polls until isTerminal; returns { status, polls }. */
+async function waitPoll(client, runId) {
+  let cursor = -1;
+  for (let polls = 1; polls <= MAX_POLLS_PER_RUN; polls++) {
+    const r = await client.request('GET', `/v1/runs/${encodeURIComponent(runId)}/events/poll?lastSequence=${cursor}&timeout=10`);
+    if (r.status !== 200) throw new HttpError(`http_${r.status}`, `poll ${r.status}: ${r.body.slice(0, 200)}`);
+    const b = JSON.parse(r.body);
+    if (b.isTerminal) return { status: b.runStatus, polls };
+    if (typeof b.lastEventSeq === 'number' && b.lastEventSeq > cursor) cursor = b.lastEventSeq;
+  }
+  throw new HttpError('poll_limit', `run ${runId} not terminal after ${MAX_POLLS_PER_RUN} polls`);
+}
+
+async function waitSse(client, runId, query = '') {
+  const r = await client.sse(`/v1/runs/${encodeURIComponent(runId)}/events${query}`, performance.now());
+  if (!r.terminal) throw new HttpError('sse_no_terminal', `SSE for ${runId} closed without a terminal event`);
+  return { status: 'terminal', polls: 0 };
+}
+
+// ───────────────────────────── phase runner ─────────────────────────────
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function pct(sorted, p) {
+  if (sorted.length === 0) return null;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+function latencyStats(arr) {
+  if (arr.length === 0) return null;
+  const s = Float64Array.from(arr).sort();
+  let sum = 0;
+  for (const v of s) sum += v;
+  const r = (v) => +v.toFixed(3);
+  return { n: s.length, mean: r(sum / s.length), p50: r(pct(s, 50)), p95: r(pct(s, 95)), p99: r(pct(s, 99)), max: r(s[s.length - 1]) };
+}
+
+/**
+ * Runs `op` in `concurrency` loops for warmup + duration seconds; only operations that
+ * complete inside the recorded window are counted. `op(client, rec)` returns a sample
+ * object; `rec.lat` names the latency field(s) to collect.
+ */
+async function runPhase({ name, base, apiKey, concurrency, duration, warmup, maxOps, host, op, fields, log }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+  const client = makeClient(base, apiKey, agent);
+  const st = { recording: false, stop: false, started: 0, ok: 0, errors: 0, errorKinds: new Map(), errorSamples: [], runStatuses: new Map(), polls: 0 };
+  const samples = Object.fromEntries(fields.map((f) => [f, []]));
+  const perSecond = [];
+  const tStart = performance.now();
+  const hardDeadline = tStart + (warmup + duration) * 1000 + 60_000;
+  let t0 = 0;
+
+  const vu = async () => {
+    while (!st.stop && st.started < maxOps && performance.now() < hardDeadline) {
+      st.started++;
+      try {
+        const s = await op(client);
+        if (st.recording) {
+          st.ok++;
+          for (const f of fields) if (s[f] !== undefined) samples[f].push(s[f]);
+          if (s.polls) st.polls += s.polls;
+          if (s.runStatus) st.runStatuses.set(s.runStatus, (st.runStatuses.get(s.runStatus) ?? 0) + 1);
+          const sec = Math.floor((performance.now() - t0) / 1000);
+          perSecond[sec] = (perSecond[sec] ?? 0) + 1;
+        }
+      } catch (e) {
+        if (st.recording) {
+          st.errors++;
+          const k = e?.code ?? e?.name ?? 'error';
+          st.errorKinds.set(k, (st.errorKinds.get(k) ?? 0) + 1);
+          if (st.errorSamples.length < 5) st.errorSamples.push(String(e?.message ?? e).slice(0, 300));
+        }
+        await sleep(5);
+      }
+    }
+  };
+
+  log(`phase ${name}: C=${concurrency}, warmup ${warmup}s, recording ${duration}s…`);
+  const loops = Array.from({ length: concurrency }, vu);
+  await sleep(warmup * 1000);
+
+  const snap = () => ({
+    t: performance.now(),
+    host: host ? procCpuMs(host.pid) : undefined,
+    client: process.cpuUsage(),
+    sys: systemCpu(),
+    pg: host?.store === 'postgres' ? postgresServerCpuMs() : undefined,
+  });
+  const before = snap();
+  t0 = before.t;
+  st.recording = true;
+  let peakRssKb = host ? (procMem(host.pid)?.rssKb ?? 0) : undefined;
+  const rssTimer = host
+    ? setInterval(() => {
+        const m = procMem(host.pid);
+        if (m && m.rssKb > peakRssKb) peakRssKb = m.rssKb;
+      }, 200)
+    : undefined;
+  // Stop early if the op cap is reached.
+  const endAt = t0 + duration * 1000;
+  while (performance.now() < endAt && st.started < maxOps) await sleep(Math.min(100, Math.max(1, endAt - performance.now())));
+  st.recording = false;
+  const after = snap();
+  if (rssTimer) clearInterval(rssTimer);
+  st.stop = true;
+  await Promise.race([Promise.all(loops), sleep(REQUEST_TIMEOUT_MS + 5000)]);
+  agent.destroy();
+
+  const secs = (after.t - before.t) / 1000;
+  const clientCpuMs = (after.client.user - before.client.user + after.client.system - before.client.system) / 1000;
+  const res = {
+    phase: name,
+    concurrency,
+    seconds: +secs.toFixed(3),
+    ok: st.ok,
+    errors: st.errors,
+    opsPerS: +(st.ok / secs).toFixed(1),
+    latencyMs: Object.fromEntries(fields.map((f) => [f, latencyStats(samples[f])])),
+    perSecond: perSecond.slice(0, Math.ceil(secs)).map((v) => v ?? 0),
+    clientCpuMs: +clientCpuMs.toFixed(1),
+    clientCpuMsPerOp: st.ok ? +(clientCpuMs / st.ok).toFixed(4) : null,
+    clientCpuCores: +(clientCpuMs / 1000 / secs).toFixed(2),
+  };
+  if (st.polls) res.pollsPerRun = +(st.polls / st.ok).toFixed(2);
+  if (st.runStatuses.size) res.runStatuses = Object.fromEntries(st.runStatuses);
+  if (st.errors) {
+    res.errorKinds = Object.fromEntries(st.errorKinds);
+    res.errorSamples = st.errorSamples;
+  }
+  if (before.sys && after.sys) {
+    const ncpu = cpus().length;
+    res.machineBusyCores = +(((after.sys.busy - before.sys.busy) / Math.max(1, after.sys.total - before.sys.total)) * ncpu).toFixed(2);
+  }
+  if (host && before.host && after.host) {
+    const u = after.host.user - before.host.user;
+    const s = after.host.system - before.host.system;
+    res.host = {
+      cpuMs: +(u + s).toFixed(0),
+      userMs: +u.toFixed(0),
+      systemMs: +s.toFixed(0),
+      cpuMsPerOp: st.ok ? +((u + s) / st.ok).toFixed(4) : null,
+      cpuCores: +((u + s) / 1000 / secs).toFixed(2),
+      peakRssMb: +(peakRssKb / 1024).toFixed(1),
+    };
+  }
+  if (before.pg !== undefined && after.pg !== undefined) {
+    const ms = after.pg - before.pg;
+    res.postgresServer = { cpuMs: +ms.toFixed(0), cpuMsPerOp: st.ok ? +(ms / st.ok).toFixed(4) : null, cpuCores: +(ms / 1000 / secs).toFixed(2) };
+  }
+  log(`  ${name}: ${res.opsPerS} ops/s, ${st.ok} ok, ${st.errors} errors`);
+  return res;
+}
+
+// ───────────────────────────── reporting ─────────────────────────────
+
+const fmt = (v, d = 2) => (v === null || v === undefined || Number.isNaN(v) ? '—' : typeof v === 'number' ? v.toFixed(d) : String(v));
+
+function evaluateTargets(results, opts, hostMode) {
+  const byPhase = Object.fromEntries(results.phases.map((p) => [p.phase, p]));
+  const rows = [];
+  const add = (metric, measured, unit, target, cmp, note = '') => {
+    let ratio = null;
+    let verdict = 'n/a';
+    if (measured !== null && measured !== undefined && target !== null) {
+      ratio = cmp === '>=' ? measured / target : target / measured;
+      verdict = (cmp === '>=' ? measured >= target : measured <= target) ? 'MET' : 'MISSED';
+    }
+    rows.push({ metric, measured, unit, target: target === null ? null : `${cmp === '>=' ? '≥' : '≤'} ${target} ${unit}`.trim(), ratio: ratio === null ? null : +ratio.toFixed(2), verdict, note });
+  };
+  const e2e = byPhase.e2e;
+  if (e2e) {
+    if (opts.store === 'sqlite') add(`noop runs/s end-to-end (sqlite, C=${e2e.concurrency}, ${opts.wait})`, e2e.opsPerS, 'runs/s', TARGETS.e2eSqliteRunsPerS, '>=');
+    else if (opts.store === 'postgres') add(`noop runs/s end-to-end (postgres, C=${e2e.concurrency}, ${opts.wait})`, e2e.opsPerS, 'runs/s', TARGETS.e2ePostgresRunsPerS, '>=');
+    else add(`noop runs/s end-to-end (memory, C=${e2e.concurrency}, ${opts.wait})`, e2e.opsPerS, 'runs/s', null, '>=', `no memory target (sqlite: ≥ ${TARGETS.e2eSqliteRunsPerS})`);
+    if (hostMode) add('host CPU per run (e2e)', e2e.host?.cpuMsPerOp ?? null, 'ms', TARGETS.hostCpuMsPerRun, '<=');
+    else add('host CPU per run (e2e)', null, 'ms', TARGETS.hostCpuMsPerRun, '<=', 'not available: external host');
+  }
+  const cr = byPhase.create;
+  if (cr) add(`POST /v1/runs p99 (C=${cr.concurrency})`, cr.latencyMs.latency?.p99 ?? null, 'ms', TARGETS.createP99Ms, '<=');
+  const sse = byPhase.sse;
+  if (sse) add(`SSE first event p50 (C=${sse.concurrency})`, sse.latencyMs.firstEvent?.p50 ?? null, 'ms', TARGETS.sseFirstEventP50Ms, '<=');
+  const sse1 = byPhase.sse1;
+  if (sse1) add('SSE first event p50 (C=1, unloaded)', sse1.latencyMs.firstEvent?.p50 ?? null, 'ms', TARGETS.sseFirstEventP50Ms, '<=');
+  const col = byPhase.collapse;
+  if (col) {
+    const ref = e2e?.opsPerS;
+    const ratio = ref ? col.opsPerS / ref : null;
+    const ok = ratio !== null && ratio >= TARGETS.collapseMinRatio && col.errors === 0;
+    rows.push({
+      metric: `no collapse at C=${col.concurrency} (runs/s vs C=${e2e?.concurrency ?? '?'})`,
+      measured: col.opsPerS,
+      unit: 'runs/s',
+      target: `≥ ${TARGETS.collapseMinRatio}× C=${e2e?.concurrency ?? '?'} and 0 errors`,
+      ratio: ratio === null ? null : +ratio.toFixed(2),
+      verdict: ratio === null ? 'n/a' : ok ? 'MET' : 'MISSED',
+      note: `${col.errors} errors, e2e p99 ${fmt(col.latencyMs.latency?.p99, 1)} ms`,
+    });
+  }
+  return rows;
+}
+
+function renderHuman(results) {
+  const L = [];
+  const o = results.options;
+  L.push(`Weft bench ${results.date} — target ${results.target.mode === 'spawned' ? `spawned host pid ${results.target.pid} (store ${o.store})` : `external ${results.target.url} (store label ${o.store})`}`);
+  L.push(`machine: ${results.machine.cores} cores, node ${results.machine.node}; C=${o.concurrency}, duration ${o.duration}s (+${o.warmup}s warmup) per phase, wait=${o.wait}, workflow ${o.workflow}${o.profile ? ', PROFILING (slower)' : ''}`);
+  L.push('');
+  const head = ['phase', 'C', 'ok', 'err', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'host CPU ms/op', 'host cores', 'host peak RSS MB', 'client CPU ms/op', 'client cores', 'box busy cores'];
+  const rows = [];
+  for (const p of results.phases) {
+    const main = p.latencyMs.latency;
+    rows.push([p.phase === 'e2e' || p.phase === 'collapse' ? `${p.phase} (${o.wait})` : p.phase, p.concurrency, p.ok, p.errors, fmt(p.opsPerS, 0), fmt(main?.p50), fmt(main?.p95), fmt(main?.p99), fmt(main?.max, 1), fmt(p.host?.cpuMsPerOp, 3), fmt(p.host?.cpuCores), fmt(p.host?.peakRssMb, 1), fmt(p.clientCpuMsPerOp, 3), fmt(p.clientCpuCores), fmt(p.machineBusyCores)]);
+    if (p.latencyMs.firstEvent) {
+      const f = p.latencyMs.firstEvent;
+      rows.push(['  └ SSE first data:', '', '', '', '', fmt(f.p50), fmt(f.p95), fmt(f.p99), fmt(f.max, 1), '', '', '', '', '', '']);
+    }
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (r) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  L.push(line(head));
+  L.push(widths.map((w) => '─'.repeat(w)).join('  '));
+  for (const r of rows) L.push(line(r));
+  L.push('');
+  L.push('latency: create = POST /v1/runs round trip; e2e/collapse/sse = POST → terminal; SSE first data: = GET …/events?streamMode=debug start → first data: frame');
+  if (results.target.mode !== 'spawned') L.push('host CPU / RSS: not available (external host: run without --base-url to let the bench spawn and sample the host)');
+  for (const p of results.phases) {
+    if (p.errors) L.push(`! ${p.phase}: ${p.errors} errors ${JSON.stringify(p.errorKinds)} e.g. ${p.errorSamples[0]}`);
+    if (p.postgresServer) L.push(`postgres server processes during ${p.phase}: ${fmt(p.postgresServer.cpuMsPerOp, 3)} CPU ms/op, ${fmt(p.postgresServer.cpuCores)} cores`);
+  }
+  if (results.host?.peakRssMbLifetime) L.push(`host peak RSS over its lifetime (VmHWM): ${results.host.peakRssMbLifetime} MB`);
+  L.push('');
+  const th = ['metric', 'measured', 'target', 'ratio', 'verdict'];
+  const tr = results.targets.map((t) => [t.metric, t.measured === null ? '—' : `${fmt(t.measured, t.unit === 'runs/s' ? 0 : 3)} ${t.unit}`, t.target ?? '—', t.ratio === null ? '—' : `${t.ratio.toFixed(2)}×`, `${t.verdict}${t.note ? ` (${t.note})` : ''}`]);
+  const tw = th.map((h, i) => Math.max(h.length, ...tr.map((r) => String(r[i]).length)));
+  const tl = (r) => r.map((c, i) => String(c).padEnd(tw[i])).join('  ');
+  L.push('targets (ratio > 1 = better than target):');
+  L.push(tl(th));
+  L.push(tw.map((w) => '─'.repeat(w)).join('  '));
+  for (const r of tr) L.push(tl(r));
+  if (results.profile) {
+    L.push('');
+    L.push(`host CPU profile: ${results.profile.file}`);
+    L.push(formatProfileSummary(results.profile.summary));
+  }
+  return L.join('\n');
+}
+
+// ───────────────────────────── main ─────────────────────────────
+
+async function main() {
+  const opts = parseCli(process.argv.slice(2));
+  const log = (m) => process.stderr.write(`[bench] ${m}\n`);
+  const perPhase = opts.warmup + opts.duration + 5;
+  const planned = opts.phases.length * perPhase + 120;
+  const guard = setTimeout(() => {
+    log(`global deadline (${planned}s) passed: aborting`);
+    cleanup().finally(() => process.exit(3));
+  }, planned * 1000);
+  guard.unref();
+
+  let host;
+  const cleanup = async () => {
+    if (host) await host.stop().catch((e) => log(`host stop failed: ${e.message}`));
+  };
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, () => {
+      log(`${sig}: stopping`);
+      cleanup().finally(() => process.exit(130));
+    });
+  }
+
+  let base;
+  let apiKey;
+  if (opts.baseUrl) {
+    base = assertLoopback(opts.baseUrl);
+    apiKey = opts.apiKey;
+  } else {
+    host = await spawnHost(opts, log);
+    host.store = opts.store;
+    base = assertLoopback(host.url);
+    apiKey = host.apiKey;
+    log(`host pid ${host.pid} listening on ${host.url} (store ${opts.store})`);
+  }
+
+  const results = {
+    date: new Date().toISOString(),
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    options: { store: opts.store, concurrency: opts.concurrency, duration: opts.duration, warmup: opts.warmup, collapseConcurrency: opts.collapseConcurrency, phases: opts.phases, wait: opts.wait, workflow: opts.workflow, profile: opts.profile },
+    target: host ? { mode: 'spawned', url: host.url, pid: host.pid } : { mode: 'external', url: base.toString(), note: 'host CPU and RSS not available for an external host' },
+    phases: [],
+  };
+  try {
+    // Sanity check: the workflow runs to a terminal state.
+    {
+      const agent = new http.Agent({ keepAlive: false });
+      const client = makeClient(base, apiKey, agent);
+      const runId = await createRun(client, createPayload(opts.workflow));
+      const w = await waitPoll(client, runId);
+      log(`sanity run ${runId}: ${w.status}`);
+      agent.destroy();
+    }
+    const payload = createPayload(opts.workflow);
+    const common = { base, apiKey, warmup: opts.warmup, maxOps: opts.maxOps, host, log };
+    const wait = opts.wait === 'sse' ? (c, id) => waitSse(c, id) : (c, id) => waitPoll(c, id);
+    const e2eOp = async (c) => {
+      const t = performance.now();
+      const id = await createRun(c, payload);
+      const w = await wait(c, id);
+      return { latency: performance.now() - t, polls: w.polls, runStatus: w.status };
+    };
+    const sseOp = async (c) => {
+      const t = performance.now();
+      const id = await createRun(c, payload);
+      const ts = performance.now();
+      const r = await c.sse(`/v1/runs/${encodeURIComponent(id)}/events?streamMode=debug`, ts);
+      if (r.firstDataMs === undefined) throw new HttpError('sse_no_data', `SSE for ${id} closed without a data: frame`);
+      if (!r.terminal) throw new HttpError('sse_no_terminal', `SSE for ${id} closed without a terminal event`);
+      return { latency: performance.now() - t, firstEvent: r.firstDataMs };
+    };
+    for (const phase of opts.phases) {
+      let r;
+      if (phase === 'create') {
+        r = await runPhase({
+          ...common,
+          name: 'create',
+          concurrency: opts.concurrency,
+          duration: opts.duration,
+          fields: ['latency'],
+          op: async (c) => {
+            const t = performance.now();
+            await createRun(c, payload);
+            return { latency: performance.now() - t };
+          },
+        });
+      } else if (phase === 'e2e') {
+        r = await runPhase({ ...common, name: 'e2e', concurrency: opts.concurrency, duration: opts.duration, fields: ['latency'], op: e2eOp });
+      } else if (phase === 'sse') {
+        r = await runPhase({ ...common, name: 'sse', concurrency: opts.concurrency, duration: opts.duration, fields: ['latency', 'firstEvent'], op: sseOp });
+      } else if (phase === 'sse1') {
+        r = await runPhase({ ...common, name: 'sse1', concurrency: 1, duration: Math.min(opts.duration, 5), warmup: Math.min(opts.warmup, 1), fields: ['latency', 'firstEvent'], op: sseOp });
+      } else if (phase === 'collapse') {
+        r = await runPhase({ ...common, name: 'collapse', concurrency: opts.collapseConcurrency, duration: opts.duration, fields: ['latency'], op: e2eOp });
+      }
+      results.phases.push(r);
+      await sleep(500);
+    }
+    if (host) {
+      const m = procMem(host.pid);
+      results.host = { peakRssMbLifetime: m ? +(m.hwmKb / 1024).toFixed(1) : null, rssMbAtEnd: m ? +(m.rssKb / 1024).toFixed(1) : null };
+    }
+  } finally {
+    await cleanup();
+  }
+  if (host?.profDir) {
+    const file = join(host.profDir, 'host.cpuprofile');
+    if (existsSync(file)) {
+      const summary = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')), { top: 25 });
+      writeFileSync(join(host.profDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+      writeFileSync(join(host.profDir, 'summary.txt'), `${formatProfileSummary(summary)}\n`);
+      results.profile = { file: resolve(file), summary };
+    } else {
+      log(`no profile found in ${host.profDir}`);
+    }
+  }
+  results.targets = evaluateTargets(results, opts, Boolean(host));
+  if (opts.out) {
+    mkdirSync(dirname(resolve(opts.out)), { recursive: true });
+    writeFileSync(opts.out, `${JSON.stringify(results, null, 2)}\n`);
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  else process.stdout.write(`${renderHuman(results)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`[bench] failed: ${e?.stack ?? e}\n`);
+    process.exit(1);
+  },
+);
