@@ -368,7 +368,6 @@ function makeClient(base, apiKey, agent) {
     return new Promise((res, rej) => {
       let firstDataMs;
       let terminal = false;
-      let text = '';
       let grace;
       const req = http.request({ agent, hostname, port, method: 'GET', path: prefix + path, headers: { authorization: auth, accept: 'text/event-stream' } }, (r) => {
         if (r.statusCode !== 200) {
@@ -381,22 +380,22 @@ function makeClient(base, apiKey, agent) {
           return;
         }
         r.setEncoding('utf8');
+        let pending = '';
         r.on('data', (d) => {
-          if (firstDataMs === undefined) {
-            text += d;
-            if (text.startsWith('data:') || text.includes('\ndata:')) firstDataMs = performance.now() - t0;
+          const chunk = pending + d;
+          if (firstDataMs === undefined && (chunk.startsWith('data:') || chunk.includes('\ndata:'))) firstDataMs = performance.now() - t0;
+          const nl = chunk.lastIndexOf('\n');
+          if (nl < 0) {
+            pending = chunk;
+            return;
           }
-          if (!terminal) {
-            if (firstDataMs !== undefined && text.length > 0 && text !== d) text += d;
-            // Look for a terminal `event:` line (text kept only until found).
-            const scan = firstDataMs === undefined ? text : (text.length > 0 ? text : d);
-            for (const m of scan.matchAll(/^event: ?(\S+)/gm)) {
-              if (TERMINAL_EVENTS.has(m[1])) terminal = true;
-            }
-            if (!terminal && !scan.includes('\n\n')) text = scan;
-            else text = terminal ? '' : scan.slice(scan.lastIndexOf('\n\n') + 2);
-            if (terminal && !grace) grace = setTimeout(() => req.destroy(), 2000);
+          pending = chunk.slice(nl + 1);
+          if (terminal) return;
+          for (const line of chunk.slice(0, nl).split('\n')) {
+            if (line.startsWith('event:') && TERMINAL_EVENTS.has(line.slice(6).trim())) terminal = true;
           }
+          // A host that keeps the stream open after the terminal event gets 2 s, then we hang up.
+          if (terminal && !grace) grace = setTimeout(() => req.destroy(), 2000);
         });
         const done = () => {
           clearTimeout(grace);

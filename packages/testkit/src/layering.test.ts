@@ -1,0 +1,57 @@
+/**
+ * The package layering of docs/architecture.md, checked on the sources: a package may import
+ * only the @weft packages its row allows, and the engine imports no I/O module.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './test-host.js';
+
+const ALLOWED: Record<string, string[]> = {
+  contract: [],
+  engine: ['contract'],
+  'store-sqlite': ['engine', 'contract'],
+  'store-postgres': ['engine', 'contract'],
+  server: ['contract', 'engine', 'store-sqlite', 'store-postgres'],
+  sdk: ['contract'],
+  cli: ['server', 'sdk', 'contract', 'engine'],
+  conformance: ['sdk', 'contract', 'testkit'],
+  testkit: ['contract', 'engine', 'store-sqlite', 'store-postgres', 'server', 'sdk'],
+};
+
+/** Modules the pure engine must not import (I/O, frameworks, drivers). */
+const ENGINE_FORBIDDEN = /^(node:)?(fs|fs\/promises|http|https|net|dgram|child_process|worker_threads|fastify|pg|better-sqlite3|pino)$/;
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    if (statSync(p).isDirectory()) return sources(p);
+    return p.endsWith('.ts') && !p.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+const importsOf = (file: string): string[] =>
+  [...readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)].map((m) => m[1] as string);
+
+describe('layering', () => {
+  it.each(Object.keys(ALLOWED))('package %s imports only the @weft packages it may', (pkg) => {
+    const bad: string[] = [];
+    for (const file of sources(join(REPO_ROOT, 'packages', pkg, 'src'))) {
+      for (const spec of importsOf(file)) {
+        const m = /^@weft\/([a-z-]+)/.exec(spec);
+        if (m?.[1] && m[1] !== pkg && !ALLOWED[pkg]?.includes(m[1])) bad.push(`${file}: ${spec}`);
+        if (pkg === 'engine' && ENGINE_FORBIDDEN.test(spec)) bad.push(`${file}: ${spec}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('the SDK has no runtime imports besides its own files', () => {
+    const bad: string[] = [];
+    for (const file of sources(join(REPO_ROOT, 'packages', 'sdk', 'src'))) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/^import\s+(?!type\b)[^'"]*'([^']+)'/gm)) if (!(m[1] as string).startsWith('.')) bad.push(`${file}: ${m[1]}`);
+    }
+    expect(bad).toEqual([]);
+  });
+});
