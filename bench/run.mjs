@@ -603,8 +603,9 @@ function evaluateTargets(results, opts, hostMode) {
     if (opts.store === 'sqlite') add(`noop runs/s end-to-end (sqlite, C=${e2e.concurrency}, ${opts.wait})`, e2e.opsPerS, 'runs/s', TARGETS.e2eSqliteRunsPerS, '>=');
     else if (opts.store === 'postgres') add(`noop runs/s end-to-end (postgres, C=${e2e.concurrency}, ${opts.wait})`, e2e.opsPerS, 'runs/s', TARGETS.e2ePostgresRunsPerS, '>=');
     else add(`noop runs/s end-to-end (memory, C=${e2e.concurrency}, ${opts.wait})`, e2e.opsPerS, 'runs/s', null, '>=', `no memory target (sqlite: ≥ ${TARGETS.e2eSqliteRunsPerS})`);
-    if (hostMode) add('host CPU per run (e2e)', e2e.host?.cpuMsPerOp ?? null, 'ms', TARGETS.hostCpuMsPerRun, '<=');
-    else add('host CPU per run (e2e)', null, 'ms', TARGETS.hostCpuMsPerRun, '<=', 'not available: external host');
+    const what = `host CPU per run (e2e, ${opts.store}${opts.store === 'postgres' ? ', Weft process only' : ''})`;
+    if (hostMode) add(what, e2e.host?.cpuMsPerOp ?? null, 'ms', TARGETS.hostCpuMsPerRun, '<=');
+    else add(what, null, 'ms', TARGETS.hostCpuMsPerRun, '<=', 'not available: external host');
   }
   const cr = byPhase.create;
   if (cr) add(`POST /v1/runs p99 (C=${cr.concurrency})`, cr.latencyMs.latency?.p99 ?? null, 'ms', TARGETS.createP99Ms, '<=');

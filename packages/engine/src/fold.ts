@@ -8,7 +8,8 @@
  * @see wire-contract.md §3.1, execution-semantics.md §10.2
  */
 import type { RunEventDoc } from '@weft/contract';
-import type { NodeStateView, RunProjection } from './ports.js';
+import type { RunStatus } from '@weft/contract';
+import type { InterruptKind, InterruptView, NodeStateView, RunProjection } from './ports.js';
 import type { WorkflowGraph } from './graph.js';
 
 /** The projection of a run that has not started yet. */
@@ -20,6 +21,8 @@ export function initialProjection(graph: WorkflowGraph): RunProjection {
 
 type Payload = Record<string, unknown> | null | undefined;
 
+const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+
 const asError = (v: unknown): { code: string; message: string; details?: Record<string, unknown> } | undefined => {
   if (!v || typeof v !== 'object') return undefined;
   const e = v as Record<string, unknown>;
@@ -30,6 +33,45 @@ const asError = (v: unknown): { code: string; message: string; details?: Record<
   if (e.details && typeof e.details === 'object') out.details = e.details as Record<string, unknown>;
   return out;
 };
+
+/** The run status while a node waits on an interrupt of `kind`. */
+export function waitingStatusFor(kind: string): RunStatus {
+  switch (kind) {
+    case 'approval':
+    case 'low-confidence':
+    case 'conversation.exchange':
+      return 'waiting-approval';
+    case 'external-event':
+      return 'waiting-external';
+    default:
+      return 'waiting-input';
+  }
+}
+
+/** The pending interrupt of a node, if any. */
+export function pendingInterruptOf(p: RunProjection, nodeId: string): InterruptView | undefined {
+  return Object.values(p.interrupts ?? {}).find((i) => i.nodeId === nodeId && i.status === 'pending');
+}
+
+/** Running / waiting / paused, recomputed after a suspension ends or a pause lifts. */
+function activeStatus(p: RunProjection): RunStatus {
+  if (p.paused) return 'paused';
+  for (const [id, s] of Object.entries(p.nodeStates)) {
+    if (s.status !== 'suspended') continue;
+    const pending = pendingInterruptOf(p, id);
+    if (pending) return waitingStatusFor(pending.kind);
+  }
+  return 'running';
+}
+
+function closeOpenInterrupts(p: RunProjection, status: InterruptView['status'], at: string): void {
+  for (const i of Object.values(p.interrupts ?? {})) {
+    if (i.status === 'pending') {
+      i.status = status;
+      i.resolvedAt = at;
+    }
+  }
+}
 
 /** Applies one event to `p` in place and returns it. */
 export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'payload' | 'timestamp' | 'sequence' | 'nodeId'>): RunProjection {
@@ -71,6 +113,74 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
         if (typeof pl?.reason === 'string') node.reason = pl.reason;
       }
       break;
+    case 'node.suspended':
+      if (node && typeof pl?.interruptId === 'string') {
+        node.status = 'suspended';
+        node.pendingInterruptId = pl.interruptId;
+        if (p.status !== 'paused') p.status = waitingStatusFor(typeof pl.kind === 'string' ? pl.kind : 'custom');
+      }
+      break;
+    case 'interrupt.requested':
+      if (node?.pendingInterruptId && pl) {
+        const iv: InterruptView = {
+          interruptId: node.pendingInterruptId,
+          nodeId: ev.nodeId as string,
+          kind: (typeof pl.kind === 'string' ? pl.kind : 'custom') as InterruptKind,
+          key: typeof pl.key === 'string' ? pl.key : (ev.nodeId as string),
+          status: 'pending',
+          data: (pl.data && typeof pl.data === 'object' ? pl.data : {}) as Record<string, unknown>,
+          requestedAt: ev.timestamp,
+        };
+        if (pl.resumeSchema && typeof pl.resumeSchema === 'object') iv.resumeSchema = pl.resumeSchema as Record<string, unknown>;
+        if (typeof pl.timeoutMs === 'number') {
+          iv.timeoutMs = pl.timeoutMs;
+          iv.expiresAt = new Date(Date.parse(ev.timestamp) + pl.timeoutMs).toISOString();
+        }
+        p.interrupts = { ...(p.interrupts ?? {}), [iv.interruptId]: iv };
+        delete node.pendingInterruptId;
+      }
+      break;
+    case 'approval.granted':
+    case 'approval.rejected': {
+      const iv = ev.nodeId ? pendingInterruptOf(p, ev.nodeId) : undefined;
+      if (iv && typeof pl?.principal === 'string') {
+        const vote = { principal: pl.principal, action: ev.type === 'approval.granted' ? 'accept' : 'reject', at: ev.timestamp };
+        iv.votes = [...(iv.votes ?? []), typeof pl.reason === 'string' ? { ...vote, comment: pl.reason } : vote];
+      }
+      break;
+    }
+    case 'interrupt.resolved': {
+      const iv = typeof pl?.interruptId === 'string' ? p.interrupts?.[pl.interruptId] : undefined;
+      if (iv && iv.status === 'pending') {
+        iv.status = pl?.outcome === 'expired' ? 'expired' : 'resolved';
+        iv.resolvedAt = ev.timestamp;
+        if (pl && 'resumeValue' in pl) iv.resumeValue = pl.resumeValue;
+        if (typeof pl?.resolvedBy === 'string') iv.resolvedBy = pl.resolvedBy;
+        if (typeof pl?.outcome === 'string') iv.outcome = pl.outcome;
+      }
+      break;
+    }
+    case 'node.resumed':
+      if (node) {
+        node.status = 'running';
+        p.status = activeStatus(p);
+      }
+      break;
+    case 'run.paused': {
+      const drain = pl?.drainPolicy === 'immediate' ? 'immediate' : 'drain-current-node';
+      p.paused = typeof pl?.reason === 'string' ? { at: ev.timestamp, reason: pl.reason, drainPolicy: drain } : { at: ev.timestamp, drainPolicy: drain };
+      p.status = 'paused';
+      break;
+    }
+    case 'run.resumed':
+      delete p.paused;
+      p.status = activeStatus(p);
+      break;
+    case 'node.dispatched':
+      if (ev.nodeId && typeof pl?.childRunId === 'string') {
+        p.children = { ...(p.children ?? {}), [ev.nodeId]: { runId: pl.childRunId, workflowId: String(pl.childWorkflowId ?? '') } };
+      }
+      break;
     case 'node.cancelled':
       if (node) {
         node.status = 'cancelled';
@@ -79,11 +189,15 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
       }
       break;
     case 'run.completed':
+      closeOpenInterrupts(p, 'cancelled', ev.timestamp);
+      delete p.paused;
       p.status = 'completed';
       p.endedAt = ev.timestamp;
       if (pl?.outputs && typeof pl.outputs === 'object') p.outputs = pl.outputs as Record<string, unknown>;
       break;
     case 'run.failed': {
+      closeOpenInterrupts(p, 'cancelled', ev.timestamp);
+      delete p.paused;
       p.status = 'failed';
       p.endedAt = ev.timestamp;
       const err = asError(pl?.error);
@@ -91,14 +205,16 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
       break;
     }
     case 'run.cancelled':
+      closeOpenInterrupts(p, 'cancelled', ev.timestamp);
+      delete p.paused;
       p.status = 'cancelled';
       p.endedAt = ev.timestamp;
       break;
     default:
       break;
   }
-  const running = Object.entries(p.nodeStates).find(([, s]) => s.status === 'running');
-  if (running && p.status === 'running') p.currentNodeId = running[0];
+  const current = Object.entries(p.nodeStates).find(([, s]) => s.status === 'suspended') ?? Object.entries(p.nodeStates).find(([, s]) => s.status === 'running');
+  if (current && !TERMINAL.has(p.status)) p.currentNodeId = current[0];
   else delete p.currentNodeId;
   return p;
 }

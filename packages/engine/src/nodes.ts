@@ -24,6 +24,27 @@ export interface NodeContext {
   /** Aborted on cancel and on the run deadline. */
   readonly signal: AbortSignal;
   now(): number;
+  /**
+   * The HITL primitive. Returns the recorded resolution for `request.key` (default: the node
+   * id) when there is one; otherwise suspends the node (by throwing a {@link SuspendSignal})
+   * and the node is executed again from its start once the interrupt is resolved.
+   * @throws NodeError `interrupt_expired` when the interrupt timed out without a resolution.
+   */
+  interrupt(request: InterruptRequest): unknown;
+}
+
+/** What a node asks for when it suspends. @see suspend-request.schema.json */
+export interface InterruptRequest {
+  kind: 'approval' | 'clarification' | 'external-event' | 'custom' | 'low-confidence';
+  key?: string;
+  data: Record<string, unknown>;
+  resumeSchema?: Record<string, unknown>;
+  timeoutMs?: number;
+}
+
+/** Control-flow signal: the node suspended on an interrupt (not an error). */
+export class SuspendSignal {
+  constructor(readonly request: InterruptRequest & { key: string }) {}
 }
 
 /** A node's outcome. */
@@ -74,6 +95,114 @@ function delayOf(ctx: NodeContext): number {
   return Math.floor(raw);
 }
 
+const APPROVAL_ACTIONS = ['accept', 'reject', 'refine', 'edit', 'ask'] as const;
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+const timeoutOf = (cfg: Readonly<Record<string, unknown>>): number | undefined => {
+  const t = cfg.timeoutMs ?? (typeof cfg.timeoutSec === 'number' ? cfg.timeoutSec * 1000 : undefined);
+  return typeof t === 'number' && Number.isInteger(t) && t > 0 ? t : undefined;
+};
+
+/**
+ * `core.approvalGate`: suspends `waiting-approval` until a principal (or a quorum of distinct
+ * principals) decides. Accept-like actions complete the node with the decision; reject and
+ * timeout fail it with `interrupt_rejected` unless `config.onReject` is `continue`.
+ */
+function approvalGate(ctx: NodeContext): NodeResult {
+  const cfg = ctx.config;
+  const configured = Array.isArray(cfg.actions) ? cfg.actions.filter((a): a is string => typeof a === 'string') : ['accept', 'reject'];
+  const bad = configured.filter((a) => !(APPROVAL_ACTIONS as readonly string[]).includes(a));
+  if (bad.length > 0 || configured.length === 0) throw new NodeError('validation_error', `approval actions must be a non-empty subset of ${APPROVAL_ACTIONS.join(', ')}`);
+  const actions = configured.map((a) => (a === 'edit' ? 'edit-accept' : a));
+  const required = typeof cfg.requiredApprovals === 'number' && Number.isInteger(cfg.requiredApprovals) && cfg.requiredApprovals >= 1 ? cfg.requiredApprovals : 1;
+  const data: Record<string, unknown> = {
+    artifactId: str(cfg.artifactId) ?? `${ctx.runId}:${ctx.nodeId}`,
+    artifactType: str(cfg.artifactType) ?? 'approval',
+    title: str(cfg.title) ?? ctx.nodeId,
+    actions,
+    requiredApprovals: required,
+  };
+  if (str(cfg.description)) data.description = cfg.description;
+  if (cfg.rejectionPolicy === 'majority' || cfg.rejectionPolicy === 'single-veto') data.rejectionPolicy = cfg.rejectionPolicy;
+  if (Array.isArray(cfg.approversList) && cfg.approversList.length > 0) data.approversList = cfg.approversList.filter((a) => typeof a === 'string');
+  if (ctx.inputs.artifact !== undefined) data.artifactData = ctx.inputs.artifact;
+  const decisions = actions.filter((a) => a !== 'ask');
+  const timeoutMs = timeoutOf(cfg);
+  const resumeSchema = {
+    type: 'object',
+    required: ['action'],
+    properties: {
+      action: { enum: [...decisions, ...(decisions.includes('edit-accept') ? ['edit'] : [])] },
+      comment: { type: 'string', maxLength: 4096 },
+      feedback: { type: 'string', maxLength: 16384 },
+      refineFeedback: { type: 'object' },
+      editedArtifactData: {},
+      decidedBy: {},
+      decidedAt: {},
+    },
+    additionalProperties: false,
+  };
+  const decision = ctx.interrupt({ kind: 'approval', key: ctx.nodeId, data, resumeSchema, ...(timeoutMs ? { timeoutMs } : {}) }) as Record<string, unknown>;
+  const action = String(decision.action);
+  if (action === 'reject' || action === 'timeout') {
+    if (cfg.onReject === 'continue') return { outputs: { ...decision, approved: false } };
+    throw new NodeError('interrupt_rejected', action === 'timeout' ? 'The approval timed out and was rejected.' : 'The approval was rejected.', {
+      action,
+      ...(typeof decision.decidedBy === 'string' ? { decidedBy: decision.decidedBy } : {}),
+    });
+  }
+  return { outputs: { ...decision, approved: true } };
+}
+
+/** `core.clarificationGate`: asks questions, suspends `waiting-input`, outputs the answers. */
+function clarificationGate(ctx: NodeContext): NodeResult {
+  const qs = Array.isArray(ctx.config.questions) ? ctx.config.questions : [];
+  const questions = qs
+    .filter((q): q is Record<string, unknown> => !!q && typeof q === 'object')
+    .map((q) => {
+      const out: Record<string, unknown> = { id: String(q.id ?? ''), question: String(q.question ?? '') };
+      if (q.schema && typeof q.schema === 'object') out.schema = q.schema;
+      return out;
+    });
+  if (questions.length === 0 || questions.some((q) => !q.id || !q.question)) {
+    throw new NodeError('validation_error', 'core.clarificationGate needs questions [{id, question}]');
+  }
+  const timeoutMs = timeoutOf(ctx.config);
+  const value = ctx.interrupt({
+    kind: 'clarification',
+    key: ctx.nodeId,
+    data: { questions },
+    resumeSchema: { type: 'object', required: ['answers'], properties: { answers: { type: ['object', 'array'] } } },
+    ...(timeoutMs ? { timeoutMs } : {}),
+  }) as { answers: Record<string, unknown> };
+  return { outputs: { answers: value.answers } };
+}
+
+/** `core.interrupt`: a configurable interrupt (external-event, custom, approval, clarification). */
+function genericInterrupt(ctx: NodeContext): NodeResult {
+  const cfg = ctx.config;
+  const kind = cfg.kind === undefined ? 'custom' : cfg.kind;
+  if (!['approval', 'clarification', 'external-event', 'custom'].includes(String(kind))) {
+    throw new NodeError('validation_error', `core.interrupt does not support kind ${String(kind)}`);
+  }
+  const data = cfg.data && typeof cfg.data === 'object' ? { ...(cfg.data as Record<string, unknown>) } : {};
+  if (kind === 'external-event') {
+    if (typeof data.eventType !== 'string') throw new NodeError('validation_error', 'external-event interrupts need data.eventType');
+    if (!data.correlation || typeof data.correlation !== 'object') data.correlation = {};
+  }
+  if (kind === 'custom' && typeof data.customKind !== 'string') data.customKind = 'weft.custom';
+  const timeoutMs = timeoutOf(cfg);
+  const resumeSchema = cfg.resumeSchema && typeof cfg.resumeSchema === 'object' ? (cfg.resumeSchema as Record<string, unknown>) : undefined;
+  const value = ctx.interrupt({
+    kind: kind as InterruptRequest['kind'],
+    key: str(cfg.key) ?? ctx.nodeId,
+    data,
+    ...(resumeSchema ? { resumeSchema } : {}),
+    ...(timeoutMs ? { timeoutMs } : {}),
+  });
+  return { outputs: kind === 'external-event' ? { event: value } : { resumeValue: value } };
+}
+
 /** The built-in node types. */
 export const BUILTIN_NODES: readonly NodeType[] = [
   { typeId: 'core.noop', execute: (ctx) => ({ outputs: { ...ctx.inputs } }) },
@@ -94,6 +223,9 @@ export const BUILTIN_NODES: readonly NodeType[] = [
       throw new NodeError(code, message);
     },
   },
+  { typeId: 'core.approvalGate', execute: approvalGate },
+  { typeId: 'core.clarificationGate', execute: clarificationGate },
+  { typeId: 'core.interrupt', execute: genericInterrupt },
   {
     // Conformance fixture node that needs a capability no host provides.
     typeId: 'conformance.requiresMissing',

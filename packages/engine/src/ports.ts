@@ -50,11 +50,59 @@ export interface RunProjection {
   nodeStates: Record<string, NodeStateView>;
   error?: { code: string; message: string; details?: Record<string, unknown> };
   outputs?: Record<string, unknown>;
+  /** Interrupts by interruptId (open and closed), folded from interrupt events. */
+  interrupts?: Record<string, InterruptView>;
+  /** Set while the run is paused. */
+  paused?: { at: string; reason?: string; drainPolicy: 'immediate' | 'drain-current-node' };
+  /** Set on a child run started by a sub-workflow node. */
+  parent?: { runId: string; nodeId: string };
+  /** Child runs started by sub-workflow nodes, by nodeId. */
+  children?: Record<string, { runId: string; workflowId: string }>;
+}
+
+/** The interrupt kinds of the wire contract. */
+export type InterruptKind =
+  | 'approval'
+  | 'clarification'
+  | 'external-event'
+  | 'custom'
+  | 'conversation.start'
+  | 'conversation.exchange'
+  | 'conversation.close'
+  | 'low-confidence';
+
+/** One vote on a quorum approval. */
+export interface InterruptVote {
+  principal: string;
+  action: string;
+  at: string;
+  comment?: string;
+}
+
+/** An interrupt as folded from `interrupt.requested` / `interrupt.resolved` and votes. */
+export interface InterruptView {
+  interruptId: string;
+  nodeId: string;
+  kind: InterruptKind;
+  key: string;
+  status: 'pending' | 'resolved' | 'cancelled' | 'expired';
+  data: Record<string, unknown>;
+  resumeSchema?: Record<string, unknown>;
+  timeoutMs?: number;
+  requestedAt: string;
+  /** Deadline (ISO) when timeoutMs is set. */
+  expiresAt?: string;
+  resolvedAt?: string;
+  resolvedBy?: string;
+  resumeValue?: unknown;
+  /** `rejected` / `expired` outcomes (timeouts fail closed). */
+  outcome?: string;
+  votes?: InterruptVote[];
 }
 
 /** Per-node view on the snapshot. */
 export interface NodeStateView {
-  status: 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled';
+  status: 'pending' | 'running' | 'suspended' | 'completed' | 'failed' | 'skipped' | 'cancelled';
   typeId: string;
   attempt?: number;
   startedAt?: string;
@@ -62,6 +110,8 @@ export interface NodeStateView {
   outputs?: Record<string, unknown>;
   error?: { code: string; message: string };
   reason?: string;
+  /** Between `node.suspended` and `interrupt.requested` only (fold-internal). */
+  pendingInterruptId?: string;
 }
 
 /** A run row. */

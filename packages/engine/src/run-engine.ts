@@ -6,7 +6,7 @@
  *
  * @see ../../../docs/architecture.md
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   ENGINE_VERSION,
   EVENT_SCHEMA_VERSION,
@@ -20,9 +20,9 @@ import {
   type WorkflowNode,
 } from '@weft/contract';
 import { EventBus } from './event-bus.js';
-import { applyEvent, initialProjection } from './fold.js';
+import { applyEvent, initialProjection, pendingInterruptOf } from './fold.js';
 import type { WorkflowGraph } from './graph.js';
-import { NodeError, NodeRegistry, type NodeResult } from './nodes.js';
+import { NodeError, NodeRegistry, SuspendSignal, type InterruptRequest, type NodeResult } from './nodes.js';
 import {
   LeaseLostError,
   systemClock,
@@ -30,11 +30,12 @@ import {
   type EncodedEvent,
   type IdempotencyCompletion,
   type IdempotentResponse,
+  type InterruptView,
   type RunRecord,
   type Store,
   type TimerChanges,
 } from './ports.js';
-import { decide, evaluateCondition } from './scheduler.js';
+import { canonicalJson, decide, evaluateCondition } from './scheduler.js';
 import { WorkflowCatalog } from './workflow-catalog.js';
 
 /** Host-wide limits; advertised in discovery and enforced here. */
@@ -91,6 +92,29 @@ export const CONFIGURABLE_KEYS = {
   runTimeoutMs: { type: 'integer', min: 1, description: 'Wall-clock limit for this run in ms (min with limits.maxRunDurationMs).' },
 } as const;
 
+/** A command applied by the run's driver, serialized with its steps (one writer per run). */
+export type RunCommand =
+  | { kind: 'resolve'; nodeId?: string; interruptId?: string; resumeValue: unknown; principal: string; via: 'bearer' | 'token' }
+  | { kind: 'pause'; reason?: string; drainPolicy: 'immediate' | 'drain-current-node'; principal: string }
+  | { kind: 'resume'; reason?: string; principal: string };
+
+/** What a command answers. */
+export interface CommandResult {
+  runId: string;
+  status: RunStatus;
+  nodeId?: string;
+  interruptId?: string;
+  interrupt?: { kind: string; outcome?: string; votes?: { granted: number; rejected: number; required: number } };
+  pausedAt?: string;
+  resumedAt?: string;
+}
+
+interface PendingCommand {
+  cmd: RunCommand;
+  resolve: (r: CommandResult) => void;
+  reject: (e: unknown) => void;
+}
+
 interface Settled {
   nodeId: string;
   token: symbol;
@@ -122,10 +146,12 @@ const DEADLINE_KEY = 'deadline';
 class StepBatch {
   readonly events: EncodedEvent[] = [];
   readonly timers: Required<Pick<TimerChanges, 'set' | 'clear'>> & { clearAll: boolean } = { set: [], clear: [], clearAll: false };
-  private readonly ts: string;
+  /** Command answers released once this batch committed. */
+  readonly answers: { pc: PendingCommand; result: CommandResult }[] = [];
+  readonly ts: string;
   constructor(
     private readonly h: HotRun,
-    now: number,
+    readonly now: number,
   ) {
     this.ts = new Date(now).toISOString();
   }
@@ -152,7 +178,7 @@ class StepBatch {
     this.events.push(ev);
   }
   get empty(): boolean {
-    return this.events.length === 0 && this.timers.set.length === 0 && this.timers.clear.length === 0 && !this.timers.clearAll;
+    return this.events.length === 0 && this.timers.set.length === 0 && this.timers.clear.length === 0 && !this.timers.clearAll && this.answers.length === 0;
   }
 }
 
@@ -207,6 +233,8 @@ export class RunEngine {
   private readonly waiters = new Map<string, () => void>();
   private readonly dirty = new Set<string>();
   private readonly configurableValidators = new Map<string, (v: unknown, what?: string) => unknown>();
+  private readonly resumeValidators = new Map<string, (v: unknown, what?: string) => unknown>();
+  private readonly commands = new Map<string, PendingCommand[]>();
   private readonly ajv = createAjv();
   private timerHandle: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -336,6 +364,62 @@ export class RunEngine {
     return (await this.store.getRun(tenant, runId)) ?? rec;
   }
 
+  /**
+   * Resolves (or votes on) a pending interrupt. `tenant` is null only for the signed-token
+   * route, where the token itself is the authority.
+   */
+  resolveInterrupt(
+    tenant: string | null,
+    runId: string,
+    args: { nodeId?: string; interruptId?: string; resumeValue: unknown; principal: string; via: 'bearer' | 'token' },
+  ): Promise<CommandResult> {
+    return this.command(tenant, runId, { kind: 'resolve', ...args });
+  }
+
+  /** Pauses a run (`:pause`). */
+  pauseRun(tenant: string, runId: string, args: { reason?: string; drainPolicy: 'immediate' | 'drain-current-node'; principal: string }): Promise<CommandResult> {
+    return this.command(tenant, runId, { kind: 'pause', ...args });
+  }
+
+  /** Resumes a paused run (`:resume`). */
+  resumeRun(tenant: string, runId: string, args: { reason?: string; principal: string }): Promise<CommandResult> {
+    return this.command(tenant, runId, { kind: 'resume', ...args });
+  }
+
+  /** Reads a run for a signed-token caller (no tenant binding: the token is the authority). */
+  async getRunForToken(runId: string): Promise<RunRecord | undefined> {
+    return this.store.getRunInternal(runId);
+  }
+
+  private async command(tenant: string | null, runId: string, cmd: RunCommand): Promise<CommandResult> {
+    const rec = tenant === null ? await this.store.getRunInternal(runId) : await this.store.getRun(tenant, runId);
+    if (!rec) throw new WeftError('not_found', 'Run not found.');
+    if (TERMINAL_STATUSES.has(rec.projection.status)) throw this.terminalError(rec, cmd);
+    return new Promise<CommandResult>((resolve, reject) => {
+      const q = this.commands.get(runId) ?? [];
+      q.push({ cmd, resolve, reject });
+      this.commands.set(runId, q);
+      this.wake(runId);
+    });
+  }
+
+  /** The error a command gets on a finished run (no driver: answered from the folded state). */
+  private terminalError(rec: RunRecord, cmd: RunCommand): unknown {
+    try {
+      this.applyCommand(undefined, rec, rec.projection, cmd);
+    } catch (e) {
+      return e;
+    }
+    return new WeftError('run_state_conflict', `The run already ended as ${rec.projection.status}.`, { runStatus: rec.projection.status });
+  }
+
+  private failCommands(runId: string, e: unknown): void {
+    const q = this.commands.get(runId);
+    if (!q) return;
+    this.commands.delete(runId);
+    for (const c of q) c.reject(e);
+  }
+
   /** The status a client should see: `cancelling` while a cancel is pending. */
   static visibleStatus(rec: RunRecord): RunStatus {
     if (rec.cancelRequested && !TERMINAL_STATUSES.has(rec.projection.status)) return 'cancelling';
@@ -442,6 +526,18 @@ export class RunEngine {
       const h = this.hot.get(runId) ?? (await this.load(runId));
       if (!h) {
         this.dirty.delete(runId);
+        const queued = this.commands.get(runId);
+        if (queued) {
+          this.commands.delete(runId);
+          const rec = await this.store.getRunInternal(runId);
+          for (const pc of queued) {
+            pc.reject(
+              rec && TERMINAL_STATUSES.has(rec.projection.status)
+                ? this.terminalError(rec, pc.cmd)
+                : new WeftError('service_unavailable', 'Another host process owns this run; retry shortly.', { retryAfter: 1 }, { 'retry-after': '1' }),
+            );
+          }
+        }
         return;
       }
       for (;;) {
@@ -451,6 +547,7 @@ export class RunEngine {
         if (terminal) {
           this.hot.delete(runId);
           this.dirty.delete(runId);
+          if (this.commands.has(runId)) this.wake(runId);
           return;
         }
         if (this.dirty.has(runId)) continue;
@@ -460,6 +557,7 @@ export class RunEngine {
     } catch (e) {
       this.hot.delete(runId);
       this.dirty.delete(runId);
+      this.failCommands(runId, e instanceof LeaseLostError ? new WeftError('service_unavailable', 'The run moved to another host process; retry.', { retryAfter: 1 }, { 'retry-after': '1' }) : e);
       if (e instanceof LeaseLostError) {
         this.log.warn({ runId }, 'lease lost; another process owns the run');
         return;
@@ -528,12 +626,23 @@ export class RunEngine {
 
     if (h.cancel) {
       this.abortInflight(h);
-      for (const [id, s] of Object.entries(h.proj.nodeStates)) if (s.status === 'running') b.add('node.cancelled', { nodeId: id, reason: 'run-cancelled' }, id);
+      for (const [id, s] of Object.entries(h.proj.nodeStates)) {
+        if (s.status === 'running' || s.status === 'suspended') b.add('node.cancelled', { nodeId: id, reason: 'run-cancelled' }, id);
+      }
       const payload: Record<string, unknown> = { durationMs: this.durationMs(h, now) };
       if (h.cancel.reason !== undefined) payload.reason = h.cancel.reason;
       if (h.cancel.by !== undefined) payload.cancelledBy = h.cancel.by;
+      if (h.cancel.reason === 'parent-cancelled' && h.proj.parent) payload.parentRunId = h.proj.parent.runId;
       b.add('run.cancelled', payload);
-      return this.commitTerminal(h, b);
+      for (const pc of this.commands.get(runId)?.splice(0) ?? []) {
+        pc.reject(pc.cmd.kind === 'resolve' ? new WeftError('interrupt_cancelled', 'The run was cancelled while the interrupt was pending.') : new WeftError('run_state_conflict', 'The run is being cancelled.', { runStatus: 'cancelling' }));
+      }
+      const children = Object.values(h.proj.children ?? {});
+      const done = await this.commitTerminal(h, b);
+      for (const c of children) {
+        this.cancelRun(h.rec.tenant, c.runId, 'parent-cancelled', h.cancel.by ?? 'system', false).catch((e: unknown) => this.log.warn({ runId: c.runId, err: String(e) }, 'cascade cancel failed'));
+      }
+      return done;
     }
 
     if (h.deadlineAt !== undefined && now >= h.deadlineAt) {
@@ -541,6 +650,20 @@ export class RunEngine {
       b.add('cap.breached', { kind: 'run-duration', limit: h.deadlineLimit, observed });
       this.failRun(h, b, { code: 'run_timeout', message: `The run exceeded its ${h.deadlineLimit} ms limit.` });
       return this.commitTerminal(h, b);
+    }
+
+    for (const iv of Object.values(h.proj.interrupts ?? {})) {
+      if (iv.status !== 'pending' || !iv.expiresAt || Date.parse(iv.expiresAt) > now) continue;
+      if (iv.kind === 'approval') this.resolveWith(h, b, iv, { action: 'timeout', decidedAt: b.ts }, 'system:timeout', 'rejected', 'timeout');
+      else this.resolveWith(h, b, iv, null, 'system:timeout', 'expired', 'timeout');
+    }
+
+    for (const pc of this.commands.get(runId)?.splice(0) ?? []) {
+      try {
+        b.answers.push({ pc, result: this.applyCommand(h, h.rec, h.proj, pc.cmd, b) });
+      } catch (e) {
+        pc.reject(e);
+      }
     }
 
     for (const s of h.settled.splice(0)) {
@@ -551,8 +674,13 @@ export class RunEngine {
       this.applyResult(h, b, s.nodeId, s.error === undefined ? { result: s.result as NodeResult } : { error: s.error });
     }
 
-    // Running nodes with no body in flight: after a restart, or their timer fired. Re-execute
-    // from the start (at-least-once); a delay keeps its recorded deadline.
+    if (h.proj.paused) {
+      await this.commit(h, b);
+      return false;
+    }
+
+    // Running nodes with no body in flight: after a restart, a resolved interrupt, or their
+    // timer fired. Re-execute from the start (at-least-once); a delay keeps its deadline.
     for (const node of h.graph.order) {
       if (h.proj.nodeStates[node.id]?.status !== 'running' || h.inflight.has(node.id)) continue;
       const armedAt = h.armed.get(nodeTimerKey(node.id));
@@ -619,6 +747,16 @@ export class RunEngine {
         startedAt: st?.startedAt ? Date.parse(st.startedAt) : this.clock.now(),
         signal: ctrl.signal,
         now: () => this.clock.now(),
+        interrupt: (req: InterruptRequest) => {
+          const key = req.key ?? node.id;
+          const iv = Object.values(h.proj.interrupts ?? {})
+            .filter((i) => i.nodeId === node.id && i.key === key)
+            .at(-1);
+          if (iv?.status === 'resolved') return structuredClone(iv.resumeValue);
+          if (iv?.status === 'expired') throw new NodeError('interrupt_expired', `The ${iv.kind} interrupt timed out without a resolution.`, { interruptId: iv.interruptId });
+          if (iv?.status === 'cancelled') throw new NodeError('interrupt_cancelled', 'The interrupt was cancelled.', { interruptId: iv.interruptId });
+          throw new SuspendSignal({ ...req, key });
+        },
       });
     } catch (e) {
       this.applyResult(h, b, node.id, { error: e });
@@ -640,6 +778,11 @@ export class RunEngine {
 
   private applyResult(h: HotRun, b: StepBatch, nodeId: string, r: { result: NodeResult } | { error: unknown }): void {
     const key = nodeTimerKey(nodeId);
+    if ('error' in r && r.error instanceof SuspendSignal) {
+      if (h.armed.delete(key)) b.timers.clear.push(key);
+      this.suspend(h, b, nodeId, r.error.request);
+      return;
+    }
     if ('error' in r) {
       const st = h.proj.nodeStates[nodeId];
       b.add('node.failed', { nodeId, error: toErrorObject(r.error), attempts: (st?.attempt ?? 0) + 1 }, nodeId);
@@ -664,7 +807,7 @@ export class RunEngine {
   private failRun(h: HotRun, b: StepBatch, error: { code: string; message: string; details?: Record<string, unknown> }, failedNodeId?: string): true {
     this.abortInflight(h);
     for (const [id, s] of Object.entries(h.proj.nodeStates)) {
-      if (s.status === 'running') b.add('node.failed', { nodeId: id, error: { code: error.code, message: error.message }, attempts: (s.attempt ?? 0) + 1 }, id);
+      if (s.status === 'running' || s.status === 'suspended') b.add('node.failed', { nodeId: id, error: { code: error.code, message: error.message }, attempts: (s.attempt ?? 0) + 1 }, id);
     }
     const payload: Record<string, unknown> = { error, durationMs: this.durationMs(h, this.clock.now()) };
     if (failedNodeId) payload.failedNodeId = failedNodeId;
@@ -712,8 +855,16 @@ export class RunEngine {
   private async commit(h: HotRun, b: StepBatch): Promise<void> {
     if (b.empty) return;
     const timers: TimerChanges = { set: b.timers.set, clear: b.timers.clear, clearAll: b.timers.clearAll };
-    await this.store.appendEvents(h.rec.runId, h.epoch, b.events, h.proj, timers);
+    try {
+      if (b.events.length > 0 || timers.set?.length || timers.clear?.length || timers.clearAll) {
+        await this.store.appendEvents(h.rec.runId, h.epoch, b.events, h.proj, timers);
+      }
+    } catch (e) {
+      for (const a of b.answers) a.pc.reject(e);
+      throw e;
+    }
     if (b.events.length > 0) this.bus.publish(h.rec.runId, b.events, h.proj);
+    for (const a of b.answers) a.pc.resolve({ ...a.result, status: a.result.status === 'paused' ? 'paused' : h.proj.status });
   }
 
   private async commitTerminal(h: HotRun, b: StepBatch): Promise<true> {
@@ -722,6 +873,218 @@ export class RunEngine {
     h.armed.clear();
     await this.commit(h, b);
     return true;
+  }
+
+  // ------------------------------------------------------------------ interrupts
+
+  /** Appends the suspension of `nodeId` on a new interrupt. */
+  private suspend(h: HotRun, b: StepBatch, nodeId: string, req: InterruptRequest & { key: string }): void {
+    const runId = h.rec.runId;
+    const interruptId = `int_${createHash('sha256').update(`${runId}\u0000${nodeId}\u0000${req.key}`).digest('hex').slice(0, 24)}`;
+    if (h.proj.interrupts?.[interruptId]) {
+      // A second interrupt with a key already used in this run returns nothing new.
+      b.add('node.failed', { nodeId, error: { code: 'validation_error', message: `interrupt key ${req.key} was already used in this run` } }, nodeId);
+      return;
+    }
+    b.add('node.suspended', { nodeId, interruptId, kind: req.kind, key: req.key }, nodeId);
+    const payload: Record<string, unknown> = { kind: req.kind, key: req.key, data: req.data };
+    if (req.resumeSchema) payload.resumeSchema = req.resumeSchema;
+    if (req.timeoutMs !== undefined) payload.timeoutMs = req.timeoutMs;
+    b.add('interrupt.requested', payload, nodeId);
+    if (req.kind === 'approval') {
+      const d = req.data;
+      const legacy: Record<string, unknown> = {
+        nodeId,
+        interruptId,
+        artifactId: d.artifactId,
+        artifactType: d.artifactType,
+        title: d.title,
+        actions: (Array.isArray(d.actions) ? d.actions : []).map((a) => (a === 'edit-accept' ? 'edit' : a)),
+      };
+      if (typeof d.requiredApprovals === 'number') legacy.requiredApprovals = d.requiredApprovals;
+      if (Array.isArray(d.approversList)) legacy.approversList = d.approversList;
+      b.add('approval.requested', legacy, nodeId);
+    } else if (req.kind === 'clarification') {
+      b.add('clarification.requested', { nodeId, interruptId, questions: req.data.questions }, nodeId);
+    }
+    if (req.timeoutMs !== undefined) {
+      const fireAt = b.now + req.timeoutMs;
+      b.timers.set.push({ runId, key: `interrupt:${interruptId}`, fireAt });
+      this.armTimer(fireAt);
+    }
+  }
+
+  /** Appends the resolution of an interrupt; the node runs again and reads the value. */
+  private resolveWith(h: HotRun, b: StepBatch, iv: InterruptView, value: unknown, resolvedBy: string, outcome?: string, reason?: string): void {
+    const { nodeId, interruptId } = iv;
+    const resolved: Record<string, unknown> = { nodeId, interruptId, kind: iv.kind, resumeValue: value, resolvedBy, resolvedAt: b.ts };
+    if (outcome) resolved.outcome = outcome;
+    if (reason) resolved.reason = reason;
+    b.add('interrupt.resolved', resolved, nodeId);
+    if (iv.kind === 'approval') {
+      const v = (value ?? {}) as Record<string, unknown>;
+      const received: Record<string, unknown> = { nodeId, action: String(v.action), decidedAt: b.ts };
+      if (typeof v.decidedBy === 'string') received.decidedBy = v.decidedBy;
+      for (const k of ['comment', 'feedback', 'refineFeedback', 'editedArtifactData']) if (v[k] !== undefined) received[k] = v[k];
+      b.add('approval.received', received, nodeId);
+    } else if (iv.kind === 'clarification' && value && typeof value === 'object') {
+      b.add('clarification.resolved', { nodeId, answers: (value as { answers: unknown }).answers, answeredBy: resolvedBy }, nodeId);
+    }
+    b.add('node.resumed', { nodeId, interruptId, resumeValue: value }, nodeId);
+    b.timers.clear.push(`interrupt:${interruptId}`);
+  }
+
+  private resumeValidator(schema: Record<string, unknown>): (v: unknown, what?: string) => unknown {
+    const k = canonicalJson(schema);
+    let fn = this.resumeValidators.get(k);
+    if (!fn) {
+      fn = compileValidator<unknown>(schema, this.ajv);
+      this.resumeValidators.set(k, fn);
+    }
+    return fn;
+  }
+
+  /**
+   * Applies a command to the run state: validates it against the folded state and, when `h`
+   * is given, appends its events. With `h` undefined (a finished run) it only throws the error
+   * the caller should see.
+   */
+  private applyCommand(h: HotRun | undefined, rec: RunRecord, proj: RunRecord['projection'], cmd: RunCommand, b?: StepBatch): CommandResult {
+    const runId = rec.runId;
+    if (cmd.kind === 'pause') {
+      if (proj.paused) throw new WeftError('run_state_conflict', 'The run is already paused.', { runStatus: 'paused', pausedAt: proj.paused.at });
+      if (!h || !b) throw new WeftError('run_state_conflict', `The run is ${proj.status}.`, { runStatus: proj.status });
+      const payload: Record<string, unknown> = { drainPolicy: cmd.drainPolicy, pausedBy: cmd.principal };
+      if (cmd.reason !== undefined) payload.reason = cmd.reason;
+      b.add('run.paused', payload);
+      if (cmd.drainPolicy === 'immediate') this.abortInflight(h);
+      return { runId, status: 'paused', pausedAt: b.ts };
+    }
+    if (cmd.kind === 'resume') {
+      if (!proj.paused || !h || !b) throw new WeftError('run_state_conflict', 'The run is not paused.', { runStatus: proj.status });
+      const payload: Record<string, unknown> = { resumedBy: cmd.principal };
+      if (cmd.reason !== undefined) payload.reason = cmd.reason;
+      b.add('run.resumed', payload);
+      return { runId, status: 'running', resumedAt: b.ts };
+    }
+    const all = Object.values(proj.interrupts ?? {});
+    const iv = cmd.interruptId
+      ? proj.interrupts?.[cmd.interruptId]
+      : (all.find((i) => i.nodeId === cmd.nodeId && i.status === 'pending') ?? all.filter((i) => i.nodeId === cmd.nodeId).at(-1));
+    if (!iv || (cmd.nodeId !== undefined && iv.nodeId !== cmd.nodeId)) throw new WeftError('not_found', 'No interrupt for this node.');
+    const answer = (outcome?: string, votes?: CommandResult['interrupt']): CommandResult => ({
+      runId,
+      status: proj.status,
+      nodeId: iv.nodeId,
+      interruptId: iv.interruptId,
+      interrupt: { kind: iv.kind, ...(outcome ? { outcome } : {}), ...(votes ? { votes: votes.votes } : {}) } as CommandResult['interrupt'],
+    });
+    const parentCancelled = rec.cancelRequested?.reason === 'parent-cancelled';
+    if (iv.status === 'resolved') {
+      if (iv.kind === 'external-event' && canonicalJson(cmd.resumeValue) === canonicalJson(iv.resumeValue)) return answer(iv.outcome ?? 'resolved');
+      throw new WeftError('interrupt_already_resolved', 'The interrupt was already resolved.', { interruptId: iv.interruptId });
+    }
+    if (iv.status === 'expired') throw new WeftError('interrupt_expired', 'The interrupt passed its deadline.', { interruptId: iv.interruptId });
+    if (iv.status === 'cancelled' || rec.cancelRequested) {
+      if (parentCancelled || cmd.via === 'token') throw new WeftError('interrupt_gone', 'The interrupt was invalidated.', { interruptId: iv.interruptId });
+      throw new WeftError('interrupt_cancelled', 'The run was cancelled while the interrupt was pending.', { interruptId: iv.interruptId });
+    }
+    if (!h || !b) throw new WeftError('interrupt_gone', 'The interrupt is no longer pending.', { interruptId: iv.interruptId });
+    const node = h.graph.byId.get(iv.nodeId);
+    if (cmd.via === 'token' && node?.config.profile === 'openwop-interrupt-auth-required') {
+      throw new WeftError('auth_elevation_required', 'Resolve this interrupt with a bearer credential holding approvals:respond.');
+    }
+    if (iv.resumeSchema) {
+      try {
+        this.resumeValidator(iv.resumeSchema)(cmd.resumeValue, 'resumeValue');
+      } catch (e) {
+        if (e instanceof WeftError) throw new WeftError('validation_error', 'resumeValue does not match the interrupt\'s resumeSchema.', e.details);
+        throw e;
+      }
+    }
+    if (iv.kind === 'approval') return this.applyApproval(h, b, iv, cmd, answer);
+    let value = cmd.resumeValue;
+    if (iv.kind === 'clarification') value = this.checkAnswers(iv, value);
+    if (iv.kind === 'external-event') this.checkCorrelation(iv, value);
+    this.resolveWith(h, b, iv, value, cmd.principal);
+    return answer('resolved');
+  }
+
+  private applyApproval(
+    h: HotRun,
+    b: StepBatch,
+    iv: InterruptView,
+    cmd: Extract<RunCommand, { kind: 'resolve' }>,
+    answer: (outcome?: string, votes?: CommandResult['interrupt']) => CommandResult,
+  ): CommandResult {
+    const v = { ...((cmd.resumeValue ?? {}) as Record<string, unknown>) };
+    // The decider is the authenticated principal; a client-supplied decidedBy is ignored.
+    delete v.decidedBy;
+    delete v.decidedAt;
+    const action = v.action === 'edit' ? 'edit-accept' : String(v.action);
+    const approvers = Array.isArray(iv.data.approversList) ? (iv.data.approversList as string[]) : [];
+    if (approvers.length > 0 && !approvers.includes(cmd.principal)) {
+      throw new WeftError('forbidden', 'This principal is not an approver of this gate.');
+    }
+    const required = typeof iv.data.requiredApprovals === 'number' ? iv.data.requiredApprovals : 1;
+    if (required <= 1) {
+      this.resolveWith(h, b, iv, { ...v, action, decidedBy: cmd.principal, decidedAt: b.ts }, cmd.principal, action === 'reject' ? 'rejected' : 'accepted');
+      return answer(action === 'reject' ? 'rejected' : 'accepted');
+    }
+    const votes = iv.votes ?? [];
+    if (votes.some((x) => x.principal === cmd.principal)) {
+      throw new WeftError('already_voted', 'This principal already voted on this approval.', { interruptId: iv.interruptId });
+    }
+    const granted = votes.filter((x) => x.action === 'accept').length + (action === 'reject' ? 0 : 1);
+    const rejected = votes.filter((x) => x.action === 'reject').length + (action === 'reject' ? 1 : 0);
+    const tally = { granted, rejected, required };
+    if (action === 'reject') {
+      const payload: Record<string, unknown> = { gateId: iv.nodeId, principal: cmd.principal };
+      if (typeof v.comment === 'string') payload.reason = v.comment;
+      b.add('approval.rejected', payload, iv.nodeId);
+      const threshold = iv.data.rejectionPolicy === 'majority' ? Math.floor(required / 2) + 1 : 1;
+      if (rejected < threshold) return answer('pending', { kind: 'approval', votes: tally });
+      this.resolveWith(h, b, iv, { action: 'reject', decidedBy: `quorum:${rejected}-of-${required}`, decidedAt: b.ts }, cmd.principal, 'rejected');
+      return answer('rejected', { kind: 'approval', votes: tally });
+    }
+    b.add('approval.granted', { gateId: iv.nodeId, principal: cmd.principal, quorumProgress: { granted, required } }, iv.nodeId);
+    if (granted < required) return answer('pending', { kind: 'approval', votes: tally });
+    this.resolveWith(h, b, iv, { ...v, action, decidedBy: `quorum:${granted}-of-${required}`, decidedAt: b.ts }, cmd.principal, 'accepted');
+    return answer('accepted', { kind: 'approval', votes: tally });
+  }
+
+  /** Normalizes clarification answers to a map and checks every question is answered. */
+  private checkAnswers(iv: InterruptView, value: unknown): { answers: Record<string, unknown> } {
+    const raw = (value as { answers?: unknown }).answers;
+    const answers: Record<string, unknown> = {};
+    if (Array.isArray(raw)) {
+      for (const a of raw) if (a && typeof a === 'object' && typeof (a as { id?: unknown }).id === 'string') answers[(a as { id: string }).id] = (a as { answer?: unknown }).answer;
+    } else if (raw && typeof raw === 'object') Object.assign(answers, raw);
+    const questions = (Array.isArray(iv.data.questions) ? iv.data.questions : []) as { id: string; schema?: Record<string, unknown> }[];
+    const errors: { path: string; message: string }[] = [];
+    const ids = new Set(questions.map((q) => q.id));
+    for (const q of questions) {
+      if (answers[q.id] === undefined || answers[q.id] === null || answers[q.id] === '') errors.push({ path: `/resumeValue/answers/${q.id}`, message: 'missing answer' });
+      else if (q.schema) {
+        try {
+          this.resumeValidator(q.schema)(answers[q.id], `answer to ${q.id}`);
+        } catch {
+          errors.push({ path: `/resumeValue/answers/${q.id}`, message: 'does not match the question schema' });
+        }
+      }
+    }
+    for (const k of Object.keys(answers)) if (!ids.has(k)) errors.push({ path: `/resumeValue/answers/${k}`, message: 'unknown question' });
+    if (errors.length > 0) throw new WeftError('validation_error', 'The clarification answers are invalid.', { errors });
+    return { answers };
+  }
+
+  /** Shallow-matches every key of the interrupt's correlation against the event. */
+  private checkCorrelation(iv: InterruptView, value: unknown): void {
+    const expected = (iv.data.correlation ?? {}) as Record<string, unknown>;
+    const v = (value ?? {}) as Record<string, unknown>;
+    const got = (v.correlation && typeof v.correlation === 'object' ? v.correlation : v) as Record<string, unknown>;
+    const mismatched = Object.keys(expected).filter((k) => canonicalJson(got[k]) !== canonicalJson(expected[k]));
+    if (mismatched.length > 0) throw new WeftError('correlation_mismatch', 'The event does not match the interrupt correlation.', { mismatched });
   }
 
   // ------------------------------------------------------------------ timers

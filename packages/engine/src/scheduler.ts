@@ -130,7 +130,7 @@ export function decide(graph: WorkflowGraph, p: RunProjection): Decision {
   for (const node of graph.order) {
     const st = statusOf(node.id);
     if (!st) continue;
-    if (st.status === 'running') {
+    if (st.status === 'running' || st.status === 'suspended') {
       active = true;
       continue;
     }

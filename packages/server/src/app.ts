@@ -12,6 +12,7 @@ import { requireScope, type ApiKeyAuthenticator } from './auth.js';
 import type { HostContext } from './context.js';
 import { sendError } from './errors.js';
 import { registerEventRoutes } from './routes/events.js';
+import { registerInterruptRoutes } from './routes/interrupts.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerWorkflowRoutes } from './routes/workflows.js';
 
@@ -68,5 +69,6 @@ export function buildApp(ctx: HostContext, auth: ApiKeyAuthenticator, logger: Lo
   registerWorkflowRoutes(app, ctx);
   registerRunRoutes(app, ctx);
   registerEventRoutes(app, ctx);
+  registerInterruptRoutes(app, ctx);
   return app;
 }

@@ -34,6 +34,10 @@ export interface HostConfig {
   /** SSE keepalive comment interval (≤ 30 s). */
   sseKeepaliveMs: number;
   logLevel: string;
+  /** `kid:secret,…` signing keys for interrupt tokens (first signs). */
+  interruptTokenKeys?: string;
+  /** Interrupt token lifetime (capped by each interrupt's deadline). */
+  interruptTokenTtlMs: number;
   /** Print the base URL line on start. */
   announce: boolean;
 }
@@ -85,9 +89,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     idempotencyRetentionMs: int(env.WEFT_IDEMPOTENCY_RETENTION_MS, 'WEFT_IDEMPOTENCY_RETENTION_MS', 86_400_000, 86_400_000, 30 * 86_400_000),
     sseKeepaliveMs: int(env.WEFT_SSE_KEEPALIVE_MS, 'WEFT_SSE_KEEPALIVE_MS', 15_000, 100, 30_000),
     logLevel: env.WEFT_LOG_LEVEL ?? 'info',
+    interruptTokenTtlMs: int(env.WEFT_INTERRUPT_TOKEN_TTL_MS, 'WEFT_INTERRUPT_TOKEN_TTL_MS', 1_800_000, 1000, 30 * 86_400_000),
     announce: true,
   };
   if (env.WEFT_PG_URL) base.pgUrl = env.WEFT_PG_URL;
+  if (env.WEFT_INTERRUPT_TOKEN_KEYS) base.interruptTokenKeys = env.WEFT_INTERRUPT_TOKEN_KEYS;
   const cfg: HostConfig = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
   if (cfg.store === 'postgres' && !cfg.pgUrl) throw new Error('WEFT_STORE=postgres needs WEFT_PG_URL');
   return cfg;

@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { WeftError } from '@weft/contract';
 import type { Principal } from './auth.js';
 import type { HostConfig } from './config.js';
+import type { InterruptTokens } from './interrupt-tokens.js';
 
 export interface HostContext {
   engine: RunEngine;
@@ -16,6 +17,7 @@ export interface HostContext {
   /** Called after the workflow catalog changed. */
   workflowsChanged(): Promise<void>;
   version: string;
+  tokens: InterruptTokens;
 }
 
 declare module 'fastify' {

@@ -14,6 +14,7 @@ import { ApiKeyAuthenticator } from './auth.js';
 import type { ApiKeyConfig, HostConfig } from './config.js';
 import type { HostContext } from './context.js';
 import { SUPPORTED_FIXTURES, buildDiscovery } from './discovery.js';
+import { InterruptTokens, loadTokenKeys } from './interrupt-tokens.js';
 import { loadWorkflowDirs } from './workflow-loader.js';
 
 /** A running host. */
@@ -84,6 +85,11 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   const auth = new ApiKeyAuthenticator(keys);
   const store = await openStore(config);
   await store.migrate();
+  const tokenKeys = loadTokenKeys(config.interruptTokenKeys, config.store === 'sqlite' ? config.dataDir : undefined);
+  if (tokenKeys.source === 'ephemeral' && config.store === 'postgres') {
+    logger.warn('WEFT_INTERRUPT_TOKEN_KEYS is not set: interrupt tokens are signed with a per-process key and die with it');
+  }
+  const tokens = new InterruptTokens(tokenKeys.keys, config.interruptTokenTtlMs);
   const engine = new RunEngine({
     store,
     limits: { maxNodeExecutions: config.maxNodeExecutions, maxRunDurationMs: config.maxRunDurationMs },
@@ -109,6 +115,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     version: WEFT_VERSION,
     discovery: () => buildDiscovery({ config, version: WEFT_VERSION, fixtures, runtimeCapabilities: [...engine.runtimeCapabilities] }),
     workflowsChanged: refreshFixtures,
+    tokens,
   };
   const app = buildApp(ctx, auth, logger);
   await engine.start();

@@ -4,10 +4,13 @@
  * @see wire-contract.md §3.2
  */
 import { EVENT_LOG_SCHEMA_VERSION, TERMINAL_STATUSES } from '@weft/contract';
-import { RunEngine, maskVariables, type RunRecord, type StoredWorkflow } from '@weft/engine';
+import { RunEngine, maskVariables, type InterruptView, type RunRecord, type StoredWorkflow } from '@weft/engine';
+
+/** Mints a callback token for a pending interrupt (only for callers allowed to resolve it). */
+export type TokenMinter = (rec: RunRecord, iv: InterruptView) => { token: string; expiresAt: number };
 
 /** The snapshot as served by `GET /v1/runs/{runId}` and in `values` stream frames. */
-export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined): Record<string, unknown> {
+export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined, mint?: TokenMinter): Record<string, unknown> {
   const p = rec.projection;
   const status = RunEngine.visibleStatus(rec);
   const snap: Record<string, unknown> = {
@@ -31,5 +34,26 @@ export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined): Reco
   if (p.error) snap.error = p.error;
   if (p.outputs) snap.outputs = p.outputs;
   if (rec.cancelRequested?.reason) snap.cancelReason = rec.cancelRequested.reason;
+  if (p.paused) snap.pausedAt = p.paused.at;
+  if (p.parent) {
+    snap.parentRunId = p.parent.runId;
+    snap.parentNodeId = p.parent.nodeId;
+  }
+  if (p.children) snap.childRuns = Object.entries(p.children).map(([nodeId, c]) => ({ runId: c.runId, nodeId, workflowId: c.workflowId }));
+  const pending = Object.values(p.interrupts ?? {}).filter((i) => i.status === 'pending');
+  if (pending.length > 0) {
+    const first = pending[0] as InterruptView;
+    const block: Record<string, unknown> = { kind: first.kind, nodeId: first.nodeId, interruptId: first.interruptId, key: first.key, payload: first.data, requestedAt: first.requestedAt };
+    if (first.resumeSchema) block.resumeSchema = first.resumeSchema;
+    if (first.expiresAt) block.expiresAt = first.expiresAt;
+    if (first.votes) block.votes = first.votes.map((v) => ({ principal: v.principal, action: v.action, at: v.at }));
+    if (mint) {
+      const t = mint(rec, first);
+      block.interruptToken = t.token;
+      block.tokenExpiresAt = new Date(t.expiresAt).toISOString();
+    }
+    snap.interrupt = block;
+    snap.pendingInterrupts = pending.map((i) => ({ nodeId: i.nodeId, interruptId: i.interruptId, kind: i.kind }));
+  }
   return snap;
 }

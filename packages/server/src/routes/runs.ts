@@ -130,7 +130,12 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
     const runId = pathId((req.params as { runId: string }).runId, 'runId');
     const rec = await store.getRun(p.tenant, runId);
     if (!rec) throw runNotFound();
-    return toSnapshot(rec, await store.getWorkflowByHash(rec.workflowHash));
+    // Only a caller who may resolve interrupts gets a callback token for them.
+    const mint = p.scopes.has('approvals:respond')
+      ? (r: typeof rec, iv: { nodeId: string; interruptId: string; expiresAt?: string }) =>
+          ctx.tokens.mint({ runId: r.runId, nodeId: iv.nodeId, interruptId: iv.interruptId }, Date.now(), iv.expiresAt ? Date.parse(iv.expiresAt) : undefined)
+      : undefined;
+    return toSnapshot(rec, await store.getWorkflowByHash(rec.workflowHash), mint);
   });
 
   app.post('/v1/runs/:runId/cancel', { config: { scope: 'runs:cancel' } }, async (req, reply) => {
