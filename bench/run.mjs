@@ -269,7 +269,9 @@ async function spawnHost(opts, log) {
     tail.push(line);
     if (tail.length > 40) tail.shift();
   };
-  const exited = new Promise((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  const errTail = [];
+  // 'close' (not 'exit'): stdout/stderr are drained by then, so the last error line is kept.
+  const exited = new Promise((res) => child.once('close', (code, signal) => res({ code, signal })));
   let buf = '';
   const url = await new Promise((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`host did not announce itself within 60 s:\n${tail.join('\n')}`)), 60_000);
@@ -289,10 +291,19 @@ async function spawnHost(opts, log) {
       }
     });
     child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d) => d.split('\n').filter(Boolean).forEach(keep));
+    child.stderr.on('data', (d) =>
+      d
+        .split('\n')
+        .filter(Boolean)
+        .forEach((l) => {
+          keep(l);
+          errTail.push(l);
+          if (errTail.length > 10) errTail.shift();
+        }),
+    );
     exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      rej(new Error(`host exited (code ${code}, signal ${signal}) before listening:\n${tail.join('\n')}`));
+      rej(new Error(`host exited (code ${code}, signal ${signal}) before listening; last stderr lines:\n${errTail.join('\n')}`));
     });
   });
   let stopped = false;
@@ -562,6 +573,8 @@ async function runPhase({ name, base, apiKey, concurrency, duration, warmup, max
     const ncpu = cpus().length;
     res.machineBusyCores = +(((after.sys.busy - before.sys.busy) / Math.max(1, after.sys.total - before.sys.total)) * ncpu).toFixed(2);
   }
+  // Everything else on the box (other processes, postgres, kernel threads): flags interference.
+  const otherCores = (hostCores) => (res.machineBusyCores === undefined ? undefined : +Math.max(0, res.machineBusyCores - res.clientCpuCores - hostCores).toFixed(2));
   if (host && before.host && after.host) {
     const u = after.host.user - before.host.user;
     const s = after.host.system - before.host.system;
@@ -578,6 +591,7 @@ async function runPhase({ name, base, apiKey, concurrency, duration, warmup, max
     const ms = after.pg - before.pg;
     res.postgresServer = { cpuMs: +ms.toFixed(0), cpuMsPerOp: st.ok ? +(ms / st.ok).toFixed(4) : null, cpuCores: +(ms / 1000 / secs).toFixed(2) };
   }
+  if (res.host) res.otherCores = otherCores(res.host.cpuCores + (res.postgresServer?.cpuCores ?? 0));
   log(`  ${name}: ${res.opsPerS} ops/s, ${st.ok} ok, ${st.errors} errors`);
   return res;
 }
@@ -635,16 +649,16 @@ function renderHuman(results) {
   const L = [];
   const o = results.options;
   L.push(`Weft bench ${results.date} — target ${results.target.mode === 'spawned' ? `spawned host pid ${results.target.pid} (store ${o.store})` : `external ${results.target.url} (store label ${o.store})`}`);
-  L.push(`machine: ${results.machine.cores} cores, node ${results.machine.node}; C=${o.concurrency}, duration ${o.duration}s (+${o.warmup}s warmup) per phase, wait=${o.wait}, workflow ${o.workflow}${o.profile ? ', PROFILING (slower)' : ''}`);
+  L.push(`machine: ${results.machine.cores} cores, node ${results.machine.node}${results.code ? `; code ${results.code.head}${results.code.uncommittedFilesInPackages ? ` + ${results.code.uncommittedFilesInPackages} uncommitted files in packages/` : ''}` : ''}; C=${o.concurrency}, duration ${o.duration}s (+${o.warmup}s warmup) per phase, wait=${o.wait}, workflow ${o.workflow}${o.profile ? ', PROFILING (slower)' : ''}`);
   L.push('');
-  const head = ['phase', 'C', 'ok', 'err', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'host CPU ms/op', 'host cores', 'host peak RSS MB', 'client CPU ms/op', 'client cores', 'box busy cores'];
+  const head = ['phase', 'C', 'ok', 'err', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'host CPU ms/op', 'host cores', 'host peak RSS MB', 'client CPU ms/op', 'client cores', 'box busy cores', 'other cores'];
   const rows = [];
   for (const p of results.phases) {
     const main = p.latencyMs.latency;
-    rows.push([p.phase === 'e2e' || p.phase === 'collapse' ? `${p.phase} (${o.wait})` : p.phase, p.concurrency, p.ok, p.errors, fmt(p.opsPerS, 0), fmt(main?.p50), fmt(main?.p95), fmt(main?.p99), fmt(main?.max, 1), fmt(p.host?.cpuMsPerOp, 3), fmt(p.host?.cpuCores), fmt(p.host?.peakRssMb, 1), fmt(p.clientCpuMsPerOp, 3), fmt(p.clientCpuCores), fmt(p.machineBusyCores)]);
+    rows.push([p.phase === 'e2e' || p.phase === 'collapse' ? `${p.phase} (${o.wait})` : p.phase, p.concurrency, p.ok, p.errors, fmt(p.opsPerS, 0), fmt(main?.p50), fmt(main?.p95), fmt(main?.p99), fmt(main?.max, 1), fmt(p.host?.cpuMsPerOp, 3), fmt(p.host?.cpuCores), fmt(p.host?.peakRssMb, 1), fmt(p.clientCpuMsPerOp, 3), fmt(p.clientCpuCores), fmt(p.machineBusyCores), fmt(p.otherCores)]);
     if (p.latencyMs.firstEvent) {
       const f = p.latencyMs.firstEvent;
-      rows.push(['  └ SSE first data:', '', '', '', '', fmt(f.p50), fmt(f.p95), fmt(f.p99), fmt(f.max, 1), '', '', '', '', '', '']);
+      rows.push(['  └ SSE first data:', '', '', '', '', fmt(f.p50), fmt(f.p95), fmt(f.p99), fmt(f.max, 1), '', '', '', '', '', '', '']);
     }
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
@@ -654,6 +668,7 @@ function renderHuman(results) {
   for (const r of rows) L.push(line(r));
   L.push('');
   L.push('latency: create = POST /v1/runs round trip; e2e/collapse/sse = POST → terminal; SSE first data: = GET …/events?streamMode=debug start → first data: frame');
+  L.push('other cores = box busy − host − client (− postgres server): CPU used by anything else on the machine; > ~0.1 means interference');
   if (results.target.mode !== 'spawned') L.push('host CPU / RSS: not available (external host: run without --base-url to let the bench spawn and sample the host)');
   for (const p of results.phases) {
     if (p.errors) L.push(`! ${p.phase}: ${p.errors} errors ${JSON.stringify(p.errorKinds)} e.g. ${p.errorSamples[0]}`);
@@ -678,6 +693,17 @@ function renderHuman(results) {
 }
 
 // ───────────────────────────── main ─────────────────────────────
+
+/** The commit measured and whether packages/ had uncommitted changes (best effort). */
+function gitInfo() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'packages'], { cwd: REPO, encoding: 'utf8' }).split('\n').filter(Boolean).length;
+    return { head, uncommittedFilesInPackages: dirty };
+  } catch {
+    return undefined;
+  }
+}
 
 async function main() {
   const opts = parseCli(process.argv.slice(2));
@@ -717,6 +743,7 @@ async function main() {
   const results = {
     date: new Date().toISOString(),
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    code: gitInfo(),
     options: { store: opts.store, concurrency: opts.concurrency, duration: opts.duration, warmup: opts.warmup, collapseConcurrency: opts.collapseConcurrency, phases: opts.phases, wait: opts.wait, workflow: opts.workflow, profile: opts.profile },
     target: host ? { mode: 'spawned', url: host.url, pid: host.pid } : { mode: 'external', url: base.toString(), note: 'host CPU and RSS not available for an external host' },
     phases: [],

@@ -21,6 +21,8 @@ export interface TargetInfo {
   keyReadOnly?: string;
   /** A key of tenant A holding only runs:cancel. */
   keyCancelOnly?: string;
+  /** Two more tenant-A keys (distinct principals) holding approvals:respond, for quorum tests. */
+  approverKeys?: [string, string];
   /** True when the host is Weft started by this suite (its internals are known). */
   inProcess: boolean;
   store: string;
@@ -35,6 +37,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (process.env.OPENWOP_API_KEY_TENANT_B) t.keyB = process.env.OPENWOP_API_KEY_TENANT_B;
     if (process.env.OPENWOP_API_KEY_READONLY) t.keyReadOnly = process.env.OPENWOP_API_KEY_READONLY;
     if (process.env.OPENWOP_API_KEY_CANCEL_ONLY) t.keyCancelOnly = process.env.OPENWOP_API_KEY_CANCEL_ONLY;
+    const approvers = (process.env.OPENWOP_API_KEY_APPROVERS ?? '').split(',').filter(Boolean);
+    if (approvers.length >= 2) t.approverKeys = [approvers[0] as string, approvers[1] as string];
     project.provide('target', t);
     return async () => {};
   }
@@ -47,6 +51,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     keyB: TEST_KEYS.tenantB,
     keyReadOnly: TEST_KEYS.readOnly,
     keyCancelOnly: TEST_KEYS.cancelOnly,
+    approverKeys: [TEST_KEYS.approverA2, TEST_KEYS.approverA3],
     inProcess: true,
     store,
   });

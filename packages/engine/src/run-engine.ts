@@ -394,23 +394,14 @@ export class RunEngine {
   private async command(tenant: string | null, runId: string, cmd: RunCommand): Promise<CommandResult> {
     const rec = tenant === null ? await this.store.getRunInternal(runId) : await this.store.getRun(tenant, runId);
     if (!rec) throw new WeftError('not_found', 'Run not found.');
-    if (TERMINAL_STATUSES.has(rec.projection.status)) throw this.terminalError(rec, cmd);
+    // No driver for finished runs: answer from the folded state (throws, or an idempotent replay).
+    if (TERMINAL_STATUSES.has(rec.projection.status)) return this.applyCommand(undefined, rec, rec.projection, cmd);
     return new Promise<CommandResult>((resolve, reject) => {
       const q = this.commands.get(runId) ?? [];
       q.push({ cmd, resolve, reject });
       this.commands.set(runId, q);
       this.wake(runId);
     });
-  }
-
-  /** The error a command gets on a finished run (no driver: answered from the folded state). */
-  private terminalError(rec: RunRecord, cmd: RunCommand): unknown {
-    try {
-      this.applyCommand(undefined, rec, rec.projection, cmd);
-    } catch (e) {
-      return e;
-    }
-    return new WeftError('run_state_conflict', `The run already ended as ${rec.projection.status}.`, { runStatus: rec.projection.status });
   }
 
   private failCommands(runId: string, e: unknown): void {
@@ -531,11 +522,15 @@ export class RunEngine {
           this.commands.delete(runId);
           const rec = await this.store.getRunInternal(runId);
           for (const pc of queued) {
-            pc.reject(
-              rec && TERMINAL_STATUSES.has(rec.projection.status)
-                ? this.terminalError(rec, pc.cmd)
-                : new WeftError('service_unavailable', 'Another host process owns this run; retry shortly.', { retryAfter: 1 }, { 'retry-after': '1' }),
-            );
+            if (!rec || !TERMINAL_STATUSES.has(rec.projection.status)) {
+              pc.reject(new WeftError('service_unavailable', 'Another host process owns this run; retry shortly.', { retryAfter: 1 }, { 'retry-after': '1' }));
+              continue;
+            }
+            try {
+              pc.resolve(this.applyCommand(undefined, rec, rec.projection, pc.cmd));
+            } catch (e) {
+              pc.reject(e);
+            }
           }
         }
         return;
@@ -674,7 +669,8 @@ export class RunEngine {
       this.applyResult(h, b, s.nodeId, s.error === undefined ? { result: s.result as NodeResult } : { error: s.error });
     }
 
-    if (h.proj.paused) {
+    // Paused: nothing new starts. With drain-current-node, nodes already running may finish.
+    if (h.proj.paused?.drainPolicy === 'immediate') {
       await this.commit(h, b);
       return false;
     }
@@ -687,6 +683,11 @@ export class RunEngine {
       if (armedAt !== undefined && armedAt > now) continue;
       const terminal = this.execute(h, b, node);
       if (terminal) return this.commitTerminal(h, b);
+    }
+
+    if (h.proj.paused) {
+      await this.commit(h, b);
+      return false;
     }
 
     for (;;) {
@@ -954,6 +955,7 @@ export class RunEngine {
     if (cmd.kind === 'pause') {
       if (proj.paused) throw new WeftError('run_state_conflict', 'The run is already paused.', { runStatus: 'paused', pausedAt: proj.paused.at });
       if (!h || !b) throw new WeftError('run_state_conflict', `The run is ${proj.status}.`, { runStatus: proj.status });
+      if (h.cancel) throw new WeftError('run_state_conflict', 'The run is being cancelled.', { runStatus: 'cancelling' });
       const payload: Record<string, unknown> = { drainPolicy: cmd.drainPolicy, pausedBy: cmd.principal };
       if (cmd.reason !== undefined) payload.reason = cmd.reason;
       b.add('run.paused', payload);

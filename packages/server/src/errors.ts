@@ -35,6 +35,11 @@ export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply
     req.log.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'internal error');
     we = new WeftError('internal_error', 'An internal error occurred.', { correlationId: String(req.id) });
   }
+  if (we.code === 'payload_too_large' && !req.raw.readableEnded) {
+    // Read and discard the rest of the upload so the client receives the 413 instead of a
+    // reset connection while it is still sending.
+    req.raw.resume();
+  }
   const body: ErrorEnvelope = we.toEnvelope();
   if (we.headers) reply.headers(we.headers);
   return reply.code(we.status).type('application/json').send(body);

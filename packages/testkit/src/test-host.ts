@@ -20,6 +20,8 @@ export const TEST_KEYS = {
   tenantB: 'test-tenant-b-key-0123456789abcdef',
   readOnly: 'test-tenant-a-readonly-key-0123456789',
   cancelOnly: 'test-tenant-a-cancelonly-key-012345',
+  approverA2: 'test-tenant-a-approver-two-0123456789',
+  approverA3: 'test-tenant-a-approver-three-012345678',
 } as const;
 
 export const TEST_API_KEYS: ApiKeyConfig[] = [
@@ -27,6 +29,8 @@ export const TEST_API_KEYS: ApiKeyConfig[] = [
   { tenant: 'tenant-b', key: TEST_KEYS.tenantB },
   { tenant: 'tenant-a', key: TEST_KEYS.readOnly, scopes: ['runs:read', 'manifest:read'] },
   { tenant: 'tenant-a', key: TEST_KEYS.cancelOnly, scopes: ['runs:cancel'] },
+  { tenant: 'tenant-a', key: TEST_KEYS.approverA2, scopes: ['runs:read', 'approvals:respond'] },
+  { tenant: 'tenant-a', key: TEST_KEYS.approverA3, scopes: ['runs:read', 'approvals:respond'] },
 ];
 
 export interface TestHost extends RunningHost {

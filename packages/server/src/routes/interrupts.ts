@@ -4,7 +4,7 @@
  *
  * @see wire-contract.md §1.1 (#11–#15), execution-semantics.md §2.4
  */
-import { TERMINAL_STATUSES, WeftError, compileValidator } from '@weft/contract';
+import { WeftError, compileValidator } from '@weft/contract';
 import type { CommandResult, InterruptView, RunRecord } from '@weft/engine';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { pathId, principalOf, type HostContext } from '../context.js';
@@ -159,23 +159,23 @@ export function registerInterruptRoutes(app: FastifyInstance, ctx: HostContext):
     });
   });
 
-  app.post('/v1/runs/:runId::pause', { config: { scope: 'runs:cancel' } }, async (req, reply) => {
+  // `POST /v1/runs/{runId}:pause|:resume` — one route, since the verb shares the id segment.
+  app.post('/v1/runs/:target', { config: { scope: 'runs:cancel' } }, async (req, reply) => {
     const p = principalOf(req);
-    const runId = pathId((req.params as { runId: string }).runId, 'runId');
-    const body = validatePause(req.body ?? {});
-    return idempotent(ctx, req, reply, p.tenant, `POST /v1/runs/${runId}:pause`, body, 202, async () => {
-      const r = await engine.pauseRun(p.tenant, runId, { drainPolicy: body.drainPolicy ?? 'drain-current-node', principal: p.principal, ...(body.reason === undefined ? {} : { reason: body.reason }) });
-      return { runId, status: 'paused', pausedAt: r.pausedAt };
-    });
-  });
-
-  app.post('/v1/runs/:runId::resume', { config: { scope: 'runs:cancel' } }, async (req, reply) => {
-    const p = principalOf(req);
-    const runId = pathId((req.params as { runId: string }).runId, 'runId');
+    const m = /^(.+):(pause|resume)$/.exec((req.params as { target: string }).target);
+    if (!m) throw new WeftError('not_found', 'No such route.');
+    const runId = pathId(m[1] as string, 'runId');
+    if (m[2] === 'pause') {
+      const body = validatePause(req.body ?? {});
+      return idempotent(ctx, req, reply, p.tenant, `POST /v1/runs/${runId}:pause`, body, 202, async () => {
+        const r = await engine.pauseRun(p.tenant, runId, { drainPolicy: body.drainPolicy ?? 'drain-current-node', principal: p.principal, ...(body.reason === undefined ? {} : { reason: body.reason }) });
+        return { runId, status: 'paused', pausedAt: r.pausedAt };
+      });
+    }
     const body = validateResume(req.body ?? {});
     return idempotent(ctx, req, reply, p.tenant, `POST /v1/runs/${runId}:resume`, body, 202, async () => {
       const r = await engine.resumeRun(p.tenant, runId, { principal: p.principal, ...(body.reason === undefined ? {} : { reason: body.reason }) });
-      return { runId, status: TERMINAL_STATUSES.has(r.status) ? r.status : 'running', resumedAt: r.resumedAt };
+      return { runId, status: 'running', resumedAt: r.resumedAt };
     });
   });
 }
