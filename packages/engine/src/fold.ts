@@ -176,6 +176,9 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
       delete p.paused;
       p.status = activeStatus(p);
       break;
+    case 'variable.changed':
+      if (typeof pl?.name === 'string') p.vars = { ...(p.vars ?? {}), [pl.name]: pl.next };
+      break;
     case 'node.dispatched':
       if (ev.nodeId && typeof pl?.childRunId === 'string') {
         p.children = { ...(p.children ?? {}), [ev.nodeId]: { runId: pl.childRunId, workflowId: String(pl.childWorkflowId ?? '') } };

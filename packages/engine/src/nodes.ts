@@ -31,6 +31,9 @@ export interface NodeContext {
    * @throws NodeError `interrupt_expired` when the interrupt timed out without a resolution.
    */
   interrupt(request: InterruptRequest): unknown;
+  /** Run variables (initial values overlaid by later variable changes). */
+  readonly variables: Readonly<Record<string, unknown>>;
+  readonly children: ChildRuns;
 }
 
 /** What a node asks for when it suspends. @see suspend-request.schema.json */
@@ -48,7 +51,28 @@ export class SuspendSignal {
 }
 
 /** A node's outcome. */
-export type NodeResult = { outputs: Record<string, unknown> } | { waitUntil: number };
+export type NodeResult =
+  | { outputs: Record<string, unknown>; /** Run variables to set (emits variable.changed). */ variables?: Record<string, unknown> }
+  | { waitUntil: number }
+  | { waitForChild: string };
+
+/** A child run as a sub-workflow node sees it. */
+export interface ChildRunView {
+  runId: string;
+  status: string;
+  variables: Record<string, unknown>;
+  outputs?: Record<string, unknown>;
+  error?: { code: string; message: string };
+}
+
+/** Child runs of the current node (sub-workflows). */
+export interface ChildRuns {
+  /** The child this node already started, if any (a re-executed node reuses it). */
+  current(): string | undefined;
+  /** Starts the child run (idempotent per node); returns its runId. */
+  start(workflowId: string, inputs: Record<string, unknown>): Promise<string>;
+  get(runId: string): Promise<ChildRunView | undefined>;
+}
 
 /** A registered node type. */
 export interface NodeType {
@@ -203,6 +227,45 @@ function genericInterrupt(ctx: NodeContext): NodeResult {
   return { outputs: kind === 'external-event' ? { event: value } : { resumeValue: value } };
 }
 
+/**
+ * `core.subWorkflow`: starts a child run of `config.workflowId` (inputs from `inputMapping`
+ * {childVar: parentVar}), waits for it unless `waitForCompletion` is false, and maps child
+ * variables or outputs back with `outputMapping` {parentVar: childVar}.
+ */
+async function subWorkflow(ctx: NodeContext): Promise<NodeResult> {
+  const cfg = ctx.config;
+  const workflowId = str(cfg.workflowId);
+  if (!workflowId) throw new NodeError('validation_error', 'core.subWorkflow needs config.workflowId');
+  const inputs: Record<string, unknown> = {};
+  const inMap = cfg.inputMapping && typeof cfg.inputMapping === 'object' ? (cfg.inputMapping as Record<string, unknown>) : {};
+  for (const [childVar, parentVar] of Object.entries(inMap)) {
+    if (typeof parentVar !== 'string') continue;
+    const v = ctx.variables[parentVar] ?? ctx.inputs[parentVar];
+    if (v !== undefined) inputs[childVar] = v;
+  }
+  const childRunId = ctx.children.current() ?? (await ctx.children.start(workflowId, inputs));
+  if (cfg.waitForCompletion === false) return { outputs: { childRunId } };
+  const child = await ctx.children.get(childRunId);
+  if (!child || !['completed', 'failed', 'cancelled'].includes(child.status)) return { waitForChild: childRunId };
+  if (child.status !== 'completed') {
+    if (cfg.onChildFailure === 'continue') return { outputs: { childRunId, childStatus: child.status, ...(child.error ? { childError: child.error } : {}) } };
+    throw new NodeError('child_failed', `Child run ${childRunId} ended ${child.status}.`, { childRunId, childStatus: child.status, ...(child.error ? { childError: child.error } : {}) });
+  }
+  const outputs: Record<string, unknown> = { childRunId, childStatus: 'completed' };
+  const variables: Record<string, unknown> = {};
+  const outMap = cfg.outputMapping && typeof cfg.outputMapping === 'object' ? (cfg.outputMapping as Record<string, unknown>) : {};
+  for (const [parentVar, childVar] of Object.entries(outMap)) {
+    if (typeof childVar !== 'string') continue;
+    const fromOutputs = Object.values(child.outputs ?? {}).map((o) => (o as Record<string, unknown>)[childVar]).find((v) => v !== undefined);
+    const v = child.variables[childVar] ?? fromOutputs;
+    if (v !== undefined) {
+      outputs[parentVar] = v;
+      variables[parentVar] = v;
+    }
+  }
+  return Object.keys(variables).length > 0 ? { outputs, variables } : { outputs };
+}
+
 /** The built-in node types. */
 export const BUILTIN_NODES: readonly NodeType[] = [
   { typeId: 'core.noop', execute: (ctx) => ({ outputs: { ...ctx.inputs } }) },
@@ -226,6 +289,7 @@ export const BUILTIN_NODES: readonly NodeType[] = [
   { typeId: 'core.approvalGate', execute: approvalGate },
   { typeId: 'core.clarificationGate', execute: clarificationGate },
   { typeId: 'core.interrupt', execute: genericInterrupt },
+  { typeId: 'core.subWorkflow', execute: subWorkflow },
   {
     // Conformance fixture node that needs a capability no host provides.
     typeId: 'conformance.requiresMissing',

@@ -54,6 +54,8 @@ export interface RunProjection {
   interrupts?: Record<string, InterruptView>;
   /** Set while the run is paused. */
   paused?: { at: string; reason?: string; drainPolicy: 'immediate' | 'drain-current-node' };
+  /** Variables changed during the run (overlay on RunRecord.variables). */
+  vars?: Record<string, unknown>;
   /** Set on a child run started by a sub-workflow node. */
   parent?: { runId: string; nodeId: string };
   /** Child runs started by sub-workflow nodes, by nodeId. */

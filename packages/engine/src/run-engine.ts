@@ -22,7 +22,7 @@ import {
 import { EventBus } from './event-bus.js';
 import { applyEvent, initialProjection, pendingInterruptOf } from './fold.js';
 import type { WorkflowGraph } from './graph.js';
-import { NodeError, NodeRegistry, SuspendSignal, type InterruptRequest, type NodeResult } from './nodes.js';
+import { NodeError, NodeRegistry, SuspendSignal, type ChildRunView, type InterruptRequest, type NodeResult } from './nodes.js';
 import {
   LeaseLostError,
   systemClock,
@@ -136,6 +136,10 @@ interface HotRun {
   recursionLimit: number;
   deadlineLimit: number;
   deadlineAt?: number;
+  /** Sub-workflow nodes waiting for a child run (re-executed when the child ends). */
+  waitingChild: Map<string, string>;
+  /** Children started since the last step, not yet recorded with node.dispatched. */
+  dispatched: Map<string, { runId: string; workflowId: string }>;
 }
 
 const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as { then?: unknown })?.then === 'function';
@@ -302,7 +306,7 @@ export class RunEngine {
    * on the next turn of the event loop.
    * @throws WeftError `validation_error` | `capability_required`
    */
-  async createRun(p: CreateRunParams, idem?: CreateRunIdempotency): Promise<RunRecord> {
+  async createRun(p: CreateRunParams, idem?: CreateRunIdempotency, child?: { runId: string; parent: { runId: string; nodeId: string } }): Promise<RunRecord> {
     if (this.stopped) throw new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' });
     const wf = await this.store.getWorkflow(p.workflowId);
     if (!wf) throw new WeftError('validation_error', 'Unknown workflowId.', { workflowId: p.workflowId });
@@ -320,7 +324,7 @@ export class RunEngine {
     const graph = this.catalog.graphOf(wf);
     const now = this.clock.now();
     const rec: RunRecord = {
-      runId: `run_${randomBytes(12).toString('base64url')}`,
+      runId: child?.runId ?? `run_${randomBytes(12).toString('base64url')}`,
       tenant: p.tenant,
       principal: p.principal,
       workflowId: def.id,
@@ -336,6 +340,7 @@ export class RunEngine {
       leaseEpoch: 1,
       leaseExpiresAt: now + this.leaseTtlMs,
     };
+    if (child) rec.projection.parent = child.parent;
     let completion: IdempotencyCompletion | undefined;
     if (idem) completion = { tenant: idem.tenant, route: idem.route, key: idem.key, owner: idem.owner, response: idem.respond(rec) };
     await this.store.createRun(rec, completion);
@@ -488,6 +493,8 @@ export class RunEngine {
       redact: makeRedactor(secrets),
       recursionLimit,
       deadlineLimit,
+      waitingChild: new Map(),
+      dispatched: new Map(),
     };
     if (proj.startedAt) h.deadlineAt = Date.parse(proj.startedAt) + deadlineLimit;
     return h;
@@ -543,6 +550,11 @@ export class RunEngine {
           this.hot.delete(runId);
           this.dirty.delete(runId);
           if (this.commands.has(runId)) this.wake(runId);
+          const parent = h.proj.parent;
+          if (parent) {
+            this.hot.get(parent.runId)?.waitingChild.delete(parent.nodeId);
+            this.wake(parent.runId);
+          }
           return;
         }
         if (this.dirty.has(runId)) continue;
@@ -661,6 +673,11 @@ export class RunEngine {
       }
     }
 
+    for (const [nodeId, c] of h.dispatched) {
+      if (!h.proj.children?.[nodeId]) b.add('node.dispatched', { childRunId: c.runId, childWorkflowId: c.workflowId, childStatus: 'pending' }, nodeId);
+    }
+    h.dispatched.clear();
+
     for (const s of h.settled.splice(0)) {
       const f = h.inflight.get(s.nodeId);
       if (!f || f.token !== s.token) continue;
@@ -681,6 +698,7 @@ export class RunEngine {
       if (h.proj.nodeStates[node.id]?.status !== 'running' || h.inflight.has(node.id)) continue;
       const armedAt = h.armed.get(nodeTimerKey(node.id));
       if (armedAt !== undefined && armedAt > now) continue;
+      if (h.waitingChild.has(node.id)) continue;
       const terminal = this.execute(h, b, node);
       if (terminal) return this.commitTerminal(h, b);
     }
@@ -748,6 +766,19 @@ export class RunEngine {
         startedAt: st?.startedAt ? Date.parse(st.startedAt) : this.clock.now(),
         signal: ctrl.signal,
         now: () => this.clock.now(),
+        variables: { ...h.rec.variables, ...(h.proj.vars ?? {}) },
+        children: {
+          current: () => h.proj.children?.[node.id]?.runId ?? h.dispatched.get(node.id)?.runId,
+          start: (workflowId: string, inputs: Record<string, unknown>) => this.startChild(h, node.id, workflowId, inputs),
+          get: async (childRunId: string) => {
+            const c = await this.store.getRunInternal(childRunId);
+            if (!c) return undefined;
+            const view: ChildRunView = { runId: c.runId, status: c.projection.status, variables: { ...c.variables, ...(c.projection.vars ?? {}) } };
+            if (c.projection.outputs) view.outputs = c.projection.outputs;
+            if (c.projection.error) view.error = { code: c.projection.error.code, message: c.projection.error.message };
+            return view;
+          },
+        },
         interrupt: (req: InterruptRequest) => {
           const key = req.key ?? node.id;
           const iv = Object.values(h.proj.interrupts ?? {})
@@ -790,6 +821,10 @@ export class RunEngine {
       if (h.armed.delete(key)) b.timers.clear.push(key);
       return;
     }
+    if ('waitForChild' in r.result) {
+      h.waitingChild.set(nodeId, r.result.waitForChild);
+      return;
+    }
     if ('waitUntil' in r.result) {
       const until = r.result.waitUntil;
       if (h.armed.get(key) !== until) {
@@ -801,6 +836,10 @@ export class RunEngine {
     }
     const st = h.proj.nodeStates[nodeId];
     const durationMs = st?.startedAt ? Math.max(0, this.clock.now() - Date.parse(st.startedAt)) : 0;
+    for (const [name, next] of Object.entries(r.result.variables ?? {})) {
+      const previous = h.proj.vars?.[name] ?? h.rec.variables[name];
+      b.add('variable.changed', { name, ...(previous === undefined ? {} : { previous }), next, nodeId }, nodeId);
+    }
     b.add('node.completed', { nodeId, outputs: r.result.outputs, durationMs }, nodeId);
     if (h.armed.delete(key)) b.timers.clear.push(key);
   }
@@ -833,7 +872,7 @@ export class RunEngine {
     for (const [port, pv] of Object.entries(node.inputs)) {
       let v: unknown;
       if (pv.type === 'static') v = pv.value;
-      else if (pv.type === 'variable') v = h.rec.variables[pv.variableName];
+      else if (pv.type === 'variable') v = h.proj.vars?.[pv.variableName] ?? h.rec.variables[pv.variableName];
       else if (pv.type === 'connection') v = h.proj.nodeStates[pv.nodeId]?.outputs?.[pv.outputKey];
       if (v !== undefined) inputs[port] = structuredClone(v);
     }
@@ -874,6 +913,21 @@ export class RunEngine {
     h.armed.clear();
     await this.commit(h, b);
     return true;
+  }
+
+  // ------------------------------------------------------------------ sub-workflows
+
+  /**
+   * Starts the child run of a sub-workflow node. The child's runId is derived from the parent
+   * and node, so a node re-executed after a crash finds its child instead of starting another.
+   */
+  private async startChild(h: HotRun, nodeId: string, workflowId: string, inputs: Record<string, unknown>): Promise<string> {
+    const runId = `run_${createHash('sha256').update(`child\u0000${h.rec.runId}\u0000${nodeId}`).digest('base64url').slice(0, 22)}`;
+    if (!(await this.store.getRunInternal(runId))) {
+      await this.createRun({ tenant: h.rec.tenant, principal: h.rec.principal, workflowId, inputs }, undefined, { runId, parent: { runId: h.rec.runId, nodeId } });
+    }
+    h.dispatched.set(nodeId, { runId, workflowId });
+    return runId;
   }
 
   // ------------------------------------------------------------------ interrupts

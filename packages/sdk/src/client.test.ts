@@ -535,3 +535,134 @@ describe('WeftClient.streamEvents', () => {
     expect(snapshot).toMatchObject({ runId: 'r1', status: 'completed', variables: { out: 1 } });
   });
 });
+
+describe('WeftClient interrupts and run control', () => {
+  const resolved = (nodeId: string, outcome: string) => ({ runId: 'r 1', nodeId, interruptId: 'int_1', status: 'running', interrupt: { kind: 'approval', outcome } });
+
+  it('resolveInterrupt posts {resumeValue} to the node path with Idempotency-Key', async () => {
+    const host = await fakeHost((r) => json(r.res, 200, resolved('gate/1', 'accepted')));
+    const res = await client(host).resolveInterrupt('r 1', 'gate/1', { action: 'refine', feedback: 'shorter' }, { idempotencyKey: 'k1' });
+    expect(res).toEqual(resolved('gate/1', 'accepted'));
+    const [req] = host.requests;
+    expect(`${req?.method} ${req?.path}`).toBe('POST /v1/runs/r%201/interrupts/gate%2F1');
+    expect(req?.headers.authorization).toBe(`Bearer ${API_KEY}`);
+    expect(req?.headers['idempotency-key']).toBe('k1');
+    expect(JSON.parse(req?.body ?? '')).toEqual({ resumeValue: { action: 'refine', feedback: 'shorter' } });
+  });
+
+  it('approve, reject and answer build the kind-specific resume values', async () => {
+    const host = await fakeHost((r) => json(r.res, 200, resolved('n', 'accepted')));
+    const c = client(host);
+    await c.approve('r1', 'n');
+    await c.approve('r1', 'n', { comment: 'lgtm', idempotencyKey: 'k2' });
+    await c.reject('r1', 'n', { comment: 'no' });
+    await c.answer('r1', 'ask', { q1: 'blue', q2: 3 });
+    expect(host.requests.map((r) => JSON.parse(r.body) as unknown)).toEqual([
+      { resumeValue: { action: 'accept' } },
+      { resumeValue: { action: 'accept', comment: 'lgtm' } },
+      { resumeValue: { action: 'reject', comment: 'no' } },
+      { resumeValue: { answers: { q1: 'blue', q2: 3 } } },
+    ]);
+    expect(host.requests.map((r) => r.path)).toEqual(['/v1/runs/r1/interrupts/n', '/v1/runs/r1/interrupts/n', '/v1/runs/r1/interrupts/n', '/v1/runs/r1/interrupts/ask']);
+    expect(host.requests.map((r) => r.headers['idempotency-key'])).toEqual([undefined, 'k2', undefined, undefined]);
+  });
+
+  it('reports quorum progress of a vote', async () => {
+    const host = await fakeHost((r) => json(r.res, 200, { runId: 'r1', nodeId: 'n', interruptId: 'i', status: 'waiting-approval', interrupt: { kind: 'approval', outcome: 'pending', votes: { granted: 1, rejected: 0, required: 2 } } }));
+    const res = await client(host).approve('r1', 'n');
+    expect(res.interrupt).toEqual({ kind: 'approval', outcome: 'pending', votes: { granted: 1, rejected: 0, required: 2 } });
+    expect(res.status).toBe('waiting-approval');
+  });
+
+  it('maps the resolution conflicts to WeftApiError codes', async () => {
+    const answers: [number, string][] = [
+      [409, 'interrupt_already_resolved'],
+      [409, 'already_voted'],
+      [410, 'interrupt_expired'],
+      [410, 'interrupt_gone'],
+      [422, 'interrupt_cancelled'],
+      [422, 'correlation_mismatch'],
+      [403, 'auth_elevation_required'],
+      [400, 'validation_error'],
+    ];
+    const host = await fakeHost((r, i) => {
+      const [status, code] = answers[i] as [number, string];
+      json(r.res, status, { error: code, message: `${code} message`, details: { interruptId: 'int_1' } });
+    });
+    for (const [status, code] of answers) {
+      const err = await client(host).resolveInterrupt('r1', 'n', {}).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WeftApiError);
+      expect(err).toMatchObject({ status, code, details: { interruptId: 'int_1' } });
+    }
+  });
+
+  it('lists the interrupts of a run and the pending ones of the tenant', async () => {
+    const view = { runId: 'r1', nodeId: 'n', interruptId: 'int_1', kind: 'approval', key: 'k', data: { title: 'Ship?', actions: ['accept', 'reject'] }, status: 'pending', requestedAt: '2026-01-01T00:00:00Z' };
+    const host = await fakeHost((r) =>
+      r.path === '/v1/host/weft/interrupts' ? json(r.res, 200, { interrupts: [{ ...view, workflowId: 'wf' }] }) : json(r.res, 200, { interrupts: [view, { ...view, nodeId: 'm', status: 'resolved', outcome: 'accepted' }] }),
+    );
+    const c = client(host);
+    const run = await c.listRunInterrupts('r/1');
+    const pending = await c.listPendingInterrupts();
+    expect(run.interrupts.map((i) => `${i.nodeId}:${i.status}`)).toEqual(['n:pending', 'm:resolved']);
+    expect(pending.interrupts[0]?.workflowId).toBe('wf');
+    expect(host.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/runs/r%2F1/interrupts', 'GET /v1/host/weft/interrupts']);
+  });
+
+  it('sends no Authorization header on the token routes and keeps the token out of errors', async () => {
+    const token = 'tok.abc/def+ghi';
+    const view = { runId: 'r1', nodeId: 'n', interruptId: 'int_1', kind: 'clarification', key: 'k', data: { questions: [] }, status: 'pending', requestedAt: 't' };
+    const host = await fakeHost((r, i) => {
+      if (i === 0) return json(r.res, 200, view);
+      if (i === 1) return json(r.res, 200, { runId: 'r1', nodeId: 'n', interruptId: 'int_1', status: 'running', interrupt: { kind: 'clarification', outcome: 'resolved' } });
+      json(r.res, 410, { error: 'interrupt_expired', message: `Token ${token} expired.`, details: { token } });
+    });
+    const c = client(host);
+    expect(await c.inspectInterruptToken(token)).toEqual(view);
+    const res = await c.resolveInterruptToken(token, { answers: { q: 'a' } }, { idempotencyKey: 'k3' });
+    expect(res.interrupt?.outcome).toBe('resolved');
+    const err = await c.inspectInterruptToken(token).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 410, code: 'interrupt_expired', message: 'Token [redacted] expired.', details: { token: '[redacted]' } });
+    expect(host.requests.map((r) => r.headers.authorization)).toEqual([undefined, undefined, undefined]);
+    expect(host.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `GET /v1/interrupts/${encodeURIComponent(token)}`,
+      `POST /v1/interrupts/${encodeURIComponent(token)}`,
+      `GET /v1/interrupts/${encodeURIComponent(token)}`,
+    ]);
+    expect(host.requests[1]?.headers['idempotency-key']).toBe('k3');
+    expect(JSON.parse(host.requests[1]?.body ?? '')).toEqual({ resumeValue: { answers: { q: 'a' } } });
+  });
+
+  it('keeps the token out of connection errors', async () => {
+    const host = await fakeHost(() => undefined);
+    const s = servers.pop();
+    s?.closeAllConnections();
+    await new Promise<void>((resolve) => s?.close(() => resolve()));
+    const token = 'secret-token/with+chars';
+    const err = await client(host).resolveInterruptToken(token, {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WeftConnectionError);
+    expect((err as WeftConnectionError).request).toBe('POST /v1/interrupts/[redacted]');
+    expect((err as Error).message).not.toContain(encodeURIComponent(token));
+    expect((err as Error).message).not.toContain(token);
+  });
+
+  it('pauseRun and resumeRun post to the :pause and :resume verbs', async () => {
+    const host = await fakeHost((r) =>
+      r.path.endsWith(':pause') ? json(r.res, 202, { runId: 'r1', status: 'paused', pausedAt: '2026-01-01T00:00:01Z' }) : json(r.res, 202, { runId: 'r1', status: 'running', resumedAt: '2026-01-01T00:00:02Z' }),
+    );
+    const c = client(host);
+    expect(await c.pauseRun('r1', { reason: 'maintenance', drainPolicy: 'immediate', idempotencyKey: 'p1' })).toEqual({ runId: 'r1', status: 'paused', pausedAt: '2026-01-01T00:00:01Z' });
+    await c.pauseRun('r1');
+    expect(await c.resumeRun('r1', { reason: 'done' })).toEqual({ runId: 'r1', status: 'running', resumedAt: '2026-01-01T00:00:02Z' });
+    await c.resumeRun('r1');
+    expect(host.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v1/runs/r1:pause', 'POST /v1/runs/r1:pause', 'POST /v1/runs/r1:resume', 'POST /v1/runs/r1:resume']);
+    expect(host.requests.map((r) => JSON.parse(r.body) as unknown)).toEqual([{ reason: 'maintenance', drainPolicy: 'immediate' }, {}, { reason: 'done' }, {}]);
+    expect(host.requests[0]?.headers['idempotency-key']).toBe('p1');
+  });
+
+  it('surfaces run_state_conflict with the run status in details', async () => {
+    const host = await fakeHost((r) => json(r.res, 409, { error: 'run_state_conflict', message: 'The run is not paused.', details: { runStatus: 'running' } }));
+    const err = await client(host).resumeRun('r1').catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 409, code: 'run_state_conflict', details: { runStatus: 'running' } });
+  });
+});

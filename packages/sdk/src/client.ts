@@ -7,6 +7,7 @@
  */
 import type { RunEventDoc } from '@weft/contract';
 import type {
+  ApprovalOptions,
   BulkCancelResponse,
   CancelRunResponse,
   CreateRunBody,
@@ -14,10 +15,18 @@ import type {
   CreateRunResult,
   DiscoveryDocument,
   IdempotencyOptions,
+  InterruptList,
+  InterruptView,
   ListRunsQuery,
+  PauseRunOptions,
+  PauseRunResponse,
+  PendingInterruptList,
   PollEventsOptions,
   PollEventsResponse,
   RegisterWorkflowResult,
+  ResolveInterruptResponse,
+  ResumeRunOptions,
+  ResumeRunResponse,
   RunList,
   RunSnapshot,
   StreamEventsOptions,
@@ -59,9 +68,24 @@ interface SendOptions {
   body?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal | undefined;
+  /** Send no `Authorization` header (routes whose path carries the credential). */
+  anonymous?: boolean;
+  /** A second secret (e.g. a token in the path) redacted from every error this request raises. */
+  secret?: string;
 }
 
 const segment = (value: string): string => encodeURIComponent(value);
+
+/** `Idempotency-Key` header from the options, if any. */
+const idempotencyHeaders = (options: IdempotencyOptions): Record<string, string> =>
+  options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
+
+/** Drops `undefined` fields so the body carries only what the caller gave. */
+function compact(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v;
+  return out;
+}
 
 /** Describes why `fetch` rejected, including the socket-level cause Node puts in `cause`. */
 function describeFetchFailure(err: unknown): string {
@@ -228,6 +252,90 @@ export class WeftClient {
   }
 
   /**
+   * `POST /v1/runs/{runId}/interrupts/{nodeId}` — answers the interrupt a node waits on with
+   * `resumeValue` (needs `approvals:respond`). The shape depends on the kind: an approval takes
+   * {@link ApprovalResumeValue}, a clarification {@link ClarificationResumeValue}, an external
+   * event the event object itself. A quorum approval answers `interrupt.outcome: 'pending'`
+   * until enough votes arrived.
+   *
+   * @see execution-semantics.md §2.4
+   */
+  async resolveInterrupt(runId: string, nodeId: string, resumeValue: unknown, options: IdempotencyOptions & RequestOptions = {}): Promise<ResolveInterruptResponse> {
+    return this.#json<ResolveInterruptResponse>('POST', `/v1/runs/${segment(runId)}/interrupts/${segment(nodeId)}`, {
+      body: { resumeValue },
+      headers: idempotencyHeaders(options),
+      signal: options.signal,
+    });
+  }
+
+  /** Accepts the approval a node waits on: `resumeValue {action: 'accept', comment?}`. */
+  async approve(runId: string, nodeId: string, options: ApprovalOptions & IdempotencyOptions & RequestOptions = {}): Promise<ResolveInterruptResponse> {
+    return this.resolveInterrupt(runId, nodeId, compact({ action: 'accept', comment: options.comment }), options);
+  }
+
+  /** Rejects the approval a node waits on: `resumeValue {action: 'reject', comment?}`. */
+  async reject(runId: string, nodeId: string, options: ApprovalOptions & IdempotencyOptions & RequestOptions = {}): Promise<ResolveInterruptResponse> {
+    return this.resolveInterrupt(runId, nodeId, compact({ action: 'reject', comment: options.comment }), options);
+  }
+
+  /** Answers a clarification: `resumeValue {answers}`, one answer per question id. */
+  async answer(runId: string, nodeId: string, answers: Record<string, unknown>, options: IdempotencyOptions & RequestOptions = {}): Promise<ResolveInterruptResponse> {
+    return this.resolveInterrupt(runId, nodeId, { answers }, options);
+  }
+
+  /** `GET /v1/runs/{runId}/interrupts` — every interrupt of the run, pending or settled. */
+  async listRunInterrupts(runId: string, options: RequestOptions = {}): Promise<InterruptList> {
+    return this.#json<InterruptList>('GET', `/v1/runs/${segment(runId)}/interrupts`, { signal: options.signal });
+  }
+
+  /** `GET /v1/host/weft/interrupts` — the pending interrupts of the caller's tenant. Weft host extension. */
+  async listPendingInterrupts(options: RequestOptions = {}): Promise<PendingInterruptList> {
+    return this.#json<PendingInterruptList>('GET', '/v1/host/weft/interrupts', { signal: options.signal });
+  }
+
+  /**
+   * `GET /v1/interrupts/{token}` — the interrupt a signed callback token stands for. The token
+   * is the credential: no `Authorization` header is sent, and the token never appears in an
+   * error message.
+   */
+  async inspectInterruptToken(token: string, options: RequestOptions = {}): Promise<InterruptView> {
+    return this.#json<InterruptView>('GET', `/v1/interrupts/${segment(token)}`, { anonymous: true, secret: token, signal: options.signal });
+  }
+
+  /** `POST /v1/interrupts/{token}` — answers an interrupt with its callback token (no `Authorization` header). */
+  async resolveInterruptToken(token: string, resumeValue: unknown, options: IdempotencyOptions & RequestOptions = {}): Promise<ResolveInterruptResponse> {
+    return this.#json<ResolveInterruptResponse>('POST', `/v1/interrupts/${segment(token)}`, {
+      body: { resumeValue },
+      headers: idempotencyHeaders(options),
+      anonymous: true,
+      secret: token,
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * `POST /v1/runs/{runId}:pause` — pauses a live run (202). By default the node that is
+   * running finishes first; `drainPolicy: 'immediate'` aborts it. A run that is already paused
+   * or has ended answers 409 `run_state_conflict` with `details.runStatus`.
+   */
+  async pauseRun(runId: string, options: PauseRunOptions & IdempotencyOptions & RequestOptions = {}): Promise<PauseRunResponse> {
+    return this.#json<PauseRunResponse>('POST', `/v1/runs/${segment(runId)}:pause`, {
+      body: compact({ reason: options.reason, drainPolicy: options.drainPolicy }),
+      headers: idempotencyHeaders(options),
+      signal: options.signal,
+    });
+  }
+
+  /** `POST /v1/runs/{runId}:resume` — resumes a paused run (202); 409 `run_state_conflict` when it is not paused. */
+  async resumeRun(runId: string, options: ResumeRunOptions & IdempotencyOptions & RequestOptions = {}): Promise<ResumeRunResponse> {
+    return this.#json<ResumeRunResponse>('POST', `/v1/runs/${segment(runId)}:resume`, {
+      body: compact({ reason: options.reason }),
+      headers: idempotencyHeaders(options),
+      signal: options.signal,
+    });
+  }
+
+  /**
    * `POST /v1/host/weft/workflows` — registers a workflow definition (201 when new, 200 when
    * the identical definition was already stored). Weft host extension.
    *
@@ -248,13 +356,13 @@ export class WeftClient {
   }
 
   async #json<T>(method: string, path: string, options: SendOptions): Promise<T> {
-    return this.#read<T>(await this.#send(method, path, options));
+    return this.#read<T>(await this.#send(method, path, options), options.secret);
   }
 
   /** Sends one request; resolves with a 2xx response, throws for anything else. */
   async #send(method: string, path: string, options: SendOptions): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.#userAgent, ...options.headers };
-    if (this.#apiKey) headers.authorization = `Bearer ${this.#apiKey}`;
+    if (this.#apiKey && !options.anonymous) headers.authorization = `Bearer ${this.#apiKey}`;
     const init: RequestInit = { method, headers };
     if (options.body !== undefined) {
       headers['content-type'] = 'application/json';
@@ -275,18 +383,19 @@ export class WeftClient {
       response = await this.#fetch(url, init);
     } catch (err) {
       options.signal?.throwIfAborted();
-      throw new WeftConnectionError(`${method} ${path}`, this.#redact(`${method} ${path} failed: ${describeFetchFailure(err)}`), { cause: err });
+      const request = this.#redact(`${method} ${path}`, options.secret);
+      throw new WeftConnectionError(request, this.#redact(`${method} ${path} failed: ${describeFetchFailure(err)}`, options.secret), { cause: err });
     }
-    if (!response.ok) throw await this.#toApiError(response);
+    if (!response.ok) throw await this.#toApiError(response, options.secret);
     return response;
   }
 
-  async #read<T>(response: Response): Promise<T> {
+  async #read<T>(response: Response, secret?: string): Promise<T> {
     let text: string;
     try {
       text = await response.text();
     } catch (err) {
-      throw new WeftConnectionError(response.url, this.#redact(`Reading the answer failed: ${describeFetchFailure(err)}`), { cause: err });
+      throw new WeftConnectionError(this.#redact(response.url, secret), this.#redact(`Reading the answer failed: ${describeFetchFailure(err)}`, secret), { cause: err });
     }
     if (text === '') return undefined as T;
     try {
@@ -297,7 +406,7 @@ export class WeftClient {
   }
 
   /** Maps a non-2xx answer to {@link WeftApiError}, reading the `{error, message, details?}` envelope. */
-  async #toApiError(response: Response): Promise<WeftApiError> {
+  async #toApiError(response: Response, secret?: string): Promise<WeftApiError> {
     const text = await response.text().catch(() => '');
     let parsed: unknown;
     try {
@@ -308,12 +417,12 @@ export class WeftClient {
     const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
     const base = retryAfter === undefined ? {} : { retryAfter };
     if (isRecord(parsed) && typeof parsed.error === 'string' && parsed.error !== '') {
-      const details = isRecord(parsed.details) ? (JSON.parse(this.#redact(JSON.stringify(parsed.details))) as Record<string, unknown>) : undefined;
+      const details = isRecord(parsed.details) ? (JSON.parse(this.#redact(JSON.stringify(parsed.details), secret)) as Record<string, unknown>) : undefined;
       return new WeftApiError({
         ...base,
         status: response.status,
-        code: this.#redact(parsed.error),
-        message: this.#redact(typeof parsed.message === 'string' && parsed.message !== '' ? parsed.message : `HTTP ${response.status}`),
+        code: this.#redact(parsed.error, secret),
+        message: this.#redact(typeof parsed.message === 'string' && parsed.message !== '' ? parsed.message : `HTTP ${response.status}`, secret),
         ...(details ? { details } : {}),
       });
     }
@@ -325,7 +434,10 @@ export class WeftClient {
     });
   }
 
-  #redact(text: string): string {
-    return redactSecret(text, this.#apiKey);
+  #redact(text: string, extra?: string): string {
+    const once = redactSecret(text, this.#apiKey);
+    if (!extra) return once;
+    // The path form too: a token with reserved characters travels percent-encoded.
+    return redactSecret(redactSecret(once, extra), encodeURIComponent(extra));
   }
 }

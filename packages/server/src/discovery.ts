@@ -24,7 +24,26 @@ export const SUPPORTED_FIXTURES: ReadonlySet<string> = new Set([
   'conformance-run-duration-breach',
   'conformance-configurable-schema',
   'conformance-capability-missing',
+  'conformance-approval',
+  'conformance-clarification',
+  'conformance-interrupt-external-event',
+  'conformance-interrupt-quorum',
+  'conformance-interrupt-auth-required',
+  'conformance-interrupt-parent-child-cancel',
+  'conformance-interrupt-parent-child-cancel-child',
+  'conformance-subworkflow-parent',
+  'conformance-subworkflow-child',
+  'conformance-subworkflow-input-mapping',
+  'conformance-subworkflow-input-mapping-child',
 ]);
+
+/** Interrupt profiles whose scenarios pass (extensions.interrupts.profiles). */
+export const INTERRUPT_PROFILES = [
+  'openwop-interrupt-quorum',
+  'openwop-interrupt-auth-required',
+  'openwop-interrupt-external-event',
+  'openwop-interrupt-cascade-cancel',
+] as const;
 
 export interface DiscoveryInput {
   config: HostConfig;
@@ -40,7 +59,7 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
     implementation: { name: 'weft', version: d.version, vendor: 'weft' },
     engineVersion: ENGINE_VERSION,
     eventLogSchemaVersion: EVENT_LOG_SCHEMA_VERSION,
-    supportedEnvelopes: [],
+    supportedEnvelopes: ['clarification.request'],
     schemaVersions: {},
     limits: {
       clarificationRounds: 0,
@@ -60,6 +79,10 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
       crossRegion: 'single-region',
     },
     stream: { modes: [...STREAM_MODES], maxBufferMs: 5000 },
+    runs: { pauseResume: { supported: true, drainPolicies: ['immediate', 'drain-current-node'] } },
+    extensions: {
+      interrupts: { profiles: [...INTERRUPT_PROFILES], signedCallbackTokens: true, tokenTtlSeconds: Math.floor(d.config.interruptTokenTtlMs / 1000) },
+    },
   };
   if (d.runtimeCapabilities.length > 0) doc.runtimeCapabilities = d.runtimeCapabilities;
   if (d.fixtures.length > 0) doc.fixtures = d.fixtures;

@@ -20,7 +20,7 @@ export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined, mint?
     owner: { tenant: rec.tenant, principal: rec.principal },
     createdAt: rec.createdAt,
     nodeStates: p.nodeStates,
-    variables: wf ? maskVariables(wf.definition, rec.variables) : {},
+    variables: wf ? maskVariables(wf.definition, { ...rec.variables, ...(p.vars ?? {}) }) : {},
     eventLogSchemaVersion: EVENT_LOG_SCHEMA_VERSION,
     lastSequence: p.lastSequence,
     tags: rec.tags,

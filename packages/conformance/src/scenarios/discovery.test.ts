@@ -47,9 +47,24 @@ describe('core: discovery', () => {
       expect(fixtures).toEqual(
         expect.arrayContaining(['conformance-noop', 'conformance-delay', 'conformance-cancellable', 'conformance-failure', 'conformance-identity', 'conformance-multi-node', 'conformance-idempotent']),
       );
+      expect(fixtures).toEqual(expect.arrayContaining(['conformance-approval', 'conformance-clarification', 'conformance-interrupt-quorum']));
       // Fixtures for features this host does not implement are seeded but never advertised.
-      expect(fixtures).not.toContain('conformance-approval');
+      expect(fixtures).not.toContain('conformance-dispatch-loop');
+      expect(fixtures).not.toContain('conformance-stream-text');
     }
+  });
+
+  it('advertises interrupts only with their profiles, and pause/resume with its drain policies', async () => {
+    const d = (await call('GET', '/.well-known/openwop', { key: null })).body as {
+      supportedEnvelopes: string[];
+      extensions?: { interrupts?: { profiles: string[] } };
+      runs?: { pauseResume?: { supported: boolean; drainPolicies: string[] } };
+    };
+    if (d.supportedEnvelopes.includes('clarification.request')) {
+      expect(d.extensions?.interrupts?.profiles).toEqual(expect.arrayContaining(['openwop-interrupt-quorum', 'openwop-interrupt-external-event']));
+    }
+    if (d.runs?.pauseResume?.supported) expect(d.runs.pauseResume.drainPolicies).toEqual(expect.arrayContaining(['immediate', 'drain-current-node']));
+    if (target.inProcess) expect(d.supportedEnvelopes).toContain('clarification.request');
   });
 
   it('serves an OpenAPI 3.1 document without credentials', async () => {

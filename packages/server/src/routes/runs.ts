@@ -135,7 +135,19 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
       ? (r: typeof rec, iv: { nodeId: string; interruptId: string; expiresAt?: string }) =>
           ctx.tokens.mint({ runId: r.runId, nodeId: iv.nodeId, interruptId: iv.interruptId }, Date.now(), iv.expiresAt ? Date.parse(iv.expiresAt) : undefined)
       : undefined;
-    return toSnapshot(rec, await store.getWorkflowByHash(rec.workflowHash), mint);
+    const snap = toSnapshot(rec, await store.getWorkflowByHash(rec.workflowHash), mint);
+    // A parent waiting on a child that waits on a person mirrors the child's waiting status.
+    if (snap.status === 'running' && rec.projection.children) {
+      for (const c of Object.values(rec.projection.children)) {
+        const child = await store.getRun(p.tenant, c.runId);
+        if (child?.projection.status.startsWith('waiting-')) {
+          snap.status = child.projection.status;
+          snap.waitingOnChildRunId = child.runId;
+          break;
+        }
+      }
+    }
+    return snap;
   });
 
   app.post('/v1/runs/:runId/cancel', { config: { scope: 'runs:cancel' } }, async (req, reply) => {
