@@ -62,3 +62,28 @@ export function parsePositiveInt(raw: string, flag: string): number {
   if (!/^\d+$/.test(raw) || Number(raw) < 1 || !Number.isSafeInteger(Number(raw))) throw new CliError('invalid_argument', `${flag} must be a positive integer`);
   return Number(raw);
 }
+
+/** Parses a JSON text of any type (for a raw `--value`). */
+export function parseJsonValue(raw: string, flag: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch (err) {
+    throw new CliError('invalid_argument', `${flag} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/**
+ * Builds clarification answers from `--answer id=text` (the text is kept as a string, since
+ * people answer in words) over an optional `--answers-json` object (typed answers). At least
+ * one answer is required.
+ */
+export function parseAnswers(assignments: readonly string[] | undefined, json: string | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = json ? parseJsonObject(json, '--answers-json') : {};
+  for (const raw of assignments ?? []) {
+    const at = raw.indexOf('=');
+    if (at <= 0) throw new CliError('invalid_argument', `--answer expects questionId=answer, got "${raw.slice(0, 64)}"`);
+    out[raw.slice(0, at)] = raw.slice(at + 1);
+  }
+  if (Object.keys(out).length === 0) throw new CliError('invalid_argument', 'give at least one --answer questionId=answer (or --answers-json)');
+  return out;
+}

@@ -30,6 +30,7 @@ function spawnHost(env: Record<string, string>): Promise<Proc> {
         WEFT_WORKFLOWS_DIR: `${join(CONTRACTS_DIR, 'conformance-fixtures')}:${join(REPO_ROOT, 'examples', 'workflows')}`,
         WEFT_LOG_LEVEL: 'error',
         WEFT_LEASE_TTL_MS: '1000',
+        WEFT_INTERRUPT_TOKEN_KEYS: 'crash1:crash-test-interrupt-token-secret-0123456789',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -118,12 +119,25 @@ async function crashTestDatabase(): ReturnType<typeof createTestDatabase> {
   }
 }
 
+/** A gate whose deadline (60 ms) passes while the host is down. */
+const QUICK_DEADLINE = {
+  id: 'crash-quick-deadline',
+  name: 'Quick deadline',
+  version: '1.0',
+  nodes: [{ id: 'gate', typeId: 'core.approvalGate', name: 'gate', position: { x: 0, y: 0 }, config: { title: 'Quick', actions: ['accept', 'reject'], timeoutMs: 60 }, inputs: {} }],
+  edges: [],
+  triggers: [{ id: 'manual', type: 'manual', enabled: true }],
+  variables: [],
+  metadata: {},
+  settings: {},
+};
+
 afterAll(async () => {
   await stopTestDatabases();
 });
 
 describe.each(['sqlite', 'postgres'] as const)('crash recovery on %s', (store) => {
-  it('every accepted run continues from its log after kill -9 and restart', async () => {
+  it('every accepted run continues from its log after kill -9 and restart; gates, tokens and deadlines survive', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'weft-crash-'));
     const db = store === 'postgres' ? await crashTestDatabase() : undefined;
     const env: Record<string, string> = { WEFT_STORE: store, WEFT_DATA_DIR: dataDir, ...(db ? { WEFT_PG_URL: db.url } : {}) };
@@ -137,8 +151,20 @@ describe.each(['sqlite', 'postgres'] as const)('crash recovery on %s', (store) =
       await waitLog(p.url, long.runId, (e) => e.some((x) => x.type === 'node.started'));
       const accepted = await api<{ runId: string }>(p.url, 'POST', '/v1/runs', { workflowId: 'weft-fanout' });
 
+      // A gate waiting on a person, with its callback token, and a gate whose deadline passes
+      // while the host is down.
+      const gate = await api<{ runId: string }>(p.url, 'POST', '/v1/runs', { workflowId: 'conformance-approval' });
+      await waitLog(p.url, gate.runId, (e) => e.some((x) => x.type === 'interrupt.requested'));
+      const gateSnap = await api<{ interrupt: { interruptToken: string } }>(p.url, 'GET', `/v1/runs/${gate.runId}`);
+      const token = gateSnap.interrupt.interruptToken;
+      await api(p.url, 'POST', '/v1/host/weft/workflows', QUICK_DEADLINE);
+      const quick = await api<{ runId: string }>(p.url, 'POST', '/v1/runs', { workflowId: QUICK_DEADLINE.id });
+      const quickLog = await waitLog(p.url, quick.runId, (e) => e.some((x) => x.type === 'interrupt.requested'));
+      const deadline = Date.parse(quickLog.find((x) => x.type === 'interrupt.requested')?.timestamp ?? '') + 60;
+
       await kill9(p);
       p = await spawnHost(env);
+      const restartedAt = Date.now();
 
       const doneAfter = await waitLog(p.url, done.runId, terminal);
       expect(doneAfter).toEqual(doneLog);
@@ -151,6 +177,21 @@ describe.each(['sqlite', 'postgres'] as const)('crash recovery on %s', (store) =
       expect(longLog.filter((e) => e.type === 'node.completed').map((e) => e.nodeId)).toEqual(['sleep', 'after']);
       const snap = await api<{ status: string }>(p.url, 'GET', `/v1/runs/${long.runId}`);
       expect(snap.status).toBe('completed');
+
+      // The deadline passed while the host was down: it fires exactly once after restart.
+      expect(deadline).toBeLessThan(restartedAt);
+      const quickAfter = await waitLog(p.url, quick.runId, terminal);
+      assertCleanLog(quickAfter);
+      expect(quickAfter.filter((x) => x.type === 'interrupt.resolved')).toHaveLength(1);
+      expect(quickAfter.find((x) => x.type === 'interrupt.resolved')?.payload).toMatchObject({ outcome: 'rejected', reason: 'timeout' });
+
+      // The gate is still waiting, and the token minted before the crash resolves it.
+      expect((await api<{ status: string }>(p.url, 'GET', `/v1/runs/${gate.runId}`)).status).toBe('waiting-approval');
+      const res = await fetch(`${p.url}/v1/interrupts/${token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resumeValue: { action: 'accept' } }) });
+      expect(res.status).toBe(200);
+      const gateLog = await waitLog(p.url, gate.runId, terminal);
+      assertCleanLog(gateLog);
+      expect(gateLog.at(-1)?.type).toBe('run.completed');
     } finally {
       await kill9(p).catch(() => undefined);
       await db?.drop();
