@@ -18,6 +18,8 @@ export interface CliIo {
   color: boolean;
   /** Replaces the global `fetch` for the SDK client. */
   fetch?: typeof fetch;
+  /** Clock for relative times such as interrupt ages (default `Date.now`). */
+  now?: () => number;
 }
 
 /** Mutable state of one invocation, shared by the commands. */

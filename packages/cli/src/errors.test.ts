@@ -12,6 +12,19 @@ describe('formatErrorLine', () => {
     expect(formatErrorLine(new CliError('invalid_argument', '--limit must be a positive integer'))).toBe('error: invalid_argument: --limit must be a positive integer');
   });
 
+  it('quotes the first validation errors of details.errors', () => {
+    const errors = [
+      { path: '/resumeValue/answers/n', message: 'does not match the question schema' },
+      { path: '', message: 'bare' },
+      { path: '/a', message: 'x' },
+      { path: '/b', message: 'y' },
+    ];
+    expect(formatErrorLine(new WeftApiError({ status: 400, code: 'validation_error', message: 'The clarification answers are invalid.', details: { errors } }))).toBe(
+      'error: validation_error: The clarification answers are invalid. (/resumeValue/answers/n: does not match the question schema; bare; /a: x; +1 more)',
+    );
+    expect(formatErrorLine(new WeftApiError({ status: 400, code: 'validation_error', message: 'Bad.', details: { errors: 'nope' } }))).toBe('error: validation_error: Bad.');
+  });
+
   it('falls back to internal_error and keeps the line single', () => {
     expect(formatErrorLine(new Error('first\n  second'))).toBe('error: internal_error: first second');
     expect(formatErrorLine('thrown string')).toBe('error: internal_error: thrown string');

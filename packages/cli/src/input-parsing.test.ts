@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRunBody } from './commands/runs.js';
 import { CliError } from './errors.js';
-import { buildObject, collect, parseAssignment, parseInputValue, parseJsonObject, parsePositiveInt } from './input-parsing.js';
+import { buildObject, collect, parseAnswers, parseAssignment, parseInputValue, parseJsonObject, parseJsonValue, parsePositiveInt } from './input-parsing.js';
 
 describe('parseInputValue', () => {
   it('parses JSON scalars, objects and arrays', () => {
@@ -83,5 +83,31 @@ describe('createRunBody', () => {
 
   it('leaves out fields that were not given', () => {
     expect(createRunBody('wf', { input: [], config: [], tag: [] })).toEqual({ workflowId: 'wf' });
+  });
+});
+
+describe('parseAnswers', () => {
+  it('keeps --answer text as strings, split at the first =', () => {
+    expect(parseAnswers(['q1=blue', 'q2=42', 'q3=a=b', 'q4='], undefined)).toEqual({ q1: 'blue', q2: '42', q3: 'a=b', q4: '' });
+  });
+
+  it('takes typed answers from --answers-json; --answer entries win', () => {
+    expect(parseAnswers(['q1=red'], '{"q1":"blue","q2":3}')).toEqual({ q1: 'red', q2: 3 });
+  });
+
+  it('rejects malformed entries and an empty answer set', () => {
+    expect(() => parseAnswers(['=x'], undefined)).toThrow('--answer expects questionId=answer, got "=x"');
+    expect(() => parseAnswers(['novalue'], undefined)).toThrow(CliError);
+    expect(() => parseAnswers([], undefined)).toThrow(/at least one --answer/);
+    expect(() => parseAnswers(undefined, '[1]')).toThrow('--answers-json must be a JSON object');
+  });
+});
+
+describe('parseJsonValue', () => {
+  it('accepts any JSON value and names the flag on failure', () => {
+    expect(parseJsonValue('{"action":"refine"}', '--value')).toEqual({ action: 'refine' });
+    expect(parseJsonValue('"text"', '--value')).toBe('text');
+    expect(parseJsonValue('null', '--value')).toBeNull();
+    expect(() => parseJsonValue('{oops', '--value')).toThrow(/^--value is not valid JSON/);
   });
 });

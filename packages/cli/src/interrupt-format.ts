@@ -91,6 +91,11 @@ export function formatAge(ms: number): string {
   return `${Math.floor(h / 24)}d`;
 }
 
+/** A timeout in ms: `800ms` below a second, else like {@link formatAge}. */
+export function formatDuration(ms: number): string {
+  return ms < 1000 ? `${Math.max(0, Math.round(ms))}ms` : formatAge(ms);
+}
+
 /** Age of an ISO timestamp at `now`, or `''` when it is missing or unreadable. */
 function ageOf(iso: string | undefined, now: number): string {
   if (!iso) return '';
@@ -98,15 +103,34 @@ function ageOf(iso: string | undefined, now: number): string {
   return Number.isNaN(at) ? '' : formatAge(now - at);
 }
 
-const questionsOf = (data: Record<string, unknown> | undefined): { id: string; question: string }[] =>
+interface Question {
+  id: string;
+  question: string;
+  /** JSON Schema type of a typed answer (`number`, `boolean`…); undefined for free text. */
+  type?: string;
+}
+
+const questionsOf = (data: Record<string, unknown> | undefined): Question[] =>
   (Array.isArray(data?.questions) ? data.questions : [])
     .filter(isRecord)
     .filter((q) => typeof q.id === 'string')
-    .map((q) => ({ id: q.id as string, question: str(q.question) ?? '' }));
+    .map((q) => {
+      const type = isRecord(q.schema) ? q.schema.type : undefined;
+      const out: Question = { id: q.id as string, question: str(q.question) ?? '' };
+      if (typeof type === 'string' && type !== 'string') out.type = type;
+      return out;
+    });
 
-const actionsOf = (data: Record<string, unknown> | undefined): string[] => {
-  const raw = Array.isArray(data?.actions) ? data.actions.filter((a): a is string => typeof a === 'string') : [];
-  return raw.length > 0 ? raw : ['accept', 'reject'];
+/**
+ * The decisions an approval offers: `data.actions`, narrowed to the `action` enum of the resume
+ * schema when there is one (a host may list `ask` without accepting it as a decision).
+ */
+const actionsOf = (data: Record<string, unknown> | undefined, resumeSchema?: Record<string, unknown>): string[] => {
+  const raw = Array.isArray(data?.actions) ? data.actions.filter((a): a is string => typeof a === 'string').map((a) => (a === 'edit' ? 'edit-accept' : a)) : [];
+  const props = isRecord(resumeSchema?.properties) ? resumeSchema.properties : undefined;
+  const allowed = isRecord(props?.action) && Array.isArray(props.action.enum) ? new Set(props.action.enum) : undefined;
+  const offered = allowed ? raw.filter((a) => allowed.has(a)) : raw;
+  return offered.length > 0 ? offered : ['accept', 'reject'];
 };
 
 const requiredApprovalsOf = (data: Record<string, unknown> | undefined): number =>
@@ -140,15 +164,16 @@ export function interruptSummary(kind: string, data: Record<string, unknown> | u
  * The exact commands that answer an interrupt, one per line, with shell-safe ids. Without
  * `data` (only `node.suspended` seen) the clarification form points at `interrupts show`.
  */
-export function answerCommands(info: Pick<InterruptInfo, 'runId' | 'nodeId' | 'kind' | 'data'>): string[] {
+export function answerCommands(info: Pick<InterruptInfo, 'runId' | 'nodeId' | 'kind' | 'data' | 'resumeSchema'>): string[] {
   const target = `${shellQuote(info.runId)} ${shellQuote(info.nodeId)}`;
   const { data } = info;
   if (info.kind === 'approval') {
     const out: string[] = [];
-    for (const action of actionsOf(data)) {
+    for (const action of actionsOf(data, info.resumeSchema)) {
       if (action === 'accept') out.push(`weft interrupts approve ${target} [--comment <text>]`);
       else if (action === 'reject') out.push(`weft interrupts reject ${target} [--comment <text>]`);
       else if (action === 'refine') out.push(`weft interrupts resolve ${target} --value ${shellQuote('{"action":"refine","feedback":"<text>"}')}`);
+      else if (action === 'edit-accept') out.push(`weft interrupts resolve ${target} --value ${shellQuote('{"action":"edit-accept","editedArtifactData":<json>}')}`);
       else out.push(`weft interrupts resolve ${target} --value ${shellQuote(JSON.stringify({ action, comment: '<text>' }))}`);
     }
     return out;
@@ -156,6 +181,11 @@ export function answerCommands(info: Pick<InterruptInfo, 'runId' | 'nodeId' | 'k
   if (info.kind === 'clarification') {
     const qs = questionsOf(data);
     if (qs.length === 0) return [`weft interrupts show ${target}`, `weft interrupts answer ${target} --answer <questionId>=<answer>`];
+    // `--answer` sends text; typed answers (numbers, booleans…) need --answers-json.
+    if (qs.some((q) => q.type)) {
+      const template = `{${qs.map((q) => `${JSON.stringify(q.id)}:${q.type ? `<${q.type}>` : '"<answer>"'}`).join(',')}}`;
+      return [`weft interrupts answer ${target} --answers-json ${shellQuote(template)}`];
+    }
     return [`weft interrupts answer ${target} ${qs.map((q) => `--answer ${shellQuote(`${q.id}=<answer>`)}`).join(' ')}`];
   }
   if (info.kind === 'external-event') {
@@ -169,7 +199,9 @@ export function answerCommands(info: Pick<InterruptInfo, 'runId' | 'nodeId' | 'k
 /** What the resume value must look like, for `interrupts show`. */
 export function resumeValueShape(info: Pick<InterruptInfo, 'kind' | 'data' | 'resumeSchema'>): string {
   if (info.kind === 'approval') {
-    return `{"action": ${actionsOf(info.data).join('|')}, "comment"?: string${actionsOf(info.data).includes('refine') ? ', "feedback"?: string' : ''}}`;
+    const actions = actionsOf(info.data, info.resumeSchema);
+    const extra = `${actions.includes('refine') ? ', "feedback"?: string' : ''}${actions.includes('edit-accept') ? ', "editedArtifactData"?: any' : ''}`;
+    return `{"action": ${actions.join('|')}, "comment"?: string${extra}}`;
   }
   if (info.kind === 'clarification') {
     const ids = questionsOf(info.data).map((q) => q.id);
@@ -202,13 +234,14 @@ export function formatInterruptPrompt(info: InterruptInfo, c: Colors): string {
   if (info.kind === 'approval' && data) {
     const description = str(data.description);
     if (description) detail(truncate(description.replace(/\s*\n\s*/g, ' '), 200));
-    const facts = [`actions: ${actionsOf(data).join(', ')}`];
+    if (data.artifactData !== undefined) detail(`artifact: ${truncate(JSON.stringify(data.artifactData) ?? '', 200)}`);
+    const facts = [`actions: ${actionsOf(data, info.resumeSchema).join(', ')}`];
     const required = requiredApprovalsOf(data);
     if (required > 1) facts.push(`${required} approvals required`);
-    if (typeof info.timeoutMs === 'number') facts.push(`times out after ${formatAge(info.timeoutMs)}`);
+    if (typeof info.timeoutMs === 'number') facts.push(`times out after ${formatDuration(info.timeoutMs)}`);
     detail(facts.join('; '));
   } else if (info.kind === 'clarification' && data) {
-    for (const q of questionsOf(data)) detail(`${c.magenta(q.id)}: ${q.question}`);
+    for (const q of questionsOf(data)) detail(`${c.magenta(q.id)}: ${q.question}${q.type ? c.dim(` (${q.type})`) : ''}`);
   } else if (info.kind === 'external-event' && data) {
     const corr = correlationOf(data);
     if (Object.keys(corr).length > 0) detail(`correlation: ${JSON.stringify(corr)}`);
@@ -216,8 +249,9 @@ export function formatInterruptPrompt(info: InterruptInfo, c: Colors): string {
     const summary = summarizePayload(data);
     if (summary) detail(`data: ${summary}`);
   }
-  if (info.resumeSchema) detail(`resume schema: ${truncate(JSON.stringify(info.resumeSchema), 200)}`);
-  if (info.kind !== 'approval' && typeof info.timeoutMs === 'number') detail(`times out after ${formatAge(info.timeoutMs)}`);
+  // Approvals and clarifications are answered through the commands below; others need the schema.
+  if (info.resumeSchema && info.kind !== 'approval' && info.kind !== 'clarification') detail(`resume schema: ${truncate(JSON.stringify(info.resumeSchema), 200)}`);
+  if (info.kind !== 'approval' && typeof info.timeoutMs === 'number') detail(`times out after ${formatDuration(info.timeoutMs)}`);
   detail(info.kind === 'external-event' ? 'deliver it with:' : 'answer with:');
   for (const cmd of answerCommands(info)) detail(`  ${c.cyan(cmd)}`);
   detail(c.dim('still watching: the run goes on once it is answered'));
@@ -239,6 +273,9 @@ export interface InterruptWatcher {
 }
 
 const eventNodeId = (e: RunEventDoc): string | undefined => e.nodeId ?? (isRecord(e.payload) ? str(e.payload.nodeId) : undefined);
+
+/** Events after which a held `node.suspended` of the same node is dropped instead of prompted. */
+const SETTLING_EVENT_TYPES: ReadonlySet<string> = new Set(['interrupt.resolved', 'node.resumed', 'node.completed', 'node.failed', 'node.cancelled', 'node.skipped']);
 
 /** Creates an {@link InterruptWatcher}. */
 export function createInterruptWatcher(): InterruptWatcher {
@@ -263,6 +300,8 @@ export function createInterruptWatcher(): InterruptWatcher {
         if (typeof p.timeoutMs === 'number') info.timeoutMs = p.timeoutMs;
         return [...flush(), info];
       }
+      // The node already moved on: its suspension needs no prompt any more.
+      if (nodeId !== undefined && SETTLING_EVENT_TYPES.has(e.type)) held.delete(nodeId);
       const out = flush();
       if (e.type === 'node.suspended' && nodeId !== undefined) {
         const info: InterruptInfo = { runId: e.runId, nodeId, kind: str(p.kind) ?? 'custom', requestedAt: e.timestamp };
@@ -315,7 +354,12 @@ export function formatInterruptDetails(info: InterruptInfo, c: Colors, now: numb
   ];
   const data = info.data ?? {};
   if (info.kind === 'approval') {
-    rows.push(['title', str(data.title)], ['description', str(data.description)], ['actions', actionsOf(data).join(', ')]);
+    rows.push(
+      ['title', str(data.title)],
+      ['description', str(data.description)?.replace(/\s*\n\s*/g, ' ')],
+      ['artifact', data.artifactData === undefined ? undefined : JSON.stringify(data.artifactData)],
+      ['actions', actionsOf(data, info.resumeSchema).join(', ')],
+    );
     const required = requiredApprovalsOf(data);
     if (required > 1) {
       const granted = (info.votes ?? []).filter((v) => v.action !== 'reject').length;
@@ -333,7 +377,7 @@ export function formatInterruptDetails(info: InterruptInfo, c: Colors, now: numb
   const lines = present.map(([k, v]) => `${c.dim(k.padEnd(width))}  ${v}`);
   if (info.kind === 'clarification') {
     lines.push(c.dim('questions'));
-    for (const q of questionsOf(data)) lines.push(`  ${c.magenta(q.id)}: ${q.question}`);
+    for (const q of questionsOf(data)) lines.push(`  ${c.magenta(q.id)}: ${q.question}${q.type ? c.dim(` (${q.type})`) : ''}`);
   }
   if (info.resumeSchema) {
     lines.push(c.dim('resume schema'));

@@ -53,12 +53,27 @@ const ev = (sequence: number, type: string, payload: unknown, nodeId?: string): 
 });
 
 /** Runs the CLI with captured output and the given environment. */
-async function cli(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+async function cli(argv: string[], env: NodeJS.ProcessEnv = {}, extra: Partial<CliIo> = {}): Promise<{ code: number; out: string; err: string }> {
+  const started = startCli(argv, env, extra);
+  const code = await started.done;
+  return { code, out: started.out(), err: started.err() };
+}
+
+/** Starts the CLI without waiting for it; the output so far can be read while it runs. */
+function startCli(argv: string[], env: NodeJS.ProcessEnv = {}, extra: Partial<CliIo> = {}): { done: Promise<number>; out: () => string; err: () => string } {
   let out = '';
   let err = '';
-  const io: CliIo = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), env, color: false };
-  const code = await runCli(argv, io);
-  return { code, out, err };
+  const io: CliIo = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), env, color: false, ...extra };
+  return { done: runCli(argv, io), out: () => out, err: () => err };
+}
+
+/** Resolves once `read()` contains `text` (fails after 5 s). */
+async function waitFor(read: () => string, text: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!read().includes(text)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${JSON.stringify(text)} in:\n${read()}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** A host with one run `r1` that ends with `outcome`. */
@@ -211,5 +226,286 @@ describe('weft runs and workflows', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+const sse = (events: RunEventDoc[]): string => events.map((e) => `id: ${e.sequence}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join('');
+const NOW = Date.parse('2026-01-01T01:00:00.000Z');
+const approvalData = { title: 'Ship the release?', actions: ['accept', 'reject'], requiredApprovals: 1 };
+const clarificationData = { questions: [{ id: 'q1', question: 'Which colour?' }, { id: 'q2', question: 'How many?' }] };
+
+describe('weft runs start --watch with an interrupt', () => {
+  it('prints the interrupt, keeps watching while the run waits, and ends after it is approved', async () => {
+    let stream: ServerResponse | undefined;
+    let approved = false;
+    const before = [
+      ev(0, 'run.started', { workflowId: 'wf' }),
+      ev(1, 'node.started', { nodeId: 'gate', typeId: 'core.approval' }, 'gate'),
+      ev(2, 'node.suspended', { nodeId: 'gate', interruptId: 'int_1', kind: 'approval', key: 'gate' }, 'gate'),
+      ev(3, 'interrupt.requested', { kind: 'approval', key: 'gate', data: approvalData }, 'gate'),
+    ];
+    const after = [ev(4, 'interrupt.resolved', { nodeId: 'gate', interruptId: 'int_1', kind: 'approval', outcome: 'accepted' }, 'gate'), ev(5, 'run.completed', { durationMs: 9 })];
+    const host = await fakeHost((req, res) => {
+      if (req.method === 'POST' && req.url === '/v1/runs') return json(res, 201, { runId: 'r1', status: 'pending', workflowId: 'wf', eventsUrl: '/v1/runs/r1/events', statusUrl: '/v1/runs/r1' });
+      if (req.url?.startsWith('/v1/runs/r1/events')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        if (approved) return void res.end(sse([...before, ...after]));
+        stream = res;
+        return void res.write(sse(before));
+      }
+      if (req.method === 'POST' && req.url === '/v1/runs/r1/interrupts/gate') {
+        approved = true;
+        json(res, 200, { runId: 'r1', nodeId: 'gate', interruptId: 'int_1', status: 'running', interrupt: { kind: 'approval', outcome: 'accepted' } });
+        return void stream?.end(sse(after));
+      }
+      if (req.url === '/v1/runs/r1') return json(res, 200, { runId: 'r1', workflowId: 'wf', status: approved ? 'completed' : 'waiting-approval' });
+      json(res, 404, { error: 'not_found', message: 'Not found.' });
+    });
+    const watch = startCli(['runs', 'start', 'wf', '--watch', '--base-url', host.url]);
+    await waitFor(watch.out, 'still watching');
+    // The run waits: the watch has not ended.
+    expect(await Promise.race([watch.done, new Promise((resolve) => setTimeout(() => resolve('waiting'), 50))])).toBe('waiting');
+    const approve = await cli(['interrupts', 'approve', 'r1', 'gate', '--comment', 'lgtm', '--base-url', host.url]);
+    expect(approve).toEqual({ code: 0, out: 'run r1 node gate: accepted; run running\n', err: '' });
+    expect(await watch.done).toBe(0);
+    expect(watch.out().split('\n')).toEqual([
+      'run r1 of wf',
+      '   0  run.started       workflowId=wf',
+      '   1  node.started      [gate]  typeId=core.approval',
+      '   2  node.suspended    [gate]  interruptId=int_1 kind=approval key=gate',
+      '   3  interrupt.requested  [gate]  kind=approval key=gate data={"title":"Ship the release?","actions":["accept","reject"],"requiredApp…',
+      '      approval needed at node gate (run r1): Ship the release?',
+      '        actions: accept, reject',
+      '        answer with:',
+      '          weft interrupts approve r1 gate [--comment <text>]',
+      '          weft interrupts reject r1 gate [--comment <text>]',
+      '        still watching: the run goes on once it is answered',
+      '   4  interrupt.resolved  [gate]  interruptId=int_1 kind=approval outcome=accepted',
+      '   5  run.completed     durationMs=9',
+      'run r1 completed',
+      '',
+    ]);
+    const post = host.seen.find((s) => s.url === '/v1/runs/r1/interrupts/gate');
+    expect(JSON.parse(post?.body ?? '')).toEqual({ resumeValue: { action: 'accept', comment: 'lgtm' } });
+  });
+
+  it('prints no prompt blocks with --json', async () => {
+    const host = await fakeHost((req, res) => {
+      if (req.method === 'POST') return json(res, 201, { runId: 'r1', status: 'pending', workflowId: 'wf', eventsUrl: '', statusUrl: '' });
+      if (req.url?.startsWith('/v1/runs/r1/events')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        return void res.end(sse([ev(0, 'interrupt.requested', { kind: 'approval', key: 'g', data: approvalData }, 'g'), ev(1, 'run.cancelled', {})]));
+      }
+      json(res, 200, { runId: 'r1', workflowId: 'wf', status: 'cancelled' });
+    });
+    const r = await cli(['--json', 'runs', 'start', 'wf', '--watch', '--base-url', host.url]);
+    expect(r.code).toBe(3);
+    expect(r.out.trim().split('\n').map((l) => (JSON.parse(l) as { type?: string; status?: string }).type ?? 'final')).toEqual(['interrupt.requested', 'run.cancelled', 'final']);
+  });
+});
+
+describe('weft runs events --follow with an interrupt', () => {
+  it('prints the questions of a clarification and how to answer them', async () => {
+    const host = await fakeHost((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        sse([
+          ev(4, 'interrupt.requested', { kind: 'clarification', key: 'ask', data: clarificationData, timeoutMs: 120_000 }, 'ask'),
+          ev(5, 'clarification.requested', { nodeId: 'ask', interruptId: 'int_2', questions: clarificationData.questions }, 'ask'),
+          ev(6, 'run.completed', {}),
+        ]),
+      );
+    });
+    const r = await cli(['runs', 'events', 'r1', '--follow', '--after', '3', '--base-url', host.url]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(
+      [
+        '      clarification needed at node ask (run r1)',
+        '        q1: Which colour?',
+        '        q2: How many?',
+        '        times out after 2m',
+        '        answer with:',
+        "          weft interrupts answer r1 ask --answer 'q1=<answer>' --answer 'q2=<answer>'",
+        '        still watching: the run goes on once it is answered',
+        '   5  clarification.requested',
+      ].join('\n'),
+    );
+    expect(host.seen[0]?.url).toBe('/v1/runs/r1/events?streamMode=debug');
+  });
+
+  it('prompts a node.suspended that no interrupt.requested follows', async () => {
+    const host = await fakeHost((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(sse([ev(2, 'node.suspended', { nodeId: 'ask', interruptId: 'int_2', kind: 'clarification', key: 'ask' }, 'ask')]));
+      setTimeout(() => res.end(sse([ev(3, 'run.cancelled', { reason: 'user' })])), 600);
+    });
+    const r = await cli(['runs', 'events', 'r1', '--follow', '--stream-mode', 'updates', '--base-url', host.url]);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(
+      [
+        '   2  node.suspended    [ask]  interruptId=int_2 kind=clarification key=ask',
+        '      clarification needed at node ask (run r1)',
+        '        answer with:',
+        '          weft interrupts show r1 ask',
+        '          weft interrupts answer r1 ask --answer <questionId>=<answer>',
+        '        still watching: the run goes on once it is answered',
+        '   3  run.cancelled     reason=user',
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('weft interrupts', () => {
+  const view = (over: Record<string, unknown> = {}) => ({
+    runId: 'r1',
+    nodeId: 'gate',
+    interruptId: 'int_1',
+    kind: 'approval',
+    key: 'gate',
+    data: approvalData,
+    status: 'pending',
+    requestedAt: '2026-01-01T00:55:00.000Z',
+    ...over,
+  });
+
+  it('lists the pending interrupts of the tenant, or every interrupt of one run', async () => {
+    const host = await fakeHost((req, res) =>
+      req.url === '/v1/host/weft/interrupts'
+        ? json(res, 200, { interrupts: [{ ...view(), workflowId: 'wf' }, { ...view({ runId: 'r2', nodeId: 'ask', kind: 'clarification', data: clarificationData, requestedAt: '2026-01-01T00:59:58.000Z' }), workflowId: 'wf' }] })
+        : json(res, 200, { interrupts: [view({ status: 'resolved', outcome: 'accepted' })] }),
+    );
+    const now = (): number => NOW;
+    const pending = await cli(['interrupts', 'list', '--base-url', host.url], {}, { now });
+    expect(pending.out).toBe(['RUN  NODE  KIND           AGE  SUMMARY', 'r1   gate  approval       5m   Ship the release?', 'r2   ask   clarification  2s   Which colour? (+1 more)', ''].join('\n'));
+    const run = await cli(['interrupts', 'list', '--run', 'r1', '--base-url', host.url], {}, { now });
+    expect(run.out).toBe(['RUN  NODE  KIND      STATUS               AGE  SUMMARY', 'r1   gate  approval  resolved (accepted)  5m   Ship the release?', ''].join('\n'));
+    const raw = await cli(['--json', 'interrupts', 'list', '--run', 'r1', '--base-url', host.url]);
+    expect(JSON.parse(raw.out)).toEqual({ interrupts: [view({ status: 'resolved', outcome: 'accepted' })] });
+    expect(host.seen.map((s) => s.url)).toEqual(['/v1/host/weft/interrupts', '/v1/runs/r1/interrupts', '/v1/runs/r1/interrupts']);
+  });
+
+  it('shows what a run waits on with the resume schema, the commands and the callback token', async () => {
+    const snapshot = {
+      runId: 'r1',
+      workflowId: 'wf',
+      status: 'waiting-input',
+      interrupt: { kind: 'custom', nodeId: 'c', interruptId: 'int_3', key: 'c', payload: { hint: 'pick' }, requestedAt: '2026-01-01T00:59:00.000Z', interruptToken: 'tok-abc', tokenExpiresAt: '2026-01-02T00:00:00.000Z' },
+    };
+    const custom = view({ nodeId: 'c', interruptId: 'int_3', kind: 'custom', key: 'c', data: { hint: 'pick' }, requestedAt: '2026-01-01T00:59:00.000Z', resumeSchema: { type: 'number' } });
+    const host = await fakeHost((req, res) => (req.url === '/v1/runs/r1' ? json(res, 200, snapshot) : json(res, 200, { interrupts: [view({ status: 'resolved', outcome: 'accepted' }), custom] })));
+    const r = await cli(['interrupts', 'show', 'r1', '--base-url', `${host.url}/`], {}, { now: () => NOW });
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(
+      [
+        'interrupt     int_3',
+        'run           r1',
+        'node          c',
+        'kind          custom',
+        'key           c',
+        'status        pending',
+        'requested     2026-01-01T00:59:00.000Z (1m ago)',
+        'data          {"hint":"pick"}',
+        'resume value  any JSON value matching the resume schema',
+        'resume schema',
+        '  {',
+        '    "type": "number"',
+        '  }',
+        'answer with',
+        "  weft interrupts resolve r1 c --value '<json>'",
+        'callback token (valid until 2026-01-02T00:00:00.000Z)',
+        '  tok-abc',
+        '  anyone holding it can answer without an API key:',
+        `  curl -X POST ${host.url}/v1/interrupts/tok-abc -H 'content-type: application/json' -d '{"resumeValue": …}'`,
+        '',
+      ].join('\n'),
+    );
+    const one = await cli(['--json', 'interrupts', 'show', 'r1', 'gate', '--base-url', host.url]);
+    expect(JSON.parse(one.out)).toEqual(view({ status: 'resolved', outcome: 'accepted' }));
+    const all = await cli(['--json', 'interrupts', 'show', 'r1', '--base-url', host.url]);
+    expect(JSON.parse(all.out)).toEqual({ interrupts: [{ ...custom, interruptToken: 'tok-abc', tokenExpiresAt: '2026-01-02T00:00:00.000Z' }] });
+    const missing = await cli(['interrupts', 'show', 'r1', 'nope', '--base-url', host.url]);
+    expect(missing).toMatchObject({ code: 1, out: '', err: 'error: not_found: run r1 has no interrupt at node nope\n' });
+  });
+
+  it('says when a run waits on nothing', async () => {
+    const host = await fakeHost((req, res) =>
+      req.url === '/v1/runs/r1' ? json(res, 200, { runId: 'r1', workflowId: 'wf', status: 'completed' }) : json(res, 200, { interrupts: [view({ status: 'resolved', outcome: 'accepted' })] }),
+    );
+    const r = await cli(['interrupts', 'show', 'r1', '--base-url', host.url]);
+    expect(r.out).toBe('run r1 waits on nothing (status completed); settled interrupts: weft interrupts list --run r1\n');
+  });
+
+  it('approves, rejects, answers and resolves with the matching resume values', async () => {
+    const host = await fakeHost((req, res) => {
+      const nodeId = decodeURIComponent(req.url?.split('/').at(-1) ?? '');
+      if (nodeId === 'quorum') return json(res, 200, { runId: 'r1', nodeId, interruptId: 'i', status: 'waiting-approval', interrupt: { kind: 'approval', outcome: 'pending', votes: { granted: 1, rejected: 0, required: 2 } } });
+      const outcome = req.url?.endsWith('/no') ? 'rejected' : 'resolved';
+      json(res, 200, { runId: 'r1', nodeId, interruptId: 'i', status: 'running', interrupt: { kind: 'x', outcome } });
+    });
+    const base = ['--base-url', host.url];
+    const approve = await cli(['interrupts', 'approve', 'r1', 'quorum', '--idempotency-key', 'k1', ...base]);
+    const reject = await cli(['interrupts', 'reject', 'r1', 'no', '--comment', 'not yet', ...base]);
+    const answer = await cli(['interrupts', 'answer', 'r1', 'ask', '--answer', 'q1=blue', '--answer', 'q2=3', ...base]);
+    const typed = await cli(['interrupts', 'answer', 'r1', 'ask', '--answers-json', '{"q2":3}', '--answer', 'q1=red', ...base]);
+    const resolve = await cli(['interrupts', 'resolve', 'r1', 'my node', '--value', '{"orderId":"42"}', ...base]);
+    const raw = await cli(['--json', 'interrupts', 'resolve', 'r1', 'c', '--value', '7', ...base]);
+    expect([approve, reject, answer, typed, resolve].map((r) => r.out)).toEqual([
+      'run r1 node quorum: vote recorded, 1 of 2 approvals; run waiting-approval\n',
+      'run r1 node no: rejected; run running\n',
+      'run r1 node ask: resolved; run running\n',
+      'run r1 node ask: resolved; run running\n',
+      'run r1 node my node: resolved; run running\n',
+    ]);
+    expect(JSON.parse(raw.out)).toEqual({ runId: 'r1', nodeId: 'c', interruptId: 'i', status: 'running', interrupt: { kind: 'x', outcome: 'resolved' } });
+    expect(host.seen.map((s) => `${s.method} ${s.url} ${s.body}`)).toEqual([
+      'POST /v1/runs/r1/interrupts/quorum {"resumeValue":{"action":"accept"}}',
+      'POST /v1/runs/r1/interrupts/no {"resumeValue":{"action":"reject","comment":"not yet"}}',
+      'POST /v1/runs/r1/interrupts/ask {"resumeValue":{"answers":{"q1":"blue","q2":"3"}}}',
+      'POST /v1/runs/r1/interrupts/ask {"resumeValue":{"answers":{"q2":3,"q1":"red"}}}',
+      'POST /v1/runs/r1/interrupts/my%20node {"resumeValue":{"orderId":"42"}}',
+      'POST /v1/runs/r1/interrupts/c {"resumeValue":7}',
+    ]);
+  });
+
+  it('prints host refusals as error lines and checks answers before calling the host', async () => {
+    const host = await fakeHost((_req, res) => json(res, 409, { error: 'interrupt_already_resolved', message: 'The interrupt was already resolved.', details: { interruptId: 'int_1' } }));
+    const base = ['--base-url', host.url, '--api-key', KEY];
+    const refused = await cli(['interrupts', 'approve', 'r1', 'gate', ...base]);
+    expect(refused).toEqual({ code: 1, out: '', err: 'error: interrupt_already_resolved: The interrupt was already resolved.\n' });
+    const none = await cli(['interrupts', 'answer', 'r1', 'ask', ...base]);
+    expect(none.err).toBe('error: invalid_argument: give at least one --answer questionId=answer (or --answers-json)\n');
+    const badJson = await cli(['interrupts', 'resolve', 'r1', 'c', '--value', '{oops', ...base]);
+    expect(badJson.err).toMatch(/^error: invalid_argument: --value is not valid JSON/);
+    const noValue = await cli(['interrupts', 'resolve', 'r1', 'c', ...base]);
+    expect(noValue.code).toBe(1);
+    expect(noValue.err).toContain("required option '--value <json>' not specified");
+    expect(host.seen).toHaveLength(1);
+  });
+});
+
+describe('weft runs pause and resume', () => {
+  it('pauses (optionally immediately) and resumes a run', async () => {
+    const host = await fakeHost((req, res) =>
+      req.url?.endsWith(':pause') ? json(res, 202, { runId: 'r1', status: 'paused', pausedAt: '2026-01-01T00:00:01.000Z' }) : json(res, 202, { runId: 'r1', status: 'running', resumedAt: '2026-01-01T00:00:02.000Z' }),
+    );
+    const pause = await cli(['runs', 'pause', 'r1', '--reason', 'deploy', '--immediate', '--base-url', host.url]);
+    const drain = await cli(['runs', 'pause', 'r1', '--base-url', host.url]);
+    const resume = await cli(['runs', 'resume', 'r1', '--reason', 'done', '--base-url', host.url]);
+    const raw = await cli(['--json', 'runs', 'resume', 'r1', '--base-url', host.url]);
+    expect([pause.out, drain.out, resume.out]).toEqual(['run r1 paused at 2026-01-01T00:00:01.000Z\n', 'run r1 paused at 2026-01-01T00:00:01.000Z\n', 'run r1 running (resumed at 2026-01-01T00:00:02.000Z)\n']);
+    expect(JSON.parse(raw.out)).toEqual({ runId: 'r1', status: 'running', resumedAt: '2026-01-01T00:00:02.000Z' });
+    expect(host.seen.map((s) => `${s.method} ${s.url} ${s.body}`)).toEqual([
+      'POST /v1/runs/r1:pause {"reason":"deploy","drainPolicy":"immediate"}',
+      'POST /v1/runs/r1:pause {}',
+      'POST /v1/runs/r1:resume {"reason":"done"}',
+      'POST /v1/runs/r1:resume {}',
+    ]);
+  });
+
+  it('reports run_state_conflict with the run status', async () => {
+    const host = await fakeHost((_req, res) => json(res, 409, { error: 'run_state_conflict', message: 'The run is not paused.', details: { runStatus: 'running' } }));
+    const r = await cli(['runs', 'resume', 'r1', '--base-url', host.url]);
+    expect(r).toEqual({ code: 1, out: '', err: 'error: run_state_conflict: The run is not paused. (run status: running)\n' });
   });
 });

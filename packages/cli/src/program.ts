@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import type { CliContext, CliIo } from './cli-io.js';
 import { registerConformanceCommand } from './commands/conformance.js';
 import { registerDiscoveryCommand } from './commands/discovery.js';
+import { registerInterruptCommands } from './commands/interrupts.js';
 import { registerRunCommands } from './commands/runs.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerWorkflowCommands } from './commands/workflows.js';
@@ -29,6 +30,7 @@ export function createProgram(ctx: CliContext): Command {
     });
   registerServeCommand(program, ctx);
   registerRunCommands(program, ctx);
+  registerInterruptCommands(program, ctx);
   registerWorkflowCommands(program, ctx);
   registerDiscoveryCommand(program, ctx);
   registerConformanceCommand(program, ctx);

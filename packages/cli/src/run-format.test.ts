@@ -19,6 +19,30 @@ describe('run formatting', () => {
     expect(formatFinalStatus({ runId: 'r1', workflowId: 'wf', status: 'completed' }, plain)).toBe('run r1 completed');
   });
 
+  it('shows pause, pending interrupts and the run family', () => {
+    const text = formatSnapshot(
+      {
+        runId: 'r1',
+        workflowId: 'wf',
+        status: 'waiting-approval',
+        pausedAt: 'p',
+        interrupt: { kind: 'approval', nodeId: 'gate', interruptId: 'i1', key: 'gate', payload: {}, requestedAt: 't' },
+        pendingInterrupts: [{ nodeId: 'gate', interruptId: 'i1', kind: 'approval' }, { nodeId: 'ask', interruptId: 'i2', kind: 'clarification' }],
+        parentRunId: 'r0',
+        parentNodeId: 'sub',
+        childRuns: [{ runId: 'r2', nodeId: 'child', workflowId: 'wf2' }],
+      },
+      plain,
+    );
+    expect(text.split('\n').slice(2)).toEqual([
+      'status      waiting-approval',
+      'paused      p',
+      'waiting on  approval at node gate, clarification at node ask; see weft interrupts show r1',
+      'parent      r0 (node sub)',
+      'child runs  r2 (node child)',
+    ]);
+  });
+
   it('lists workflows with a short hash', () => {
     expect(formatWorkflowList([{ id: 'wf', name: 'Wf', version: '1', hash: 'abcdef0123456789', source: 'api', createdAt: 'c', runnable: false }])).toBe(
       'ID  NAME  VERSION  HASH          SOURCE  RUNNABLE\nwf  Wf    1        abcdef012345  api     no',

@@ -39,6 +39,13 @@ export function formatFinalStatus(snapshot: RunSnapshot, c: Colors): string {
   return err ? `${base}: ${err.code}: ${err.message}` : base;
 }
 
+/** What a waiting run waits on (`approval at node gate; see weft interrupts show r1`). */
+function waitingOn(s: RunSnapshot): string | undefined {
+  const pending = s.pendingInterrupts && s.pendingInterrupts.length > 0 ? s.pendingInterrupts : s.interrupt ? [s.interrupt] : [];
+  if (pending.length === 0) return undefined;
+  return `${pending.map((i) => `${i.kind} at node ${i.nodeId}`).join(', ')}; see weft interrupts show ${s.runId}`;
+}
+
 /** Key/value view of a snapshot for `weft runs get`. */
 export function formatSnapshot(s: RunSnapshot, c: Colors): string {
   const ended = s.completedAt ?? s.endedAt ?? undefined;
@@ -50,6 +57,10 @@ export function formatSnapshot(s: RunSnapshot, c: Colors): string {
     ['started', s.startedAt],
     ['ended', ended ?? undefined],
     ['error', s.error ? `${s.error.code}: ${s.error.message}` : undefined],
+    ['paused', s.pausedAt],
+    ['waiting on', waitingOn(s)],
+    ['parent', s.parentRunId ? `${s.parentRunId}${s.parentNodeId ? ` (node ${s.parentNodeId})` : ''}` : undefined],
+    ['child runs', s.childRuns && s.childRuns.length > 0 ? s.childRuns.map((r) => `${r.runId} (node ${r.nodeId})`).join(', ') : undefined],
     ['tags', s.tags && s.tags.length > 0 ? s.tags.join(', ') : undefined],
     ['variables', s.variables && Object.keys(s.variables).length > 0 ? JSON.stringify(s.variables) : undefined],
   ];

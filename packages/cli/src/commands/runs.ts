@@ -1,16 +1,17 @@
 /**
- * `weft runs start|get|cancel|list|events`.
+ * `weft runs start|get|cancel|list|events|pause|resume`.
  *
  * @see wire-contract.md §1.1 (#4–#9), §3.5, §3.6
  */
 import type { Command } from 'commander';
 import type { RunEventDoc, RunStatus } from '@weft/contract';
-import type { CreateRunBody, WeftClient } from '@weft/sdk';
-import { colorsFor, type CliContext } from '../cli-io.js';
+import { WeftApiError, type CreateRunBody, type RunSnapshot, type WeftClient } from '@weft/sdk';
+import { colorsFor, type CliContext, type Colors } from '../cli-io.js';
 import { clientFor, type GlobalOptions } from '../connection.js';
 import { CliError } from '../errors.js';
 import { formatEventLine } from '../event-format.js';
 import { buildObject, collect, parsePositiveInt } from '../input-parsing.js';
+import { createInterruptWatcher, formatInterruptPrompt, formatRunControlResult, type InterruptInfo } from '../interrupt-format.js';
 import { EXIT_CODES, exitCodeForStatus, formatFinalStatus, formatRunList, formatSnapshot, paintStatus } from '../run-format.js';
 
 /** Stream mode of `--watch` and `--follow`: everything, so node starts are visible too. */
@@ -42,6 +43,51 @@ export function createRunBody(workflowId: string, opts: Pick<StartOptions, 'inpu
   if (configurable) body.configurable = configurable;
   if (opts.tag && opts.tag.length > 0) body.tags = opts.tag;
   return body;
+}
+
+/** How long a `node.suspended` waits for its `interrupt.requested` before it is prompted alone. */
+export const SUSPEND_GRACE_MS = 250;
+
+/** Prints a live event stream. */
+interface EventPrinter {
+  show(event: RunEventDoc): void;
+  /** Stops the pending grace timer (call when the stream ends, however it ends). */
+  close(): void;
+}
+
+/**
+ * Prints each event as a line (or NDJSON with `--json`); in human mode, a run that starts
+ * waiting on an interrupt also gets a prompt block naming the commands that answer it.
+ */
+export function eventPrinter(json: boolean | undefined, c: Colors, print: (text: string) => void): EventPrinter {
+  if (json) return { show: (e) => print(JSON.stringify(e)), close: () => undefined };
+  const watcher = createInterruptWatcher();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stop = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
+  const prompt = (infos: InterruptInfo[]): void => {
+    for (const info of infos) print(formatInterruptPrompt(info, c));
+  };
+  return {
+    show(e) {
+      stop();
+      print(formatEventLine(e, c));
+      prompt(watcher.push(e));
+      // A host that sends no interrupt.requested still gets its suspension prompted.
+      if (watcher.holding) timer = setTimeout(() => prompt(watcher.flush()), SUSPEND_GRACE_MS);
+    },
+    close: stop,
+  };
+}
+
+/** Rethrows a 409 `run_state_conflict` with the run status it reports added to the message. */
+function rethrowWithRunStatus(err: unknown): never {
+  if (err instanceof WeftApiError && err.code === 'run_state_conflict' && typeof err.details?.runStatus === 'string') {
+    throw new CliError(err.code, `${err.message} (run status: ${err.details.runStatus})`, { cause: err });
+  }
+  throw err;
 }
 
 const parseSequence = (raw: string, flag: string): number => {
@@ -80,8 +126,13 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
         return;
       }
       if (!g.json) print(c.dim(`run ${created.runId} of ${created.workflowId}${created.replayed ? ' (replayed)' : ''}`));
-      const onEvent = (e: RunEventDoc): void => print(g.json ? JSON.stringify(e) : formatEventLine(e, c));
-      const final = await client.watchRun(created.runId, onEvent, { streamMode: opts.streamMode });
+      const printer = eventPrinter(g.json, c, print);
+      let final: RunSnapshot;
+      try {
+        final = await client.watchRun(created.runId, (e) => printer.show(e), { streamMode: opts.streamMode });
+      } finally {
+        printer.close();
+      }
       print(g.json ? JSON.stringify(final) : formatFinalStatus(final, c));
       ctx.exitCode = exitCodeForStatus(final.status);
       if (ctx.exitCode === EXIT_CODES.error) io.stderr(`error: run_not_terminal: run ${final.runId} is ${final.status} after its event stream ended\n`);
@@ -152,7 +203,12 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       const show = (e: RunEventDoc): void => print(g.json ? JSON.stringify(e) : formatEventLine(e, c));
       const after = opts.after === undefined ? undefined : parseSequence(opts.after, '--after');
       if (opts.follow) {
-        for await (const e of client.streamEvents(runId, { streamMode: opts.streamMode, ...(after === undefined ? {} : { lastEventId: after }) })) show(e);
+        const printer = eventPrinter(g.json, c, print);
+        try {
+          for await (const e of client.streamEvents(runId, { streamMode: opts.streamMode, ...(after === undefined ? {} : { lastEventId: after }) })) printer.show(e);
+        } finally {
+          printer.close();
+        }
         return;
       }
       // Page through the log; a live run costs one last (≤ 1 s) long-poll that comes back empty.
@@ -164,5 +220,41 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
         if (!last || (page.isTerminal && page.isComplete)) return;
         cursor = last.sequence;
       }
+    });
+
+  runs
+    .command('pause')
+    .description('pause a live run (POST /v1/runs/{runId}:pause); by default the running node finishes first')
+    .argument('<runId>')
+    .option('--reason <text>', 'why, recorded on run.paused')
+    .option('--immediate', 'abort the running node instead of letting it finish (drainPolicy immediate)')
+    .option('--idempotency-key <key>', 'Idempotency-Key header')
+    .action(async (runId: string, opts: { reason?: string; immediate?: boolean; idempotencyKey?: string }, cmd: Command) => {
+      const { g, client, print } = setup(cmd);
+      const res = await client
+        .pauseRun(runId, {
+          ...(opts.reason === undefined ? {} : { reason: opts.reason }),
+          ...(opts.immediate ? { drainPolicy: 'immediate' as const } : {}),
+          ...(opts.idempotencyKey === undefined ? {} : { idempotencyKey: opts.idempotencyKey }),
+        })
+        .catch(rethrowWithRunStatus);
+      print(g.json ? JSON.stringify(res) : formatRunControlResult(res));
+    });
+
+  runs
+    .command('resume')
+    .description('resume a paused run (POST /v1/runs/{runId}:resume)')
+    .argument('<runId>')
+    .option('--reason <text>', 'why, recorded on run.resumed')
+    .option('--idempotency-key <key>', 'Idempotency-Key header')
+    .action(async (runId: string, opts: { reason?: string; idempotencyKey?: string }, cmd: Command) => {
+      const { g, client, print } = setup(cmd);
+      const res = await client
+        .resumeRun(runId, {
+          ...(opts.reason === undefined ? {} : { reason: opts.reason }),
+          ...(opts.idempotencyKey === undefined ? {} : { idempotencyKey: opts.idempotencyKey }),
+        })
+        .catch(rethrowWithRunStatus);
+      print(g.json ? JSON.stringify(res) : formatRunControlResult(res));
     });
 }
