@@ -308,7 +308,7 @@ export class RunEngine {
    */
   async createRun(p: CreateRunParams, idem?: CreateRunIdempotency, child?: { runId: string; parent: { runId: string; nodeId: string } }): Promise<RunRecord> {
     if (this.stopped) throw new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' });
-    const wf = await this.store.getWorkflow(p.workflowId);
+    const wf = await this.catalog.get(p.workflowId);
     if (!wf) throw new WeftError('validation_error', 'Unknown workflowId.', { workflowId: p.workflowId });
     const def = wf.definition;
     const run = this.catalog.runnability(def);
@@ -585,7 +585,7 @@ export class RunEngine {
       epoch = await this.store.claimRun(runId, this.ownerId, this.leaseTtlMs, now, !this.store.shared);
       if (epoch === null) return undefined;
     }
-    const wf = await this.store.getWorkflowByHash(rec.workflowHash);
+    const wf = await this.catalog.byContentHash(rec.workflowHash);
     if (!wf) {
       this.log.error({ runId, workflowHash: rec.workflowHash }, 'pinned workflow definition missing');
       return undefined;

@@ -32,6 +32,10 @@ export interface Runnability {
 
 export class WorkflowCatalog {
   private readonly graphs = new Map<string, WorkflowGraph>();
+  /** id → current definition, for single-process stores (a shared store is asked each time). */
+  private readonly current = new Map<string, StoredWorkflow>();
+  /** hash → definition; definitions are immutable, so this never goes stale. */
+  private readonly byHash = new Map<string, StoredWorkflow>();
 
   constructor(
     private readonly store: Store,
@@ -67,7 +71,32 @@ export class WorkflowCatalog {
     const wf: StoredWorkflow = { id: definition.id, hash, definition, source, createdAt: new Date(this.clock.now()).toISOString() };
     await this.store.putWorkflow(wf);
     this.graphs.set(hash, graph);
+    this.current.delete(wf.id);
     return { workflow: wf, created: true };
+  }
+
+  /** The current definition registered under `id`. */
+  async get(id: string): Promise<StoredWorkflow | undefined> {
+    const hit = this.current.get(id);
+    if (hit) return hit;
+    const wf = await this.store.getWorkflow(id);
+    if (wf && !this.store.shared) this.current.set(id, wf);
+    return wf;
+  }
+
+  /** A definition by content hash (cached: definitions never change). */
+  async byContentHash(hash: string): Promise<StoredWorkflow | undefined> {
+    const hit = this.byHash.get(hash);
+    if (hit) return hit;
+    const wf = await this.store.getWorkflowByHash(hash);
+    if (wf) this.byHash.set(hash, wf);
+    return wf;
+  }
+
+  /** Unregisters an id (runs keep their pinned definitions). */
+  async unregister(id: string): Promise<boolean> {
+    this.current.delete(id);
+    return this.store.deleteWorkflow(id);
   }
 
   /** The compiled graph of a stored definition (cached by hash). */
