@@ -7,6 +7,7 @@ import type { CliContext, CliIo } from './cli-io.js';
 import { registerConformanceCommand } from './commands/conformance.js';
 import { registerDiscoveryCommand } from './commands/discovery.js';
 import { registerInterruptCommands } from './commands/interrupts.js';
+import { registerKeyCommands } from './commands/keys.js';
 import { registerRunCommands } from './commands/runs.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerWorkflowCommands } from './commands/workflows.js';
@@ -32,6 +33,7 @@ export function createProgram(ctx: CliContext): Command {
   registerRunCommands(program, ctx);
   registerInterruptCommands(program, ctx);
   registerWorkflowCommands(program, ctx);
+  registerKeyCommands(program, ctx);
   registerDiscoveryCommand(program, ctx);
   registerConformanceCommand(program, ctx);
   return program;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAjv, toFieldErrors } from '@weft/contract';
 
-type Kind = 'capabilities' | 'run-snapshot' | 'run-event' | 'error-envelope';
+type Kind = 'capabilities' | 'run-snapshot' | 'run-event' | 'error-envelope' | 'audit-verify-result';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const schemasDir = join(process.env.WEFT_CONTRACTS_DIR ?? join(repoRoot, '..', 'shared', 'contracts'), 'schemas');
@@ -46,7 +46,7 @@ function load(): typeof validators {
     return s.$id;
   };
   validators = new Map();
-  for (const k of ['capabilities', 'run-snapshot', 'run-event', 'error-envelope'] as const) {
+  for (const k of ['capabilities', 'run-snapshot', 'run-event', 'error-envelope', 'audit-verify-result'] as const) {
     const fn = ajv.getSchema(idOf(k));
     if (!fn) throw new Error(`cannot compile official schema ${k}`);
     validators.set(k, fn as never);
@@ -55,7 +55,7 @@ function load(): typeof validators {
 }
 
 /** Counts of documents checked, per kind (reported by the suite). */
-export const checked: Record<Kind, number> = { capabilities: 0, 'run-snapshot': 0, 'run-event': 0, 'error-envelope': 0 };
+export const checked: Record<Kind, number> = { capabilities: 0, 'run-snapshot': 0, 'run-event': 0, 'error-envelope': 0, 'audit-verify-result': 0 };
 
 /** Throws when `doc` does not validate against the official schema for `kind`. */
 export function checkContract(kind: Kind, doc: unknown): void {

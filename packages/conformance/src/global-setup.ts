@@ -42,7 +42,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('target', t);
     return async () => {};
   }
-  const store = (process.env.WEFT_TEST_STORE ?? 'memory') as 'memory' | 'sqlite' | 'postgres';
+  // A project's `test.env` reaches the workers, not this setup: read it from the project config.
+  const store = (project.config.env?.WEFT_TEST_STORE ?? process.env.WEFT_TEST_STORE ?? 'memory') as 'memory' | 'sqlite' | 'postgres';
   const { startTestHost, stopTestDatabases, TEST_KEYS } = await import('@weft/testkit');
   const host = await startTestHost({ store });
   project.provide('target', {
@@ -55,6 +56,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     inProcess: true,
     store,
   });
+  process.stderr.write(`conformance target: in-process Weft on ${store} at ${host.url}\n`);
   return async () => {
     await host.stop();
     await stopTestDatabases();

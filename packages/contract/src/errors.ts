@@ -15,7 +15,9 @@ export interface ErrorSpec {
 }
 
 export const ERROR_CATALOG = {
-  unauthenticated: { status: 401, when: 'The credential is missing, malformed, unknown or not a Bearer token.' },
+  unauthenticated: { status: 401, when: 'The credential is missing, malformed, unknown or not a Bearer token; a bearer JWT failed verification; or a required client certificate is missing, untrusted, expired, revoked or unmapped.' },
+  key_expired: { status: 401, when: 'The API key is past its expiry, or the grace window after its rotation ended.' },
+  key_revoked: { status: 401, when: 'The API key was revoked.' },
   forbidden: {
     status: 403,
     when: 'The credential is valid but lacks the scope the route requires.',
@@ -52,9 +54,10 @@ export const ERROR_CATALOG = {
   interrupt_cancelled: { status: 422, when: 'The run was cancelled while the interrupt was pending.', details: ['interruptId'] },
   correlation_mismatch: { status: 422, when: 'An external event does not match the interrupt\'s correlation.', details: ['mismatched'] },
   auth_elevation_required: { status: 403, when: 'This interrupt must be resolved with a bearer credential holding approvals:respond, not a callback token.' },
+  key_state_conflict: { status: 409, when: 'The API key cannot be rotated: it is revoked, expired or was already rotated.', details: ['keyId'] },
   run_state_conflict: { status: 409, when: 'The run is not in a state that allows this operation (e.g. pausing a paused run).', details: ['runStatus', 'pausedAt'] },
-  rate_limited: { status: 429, when: 'Too many requests; retry after the interval in Retry-After.', details: ['retryAfterMs', 'scope', 'limit'] },
-  service_unavailable: { status: 503, when: 'The host is overloaded or shutting down; retry after Retry-After.', details: ['retryAfter'] },
+  rate_limited: { status: 429, when: 'The credential exceeded its request rate (checked after authentication, before the scope check); retry after Retry-After.', details: ['retryAfterMs', 'scope', 'limit'] },
+  service_unavailable: { status: 503, when: 'The host is overloaded (in-flight or stream cap), shutting down, or cannot fetch an identity provider\'s keys; retry after Retry-After.', details: ['retryAfter'] },
   internal_error: { status: 500, when: 'An unexpected failure inside the host; the message carries no internals.', details: ['correlationId'] },
   // Run-level codes: carried in RunSnapshot.error / run.failed, never as HTTP statuses.
   capability_not_provided: { status: 0, when: 'A node requires a runtime capability the host does not provide; the node never starts.', details: ['capability', 'nodeId'] },

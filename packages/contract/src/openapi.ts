@@ -160,6 +160,36 @@ export function buildOpenApi(info: { version: string }): Json {
           responses: { '201': { description: 'Registered' }, '200': { description: 'Already registered, identical' }, ...errors(400, 401, 403, 409) },
         },
       },
+      '/v1/audit/verify': {
+        get: {
+          summary: 'Verify the audit log hash chain and signed checkpoints over [fromSeq, toSeq]',
+          security: secured,
+          parameters: [
+            { name: 'fromSeq', in: 'query', required: true, schema: { type: 'integer', minimum: 0 } },
+            { name: 'toSeq', in: 'query', required: true, schema: { type: 'integer', minimum: 0 } },
+          ],
+          responses: { '200': { description: 'AuditVerifyResult' }, ...errors(400, 401, 403) },
+        },
+      },
+      '/v1/host/weft/keys': {
+        get: { summary: 'List managed API keys (Weft extension)', security: secured, responses: { '200': { description: 'Keys, never secrets' }, ...errors(401, 403) } },
+        post: {
+          summary: 'Create a managed API key; the secret is returned once (Weft extension)',
+          security: secured,
+          responses: { '201': { description: 'The key and its secret' }, ...errors(400, 401, 403) },
+        },
+      },
+      '/v1/host/weft/keys/{keyId}:rotate': {
+        post: {
+          summary: 'Rotate a key: a successor with the same principal; the old key works for the grace window (Weft extension)',
+          security: secured,
+          parameters: [pathParam('keyId')],
+          responses: { '201': { description: 'The successor and its secret' }, ...errors(400, 401, 403, 404, 409) },
+        },
+      },
+      '/v1/host/weft/keys/{keyId}:revoke': {
+        post: { summary: 'Revoke a key at once (Weft extension)', security: secured, parameters: [pathParam('keyId')], responses: { '200': { description: 'Revoked' }, ...errors(401, 403, 404) } },
+      },
       '/v1/host/weft/workflows/{workflowId}': {
         delete: {
           summary: 'Unregister a workflow (Weft extension); runs keep their pinned definition',

@@ -98,6 +98,10 @@ export const SCOPES = [
   'approvals:respond',
   'audit:read',
   'workflows:write',
+  /** Weft: create, list, rotate and revoke managed API keys of the caller's tenant. */
+  'keys:manage',
+  /** Weft: manage keys of any tenant (operator keys only; never grantable to a managed key). */
+  'keys:admin',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

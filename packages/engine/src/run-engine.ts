@@ -409,6 +409,13 @@ export class RunEngine {
     });
   }
 
+  /** Removes and returns the commands queued for a run. */
+  private takeCommands(runId: string): PendingCommand[] {
+    const q = this.commands.get(runId) ?? [];
+    this.commands.delete(runId);
+    return q;
+  }
+
   private failCommands(runId: string, e: unknown): void {
     const q = this.commands.get(runId);
     if (!q) return;
@@ -513,8 +520,8 @@ export class RunEngine {
     if (this.active.has(runId)) return;
     const p = this.drive(runId).finally(() => {
       this.active.delete(runId);
-      // A wake that raced the driver's exit must not be lost.
-      if (this.dirty.has(runId) && this.hot.has(runId)) this.wake(runId);
+      // A wake or a command that raced the driver's exit must not be lost.
+      if ((this.dirty.has(runId) && this.hot.has(runId)) || this.commands.has(runId)) this.wake(runId);
     });
     this.active.set(runId, p);
   }
@@ -641,7 +648,7 @@ export class RunEngine {
       if (h.cancel.by !== undefined) payload.cancelledBy = h.cancel.by;
       if (h.cancel.reason === 'parent-cancelled' && h.proj.parent) payload.parentRunId = h.proj.parent.runId;
       b.add('run.cancelled', payload);
-      for (const pc of this.commands.get(runId)?.splice(0) ?? []) {
+      for (const pc of this.takeCommands(runId)) {
         pc.reject(pc.cmd.kind === 'resolve' ? new WeftError('interrupt_cancelled', 'The run was cancelled while the interrupt was pending.') : new WeftError('run_state_conflict', 'The run is being cancelled.', { runStatus: 'cancelling' }));
       }
       const children = Object.values(h.proj.children ?? {});
@@ -665,7 +672,7 @@ export class RunEngine {
       else this.resolveWith(h, b, iv, null, 'system:timeout', 'expired', 'timeout');
     }
 
-    for (const pc of this.commands.get(runId)?.splice(0) ?? []) {
+    for (const pc of this.takeCommands(runId)) {
       try {
         b.answers.push({ pc, result: this.applyCommand(h, h.rec, h.proj, pc.cmd, b) });
       } catch (e) {

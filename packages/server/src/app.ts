@@ -1,39 +1,150 @@
 /**
- * The Fastify application: hooks in order (request id → authenticate → authorize scope →
- * handler), the routes, and the single error mapper.
+ * The Fastify application: the `onRequest` pipeline, the routes, and the single error mapper.
  *
- * @see ../../../docs/architecture.md §HTTP pipeline
+ * The pipeline, in order, fail-closed at every step:
+ * 1. backpressure — at most `maxInFlight` requests at once (SSE streams are counted apart,
+ *    against `maxSseStreams`, because they live for minutes): 503 `service_unavailable` with
+ *    `Retry-After`;
+ * 2. client certificate (when mTLS is on) — required, or checked whenever one is presented: 401;
+ * 3. authenticate the bearer (API key, JWT or managed key) on routes that declare a scope: 401;
+ *    with a certificate, the bearer's tenant must be the certificate's: 401;
+ * 4. per-credential rate limit: 429 `rate_limited` with `Retry-After` — before the scope check,
+ *    so a flooding key is throttled even where it has no scope;
+ * 5. scope: 403 `forbidden` with `details.scopeRequired`;
+ * all before the body is parsed or anything is looked up.
+ *
+ * @see ../../../docs/architecture.md §HTTP pipeline, security-contract.md §1.2
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { WeftError, buildOpenApi } from '@weft/contract';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { JwtVerifier, MtlsMapper, RateLimiter, type MtlsIdentity, type Principal } from '@weft/security';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { requireScope, type ApiKeyAuthenticator } from './auth.js';
+import { Authenticator, requireScope, type ApiKeyAuthenticator } from './auth.js';
 import type { HostContext } from './context.js';
 import { sendError } from './errors.js';
+import { registerAuditRoutes } from './routes/audit.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerInterruptRoutes } from './routes/interrupts.js';
+import { registerKeyRoutes } from './routes/keys.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerWorkflowRoutes } from './routes/workflows.js';
+import { mtlsEnabled } from './security-config.js';
+import { httpsServerOptions, peerOf } from './tls.js';
+
+/** The SSE route; its streams are counted against `maxSseStreams`, not `maxInFlight`. */
+const SSE_ROUTE = '/v1/runs/:runId/events';
+
+const isSseRequest = (req: FastifyRequest): boolean => {
+  if (req.routeOptions.url !== SSE_ROUTE) return false;
+  const accept = String(req.headers.accept ?? '');
+  return !(accept.includes('application/json') && !accept.includes('text/event-stream'));
+};
+
+const overloaded = (what: string): WeftError =>
+  new WeftError('service_unavailable', `The host is at its ${what} limit; retry shortly.`, { retryAfter: 1 }, { 'retry-after': '1' });
+
+/** Live counters of the backpressure gauges (read by tests and metrics). */
+export interface LoadGauges {
+  inFlight: number;
+  sseStreams: number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Requests and SSE streams currently held (see the pipeline above). */
+    loadGauges: LoadGauges;
+  }
+}
 
 /** Builds the app (not listening). */
-export function buildApp(ctx: HostContext, auth: ApiKeyAuthenticator, logger: Logger): FastifyInstance {
+export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger: Logger): FastifyInstance {
+  const cfg = ctx.config;
+  const https = httpsServerOptions(cfg);
   const app = Fastify({
     loggerInstance: logger as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: ctx.config.maxBodyBytes,
+    bodyLimit: cfg.maxBodyBytes,
     genReqId: () => `req_${randomBytes(8).toString('hex')}`,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 1024 },
-  });
+    https: https ?? null,
+  }) as unknown as FastifyInstance;
   app.decorateRequest('principal', null);
   app.removeContentTypeParser('text/plain');
 
-  // Authenticate before any lookup or body parsing; then check the route's scope.
-  app.addHook('onRequest', async (req) => {
+  const securityLog = logger.child({ component: 'auth' });
+  const jwt =
+    cfg.oidcIssuers.length > 0
+      ? new JwtVerifier(cfg.oidcIssuers, { onReject: (reason, issuer) => securityLog.debug({ reason, issuer }, 'bearer token refused') })
+      : undefined;
+  const auth = new Authenticator({
+    apiKeys,
+    ...(jwt ? { jwt } : {}),
+    managedKeys: () => ctx.managedKeys,
+  });
+  const mtls = mtlsEnabled(cfg)
+    ? new MtlsMapper({
+        subjectMapping: cfg.mtlsSubjectMapping,
+        subjects: cfg.mtlsSubjects,
+        revokedFingerprints: cfg.mtlsRevoked,
+        onReject: (reason, fingerprint) => securityLog.info({ reason, fingerprint }, 'client certificate refused'),
+      })
+    : undefined;
+  const limiter = cfg.rateLimit ? new RateLimiter({ limit: cfg.rateLimit.limit, windowSec: cfg.rateLimit.windowSec }) : undefined;
+  if (limiter) {
+    const sweep = setInterval(() => limiter.sweep(), Math.max(1000, limiter.windowSec * 1000));
+    sweep.unref();
+    app.addHook('onClose', async () => clearInterval(sweep));
+  }
+
+  const gauges: LoadGauges = { inFlight: 0, sseStreams: 0 };
+  app.decorate('loadGauges', gauges);
+
+  app.addHook('onRequest', async (req, reply) => {
+    // 1. Backpressure: refuse before doing any work; release when the response closes
+    //    (finished, or the client went away).
+    const sse = isSseRequest(req);
+    if (sse ? gauges.sseStreams >= cfg.maxSseStreams : gauges.inFlight >= cfg.maxInFlight) throw overloaded(sse ? 'stream' : 'in-flight request');
+    if (sse) gauges.sseStreams++;
+    else gauges.inFlight++;
+    let released = false;
+    reply.raw.once('close', () => {
+      if (released) return;
+      released = true;
+      if (sse) gauges.sseStreams--;
+      else gauges.inFlight--;
+    });
+
+    // 2. Transport principal from the client certificate.
+    let transport: MtlsIdentity | undefined;
+    if (mtls) {
+      const peer = peerOf(req.raw.socket);
+      if (cfg.mtlsRequired || MtlsMapper.presented(peer)) transport = mtls.identify(peer);
+    }
+
     const scope = req.routeOptions.config.scope;
     if (!scope) return;
-    const p = auth.authenticate(req.headers.authorization);
+    // 3. Authenticate the bearer; it must belong to the certificate's tenant.
+    let p: Principal = await auth.authenticate(req.headers.authorization);
+    if (transport) {
+      if (p.tenant !== transport.tenant) throw new WeftError('unauthenticated', 'The credential does not belong to the client certificate\'s tenant.');
+      const ceiling = transport.scopes;
+      if (ceiling) p = { ...p, scopes: new Set([...p.scopes].filter((s) => ceiling.has(s))) };
+    }
+    // 4. Rate limit per credential, before the scope check.
+    if (limiter) {
+      const d = limiter.take(p.principal);
+      if (!d.allowed) {
+        throw new WeftError(
+          'rate_limited',
+          'Too many requests for this credential; retry after the interval in Retry-After.',
+          { retryAfterMs: d.retryAfterMs, scope: 'key', limit: d.limit },
+          { 'retry-after': String(d.retryAfterSec) },
+        );
+      }
+    }
+    // 5. Scope.
     requireScope(p, scope);
     req.principal = p;
   });
@@ -70,5 +181,7 @@ export function buildApp(ctx: HostContext, auth: ApiKeyAuthenticator, logger: Lo
   registerRunRoutes(app, ctx);
   registerEventRoutes(app, ctx);
   registerInterruptRoutes(app, ctx);
+  registerKeyRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
   return app;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiKeyAuthenticator, requireScope } from './auth.js';
+import { ApiKeyAuthenticator, Authenticator, requireScope, type ManagedKeyVerifier } from './auth.js';
 
 const KEY = 'unit-test-key-0123456789abcdef';
 
@@ -46,5 +46,39 @@ describe('ApiKeyAuthenticator', () => {
     const p = auth.authenticate(`Bearer ${KEY}`);
     expect(() => requireScope(p, 'runs:read')).not.toThrow();
     expect(() => requireScope(p, 'runs:create')).toThrowError(expect.objectContaining({ code: 'forbidden', details: { scopeRequired: 'runs:create' } }));
+  });
+});
+
+describe('Authenticator chain', () => {
+  const apiKeys = new ApiKeyAuthenticator([{ tenant: 't1', key: KEY }]);
+  const managed = (answer: Awaited<ReturnType<ManagedKeyVerifier['verify']>>): ManagedKeyVerifier => ({ verify: async () => answer });
+
+  it('accepts configured keys with kind api-key before asking managed keys', async () => {
+    let asked = 0;
+    const chain = new Authenticator({ apiKeys, managedKeys: () => ({ verify: async () => (asked++, undefined) }) });
+    expect(await chain.authenticate(`Bearer ${KEY}`)).toMatchObject({ tenant: 't1', kind: 'api-key' });
+    expect(asked).toBe(0);
+  });
+
+  it('maps managed-key answers: revoked → key_revoked, expired → key_expired, unknown → unauthenticated', async () => {
+    const token = 'managed-key-0123456789abcdef';
+    await expect(new Authenticator({ apiKeys, managedKeys: () => managed('revoked') }).authenticate(`Bearer ${token}`)).rejects.toMatchObject({ code: 'key_revoked', status: 401 });
+    await expect(new Authenticator({ apiKeys, managedKeys: () => managed('expired') }).authenticate(`Bearer ${token}`)).rejects.toMatchObject({ code: 'key_expired', status: 401 });
+    await expect(new Authenticator({ apiKeys, managedKeys: () => managed(undefined) }).authenticate(`Bearer ${token}`)).rejects.toMatchObject({ code: 'unauthenticated' });
+    await expect(new Authenticator({ apiKeys, managedKeys: () => undefined }).authenticate(`Bearer ${token}`)).rejects.toMatchObject({ code: 'unauthenticated' });
+    const p = await new Authenticator({ apiKeys, managedKeys: () => managed({ tenant: 't9', principal: 'key_abc', scopes: new Set(['runs:read']) }) }).authenticate(`Bearer ${token}`);
+    expect(p).toMatchObject({ tenant: 't9', principal: 'key_abc', kind: 'api-key' });
+  });
+
+  it('without JWT issuers, a JWT-shaped bearer is just an unknown key', async () => {
+    const jwtShaped = `${Buffer.from('{"alg":"RS256","kid":"k"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
+    const e = await new Authenticator({ apiKeys }).authenticate(`Bearer ${jwtShaped}`).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'unauthenticated', message: 'The credential is not valid.' });
+    expect((e as Error).message).not.toContain(jwtShaped);
+  });
+
+  it('refuses headers before any lookup: missing, wrong scheme, several tokens', async () => {
+    const chain = new Authenticator({ apiKeys, managedKeys: () => managed('revoked') });
+    for (const h of [undefined, `Basic ${KEY}`, `Bearer ${KEY} x`]) await expect(chain.authenticate(h)).rejects.toMatchObject({ code: 'unauthenticated' });
   });
 });

@@ -1,21 +1,24 @@
 /**
- * API-key authentication. Keys are hashed (SHA-256) when loaded and the plaintext is dropped;
- * a presented key is hashed and compared against every stored hash with a constant-time
- * comparison and no early exit, so neither the match nor its position is timing-visible.
+ * Authentication: a chain over the bearer credential.
  *
- * @see security-contract.md §1.1 (AUTH-05)
+ * 1. A bearer shaped like a JWT (three base64url segments, a JSON header with `alg`) goes to
+ *    the {@link JwtVerifier} when issuers are configured — and only there.
+ * 2. Otherwise configured API keys: hashed (SHA-256) at load, the plaintext dropped; a
+ *    presented key is hashed and compared against every stored hash with a constant-time
+ *    comparison and no early exit, so neither the match nor its position is timing-visible.
+ * 3. Then managed keys, when that service is present (revoked → `key_revoked`, expired →
+ *    `key_expired`).
+ *
+ * Every refusal is a fixed message that never echoes the credential.
+ *
+ * @see security-contract.md §1.1 (AUTH-02/03/05/10/11), §1.4–1.6
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { SCOPES, WeftError, type Scope } from '@weft/contract';
+import { MAX_JWT_LENGTH, looksLikeJwt, type JwtVerifier, type Principal } from '@weft/security';
 import type { ApiKeyConfig } from './config.js';
 
-/** The authenticated caller. Tenant and principal come from the credential only. */
-export interface Principal {
-  tenant: string;
-  /** Opaque, non-secret id of the credential (never the key or its hash). */
-  principal: string;
-  scopes: ReadonlySet<string>;
-}
+export type { Principal, PrincipalKind } from '@weft/security';
 
 interface StoredKey {
   hash: Buffer;
@@ -27,8 +30,21 @@ interface StoredKey {
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
 /** Longest bearer value examined; longer ones are rejected without hashing. */
-const MAX_TOKEN_LENGTH = 4096;
+const MAX_TOKEN_LENGTH = MAX_JWT_LENGTH;
 
+/**
+ * Extracts the bearer credential from an `Authorization` header value.
+ * @throws WeftError `unauthenticated` when absent, not `Bearer`, empty, several tokens or oversized.
+ */
+export function parseBearer(header: string | undefined): string {
+  if (!header) throw new WeftError('unauthenticated', 'Authentication required: send Authorization: Bearer <key>.');
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  const token = m?.[1];
+  if (!token || token.length > MAX_TOKEN_LENGTH) throw new WeftError('unauthenticated', 'The Authorization header must be a Bearer token.');
+  return token;
+}
+
+/** Statically configured API keys (`WEFT_API_KEYS`). */
 export class ApiKeyAuthenticator {
   private readonly keys: StoredKey[];
 
@@ -45,23 +61,67 @@ export class ApiKeyAuthenticator {
     return this.keys.length;
   }
 
-  /**
-   * Authenticates an `Authorization` header value.
-   * @throws WeftError `unauthenticated` — the message never echoes the credential.
-   */
-  authenticate(header: string | undefined): Principal {
-    if (!header) throw new WeftError('unauthenticated', 'Authentication required: send Authorization: Bearer <key>.');
-    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-    const token = m?.[1];
-    if (!token || token.length > MAX_TOKEN_LENGTH) throw new WeftError('unauthenticated', 'The Authorization header must be a Bearer token.');
+  /** The principal of `token`, or undefined when no configured key matches (constant time). */
+  verify(token: string): Principal | undefined {
     const presented = sha256(token);
     let found: StoredKey | undefined;
     for (const k of this.keys) {
       // Evaluate every key: no early exit.
       if (timingSafeEqual(presented, k.hash) && !found) found = k;
     }
-    if (!found) throw new WeftError('unauthenticated', 'The credential is not valid.');
-    return { tenant: found.tenant, principal: found.principal, scopes: found.scopes };
+    return found ? { tenant: found.tenant, principal: found.principal, scopes: found.scopes, kind: 'api-key' } : undefined;
+  }
+
+  /**
+   * Authenticates an `Authorization` header value against the configured keys only.
+   * @throws WeftError `unauthenticated` — the message never echoes the credential.
+   */
+  authenticate(header: string | undefined): Principal {
+    const p = this.verify(parseBearer(header));
+    if (!p) throw new WeftError('unauthenticated', 'The credential is not valid.');
+    return p;
+  }
+}
+
+/** A principal as a managed-key service may return it (kind defaults to `api-key`). */
+export type ManagedPrincipal = Omit<Principal, 'kind'> & { kind?: Principal['kind'] };
+
+/** The managed-key service, as the auth chain sees it. */
+export interface ManagedKeyVerifier {
+  verify(token: string): Promise<ManagedPrincipal | 'revoked' | 'expired' | undefined>;
+}
+
+/** The verifiers an {@link Authenticator} chains. */
+export interface AuthChainOptions {
+  apiKeys: ApiKeyAuthenticator;
+  /** Present when JWT issuers are configured. */
+  jwt?: JwtVerifier;
+  /** Looked up per request, so a service attached after start is used. */
+  managedKeys?: () => ManagedKeyVerifier | undefined;
+}
+
+/** The full credential chain (see the module comment). */
+export class Authenticator {
+  constructor(private readonly opts: AuthChainOptions) {}
+
+  /**
+   * Authenticates an `Authorization` header value.
+   * @throws WeftError `unauthenticated`, `key_revoked`, `key_expired` (401), or
+   *   `service_unavailable` (503) when an issuer's keys cannot be fetched.
+   */
+  async authenticate(header: string | undefined): Promise<Principal> {
+    const token = parseBearer(header);
+    if (this.opts.jwt && looksLikeJwt(token)) return this.opts.jwt.verify(token);
+    const configured = this.opts.apiKeys.verify(token);
+    if (configured) return configured;
+    const managed = this.opts.managedKeys?.();
+    if (managed) {
+      const r = await managed.verify(token);
+      if (r === 'revoked') throw new WeftError('key_revoked', 'The credential has been revoked.');
+      if (r === 'expired') throw new WeftError('key_expired', 'The credential has expired.');
+      if (r) return { ...r, kind: r.kind ?? 'api-key' };
+    }
+    throw new WeftError('unauthenticated', 'The credential is not valid.');
   }
 }
 

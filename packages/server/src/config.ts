@@ -3,6 +3,7 @@
  * mirror them. The configuration contract is documented in docs/operations.md.
  */
 import { resolve } from 'node:path';
+import { checkSecurityConfig, loadSecurityConfig, type SecurityConfig } from './security-config.js';
 
 /** One configured API key: a tenant and its secret (hashed at load, never logged). */
 export interface ApiKeyConfig {
@@ -12,7 +13,7 @@ export interface ApiKeyConfig {
   scopes?: string[];
 }
 
-export interface HostConfig {
+export interface HostConfig extends SecurityConfig {
   host: string;
   /** 0 = pick a free port. */
   port: number;
@@ -40,6 +41,14 @@ export interface HostConfig {
   interruptTokenTtlMs: number;
   /** Print the base URL line on start. */
   announce: boolean;
+  /** Grace window (s) a rotated managed key keeps working; the default and the minimum (≥ 0). */
+  keyRotationGraceSeconds: number;
+  /** PEM file of the Ed25519 audit-checkpoint key; else generated into the data dir (SQLite) or per process. */
+  auditSigningKey?: string;
+  /** Sign an audit checkpoint after this many entries… */
+  auditCheckpointEntries: number;
+  /** …or once the oldest unsigned entry is this many seconds old, whichever comes first. */
+  auditCheckpointSeconds: number;
 }
 
 const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
@@ -91,10 +100,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: env.WEFT_LOG_LEVEL ?? 'info',
     interruptTokenTtlMs: int(env.WEFT_INTERRUPT_TOKEN_TTL_MS, 'WEFT_INTERRUPT_TOKEN_TTL_MS', 1_800_000, 1000, 30 * 86_400_000),
     announce: true,
+    keyRotationGraceSeconds: int(env.WEFT_KEY_ROTATION_GRACE_SECONDS, 'WEFT_KEY_ROTATION_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
+    auditCheckpointEntries: int(env.WEFT_AUDIT_CHECKPOINT_ENTRIES, 'WEFT_AUDIT_CHECKPOINT_ENTRIES', 1000, 1, 1_000_000),
+    auditCheckpointSeconds: int(env.WEFT_AUDIT_CHECKPOINT_SECONDS, 'WEFT_AUDIT_CHECKPOINT_SECONDS', 300, 1, 86_400),
+    ...loadSecurityConfig(env),
   };
   if (env.WEFT_PG_URL) base.pgUrl = env.WEFT_PG_URL;
   if (env.WEFT_INTERRUPT_TOKEN_KEYS) base.interruptTokenKeys = env.WEFT_INTERRUPT_TOKEN_KEYS;
+  if (env.WEFT_AUDIT_SIGNING_KEY) base.auditSigningKey = resolve(env.WEFT_AUDIT_SIGNING_KEY);
   const cfg: HostConfig = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
   if (cfg.store === 'postgres' && !cfg.pgUrl) throw new Error('WEFT_STORE=postgres needs WEFT_PG_URL');
+  checkSecurityConfig(cfg);
   return cfg;
 }

@@ -7,6 +7,8 @@ import { WeftError } from '@weft/contract';
 import type { Principal } from './auth.js';
 import type { HostConfig } from './config.js';
 import type { InterruptTokens } from './interrupt-tokens.js';
+import type { AuditLog } from './audit-log.js';
+import type { ManagedKeyService } from './managed-keys.js';
 
 export interface HostContext {
   engine: RunEngine;
@@ -18,6 +20,10 @@ export interface HostContext {
   workflowsChanged(): Promise<void>;
   version: string;
   tokens: InterruptTokens;
+  /** The tamper-evident audit log; routes append after a successful mutation. */
+  audit: AuditLog;
+  /** Managed API keys (the auth chain verifies bearer tokens against it). */
+  managedKeys?: ManagedKeyService;
 }
 
 declare module 'fastify' {

@@ -5,6 +5,7 @@
  */
 import { ENGINE_VERSION, EVENT_LOG_SCHEMA_VERSION, PROTOCOL_VERSION, STREAM_MODES } from '@weft/contract';
 import { CONFIGURABLE_KEYS } from '@weft/engine';
+import { authCapabilities, rateLimitCapabilities, type AuthAdvertisement } from './auth-discovery.js';
 import type { HostConfig } from './config.js';
 
 /**
@@ -50,6 +51,8 @@ export interface DiscoveryInput {
   version: string;
   fixtures: string[];
   runtimeCapabilities: string[];
+  /** Auth profiles contributed by other subsystems; merged into `auth` with the configured ones. */
+  auth?: AuthAdvertisement[];
 }
 
 export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
@@ -85,6 +88,10 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
     },
   };
   if (d.runtimeCapabilities.length > 0) doc.runtimeCapabilities = d.runtimeCapabilities;
+  const auth = authCapabilities(d.config, d.auth);
+  if (auth) doc.auth = auth;
+  const rateLimits = rateLimitCapabilities(d.config);
+  if (rateLimits) doc.rateLimits = rateLimits;
   if (d.fixtures.length > 0) doc.fixtures = d.fixtures;
   return doc;
 }

@@ -16,6 +16,7 @@ import type { HostContext } from './context.js';
 import { SUPPORTED_FIXTURES, buildDiscovery } from './discovery.js';
 import { InterruptTokens, loadTokenKeys } from './interrupt-tokens.js';
 import { loadWorkflowDirs } from './workflow-loader.js';
+import { openSecurityServices } from './security-services.js';
 
 /** A running host. */
 export interface RunningHost {
@@ -58,23 +59,28 @@ export async function openStore(config: HostConfig): Promise<Store> {
   }
 }
 
-/** Creates the logger: JSON lines, credentials redacted by path. */
-export function createLogger(level: string): Logger {
-  return pino({
+/** Creates the logger: JSON lines, credentials redacted by path (to stdout unless `destination` is given). */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service: 'weft' },
     redact: {
       paths: ['req.headers.authorization', 'headers.authorization', 'authorization', '*.apiKey', '*.key', 'apiKeys', 'config.apiKeys'],
       censor: '[REDACTED]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Starts a host and resolves once it listens. */
 export async function startHost(config: HostConfig, opts: { logger?: Logger } = {}): Promise<RunningHost> {
   const logger = opts.logger ?? createLogger(config.logLevel);
+  const store = await openStore(config);
+  await store.migrate();
   let keys: ApiKeyConfig[] = config.apiKeys;
-  if (keys.length === 0 && config.generateDevKey) {
+  // A host configured for JWT bearers needs no development key (it would only be one more secret on stdout).
+  // …nor does one whose store already holds managed keys (bootstrapped with `weft keys create --data-dir`).
+  if (keys.length === 0 && config.generateDevKey && config.oidcIssuers.length === 0 && (await store.listApiKeys()).length === 0) {
     const key = `weft_dev_${randomBytes(24).toString('base64url')}`;
     keys = [{ tenant: 'default', key }];
     process.stdout.write(
@@ -83,8 +89,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     );
   }
   const auth = new ApiKeyAuthenticator(keys);
-  const store = await openStore(config);
-  await store.migrate();
+  const { audit, managedKeys } = await openSecurityServices(store, config, { logger });
   const tokenKeys = loadTokenKeys(config.interruptTokenKeys, config.store === 'sqlite' ? config.dataDir : undefined);
   if (tokenKeys.source === 'ephemeral' && config.store === 'postgres') {
     logger.warn('WEFT_INTERRUPT_TOKEN_KEYS is not set: interrupt tokens are signed with a per-process key and die with it');
@@ -113,9 +118,12 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     store,
     config,
     version: WEFT_VERSION,
-    discovery: () => buildDiscovery({ config, version: WEFT_VERSION, fixtures, runtimeCapabilities: [...engine.runtimeCapabilities] }),
+    discovery: () =>
+      buildDiscovery({ config, version: WEFT_VERSION, fixtures, runtimeCapabilities: [...engine.runtimeCapabilities], auth: [managedKeys.advertisement(), audit.advertisement()] }),
     workflowsChanged: refreshFixtures,
     tokens,
+    audit,
+    managedKeys,
   };
   const app = buildApp(ctx, auth, logger);
   await engine.start();
@@ -127,7 +135,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const hostPart = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${hostPart}:${port}`;
+  const url = `${config.tlsCert ? 'https' : 'http'}://${hostPart}:${port}`;
   if (config.announce) {
     const where = config.store === 'sqlite' ? ` at ${join(config.dataDir, 'weft.db')}` : '';
     process.stdout.write(`Weft ${WEFT_VERSION} listening on ${url} (store: ${config.store}${where})\n`);
@@ -146,6 +154,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
       clearInterval(purge);
       await app.close();
       await engine.stop();
+      await audit.close();
       await store.close();
     },
   };

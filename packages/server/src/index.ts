@@ -1,7 +1,14 @@
 export * from './config.js';
 export * from './auth.js';
+export * from './security-config.js';
+export * from './auth-discovery.js';
 export * from './host.js';
 export * from './app.js';
 export * from './discovery.js';
 export * from './snapshot.js';
 export type { HostContext } from './context.js';
+export * from './managed-keys.js';
+export * from './audit-log.js';
+export * from './audit-chain.js';
+export * from './audit-signing-key.js';
+export * from './security-services.js';

@@ -14,6 +14,14 @@ import pg from 'pg';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import {
   LeaseLostError,
+  checkAuditWrite,
+  type ApiKeyRecord,
+  type ApiKeySuccessor,
+  type AuditCheckpoint,
+  type AuditEntry,
+  type AuditWrite,
+  type AuditWriteState,
+  type RotateApiKeyResult,
   type EncodedEvent,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
@@ -85,6 +93,54 @@ interface IdemRow {
   status: number | null;
   body: string | null;
 }
+
+/** BIGINT columns arrive as strings. */
+interface ApiKeyRow {
+  key_id: string;
+  tenant: string;
+  principal: string;
+  name: string;
+  scopes_json: string;
+  hash: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  rotated_from: string | null;
+  grace_until: string | null;
+  last_used_at: string | null;
+}
+
+interface AuditRow {
+  seq: string;
+  ts: string;
+  tenant: string;
+  principal: string;
+  action: string;
+  target: string;
+  details_json: string;
+  prev_hash: string | null;
+  hash: string;
+}
+
+interface CheckpointRow {
+  checkpoint: string;
+  at_seq: string;
+  merkle_root: string;
+  signature: string;
+  key_id: string;
+  ts: string;
+  frontier_json: string;
+}
+
+const API_KEY_COLUMNS = 'key_id, tenant, principal, name, scopes_json, hash, created_at, expires_at, revoked_at, rotated_from, grace_until, last_used_at';
+const AUDIT_COLUMNS = 'seq, ts, tenant, principal, action, target, details_json, prev_hash, hash';
+const CHECKPOINT_COLUMNS = 'checkpoint, at_seq, merkle_root, signature, key_id, ts, frontier_json';
+
+/**
+ * Advisory lock (two-int key space, which never overlaps the migrator's single-bigint key)
+ * that makes audit appends single-writer across every process on the database.
+ */
+export const AUDIT_LOCK_KEY: readonly [number, number] = [0x57454654, 2];
 
 const WORKFLOW_COLUMNS = 'w.hash, w.id, w.definition_json, w.source, w.created_at';
 const RUN_COLUMNS =
@@ -200,6 +256,35 @@ const SQL = {
   idemComplete: "UPDATE idempotency SET state = 'done', status = $5, body = $6 WHERE tenant = $1 AND route = $2 AND key = $3 AND owner = $4",
   idemRelease: "DELETE FROM idempotency WHERE tenant = $1 AND route = $2 AND key = $3 AND owner = $4 AND state = 'pending'",
   idemPurge: 'DELETE FROM idempotency WHERE expires_at <= $1',
+  insertKey: `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+  getKey: `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE key_id = $1 AND ($2::text IS NULL OR tenant = $2)`,
+  getKeyByHash: `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE hash = $1`,
+  listKeys: `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE ($1::text IS NULL OR tenant = $1) ORDER BY created_at, key_id`,
+  // An earlier revocation time is kept.
+  revokeKey: `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE key_id = $1 AND ($3::text IS NULL OR tenant = $3) RETURNING ${API_KEY_COLUMNS}`,
+  /*
+   * One atomic statement: the UPDATE is the guard (live, not yet rotated; its WHERE is
+   * re-checked on the locked row), and the successor copies tenant, principal, name and
+   * scopes from the row it returned, so nothing is written when the guard fails.
+   */
+  rotateKey: `
+    WITH old AS (
+      UPDATE api_keys SET grace_until = $4
+      WHERE key_id = $1 AND ($6::text IS NULL OR tenant = $6) AND revoked_at IS NULL AND grace_until IS NULL
+        AND (expires_at IS NULL OR expires_at > $5)
+      RETURNING ${API_KEY_COLUMNS}
+    ), inserted AS (
+      INSERT INTO api_keys (${API_KEY_COLUMNS})
+      SELECT $2, tenant, principal, name, scopes_json, $3, $7, $8, NULL, key_id, NULL, NULL FROM old
+      RETURNING ${API_KEY_COLUMNS}
+    )
+    SELECT 'old' AS which, ${API_KEY_COLUMNS} FROM old
+    UNION ALL
+    SELECT 'next' AS which, ${API_KEY_COLUMNS} FROM inserted`,
+  touchKey: 'UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1',
+  readAudit: `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
+  listCheckpoints: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE at_seq >= $1 AND at_seq <= $2 ORDER BY at_seq LIMIT $3`,
+  checkpointBefore: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE at_seq < $1 ORDER BY at_seq DESC LIMIT 1`,
 } as const;
 
 type StatementName = keyof typeof SQL | `listRuns_${string}`;
@@ -477,6 +562,198 @@ export class PostgresStore implements Store {
     const { rowCount } = await this.q('idemPurge', SQL.idemPurge, [now]);
     return rowCount ?? 0;
   }
+
+  async createApiKey(k: ApiKeyRecord): Promise<void> {
+    try {
+      await this.q('insertKey', SQL.insertKey, [
+        k.keyId,
+        k.tenant,
+        k.principal,
+        k.name,
+        JSON.stringify(k.scopes),
+        k.hash,
+        k.createdAt,
+        k.expiresAt,
+        k.revokedAt,
+        k.rotatedFrom,
+        k.graceUntil,
+        k.lastUsedAt,
+      ]);
+    } catch (err) {
+      if (err instanceof pg.DatabaseError && err.code === '23505') throw new Error(`duplicate api key ${k.keyId}`, { cause: err });
+      throw err;
+    }
+  }
+
+  async getApiKey(keyId: string, tenant?: string): Promise<ApiKeyRecord | undefined> {
+    const { rows } = await this.q<ApiKeyRow>('getKey', SQL.getKey, [keyId, tenant ?? null]);
+    return rows[0] && toApiKey(rows[0]);
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    const { rows } = await this.q<ApiKeyRow>('getKeyByHash', SQL.getKeyByHash, [hash]);
+    return rows[0] && toApiKey(rows[0]);
+  }
+
+  async listApiKeys(tenant?: string): Promise<ApiKeyRecord[]> {
+    const { rows } = await this.q<ApiKeyRow>('listKeys', SQL.listKeys, [tenant ?? null]);
+    return rows.map(toApiKey);
+  }
+
+  async revokeApiKey(keyId: string, at: number, tenant?: string): Promise<ApiKeyRecord | undefined> {
+    const { rows } = await this.q<ApiKeyRow>('revokeKey', SQL.revokeKey, [keyId, at, tenant ?? null]);
+    return rows[0] && toApiKey(rows[0]);
+  }
+
+  async rotateApiKey(keyId: string, successor: ApiKeySuccessor, graceUntil: number, now: number, tenant?: string): Promise<RotateApiKeyResult> {
+    let rows: (ApiKeyRow & { which: 'old' | 'next' })[];
+    try {
+      ({ rows } = await this.q<ApiKeyRow & { which: 'old' | 'next' }>('rotateKey', SQL.rotateKey, [
+        keyId,
+        successor.keyId,
+        successor.hash,
+        graceUntil,
+        now,
+        tenant ?? null,
+        successor.createdAt,
+        successor.expiresAt,
+      ]));
+    } catch (err) {
+      if (err instanceof pg.DatabaseError && err.code === '23505') throw new Error(`duplicate api key ${successor.keyId}`, { cause: err });
+      throw err;
+    }
+    const old = rows.find((r) => r.which === 'old');
+    const next = rows.find((r) => r.which === 'next');
+    if (old && next) return { kind: 'rotated', old: toApiKey(old), next: toApiKey(next) };
+    const current = await this.getApiKey(keyId, tenant);
+    return current ? { kind: 'conflict', old: current } : { kind: 'not_found' };
+  }
+
+  async touchApiKey(keyId: string, at: number): Promise<void> {
+    await this.q('touchKey', SQL.touchKey, [keyId, at]);
+  }
+
+  /**
+   * One transaction under a transaction-scoped advisory lock, so appends from every process
+   * are serialized: read the tip, newer entries and the last checkpoint, build, insert.
+   */
+  async appendAudit(afterSeq: number, build: (state: AuditWriteState) => AuditWrite): Promise<AuditWrite> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      try {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...AUDIT_LOCK_KEY]);
+        const tip = (await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')).rows[0];
+        const newer = (await client.query<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq`, [afterSeq])).rows.map(toAuditEntry);
+        const last = (await client.query<CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY checkpoint DESC LIMIT 1`)).rows[0];
+        const lastCheckpoint = last && toCheckpoint(last);
+        const tipSeq = tip ? Number(tip.seq) : -1;
+        const write = build({ tip: tip && { seq: tipSeq, hash: tip.hash }, newer, lastCheckpoint });
+        checkAuditWrite(tipSeq, lastCheckpoint?.checkpoint ?? 0, write);
+        if (write.entries.length > 0) {
+          const es = write.entries;
+          await client.query(
+            `INSERT INTO audit_log (${AUDIT_COLUMNS})
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`,
+            [
+              es.map((e) => e.seq),
+              es.map((e) => e.ts),
+              es.map((e) => e.tenant),
+              es.map((e) => e.principal),
+              es.map((e) => e.action),
+              es.map((e) => e.target),
+              es.map((e) => JSON.stringify(e.details)),
+              es.map((e) => e.prevHash),
+              es.map((e) => e.hash),
+            ],
+          );
+        }
+        const cp = write.checkpoint;
+        if (cp) {
+          await client.query(`INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
+            cp.checkpoint,
+            cp.atSeq,
+            cp.merkleRoot,
+            cp.signature,
+            cp.keyId,
+            cp.ts,
+            JSON.stringify(cp.frontier),
+          ]);
+        }
+        await client.query('COMMIT');
+        return write;
+      } catch (err) {
+        // A connection that cannot even roll back (socket, protocol) must not go back to the pool.
+        await client.query('ROLLBACK').catch((e: unknown) => {
+          broken = e instanceof Error ? e : new Error(String(e));
+        });
+        throw err;
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async readAuditEntries(fromSeq: number, toSeq: number, limit: number): Promise<AuditEntry[]> {
+    const { rows } = await this.q<AuditRow>('readAudit', SQL.readAudit, [fromSeq, toSeq, Math.max(0, limit)]);
+    return rows.map(toAuditEntry);
+  }
+
+  async listAuditCheckpoints(fromSeq: number, toSeq: number, limit: number): Promise<AuditCheckpoint[]> {
+    const { rows } = await this.q<CheckpointRow>('listCheckpoints', SQL.listCheckpoints, [fromSeq, toSeq, Math.max(0, limit)]);
+    return rows.map(toCheckpoint);
+  }
+
+  async auditCheckpointBefore(seq: number): Promise<AuditCheckpoint | undefined> {
+    const { rows } = await this.q<CheckpointRow>('checkpointBefore', SQL.checkpointBefore, [seq]);
+    return rows[0] && toCheckpoint(rows[0]);
+  }
+}
+
+const numOrNull = (v: string | null): number | null => (v === null ? null : Number(v));
+
+function toApiKey(r: ApiKeyRow): ApiKeyRecord {
+  return {
+    keyId: r.key_id,
+    tenant: r.tenant,
+    principal: r.principal,
+    name: r.name,
+    scopes: JSON.parse(r.scopes_json) as string[],
+    hash: r.hash,
+    createdAt: Number(r.created_at),
+    expiresAt: numOrNull(r.expires_at),
+    revokedAt: numOrNull(r.revoked_at),
+    rotatedFrom: r.rotated_from,
+    graceUntil: numOrNull(r.grace_until),
+    lastUsedAt: numOrNull(r.last_used_at),
+  };
+}
+
+function toAuditEntry(r: AuditRow): AuditEntry {
+  return {
+    seq: Number(r.seq),
+    ts: r.ts,
+    tenant: r.tenant,
+    principal: r.principal,
+    action: r.action,
+    target: r.target,
+    details: JSON.parse(r.details_json) as Record<string, unknown>,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+function toCheckpoint(r: CheckpointRow): AuditCheckpoint {
+  return {
+    checkpoint: Number(r.checkpoint),
+    atSeq: Number(r.at_seq),
+    merkleRoot: r.merkle_root,
+    signature: r.signature,
+    keyId: r.key_id,
+    ts: r.ts,
+    frontier: JSON.parse(r.frontier_json) as string[],
+  };
 }
 
 function toWorkflow(r: WorkflowRow): StoredWorkflow {

@@ -14,6 +14,14 @@ import Database from 'better-sqlite3';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import {
   LeaseLostError,
+  checkAuditWrite,
+  type ApiKeyRecord,
+  type ApiKeySuccessor,
+  type AuditCheckpoint,
+  type AuditEntry,
+  type AuditWrite,
+  type AuditWriteState,
+  type RotateApiKeyResult,
   type EncodedEvent,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
@@ -104,6 +112,70 @@ interface RunInsert {
   lease_expires_at: number | null;
 }
 
+interface ApiKeyRow {
+  key_id: string;
+  tenant: string;
+  principal: string;
+  name: string;
+  scopes_json: string;
+  hash: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  rotated_from: string | null;
+  grace_until: number | null;
+  last_used_at: number | null;
+}
+
+interface AuditRow {
+  seq: number;
+  ts: string;
+  tenant: string;
+  principal: string;
+  action: string;
+  target: string;
+  details_json: string;
+  prev_hash: string | null;
+  hash: string;
+}
+
+interface CheckpointRow {
+  checkpoint: number;
+  at_seq: number;
+  merkle_root: string;
+  signature: string;
+  key_id: string;
+  ts: string;
+  frontier_json: string;
+}
+
+const API_KEY_COLUMNS = 'key_id, tenant, principal, name, scopes_json, hash, created_at, expires_at, revoked_at, rotated_from, grace_until, last_used_at';
+const AUDIT_COLUMNS = 'seq, ts, tenant, principal, action, target, details_json, prev_hash, hash';
+const CHECKPOINT_COLUMNS = 'checkpoint, at_seq, merkle_root, signature, key_id, ts, frontier_json';
+
+/** Statements of the managed-key and audit tables (prepared on first use, like {@link Prepared}). */
+interface PreparedSecurity {
+  insertKey: Stmt<ApiKeyRow>;
+  getKey: Stmt<[string], ApiKeyRow>;
+  getKeyByHash: Stmt<[string], ApiKeyRow>;
+  listKeys: Stmt<[], ApiKeyRow>;
+  listKeysOfTenant: Stmt<[string], ApiKeyRow>;
+  revokeKey: Stmt<[number, string]>;
+  markRotated: Stmt<[number, string]>;
+  touchKey: Stmt<[number, string]>;
+  auditTip: Stmt<[], { seq: number; hash: string }>;
+  auditAfter: Stmt<[number], AuditRow>;
+  insertAudit: Stmt<AuditRow>;
+  readAudit: Stmt<[number, number, number], AuditRow>;
+  lastCheckpoint: Stmt<[], CheckpointRow>;
+  insertCheckpoint: Stmt<CheckpointRow>;
+  listCheckpoints: Stmt<[number, number, number], CheckpointRow>;
+  checkpointBefore: Stmt<[number], CheckpointRow>;
+  revokeTx: Database.Transaction<(keyId: string, at: number, tenant: string | undefined) => ApiKeyRow | undefined>;
+  rotateTx: Database.Transaction<(keyId: string, successor: ApiKeySuccessor, graceUntil: number, now: number, tenant: string | undefined) => RotateApiKeyResult>;
+  auditTx: Database.Transaction<(afterSeq: number, build: (state: AuditWriteState) => AuditWrite) => AuditWrite>;
+}
+
 const WORKFLOW_COLUMNS = 'w.hash, w.id, w.definition_json, w.source, w.created_at';
 const RUN_COLUMNS =
   'run_id, tenant, principal, workflow_id, workflow_hash, created_at, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at';
@@ -162,6 +234,7 @@ export class SqliteStore implements Store {
   readonly shared = false;
   private readonly db: Database.Database;
   private prepared: Prepared | undefined;
+  private preparedSecurity: PreparedSecurity | undefined;
   /** listRuns has eight filter shapes; each gets its own statement with its own plan. */
   private readonly listRunsStmts = new Map<string, Stmt<Record<string, string | number>, RunRow>>();
 
@@ -185,6 +258,89 @@ export class SqliteStore implements Store {
 
   private get s(): Prepared {
     return (this.prepared ??= this.prepare());
+  }
+
+  private get ks(): PreparedSecurity {
+    return (this.preparedSecurity ??= this.prepareSecurity());
+  }
+
+  private prepareSecurity(): PreparedSecurity {
+    const db = this.db;
+    const p = {
+      insertKey: db.prepare<ApiKeyRow>(
+        `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES (@key_id, @tenant, @principal, @name, @scopes_json, @hash, @created_at, @expires_at, @revoked_at, @rotated_from, @grace_until, @last_used_at)`,
+      ),
+      getKey: db.prepare<[string], ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE key_id = ?`),
+      getKeyByHash: db.prepare<[string], ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE hash = ?`),
+      listKeys: db.prepare<[], ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id`),
+      listKeysOfTenant: db.prepare<[string], ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE tenant = ? ORDER BY created_at, key_id`),
+      revokeKey: db.prepare<[number, string]>('UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL'),
+      markRotated: db.prepare<[number, string]>('UPDATE api_keys SET grace_until = ? WHERE key_id = ?'),
+      touchKey: db.prepare<[number, string]>('UPDATE api_keys SET last_used_at = ? WHERE key_id = ?'),
+      auditTip: db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
+      auditAfter: db.prepare<[number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq`),
+      insertAudit: db.prepare<AuditRow>(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (@seq, @ts, @tenant, @principal, @action, @target, @details_json, @prev_hash, @hash)`),
+      readAudit: db.prepare<[number, number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`),
+      lastCheckpoint: db.prepare<[], CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY checkpoint DESC LIMIT 1`),
+      insertCheckpoint: db.prepare<CheckpointRow>(
+        `INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS}) VALUES (@checkpoint, @at_seq, @merkle_root, @signature, @key_id, @ts, @frontier_json)`,
+      ),
+      listCheckpoints: db.prepare<[number, number, number], CheckpointRow>(
+        `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE at_seq >= ? AND at_seq <= ? ORDER BY at_seq LIMIT ?`,
+      ),
+      checkpointBefore: db.prepare<[number], CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE at_seq < ? ORDER BY at_seq DESC LIMIT 1`),
+    };
+    const bound = (row: ApiKeyRow | undefined, tenant: string | undefined): ApiKeyRow | undefined => (row && (tenant === undefined || row.tenant === tenant) ? row : undefined);
+    const revokeTx = db.transaction((keyId: string, at: number, tenant: string | undefined): ApiKeyRow | undefined => {
+      const row = bound(p.getKey.get(keyId), tenant);
+      if (!row) return undefined;
+      p.revokeKey.run(at, keyId);
+      return p.getKey.get(keyId);
+    });
+    const rotateTx = db.transaction((keyId: string, successor: ApiKeySuccessor, graceUntil: number, now: number, tenant: string | undefined): RotateApiKeyResult => {
+      const row = bound(p.getKey.get(keyId), tenant);
+      if (!row) return { kind: 'not_found' };
+      if (row.revoked_at !== null || row.grace_until !== null || (row.expires_at !== null && row.expires_at <= now)) return { kind: 'conflict', old: toApiKey(row) };
+      const next: ApiKeyRow = {
+        ...row,
+        key_id: successor.keyId,
+        hash: successor.hash,
+        created_at: successor.createdAt,
+        expires_at: successor.expiresAt,
+        revoked_at: null,
+        rotated_from: row.key_id,
+        grace_until: null,
+        last_used_at: null,
+      };
+      p.insertKey.run(next);
+      p.markRotated.run(graceUntil, keyId);
+      return { kind: 'rotated', old: toApiKey({ ...row, grace_until: graceUntil }), next: toApiKey(next) };
+    });
+    const auditTx = db.transaction((afterSeq: number, build: (state: AuditWriteState) => AuditWrite): AuditWrite => {
+      const tip = p.auditTip.get();
+      const last = p.lastCheckpoint.get();
+      const write = build({
+        tip: tip && { seq: tip.seq, hash: tip.hash },
+        newer: p.auditAfter.all(afterSeq).map(toAuditEntry),
+        lastCheckpoint: last && toCheckpoint(last),
+      });
+      checkAuditWrite(tip?.seq ?? -1, last?.checkpoint ?? 0, write);
+      for (const e of write.entries) p.insertAudit.run(toAuditRow(e));
+      const cp = write.checkpoint;
+      if (cp) {
+        p.insertCheckpoint.run({
+          checkpoint: cp.checkpoint,
+          at_seq: cp.atSeq,
+          merkle_root: cp.merkleRoot,
+          signature: cp.signature,
+          key_id: cp.keyId,
+          ts: cp.ts,
+          frontier_json: JSON.stringify(cp.frontier),
+        });
+      }
+      return write;
+    });
+    return { ...p, revokeTx, rotateTx, auditTx };
   }
 
   private prepare(): Prepared {
@@ -438,6 +594,138 @@ export class SqliteStore implements Store {
   async purgeExpiredIdempotency(now: number): Promise<number> {
     return this.s.idemPurge.run(now).changes;
   }
+
+  async createApiKey(key: ApiKeyRecord): Promise<void> {
+    try {
+      this.ks.insertKey.run(toApiKeyRow(key));
+    } catch (err) {
+      if (err instanceof Database.SqliteError && err.code.startsWith('SQLITE_CONSTRAINT')) throw new Error(`duplicate api key ${key.keyId}`, { cause: err });
+      throw err;
+    }
+  }
+
+  async getApiKey(keyId: string, tenant?: string): Promise<ApiKeyRecord | undefined> {
+    const row = this.ks.getKey.get(keyId);
+    return row && (tenant === undefined || row.tenant === tenant) ? toApiKey(row) : undefined;
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    const row = this.ks.getKeyByHash.get(hash);
+    return row && toApiKey(row);
+  }
+
+  async listApiKeys(tenant?: string): Promise<ApiKeyRecord[]> {
+    return (tenant === undefined ? this.ks.listKeys.all() : this.ks.listKeysOfTenant.all(tenant)).map(toApiKey);
+  }
+
+  async revokeApiKey(keyId: string, at: number, tenant?: string): Promise<ApiKeyRecord | undefined> {
+    const row = this.ks.revokeTx.immediate(keyId, at, tenant);
+    return row && toApiKey(row);
+  }
+
+  async rotateApiKey(keyId: string, successor: ApiKeySuccessor, graceUntil: number, now: number, tenant?: string): Promise<RotateApiKeyResult> {
+    try {
+      return this.ks.rotateTx.immediate(keyId, successor, graceUntil, now, tenant);
+    } catch (err) {
+      if (err instanceof Database.SqliteError && err.code.startsWith('SQLITE_CONSTRAINT')) throw new Error(`duplicate api key ${successor.keyId}`, { cause: err });
+      throw err;
+    }
+  }
+
+  async touchApiKey(keyId: string, at: number): Promise<void> {
+    this.ks.touchKey.run(at, keyId);
+  }
+
+  async appendAudit(afterSeq: number, build: (state: AuditWriteState) => AuditWrite): Promise<AuditWrite> {
+    return this.ks.auditTx.immediate(afterSeq, build);
+  }
+
+  async readAuditEntries(fromSeq: number, toSeq: number, limit: number): Promise<AuditEntry[]> {
+    return this.ks.readAudit.all(fromSeq, toSeq, Math.max(0, limit)).map(toAuditEntry);
+  }
+
+  async listAuditCheckpoints(fromSeq: number, toSeq: number, limit: number): Promise<AuditCheckpoint[]> {
+    return this.ks.listCheckpoints.all(fromSeq, toSeq, Math.max(0, limit)).map(toCheckpoint);
+  }
+
+  async auditCheckpointBefore(seq: number): Promise<AuditCheckpoint | undefined> {
+    const row = this.ks.checkpointBefore.get(seq);
+    return row && toCheckpoint(row);
+  }
+}
+
+function toApiKeyRow(k: ApiKeyRecord): ApiKeyRow {
+  return {
+    key_id: k.keyId,
+    tenant: k.tenant,
+    principal: k.principal,
+    name: k.name,
+    scopes_json: JSON.stringify(k.scopes),
+    hash: k.hash,
+    created_at: k.createdAt,
+    expires_at: k.expiresAt,
+    revoked_at: k.revokedAt,
+    rotated_from: k.rotatedFrom,
+    grace_until: k.graceUntil,
+    last_used_at: k.lastUsedAt,
+  };
+}
+
+function toApiKey(r: ApiKeyRow): ApiKeyRecord {
+  return {
+    keyId: r.key_id,
+    tenant: r.tenant,
+    principal: r.principal,
+    name: r.name,
+    scopes: JSON.parse(r.scopes_json) as string[],
+    hash: r.hash,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+    rotatedFrom: r.rotated_from,
+    graceUntil: r.grace_until,
+    lastUsedAt: r.last_used_at,
+  };
+}
+
+function toAuditRow(e: AuditEntry): AuditRow {
+  return {
+    seq: e.seq,
+    ts: e.ts,
+    tenant: e.tenant,
+    principal: e.principal,
+    action: e.action,
+    target: e.target,
+    details_json: JSON.stringify(e.details),
+    prev_hash: e.prevHash,
+    hash: e.hash,
+  };
+}
+
+function toAuditEntry(r: AuditRow): AuditEntry {
+  return {
+    seq: r.seq,
+    ts: r.ts,
+    tenant: r.tenant,
+    principal: r.principal,
+    action: r.action,
+    target: r.target,
+    details: JSON.parse(r.details_json) as Record<string, unknown>,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+function toCheckpoint(r: CheckpointRow): AuditCheckpoint {
+  return {
+    checkpoint: r.checkpoint,
+    atSeq: r.at_seq,
+    merkleRoot: r.merkle_root,
+    signature: r.signature,
+    keyId: r.key_id,
+    ts: r.ts,
+    frontier: JSON.parse(r.frontier_json) as string[],
+  };
 }
 
 function isConstraint(err: unknown, code: string): boolean {

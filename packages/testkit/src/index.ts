@@ -1,2 +1,4 @@
 export * from './pg.js';
 export * from './test-host.js';
+export * from './jwks-issuer.js';
+export * from './certs.js';

@@ -10,13 +10,14 @@ import { REPO_ROOT } from './test-host.js';
 const ALLOWED: Record<string, string[]> = {
   contract: [],
   engine: ['contract'],
+  security: ['contract'],
   'store-sqlite': ['engine', 'contract'],
   'store-postgres': ['engine', 'contract'],
-  server: ['contract', 'engine', 'store-sqlite', 'store-postgres'],
+  server: ['contract', 'engine', 'security', 'store-sqlite', 'store-postgres'],
   sdk: ['contract'],
   cli: ['server', 'sdk', 'contract', 'engine'],
   conformance: ['sdk', 'contract', 'testkit'],
-  testkit: ['contract', 'engine', 'store-sqlite', 'store-postgres', 'server', 'sdk'],
+  testkit: ['contract', 'engine', 'security', 'store-sqlite', 'store-postgres', 'server', 'sdk'],
 };
 
 /** Modules the pure engine must not import (I/O, frameworks, drivers). */

@@ -10,6 +10,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunStatus, WorkflowDefinition } from '@weft/contract';
 import {
   LeaseLostError,
+  type ApiKeyRecord,
+  type AuditCheckpoint,
+  type AuditEntry,
+  type AuditWriteState,
   type EncodedEvent,
   type IdempotencyClaim,
   type RunProjection,
@@ -95,6 +99,44 @@ function claim(over: Partial<IdempotencyClaim> = {}): IdempotencyClaim {
     retentionMs: 86_400_000,
     ...over,
   };
+}
+
+function apiKey(keyId: string, over: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
+  return {
+    keyId,
+    tenant: 't1',
+    principal: `key_${keyId}`,
+    name: `key ${keyId} – ünïcödé`,
+    scopes: ['runs:read', 'runs:create'],
+    hash: `hash-${keyId}`,
+    createdAt: T0,
+    expiresAt: null,
+    revokedAt: null,
+    rotatedFrom: null,
+    graceUntil: null,
+    lastUsedAt: null,
+    ...over,
+  };
+}
+
+/** An audit entry continuing `prev` (hashes are opaque strings to a store). */
+function auditEntry(seq: number, prevHash: string | null, over: Partial<AuditEntry> = {}): AuditEntry {
+  return {
+    seq,
+    ts: iso(T0 + seq),
+    tenant: 't1',
+    principal: 'alice',
+    action: 'run.created',
+    target: `run-${seq}`,
+    details: { workflowId: 'wf', n: seq, nested: { ok: true, list: ['é', 1.5, null] } },
+    prevHash,
+    hash: `h${seq}`,
+    ...over,
+  };
+}
+
+function checkpoint(n: number, atSeq: number): AuditCheckpoint {
+  return { checkpoint: n, atSeq, merkleRoot: `root-${atSeq}`, signature: `sig-${n}`, keyId: 'k1', ts: iso(T0 + atSeq), frontier: [`f-${atSeq}`, 'f2'] };
 }
 
 /**
@@ -684,6 +726,176 @@ export function defineStoreContract(name: string, factory: () => Promise<StoreFi
         const kinds = results.map((r) => r.kind);
         expect(kinds.filter((k) => k === 'claimed')).toHaveLength(1);
         expect(kinds.filter((k) => k === 'in-flight')).toHaveLength(19);
+      });
+    });
+
+    describe('managed api keys', () => {
+      it('creates a key and reads it by id (tenant-bound) and by hash', async () => {
+        const k = apiKey('k1', { expiresAt: T0 + 5000 });
+        await store.createApiKey(k);
+        expect(await store.getApiKey('k1')).toEqual(k);
+        expect(await store.getApiKey('k1', 't1')).toEqual(k);
+        expect(await store.getApiKey('k1', 't2')).toBeUndefined();
+        expect(await store.findApiKeyByHash('hash-k1')).toEqual(k);
+        expect(await store.findApiKeyByHash('hash-nope')).toBeUndefined();
+        expect(await store.getApiKey('nope')).toBeUndefined();
+      });
+
+      it('rejects a duplicate key id or hash and keeps the original', async () => {
+        await store.createApiKey(apiKey('k1'));
+        await expect(store.createApiKey(apiKey('k1', { hash: 'other' }))).rejects.toThrow();
+        await expect(store.createApiKey(apiKey('k2', { hash: 'hash-k1' }))).rejects.toThrow();
+        expect((await store.listApiKeys()).map((k) => k.keyId)).toEqual(['k1']);
+      });
+
+      it('lists keys oldest first, optionally for one tenant', async () => {
+        await store.createApiKey(apiKey('kb', { createdAt: T0 + 1 }));
+        await store.createApiKey(apiKey('kc', { createdAt: T0, tenant: 't2' }));
+        await store.createApiKey(apiKey('ka', { createdAt: T0 + 1 }));
+        expect((await store.listApiKeys()).map((k) => k.keyId)).toEqual(['kc', 'ka', 'kb']);
+        expect((await store.listApiKeys('t1')).map((k) => k.keyId)).toEqual(['ka', 'kb']);
+        expect(await store.listApiKeys('t3')).toEqual([]);
+      });
+
+      it('revokes once, bound to the tenant, keeping the first revocation time', async () => {
+        await store.createApiKey(apiKey('k1'));
+        expect(await store.revokeApiKey('k1', T0 + 10, 't2')).toBeUndefined();
+        expect((await store.getApiKey('k1'))?.revokedAt).toBeNull();
+        expect((await store.revokeApiKey('k1', T0 + 10, 't1'))?.revokedAt).toBe(T0 + 10);
+        expect((await store.revokeApiKey('k1', T0 + 20))?.revokedAt).toBe(T0 + 10);
+        expect(await store.revokeApiKey('nope', T0)).toBeUndefined();
+      });
+
+      it('rotates a live key: the successor inherits tenant, principal, name and scopes', async () => {
+        const old = apiKey('k1', { principal: 'key_root', scopes: ['runs:read'] });
+        await store.createApiKey(old);
+        const r = await store.rotateApiKey('k1', { keyId: 'k2', hash: 'hash-k2', createdAt: T0 + 5, expiresAt: T0 + 9000 }, T0 + 1000, T0 + 5, 't1');
+        expect(r.kind).toBe('rotated');
+        if (r.kind !== 'rotated') return;
+        expect(r.old).toEqual({ ...old, graceUntil: T0 + 1000 });
+        expect(r.next).toEqual({ ...apiKey('k2'), principal: 'key_root', scopes: ['runs:read'], name: old.name, createdAt: T0 + 5, expiresAt: T0 + 9000, rotatedFrom: 'k1' });
+        expect(await store.getApiKey('k1')).toEqual(r.old);
+        expect(await store.findApiKeyByHash('hash-k2')).toEqual(r.next);
+      });
+
+      it('refuses to rotate a revoked, expired or already rotated key, or a foreign or unknown one, writing nothing', async () => {
+        await store.createApiKey(apiKey('rev', { revokedAt: T0 }));
+        await store.createApiKey(apiKey('exp', { expiresAt: T0 + 10 }));
+        await store.createApiKey(apiKey('done', { graceUntil: T0 + 100 }));
+        await store.createApiKey(apiKey('live'));
+        const succ = (id: string): { keyId: string; hash: string; createdAt: number; expiresAt: null } => ({ keyId: id, hash: `hash-${id}`, createdAt: T0 + 10, expiresAt: null });
+        for (const id of ['rev', 'exp', 'done']) {
+          const r = await store.rotateApiKey(id, succ(`${id}-next`), T0 + 500, T0 + 10);
+          expect(r.kind).toBe('conflict');
+          if (r.kind === 'conflict') expect(r.old.keyId).toBe(id);
+        }
+        expect(await store.rotateApiKey('live', succ('x1'), T0 + 500, T0 + 10, 't2')).toEqual({ kind: 'not_found' });
+        expect(await store.rotateApiKey('nope', succ('x2'), T0 + 500, T0 + 10)).toEqual({ kind: 'not_found' });
+        expect((await store.listApiKeys()).map((k) => k.keyId).sort()).toEqual(['done', 'exp', 'live', 'rev']);
+        expect((await store.getApiKey('live'))?.graceUntil).toBeNull();
+      });
+
+      it('a rotation whose successor hash collides writes nothing', async () => {
+        await store.createApiKey(apiKey('k1'));
+        await store.createApiKey(apiKey('k2'));
+        await expect(store.rotateApiKey('k1', { keyId: 'k3', hash: 'hash-k2', createdAt: T0, expiresAt: null }, T0 + 1, T0)).rejects.toThrow();
+        expect((await store.getApiKey('k1'))?.graceUntil).toBeNull();
+        expect(await store.getApiKey('k3')).toBeUndefined();
+      });
+
+      it('lets exactly one of several concurrent rotations of one key win', async () => {
+        await store.createApiKey(apiKey('k1'));
+        const results = await Promise.all(
+          Array.from({ length: 6 }, (_, i) => store.rotateApiKey('k1', { keyId: `n${i}`, hash: `hash-n${i}`, createdAt: T0, expiresAt: null }, T0 + 100, T0)),
+        );
+        expect(results.filter((r) => r.kind === 'rotated')).toHaveLength(1);
+        expect(results.filter((r) => r.kind === 'conflict')).toHaveLength(5);
+        expect(await store.listApiKeys()).toHaveLength(2);
+      });
+
+      it('records the last use', async () => {
+        await store.createApiKey(apiKey('k1'));
+        await store.touchApiKey('k1', T0 + 42);
+        expect((await store.getApiKey('k1'))?.lastUsedAt).toBe(T0 + 42);
+        await store.touchApiKey('nope', T0);
+      });
+    });
+
+    describe('audit log', () => {
+      /** Appends `n` entries continuing whatever the tip is. */
+      const appendN = async (n: number, afterSeq = -1): Promise<AuditWriteState> => {
+        let seen: AuditWriteState | undefined;
+        await store.appendAudit(afterSeq, (state) => {
+          seen = state;
+          const start = (state.tip?.seq ?? -1) + 1;
+          let prev = state.tip?.hash ?? null;
+          const entries: AuditEntry[] = [];
+          for (let i = 0; i < n; i++) {
+            const e = auditEntry(start + i, prev);
+            entries.push(e);
+            prev = e.hash;
+          }
+          return { entries };
+        });
+        return seen as AuditWriteState;
+      };
+
+      it('appends entries that continue the tip and reads them back exactly', async () => {
+        const first = await appendN(3);
+        expect(first).toEqual({ tip: undefined, newer: [], lastCheckpoint: undefined });
+        const second = await appendN(1, 2);
+        expect(second.tip).toEqual({ seq: 2, hash: 'h2' });
+        expect(second.newer).toEqual([]);
+        expect(await store.readAuditEntries(0, 100, 100)).toEqual([auditEntry(0, null), auditEntry(1, 'h0'), auditEntry(2, 'h1'), auditEntry(3, 'h2')]);
+        expect((await store.readAuditEntries(1, 2, 100)).map((e) => e.seq)).toEqual([1, 2]);
+        expect((await store.readAuditEntries(0, 100, 2)).map((e) => e.seq)).toEqual([0, 1]);
+      });
+
+      it('hands the builder the entries written after afterSeq', async () => {
+        await appendN(4);
+        const seen = await appendN(0, 1);
+        expect(seen.newer.map((e) => e.seq)).toEqual([2, 3]);
+        expect(seen.newer[0]).toEqual(auditEntry(2, 'h1'));
+      });
+
+      it('rejects entries that do not continue the tip and writes nothing', async () => {
+        await appendN(2);
+        await expect(store.appendAudit(1, () => ({ entries: [auditEntry(3, 'h1')] }))).rejects.toThrow(/gap/);
+        await expect(store.appendAudit(1, () => ({ entries: [auditEntry(1, 'h0')] }))).rejects.toThrow();
+        await expect(
+          store.appendAudit(1, () => {
+            throw new Error('builder failed');
+          }),
+        ).rejects.toThrow('builder failed');
+        expect((await store.readAuditEntries(0, 100, 100)).map((e) => e.seq)).toEqual([0, 1]);
+      });
+
+      it('writes checkpoints with their entries and finds them by sequence', async () => {
+        await store.appendAudit(-1, () => ({ entries: [auditEntry(0, null), auditEntry(1, 'h0')], checkpoint: checkpoint(1, 1) }));
+        const seen = await appendN(2, 1);
+        expect(seen.lastCheckpoint).toEqual(checkpoint(1, 1));
+        await store.appendAudit(3, () => ({ entries: [], checkpoint: checkpoint(2, 3) }));
+        expect(await store.listAuditCheckpoints(0, 100, 10)).toEqual([checkpoint(1, 1), checkpoint(2, 3)]);
+        expect(await store.listAuditCheckpoints(2, 3, 10)).toEqual([checkpoint(2, 3)]);
+        expect(await store.listAuditCheckpoints(0, 100, 1)).toEqual([checkpoint(1, 1)]);
+        expect(await store.auditCheckpointBefore(3)).toEqual(checkpoint(1, 1));
+        expect(await store.auditCheckpointBefore(4)).toEqual(checkpoint(2, 3));
+        expect(await store.auditCheckpointBefore(1)).toBeUndefined();
+      });
+
+      it('refuses a checkpoint out of order or over unwritten entries, writing nothing', async () => {
+        await appendN(2);
+        await expect(store.appendAudit(1, () => ({ entries: [], checkpoint: checkpoint(2, 1) }))).rejects.toThrow();
+        await expect(store.appendAudit(1, () => ({ entries: [auditEntry(2, 'h1')], checkpoint: checkpoint(1, 3) }))).rejects.toThrow();
+        expect(await store.listAuditCheckpoints(0, 100, 10)).toEqual([]);
+        expect((await store.readAuditEntries(0, 100, 100)).map((e) => e.seq)).toEqual([0, 1]);
+      });
+
+      it('serializes concurrent appends into one unbroken chain', async () => {
+        await Promise.all(Array.from({ length: 12 }, () => appendN(1)));
+        const all = await store.readAuditEntries(0, 100, 100);
+        expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+        all.forEach((e, i) => expect(e.prevHash).toBe(i === 0 ? null : `h${i - 1}`));
       });
     });
   });

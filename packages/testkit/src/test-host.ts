@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger, loadConfig, startHost, type ApiKeyConfig, type HostConfig, type RunningHost } from '@weft/server';
+import type { DestinationStream } from 'pino';
 import { createTestDatabase } from './pg.js';
 
 /** Repository root (packages/testkit/src → ../../..). */
@@ -36,12 +37,16 @@ export const TEST_API_KEYS: ApiKeyConfig[] = [
 export interface TestHost extends RunningHost {
   /** Stops the host and removes its data. */
   stop(): Promise<void>;
+  /** The throwaway database of a Postgres host (for host-internal tests). */
+  pgUrl?: string;
 }
 
 export interface TestHostOptions {
   store?: HostConfig['store'];
   workflowsDirs?: string[];
   config?: Partial<HostConfig>;
+  /** Where log lines go (e.g. a capturing stream for canary scans); stdout by default. */
+  logDestination?: DestinationStream;
 }
 
 /** Starts a host; Postgres gets a fresh throwaway database, SQLite a temp directory. */
@@ -66,9 +71,10 @@ export async function startTestHost(opts: TestHostOptions = {}): Promise<TestHos
       ...opts.config,
     },
   );
-  const host = await startHost(config, { logger: createLogger(config.logLevel) });
+  const host = await startHost(config, { logger: createLogger(config.logLevel, opts.logDestination) });
   return {
     ...host,
+    ...(config.pgUrl ? { pgUrl: config.pgUrl } : {}),
     async stop() {
       await host.close();
       await db?.drop();

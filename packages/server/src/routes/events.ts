@@ -239,7 +239,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: HostContext): voi
       unsubscribe();
       throw runNotFound();
     }
-    const wf = modes.has('values') ? await store.getWorkflowByHash(rec.workflowHash) : undefined;
+    const wf = modes.has('values') ? await ctx.engine.catalog.byContentHash(rec.workflowHash) : undefined;
     reply.hijack();
     session = new SseSession(ctx, reply, rec, modes, bufferMs, wf, lastId, unsubscribe);
     session.start();

@@ -93,6 +93,7 @@ export function registerInterruptRoutes(app: FastifyInstance, ctx: HostContext):
     const route = `POST /v1/runs/${runId}/${legacy ? 'approvals' : 'interrupts'}/${nodeId}`;
     return idempotent(ctx, req, reply, p.tenant, route, body, 200, async () => {
       const r = await engine.resolveInterrupt(p.tenant, runId, { nodeId, resumeValue, principal: p.principal, via: 'bearer' });
+      await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'interrupt.resolved', target: runId, details: { nodeId, interruptId: r.interruptId ?? null, status: r.status, via: 'bearer' } });
       return resolveBody(r);
     });
   };
@@ -155,6 +156,7 @@ export function registerInterruptRoutes(app: FastifyInstance, ctx: HostContext):
     const body = validateResolve(req.body ?? undefined);
     return idempotent(ctx, req, reply, rec.tenant, `POST /v1/interrupts/${iv.interruptId}`, body, 200, async () => {
       const r = await engine.resolveInterrupt(null, rec.runId, { interruptId: iv.interruptId, resumeValue: body.resumeValue, principal: `token:${iv.interruptId}`, via: 'token' });
+      await ctx.audit.append({ tenant: rec.tenant, principal: `token:${iv.interruptId}`, action: 'interrupt.resolved', target: rec.runId, details: { nodeId: iv.nodeId, interruptId: iv.interruptId, status: r.status, via: 'token' } });
       return resolveBody(r);
     });
   });
@@ -169,12 +171,14 @@ export function registerInterruptRoutes(app: FastifyInstance, ctx: HostContext):
       const body = validatePause(req.body ?? {});
       return idempotent(ctx, req, reply, p.tenant, `POST /v1/runs/${runId}:pause`, body, 202, async () => {
         const r = await engine.pauseRun(p.tenant, runId, { drainPolicy: body.drainPolicy ?? 'drain-current-node', principal: p.principal, ...(body.reason === undefined ? {} : { reason: body.reason }) });
+        await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.paused', target: runId, details: { drainPolicy: body.drainPolicy ?? 'drain-current-node' } });
         return { runId, status: 'paused', pausedAt: r.pausedAt };
       });
     }
     const body = validateResume(req.body ?? {});
     return idempotent(ctx, req, reply, p.tenant, `POST /v1/runs/${runId}:resume`, body, 202, async () => {
       const r = await engine.resumeRun(p.tenant, runId, { principal: p.principal, ...(body.reason === undefined ? {} : { reason: body.reason }) });
+      await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.resumed', target: runId });
       return { runId, status: 'running', resumedAt: r.resumedAt };
     });
   });

@@ -72,6 +72,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
     }
     if (!key) {
       const rec = await engine.createRun(params);
+      await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.created', target: rec.runId, details: { workflowId: rec.workflowId } });
       return reply.code(201).send(createResponse(rec));
     }
     const route = 'POST /v1/runs';
@@ -82,6 +83,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
         ...ticket,
         respond: (r) => ({ status: 201, body: JSON.stringify(createResponse(r)) }),
       });
+      await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.created', target: rec.runId, details: { workflowId: rec.workflowId } });
       return reply.code(201).send(createResponse(rec));
     } catch (e) {
       await releaseTicket(store, ticket);
@@ -116,7 +118,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
     const wfCache = new Map<string, Awaited<ReturnType<typeof store.getWorkflowByHash>>>();
     const runs = [];
     for (const r of page) {
-      if (!wfCache.has(r.workflowHash)) wfCache.set(r.workflowHash, await store.getWorkflowByHash(r.workflowHash));
+      if (!wfCache.has(r.workflowHash)) wfCache.set(r.workflowHash, await engine.catalog.byContentHash(r.workflowHash));
       runs.push(toSnapshot(r, wfCache.get(r.workflowHash)));
     }
     const last = page.at(-1);
@@ -135,7 +137,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
       ? (r: typeof rec, iv: { nodeId: string; interruptId: string; expiresAt?: string }) =>
           ctx.tokens.mint({ runId: r.runId, nodeId: iv.nodeId, interruptId: iv.interruptId }, Date.now(), iv.expiresAt ? Date.parse(iv.expiresAt) : undefined)
       : undefined;
-    const snap = toSnapshot(rec, await store.getWorkflowByHash(rec.workflowHash), mint);
+    const snap = toSnapshot(rec, await ctx.engine.catalog.byContentHash(rec.workflowHash), mint);
     // A parent waiting on a child that waits on a person mirrors the child's waiting status.
     if (snap.status === 'running' && rec.projection.children) {
       for (const c of Object.values(rec.projection.children)) {
@@ -167,6 +169,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
       if (!rec) throw runNotFound();
       const status = RunEngine.visibleStatus(rec);
       const out = { runId, status: status === 'cancelled' ? 'cancelled' : 'cancelling' };
+      await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.cancelled', target: runId, details: { status: out.status } });
       if (ticket) await completeTicket(store, ticket, { status: 200, body: JSON.stringify(out) }, config.idempotencyRetentionMs);
       return reply.code(200).send(out);
     } catch (e) {
@@ -200,6 +203,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
         results.push({ runId, ok: true, status: after && RunEngine.visibleStatus(after) === 'cancelled' ? 'cancelled' : 'cancelling' });
       }
       const out = { results };
+      await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.bulk_cancelled', target: 'runs', details: { runIds: results.filter((r) => r.ok).map((r) => r.runId) } });
       if (ticket) await completeTicket(store, ticket, { status: 200, body: JSON.stringify(out) }, config.idempotencyRetentionMs);
       return reply.code(200).send(out);
     } catch (e) {

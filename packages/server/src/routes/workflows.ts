@@ -5,7 +5,7 @@
  */
 import { WeftError } from '@weft/contract';
 import type { FastifyInstance } from 'fastify';
-import { pathId, type HostContext } from '../context.js';
+import { pathId, principalOf, type HostContext } from '../context.js';
 
 const workflowNotFound = (): WeftError => new WeftError('not_found', 'Workflow not found.');
 
@@ -14,7 +14,7 @@ export function registerWorkflowRoutes(app: FastifyInstance, ctx: HostContext): 
 
   app.get('/v1/workflows/:workflowId', { config: { scope: 'manifest:read' } }, async (req) => {
     const id = pathId((req.params as { workflowId: string }).workflowId, 'workflowId');
-    const wf = await store.getWorkflow(id);
+    const wf = await engine.catalog.get(id);
     if (!wf) throw workflowNotFound();
     return wf.definition;
   });
@@ -35,15 +35,19 @@ export function registerWorkflowRoutes(app: FastifyInstance, ctx: HostContext): 
   });
 
   app.post('/v1/host/weft/workflows', { config: { scope: 'workflows:write' } }, async (req, reply) => {
+    const p = principalOf(req);
     const { workflow, created } = await engine.catalog.register(req.body ?? undefined, 'api');
     if (created) await ctx.workflowsChanged();
+    if (created) await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'workflow.registered', target: workflow.id, details: { hash: workflow.hash } });
     return reply.code(created ? 201 : 200).send({ id: workflow.id, hash: workflow.hash, created, runnable: engine.catalog.runnability(workflow.definition).runnable });
   });
 
   app.delete('/v1/host/weft/workflows/:workflowId', { config: { scope: 'workflows:write' } }, async (req, reply) => {
     const id = pathId((req.params as { workflowId: string }).workflowId, 'workflowId');
-    if (!(await store.deleteWorkflow(id))) throw workflowNotFound();
+    const p = principalOf(req);
+    if (!(await engine.catalog.unregister(id))) throw workflowNotFound();
     await ctx.workflowsChanged();
+    await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'workflow.deleted', target: id });
     return reply.code(204).send();
   });
 }

@@ -1,0 +1,4 @@
+export * from './principal.js';
+export * from './jwt.js';
+export * from './mtls.js';
+export * from './rate-limit.js';

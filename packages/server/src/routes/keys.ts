@@ -1,0 +1,126 @@
+/**
+ * Weft host extension: managed API keys.
+ *
+ * - `POST /v1/host/weft/keys` — create (201, the secret once)
+ * - `GET /v1/host/weft/keys` — list (never secrets or hashes)
+ * - `POST /v1/host/weft/keys/{keyId}:rotate` — successor (201, its secret once); the old key
+ *   keeps working for the grace window
+ * - `POST /v1/host/weft/keys/{keyId}:revoke` — at once
+ *
+ * All need `keys:manage` and act on the caller's tenant; `keys:admin` (operator keys only)
+ * reaches every tenant. A caller can only hand out scopes it holds, and only rotate a key whose
+ * scopes it holds — otherwise rotation would mint it a broader secret. A foreign key answers
+ * exactly like a missing one. Idempotency-Key is not honoured here: a replay would have to
+ * store the secret.
+ *
+ * @see security-contract.md §1.4
+ */
+import { WeftError, compileValidator } from '@weft/contract';
+import type { ApiKeyRecord } from '@weft/engine';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Principal } from '../auth.js';
+import { pathId, principalOf, type HostContext } from '../context.js';
+import { KEYS_ADMIN_SCOPE, MAX_KEY_SECONDS, parseScopes, type IssuedKey, type ManagedKeyService } from '../managed-keys.js';
+
+interface CreateBody {
+  tenant?: string;
+  name?: string;
+  scopes: string[];
+  expiresInSeconds?: number;
+}
+
+const validateCreate = compileValidator<CreateBody>({
+  type: 'object',
+  required: ['scopes'],
+  properties: {
+    tenant: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$' },
+    name: { type: 'string', maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
+    scopes: { type: 'array', minItems: 1, maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 64 } },
+    expiresInSeconds: { type: 'integer', minimum: 1, maximum: MAX_KEY_SECONDS },
+  },
+  additionalProperties: false,
+});
+const validateRotate = compileValidator<{ graceSeconds?: number; expiresInSeconds?: number }>({
+  type: 'object',
+  properties: {
+    graceSeconds: { type: 'integer', minimum: 0, maximum: MAX_KEY_SECONDS },
+    expiresInSeconds: { type: 'integer', minimum: 1, maximum: MAX_KEY_SECONDS },
+  },
+  additionalProperties: false,
+});
+const validateRevoke = compileValidator<Record<string, never>>({ type: 'object', additionalProperties: false });
+
+const isAdmin = (p: Principal): boolean => p.scopes.has(KEYS_ADMIN_SCOPE);
+
+const needScope = (scope: string): WeftError => new WeftError('forbidden', `This credential lacks the ${scope} scope.`, { scopeRequired: scope });
+
+/** A caller without keys:admin may only hand out (or re-issue) scopes it holds itself. */
+function requireHeld(p: Principal, scopes: readonly string[]): void {
+  if (isAdmin(p)) return;
+  const missing = scopes.find((s) => !p.scopes.has(s));
+  if (missing) throw needScope(missing);
+}
+
+function issued(svc: ManagedKeyService, r: IssuedKey, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...svc.view(r.key), ...extra, secret: r.secret };
+}
+
+/** Responses that carry a secret must never be cached by anything in between. */
+const noStore = (reply: FastifyReply): FastifyReply => reply.header('cache-control', 'no-store');
+
+export function registerKeyRoutes(app: FastifyInstance, ctx: HostContext): void {
+  const svc = (): ManagedKeyService => {
+    if (!ctx.managedKeys) throw new WeftError('not_found', 'No such route.');
+    return ctx.managedKeys;
+  };
+
+  app.post('/v1/host/weft/keys', { config: { scope: 'keys:manage' } }, async (req, reply) => {
+    const p = principalOf(req);
+    const body = validateCreate(req.body ?? undefined);
+    const tenant = body.tenant ?? p.tenant;
+    if (tenant !== p.tenant && !isAdmin(p)) throw needScope(KEYS_ADMIN_SCOPE);
+    requireHeld(p, parseScopes(body.scopes));
+    const r = await svc().create(
+      {
+        tenant,
+        scopes: body.scopes,
+        ...(body.name === undefined ? {} : { name: body.name }),
+        ...(body.expiresInSeconds === undefined ? {} : { expiresInSeconds: body.expiresInSeconds }),
+      },
+      p,
+    );
+    return noStore(reply).code(201).send(issued(svc(), r));
+  });
+
+  app.get('/v1/host/weft/keys', { config: { scope: 'keys:manage' } }, async (req) => {
+    const p = principalOf(req);
+    const q = req.query as { tenant?: string };
+    let tenant: string | undefined = p.tenant;
+    if (isAdmin(p)) tenant = q.tenant;
+    else if (q.tenant !== undefined && q.tenant !== p.tenant) throw needScope(KEYS_ADMIN_SCOPE);
+    const keys = await svc().list(tenant);
+    return { keys: keys.map((k) => svc().view(k)) };
+  });
+
+  // `{keyId}:rotate|:revoke` — one route, since the verb shares the id segment.
+  app.post('/v1/host/weft/keys/:target', { config: { scope: 'keys:manage' } }, async (req, reply) => {
+    const p = principalOf(req);
+    const m = /^(.+):(rotate|revoke)$/.exec((req.params as { target: string }).target);
+    if (!m) throw new WeftError('not_found', 'No such route.');
+    const keyId = pathId(m[1] as string, 'keyId');
+    const scope = isAdmin(p) ? undefined : p.tenant;
+    if (m[2] === 'revoke') {
+      validateRevoke(req.body ?? {});
+      const k = await svc().revoke(keyId, p, scope);
+      return reply.code(200).send(svc().view(k));
+    }
+    const body = validateRotate(req.body ?? {});
+    const current: ApiKeyRecord | undefined = await svc().get(keyId, scope);
+    if (!current) throw new WeftError('not_found', 'Key not found.');
+    requireHeld(p, current.scopes);
+    const r = await svc().rotate(keyId, body, p, scope);
+    return noStore(reply)
+      .code(201)
+      .send(issued(svc(), r, { rotated: { keyId: r.old.keyId, graceUntil: new Date(r.old.graceUntil as number).toISOString() } }));
+  });
+}
