@@ -8,6 +8,11 @@ const ROUTES: [string, (id: string) => string, unknown?][] = [
   ['GET', (id) => `/v1/runs/${id}/events`],
   ['POST', (id) => `/v1/runs/${id}/cancel`, {}],
   ['GET', (id) => `/v1/runs/${id}/artifacts/artifact-1`],
+  ['GET', (id) => `/v1/runs/${id}/interrupts`],
+  ['POST', (id) => `/v1/runs/${id}/interrupts/gate`, { resumeValue: { action: 'accept' } }],
+  ['POST', (id) => `/v1/runs/${id}/approvals/gate`, { action: 'accept' }],
+  ['POST', (id) => `/v1/runs/${id}:pause`, {}],
+  ['POST', (id) => `/v1/runs/${id}:resume`, {}],
 ];
 
 describe.skipIf(!target.keyB)('security: tenancy', () => {
