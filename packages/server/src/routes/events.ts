@@ -263,21 +263,28 @@ export function registerEventRoutes(app: FastifyInstance, ctx: HostContext): voi
       timeoutS = Number(q.timeout);
       if (!/^\d+$/.test(q.timeout) || timeoutS > 60) throw new WeftError('validation_error', 'timeout must be an integer number of seconds between 0 and 60.', { errors: [{ path: '/timeout', message: 'out of range' }] });
     }
+    // An event published between our reads and the wait must still end the wait.
+    let published = false;
     let woke: (() => void) | undefined;
-    const unsubscribe = engine.bus.subscribe(runId, () => woke?.());
+    const unsubscribe = engine.bus.subscribe(runId, () => {
+      published = true;
+      woke?.();
+    });
     try {
       let rec = await store.getRun(p.tenant, runId);
       if (!rec) throw runNotFound();
       let events = await store.readEvents(runId, cursor, PAGE);
       if (events.length === 0 && !TERMINAL_STATUSES.has(rec.projection.status) && timeoutS > 0) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, timeoutS * 1000);
-          woke = () => {
-            clearTimeout(t);
-            resolve();
-          };
-          req.raw.once('close', woke);
-        });
+        if (!published) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, timeoutS * 1000);
+            woke = () => {
+              clearTimeout(t);
+              resolve();
+            };
+            req.raw.once('close', woke);
+          });
+        }
         rec = (await store.getRun(p.tenant, runId)) ?? rec;
         events = await store.readEvents(runId, cursor, PAGE);
       }
