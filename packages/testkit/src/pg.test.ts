@@ -24,6 +24,8 @@ async function database(): Promise<TestDatabase> {
 
 function pool(url: string): pg.Pool {
   const p = new pg.Pool({ connectionString: url, max: 4 });
+  // Dropping the database terminates connections; an idle client's error must not escape.
+  p.on('error', () => undefined);
   closers.push(() => p.end());
   return p;
 }
@@ -84,6 +86,7 @@ describe(`createTestDatabase (${onServer ? 'server' : 'pglite'})`, () => {
   it('drop removes the database and is idempotent', async () => {
     const db = await createTestDatabase();
     const p = new pg.Pool({ connectionString: db.url, max: 1 });
+    p.on('error', () => undefined);
     await p.query('CREATE TABLE marker (x INTEGER)');
     await p.end();
     await db.drop();
