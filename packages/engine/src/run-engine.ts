@@ -6,7 +6,7 @@
  *
  * @see ../../../docs/architecture.md
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
   ENGINE_VERSION,
   EVENT_SCHEMA_VERSION,
@@ -324,7 +324,8 @@ export class RunEngine {
     const graph = this.catalog.graphOf(wf);
     const now = this.clock.now();
     const rec: RunRecord = {
-      runId: child?.runId ?? `run_${randomBytes(12).toString('base64url')}`,
+      // randomUUID draws from a cached entropy pool: much cheaper per run than randomBytes.
+      runId: child?.runId ?? `run_${randomUUID().replaceAll('-', '')}`,
       tenant: p.tenant,
       principal: p.principal,
       workflowId: def.id,

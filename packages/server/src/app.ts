@@ -15,7 +15,7 @@
  *
  * @see ../../../docs/architecture.md §HTTP pipeline, security-contract.md §1.2
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { WeftError, buildOpenApi } from '@weft/contract';
 import { JwtVerifier, MtlsMapper, RateLimiter, type MtlsIdentity, type Principal } from '@weft/security';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -65,7 +65,7 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
     loggerInstance: logger as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: cfg.maxBodyBytes,
-    genReqId: () => `req_${randomBytes(8).toString('hex')}`,
+    genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 1024 },
     https: https ?? null,
