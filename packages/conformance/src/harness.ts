@@ -25,22 +25,37 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-/** Makes a request; non-2xx JSON bodies are checked to be exactly the closed error envelope. */
-export async function call<T = Record<string, unknown>>(method: string, path: string, opts: CallOptions = {}): Promise<Res<T>> {
+/** Options of {@link callAt}. */
+export interface CallAtOptions {
+  /** Bearer credential; `null`/undefined sends no Authorization header. */
+  bearer?: string | null;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** One request against `baseUrl`; non-2xx JSON bodies must be exactly the closed error envelope. */
+export async function callAt<T = Record<string, unknown>>(baseUrl: string, method: string, path: string, opts: CallAtOptions = {}): Promise<Res<T>> {
   const headers: Record<string, string> = { ...opts.headers };
-  const key = opts.key === undefined ? target.keyA : opts.key;
-  if (key !== null) headers.authorization ??= `Bearer ${key}`;
+  if (opts.bearer) headers.authorization ??= `Bearer ${opts.bearer}`;
   let body: string | undefined = opts.rawBody;
   if (opts.body !== undefined) {
     body = JSON.stringify(opts.body);
     headers['content-type'] ??= 'application/json';
   }
-  const res = await fetch(`${target.baseUrl}${path}`, { method, headers, body, redirect: 'manual' });
+  const res = await fetch(`${baseUrl}${path}`, { method, headers, body, redirect: 'manual', ...(opts.signal ? { signal: opts.signal } : {}) });
   const text = await res.text();
   let parsed: unknown = null;
   if (text && (res.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(text);
   if (res.status >= 400) assertErrorEnvelope(parsed);
   return { status: res.status, headers: res.headers, body: parsed as T, text };
+}
+
+/** A request against the target; the bearer defaults to tenant A's key. */
+export function call<T = Record<string, unknown>>(method: string, path: string, opts: CallOptions = {}): Promise<Res<T>> {
+  const { key, ...rest } = opts;
+  return callAt<T>(target.baseUrl, method, path, { ...rest, bearer: key === undefined ? target.keyA : key });
 }
 
 /** Asserts the closed error envelope `{error, message, details?}`. */

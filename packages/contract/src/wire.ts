@@ -31,6 +31,9 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 /** Statuses after which a run never changes. */
 export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set<RunStatus>(['completed', 'failed', 'cancelled']);
 
+/** Statuses in which a run waits for a person, an external event or a resume — not for a driver. */
+export const WAITING_STATUSES: ReadonlySet<RunStatus> = new Set<RunStatus>(['waiting-approval', 'waiting-input', 'waiting-external', 'paused']);
+
 /** Event types that end a run; exactly one is emitted and it is the last. */
 export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(['run.completed', 'run.failed', 'run.cancelled']);
 

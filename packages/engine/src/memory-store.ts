@@ -3,7 +3,7 @@
  * contract as the SQL stores (fencing, tenant binding, idempotency states) so the store
  * contract suite runs against it unchanged. Nothing survives the process.
  */
-import { TERMINAL_STATUSES } from '@weft/contract';
+import { TERMINAL_STATUSES, WAITING_STATUSES } from '@weft/contract';
 import {
   LeaseLostError,
   type ApiKeyRecord,
@@ -37,8 +37,6 @@ interface IdemRow {
 
 const clone = <T>(v: T): T => structuredClone(v);
 
-/** Waiting statuses: a run in one of these needs a person or an external event, not a driver. */
-const WAITING = new Set(['waiting-approval', 'waiting-input', 'waiting-external', 'paused']);
 
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
@@ -169,7 +167,7 @@ export class MemoryStore implements Store {
     for (const r of this.runs.values()) {
       if (out.length >= limit) break;
       if (TERMINAL_STATUSES.has(r.projection.status)) continue;
-      if (WAITING.has(r.projection.status) && !r.cancelRequested) continue;
+      if (WAITING_STATUSES.has(r.projection.status) && !r.cancelRequested) continue;
       const free = r.leaseOwner === null || r.leaseExpiresAt === null || r.leaseExpiresAt <= now;
       if (free || includeLeased) out.push(r.runId);
     }

@@ -14,6 +14,8 @@ import Database from 'better-sqlite3';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import {
   LeaseLostError,
+  TERMINAL_SQL,
+  WAITING_SQL,
   checkAuditWrite,
   type ApiKeyRecord,
   type ApiKeySuccessor,
@@ -35,7 +37,7 @@ import {
   type TimerRow,
 } from '@weft/engine';
 import { applyMigrations, loadMigrations } from './migrator.js';
-import { TERMINAL_SQL, WAITING_SQL } from './statuses.js';
+
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
