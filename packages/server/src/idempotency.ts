@@ -85,3 +85,38 @@ export async function completeTicket(store: Store, t: IdempotencyTicket, respons
 export async function releaseTicket(store: Store, t: IdempotencyTicket): Promise<void> {
   await store.releaseIdempotency(t.tenant, t.route, t.key, t.owner);
 }
+
+/** Where and how {@link withIdempotency} records a mutation. */
+export interface IdempotentOperation {
+  store: Store;
+  retentionMs: number;
+  tenant: string;
+  /** The routed operation, e.g. `POST /v1/runs/{runId}/cancel` with the id filled in. */
+  route: string;
+  body: unknown;
+  /** Success status sent (and replayed). */
+  status: number;
+}
+
+/**
+ * Runs a mutation under the Idempotency-Key rules: claim before executing, replay a stored
+ * success, store a new success, release the claim on any failure.
+ */
+export async function withIdempotency(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  op: IdempotentOperation,
+  exec: () => Promise<Record<string, unknown>>,
+): Promise<FastifyReply> {
+  const key = idempotencyKeyOf(req);
+  const ticket = key ? await claimOrReplay(op.store, req, reply, op.tenant, op.route, key, op.body, op.retentionMs) : undefined;
+  if (key && !ticket) return reply;
+  try {
+    const out = await exec();
+    if (ticket) await completeTicket(op.store, ticket, { status: op.status, body: JSON.stringify(out) }, op.retentionMs);
+    return reply.code(op.status).send(out);
+  } catch (e) {
+    if (ticket) await releaseTicket(op.store, ticket);
+    throw e;
+  }
+}

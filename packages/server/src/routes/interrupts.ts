@@ -8,7 +8,7 @@ import { WeftError, compileValidator } from '@weft/contract';
 import type { CommandResult, InterruptView, RunRecord } from '@weft/engine';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { pathId, principalOf, type HostContext } from '../context.js';
-import { claimOrReplay, completeTicket, idempotencyKeyOf, releaseTicket } from '../idempotency.js';
+import { withIdempotency } from '../idempotency.js';
 import { runNotFound } from './runs.js';
 
 const validateResolve = compileValidator<{ resumeValue: unknown }>({
@@ -52,7 +52,7 @@ export function interruptView(rec: RunRecord, iv: InterruptView): Record<string,
 }
 
 /** Runs a mutating command under the Idempotency-Key rules. */
-async function idempotent(
+const idempotent = (
   ctx: HostContext,
   req: FastifyRequest,
   reply: FastifyReply,
@@ -61,19 +61,7 @@ async function idempotent(
   body: unknown,
   status: number,
   exec: () => Promise<Record<string, unknown>>,
-): Promise<FastifyReply> {
-  const key = idempotencyKeyOf(req);
-  const ticket = key ? await claimOrReplay(ctx.store, req, reply, tenant, route, key, body, ctx.config.idempotencyRetentionMs) : undefined;
-  if (key && !ticket) return reply;
-  try {
-    const out = await exec();
-    if (ticket) await completeTicket(ctx.store, ticket, { status, body: JSON.stringify(out) }, ctx.config.idempotencyRetentionMs);
-    return reply.code(status).send(out);
-  } catch (e) {
-    if (ticket) await releaseTicket(ctx.store, ticket);
-    throw e;
-  }
-}
+): Promise<FastifyReply> => withIdempotency(req, reply, { store: ctx.store, retentionMs: ctx.config.idempotencyRetentionMs, tenant, route, body, status }, exec);
 
 const resolveBody = (r: CommandResult): Record<string, unknown> => {
   const out: Record<string, unknown> = { runId: r.runId, nodeId: r.nodeId, interruptId: r.interruptId, status: r.status };

@@ -18,12 +18,16 @@ import {
 import { RunEngine, type RunRecord } from '@weft/engine';
 import type { FastifyInstance } from 'fastify';
 import { pathId, principalOf, type HostContext } from '../context.js';
-import { claimOrReplay, completeTicket, idempotencyKeyOf, releaseTicket } from '../idempotency.js';
+import { claimOrReplay, idempotencyKeyOf, releaseTicket, withIdempotency } from '../idempotency.js';
 import { toSnapshot } from '../snapshot.js';
 
 const validateCreate = compileValidator<CreateRunRequest>(CreateRunRequestSchema);
 const validateCancel = compileValidator<{ reason?: string }>(CancelRunRequestSchema);
 const validateBulk = compileValidator<{ runIds: string[]; reason?: string }>(BulkCancelRequestSchema);
+
+/** Why a run cannot be cancelled any more (completed or failed), or undefined. */
+const endedMessage = (status: RunStatus): string | undefined =>
+  status === 'completed' || status === 'failed' ? `The run already ended as ${status}.` : undefined;
 
 /** The one "missing run" answer, used for unknown and foreign runs alike. */
 export const runNotFound = (): WeftError => new WeftError('not_found', 'Run not found.');
@@ -70,25 +74,21 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
     if (body.metadata && Buffer.byteLength(JSON.stringify(body.metadata)) > 8192) {
       throw new WeftError('validation_error', 'metadata must serialize to at most 8192 bytes.', { errors: [{ path: '/metadata', message: 'too large' }] });
     }
-    if (!key) {
-      const rec = await engine.createRun(params);
-      await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.created', target: rec.runId, details: { workflowId: rec.workflowId } });
-      return reply.code(201).send(createResponse(rec));
+    let rec: RunRecord;
+    if (!key) rec = await engine.createRun(params);
+    else {
+      // The completion is written with the run row (not afterwards), so the two never disagree.
+      const ticket = await claimOrReplay(store, req, reply, p.tenant, 'POST /v1/runs', key, body, config.idempotencyRetentionMs);
+      if (!ticket) return reply;
+      try {
+        rec = await engine.createRun(params, { ...ticket, respond: (r) => ({ status: 201, body: JSON.stringify(createResponse(r)) }) });
+      } catch (e) {
+        await releaseTicket(store, ticket);
+        throw e;
+      }
     }
-    const route = 'POST /v1/runs';
-    const ticket = await claimOrReplay(store, req, reply, p.tenant, route, key, body, config.idempotencyRetentionMs);
-    if (!ticket) return reply;
-    try {
-      const rec = await engine.createRun(params, {
-        ...ticket,
-        respond: (r) => ({ status: 201, body: JSON.stringify(createResponse(r)) }),
-      });
-      await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.created', target: rec.runId, details: { workflowId: rec.workflowId } });
-      return reply.code(201).send(createResponse(rec));
-    } catch (e) {
-      await releaseTicket(store, ticket);
-      throw e;
-    }
+    await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.created', target: rec.runId, details: { workflowId: rec.workflowId } });
+    return reply.code(201).send(createResponse(rec));
   });
 
   app.get('/v1/runs', { config: { scope: 'runs:read' } }, async (req) => {
@@ -155,39 +155,29 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
   app.post('/v1/runs/:runId/cancel', { config: { scope: 'runs:cancel' } }, async (req, reply) => {
     const p = principalOf(req);
     const runId = pathId((req.params as { runId: string }).runId, 'runId');
-    const key = idempotencyKeyOf(req);
     const body = validateCancel(req.body ?? {});
-    const ticket = key ? await claimOrReplay(store, req, reply, p.tenant, `POST /v1/runs/${runId}/cancel`, key, body, config.idempotencyRetentionMs) : undefined;
-    if (key && !ticket) return reply;
-    try {
+    const op = { store, retentionMs: config.idempotencyRetentionMs, tenant: p.tenant, route: `POST /v1/runs/${runId}/cancel`, body, status: 200 };
+    return withIdempotency(req, reply, op, async () => {
       const before = await store.getRun(p.tenant, runId);
       if (!before) throw runNotFound();
-      if (before.projection.status === 'completed' || before.projection.status === 'failed') {
-        throw new WeftError('run_terminal', `The run already ended as ${before.projection.status}.`, { runStatus: before.projection.status });
-      }
+      const ended = endedMessage(before.projection.status);
+      if (ended) throw new WeftError('run_terminal', ended, { runStatus: before.projection.status });
       const rec = await engine.cancelRun(p.tenant, runId, body.reason, p.principal);
       if (!rec) throw runNotFound();
-      const status = RunEngine.visibleStatus(rec);
-      const out = { runId, status: status === 'cancelled' ? 'cancelled' : 'cancelling' };
+      const out = { runId, status: RunEngine.visibleStatus(rec) === 'cancelled' ? 'cancelled' : 'cancelling' };
       await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.cancelled', target: runId, details: { status: out.status } });
-      if (ticket) await completeTicket(store, ticket, { status: 200, body: JSON.stringify(out) }, config.idempotencyRetentionMs);
-      return reply.code(200).send(out);
-    } catch (e) {
-      if (ticket) await releaseTicket(store, ticket);
-      throw e;
-    }
+      return out;
+    });
   });
 
   app.post('/v1/runs::bulk-cancel', { config: { scope: 'runs:cancel' } }, async (req, reply) => {
     const p = principalOf(req);
-    const key = idempotencyKeyOf(req);
     const body = validateBulk(req.body ?? undefined);
     if (body.runIds.length > MAX_BULK_CANCEL) {
       throw new WeftError('validation_error', `At most ${MAX_BULK_CANCEL} runIds per request.`, { maxRunIds: MAX_BULK_CANCEL });
     }
-    const ticket = key ? await claimOrReplay(store, req, reply, p.tenant, 'POST /v1/runs:bulk-cancel', key, body, config.idempotencyRetentionMs) : undefined;
-    if (key && !ticket) return reply;
-    try {
+    const op = { store, retentionMs: config.idempotencyRetentionMs, tenant: p.tenant, route: 'POST /v1/runs:bulk-cancel', body, status: 200 };
+    return withIdempotency(req, reply, op, async () => {
       const results = [];
       for (const runId of body.runIds) {
         const rec = await store.getRun(p.tenant, runId);
@@ -195,21 +185,17 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
           results.push({ runId, ok: false, error: { code: 'not_found', message: 'Run not found.' } });
           continue;
         }
-        if (rec.projection.status === 'completed' || rec.projection.status === 'failed') {
-          results.push({ runId, ok: false, status: rec.projection.status, error: { code: 'run_terminal', message: `The run already ended as ${rec.projection.status}.` } });
+        const ended = endedMessage(rec.projection.status);
+        if (ended) {
+          results.push({ runId, ok: false, status: rec.projection.status, error: { code: 'run_terminal', message: ended } });
           continue;
         }
         const after = TERMINAL_STATUSES.has(rec.projection.status) ? rec : await engine.cancelRun(p.tenant, runId, body.reason, p.principal, false);
         results.push({ runId, ok: true, status: after && RunEngine.visibleStatus(after) === 'cancelled' ? 'cancelled' : 'cancelling' });
       }
-      const out = { results };
       await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.bulk_cancelled', target: 'runs', details: { runIds: results.filter((r) => r.ok).map((r) => r.runId) } });
-      if (ticket) await completeTicket(store, ticket, { status: 200, body: JSON.stringify(out) }, config.idempotencyRetentionMs);
-      return reply.code(200).send(out);
-    } catch (e) {
-      if (ticket) await releaseTicket(store, ticket);
-      throw e;
-    }
+      return { results };
+    });
   });
 
   app.get('/v1/runs/:runId/artifacts/:artifactId', { config: { scope: 'artifacts:read' } }, async (req) => {
