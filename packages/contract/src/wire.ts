@@ -105,6 +105,11 @@ export const SCOPES = [
   'keys:manage',
   /** Weft: manage keys of any tenant (operator keys only; never grantable to a managed key). */
   'keys:admin',
+  /**
+   * Weft: cast quorum approval votes on behalf of named voters (`resumeValue.voter`), for
+   * integrations that collect one vote per human. Distinct voters count toward the quorum.
+   */
+  'interrupts:delegate',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

@@ -106,6 +106,13 @@ export const GATED_TYPE_IDS: ReadonlyMap<string, string> = new Map([
   ['core.dispatch', 'dispatch'],
 ]);
 
+/**
+ * `core.subWorkflow` `onChildFailure` values: `fail-parent` (default) fails the node with
+ * `child_failed`; `absorb` (the spec's name) and `continue` (Weft's earlier name) complete the
+ * node with the child's status and error, and the parent continues.
+ */
+export const CHILD_FAILURE_POLICIES = ['fail-parent', 'absorb', 'continue'] as const;
+
 /** Longest delay `core.delay` accepts (7 days): it is a durable timer, not a sleep. */
 export const MAX_DELAY_MS = 7 * 24 * 3600 * 1000;
 
@@ -161,6 +168,8 @@ function approvalGate(ctx: NodeContext): NodeResult {
       feedback: { type: 'string', maxLength: 16384 },
       refineFeedback: { type: 'object' },
       editedArtifactData: {},
+      // Taken out before this schema is checked; needs interrupts:delegate.
+      voter: { type: 'string', minLength: 1, maxLength: 128, description: 'The named voter this vote is cast for (needs interrupts:delegate).' },
       decidedBy: {},
       decidedAt: {},
     },
@@ -248,7 +257,7 @@ async function subWorkflow(ctx: NodeContext): Promise<NodeResult> {
   const child = await ctx.children.get(childRunId);
   if (!child || !['completed', 'failed', 'cancelled'].includes(child.status)) return { waitForChild: childRunId };
   if (child.status !== 'completed') {
-    if (cfg.onChildFailure === 'continue') return { outputs: { childRunId, childStatus: child.status, ...(child.error ? { childError: child.error } : {}) } };
+    if (cfg.onChildFailure === 'absorb' || cfg.onChildFailure === 'continue') return { outputs: { childRunId, childStatus: child.status, ...(child.error ? { childError: child.error } : {}) } };
     throw new NodeError('child_failed', `Child run ${childRunId} ended ${child.status}.`, { childRunId, childStatus: child.status, ...(child.error ? { childError: child.error } : {}) });
   }
   const outputs: Record<string, unknown> = { childRunId, childStatus: 'completed' };

@@ -94,14 +94,31 @@ export const CONFIGURABLE_KEYS = {
 
 /** A command applied by the run's driver, serialized with its steps (one writer per run). */
 export type RunCommand =
-  | { kind: 'resolve'; nodeId?: string; interruptId?: string; resumeValue: unknown; principal: string; via: 'bearer' | 'token' }
+  | {
+      kind: 'resolve';
+      nodeId?: string;
+      interruptId?: string;
+      resumeValue: unknown;
+      principal: string;
+      via: 'bearer' | 'token';
+      /** The caller holds {@link DELEGATE_SCOPE}: an approval `resumeValue.voter` is honoured. */
+      mayDelegate?: boolean;
+    }
   | { kind: 'pause'; reason?: string; drainPolicy: 'immediate' | 'drain-current-node'; principal: string }
   | { kind: 'resume'; reason?: string; principal: string };
+
+/** Scope that lets a principal vote on an approval on behalf of a named voter. */
+export const DELEGATE_SCOPE = 'interrupts:delegate';
+
+/** Named voters: printable, no spaces or quotes, 1..128 characters. */
+const VOTER_PATTERN = /^[A-Za-z0-9._@+:-]{1,128}$/;
 
 /** What a command answers. */
 export interface CommandResult {
   runId: string;
   status: RunStatus;
+  /** The vote identity (`voter:<name>`) when an approval vote was cast on behalf of a voter. */
+  voter?: string;
   nodeId?: string;
   interruptId?: string;
   interrupt?: { kind: string; outcome?: string; votes?: { granted: number; rejected: number; required: number } };
@@ -140,8 +157,15 @@ interface HotRun {
   waitingChild: Map<string, string>;
   /** Children started since the last step, not yet recorded with node.dispatched. */
   dispatched: Map<string, { runId: string; workflowId: string }>;
+  /**
+   * A `drain-current-node` pause accepted while nodes were running: nothing new starts, and
+   * `run.paused` is appended once the last running node reached its terminal event.
+   */
+  pausePending?: { payload: Record<string, unknown>; at: string };
 }
 
+/** True while any node is `running` (in flight, on a timer, or waiting for a child run). */
+const hasRunningNodes = (proj: RunRecord['projection']): boolean => Object.values(proj.nodeStates).some((s) => s.status === 'running');
 const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as { then?: unknown })?.then === 'function';
 const nodeTimerKey = (nodeId: string): string => `node:${nodeId}`;
 const DEADLINE_KEY = 'deadline';
@@ -191,6 +215,32 @@ function toErrorObject(e: unknown): { code: string; message: string; details?: R
   if (e instanceof NodeError) return e.details ? { code: e.code, message: e.message, details: e.details } : { code: e.code, message: e.message };
   if (e instanceof Error) return { code: 'node_error', message: e.message || 'node failed' };
   return { code: 'node_error', message: 'node failed' };
+}
+
+/**
+ * Separates an approval's `resumeValue.voter` from the decision. Only a caller holding
+ * {@link DELEGATE_SCOPE} may name a voter; the check runs before the interrupt's state is told.
+ * @throws WeftError `forbidden` (no delegation scope) | `validation_error` (malformed voter)
+ */
+function splitVoter(cmd: Extract<RunCommand, { kind: 'resolve' }>): { resumeValue: unknown; voter?: string } {
+  const rv = cmd.resumeValue;
+  if (!rv || typeof rv !== 'object' || Array.isArray(rv) || !('voter' in rv)) return { resumeValue: rv };
+  if (!cmd.mayDelegate) throw new WeftError('forbidden', 'Voting on behalf of a voter needs the interrupts:delegate scope.', { scopeRequired: DELEGATE_SCOPE });
+  const { voter, ...rest } = rv as Record<string, unknown>;
+  if (typeof voter !== 'string' || !VOTER_PATTERN.test(voter)) {
+    throw new WeftError('validation_error', 'The voter is invalid.', { errors: [{ path: '/resumeValue/voter', message: 'must be 1..128 characters of A-Z a-z 0-9 . _ @ + : -' }] });
+  }
+  return { resumeValue: rest, voter };
+}
+
+/**
+ * The spec's external-event resume shape is `{eventPayload: <event>}`; Weft also accepts the
+ * event itself. Either way the recorded value (and the node's `event` output) is the event.
+ */
+function unwrapEventPayload(v: unknown): unknown {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return v;
+  const keys = Object.keys(v);
+  return keys.length === 1 && keys[0] === 'eventPayload' ? (v as { eventPayload: unknown }).eventPayload : v;
 }
 
 /** Builds a redactor that masks the JSON-escaped form of each secret value. */
@@ -309,7 +359,8 @@ export class RunEngine {
   async createRun(p: CreateRunParams, idem?: CreateRunIdempotency, child?: { runId: string; parent: { runId: string; nodeId: string } }): Promise<RunRecord> {
     if (this.stopped) throw new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' });
     const wf = await this.catalog.get(p.workflowId);
-    if (!wf) throw new WeftError('validation_error', 'Unknown workflowId.', { workflowId: p.workflowId });
+    // No echo of the caller's string: the message and details never carry the workflowId.
+    if (!wf) throw new WeftError('validation_error', 'Unknown workflowId.');
     const def = wf.definition;
     const run = this.catalog.runnability(def);
     if (run.gated) {
@@ -377,7 +428,7 @@ export class RunEngine {
   resolveInterrupt(
     tenant: string | null,
     runId: string,
-    args: { nodeId?: string; interruptId?: string; resumeValue: unknown; principal: string; via: 'bearer' | 'token' },
+    args: { nodeId?: string; interruptId?: string; resumeValue: unknown; principal: string; via: 'bearer' | 'token'; mayDelegate?: boolean },
   ): Promise<CommandResult> {
     return this.command(tenant, runId, { kind: 'resolve', ...args });
   }
@@ -711,7 +762,11 @@ export class RunEngine {
       if (terminal) return this.commitTerminal(h, b);
     }
 
-    if (h.proj.paused) {
+    if (h.pausePending && !hasRunningNodes(h.proj)) {
+      b.add('run.paused', h.pausePending.payload);
+      delete h.pausePending;
+    }
+    if (h.proj.paused || h.pausePending) {
       await this.commit(h, b);
       return false;
     }
@@ -978,9 +1033,9 @@ export class RunEngine {
   }
 
   /** Appends the resolution of an interrupt; the node runs again and reads the value. */
-  private resolveWith(h: HotRun, b: StepBatch, iv: InterruptView, value: unknown, resolvedBy: string, outcome?: string, reason?: string): void {
+  private resolveWith(h: HotRun, b: StepBatch, iv: InterruptView, value: unknown, resolvedBy: string, outcome?: string, reason?: string, extra?: Record<string, unknown>): void {
     const { nodeId, interruptId } = iv;
-    const resolved: Record<string, unknown> = { nodeId, interruptId, kind: iv.kind, resumeValue: value, resolvedBy, resolvedAt: b.ts };
+    const resolved: Record<string, unknown> = { nodeId, interruptId, kind: iv.kind, resumeValue: value, resolvedBy, resolvedAt: b.ts, ...extra };
     if (outcome) resolved.outcome = outcome;
     if (reason) resolved.reason = reason;
     b.add('interrupt.resolved', resolved, nodeId);
@@ -1016,15 +1071,26 @@ export class RunEngine {
     const runId = rec.runId;
     if (cmd.kind === 'pause') {
       if (proj.paused) throw new WeftError('run_state_conflict', 'The run is already paused.', { runStatus: 'paused', pausedAt: proj.paused.at });
+      if (h?.pausePending) throw new WeftError('run_state_conflict', 'The run is already pausing.', { runStatus: 'paused', pausedAt: h.pausePending.at });
       if (!h || !b) throw new WeftError('run_state_conflict', `The run is ${proj.status}.`, { runStatus: proj.status });
       if (h.cancel) throw new WeftError('run_state_conflict', 'The run is being cancelled.', { runStatus: 'cancelling' });
       const payload: Record<string, unknown> = { drainPolicy: cmd.drainPolicy, pausedBy: cmd.principal };
       if (cmd.reason !== undefined) payload.reason = cmd.reason;
+      if (cmd.drainPolicy === 'drain-current-node' && hasRunningNodes(proj)) {
+        // run.paused follows the running nodes' terminal events (see step()).
+        h.pausePending = { payload, at: b.ts };
+        return { runId, status: 'paused', pausedAt: b.ts };
+      }
       b.add('run.paused', payload);
       if (cmd.drainPolicy === 'immediate') this.abortInflight(h);
       return { runId, status: 'paused', pausedAt: b.ts };
     }
     if (cmd.kind === 'resume') {
+      if (h?.pausePending && !proj.paused && b) {
+        // Resumed before the drain finished: the pause never took effect, so nothing is logged.
+        delete h.pausePending;
+        return { runId, status: 'running', resumedAt: b.ts };
+      }
       if (!proj.paused || !h || !b) throw new WeftError('run_state_conflict', 'The run is not paused.', { runStatus: proj.status });
       const payload: Record<string, unknown> = { resumedBy: cmd.principal };
       if (cmd.reason !== undefined) payload.reason = cmd.reason;
@@ -1043,9 +1109,13 @@ export class RunEngine {
       interruptId: iv.interruptId,
       interrupt: { kind: iv.kind, ...(outcome ? { outcome } : {}), ...(votes ? { votes: votes.votes } : {}) } as CommandResult['interrupt'],
     });
+    // A delegated vote is refused before anything else about the interrupt is answered.
+    const split: { resumeValue: unknown; voter?: string } =
+      iv.kind === 'approval' ? splitVoter(cmd) : { resumeValue: iv.kind === 'external-event' ? unwrapEventPayload(cmd.resumeValue) : cmd.resumeValue };
     const parentCancelled = rec.cancelRequested?.reason === 'parent-cancelled';
+    // A resolved interrupt never answers 2xx again, not even to an identical payload:
+    // re-delivery of one request is what Idempotency-Key replays are for.
     if (iv.status === 'resolved') {
-      if (iv.kind === 'external-event' && canonicalJson(cmd.resumeValue) === canonicalJson(iv.resumeValue)) return answer(iv.outcome ?? 'resolved');
       throw new WeftError('interrupt_already_resolved', 'The interrupt was already resolved.', { interruptId: iv.interruptId });
     }
     if (iv.status === 'expired') throw new WeftError('interrupt_expired', 'The interrupt passed its deadline.', { interruptId: iv.interruptId });
@@ -1060,14 +1130,14 @@ export class RunEngine {
     }
     if (iv.resumeSchema) {
       try {
-        this.resumeValidator(iv.resumeSchema)(cmd.resumeValue, 'resumeValue');
+        this.resumeValidator(iv.resumeSchema)(split.resumeValue, 'resumeValue');
       } catch (e) {
         if (e instanceof WeftError) throw new WeftError('validation_error', 'resumeValue does not match the interrupt\'s resumeSchema.', e.details);
         throw e;
       }
     }
-    if (iv.kind === 'approval') return this.applyApproval(h, b, iv, cmd, answer);
-    let value = cmd.resumeValue;
+    if (iv.kind === 'approval') return this.applyApproval(h, b, iv, { ...cmd, resumeValue: split.resumeValue }, split.voter, answer);
+    let value = split.resumeValue;
     if (iv.kind === 'clarification') value = this.checkAnswers(iv, value);
     if (iv.kind === 'external-event') this.checkCorrelation(iv, value);
     this.resolveWith(h, b, iv, value, cmd.principal);
@@ -1079,42 +1149,59 @@ export class RunEngine {
     b: StepBatch,
     iv: InterruptView,
     cmd: Extract<RunCommand, { kind: 'resolve' }>,
+    voter: string | undefined,
     answer: (outcome?: string, votes?: CommandResult['interrupt']) => CommandResult,
   ): CommandResult {
     const v = { ...((cmd.resumeValue ?? {}) as Record<string, unknown>) };
-    // The decider is the authenticated principal; a client-supplied decidedBy is ignored.
+    // The decider is the authenticated principal (or the voter it was trusted to name); a
+    // client-supplied decidedBy is ignored.
     delete v.decidedBy;
     delete v.decidedAt;
     const action = v.action === 'edit' ? 'edit-accept' : String(v.action);
+    // Named voters live in their own namespace, so a delegate can never vote as an
+    // authenticated principal.
+    const identity = voter === undefined ? cmd.principal : `voter:${voter}`;
+    const delegated = voter === undefined ? undefined : { delegatedBy: cmd.principal };
     const approvers = Array.isArray(iv.data.approversList) ? (iv.data.approversList as string[]) : [];
-    if (approvers.length > 0 && !approvers.includes(cmd.principal)) {
+    if (approvers.length > 0 && !approvers.includes(identity)) {
       throw new WeftError('forbidden', 'This principal is not an approver of this gate.');
     }
     const required = typeof iv.data.requiredApprovals === 'number' ? iv.data.requiredApprovals : 1;
+    const answerFor = (outcome: string, votes?: CommandResult['interrupt']): CommandResult => {
+      const r = answer(outcome, votes);
+      return voter === undefined ? r : { ...r, voter: identity };
+    };
+    const recordDelegation = (): void => {
+      if (!delegated) return;
+      // approval.granted/rejected are closed payloads: the delegate is recorded beside them.
+      b.add('log.appended', { level: 'info', message: 'approval vote cast on behalf of a named voter', nodeId: iv.nodeId, fields: { voter: identity, principal: cmd.principal, action } }, iv.nodeId);
+    };
     if (required <= 1) {
-      this.resolveWith(h, b, iv, { ...v, action, decidedBy: cmd.principal, decidedAt: b.ts }, cmd.principal, action === 'reject' ? 'rejected' : 'accepted');
-      return answer(action === 'reject' ? 'rejected' : 'accepted');
+      recordDelegation();
+      this.resolveWith(h, b, iv, { ...v, action, decidedBy: identity, decidedAt: b.ts }, identity, action === 'reject' ? 'rejected' : 'accepted', undefined, delegated);
+      return answerFor(action === 'reject' ? 'rejected' : 'accepted');
     }
     const votes = iv.votes ?? [];
-    if (votes.some((x) => x.principal === cmd.principal)) {
-      throw new WeftError('already_voted', 'This principal already voted on this approval.', { interruptId: iv.interruptId });
+    if (votes.some((x) => x.principal === identity)) {
+      throw new WeftError('already_voted', 'This voter already voted on this approval.', { interruptId: iv.interruptId });
     }
     const granted = votes.filter((x) => x.action === 'accept').length + (action === 'reject' ? 0 : 1);
     const rejected = votes.filter((x) => x.action === 'reject').length + (action === 'reject' ? 1 : 0);
     const tally = { granted, rejected, required };
+    recordDelegation();
     if (action === 'reject') {
-      const payload: Record<string, unknown> = { gateId: iv.nodeId, principal: cmd.principal };
+      const payload: Record<string, unknown> = { gateId: iv.nodeId, principal: identity };
       if (typeof v.comment === 'string') payload.reason = v.comment;
       b.add('approval.rejected', payload, iv.nodeId);
       const threshold = iv.data.rejectionPolicy === 'majority' ? Math.floor(required / 2) + 1 : 1;
-      if (rejected < threshold) return answer('pending', { kind: 'approval', votes: tally });
-      this.resolveWith(h, b, iv, { action: 'reject', decidedBy: `quorum:${rejected}-of-${required}`, decidedAt: b.ts }, cmd.principal, 'rejected');
-      return answer('rejected', { kind: 'approval', votes: tally });
+      if (rejected < threshold) return answerFor('pending', { kind: 'approval', votes: tally });
+      this.resolveWith(h, b, iv, { action: 'reject', decidedBy: `quorum:${rejected}-of-${required}`, decidedAt: b.ts }, identity, 'rejected', undefined, delegated);
+      return answerFor('rejected', { kind: 'approval', votes: tally });
     }
-    b.add('approval.granted', { gateId: iv.nodeId, principal: cmd.principal, quorumProgress: { granted, required } }, iv.nodeId);
-    if (granted < required) return answer('pending', { kind: 'approval', votes: tally });
-    this.resolveWith(h, b, iv, { ...v, action, decidedBy: `quorum:${granted}-of-${required}`, decidedAt: b.ts }, cmd.principal, 'accepted');
-    return answer('accepted', { kind: 'approval', votes: tally });
+    b.add('approval.granted', { gateId: iv.nodeId, principal: identity, quorumProgress: { granted, required } }, iv.nodeId);
+    if (granted < required) return answerFor('pending', { kind: 'approval', votes: tally });
+    this.resolveWith(h, b, iv, { ...v, action, decidedBy: `quorum:${granted}-of-${required}`, decidedAt: b.ts }, identity, 'accepted', undefined, delegated);
+    return answerFor('accepted', { kind: 'approval', votes: tally });
   }
 
   /** Normalizes clarification answers to a map and checks every question is answered. */

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { WeftError, WorkflowDefinitionSchema, compileValidator, type WorkflowDefinition } from '@weft/contract';
 import { compileGraph, type WorkflowGraph } from './graph.js';
-import { GATED_TYPE_IDS, type NodeRegistry } from './nodes.js';
+import { CHILD_FAILURE_POLICIES, GATED_TYPE_IDS, type NodeRegistry } from './nodes.js';
 import type { Clock, Store, StoredWorkflow } from './ports.js';
 import { canonicalJson } from './scheduler.js';
 
@@ -44,10 +44,13 @@ export class WorkflowCatalog {
   ) {}
 
   /**
-   * Validates `raw` (schema, then graph structure) and returns the typed definition.
-   * @throws WeftError `workflow_invalid`
+   * Validates `raw` (schema, host support, then graph structure) and returns the typed
+   * definition. A workflow that uses a capability-gated node type is kept without a graph
+   * (its shape may need the missing capability, e.g. a supervisor loop): it is known, and runs
+   * of it are refused with `capability_required`.
+   * @throws WeftError `workflow_invalid` | `capability_required`
    */
-  validate(raw: unknown): { definition: WorkflowDefinition; graph: WorkflowGraph } {
+  validate(raw: unknown): { definition: WorkflowDefinition; graph?: WorkflowGraph } {
     let def: WorkflowDefinition;
     try {
       def = validateDefinition(raw, 'workflow definition');
@@ -55,11 +58,42 @@ export class WorkflowCatalog {
       if (e instanceof WeftError) throw new WeftError('workflow_invalid', 'The workflow definition is invalid.', e.details);
       throw e;
     }
+    this.checkSupported(def);
     const compiled = compileGraph(def);
     if ('problems' in compiled) {
+      if (this.runnability(def).gated && compiled.problems.every((p) => p.message.startsWith('cycle detected'))) return { definition: def };
       throw new WeftError('workflow_invalid', 'The workflow graph is invalid.', { errors: compiled.problems });
     }
     return { definition: def, graph: compiled.graph };
+  }
+
+  /**
+   * Refuses what this host cannot run: `settings.compensation` (the compensation profile is
+   * not implemented, and silently ignoring a compensation policy is not allowed), node types no
+   * registry entry implements, and sub-workflow configs with an unknown `onChildFailure`.
+   */
+  private checkSupported(def: WorkflowDefinition): void {
+    const settings = def.settings as Record<string, unknown> | undefined;
+    if (settings?.compensation !== undefined) {
+      throw new WeftError('capability_required', 'Compensation policies need a capability this host does not provide.', { requiredCapability: 'compensation' });
+    }
+    const errors: { path: string; message: string }[] = [];
+    const unknown = new Set<string>();
+    def.nodes.forEach((n, i) => {
+      if (!this.registry.has(n.typeId) && !GATED_TYPE_IDS.has(n.typeId)) {
+        unknown.add(n.typeId.slice(0, 128));
+        errors.push({ path: `/nodes/${i}/typeId`, message: 'unknown node type' });
+      }
+      const policy = n.typeId === 'core.subWorkflow' ? n.config.onChildFailure : undefined;
+      if (policy !== undefined && !(CHILD_FAILURE_POLICIES as readonly unknown[]).includes(policy)) {
+        errors.push({ path: `/nodes/${i}/config/onChildFailure`, message: `must be one of ${CHILD_FAILURE_POLICIES.join(', ')}` });
+      }
+    });
+    if (unknown.size > 0) {
+      // typeIds match ^[a-z][a-zA-Z0-9._-]*$ (schema-checked above), so naming them is safe.
+      throw new WeftError('workflow_invalid', 'The workflow uses node types this host does not implement.', { errors: errors.slice(0, 50), unknownTypes: [...unknown].slice(0, 50) });
+    }
+    if (errors.length > 0) throw new WeftError('workflow_invalid', 'The workflow definition is invalid.', { errors });
   }
 
   /** Validates and stores a definition; identical content is a no-op. */
@@ -70,7 +104,7 @@ export class WorkflowCatalog {
     if (current?.hash === hash) return { workflow: current, created: false };
     const wf: StoredWorkflow = { id: definition.id, hash, definition, source, createdAt: new Date(this.clock.now()).toISOString() };
     await this.store.putWorkflow(wf);
-    this.graphs.set(hash, graph);
+    if (graph) this.graphs.set(hash, graph);
     this.current.delete(wf.id);
     return { workflow: wf, created: true };
   }

@@ -83,6 +83,8 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
     },
     stream: { modes: [...STREAM_MODES], maxBufferMs: 5000 },
     runs: { pauseResume: { supported: true, drainPolicies: ['immediate', 'drain-current-node'] } },
+    // core.subWorkflow seeds the child's variables from inputMapping {childVar: parentVar}.
+    subWorkflow: { inputMapping: true },
     extensions: {
       interrupts: { profiles: [...INTERRUPT_PROFILES], signedCallbackTokens: true, tokenTtlSeconds: Math.floor(d.config.interruptTokenTtlMs / 1000) },
     },

@@ -5,7 +5,7 @@
  * @see wire-contract.md §1.1 (#11–#15), execution-semantics.md §2.4
  */
 import { WeftError, compileValidator } from '@weft/contract';
-import type { CommandResult, InterruptView, RunRecord } from '@weft/engine';
+import { DELEGATE_SCOPE, type CommandResult, type InterruptView, type RunRecord } from '@weft/engine';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { pathId, principalOf, type HostContext } from '../context.js';
 import { withIdempotency } from '../idempotency.js';
@@ -80,8 +80,10 @@ export function registerInterruptRoutes(app: FastifyInstance, ctx: HostContext):
     if (nodeId.length === 0 || nodeId.length > 512) throw new WeftError('not_found', 'No interrupt for this node.');
     const route = `POST /v1/runs/${runId}/${legacy ? 'approvals' : 'interrupts'}/${nodeId}`;
     return idempotent(ctx, req, reply, p.tenant, route, body, 200, async () => {
-      const r = await engine.resolveInterrupt(p.tenant, runId, { nodeId, resumeValue, principal: p.principal, via: 'bearer' });
-      await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'interrupt.resolved', target: runId, details: { nodeId, interruptId: r.interruptId ?? null, status: r.status, via: 'bearer' } });
+      const r = await engine.resolveInterrupt(p.tenant, runId, { nodeId, resumeValue, principal: p.principal, via: 'bearer', mayDelegate: p.scopes.has(DELEGATE_SCOPE) });
+      // A delegated vote is audited under the authenticated principal, naming the voter.
+      const details = { nodeId, interruptId: r.interruptId ?? null, status: r.status, via: 'bearer', ...(r.voter ? { voter: r.voter } : {}) };
+      await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'interrupt.resolved', target: runId, details });
       return resolveBody(r);
     });
   };
