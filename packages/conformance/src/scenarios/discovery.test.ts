@@ -67,6 +67,11 @@ describe('core: discovery', () => {
     if (target.inProcess) expect(d.supportedEnvelopes).toContain('clarification.request');
   });
 
+  it.skipIf(!target.inProcess)('advertises subWorkflow.inputMapping, which core.subWorkflow honours', async () => {
+    const d = (await call('GET', '/.well-known/openwop', { key: null })).body as { subWorkflow?: { inputMapping?: boolean } };
+    expect(d.subWorkflow).toEqual({ inputMapping: true });
+  });
+
   it('serves an OpenAPI 3.1 document without credentials', async () => {
     const r = await call('GET', '/v1/openapi.json', { key: null });
     expect(r.status).toBe(200);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunEventDoc } from '@weft/contract';
-import { call, poll, snapshot, startRun, target, waitForEvent, waitForTerminal } from '../harness.js';
+import { IDEMPOTENT_REPLAY_HEADER } from '@weft/contract';
+import { call, freshKey, poll, snapshot, startRun, target, waitForEvent, waitForTerminal } from '../harness.js';
 
 interface Suspended {
   runId: string;
@@ -164,10 +165,41 @@ describe('interrupts: external event and tokens', () => {
     const event = { orderId: 'fixture-order-1', status: 'completed', eventId: 'evt-1' };
     const ok = await call('POST', `/v1/interrupts/${s.token}`, { key: null, body: { resumeValue: event } });
     expect(ok.status).toBe(200);
-    const again = await call('POST', `/v1/interrupts/${s.token}`, { key: null, body: { resumeValue: event } });
-    expect(again.status).toBe(200);
     const evs = await waitForTerminal(s.runId);
     expect(evs.filter((e) => e.type === 'interrupt.resolved')).toHaveLength(1);
+    expect(evs.find((e) => e.type === 'node.completed')?.payload).toMatchObject({ outputs: { event } });
+  });
+
+  it('invariant: interrupt-resolved-never-2xx — a resolved interrupt refuses an identical event (409); only an Idempotency-Key replay repeats the 200', async () => {
+    const s = await suspended('conformance-interrupt-external-event');
+    const event = { orderId: 'fixture-order-1', status: 'completed', eventId: 'evt-2' };
+    const idem = freshKey();
+    const first = await call('POST', `/v1/interrupts/${s.token as string}`, { key: null, body: { resumeValue: event }, headers: { 'idempotency-key': idem } });
+    expect(first.status).toBe(200);
+    expect(first.headers.get(IDEMPOTENT_REPLAY_HEADER)).toBeNull();
+    const replay = await call('POST', `/v1/interrupts/${s.token as string}`, { key: null, body: { resumeValue: event }, headers: { 'idempotency-key': idem } });
+    expect(replay.status).toBe(200);
+    expect(replay.headers.get(IDEMPOTENT_REPLAY_HEADER)).toBe('true');
+    expect(replay.body).toEqual(first.body);
+    for (const headers of [{}, { 'idempotency-key': freshKey() }]) {
+      const again = await call('POST', `/v1/interrupts/${s.token as string}`, { key: null, body: { resumeValue: event }, headers });
+      expect(again.status).toBe(409);
+      expect(again.body).toMatchObject({ error: 'interrupt_already_resolved' });
+      const bearer = await resolve(s.runId, 'wait-for-external', event);
+      expect(bearer.status).toBe(409);
+    }
+    const evs = await waitForTerminal(s.runId);
+    expect(evs.filter((e) => e.type === 'interrupt.resolved')).toHaveLength(1);
+  });
+
+  it('accepts the spec resume shape {eventPayload} for external events', async () => {
+    const s = await suspended('conformance-interrupt-external-event');
+    const event = { orderId: 'fixture-order-1', status: 'completed', eventId: 'evt-3' };
+    const wrong = await resolve(s.runId, 'wait-for-external', { eventPayload: { orderId: 'other-order', status: 'completed' } });
+    expect(wrong.status).toBe(422);
+    expect((await resolve(s.runId, 'wait-for-external', { eventPayload: event })).status).toBe(200);
+    const evs = await waitForTerminal(s.runId);
+    expect(evs.at(-1)?.type).toBe('run.completed');
     expect(evs.find((e) => e.type === 'node.completed')?.payload).toMatchObject({ outputs: { event } });
   });
 
@@ -237,6 +269,61 @@ describe.skipIf(!target.approverKeys)('interrupts: quorum', () => {
     expect(evs.find((e) => e.type === 'approval.received')?.payload).toMatchObject({ action: 'accept', decidedBy: 'quorum:3-of-3' });
   });
 
+  it('invariant: vote-delegation-scoped — a voter field without interrupts:delegate is 403 and records nothing', async () => {
+    const s = await suspended('conformance-interrupt-quorum');
+    const r = await resolve(s.runId, 'gate', { action: 'accept', voter: 'alice' }, k2);
+    expect(r.status).toBe(403);
+    expect(r.body).toMatchObject({ error: 'forbidden', details: { scopeRequired: 'interrupts:delegate' } });
+    expect(r.text).not.toContain('alice');
+    const viaToken = await call('POST', `/v1/interrupts/${s.token as string}`, { key: null, body: { resumeValue: { action: 'accept', voter: 'alice' } } });
+    expect(viaToken.status).toBe(403);
+    expect(viaToken.body).toMatchObject({ error: 'forbidden', details: { scopeRequired: 'interrupts:delegate' } });
+    const evs = (await poll(s.runId)).body.events;
+    expect(evs.some((e) => e.type === 'approval.granted' || e.type === 'log.appended')).toBe(false);
+    expect((await snapshot(s.runId)).status).toBe('waiting-approval');
+    // The same approver may still vote for itself.
+    expect((await resolve(s.runId, 'gate', { action: 'accept' }, k2)).status).toBe(200);
+    await call('POST', `/v1/runs/${s.runId}/cancel`, { body: {} });
+  });
+
+  it('invariant: vote-delegation-distinct-voters — a delegate reaches the quorum with distinct named voters; each vote records voter and delegate', async () => {
+    const s = await suspended('conformance-interrupt-quorum');
+    const delegate = ((await snapshot(s.runId)).owner as { principal: string }).principal;
+    const a = await resolve(s.runId, 'gate', { action: 'accept', voter: 'alice' });
+    expect(a.status, a.text).toBe(200);
+    expect(a.body).toMatchObject({ status: 'waiting-approval', interrupt: { votes: { granted: 1, required: 3 } } });
+    const dup = await resolve(s.runId, 'gate', { action: 'accept', voter: 'alice' });
+    expect(dup.status).toBe(409);
+    expect(dup.body).toMatchObject({ error: 'already_voted' });
+    expect((await resolve(s.runId, 'gate', { action: 'accept', voter: 'bob' })).status).toBe(200);
+    // A malformed voter is a 400 that does not echo it.
+    const bad = await resolve(s.runId, 'gate', { action: 'accept', voter: 'x y<script>' });
+    expect(bad.status).toBe(400);
+    expect(bad.text).not.toContain('<script>');
+    expect((await snapshot(s.runId)).status).toBe('waiting-approval');
+    expect((await resolve(s.runId, 'gate', { action: 'accept', voter: 'carol' })).status).toBe(200);
+    const evs = await waitForTerminal(s.runId);
+    expect(evs.at(-1)?.type).toBe('run.completed');
+    expect(evs.filter((e) => e.type === 'approval.granted').map((e) => (e.payload as { principal: string }).principal)).toEqual(['voter:alice', 'voter:bob', 'voter:carol']);
+    const delegations = evs.filter((e) => e.type === 'log.appended').map((e) => (e.payload as { fields: Record<string, unknown> }).fields);
+    expect(delegations).toEqual(['alice', 'bob', 'carol'].map((v) => ({ voter: `voter:${v}`, principal: delegate, action: 'accept' })));
+    expect(evs.find((e) => e.type === 'interrupt.resolved')?.payload).toMatchObject({ resolvedBy: 'voter:carol', delegatedBy: delegate });
+    expect(evs.find((e) => e.type === 'approval.received')?.payload).toMatchObject({ decidedBy: 'quorum:3-of-3' });
+  });
+
+  it('invariant: vote-delegation-distinct-voters — a named voter never counts as an authenticated principal', async () => {
+    const s = await suspended('conformance-interrupt-quorum');
+    // k2 votes itself; the delegate then names k2's principal id as a voter: a separate identity.
+    expect((await resolve(s.runId, 'gate', { action: 'accept' }, k2)).status).toBe(200);
+    const k2Principal = ((await poll(s.runId)).body.events.find((e) => e.type === 'approval.granted')?.payload as { principal: string }).principal;
+    const spoof = await resolve(s.runId, 'gate', { action: 'reject', voter: k2Principal });
+    expect(spoof.status).toBe(200);
+    const evs = (await poll(s.runId)).body.events;
+    expect(evs.filter((e) => e.type === 'approval.granted' || e.type === 'approval.rejected').map((e) => (e.payload as { principal: string }).principal)).toEqual([k2Principal, `voter:${k2Principal}`]);
+    expect((await resolve(s.runId, 'gate', { action: 'accept' }, k2)).body).toMatchObject({ error: 'already_voted' });
+    await call('POST', `/v1/runs/${s.runId}/cancel`, { body: {} });
+  });
+
   it('a majority of rejects ends the gate as rejected', async () => {
     const s = await suspended('conformance-interrupt-quorum');
     expect((await resolve(s.runId, 'gate', { action: 'reject' })).status).toBe(200);
@@ -270,21 +357,23 @@ describe('interrupts: deadlines and listing', () => {
 });
 
 describe('runs: pause and resume', () => {
-  it('pauses with drain-current-node, holds the next node, and resumes to completion', async () => {
+  it('pauses with drain-current-node: the running node completes first, then run.paused; nothing new starts; resume continues', async () => {
     const { runId } = await startRun('weft-sleep', { inputs: { delayMs: 300 } });
     await waitForEvent(runId, 'node.started');
     const p = await call('POST', `/v1/runs/${runId}:pause`, { body: { reason: 'maintenance' } });
     expect(p.status, p.text).toBe(202);
     expect(p.body).toMatchObject({ runId, status: 'paused' });
     expect((await call('POST', `/v1/runs/${runId}:pause`, { body: {} })).status).toBe(409);
-    const done = await waitForEvent(runId, 'node.completed');
-    expect(done.filter((e) => e.type === 'node.started')).toHaveLength(1);
+    const held = await waitForEvent(runId, 'run.paused');
+    expect(types(held)).toEqual(['run.started', 'node.started', 'node.completed', 'run.paused']);
+    expect(held.at(-1)?.payload).toMatchObject({ reason: 'maintenance', drainPolicy: 'drain-current-node' });
     expect((await snapshot(runId)).status).toBe('paused');
+    expect((await call('POST', `/v1/runs/${runId}:pause`, { body: {} })).status).toBe(409);
     const r = await call('POST', `/v1/runs/${runId}:resume`, { body: {} });
     expect(r.status).toBe(202);
     expect(r.body).toMatchObject({ runId, status: 'running' });
     const evs = await waitForTerminal(runId);
-    expect(types(evs)).toEqual(['run.started', 'node.started', 'run.paused', 'node.completed', 'run.resumed', 'node.started', 'node.completed', 'run.completed']);
+    expect(types(evs)).toEqual(['run.started', 'node.started', 'node.completed', 'run.paused', 'run.resumed', 'node.started', 'node.completed', 'run.completed']);
     expect((await call('POST', `/v1/runs/${runId}:resume`, { body: {} })).status).toBe(409);
   });
 

@@ -53,4 +53,16 @@ describe('interrupts: sub-workflows', () => {
     expect((await waitForTerminal(runId)).at(-1)?.type).toBe('run.completed');
     expect((await snapshot(runId)).status).toBe('completed');
   });
+
+  it('onChildFailure absorb records the child failure and the parent continues', async (ctx) => {
+    if ((await call('GET', '/v1/workflows/weft-absorb')).status !== 200) return ctx.skip();
+    const { runId } = await startRun('weft-absorb');
+    const evs = await waitForTerminal(runId);
+    expect(evs.at(-1)?.type).toBe('run.completed');
+    const childDone = evs.find((e) => e.type === 'node.completed' && e.nodeId === 'child');
+    expect(childDone?.payload).toMatchObject({ outputs: { childStatus: 'failed', childError: { code: 'deterministic_fail' } } });
+    expect(evs.filter((e) => e.type === 'node.completed').map((e) => e.nodeId)).toEqual(['child', 'after']);
+    const childRunId = (evs.find((e) => e.type === 'node.dispatched')?.payload as { childRunId: string }).childRunId;
+    expect((await snapshot(childRunId)).status).toBe('failed');
+  });
 });

@@ -70,6 +70,50 @@ describe.skipIf(!target.inProcess)('weft: workflows extension', () => {
     expect(r.body).toMatchObject({ error: 'capability_required', details: { offendingTypeId: 'core.dispatch' } });
   });
 
+  it('refuses settings.compensation at registration with capability_required (compensation)', async () => {
+    const id = `wf-comp-${Date.now().toString(36)}`;
+    const body = { ...def(id), settings: { timeout: 10000, compensation: { profileVersion: '1', orderingModel: 'reverse-completion', triggers: ['node-failure'] } } };
+    const r = await call('POST', '/v1/host/weft/workflows', { body });
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ error: 'capability_required', details: { requiredCapability: 'compensation' } });
+    expect((await call('GET', `/v1/workflows/${id}`)).status).toBe(404);
+  });
+
+  it('refuses unknown node types at registration with 400 naming them', async () => {
+    const id = `wf-unknown-${Date.now().toString(36)}`;
+    const body = { ...def(id), nodes: [def(id).nodes[0], { ...def(id, 'vendor.acme.nope').nodes[0], id: 'm' }] };
+    const r = await call('POST', '/v1/host/weft/workflows', { body });
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ error: 'workflow_invalid', details: { unknownTypes: ['vendor.acme.nope'], errors: [{ path: '/nodes/1/typeId' }] } });
+    expect((await call('GET', `/v1/workflows/${id}`)).status).toBe(404);
+    expect((await call('POST', '/v1/runs', { body: { workflowId: id } })).status).toBe(400);
+  });
+
+  it('refuses an unknown onChildFailure policy and accepts absorb', async () => {
+    const id = `wf-child-${Date.now().toString(36)}`;
+    const sub = (onChildFailure: string) => ({ ...def(id), nodes: [{ ...def(id, 'core.subWorkflow').nodes[0], config: { workflowId: 'conformance-noop', onChildFailure } }] });
+    const bad = await call('POST', '/v1/host/weft/workflows', { body: sub('ignore') });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ error: 'workflow_invalid', details: { errors: [{ path: '/nodes/0/config/onChildFailure' }] } });
+    expect((await call('POST', '/v1/host/weft/workflows', { body: sub('absorb') })).status).toBe(201);
+  });
+
+  it('invariant: unknown-workflow-no-echo — an unknown workflowId is refused without echoing it', async () => {
+    const canary = `canary-${Date.now().toString(36)}-wf`;
+    const r = await call('POST', '/v1/runs', { body: { workflowId: canary } });
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ error: 'validation_error' });
+    expect(r.text).not.toContain(canary);
+  });
+
+  it('knows the supervisor/dispatch fixtures (loaded at boot) and refuses their runs with capability_required', async () => {
+    // The in-process host loads the official fixtures; their supervisor loop is not a DAG.
+    expect((await call('GET', '/v1/workflows/conformance-orchestrator-dispatch')).status).toBe(200);
+    const r = await call('POST', '/v1/runs', { body: { workflowId: 'conformance-orchestrator-dispatch' } });
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ error: 'capability_required', details: { requiredCapability: 'orchestrator', offendingTypeId: 'core.orchestrator.supervisor' } });
+  });
+
   it('routes branches with edge conditions and rescues handled failures', async () => {
     const yes = await startRun('weft-branch', { inputs: { approved: true } });
     const evs = await waitForTerminal(yes.runId);
