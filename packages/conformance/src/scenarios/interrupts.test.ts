@@ -358,7 +358,7 @@ describe('interrupts: deadlines and listing', () => {
 
 describe('runs: pause and resume', () => {
   it('pauses with drain-current-node: the running node completes first, then run.paused; nothing new starts; resume continues', async () => {
-    const { runId } = await startRun('weft-sleep', { inputs: { delayMs: 300 } });
+    const { runId } = await startRun('weft-sleep', { inputs: { delayMs: 1500 } });
     await waitForEvent(runId, 'node.started');
     const p = await call('POST', `/v1/runs/${runId}:pause`, { body: { reason: 'maintenance' } });
     expect(p.status, p.text).toBe(202);
@@ -375,6 +375,26 @@ describe('runs: pause and resume', () => {
     const evs = await waitForTerminal(runId);
     expect(types(evs)).toEqual(['run.started', 'node.started', 'node.completed', 'run.paused', 'run.resumed', 'node.started', 'node.completed', 'run.completed']);
     expect((await call('POST', `/v1/runs/${runId}:resume`, { body: {} })).status).toBe(409);
+  });
+
+  it('a resume before the drain ends withdraws the pause: nothing is logged and the run continues', async () => {
+    const { runId } = await startRun('weft-sleep', { inputs: { delayMs: 1500 } });
+    await waitForEvent(runId, 'node.started');
+    expect((await call('POST', `/v1/runs/${runId}:pause`, { body: {} })).status).toBe(202);
+    const r = await call('POST', `/v1/runs/${runId}:resume`, { body: {} });
+    expect(r.status).toBe(202);
+    expect(r.body).toMatchObject({ runId, status: 'running' });
+    const evs = await waitForTerminal(runId);
+    expect(types(evs)).toEqual(['run.started', 'node.started', 'node.completed', 'node.started', 'node.completed', 'run.completed']);
+  });
+
+  it('a cancel while a pause drains ends the run as cancelled', async () => {
+    const { runId } = await startRun('weft-sleep', { inputs: { delayMs: 5000 } });
+    await waitForEvent(runId, 'node.started');
+    expect((await call('POST', `/v1/runs/${runId}:pause`, { body: {} })).status).toBe(202);
+    expect((await call('POST', `/v1/runs/${runId}/cancel`, { body: {} })).status).toBe(200);
+    const evs = await waitForTerminal(runId);
+    expect(types(evs)).toEqual(['run.started', 'node.started', 'node.cancelled', 'run.cancelled']);
   });
 
   it('an immediate pause stops the running node, which runs again on resume', async () => {
