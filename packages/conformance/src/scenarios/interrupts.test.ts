@@ -188,6 +188,9 @@ describe('interrupts: external event and tokens', () => {
       const bearer = await resolve(s.runId, 'wait-for-external', event);
       expect(bearer.status).toBe(409);
     }
+    const inspect = await call('GET', `/v1/interrupts/${s.token as string}`, { key: null });
+    expect(inspect.status).toBe(409);
+    expect(inspect.body).toMatchObject({ error: 'interrupt_already_resolved' });
     const evs = await waitForTerminal(s.runId);
     expect(evs.filter((e) => e.type === 'interrupt.resolved')).toHaveLength(1);
   });

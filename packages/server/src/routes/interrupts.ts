@@ -138,6 +138,8 @@ export function registerInterruptRoutes(app: FastifyInstance, ctx: HostContext):
     const { rec, iv } = await tokenTarget((req.params as { token: string }).token);
     if (iv.status === 'expired') throw new WeftError('interrupt_expired', 'The interrupt passed its deadline.', { interruptId: iv.interruptId });
     if (iv.status === 'cancelled') throw new WeftError('interrupt_gone', 'The interrupt was invalidated.', { interruptId: iv.interruptId });
+    // Resolving invalidates the token for inspection too: it never answers 2xx again.
+    if (iv.status === 'resolved') throw new WeftError('interrupt_already_resolved', 'The interrupt was already resolved.', { interruptId: iv.interruptId });
     return interruptView(rec, iv);
   });
 
