@@ -16,6 +16,7 @@ import {
   createAjv,
   type RunEventDoc,
   type RunStatus,
+  type Scope,
   type WorkflowDefinition,
   type WorkflowNode,
 } from '@weft/contract';
@@ -108,7 +109,7 @@ export type RunCommand =
   | { kind: 'resume'; reason?: string; principal: string };
 
 /** Scope that lets a principal vote on an approval on behalf of a named voter. */
-export const DELEGATE_SCOPE = 'interrupts:delegate';
+export const DELEGATE_SCOPE: Scope = 'interrupts:delegate';
 
 /** Named voters: printable, no spaces or quotes, 1..128 characters. */
 const VOTER_PATTERN = /^[A-Za-z0-9._@+:-]{1,128}$/;
@@ -1183,7 +1184,7 @@ export class RunEngine {
     }
     const votes = iv.votes ?? [];
     if (votes.some((x) => x.principal === identity)) {
-      throw new WeftError('already_voted', 'This voter already voted on this approval.', { interruptId: iv.interruptId });
+      throw new WeftError('already_voted', 'This principal or voter already voted on this approval.', { interruptId: iv.interruptId });
     }
     const granted = votes.filter((x) => x.action === 'accept').length + (action === 'reject' ? 0 : 1);
     const rejected = votes.filter((x) => x.action === 'reject').length + (action === 'reject' ? 1 : 0);

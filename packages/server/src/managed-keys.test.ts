@@ -95,6 +95,7 @@ describe('ManagedKeyService', () => {
   it('expands all to every grantable scope and never grants keys:admin', () => {
     expect(parseScopes(['all'])).toEqual(GRANTABLE_SCOPES);
     expect(GRANTABLE_SCOPES).toContain('keys:manage');
+    expect(GRANTABLE_SCOPES).toContain('interrupts:delegate');
     expect(GRANTABLE_SCOPES).not.toContain('keys:admin');
     expect(() => parseScopes(['keys:admin'])).toThrow(WeftError);
     expect(() => parseScopes(['runs:read', 'bogus'])).toThrow(/Unknown scope/);
