@@ -65,8 +65,7 @@ export function rawExchange(baseUrl: string, bytes: string | Buffer, deadlineMs 
       settled = true;
       clearTimeout(timer);
       sock.destroy();
-      if (res && res.headers['content-length'] !== undefined) resolve(res);
-      else if (res && !err) resolve(res);
+      if (res) resolve(res);
       else reject(err ?? new Error('no response'));
     };
     const timer = setTimeout(() => finish(new Error(`no complete response within ${deadlineMs} ms`)), deadlineMs);

@@ -4,7 +4,7 @@ import { ROUTE_DOCS, buildOpenApi, declaredQueryParams, routeTableMismatches } f
 type Op = { summary?: unknown; responses?: Record<string, unknown>; parameters?: { name: string; in: string }[] };
 
 describe('OpenAPI route table', () => {
-  it('refuses to build when a served route has no declaration', () => {
+  it('invariant: openapi-matches-routes — refuses to build when a served route has no declaration', () => {
     expect(() => buildOpenApi({ version: '0' }, [...Object.keys(ROUTE_DOCS), 'GET /v1/secret-admin'])).toThrow(/undocumented/);
   });
 

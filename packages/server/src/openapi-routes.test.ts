@@ -28,7 +28,7 @@ afterAll(async () => {
 const sample = (template: string): string => template.replace(/\{([^}]+)\}/g, (_m, name: string) => `${name.replace(/Id$/, '')}_x1`);
 
 describe('OpenAPI document vs the served route table', () => {
-  it('every route Fastify serves is in the document', () => {
+  it('invariant: openapi-matches-routes — every route Fastify serves is in the document', () => {
     expect(host.app.servedRoutes.length).toBeGreaterThanOrEqual(24);
     for (const key of host.app.servedRoutes) {
       const docs = ROUTE_DOCS[key];
@@ -37,7 +37,7 @@ describe('OpenAPI document vs the served route table', () => {
     }
   });
 
-  it('every operation in the document reaches a served route (not the no-route 404 or a 405)', async () => {
+  it('invariant: openapi-matches-routes — every operation in the document reaches a served route (not the no-route 404 or a 405)', async () => {
     let ops = 0;
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of Object.keys(item)) {
