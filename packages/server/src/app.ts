@@ -216,7 +216,8 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   // 6. One query check for every route: a parameter given twice is a 400, never a string[]
   //    cast to string further down.
   app.addHook('onRequest', async (req) => {
-    const err = repeatedQueryParam(req.query, declaredQueryParams(`${req.method} ${req.routeOptions.url ?? ''}`));
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const err = repeatedQueryParam(req.query, declaredQueryParams(`${method} ${req.routeOptions.url ?? ''}`));
     if (err) throw err;
   });
   app.addHook('onSend', async (_req, reply) => {
