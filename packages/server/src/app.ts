@@ -36,7 +36,7 @@ import { registerInterruptRoutes } from './routes/interrupts.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerWorkflowRoutes } from './routes/workflows.js';
-import { MAX_JSON_DEPTH, MAX_URL_BYTES, clientErrorHandler, expectationFailed, jsonDepthExceeds, repeatedQueryParam, tooDeep } from './request-limits.js';
+import { MAX_JSON_DEPTH, MAX_URL_BYTES, clientErrorHandler, expectationFailed, jsonDepthExceeds, queryError, tooDeep } from './request-limits.js';
 import { mtlsEnabled } from './security-config.js';
 import { httpsServerOptions, peerOf } from './tls.js';
 
@@ -213,11 +213,11 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
     requireScope(p, scope);
     req.principal = p;
   });
-  // 6. One query check for every route: a parameter given twice is a 400, never a string[]
-  //    cast to string further down.
+  // 6. One query check for every route: a parameter given twice (never a string[] cast to
+  //    string further down) or a value with a control character is a 400.
   app.addHook('onRequest', async (req) => {
     const method = req.method === 'HEAD' ? 'GET' : req.method;
-    const err = repeatedQueryParam(req.query, declaredQueryParams(`${method} ${req.routeOptions.url ?? ''}`));
+    const err = queryError(req.query, declaredQueryParams(`${method} ${req.routeOptions.url ?? ''}`));
     if (err) throw err;
   });
   app.addHook('onSend', async (_req, reply) => {

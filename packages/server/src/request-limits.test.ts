@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_URL_BYTES, clientErrorAnswer, jsonDepthExceeds, repeatedQueryParam } from './request-limits.js';
+import { MAX_URL_BYTES, clientErrorAnswer, jsonDepthExceeds, queryError } from './request-limits.js';
 
 const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 
@@ -26,9 +26,9 @@ describe('jsonDepthExceeds', () => {
   });
 });
 
-describe('repeatedQueryParam', () => {
+describe('queryError', () => {
   it('names a repeated parameter the route declares', () => {
-    const err = repeatedQueryParam({ streamMode: ['debug', 'values'] }, ['streamMode']);
+    const err = queryError({ streamMode: ['debug', 'values'] }, ['streamMode']);
     expect(err?.toEnvelope()).toEqual({
       error: 'validation_error',
       message: 'The query parameter streamMode is given more than once.',
@@ -37,14 +37,22 @@ describe('repeatedQueryParam', () => {
   });
 
   it('never echoes an undeclared parameter name', () => {
-    const err = repeatedQueryParam({ '<script>': ['a', 'b'] }, ['status']);
+    const err = queryError({ '<script>': ['a', 'b'] }, ['status']);
     expect(err?.code).toBe('validation_error');
     expect(JSON.stringify(err?.toEnvelope())).not.toContain('script');
   });
 
+  it('refuses control characters in values, naming only declared parameters', () => {
+    expect(queryError({ tenant: '\u0000' }, ['tenant'])?.toEnvelope()).toMatchObject({ error: 'validation_error', details: { errors: [{ path: '/tenant' }] } });
+    const undeclared = queryError({ zzz: 'a\nb' }, ['tenant']);
+    expect(undeclared?.code).toBe('validation_error');
+    expect(JSON.stringify(undeclared?.toEnvelope())).not.toContain('zzz');
+    expect(queryError({ cursor: 'eyJjIjoiMjAyNi0wMSJ9', workflowId: 'wf é ✓' }, [])).toBeUndefined();
+  });
+
   it('accepts single values and an empty query', () => {
-    expect(repeatedQueryParam({ status: 'running', limit: '5' }, ['status', 'limit'])).toBeUndefined();
-    expect(repeatedQueryParam(undefined, [])).toBeUndefined();
+    expect(queryError({ status: 'running', limit: '5' }, ['status', 'limit'])).toBeUndefined();
+    expect(queryError(undefined, [])).toBeUndefined();
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * Request limits and the envelope for requests that never reach a route: Node's own parser
  * errors (`clientError`), unmet `Expect` headers, over-long URLs, missing `Host`, repeated
- * query parameters, and JSON nested too deep. Every answer is the closed envelope
+ * query parameters or control characters in them, and JSON nested too deep. Every answer is the closed envelope
  * `{error, message, details?}` with a catalog code; none echoes what the caller sent.
  *
  * @see ../../../docs/operations.md §Request limits, wire-contract.md §4.1
@@ -58,19 +58,26 @@ export function jsonDepthExceeds(text: string, max: number): boolean {
 export const tooDeep = (): WeftError =>
   new WeftError('invalid_json', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`, { maxDepth: MAX_JSON_DEPTH });
 
+// Query values are ids, enums, integers and cursors: none has a control character, and a NUL
+// cannot even be bound as a Postgres text parameter.
+const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+
 /**
- * The first query parameter given more than once, as a validation error, or undefined. The
- * parameter is named only when the route declares it (`declared`), so an arbitrary
- * caller-chosen name is never echoed back.
+ * The one query check every route shares: a parameter given more than once, or a value with a
+ * control character, is a validation error (undefined when the query is fine). The parameter
+ * is named only when the route declares it (`declared`), so an arbitrary caller-chosen name is
+ * never echoed back.
  */
-export function repeatedQueryParam(query: unknown, declared: readonly string[]): WeftError | undefined {
+export function queryError(query: unknown, declared: readonly string[]): WeftError | undefined {
   if (!query || typeof query !== 'object') return undefined;
   for (const [name, value] of Object.entries(query)) {
-    if (!Array.isArray(value)) continue;
+    const repeated = Array.isArray(value);
+    if (!repeated && !(typeof value === 'string' && CONTROL_RE.test(value))) continue;
+    const problem = repeated ? 'is given more than once' : 'contains a control character';
     if (declared.includes(name)) {
-      return new WeftError('validation_error', `The query parameter ${name} is given more than once.`, { errors: [{ path: `/${name}`, message: 'repeated' }] });
+      return new WeftError('validation_error', `The query parameter ${name} ${problem}.`, { errors: [{ path: `/${name}`, message: repeated ? 'repeated' : 'control character' }] });
     }
-    return new WeftError('validation_error', 'A query parameter is given more than once.');
+    return new WeftError('validation_error', `A query parameter ${problem}.`);
   }
   return undefined;
 }

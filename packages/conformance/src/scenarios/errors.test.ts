@@ -87,6 +87,14 @@ describe('core: errors', () => {
     expect(poll.status).toBe(400);
   });
 
+  it('invariant: closed-error-envelope — a NUL or other control character in a query value is a 400, on every store', async () => {
+    for (const path of ['/v1/host/weft/keys?tenant=%00', '/v1/runs?workflowId=a%00b', '/v1/runs?cursor=%0A']) {
+      const r = await call('GET', path);
+      expect(r.status, path).toBe(400);
+      expect(r.body, path).toMatchObject({ error: 'validation_error' });
+    }
+  });
+
   it('invariant: json-depth-limit — a create body nested 5,000 deep is a 400 before it is parsed', async () => {
     const raw = `{"workflowId":"conformance-noop","inputs":{"deep":${nested(5000)}}}`;
     const r = await call('POST', '/v1/runs', { rawBody: raw, headers: { 'content-type': 'application/json' } });
