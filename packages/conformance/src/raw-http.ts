@@ -11,6 +11,8 @@ import { connect as tlsConnect } from 'node:tls';
 
 /** A response read off the socket. */
 export interface RawResponse {
+  /** Interim (1xx) statuses received before the final response, in order. */
+  interim: number[];
   status: number;
   headers: Record<string, string>;
   body: string;
@@ -27,10 +29,12 @@ export const authorityOf = (baseUrl: string): string => new URL(baseUrl).host;
 
 /** Parses the first final (non-1xx) response in `buf`, or undefined while it is incomplete. */
 function parse(buf: Buffer): RawResponse | undefined {
+  const interim: number[] = [];
   while (/^HTTP\/1\.[01] 1\d\d /.test(buf.subarray(0, 13).toString('latin1'))) {
-    const interim = buf.indexOf('\r\n\r\n');
-    if (interim === -1) return undefined;
-    buf = buf.subarray(interim + 4);
+    const cut = buf.indexOf('\r\n\r\n');
+    if (cut === -1) return undefined;
+    interim.push(Number(buf.subarray(9, 12).toString('latin1')));
+    buf = buf.subarray(cut + 4);
   }
   const end = buf.indexOf('\r\n\r\n');
   if (end === -1) return undefined;
@@ -44,7 +48,7 @@ function parse(buf: Buffer): RawResponse | undefined {
   const rest = buf.subarray(end + 4);
   const len = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
   if (len !== undefined && rest.length < len) return undefined;
-  return { status, headers, body: rest.subarray(0, len ?? rest.length).toString('utf8') };
+  return { interim, status, headers, body: rest.subarray(0, len ?? rest.length).toString('utf8') };
 }
 
 /**

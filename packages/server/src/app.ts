@@ -36,7 +36,7 @@ import { registerInterruptRoutes } from './routes/interrupts.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerWorkflowRoutes } from './routes/workflows.js';
-import { MAX_JSON_DEPTH, MAX_URL_BYTES, clientErrorHandler, expectationFailed, jsonDepthExceeds, queryError, tooDeep } from './request-limits.js';
+import { MAX_JSON_DEPTH, MAX_URL_BYTES, clientErrorHandler, continueUnlessTooLarge, expectationFailed, jsonDepthExceeds, queryError, tooDeep } from './request-limits.js';
 import { mtlsEnabled } from './security-config.js';
 import { httpsServerOptions, peerOf } from './tls.js';
 
@@ -107,6 +107,7 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
     frameworkErrors: (err, req, reply) => sendError(err, req, reply),
   }) as unknown as FastifyInstance;
   app.server.on('checkExpectation', expectationFailed);
+  app.server.on('checkContinue', continueUnlessTooLarge(cfg.maxBodyBytes, (req, res) => app.server.emit('request', req, res)));
   app.decorateRequest('principal', null);
   app.removeContentTypeParser('text/plain');
   // JSON bodies: refuse excessive nesting before anything recursive (the parser, schema

@@ -9,10 +9,10 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { drainRefusedBody } from './request-limits.js';
 
 /** Maps framework errors (body parsing, limits) to catalog codes. */
-function fromFramework(err: FastifyError): WeftError | undefined {
+function fromFramework(err: FastifyError, limit: number | undefined): WeftError | undefined {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new WeftError('payload_too_large', 'The request body is too large.');
+      return new WeftError('payload_too_large', 'The request body is too large.', limit === undefined ? undefined : { limitBytes: limit });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new WeftError('unsupported_media_type', 'Send request bodies as application/json.');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -35,7 +35,7 @@ function fromFramework(err: FastifyError): WeftError | undefined {
 
 /** Writes the envelope for `err`. */
 export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
-  let we = err instanceof WeftError ? err : fromFramework(err as FastifyError);
+  let we = err instanceof WeftError ? err : fromFramework(err as FastifyError, req.routeOptions.bodyLimit);
   if (!we) {
     req.log.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'internal error');
     we = new WeftError('internal_error', 'An internal error occurred.', { correlationId: String(req.id) });

@@ -1,6 +1,6 @@
 /**
  * Request limits and the envelope for requests that never reach a route: Node's own parser
- * errors (`clientError`), unmet `Expect` headers, over-long URLs, missing `Host`, repeated
+ * errors (`clientError`), unmet `Expect` headers, `100-continue` uploads that are too large, over-long URLs, missing `Host`, repeated
  * query parameters or control characters in them, and JSON nested too deep. Every answer is the closed envelope
  * `{error, message, details?}` with a catalog code; none echoes what the caller sent.
  *
@@ -138,6 +138,24 @@ export function expectationFailed(_req: IncomingMessage, res: ServerResponse): v
   const body = envelopeBody('expectation_failed', 'Only the 100-continue expectation is supported.');
   res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff', connection: 'close' });
   res.end(body);
+}
+
+/**
+ * Server `checkContinue` listener: a request announcing a body over `limitBytes` gets its 413
+ * at once, before the client is invited to send it; any other gets `100 Continue` and goes on
+ * to the app as usual (what Node does when nobody listens).
+ */
+export function continueUnlessTooLarge(limitBytes: number, dispatch: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    if (Number(req.headers['content-length']) > limitBytes) {
+      const body = envelopeBody('payload_too_large', 'The request body is too large.', { limitBytes });
+      res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff', connection: 'close' });
+      res.end(body);
+      return;
+    }
+    res.writeContinue();
+    dispatch(req, res);
+  };
 }
 
 /**

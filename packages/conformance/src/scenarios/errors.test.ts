@@ -153,7 +153,15 @@ describe('core: errors', () => {
   it('invariant: closed-error-envelope — an unmet Expect is a 417 envelope, and 100-continue still works', async () => {
     expectEnvelope(await rawExchange(target.baseUrl, `GET /v1/runs HTTP/1.1\r\nhost: ${host}\r\n${auth}expect: bogus\r\n\r\n`), 417, 'expectation_failed');
     const cont = await rawExchange(target.baseUrl, `GET /v1/runs?limit=1 HTTP/1.1\r\nhost: ${host}\r\n${auth}expect: 100-continue\r\n\r\n`);
+    expect(cont.interim).toEqual([100]);
     expect(cont.status).toBe(200);
+  });
+
+  it('invariant: closed-error-envelope — a 100-continue upload announcing an oversized body gets its 413 before any 100', async () => {
+    const head = `POST /v1/runs HTTP/1.1\r\nhost: ${host}\r\n${auth}content-type: application/json\r\ncontent-length: ${64 * 1024 * 1024}\r\nexpect: 100-continue\r\n\r\n`;
+    const r = await rawExchange(target.baseUrl, head);
+    expect(r.interim).toEqual([]);
+    expectEnvelope(r, 413, 'payload_too_large');
   });
 
   it('invariant: closed-error-envelope — HTTP/1.1 without Host, and a garbage request line, are 400 envelopes', async () => {
