@@ -176,6 +176,7 @@ class Gen {
     if (this.chance(0.3)) h['idempotency-key'] = this.pick(['', 'k'.repeat(300), this.ascii(20).replace(/[^\x21-\x7e]/g, '_'), 'dup']);
     if (this.chance(0.2)) h['last-event-id'] = this.pick(['-5', 'abc', '9'.repeat(40), '1e3', '']);
     if (this.chance(0.2)) h.accept = this.pick(['application/json', 'text/event-stream', '*/*;q=x', 'image/png', '']);
+    if (this.chance(0.1)) h['content-encoding'] = this.pick(['gzip', 'br', 'identity', 'x']);
     if (this.chance(0.1)) h['x-forwarded-for'] = this.ascii(30).replace(/[^\x21-\x7e]/g, '.');
     return h;
   }
@@ -196,6 +197,10 @@ class Gen {
       () => `${op.method} ${path} HTTP/9.9\r\nhost: ${host}\r\n\r\n`,
       () => `${op.method} ${path}\r\n\r\n`,
       () => `${op.method} ${path} HTTP/1.1\r\nhost: ${host}\r\n${auth}x-long: ${'h'.repeat(20_000)}\r\n\r\n`,
+      () => `${op.method} ${target.baseUrl}${path} HTTP/1.1\r\nhost: ${host}\r\n${auth}\r\n`,
+      () => `OPTIONS * HTTP/1.1\r\nhost: ${host}\r\n\r\n`,
+      () => `${op.method} ${path} HTTP/1.1\r\nhost: ${host}\r\nhost: evil.example\r\n${auth}\r\n`,
+      () => `${op.method} ${path} HTTP/1.1\r\nhost: ${host}\r\n${auth}content-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: 4\r\n\r\n\u001f\u008b\u0008\u0000`,
     ])();
   }
 }
