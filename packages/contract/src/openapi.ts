@@ -1,5 +1,9 @@
 /**
- * Builds the OpenAPI 3.1 document served at `GET /v1/openapi.json` from our own schemas.
+ * Builds the OpenAPI 3.1 document served at `GET /v1/openapi.json` from our own schemas and
+ * the route table: {@link ROUTE_DOCS} declares every route the server registers, keyed by its
+ * Fastify method and URL, and the server refuses to start when a registered route has no
+ * declaration here (or a declaration names a route it does not serve), so the document lists
+ * exactly the served surface.
  *
  * @see wire-contract.md §1.1 (#2)
  */
@@ -26,11 +30,382 @@ const json = (schema: Json): Json => ({ 'application/json': { schema } });
 const errors = (...statuses: number[]): Json =>
   Object.fromEntries(statuses.map((s) => [String(s), { description: `Error ${s}`, content: json(ref('ErrorEnvelope')) }]));
 const pathParam = (name: string): Json => ({ name, in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } });
+const queryParam = (name: string, schema: Json, extra: Json = {}): Json => ({ name, in: 'query', schema, ...extra });
 const idemHeader: Json = { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } };
 
-/** Returns the OpenAPI 3.1 document for the host's `/v1` surface. */
-export function buildOpenApi(info: { version: string }): Json {
-  const secured = [{ bearer: [] }];
+/** One OpenAPI operation (summary, security, parameters, request body, responses). */
+export type OperationDoc = Json & { summary: string; responses: Json };
+
+/** Where a served route appears in the document: one or more OpenAPI path + method pairs. */
+export interface RouteDoc {
+  /** OpenAPI path template, e.g. `/v1/runs/{runId}:pause`. */
+  readonly path: string;
+  /** Lower-case HTTP method. */
+  readonly method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  readonly operation: OperationDoc;
+}
+
+const secured = [{ bearer: [] }];
+const pauseResumeBody: Json = { type: 'object', properties: { reason: { type: 'string', maxLength: 512 } }, additionalProperties: false };
+const resolveBody: Json = { type: 'object', required: ['resumeValue'], properties: { resumeValue: {} }, additionalProperties: false };
+
+/**
+ * The route table: every route the server registers, keyed `METHOD /fastify/url` exactly as
+ * Fastify reports it (`:param` segments, `::` for a literal colon). A key may document several
+ * OpenAPI paths when one Fastify route serves them (`/v1/runs/:target` is `{runId}:pause` and
+ * `{runId}:resume`).
+ */
+export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
+  'GET /.well-known/openwop': [
+    { path: '/.well-known/openwop', method: 'get', operation: { summary: 'Discovery document', security: [], responses: { '200': { description: 'Capabilities' }, '304': { description: 'Not modified' } } } },
+  ],
+  'GET /v1/openapi.json': [
+    { path: '/v1/openapi.json', method: 'get', operation: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
+  ],
+  'GET /v1/workflows/:workflowId': [
+    {
+      path: '/v1/workflows/{workflowId}',
+      method: 'get',
+      operation: {
+        summary: 'Read a workflow definition',
+        security: secured,
+        parameters: [pathParam('workflowId')],
+        responses: { '200': { description: 'Definition', content: json(ref('WorkflowDefinition')) }, ...errors(400, 401, 403, 404) },
+      },
+    },
+  ],
+  'POST /v1/runs': [
+    {
+      path: '/v1/runs',
+      method: 'post',
+      operation: {
+        summary: 'Start a run',
+        security: secured,
+        parameters: [idemHeader],
+        requestBody: { required: true, content: json(ref('CreateRunRequest')) },
+        responses: { '201': { description: 'Created', content: json(ref('CreateRunResponse')) }, ...errors(400, 401, 403, 409, 413, 415, 429, 503) },
+      },
+    },
+  ],
+  'GET /v1/runs': [
+    {
+      path: '/v1/runs',
+      method: 'get',
+      operation: {
+        summary: 'List runs of the caller\'s tenant',
+        security: secured,
+        parameters: [
+          queryParam('status', { type: 'string' }),
+          queryParam('workflowId', { type: 'string' }),
+          queryParam('limit', { type: 'integer', minimum: 1, maximum: 200 }),
+          queryParam('cursor', { type: 'string' }),
+        ],
+        responses: { '200': { description: 'Runs', content: json(ref('RunListResponse')) }, ...errors(400, 401, 403) },
+      },
+    },
+  ],
+  'GET /v1/runs/:runId': [
+    {
+      path: '/v1/runs/{runId}',
+      method: 'get',
+      operation: {
+        summary: 'Run snapshot',
+        security: secured,
+        parameters: [pathParam('runId')],
+        responses: { '200': { description: 'Snapshot', content: json(ref('RunSnapshot')) }, ...errors(400, 401, 403, 404) },
+      },
+    },
+  ],
+  'GET /v1/runs/:runId/events': [
+    {
+      path: '/v1/runs/{runId}/events',
+      method: 'get',
+      operation: {
+        summary: 'Server-sent event stream of a run',
+        security: secured,
+        parameters: [
+          pathParam('runId'),
+          queryParam('streamMode', { type: 'string' }),
+          queryParam('bufferMs', { type: 'integer', minimum: 0, maximum: 5000 }),
+          { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
+        ],
+        responses: { '200': { description: 'text/event-stream of RunEventDoc frames', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(400, 401, 403, 404) },
+      },
+    },
+  ],
+  'GET /v1/runs/:runId/events/poll': [
+    {
+      path: '/v1/runs/{runId}/events/poll',
+      method: 'get',
+      operation: {
+        summary: 'Poll (or long-poll) a run\'s events',
+        security: secured,
+        parameters: [
+          pathParam('runId'),
+          queryParam('lastSequence', { type: 'integer', minimum: -1 }),
+          queryParam('since', { type: 'integer', minimum: -1 }, { deprecated: true }),
+          queryParam('timeout', { type: 'integer', minimum: 0, maximum: 60 }),
+        ],
+        responses: { '200': { description: 'Events', content: json(ref('PollResponse')) }, ...errors(400, 401, 403, 404) },
+      },
+    },
+  ],
+  'POST /v1/runs/:runId/cancel': [
+    {
+      path: '/v1/runs/{runId}/cancel',
+      method: 'post',
+      operation: {
+        summary: 'Cancel a run',
+        security: secured,
+        parameters: [pathParam('runId'), idemHeader],
+        requestBody: { required: false, content: json(ref('CancelRunRequest')) },
+        responses: { '200': { description: 'Cancel accepted', content: json(ref('CancelRunResponse')) }, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+  ],
+  'POST /v1/runs::bulk-cancel': [
+    {
+      path: '/v1/runs:bulk-cancel',
+      method: 'post',
+      operation: {
+        summary: 'Cancel up to 100 runs',
+        security: secured,
+        parameters: [idemHeader],
+        requestBody: { required: true, content: json(ref('BulkCancelRequest')) },
+        responses: { '200': { description: 'Per-run results', content: json(ref('BulkCancelResponse')) }, ...errors(400, 401, 403) },
+      },
+    },
+  ],
+  'GET /v1/runs/:runId/artifacts/:artifactId': [
+    {
+      path: '/v1/runs/{runId}/artifacts/{artifactId}',
+      method: 'get',
+      operation: {
+        summary: 'Read an artifact',
+        security: secured,
+        parameters: [pathParam('runId'), pathParam('artifactId')],
+        responses: { '200': { description: 'Artifact' }, ...errors(400, 401, 403, 404) },
+      },
+    },
+  ],
+  'POST /v1/runs/:runId/interrupts/:nodeId': [
+    {
+      path: '/v1/runs/{runId}/interrupts/{nodeId}',
+      method: 'post',
+      operation: {
+        summary: 'Resolve the pending interrupt of a node with a bearer credential',
+        security: secured,
+        parameters: [pathParam('runId'), pathParam('nodeId'), idemHeader],
+        requestBody: { required: true, content: json(resolveBody) },
+        responses: { '200': { description: 'Resolution accepted' }, ...errors(400, 401, 403, 404, 409, 410, 422) },
+      },
+    },
+  ],
+  'POST /v1/runs/:runId/approvals/:nodeId': [
+    {
+      path: '/v1/runs/{runId}/approvals/{nodeId}',
+      method: 'post',
+      operation: {
+        summary: 'Decide a pending approval (legacy alias; the body is the decision, e.g. {"action":"accept"})',
+        security: secured,
+        parameters: [pathParam('runId'), pathParam('nodeId'), idemHeader],
+        requestBody: { required: true, content: json({ type: 'object' }) },
+        responses: { '200': { description: 'Decision accepted' }, ...errors(400, 401, 403, 404, 409, 410, 422) },
+      },
+    },
+  ],
+  'GET /v1/runs/:runId/interrupts': [
+    {
+      path: '/v1/runs/{runId}/interrupts',
+      method: 'get',
+      operation: {
+        summary: 'List the interrupts of a run',
+        security: secured,
+        parameters: [pathParam('runId')],
+        responses: { '200': { description: 'Interrupts' }, ...errors(400, 401, 403, 404) },
+      },
+    },
+  ],
+  'GET /v1/host/weft/interrupts': [
+    {
+      path: '/v1/host/weft/interrupts',
+      method: 'get',
+      operation: { summary: 'List the pending interrupts of the caller\'s tenant (Weft extension)', security: secured, responses: { '200': { description: 'Pending interrupts' }, ...errors(401, 403) } },
+    },
+  ],
+  'GET /v1/interrupts/:token': [
+    {
+      path: '/v1/interrupts/{token}',
+      method: 'get',
+      operation: {
+        summary: 'Read the interrupt a signed callback token names (the token is the credential)',
+        security: [],
+        parameters: [{ name: 'token', in: 'path', required: true, schema: { type: 'string', minLength: 1 } }],
+        responses: { '200': { description: 'Interrupt' }, ...errors(401, 404, 410) },
+      },
+    },
+  ],
+  'POST /v1/interrupts/:token': [
+    {
+      path: '/v1/interrupts/{token}',
+      method: 'post',
+      operation: {
+        summary: 'Resolve the interrupt a signed callback token names (single use)',
+        security: [],
+        parameters: [{ name: 'token', in: 'path', required: true, schema: { type: 'string', minLength: 1 } }, idemHeader],
+        requestBody: { required: true, content: json(resolveBody) },
+        responses: { '200': { description: 'Resolution accepted' }, ...errors(400, 401, 403, 404, 409, 410, 422) },
+      },
+    },
+  ],
+  'POST /v1/runs/:target': [
+    {
+      path: '/v1/runs/{runId}:pause',
+      method: 'post',
+      operation: {
+        summary: 'Pause a run',
+        security: secured,
+        parameters: [pathParam('runId'), idemHeader],
+        requestBody: {
+          required: false,
+          content: json({ type: 'object', properties: { reason: { type: 'string', maxLength: 512 }, drainPolicy: { enum: ['immediate', 'drain-current-node'] } }, additionalProperties: false }),
+        },
+        responses: { '202': { description: 'Paused' }, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    {
+      path: '/v1/runs/{runId}:resume',
+      method: 'post',
+      operation: {
+        summary: 'Resume a paused run',
+        security: secured,
+        parameters: [pathParam('runId'), idemHeader],
+        requestBody: { required: false, content: json(pauseResumeBody) },
+        responses: { '202': { description: 'Resumed' }, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+  ],
+  'GET /v1/host/weft/workflows': [
+    { path: '/v1/host/weft/workflows', method: 'get', operation: { summary: 'List registered workflows (Weft extension)', security: secured, responses: { '200': { description: 'Workflows' }, ...errors(401, 403) } } },
+  ],
+  'POST /v1/host/weft/workflows': [
+    {
+      path: '/v1/host/weft/workflows',
+      method: 'post',
+      operation: {
+        summary: 'Register a workflow definition (Weft extension)',
+        security: secured,
+        requestBody: { required: true, content: json(ref('WorkflowDefinition')) },
+        responses: { '201': { description: 'Registered' }, '200': { description: 'Already registered, identical' }, ...errors(400, 401, 403, 409) },
+      },
+    },
+  ],
+  'DELETE /v1/host/weft/workflows/:workflowId': [
+    {
+      path: '/v1/host/weft/workflows/{workflowId}',
+      method: 'delete',
+      operation: {
+        summary: 'Unregister a workflow (Weft extension); runs keep their pinned definition',
+        security: secured,
+        parameters: [pathParam('workflowId')],
+        responses: { '204': { description: 'Deleted' }, ...errors(400, 401, 403, 404) },
+      },
+    },
+  ],
+  'GET /v1/audit/verify': [
+    {
+      path: '/v1/audit/verify',
+      method: 'get',
+      operation: {
+        summary: 'Verify the audit log hash chain and signed checkpoints over [fromSeq, toSeq]',
+        security: secured,
+        parameters: [queryParam('fromSeq', { type: 'integer', minimum: 0 }, { required: true }), queryParam('toSeq', { type: 'integer', minimum: 0 }, { required: true })],
+        responses: { '200': { description: 'AuditVerifyResult' }, ...errors(400, 401, 403) },
+      },
+    },
+  ],
+  'GET /v1/host/weft/keys': [
+    {
+      path: '/v1/host/weft/keys',
+      method: 'get',
+      operation: {
+        summary: 'List managed API keys (Weft extension)',
+        security: secured,
+        parameters: [queryParam('tenant', { type: 'string' })],
+        responses: { '200': { description: 'Keys, never secrets' }, ...errors(401, 403, 404) },
+      },
+    },
+  ],
+  'POST /v1/host/weft/keys': [
+    {
+      path: '/v1/host/weft/keys',
+      method: 'post',
+      operation: {
+        summary: 'Create a managed API key; the secret is returned once (Weft extension)',
+        security: secured,
+        requestBody: { required: true, content: json({ type: 'object' }) },
+        responses: { '201': { description: 'The key and its secret' }, ...errors(400, 401, 403, 404) },
+      },
+    },
+  ],
+  'POST /v1/host/weft/keys/:target': [
+    {
+      path: '/v1/host/weft/keys/{keyId}:rotate',
+      method: 'post',
+      operation: {
+        summary: 'Rotate a key: a successor with the same principal; the old key works for the grace window (Weft extension)',
+        security: secured,
+        parameters: [pathParam('keyId')],
+        responses: { '201': { description: 'The successor and its secret' }, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    {
+      path: '/v1/host/weft/keys/{keyId}:revoke',
+      method: 'post',
+      operation: { summary: 'Revoke a key at once (Weft extension)', security: secured, parameters: [pathParam('keyId')], responses: { '200': { description: 'Revoked' }, ...errors(400, 401, 403, 404) } },
+    },
+  ],
+};
+
+/** The query parameter names a route declares (by its `METHOD /fastify/url` key). */
+export function declaredQueryParams(routeKey: string): readonly string[] {
+  const names = new Set<string>();
+  for (const d of ROUTE_DOCS[routeKey] ?? []) {
+    for (const p of (d.operation.parameters ?? []) as Json[]) if (p.in === 'query' && typeof p.name === 'string') names.add(p.name);
+  }
+  return [...names];
+}
+
+/**
+ * Checks that `served` (the `METHOD /url` keys of every registered route, HEAD excluded) and
+ * {@link ROUTE_DOCS} name the same routes; returns the discrepancies, empty when they agree.
+ */
+export function routeTableMismatches(served: readonly string[]): { undocumented: string[]; unserved: string[] } {
+  const s = new Set(served);
+  return {
+    undocumented: [...s].filter((k) => !Object.prototype.hasOwnProperty.call(ROUTE_DOCS, k)).sort(),
+    unserved: Object.keys(ROUTE_DOCS).filter((k) => !s.has(k)).sort(),
+  };
+}
+
+/**
+ * Returns the OpenAPI 3.1 document for the host's surface: one operation per entry of
+ * {@link ROUTE_DOCS} for each served route key (all of them when `served` is omitted).
+ * Throws when a served route has no declaration or a declaration is not served.
+ */
+export function buildOpenApi(info: { version: string }, served: readonly string[] = Object.keys(ROUTE_DOCS)): Json {
+  const { undocumented, unserved } = routeTableMismatches(served);
+  if (undocumented.length > 0 || unserved.length > 0) {
+    throw new Error(`the route table and ROUTE_DOCS disagree: undocumented ${JSON.stringify(undocumented)}, not served ${JSON.stringify(unserved)}`);
+  }
+  const paths: Record<string, Json> = {};
+  for (const key of [...new Set(served)].sort()) {
+    for (const d of ROUTE_DOCS[key] ?? []) {
+      const item = (paths[d.path] ??= {});
+      if (item[d.method]) throw new Error(`OpenAPI operation ${d.method.toUpperCase()} ${d.path} is declared twice`);
+      item[d.method] = d.operation;
+    }
+  }
   return {
     openapi: '3.1.0',
     info: {
@@ -56,148 +431,6 @@ export function buildOpenApi(info: { version: string }): Json {
         WorkflowDefinition: WorkflowDefinitionSchema,
       },
     },
-    paths: {
-      '/.well-known/openwop': {
-        get: { summary: 'Discovery document', security: [], responses: { '200': { description: 'Capabilities' } } },
-      },
-      '/v1/openapi.json': {
-        get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } },
-      },
-      '/v1/workflows/{workflowId}': {
-        get: {
-          summary: 'Read a workflow definition',
-          security: secured,
-          parameters: [pathParam('workflowId')],
-          responses: { '200': { description: 'Definition', content: json(ref('WorkflowDefinition')) }, ...errors(401, 403, 404) },
-        },
-      },
-      '/v1/runs': {
-        post: {
-          summary: 'Start a run',
-          security: secured,
-          parameters: [idemHeader],
-          requestBody: { required: true, content: json(ref('CreateRunRequest')) },
-          responses: { '201': { description: 'Created', content: json(ref('CreateRunResponse')) }, ...errors(400, 401, 403, 409, 413, 415, 429, 503) },
-        },
-        get: {
-          summary: 'List runs of the caller\'s tenant',
-          security: secured,
-          parameters: [
-            { name: 'status', in: 'query', schema: { type: 'string' } },
-            { name: 'workflowId', in: 'query', schema: { type: 'string' } },
-            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200 } },
-            { name: 'cursor', in: 'query', schema: { type: 'string' } },
-          ],
-          responses: { '200': { description: 'Runs', content: json(ref('RunListResponse')) }, ...errors(400, 401, 403) },
-        },
-      },
-      '/v1/runs/{runId}': {
-        get: {
-          summary: 'Run snapshot',
-          security: secured,
-          parameters: [pathParam('runId')],
-          responses: { '200': { description: 'Snapshot', content: json(ref('RunSnapshot')) }, ...errors(401, 403, 404) },
-        },
-      },
-      '/v1/runs/{runId}/events': {
-        get: {
-          summary: 'Server-sent event stream of a run',
-          security: secured,
-          parameters: [
-            pathParam('runId'),
-            { name: 'streamMode', in: 'query', schema: { type: 'string' } },
-            { name: 'bufferMs', in: 'query', schema: { type: 'integer', minimum: 0, maximum: 5000 } },
-            { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
-          ],
-          responses: { '200': { description: 'text/event-stream of RunEventDoc frames', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(400, 401, 403, 404) },
-        },
-      },
-      '/v1/runs/{runId}/events/poll': {
-        get: {
-          summary: 'Poll (or long-poll) a run\'s events',
-          security: secured,
-          parameters: [
-            pathParam('runId'),
-            { name: 'lastSequence', in: 'query', schema: { type: 'integer', minimum: -1 } },
-            { name: 'since', in: 'query', schema: { type: 'integer', minimum: -1 }, deprecated: true },
-            { name: 'timeout', in: 'query', schema: { type: 'integer', minimum: 0, maximum: 60 } },
-          ],
-          responses: { '200': { description: 'Events', content: json(ref('PollResponse')) }, ...errors(400, 401, 403, 404) },
-        },
-      },
-      '/v1/runs/{runId}/cancel': {
-        post: {
-          summary: 'Cancel a run',
-          security: secured,
-          parameters: [pathParam('runId'), idemHeader],
-          requestBody: { required: false, content: json(ref('CancelRunRequest')) },
-          responses: { '200': { description: 'Cancel accepted', content: json(ref('CancelRunResponse')) }, ...errors(400, 401, 403, 404, 409) },
-        },
-      },
-      '/v1/runs:bulk-cancel': {
-        post: {
-          summary: 'Cancel up to 100 runs',
-          security: secured,
-          parameters: [idemHeader],
-          requestBody: { required: true, content: json(ref('BulkCancelRequest')) },
-          responses: { '200': { description: 'Per-run results', content: json(ref('BulkCancelResponse')) }, ...errors(400, 401, 403) },
-        },
-      },
-      '/v1/runs/{runId}/artifacts/{artifactId}': {
-        get: {
-          summary: 'Read an artifact',
-          security: secured,
-          parameters: [pathParam('runId'), pathParam('artifactId')],
-          responses: { '200': { description: 'Artifact' }, ...errors(401, 403, 404) },
-        },
-      },
-      '/v1/host/weft/workflows': {
-        get: { summary: 'List registered workflows (Weft extension)', security: secured, responses: { '200': { description: 'Workflows' }, ...errors(401, 403) } },
-        post: {
-          summary: 'Register a workflow definition (Weft extension)',
-          security: secured,
-          requestBody: { required: true, content: json(ref('WorkflowDefinition')) },
-          responses: { '201': { description: 'Registered' }, '200': { description: 'Already registered, identical' }, ...errors(400, 401, 403, 409) },
-        },
-      },
-      '/v1/audit/verify': {
-        get: {
-          summary: 'Verify the audit log hash chain and signed checkpoints over [fromSeq, toSeq]',
-          security: secured,
-          parameters: [
-            { name: 'fromSeq', in: 'query', required: true, schema: { type: 'integer', minimum: 0 } },
-            { name: 'toSeq', in: 'query', required: true, schema: { type: 'integer', minimum: 0 } },
-          ],
-          responses: { '200': { description: 'AuditVerifyResult' }, ...errors(400, 401, 403) },
-        },
-      },
-      '/v1/host/weft/keys': {
-        get: { summary: 'List managed API keys (Weft extension)', security: secured, responses: { '200': { description: 'Keys, never secrets' }, ...errors(401, 403) } },
-        post: {
-          summary: 'Create a managed API key; the secret is returned once (Weft extension)',
-          security: secured,
-          responses: { '201': { description: 'The key and its secret' }, ...errors(400, 401, 403) },
-        },
-      },
-      '/v1/host/weft/keys/{keyId}:rotate': {
-        post: {
-          summary: 'Rotate a key: a successor with the same principal; the old key works for the grace window (Weft extension)',
-          security: secured,
-          parameters: [pathParam('keyId')],
-          responses: { '201': { description: 'The successor and its secret' }, ...errors(400, 401, 403, 404, 409) },
-        },
-      },
-      '/v1/host/weft/keys/{keyId}:revoke': {
-        post: { summary: 'Revoke a key at once (Weft extension)', security: secured, parameters: [pathParam('keyId')], responses: { '200': { description: 'Revoked' }, ...errors(401, 403, 404) } },
-      },
-      '/v1/host/weft/workflows/{workflowId}': {
-        delete: {
-          summary: 'Unregister a workflow (Weft extension); runs keep their pinned definition',
-          security: secured,
-          parameters: [pathParam('workflowId')],
-          responses: { '204': { description: 'Deleted' }, ...errors(401, 403, 404) },
-        },
-      },
-    },
+    paths,
   };
 }

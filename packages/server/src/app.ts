@@ -11,12 +11,19 @@
  * 4. per-credential rate limit: 429 `rate_limited` with `Retry-After` — before the scope check,
  *    so a flooding key is throttled even where it has no scope;
  * 5. scope: 403 `forbidden` with `details.scopeRequired`;
- * all before the body is parsed or anything is looked up.
+ * all before the body is parsed or anything is looked up. Then the query is checked (a
+ * repeated parameter is a 400), and JSON bodies are refused past {@link MAX_JSON_DEPTH}
+ * levels before they are parsed. Requests that never reach a route (parser errors, unmet
+ * `Expect`, over-long or undecodable URLs, unknown methods) get the same closed envelope.
+ *
+ * The OpenAPI document is built from the routes actually registered (collected with the
+ * `onRoute` hook) and the declarations in `ROUTE_DOCS`; the app refuses to start when they
+ * disagree.
  *
  * @see ../../../docs/architecture.md §HTTP pipeline, security-contract.md §1.2
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { WeftError, buildOpenApi } from '@weft/contract';
+import { WeftError, buildOpenApi, declaredQueryParams } from '@weft/contract';
 import { JwtVerifier, MtlsMapper, RateLimiter, type MtlsIdentity, type Principal } from '@weft/security';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -29,6 +36,7 @@ import { registerInterruptRoutes } from './routes/interrupts.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerWorkflowRoutes } from './routes/workflows.js';
+import { MAX_JSON_DEPTH, MAX_URL_BYTES, clientErrorHandler, continueUnlessTooLarge, expectationFailed, jsonDepthExceeds, queryError, tooDeep } from './request-limits.js';
 import { mtlsEnabled } from './security-config.js';
 import { httpsServerOptions, peerOf } from './tls.js';
 
@@ -54,7 +62,32 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Requests and SSE streams currently held (see the pipeline above). */
     loadGauges: LoadGauges;
+    /** `METHOD /url` of every registered route (HEAD excluded), as Fastify reports them. */
+    servedRoutes: readonly string[];
   }
+}
+
+/** A registered route's URL as a matcher for concrete paths (`:param` = one segment, `::` = `:`). */
+function routeMatcher(url: string): RegExp {
+  let re = '';
+  for (let i = 0; i < url.length; i++) {
+    const ch = url[i] as string;
+    if (ch === ':' && url[i + 1] === ':') {
+      re += ':';
+      i++;
+    } else if (ch === ':') {
+      while (i + 1 < url.length && /[A-Za-z0-9_]/.test(url[i + 1] as string)) i++;
+      re += '[^/]+';
+    } else re += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/** The methods registered for paths matching `path` (for 405 and its Allow header). */
+function allowedMethods(routes: readonly { method: string; match: RegExp }[], path: string): string[] {
+  const out = new Set<string>();
+  for (const r of routes) if (r.match.test(path)) out.add(r.method);
+  return [...out].sort();
 }
 
 /** Builds the app (not listening). */
@@ -68,10 +101,38 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
     genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 1024 },
-    https: https ?? null,
+    // Missing Host is answered by the pipeline (with the envelope), not by Node (empty body).
+    ...(https ? { https: { ...https, requireHostHeader: false } } : { https: null, http: { requireHostHeader: false } }),
+    clientErrorHandler,
+    frameworkErrors: (err, req, reply) => sendError(err, req, reply),
   }) as unknown as FastifyInstance;
+  app.server.on('checkExpectation', expectationFailed);
+  app.server.on('checkContinue', continueUnlessTooLarge(cfg.maxBodyBytes, (req, res) => app.server.emit('request', req, res)));
   app.decorateRequest('principal', null);
   app.removeContentTypeParser('text/plain');
+  // JSON bodies: refuse excessive nesting before anything recursive (the parser, schema
+  // validation, hashing, serialisation) touches them; then Fastify's poisoning-safe parser.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+      done(tooDeep(), undefined);
+      return;
+    }
+    parseJson(req, text, done);
+  });
+
+  // The route table, for the OpenAPI document, 405 answers and declared query parameters.
+  const served: string[] = [];
+  const matchers: { method: string; match: RegExp }[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') served.push(`${method} ${route.url}`);
+      matchers.push({ method, match: routeMatcher(route.url) });
+    }
+  });
+  app.decorate('servedRoutes', served);
 
   const securityLog = logger.child({ component: 'auth' });
   const jwt =
@@ -101,6 +162,11 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   const gauges: LoadGauges = { inFlight: 0, sseStreams: 0 };
   app.decorate('loadGauges', gauges);
 
+  app.addHook('onRequest', async (req) => {
+    // 0. Shape of the request itself: target length and Host (HTTP/1.1 requires it).
+    if (Buffer.byteLength(req.raw.url ?? '') > MAX_URL_BYTES) throw new WeftError('uri_too_long', 'The request target is too long.', { limitBytes: MAX_URL_BYTES });
+    if (req.raw.httpVersion === '1.1' && !req.headers.host) throw new WeftError('bad_request', 'HTTP/1.1 requests must carry a Host header.');
+  });
   app.addHook('onRequest', async (req, reply) => {
     // 1. Backpressure: refuse before doing any work; release when the response closes
     //    (finished, or the client went away).
@@ -148,6 +214,13 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
     requireScope(p, scope);
     req.principal = p;
   });
+  // 6. One query check for every route: a parameter given twice (never a string[] cast to
+  //    string further down) or a value with a control character is a 400.
+  app.addHook('onRequest', async (req) => {
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const err = queryError(req.query, declaredQueryParams(`${method} ${req.routeOptions.url ?? ''}`));
+    if (err) throw err;
+  });
   app.addHook('onSend', async (_req, reply) => {
     reply.header('x-content-type-options', 'nosniff');
   });
@@ -155,6 +228,11 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   app.setErrorHandler((err, req, reply) => sendError(err, req, reply));
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '';
+    const allow = allowedMethods(matchers, path);
+    if (allow.length > 0 && !allow.includes(req.method)) {
+      reply.header('allow', allow.join(', '));
+      return sendError(new WeftError('method_not_allowed', 'This path does not support the request method.', { allow }), req, reply);
+    }
     const versioned = path.startsWith('/v1/') || path === '/v1' || path.startsWith('/.well-known/');
     const err = versioned
       ? new WeftError('not_found', 'No such route.')
@@ -174,7 +252,12 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
     if (req.headers['if-none-match'] === d.etag) return reply.code(304).send();
     return reply.type('application/json').send(d.body);
   });
-  const openapi = JSON.stringify(buildOpenApi({ version: ctx.version }));
+  // Built once every route is registered; buildOpenApi throws (and the app does not start)
+  // when a served route is undeclared or a declared one is not served.
+  let openapi = '';
+  app.addHook('onReady', async () => {
+    openapi = JSON.stringify(buildOpenApi({ version: ctx.version }, served));
+  });
   app.get('/v1/openapi.json', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').type('application/json').send(openapi));
 
   registerWorkflowRoutes(app, ctx);

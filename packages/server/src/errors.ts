@@ -6,18 +6,23 @@
  */
 import { WeftError, type ErrorEnvelope } from '@weft/contract';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { drainRefusedBody } from './request-limits.js';
 
 /** Maps framework errors (body parsing, limits) to catalog codes. */
-function fromFramework(err: FastifyError): WeftError | undefined {
+function fromFramework(err: FastifyError, limit: number | undefined): WeftError | undefined {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new WeftError('payload_too_large', 'The request body is too large.');
+      return new WeftError('payload_too_large', 'The request body is too large.', limit === undefined ? undefined : { limitBytes: limit });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new WeftError('unsupported_media_type', 'Send request bodies as application/json.');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new WeftError('invalid_json', 'The request body is empty; send a JSON object.');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new WeftError('validation_error', 'The Content-Length header does not match the body.');
+    case 'FST_ERR_BAD_URL':
+      return new WeftError('bad_request', 'The request URL cannot be decoded.');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new WeftError('uri_too_long', 'A path segment of the request target is too long.');
     default:
       break;
   }
@@ -30,15 +35,17 @@ function fromFramework(err: FastifyError): WeftError | undefined {
 
 /** Writes the envelope for `err`. */
 export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
-  let we = err instanceof WeftError ? err : fromFramework(err as FastifyError);
+  let we = err instanceof WeftError ? err : fromFramework(err as FastifyError, req.routeOptions.bodyLimit);
   if (!we) {
     req.log.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'internal error');
     we = new WeftError('internal_error', 'An internal error occurred.', { correlationId: String(req.id) });
   }
   if (we.code === 'payload_too_large' && !req.raw.readableEnded) {
-    // Read and discard the rest of the upload so the client receives the 413 instead of a
-    // reset connection while it is still sending.
-    req.raw.resume();
+    // Keep the connection open and read (bounded) and discard the rest of the upload, so the
+    // client finishes writing and reads the 413 instead of a reset: closing the socket while
+    // the client is still sending made it fail with EPIPE.
+    reply.removeHeader('connection');
+    drainRefusedBody(req.raw);
   }
   const body: ErrorEnvelope = we.toEnvelope();
   if (we.headers) reply.headers(we.headers);
