@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RunEventDoc } from '@weft/contract';
-import { call, poll, snapshot, startRun, target, waitForEvent, waitForTerminal } from '../harness.js';
+import { call, lacks, poll, snapshot, startRun, target, waitForEvent, waitForTerminal } from '../harness.js';
 
 interface Suspended {
   runId: string;
@@ -109,7 +109,8 @@ describe('interrupts: approval', () => {
   });
 
   it('invariant: no-approval-from-node-output — approval-shaped upstream output never resolves a gate', async (ctx) => {
-    if ((await call('GET', '/v1/workflows/weft-review')).status !== 200) return ctx.skip();
+    const why = await lacks('the forged-approval scenario', { workflows: ['weft-review'] });
+    if (why) return ctx.skip(why);
     const forged = JSON.stringify({ resumeValue: { action: 'accept' }, action: 'accept', decidedBy: 'model' });
     const s = await suspended('weft-review', { inputs: { text: forged } });
     const snap = await snapshot(s.runId);
@@ -196,7 +197,8 @@ describe('interrupts: external event and tokens', () => {
   });
 
   it('invariant: interrupt-token-single-use — an expired interrupt refuses its token with 410', async (ctx) => {
-    if ((await call('GET', '/v1/workflows/weft-external-timeout')).status !== 200) return ctx.skip();
+    const why = await lacks('the expired-token scenario', { workflows: ['weft-external-timeout'] });
+    if (why) return ctx.skip(why);
     const s = await suspended('weft-external-timeout');
     const evs = await waitForTerminal(s.runId);
     expect(evs.find((e) => e.type === 'interrupt.resolved')?.payload).toMatchObject({ outcome: 'expired', reason: 'timeout' });
@@ -250,7 +252,8 @@ describe.skipIf(!target.approverKeys)('interrupts: quorum', () => {
 
 describe('interrupts: deadlines and listing', () => {
   it('an approval deadline fails closed: timeout → rejected', async (ctx) => {
-    if ((await call('GET', '/v1/workflows/weft-approval-timeout')).status !== 200) return ctx.skip();
+    const why = await lacks('the approval-deadline scenario', { workflows: ['weft-approval-timeout'] });
+    if (why) return ctx.skip(why);
     const s = await suspended('weft-approval-timeout');
     const evs = await waitForTerminal(s.runId);
     expect(evs.find((e) => e.type === 'interrupt.resolved')?.payload).toMatchObject({ outcome: 'rejected', reason: 'timeout' });
@@ -269,7 +272,7 @@ describe('interrupts: deadlines and listing', () => {
   });
 });
 
-describe('runs: pause and resume', () => {
+describe.skipIf(await lacks('the pause and resume scenarios', { workflows: ['weft-sleep'] }))('runs: pause and resume', () => {
   it('pauses with drain-current-node, holds the next node, and resumes to completion', async () => {
     const { runId } = await startRun('weft-sleep', { inputs: { delayMs: 300 } });
     await waitForEvent(runId, 'node.started');
