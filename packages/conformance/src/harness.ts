@@ -253,8 +253,13 @@ export function hasWorkflow(id: string): Promise<boolean> {
 
 /** What a block of scenarios needs from the host beyond the OpenWOP core. */
 export interface HostNeeds {
-  /** Workflow ids that must be registered (official fixtures or Weft examples). */
+  /** Weft example workflows (`weft-*`) that must be registered. */
   workflows?: readonly string[];
+  /**
+   * Official conformance fixtures the block runs. Checked on external targets only: the
+   * suite's own host loads them all, and one missing there is a failure, not a skip.
+   */
+  fixtures?: readonly string[];
   /** Weft-only routes. */
   routes?: readonly (keyof TargetInfo['routes'])[];
 }
@@ -266,8 +271,9 @@ export interface HostNeeds {
  */
 export async function lacks(what: string, needs: HostNeeds): Promise<string | null> {
   const missingRoutes = (needs.routes ?? []).filter((r) => !target.routes[r]);
-  const present = await Promise.all((needs.workflows ?? []).map((id) => hasWorkflow(id)));
-  const missingWorkflows = (needs.workflows ?? []).filter((_, i) => !present[i]);
+  const wanted = [...(needs.workflows ?? []), ...(target.inProcess ? [] : (needs.fixtures ?? []))];
+  const present = await Promise.all(wanted.map((id) => hasWorkflow(id)));
+  const missingWorkflows = wanted.filter((_, i) => !present[i]);
   const parts = [
     ...(missingRoutes.length > 0 ? [`the host lacks the route(s) ${missingRoutes.join(', ')}`] : []),
     ...(missingWorkflows.length > 0 ? [`the host has no workflow ${missingWorkflows.join(', ')}`] : []),

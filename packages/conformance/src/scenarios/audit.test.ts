@@ -32,7 +32,7 @@ interface VerifyBody {
   anomalies: { atSeq: number; expectedPrevHash: string; actualPrevHash: string }[];
 }
 
-describe.skipIf(await lacks('the audit verify scenarios', { routes: ['auditVerify'], workflows: ['conformance-noop'] }))('audit log: verify endpoint', () => {
+describe.skipIf(await lacks('the audit verify scenarios', { routes: ['auditVerify'], fixtures: ['conformance-noop'] }))('audit log: verify endpoint', () => {
   it('advertises the audit-log-integrity profile with an Ed25519 checkpoint key', async () => {
     const d = await call<{ auth?: { profiles: string[]; auditLogIntegrity?: Record<string, unknown> } }>('GET', '/.well-known/openwop', { key: null });
     if (!d.body.auth?.profiles.includes('openwop-audit-log-integrity')) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { call, target } from '../harness.js';
+import { call, lacks, target } from '../harness.js';
 
-describe('core: errors', () => {
+describe.skipIf(await lacks('the error scenarios', { fixtures: ['conformance-noop'] }))('core: errors', () => {
   it('invariant: closed-error-envelope — unknown /v1 routes answer 404 with the envelope', async () => {
     const r = await call('GET', '/v1/definitely-not-a-route');
     expect(r.status).toBe(404);

@@ -22,7 +22,7 @@ const resolve = (runId: string, nodeId: string, resumeValue: unknown, key?: stri
 
 const types = (evs: RunEventDoc[]): string[] => evs.map((e) => e.type);
 
-describe('interrupts: approval', () => {
+describe.skipIf(await lacks('the approval scenarios', { fixtures: ['conformance-approval'] }))('interrupts: approval', () => {
   it('suspends in waiting-approval, and an accept resumes the node and completes the run', async () => {
     const s = await suspended('conformance-approval');
     expect(types(s.events)).toEqual(['run.started', 'node.started', 'node.suspended', 'interrupt.requested', 'approval.requested']);
@@ -129,7 +129,7 @@ describe('interrupts: approval', () => {
   });
 });
 
-describe('interrupts: clarification', () => {
+describe.skipIf(await lacks('the clarification scenarios', { fixtures: ['conformance-clarification'] }))('interrupts: clarification', () => {
   it('round-trips answers through waiting-input', async () => {
     const s = await suspended('conformance-clarification');
     expect((await snapshot(s.runId)).status).toBe('waiting-input');
@@ -151,7 +151,7 @@ describe('interrupts: clarification', () => {
   });
 });
 
-describe('interrupts: external event and tokens', () => {
+describe.skipIf(await lacks('the external-event scenarios', { fixtures: ['conformance-approval', 'conformance-interrupt-auth-required', 'conformance-interrupt-external-event'] }))('interrupts: external event and tokens', () => {
   it('waits in waiting-external and resumes on a matching event posted with the token; mismatches are 422', async () => {
     const s = await suspended('conformance-interrupt-external-event');
     expect((await snapshot(s.runId)).status).toBe('waiting-external');
@@ -218,7 +218,7 @@ describe('interrupts: external event and tokens', () => {
   });
 });
 
-describe.skipIf(!target.approverKeys)('interrupts: quorum', () => {
+describe.skipIf(!target.approverKeys || (await lacks('the quorum scenarios', { fixtures: ['conformance-interrupt-quorum'] })))('interrupts: quorum', () => {
   const [k2, k3] = target.approverKeys ?? ['', ''];
 
   it('needs three distinct approvers; partial votes do not resume; a second vote by one principal is refused', async () => {
@@ -250,7 +250,7 @@ describe.skipIf(!target.approverKeys)('interrupts: quorum', () => {
   });
 });
 
-describe('interrupts: deadlines and listing', () => {
+describe.skipIf(await lacks('the deadline scenarios', { fixtures: ['conformance-clarification'] }))('interrupts: deadlines and listing', () => {
   it('an approval deadline fails closed: timeout → rejected', async (ctx) => {
     const why = await lacks('the approval-deadline scenario', { workflows: ['weft-approval-timeout'] });
     if (why) return ctx.skip(why);
