@@ -272,7 +272,7 @@ describe.skipIf(await lacks('the deadline scenarios', { fixtures: ['conformance-
   });
 });
 
-describe.skipIf(await lacks('the pause and resume scenarios', { workflows: ['weft-sleep'] }))('runs: pause and resume', () => {
+describe.skipIf(await lacks('the pause and resume scenarios', { workflows: ['weft-sleep'], fixtures: ['conformance-noop'] }))('runs: pause and resume', () => {
   it('pauses with drain-current-node, holds the next node, and resumes to completion', async () => {
     const { runId } = await startRun('weft-sleep', { inputs: { delayMs: 300 } });
     await waitForEvent(runId, 'node.started');
