@@ -288,9 +288,9 @@ export async function lacks(what: string, needs: HostNeeds): Promise<string | nu
  * True (after printing why) when the target is not Weft started by this suite, so scenarios
  * that start their own hosts or read host internals must skip.
  */
-export function notInProcess(what: string): boolean {
+export function notInProcess(what: string, why = 'they start their own Weft or read its internals'): boolean {
   if (target.inProcess) return false;
-  process.stderr.write(`skipping ${what}: they start their own Weft or read its internals, which an external target does not allow\n`);
+  process.stderr.write(`skipping ${what}: ${why}, which an external target does not allow\n`);
   return true;
 }
 

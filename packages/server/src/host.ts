@@ -16,7 +16,7 @@ import type { HostContext } from './context.js';
 import { SUPPORTED_FIXTURES, buildDiscovery } from './discovery.js';
 import { InterruptTokens, loadTokenKeys } from './interrupt-tokens.js';
 import { devKeyWithheldNote, skippedWorkflowsNote, unreadableDirNotes, type DevKeyWithheld } from './startup-notes.js';
-import { loadWorkflowDirs } from './workflow-loader.js';
+import { loadWorkflowDirs, type WorkflowLoadReport } from './workflow-loader.js';
 import { openSecurityServices } from './security-services.js';
 
 /** A running host. */
@@ -75,7 +75,7 @@ async function devKeyWithheld(config: HostConfig, store: Store): Promise<DevKeyW
  * Reports the workflow load: on stderr for a person starting the host (one line per missing
  * directory, one summary of skipped files), as one log line each otherwise.
  */
-function reportWorkflowLoad(report: Awaited<ReturnType<typeof loadWorkflowDirs>>, announce: boolean, logger: Logger): void {
+function reportWorkflowLoad(report: WorkflowLoadReport, announce: boolean, logger: Logger): void {
   const lines = [...unreadableDirNotes(report), skippedWorkflowsNote(report)].filter((l): l is string => l !== undefined);
   if (announce) for (const l of lines) process.stderr.write(`${l}\n`);
   else for (const l of lines) logger.warn(l);

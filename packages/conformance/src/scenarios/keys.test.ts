@@ -49,7 +49,7 @@ async function runOwner(runId: string, key: string): Promise<{ tenant: string; p
 
 // These scenarios rely on the key set of the suite's own host (tenants, keys:admin), so an
 // external target skips them, as does one without the key API.
-describe.skipIf(notInProcess('the managed-key scenarios') || (await lacks('the managed-key scenarios', { routes: ['managedKeys'] })))('weft: managed API keys', () => {
+describe.skipIf(notInProcess('the managed-key scenarios', "they rely on the key set of the suite's own host") || (await lacks('the managed-key scenarios', { routes: ['managedKeys'] })))('weft: managed API keys', () => {
   it('advertises the rotation profile with a minimum grace window', async () => {
     const r = await call<{ auth?: { profiles: string[]; rotation?: { supported: boolean; minGraceSeconds: number } } }>('GET', '/.well-known/openwop', { key: null });
     checkContract('capabilities', r.body);
