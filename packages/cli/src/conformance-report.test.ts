@@ -1,6 +1,9 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FILE_ERRORS, UNTAGGED, formatSummary, isVitestJsonReport, profileOf, summarizeReport, type VitestJsonReport } from './conformance-report.js';
-import { findRepoRoot, vitestArgs } from './commands/conformance.js';
+import { contractsDir, findRepoRoot, requireContracts, vitestArgs } from './commands/conformance.js';
 
 const test = (ancestorTitles: string[], title: string, status: string, failureMessages: string[] = []) => ({
   ancestorTitles,
@@ -130,5 +133,25 @@ describe('report plumbing', () => {
     expect(new URL('../../../', import.meta.url).pathname.replace(/\/$/, '')).toBe(root);
     expect(vitestArgs(root, '/tmp/r.json', 'core')).toEqual([`${root}/node_modules/vitest/vitest.mjs`, 'run', '--project', 'conformance-memory', '--reporter=json', '--outputFile=/tmp/r.json', '--testNamePattern', 'core']);
     expect(vitestArgs(root, '/tmp/r.json')).not.toContain('--testNamePattern');
+  });
+
+  it('resolves the contracts directory from WEFT_CONTRACTS_DIR (relative to the repository root) or beside the repository', () => {
+    expect(contractsDir('/repo/weft', {})).toBe('/repo/shared/contracts');
+    expect(contractsDir('/repo/weft', { WEFT_CONTRACTS_DIR: '' })).toBe('/repo/shared/contracts');
+    expect(contractsDir('/repo/weft', { WEFT_CONTRACTS_DIR: 'vendor/contracts' })).toBe('/repo/weft/vendor/contracts');
+    expect(contractsDir('/repo/weft', { WEFT_CONTRACTS_DIR: '/opt/openwop' })).toBe('/opt/openwop');
+  });
+
+  it('refuses to run without the official contracts, naming the directory and the variable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-contracts-'));
+    try {
+      expect(() => requireContracts(join(dir, 'absent'))).toThrow(/not at .*absent \(missing schemas, conformance-fixtures\); set WEFT_CONTRACTS_DIR/);
+      mkdirSync(join(dir, 'schemas'));
+      expect(() => requireContracts(dir)).toThrow(/missing conformance-fixtures\)/);
+      mkdirSync(join(dir, 'conformance-fixtures'));
+      expect(() => requireContracts(dir)).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,8 @@
 /**
- * Validates what the host emits against the official OpenWOP JSON Schemas (read at test time
- * from the contracts directory beside the repository; never copied). When the directory is
- * absent the check is off and says so once.
+ * Validates what the host emits against the official OpenWOP JSON Schemas, read at test time
+ * from the contracts directory (`WEFT_CONTRACTS_DIR`, default `../shared/contracts` beside the
+ * repository; never copied). The suite only runs when that directory exists (vitest.config.ts
+ * skips or, under CI, refuses it otherwise), so a missing directory here is an error.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { createAjv, toFieldErrors } from '@weft/contract';
 type Kind = 'capabilities' | 'run-snapshot' | 'run-event' | 'error-envelope' | 'audit-verify-result';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const schemasDir = join(process.env.WEFT_CONTRACTS_DIR ?? join(repoRoot, '..', 'shared', 'contracts'), 'schemas');
+const schemasDir = join(process.env.WEFT_CONTRACTS_DIR || join(repoRoot, '..', 'shared', 'contracts'), 'schemas');
 
 let validators: Map<Kind, (v: unknown) => boolean & { errors?: unknown }> | null | undefined;
 
@@ -25,9 +26,7 @@ function walk(dir: string): string[] {
 function load(): typeof validators {
   if (validators !== undefined) return validators;
   if (!existsSync(schemasDir)) {
-    process.stderr.write(`contract check off: ${schemasDir} not found\n`);
-    validators = null;
-    return validators;
+    throw new Error(`the official OpenWOP schemas are not at ${schemasDir}: set WEFT_CONTRACTS_DIR to the directory holding schemas/ and conformance-fixtures/`);
   }
   const ajv = createAjv();
   const byFile = new Map<string, { $id?: string }>();

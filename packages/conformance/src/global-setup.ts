@@ -1,6 +1,8 @@
 /**
- * Vitest global setup: targets `OPENWOP_BASE_URL` when set, otherwise starts Weft in-process
- * on an ephemeral loopback port with the store named by `WEFT_TEST_STORE`.
+ * Vitest global setup: targets the host at `WEFT_TEST_BASE_URL` (key `WEFT_TEST_API_KEY`) when
+ * set, otherwise starts Weft in-process on an ephemeral loopback port with the store named by
+ * `WEFT_TEST_STORE`. Test-only names on purpose: the `OPENWOP_BASE_URL` users export for the
+ * CLI must never turn `npm test` into a run against some other host.
  */
 import type { TestProject } from 'vitest/node';
 
@@ -26,19 +28,50 @@ export interface TargetInfo {
   /** True when the host is Weft started by this suite (its internals are known). */
   inProcess: boolean;
   store: string;
+  /** Weft-only routes the host serves (probed on external hosts; always true in-process). */
+  routes: HostRoutes;
+}
+
+/** Weft host extensions some scenarios need. */
+export interface HostRoutes {
+  /** `GET /v1/audit/verify` (the audit-log-integrity profile). */
+  auditVerify: boolean;
+  /** `/v1/host/weft/keys` (managed API keys). */
+  managedKeys: boolean;
+}
+
+/**
+ * True unless the route answers 404 (or 405/501) — any other answer, including 400/401/403,
+ * means the host serves it. The request carries the key but asks for nothing that changes state.
+ */
+async function serves(baseUrl: string, key: string, path: string): Promise<boolean> {
+  const res = await fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${key}` }, redirect: 'manual' });
+  await res.arrayBuffer();
+  return ![404, 405, 501].includes(res.status);
+}
+
+/** Probes an external host for the Weft-only routes (scenarios needing a missing one skip, saying so). */
+export async function probeRoutes(baseUrl: string, key: string): Promise<HostRoutes> {
+  return {
+    auditVerify: await serves(baseUrl, key, '/v1/audit/verify?fromSeq=0&toSeq=0'),
+    managedKeys: await serves(baseUrl, key, '/v1/host/weft/keys'),
+  };
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const external = process.env.OPENWOP_BASE_URL;
+  const external = process.env.WEFT_TEST_BASE_URL;
   if (external) {
-    const key = process.env.OPENWOP_API_KEY;
-    if (!key) throw new Error('OPENWOP_API_KEY is required with OPENWOP_BASE_URL');
-    const t: TargetInfo = { baseUrl: external.replace(/\/+$/, ''), keyA: key, inProcess: false, store: 'external' };
-    if (process.env.OPENWOP_API_KEY_TENANT_B) t.keyB = process.env.OPENWOP_API_KEY_TENANT_B;
-    if (process.env.OPENWOP_API_KEY_READONLY) t.keyReadOnly = process.env.OPENWOP_API_KEY_READONLY;
-    if (process.env.OPENWOP_API_KEY_CANCEL_ONLY) t.keyCancelOnly = process.env.OPENWOP_API_KEY_CANCEL_ONLY;
-    const approvers = (process.env.OPENWOP_API_KEY_APPROVERS ?? '').split(',').filter(Boolean);
+    const key = process.env.WEFT_TEST_API_KEY;
+    if (!key) throw new Error('WEFT_TEST_API_KEY is required with WEFT_TEST_BASE_URL');
+    const baseUrl = external.replace(/\/+$/, '');
+    const t: TargetInfo = { baseUrl, keyA: key, inProcess: false, store: 'external', routes: await probeRoutes(baseUrl, key) };
+    if (process.env.WEFT_TEST_API_KEY_TENANT_B) t.keyB = process.env.WEFT_TEST_API_KEY_TENANT_B;
+    if (process.env.WEFT_TEST_API_KEY_READONLY) t.keyReadOnly = process.env.WEFT_TEST_API_KEY_READONLY;
+    if (process.env.WEFT_TEST_API_KEY_CANCEL_ONLY) t.keyCancelOnly = process.env.WEFT_TEST_API_KEY_CANCEL_ONLY;
+    const approvers = (process.env.WEFT_TEST_API_KEY_APPROVERS ?? '').split(',').filter(Boolean);
     if (approvers.length >= 2) t.approverKeys = [approvers[0] as string, approvers[1] as string];
+    const yesNo = (b: boolean): string => (b ? 'served' : 'absent');
+    process.stderr.write(`conformance target: external host at ${baseUrl} (audit verify: ${yesNo(t.routes.auditVerify)}, managed keys: ${yesNo(t.routes.managedKeys)})\n`);
     project.provide('target', t);
     return async () => {};
   }
@@ -55,6 +88,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     approverKeys: [TEST_KEYS.approverA2, TEST_KEYS.approverA3],
     inProcess: true,
     store,
+    routes: { auditVerify: true, managedKeys: true },
   });
   process.stderr.write(`conformance target: in-process Weft on ${store} at ${host.url}\n`);
   return async () => {

@@ -239,5 +239,60 @@ export function docsOf(frames: Frame[]): RunEventDoc[] {
   });
 }
 
+const workflowPresence = new Map<string, Promise<boolean>>();
+
+/** True when the target serves `GET /v1/workflows/{id}` with 200 (probed once per worker). */
+export function hasWorkflow(id: string): Promise<boolean> {
+  let p = workflowPresence.get(id);
+  if (!p) {
+    p = call('GET', `/v1/workflows/${encodeURIComponent(id)}`).then((r) => r.status === 200);
+    workflowPresence.set(id, p);
+  }
+  return p;
+}
+
+/** What a block of scenarios needs from the host beyond the OpenWOP core. */
+export interface HostNeeds {
+  /** Weft example workflows (`weft-*`) that must be registered. */
+  workflows?: readonly string[];
+  /**
+   * Official conformance fixtures the block runs. Checked on external targets only: the
+   * suite's own host loads them all, and one missing there is a failure, not a skip.
+   */
+  fixtures?: readonly string[];
+  /** Weft-only routes. */
+  routes?: readonly (keyof TargetInfo['routes'])[];
+}
+
+/**
+ * Why the target cannot run a block of scenarios, or `null` when it can. A non-null reason is
+ * printed once (`skipping <what>: …`), so a skip against a host that lacks a workflow or a
+ * Weft-only route is always explained. Use with `describe.skipIf(await lacks(...))`.
+ */
+export async function lacks(what: string, needs: HostNeeds): Promise<string | null> {
+  const missingRoutes = (needs.routes ?? []).filter((r) => !target.routes[r]);
+  const wanted = [...(needs.workflows ?? []), ...(target.inProcess ? [] : (needs.fixtures ?? []))];
+  const present = await Promise.all(wanted.map((id) => hasWorkflow(id)));
+  const missingWorkflows = wanted.filter((_, i) => !present[i]);
+  const parts = [
+    ...(missingRoutes.length > 0 ? [`the host lacks the route(s) ${missingRoutes.join(', ')}`] : []),
+    ...(missingWorkflows.length > 0 ? [`the host has no workflow ${missingWorkflows.join(', ')}`] : []),
+  ];
+  if (parts.length === 0) return null;
+  const reason = parts.join('; ');
+  process.stderr.write(`skipping ${what}: ${reason}\n`);
+  return reason;
+}
+
+/**
+ * True (after printing why) when the target is not Weft started by this suite, so scenarios
+ * that start their own hosts or read host internals must skip.
+ */
+export function notInProcess(what: string, why = 'they start their own Weft or read its internals'): boolean {
+  if (target.inProcess) return false;
+  process.stderr.write(`skipping ${what}: ${why}, which an external target does not allow\n`);
+  return true;
+}
+
 /** A fresh idempotency key. */
 export const freshKey = (): string => `k-${Math.random().toString(36).slice(2)}-${Date.now()}`;

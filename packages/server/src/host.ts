@@ -15,7 +15,8 @@ import type { ApiKeyConfig, HostConfig } from './config.js';
 import type { HostContext } from './context.js';
 import { SUPPORTED_FIXTURES, buildDiscovery } from './discovery.js';
 import { InterruptTokens, loadTokenKeys } from './interrupt-tokens.js';
-import { loadWorkflowDirs } from './workflow-loader.js';
+import { devKeyWithheldNote, skippedWorkflowsNote, unreadableDirNotes, type DevKeyWithheld } from './startup-notes.js';
+import { loadWorkflowDirs, type WorkflowLoadResult } from './workflow-loader.js';
 import { openSecurityServices } from './security-services.js';
 
 /** A running host. */
@@ -59,6 +60,27 @@ export async function openStore(config: HostConfig): Promise<Store> {
   }
 }
 
+/**
+ * Why a host without configured keys must not generate a development key: one configured
+ * for JWT bearers needs none (it would only be one more secret on stdout), nor does one whose
+ * store already holds managed keys (bootstrapped with `weft keys create --data-dir`).
+ */
+async function devKeyWithheld(config: HostConfig, store: Store): Promise<DevKeyWithheld | undefined> {
+  if (config.oidcIssuers.length > 0) return { reason: 'jwt-issuers' };
+  const count = (await store.listApiKeys()).length;
+  return count > 0 ? { reason: 'managed-keys', count } : undefined;
+}
+
+/**
+ * Reports the workflow load: on stderr for a person starting the host (one line per missing
+ * directory, one summary of skipped files), as one log line each otherwise.
+ */
+function reportWorkflowLoad(report: WorkflowLoadResult, announce: boolean, logger: Logger): void {
+  const lines = [...unreadableDirNotes(report), skippedWorkflowsNote(report)].filter((l): l is string => l !== undefined);
+  if (announce) for (const l of lines) process.stderr.write(`${l}\n`);
+  else for (const l of lines) logger.warn(l);
+}
+
 /** Creates the logger: JSON lines, credentials redacted by path (to stdout unless `destination` is given). */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
@@ -78,15 +100,17 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   const store = await openStore(config);
   await store.migrate();
   let keys: ApiKeyConfig[] = config.apiKeys;
-  // A host configured for JWT bearers needs no development key (it would only be one more secret on stdout).
-  // …nor does one whose store already holds managed keys (bootstrapped with `weft keys create --data-dir`).
-  if (keys.length === 0 && config.generateDevKey && config.oidcIssuers.length === 0 && (await store.listApiKeys()).length === 0) {
-    const key = `weft_dev_${randomBytes(24).toString('base64url')}`;
-    keys = [{ tenant: 'default', key }];
-    process.stdout.write(
-      `No API keys configured: this process accepts a generated development key for tenant "default":\n  ${key}\n` +
-        'Set WEFT_API_KEYS=tenant:key (key ≥ 16 characters) to choose your own; the generated key dies with the process.\n',
-    );
+  if (keys.length === 0 && config.generateDevKey) {
+    const withheld = await devKeyWithheld(config, store);
+    if (withheld) process.stdout.write(`${devKeyWithheldNote(withheld)}\n`);
+    else {
+      const key = `weft_dev_${randomBytes(24).toString('base64url')}`;
+      keys = [{ tenant: 'default', key }];
+      process.stdout.write(
+        `No API keys configured: this process accepts a generated development key for tenant "default":\n  ${key}\n` +
+          'Set WEFT_API_KEYS=tenant:key (key ≥ 16 characters) to choose your own; the generated key dies with the process.\n',
+      );
+    }
   }
   const auth = new ApiKeyAuthenticator(keys);
   const { audit, managedKeys } = await openSecurityServices(store, config, { logger });
@@ -102,7 +126,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     logger: logger.child({ component: 'engine' }),
   });
   const dirs = config.workflowsDirs.length > 0 ? config.workflowsDirs : [join(repoRoot, 'examples', 'workflows')].filter((d) => existsSync(d));
-  await loadWorkflowDirs(engine, dirs, logger);
+  reportWorkflowLoad(await loadWorkflowDirs(engine, dirs, logger), config.announce, logger);
 
   let fixtures: string[] = [];
   const refreshFixtures = async (): Promise<void> => {

@@ -59,7 +59,7 @@ describe('loadWorkflowDirs', () => {
     const missing = join(dir, 'nope');
     const r = await loadWorkflowDirs(engine, [dir, missing], pino({ level: 'silent' }));
     expect(r.loaded).toEqual(['good', 'loop']);
-    expect(r.unreadableDirs).toEqual([missing]);
+    expect(r.unreadableDirs).toEqual([{ dir: missing, reason: 'not found' }]);
     const byFile = Object.fromEntries(r.skipped.map((s) => [s.file.slice(dir.length + 1), s]));
     expect(Object.keys(byFile).sort()).toEqual(['b-broken.json', 'c-unknown.json', 'd-comp.json', 'e-schema.json', 'g-cycle.json']);
     expect(byFile['b-broken.json']).toMatchObject({ reason: 'invalid-json' });

@@ -1,7 +1,7 @@
 /**
  * Loads workflow definitions from directories at boot. A file that does not parse or does
- * not validate is reported and skipped; it never stops the host. The result says, per skipped
- * file, why — structured, so the boot summary can count and print the reasons.
+ * not validate is skipped (its reason logged at debug level); it never stops the host. The
+ * caller reports the skips once, as a summary.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,8 +38,8 @@ export interface WorkflowLoadResult {
   /** Ids registered (or already registered with identical content), in load order. */
   loaded: string[];
   skipped: SkippedWorkflow[];
-  /** Directories that could not be listed. */
-  unreadableDirs: string[];
+  /** Directories that do not exist or cannot be read. */
+  unreadableDirs: { dir: string; reason: string }[];
 }
 
 /** Classifies a registration failure. */
@@ -66,8 +66,8 @@ export async function loadWorkflowDirs(engine: RunEngine, dirs: readonly string[
     try {
       names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile() && d.name.endsWith('.json')).map((d) => d.name).sort();
     } catch (e) {
-      log.warn({ dir, err: (e as Error).message }, 'workflow directory not readable');
-      result.unreadableDirs.push(dir);
+      const code = (e as NodeJS.ErrnoException).code;
+      result.unreadableDirs.push({ dir, reason: code === 'ENOENT' ? 'not found' : code === 'ENOTDIR' ? 'not a directory' : (e as Error).message });
       continue;
     }
     for (const name of names) {
@@ -80,7 +80,7 @@ export async function loadWorkflowDirs(engine: RunEngine, dirs: readonly string[
         const skip = skipOf(file, e);
         result.skipped.push(skip);
         const details = (e as { details?: unknown }).details;
-        log.warn({ file, reason: skip.reason, err: (e as Error).message, details }, 'workflow skipped');
+        log.debug({ file, reason: skip.reason, err: (e as Error).message, details }, 'workflow skipped');
       }
     }
   }

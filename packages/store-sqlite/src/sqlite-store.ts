@@ -10,6 +10,7 @@
  *
  * @see execution-semantics.md §5
  */
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import {
@@ -226,6 +227,21 @@ interface Prepared {
 }
 
 /**
+ * The database holds run inputs, outputs and key hashes: it is created owner-only (0600)
+ * before SQLite opens it, and an existing file is narrowed to 0600. SQLite gives the `-wal`
+ * and `-shm` files the mode of the database file.
+ */
+function createPrivately(path: string): void {
+  if (existsSync(path)) chmodSync(path, 0o600);
+  else closeSync(openSync(path, 'a', 0o600));
+}
+
+/** Narrows the WAL side files to 0600 too (files left by an older version may be wider). */
+function restrictSidecars(path: string): void {
+  for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+}
+
+/**
  * {@link Store} on an embedded SQLite database. `shared` is false: one host process owns the
  * file (other processes may read it, e.g. the CLI).
  *
@@ -241,6 +257,8 @@ export class SqliteStore implements Store {
   private readonly listRunsStmts = new Map<string, Stmt<Record<string, string | number>, RunRow>>();
 
   constructor(opts: SqliteStoreOptions) {
+    const onDisk = opts.path !== ':memory:' && opts.path !== '';
+    if (onDisk) createPrivately(opts.path);
     this.db = new Database(opts.path);
     // WAL lets readers run beside the writer; NORMAL syncs at checkpoints only, which in
     // WAL mode can lose the last commits on power loss but never corrupts the file.
@@ -248,6 +266,7 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
     this.db.pragma('foreign_keys = ON');
+    if (onDisk) restrictSidecars(opts.path);
   }
 
   async migrate(): Promise<void> {

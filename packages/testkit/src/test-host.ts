@@ -12,8 +12,11 @@ import { createTestDatabase } from './pg.js';
 /** Repository root (packages/testkit/src → ../../..). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** The official contracts directory beside the repository (read-only data). */
-export const CONTRACTS_DIR = process.env.WEFT_CONTRACTS_DIR ?? join(REPO_ROOT, '..', 'shared', 'contracts');
+/**
+ * The official contracts directory (read-only data): `WEFT_CONTRACTS_DIR` (vitest.config.ts
+ * resolves it), else `../shared/contracts` beside the repository.
+ */
+export const CONTRACTS_DIR = process.env.WEFT_CONTRACTS_DIR || join(REPO_ROOT, '..', 'shared', 'contracts');
 
 /** Keys every test host accepts: two tenants with all scopes, plus narrow keys for scope tests. */
 export const TEST_KEYS = {

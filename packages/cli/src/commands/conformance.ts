@@ -1,7 +1,9 @@
 /**
  * `weft conformance` — runs the black-box suite of `@weft/conformance` against a host by
- * spawning vitest with `OPENWOP_BASE_URL`/`OPENWOP_API_KEY`, then prints a per-profile summary
- * of its JSON report. The key travels in the child's environment, never on its command line.
+ * spawning vitest with `WEFT_TEST_BASE_URL`/`WEFT_TEST_API_KEY`, then prints a per-profile
+ * summary of its JSON report. The key travels in the child's environment, never on its command
+ * line. The suite checks what the host emits against the official schemas, so it needs the
+ * contracts directory (`WEFT_CONTRACTS_DIR`, default `../shared/contracts` beside the repository).
  *
  * @see wire-contract.md §6
  */
@@ -9,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { CliContext, CliIo } from '../cli-io.js';
@@ -27,6 +29,22 @@ export function findRepoRoot(start: string): string {
   for (let dir = start; ; dir = dirname(dir)) {
     if (existsSync(join(dir, VITEST_ENTRY)) && existsSync(join(dir, 'packages', 'conformance'))) return dir;
     if (dirname(dir) === dir) throw new CliError('suite_not_found', 'cannot find the Weft repository (with node_modules/vitest and packages/conformance) above the CLI');
+  }
+}
+
+/**
+ * The official contracts directory the suite reads: `WEFT_CONTRACTS_DIR` (relative paths are
+ * taken from the repository root, like `npm test` does), else `../shared/contracts` beside it.
+ */
+export function contractsDir(root: string, env: NodeJS.ProcessEnv): string {
+  return resolve(root, env.WEFT_CONTRACTS_DIR || join('..', 'shared', 'contracts'));
+}
+
+/** Throws a clear error unless `dir` holds the official schemas and conformance fixtures. */
+export function requireContracts(dir: string): void {
+  const missing = ['schemas', 'conformance-fixtures'].filter((d) => !existsSync(join(dir, d)));
+  if (missing.length > 0) {
+    throw new CliError('contracts_not_found', `the official OpenWOP contracts are not at ${dir} (missing ${missing.join(', ')}); set WEFT_CONTRACTS_DIR to the directory holding schemas/ and conformance-fixtures/`);
   }
 }
 
@@ -61,11 +79,13 @@ export function registerConformanceCommand(program: Command, ctx: CliContext): v
       if (!conn.apiKey) throw new CliError('missing_api_key', 'conformance needs --api-key (or OPENWOP_API_KEY / WEFT_API_KEY)');
       ctx.secrets.add(conn.apiKey);
       const root = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
+      const contracts = contractsDir(root, io.env);
+      requireContracts(contracts);
       const dir = await mkdtemp(join(tmpdir(), 'weft-conformance-'));
       try {
         const reportFile = join(dir, 'report.json');
         io.stderr(`running the conformance suite against ${conn.baseUrl}\n`);
-        const env: NodeJS.ProcessEnv = { ...io.env, OPENWOP_BASE_URL: conn.baseUrl, OPENWOP_API_KEY: conn.apiKey };
+        const env: NodeJS.ProcessEnv = { ...io.env, WEFT_TEST_BASE_URL: conn.baseUrl, WEFT_TEST_API_KEY: conn.apiKey, WEFT_CONTRACTS_DIR: contracts };
         const code = await runVitest(root, vitestArgs(root, reportFile, opts.filter), env, io);
         let report: unknown;
         try {

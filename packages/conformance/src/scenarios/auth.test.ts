@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { call, startRun, target } from '../harness.js';
+import { call, lacks, startRun, target } from '../harness.js';
 
 const CANARY = 'CANARY-openwop-CONFORMANCE-NEVER-SECRET';
 const JWT_CANARY = `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIke${CANARY}.c2lnbmF0dXJl`;
@@ -18,7 +18,7 @@ const PROTECTED: [string, string, unknown?][] = [
   ['GET', '/v1/host/weft/workflows'],
 ];
 
-describe('core: auth', () => {
+describe.skipIf(await lacks('the core auth scenarios', { fixtures: ['conformance-noop'] }))('core: auth', () => {
   it.each(PROTECTED)('invariant: auth-before-lookup — %s %s without credentials answers 401 unauthenticated', async (method, path, body) => {
     const r = await call(method, path, { key: null, ...(body === undefined ? {} : { body }) });
     expect(r.status).toBe(401);

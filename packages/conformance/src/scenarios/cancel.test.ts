@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { call, snapshot, startRun, waitForEvent, waitForTerminal } from '../harness.js';
+import { call, lacks, snapshot, startRun, waitForEvent, waitForTerminal } from '../harness.js';
 
-describe('core: cancellation', () => {
+describe.skipIf(await lacks('the cancellation scenarios', { fixtures: ['conformance-cancellable', 'conformance-noop'] }))('core: cancellation', () => {
   it('cancels a sleeping run: node.cancelled then run.cancelled, status cancelled', async () => {
     const { runId } = await startRun('conformance-cancellable');
     await waitForEvent(runId, 'node.started');

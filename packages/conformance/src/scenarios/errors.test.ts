@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isErrorCode } from '@weft/contract';
-import { assertErrorEnvelope, call, startRun, target, waitForEvent } from '../harness.js';
+import { assertErrorEnvelope, call, lacks, startRun, target, waitForEvent } from '../harness.js';
 import { authorityOf, nodeUpload, rawExchange, type RawResponse } from '../raw-http.js';
 
 /** Asserts a raw response is `status` with exactly the closed envelope and a catalog code. */
@@ -18,7 +18,7 @@ const host = authorityOf(target.baseUrl);
 const auth = `authorization: Bearer ${target.keyA}\r\n`;
 const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 
-describe('core: errors', () => {
+describe.skipIf(await lacks('the error scenarios', { fixtures: ['conformance-noop'] }))('core: errors', () => {
   it('invariant: closed-error-envelope — unknown /v1 routes answer 404 with the envelope', async () => {
     const r = await call('GET', '/v1/definitely-not-a-route');
     expect(r.status).toBe(404);

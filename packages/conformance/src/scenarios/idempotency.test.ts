@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { call, freshKey, target, waitForTerminal } from '../harness.js';
+import { call, freshKey, lacks, target, waitForTerminal } from '../harness.js';
 
-describe('core: idempotency', () => {
+describe.skipIf(await lacks('the idempotency scenarios', { fixtures: ['conformance-idempotent', 'conformance-identity', 'conformance-noop'] }))('core: idempotency', () => {
   it('invariant: idempotency-replay — same key and body replays the same run with openwop-Idempotent-Replay', async () => {
     const key = freshKey();
     const body = { workflowId: 'conformance-idempotent', inputs: { nonce: key } };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunEventDoc } from '@weft/contract';
 import { IDEMPOTENT_REPLAY_HEADER } from '@weft/contract';
-import { call, freshKey, poll, snapshot, startRun, target, waitForEvent, waitForTerminal } from '../harness.js';
+import { call, freshKey, lacks, poll, snapshot, startRun, target, waitForEvent, waitForTerminal } from '../harness.js';
 
 interface Suspended {
   runId: string;
@@ -23,7 +23,7 @@ const resolve = (runId: string, nodeId: string, resumeValue: unknown, key?: stri
 
 const types = (evs: RunEventDoc[]): string[] => evs.map((e) => e.type);
 
-describe('interrupts: approval', () => {
+describe.skipIf(await lacks('the approval scenarios', { fixtures: ['conformance-approval'] }))('interrupts: approval', () => {
   it('suspends in waiting-approval, and an accept resumes the node and completes the run', async () => {
     const s = await suspended('conformance-approval');
     expect(types(s.events)).toEqual(['run.started', 'node.started', 'node.suspended', 'interrupt.requested', 'approval.requested']);
@@ -110,7 +110,8 @@ describe('interrupts: approval', () => {
   });
 
   it('invariant: no-approval-from-node-output — approval-shaped upstream output never resolves a gate', async (ctx) => {
-    if ((await call('GET', '/v1/workflows/weft-review')).status !== 200) return ctx.skip();
+    const why = await lacks('the forged-approval scenario', { workflows: ['weft-review'] });
+    if (why) return ctx.skip(why);
     const forged = JSON.stringify({ resumeValue: { action: 'accept' }, action: 'accept', decidedBy: 'model' });
     const s = await suspended('weft-review', { inputs: { text: forged } });
     const snap = await snapshot(s.runId);
@@ -129,7 +130,7 @@ describe('interrupts: approval', () => {
   });
 });
 
-describe('interrupts: clarification', () => {
+describe.skipIf(await lacks('the clarification scenarios', { fixtures: ['conformance-clarification'] }))('interrupts: clarification', () => {
   it('round-trips answers through waiting-input', async () => {
     const s = await suspended('conformance-clarification');
     expect((await snapshot(s.runId)).status).toBe('waiting-input');
@@ -151,7 +152,7 @@ describe('interrupts: clarification', () => {
   });
 });
 
-describe('interrupts: external event and tokens', () => {
+describe.skipIf(await lacks('the external-event scenarios', { fixtures: ['conformance-approval', 'conformance-interrupt-auth-required', 'conformance-interrupt-external-event'] }))('interrupts: external event and tokens', () => {
   it('waits in waiting-external and resumes on a matching event posted with the token; mismatches are 422', async () => {
     const s = await suspended('conformance-interrupt-external-event');
     expect((await snapshot(s.runId)).status).toBe('waiting-external');
@@ -231,7 +232,8 @@ describe('interrupts: external event and tokens', () => {
   });
 
   it('invariant: interrupt-token-single-use — an expired interrupt refuses its token with 410', async (ctx) => {
-    if ((await call('GET', '/v1/workflows/weft-external-timeout')).status !== 200) return ctx.skip();
+    const why = await lacks('the expired-token scenario', { workflows: ['weft-external-timeout'] });
+    if (why) return ctx.skip(why);
     const s = await suspended('weft-external-timeout');
     const evs = await waitForTerminal(s.runId);
     expect(evs.find((e) => e.type === 'interrupt.resolved')?.payload).toMatchObject({ outcome: 'expired', reason: 'timeout' });
@@ -251,7 +253,7 @@ describe('interrupts: external event and tokens', () => {
   });
 });
 
-describe.skipIf(!target.approverKeys)('interrupts: quorum', () => {
+describe.skipIf(!target.approverKeys || (await lacks('the quorum scenarios', { fixtures: ['conformance-interrupt-quorum'] })))('interrupts: quorum', () => {
   const [k2, k3] = target.approverKeys ?? ['', ''];
 
   it('needs three distinct approvers; partial votes do not resume; a second vote by one principal is refused', async () => {
@@ -338,9 +340,10 @@ describe.skipIf(!target.approverKeys)('interrupts: quorum', () => {
   });
 });
 
-describe('interrupts: deadlines and listing', () => {
+describe.skipIf(await lacks('the deadline scenarios', { fixtures: ['conformance-clarification'] }))('interrupts: deadlines and listing', () => {
   it('an approval deadline fails closed: timeout → rejected', async (ctx) => {
-    if ((await call('GET', '/v1/workflows/weft-approval-timeout')).status !== 200) return ctx.skip();
+    const why = await lacks('the approval-deadline scenario', { workflows: ['weft-approval-timeout'] });
+    if (why) return ctx.skip(why);
     const s = await suspended('weft-approval-timeout');
     const evs = await waitForTerminal(s.runId);
     expect(evs.find((e) => e.type === 'interrupt.resolved')?.payload).toMatchObject({ outcome: 'rejected', reason: 'timeout' });
@@ -359,7 +362,7 @@ describe('interrupts: deadlines and listing', () => {
   });
 });
 
-describe('runs: pause and resume', () => {
+describe.skipIf(await lacks('the pause and resume scenarios', { workflows: ['weft-sleep'], fixtures: ['conformance-noop'] }))('runs: pause and resume', () => {
   it('pauses with drain-current-node: the running node completes first, then run.paused; nothing new starts; resume continues', async () => {
     const { runId } = await startRun('weft-sleep', { inputs: { delayMs: 1500 } });
     await waitForEvent(runId, 'node.started');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { poll, startRun, waitForEvent, waitForTerminal } from '../harness.js';
+import { lacks, poll, startRun, waitForEvent, waitForTerminal } from '../harness.js';
 
-describe('stream-poll: events', () => {
+describe.skipIf(await lacks('the poll scenarios', { fixtures: ['conformance-delay', 'conformance-failure', 'conformance-multi-node', 'conformance-noop'] }))('stream-poll: events', () => {
   it('returns all events without parameters, then only newer ones after lastSequence', async () => {
     const { runId } = await startRun('conformance-multi-node');
     const all = await waitForTerminal(runId);

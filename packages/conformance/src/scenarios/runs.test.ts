@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { RunEventDoc } from '@weft/contract';
-import { call, snapshot, startRun, target, waitForTerminal, TERMINAL } from '../harness.js';
+import { call, lacks, snapshot, startRun, target, TERMINAL, waitForTerminal } from '../harness.js';
 
 const types = (evs: RunEventDoc[]): string[] => evs.map((e) => e.type);
 
-describe('core: runs lifecycle', () => {
+describe.skipIf(await lacks('the run lifecycle scenarios', { fixtures: ['conformance-cap-breach', 'conformance-configurable-schema', 'conformance-failure', 'conformance-idempotent', 'conformance-identity', 'conformance-multi-node', 'conformance-noop', 'conformance-run-duration-breach'] }))('core: runs lifecycle', () => {
   it('creates a run with 201 at once and completes conformance-noop', async () => {
     const r = await call('POST', '/v1/runs', { body: { workflowId: 'conformance-noop' } });
     expect(r.status).toBe(201);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { call, snapshot, startRun, waitForEvent, waitForTerminal } from '../harness.js';
+import { call, lacks, snapshot, startRun, waitForEvent, waitForTerminal } from '../harness.js';
 
-describe('interrupts: sub-workflows', () => {
+describe.skipIf(await lacks('the sub-workflow scenarios', { fixtures: ['conformance-interrupt-parent-child-cancel', 'conformance-subworkflow-child', 'conformance-subworkflow-input-mapping', 'conformance-subworkflow-parent'] }))('interrupts: sub-workflows', () => {
   it('runs a child to completion, links parent and child, and maps child variables back', async () => {
     const { runId } = await startRun('conformance-subworkflow-parent');
     const evs = await waitForTerminal(runId);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { call, snapshot, startRun, target, waitForTerminal } from '../harness.js';
+import { call, lacks, snapshot, startRun, target, waitForTerminal } from '../harness.js';
 
 /** Run-scoped routes, each probed with a foreign run id and a missing one. */
 const ROUTES: [string, (id: string) => string, unknown?][] = [
@@ -15,7 +15,7 @@ const ROUTES: [string, (id: string) => string, unknown?][] = [
   ['POST', (id) => `/v1/runs/${id}:resume`, {}],
 ];
 
-describe.skipIf(!target.keyB)('security: tenancy', () => {
+describe.skipIf(!target.keyB || (await lacks('the tenancy scenarios', { fixtures: ['conformance-cancellable', 'conformance-noop'] })))('security: tenancy', () => {
   it.each(ROUTES)('invariant: no-cross-tenant-oracle — %s on a foreign run looks exactly like a missing run', async (method, path, body) => {
     const { runId } = await startRun('conformance-noop');
     await waitForTerminal(runId);
