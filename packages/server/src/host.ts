@@ -65,7 +65,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     level,
     base: { service: 'weft' },
     redact: {
-      paths: ['req.headers.authorization', 'headers.authorization', 'authorization', '*.apiKey', '*.key', 'apiKeys', 'config.apiKeys'],
+      paths: ['req.headers.authorization', 'headers.authorization', 'authorization', '*.apiKey', '*.key', 'apiKeys', 'config.apiKeys', 'operatorKey', 'config.operatorKey'],
       censor: '[REDACTED]',
     },
   };
@@ -80,7 +80,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   let keys: ApiKeyConfig[] = config.apiKeys;
   // A host configured for JWT bearers needs no development key (it would only be one more secret on stdout).
   // …nor does one whose store already holds managed keys (bootstrapped with `weft keys create --data-dir`).
-  if (keys.length === 0 && config.generateDevKey && config.oidcIssuers.length === 0 && (await store.listApiKeys()).length === 0) {
+  if (keys.length === 0 && !config.operatorKey && config.generateDevKey && config.oidcIssuers.length === 0 && (await store.listApiKeys()).length === 0) {
     const key = `weft_dev_${randomBytes(24).toString('base64url')}`;
     keys = [{ tenant: 'default', key }];
     process.stdout.write(
@@ -88,7 +88,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         'Set WEFT_API_KEYS=tenant:key (key ≥ 16 characters) to choose your own; the generated key dies with the process.\n',
     );
   }
-  const auth = new ApiKeyAuthenticator(keys);
+  const auth = new ApiKeyAuthenticator(keys, config.operatorKey);
   const { audit, managedKeys } = await openSecurityServices(store, config, { logger });
   const tokenKeys = loadTokenKeys(config.interruptTokenKeys, config.store === 'sqlite' ? config.dataDir : undefined);
   if (tokenKeys.source === 'ephemeral' && config.store === 'postgres') {
