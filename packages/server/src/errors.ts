@@ -5,6 +5,7 @@
  * @see wire-contract.md §4.1
  */
 import { WeftError, type ErrorEnvelope } from '@weft/contract';
+import { Redactor } from '@weft/security';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Maps framework errors (body parsing, limits) to catalog codes. */
@@ -28,8 +29,14 @@ function fromFramework(err: FastifyError): WeftError | undefined {
   return undefined;
 }
 
-/** Writes the envelope for `err`. */
-export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+/** Used when the host passes none: credential shapes only. */
+const shapesOnly = new Redactor();
+
+/**
+ * Writes the envelope for `err`. Messages and details are passed through the redactor, so an
+ * error that carries caller data never echoes a secret-shaped value.
+ */
+export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, redactor: Redactor = shapesOnly): FastifyReply {
   let we = err instanceof WeftError ? err : fromFramework(err as FastifyError);
   if (!we) {
     req.log.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'internal error');
@@ -40,7 +47,7 @@ export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply
     // reset connection while it is still sending.
     req.raw.resume();
   }
-  const body: ErrorEnvelope = we.toEnvelope();
+  const body: ErrorEnvelope = redactor.redact(we.toEnvelope());
   if (we.headers) reply.headers(we.headers);
   return reply.code(we.status).type('application/json').send(body);
 }
