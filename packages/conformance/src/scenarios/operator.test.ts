@@ -99,6 +99,8 @@ describe.runIf(OWN_HOSTS)('security: the operator credential', () => {
     const listed = await op('GET', '/v1/host/weft/keys');
     expect(listed.status).toBe(200);
     expect((listed.body.keys as KeyView[]).map((k) => k.keyId)).toContain(aId);
+    expect((await op('GET', '/v1/host/weft/keys?tenant=a&tenant=b')).status).toBe(400);
+    expect((await op('GET', '/v1/host/weft/keys?tenant=bad%20tenant')).status).toBe(400);
     const onlyB = await op('GET', '/v1/host/weft/keys?tenant=tenant-b');
     expect((onlyB.body.keys as KeyView[]).every((k) => k.tenant === 'tenant-b')).toBe(true);
 

@@ -19,6 +19,7 @@
  * @see security-contract.md §1.4
  */
 import { WeftError, compileValidator } from '@weft/contract';
+import { TENANT_RE } from '@weft/security';
 import type { ApiKeyRecord } from '@weft/engine';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Principal } from '../auth.js';
@@ -105,7 +106,10 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: HostContext): void 
 
   app.get('/v1/host/weft/keys', { config: { scope: 'keys:manage' } }, async (req) => {
     const p = principalOf(req);
-    const q = req.query as { tenant?: string };
+    const q = req.query as { tenant?: unknown };
+    if (q.tenant !== undefined && (typeof q.tenant !== 'string' || !TENANT_RE.test(q.tenant))) {
+      throw new WeftError('validation_error', 'tenant must match [A-Za-z0-9._-]{1,128}.', { errors: [{ path: '/tenant', message: 'invalid' }] });
+    }
     let tenant: string | undefined = p.tenant;
     if (isOperator(p)) tenant = q.tenant;
     else if (q.tenant !== undefined && q.tenant !== p.tenant) throw needOperator();
