@@ -143,6 +143,13 @@ describe('redactor: known secret values', () => {
     expect(run.redactText('k=host-configured-key-0123')).toBe(`k=${REDACTED}`);
   });
 
+  it('never breaks JSON when a known value also occurs outside a string (a number)', () => {
+    const r = new Redactor([]).withSecrets(['12345678']);
+    const json = JSON.stringify({ durationMs: 12345678, list: [12345678], pin: '12345678', note: 'x12345678y' });
+    const out = JSON.parse(r.redactJson(json)) as Record<string, unknown>;
+    expect(out).toEqual({ durationMs: 12345678, list: [12345678], pin: REDACTED, note: `x${REDACTED}y` });
+  });
+
   it('replaces a secret that contains another one whole', () => {
     const r = new Redactor([]).withSecrets(['inner-secret', 'outer-inner-secret-x']);
     expect(r.redactText('[outer-inner-secret-x]')).toBe(`[${REDACTED}]`);

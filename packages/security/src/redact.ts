@@ -141,7 +141,16 @@ export class Redactor {
    * result still valid JSON; the input itself when nothing matched.
    */
   redactJson(json: string): string {
-    return this.scrub(json, true);
+    const out = this.scrub(json, true);
+    if (out === json) return out;
+    // A known value can also occur outside a string literal (a number such as 12345678); the
+    // marker there is never valid JSON, so a parse failure shows it: redact the parsed value.
+    try {
+      JSON.parse(out);
+      return out;
+    } catch {
+      return JSON.stringify(this.redact(JSON.parse(json) as unknown));
+    }
   }
 
   /**

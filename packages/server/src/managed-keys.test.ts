@@ -97,7 +97,7 @@ describe('ManagedKeyService', () => {
     expect(GRANTABLE_SCOPES).toContain('keys:manage');
     expect(GRANTABLE_SCOPES).not.toContain('keys:admin');
     expect(() => parseScopes(['keys:admin'])).toThrow(WeftError);
-    expect(() => parseScopes(['runs:read', 'bogus'])).toThrow(/Unknown scope/);
+    expect(() => parseScopes(['runs:read', 'bogus'])).toThrow(/^Unknown scope at \/scopes\/1\.$/);
     expect(() => parseScopes([])).toThrow(WeftError);
   });
 

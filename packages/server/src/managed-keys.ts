@@ -84,11 +84,12 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 /** Expands `all` and checks every scope is grantable. @throws WeftError validation_error */
 export function parseScopes(requested: readonly string[]): string[] {
   const out = new Set<string>();
-  for (const s of requested) {
+  for (const [i, s] of requested.entries()) {
     if (s === 'all') GRANTABLE_SCOPES.forEach((g) => out.add(g));
     else if (s === KEYS_ADMIN_SCOPE) throw new WeftError('validation_error', 'keys:admin is reserved for the operator credential (WEFT_OPERATOR_KEY).', { errors: [{ path: '/scopes', message: 'keys:admin is not grantable' }] });
     else if ((GRANTABLE_SCOPES as readonly string[]).includes(s)) out.add(s);
-    else throw new WeftError('validation_error', `Unknown scope ${JSON.stringify(s.slice(0, 64))}.`, { errors: [{ path: '/scopes', message: `must be one of all, ${GRANTABLE_SCOPES.join(', ')}` }] });
+    // The caller's value is never echoed: the index names it.
+    else throw new WeftError('validation_error', `Unknown scope at /scopes/${i}.`, { errors: [{ path: `/scopes/${i}`, message: `must be one of all, ${GRANTABLE_SCOPES.join(', ')}` }] });
   }
   if (out.size === 0) throw new WeftError('validation_error', 'A key needs at least one scope.', { errors: [{ path: '/scopes', message: 'empty' }] });
   return GRANTABLE_SCOPES.filter((g) => out.has(g));

@@ -104,5 +104,12 @@ describe.skipIf(!target.inProcess)('security: redaction of run inputs at the app
     expect(r.body).toMatchObject({ error: 'validation_error' });
     expectClean('error envelope', r.text);
     expect(r.text).not.toContain(SECRETS.openai.slice(0, 40));
+    // An envelope that does carry the offending value in details gets it scrubbed on the way out.
+    const { runId } = (await call<{ runId: string }>('POST', '/v1/runs', { body: { workflowId: 'conformance-noop' } })).body;
+    const shaped = j('sk-', 'proj-', 'abcdefghijklmnopqrstuvwx');
+    const e = await call<{ details: { bufferMs: string } }>('GET', `/v1/runs/${runId}/events?bufferMs=${shaped}`, { headers: { accept: 'text/event-stream' } });
+    expect(e.status).toBe(400);
+    expect(e.body.details.bufferMs).toBe('[REDACTED]');
+    expect(e.text).not.toContain(shaped);
   });
 });
