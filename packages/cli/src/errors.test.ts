@@ -51,4 +51,10 @@ describe('serve flags', () => {
     const secrets = serveSecrets({ WEFT_API_KEYS: 'a:key-one-0123456789, b:key:two', WEFT_PG_URL: 'postgres://weft:p%40ss@db:5432/weft' });
     expect(secrets).toEqual(['key-one-0123456789', 'key:two', 'postgres://weft:p%40ss@db:5432/weft', 'p@ss']);
   });
+
+  it('collects the operator key for redaction and maps --operator-key to WEFT_OPERATOR_KEY', () => {
+    const op = 'operator-key-0123456789abcdef-0123456789';
+    expect(serveSecrets({ WEFT_OPERATOR_KEY: ` ${op} ` })).toEqual([op]);
+    expect(serveEnvironment({ operatorKey: op }, {})).toMatchObject({ WEFT_OPERATOR_KEY: op });
+  });
 });

@@ -15,6 +15,20 @@
  */
 import type { RunStatus, WorkflowDefinition } from '@weft/contract';
 
+/**
+ * Scrubs secrets from what the engine records: every event at the append boundary, and the
+ * caller-supplied inputs, tags and metadata of the run row. Implemented by `@weft/security`'s
+ * `Redactor` (the host injects it); this is the port the engine sees.
+ */
+export interface RecordRedactor {
+  /** A redactor that also scrubs these known values (a run's sensitive variables). */
+  withSecrets(values: Iterable<string>): RecordRedactor;
+  /** `JSON.stringify` output with secrets replaced; the input itself when nothing matched. */
+  redactJson(json: string): string;
+  /** A JSON-like value with secrets replaced, copy-on-write (the same value when clean). */
+  redact<T>(value: T): T;
+}
+
 /** Wall clock, injectable so engine behaviour is testable with a fake clock. */
 export interface Clock {
   /** Milliseconds since the epoch. */

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunEventDoc, WorkflowDefinition } from '@weft/contract';
 import { MemoryStore } from './memory-store.js';
+import { BUILTIN_NODES, NodeRegistry, type NodeContext } from './nodes.js';
 import { RunEngine } from './run-engine.js';
-import type { RunRecord } from './ports.js';
+import type { RecordRedactor, RunRecord } from './ports.js';
 
 const node = (id: string, typeId = 'core.noop', inputs: Record<string, unknown> = {}, config: Record<string, unknown> = {}) => ({
   id,
@@ -174,5 +175,65 @@ describe('RunEngine', () => {
     await engine.start();
     const evs = await terminal(store, engine, rec);
     expect(types(evs)).toEqual(['run.started', 'node.started:w', 'node.completed:w', 'node.started:z', 'node.completed:z', 'run.completed']);
+  });
+});
+
+/** A stand-in for @weft/security's Redactor: one shape (`SHAPED-…`) plus known values. */
+class FakeRedactor implements RecordRedactor {
+  constructor(private readonly known: string[] = []) {}
+  withSecrets(values: Iterable<string>): RecordRedactor {
+    return new FakeRedactor([...this.known, ...values]);
+  }
+  private text(s: string): string {
+    let out = s.replace(/SHAPED-[a-z0-9]+/g, '[REDACTED]');
+    for (const k of this.known) out = out.split(k).join('[REDACTED]');
+    return out;
+  }
+  redactJson(json: string): string {
+    return this.text(json);
+  }
+  redact<T>(value: T): T {
+    const json = JSON.stringify(value);
+    const out = this.text(json);
+    return out === json ? value : (JSON.parse(out) as T);
+  }
+}
+
+describe('RunEngine: redaction at the append boundary', () => {
+  it('invariant: secret-leakage-eventlog-payload — scrubs shapes before the run row and every event; nodes see only declared-sensitive values raw', async () => {
+    const seen: Record<string, unknown>[] = [];
+    const registry = new NodeRegistry([
+      ...BUILTIN_NODES,
+      {
+        typeId: 'test.capture',
+        execute: (ctx: NodeContext) => {
+          seen.push({ ...ctx.inputs });
+          return { outputs: { note: `token=${String(ctx.inputs.token)} plain=${String(ctx.inputs.plain)} made=SHAPED-fromnode1` } };
+        },
+      },
+    ]);
+    const store = new MemoryStore();
+    engine = new RunEngine({ store, limits: { maxNodeExecutions: 10, maxRunDurationMs: 60_000 }, registry, redactor: new FakeRedactor() });
+    const def = wf('capture', [node('c', 'test.capture', { token: { type: 'variable', variableName: 'token' }, plain: { type: 'variable', variableName: 'plain' } })], [], {
+      variables: [
+        { name: 'token', type: 'string', sensitive: true },
+        { name: 'plain', type: 'string' },
+      ],
+    } as Partial<WorkflowDefinition>);
+    await engine.catalog.register(def, 'test');
+    await engine.start();
+    const rec = await engine.createRun({ tenant: 't', principal: 'p', workflowId: 'capture', inputs: { token: 'raw-sensitive-value', plain: 'x SHAPED-abc123 y' }, tags: ['SHAPED-tag1'], metadata: { m: 'SHAPED-meta1' } });
+    const evs = await terminal(store, engine, rec);
+    expect(evs.at(-1)?.type).toBe('run.completed');
+    expect(seen).toEqual([{ token: 'raw-sensitive-value', plain: 'x [REDACTED] y' }]);
+    const row = await store.getRunInternal(rec.runId);
+    expect(row?.variables).toEqual({ token: 'raw-sensitive-value', plain: 'x [REDACTED] y' });
+    expect(row?.tags).toEqual(['[REDACTED]']);
+    expect(row?.metadata).toEqual({ m: '[REDACTED]' });
+    const stored = (await store.readEvents(rec.runId, -1, 1000)).map((e) => e.json).join('\n');
+    expect(stored).not.toContain('raw-sensitive-value');
+    expect(stored).not.toMatch(/SHAPED-/);
+    expect(evs.find((e) => e.type === 'node.completed')?.payload).toMatchObject({ outputs: { note: 'token=[REDACTED] plain=x [REDACTED] y made=[REDACTED]' } });
+    expect(JSON.stringify(row?.projection)).not.toMatch(/raw-sensitive-value|SHAPED-/);
   });
 });

@@ -32,6 +32,7 @@ import {
   type IdempotencyCompletion,
   type IdempotentResponse,
   type InterruptView,
+  type RecordRedactor,
   type RunRecord,
   type Store,
   type TimerChanges,
@@ -65,6 +66,11 @@ export interface EngineOptions {
   ownerId?: string;
   leaseTtlMs?: number;
   logger?: EngineLogger;
+  /**
+   * Scrubs secrets before anything is stored (the host passes `@weft/security`'s Redactor);
+   * without it only declared-sensitive values are scrubbed.
+   */
+  redactor?: RecordRedactor;
 }
 
 /** Parameters of {@link RunEngine.createRun}; tenant and principal come from the credential. */
@@ -150,7 +156,7 @@ interface HotRun {
   settled: Settled[];
   /** Node timers this process armed: key → fireAt. */
   armed: Map<string, number>;
-  redact: (json: string) => string;
+  redactor: RecordRedactor;
   recursionLimit: number;
   deadlineLimit: number;
   deadlineAt?: number;
@@ -198,7 +204,7 @@ class StepBatch {
       engineVersion: String(ENGINE_VERSION),
     };
     const raw = JSON.stringify(doc);
-    const json = this.h.redact(raw);
+    const json = this.h.redactor.redactJson(raw);
     // Fold what is stored: the projection (snapshots, downstream inputs) never holds a secret
     // the log does not.
     applyEvent(this.h.proj, json === raw ? doc : (JSON.parse(json) as RunEventDoc));
@@ -244,15 +250,23 @@ function unwrapEventPayload(v: unknown): unknown {
   return keys.length === 1 && keys[0] === 'eventPayload' ? (v as { eventPayload: unknown }).eventPayload : v;
 }
 
-/** Builds a redactor that masks the JSON-escaped form of each secret value. */
-function makeRedactor(secrets: string[]): (json: string) => string {
-  const needles = secrets.filter((s) => s.length >= 4).map((s) => JSON.stringify(s).slice(1, -1));
-  if (needles.length === 0) return (json) => json;
-  return (json) => {
+/** The fallback {@link RecordRedactor}: masks the JSON-escaped form of known values only. */
+class KnownValuesRedactor implements RecordRedactor {
+  private readonly needles: string[];
+  constructor(values: Iterable<string> = []) {
+    this.needles = [...values].filter((s) => s.length >= 4).map((s) => JSON.stringify(s).slice(1, -1));
+  }
+  withSecrets(values: Iterable<string>): RecordRedactor {
+    return new KnownValuesRedactor(values);
+  }
+  redactJson(json: string): string {
     let out = json;
-    for (const n of needles) out = out.split(n).join('[REDACTED]');
+    for (const n of this.needles) if (out.includes(n)) out = out.split(n).join('[REDACTED]');
     return out;
-  };
+  }
+  redact<T>(value: T): T {
+    return value;
+  }
 }
 
 /** Variables with `sensitive: true` masked, for events and snapshots. */
@@ -283,6 +297,7 @@ export class RunEngine {
   private readonly clock: Clock;
   private readonly leaseTtlMs: number;
   private readonly log: EngineLogger;
+  private readonly redactor: RecordRedactor;
   private readonly hot = new Map<string, HotRun>();
   private readonly active = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, () => void>();
@@ -305,6 +320,7 @@ export class RunEngine {
     this.ownerId = opts.ownerId ?? `weft-${randomBytes(6).toString('hex')}`;
     this.leaseTtlMs = opts.leaseTtlMs ?? 30_000;
     this.log = opts.logger ?? silentLogger;
+    this.redactor = opts.redactor ?? new KnownValuesRedactor();
     this.catalog = new WorkflowCatalog(this.store, this.registry, this.clock);
   }
 
@@ -371,7 +387,7 @@ export class RunEngine {
         nodeId: run.gated.nodeId,
       });
     }
-    const variables = this.seedVariables(def, p.inputs ?? {});
+    const variables = this.seedVariables(def, this.redactInputs(def, p.inputs ?? {}));
     const configurable = this.checkConfigurable(wf.hash, def, p.configurable ?? {});
     const graph = this.catalog.graphOf(wf);
     const now = this.clock.now();
@@ -385,8 +401,8 @@ export class RunEngine {
       createdAt: new Date(now).toISOString(),
       variables,
       configurable,
-      tags: p.tags ?? [],
-      metadata: p.metadata ?? {},
+      tags: this.redactor.redact(p.tags ?? []),
+      metadata: this.redactor.redact(p.metadata ?? {}),
       cancelRequested: null,
       projection: initialProjection(graph),
       leaseOwner: this.ownerId,
@@ -482,6 +498,22 @@ export class RunEngine {
     return rec.projection.status;
   }
 
+  /**
+   * Credential-shaped input values are scrubbed before the run row is written, so nodes see the
+   * marker too; declared-sensitive inputs are kept for nodes (masked by name and scrubbed by
+   * value in everything recorded instead).
+   */
+  private redactInputs(def: WorkflowDefinition, inputs: Record<string, unknown>): Record<string, unknown> {
+    const sensitive = new Set(def.variables.filter((v) => v.sensitive).map((v) => v.name));
+    let out: Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(inputs)) {
+      if (sensitive.has(k)) continue;
+      const r = this.redactor.redact(v);
+      if (r !== v) (out ??= { ...inputs })[k] = r;
+    }
+    return out ?? inputs;
+  }
+
   private seedVariables(def: WorkflowDefinition, inputs: Record<string, unknown>): Record<string, unknown> {
     const vars: Record<string, unknown> = {};
     const errors: { path: string; message: string }[] = [];
@@ -550,7 +582,7 @@ export class RunEngine {
       inflight: new Map(),
       settled: [],
       armed: new Map(),
-      redact: makeRedactor(secrets),
+      redactor: this.redactor.withSecrets(secrets),
       recursionLimit,
       deadlineLimit,
       waitingChild: new Map(),

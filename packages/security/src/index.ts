@@ -2,3 +2,4 @@ export * from './principal.js';
 export * from './jwt.js';
 export * from './mtls.js';
 export * from './rate-limit.js';
+export * from './redact.js';

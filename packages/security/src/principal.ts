@@ -19,7 +19,16 @@ export interface Principal {
   principal: string;
   scopes: ReadonlySet<string>;
   kind: PrincipalKind;
+  /**
+   * True only for the host operator credential (`WEFT_OPERATOR_KEY`): the one principal that
+   * may administer other tenants. Its `tenant` is {@link OPERATOR_TENANT}, which no real
+   * tenant can have.
+   */
+  operator?: true;
 }
+
+/** The tenant of the operator principal: empty, so it never matches a tenant id. */
+export const OPERATOR_TENANT = '';
 
 /** Tenant ids: the same grammar `WEFT_API_KEYS` accepts. */
 export const TENANT_RE = /^[A-Za-z0-9._-]{1,128}$/;

@@ -225,7 +225,7 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
     reply.header('x-content-type-options', 'nosniff');
   });
 
-  app.setErrorHandler((err, req, reply) => sendError(err, req, reply));
+  app.setErrorHandler((err, req, reply) => sendError(err, req, reply, ctx.redactor));
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '';
     const allow = allowedMethods(matchers, path);
@@ -237,7 +237,7 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
     const err = versioned
       ? new WeftError('not_found', 'No such route.')
       : new WeftError('unversioned_path', 'API paths are versioned: use /v1/… (discovery is at /.well-known/openwop).');
-    return sendError(err, req, reply);
+    return sendError(err, req, reply, ctx.redactor);
   });
 
   let discoveryCache: { body: string; etag: string } | undefined;

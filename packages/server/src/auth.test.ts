@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiKeyAuthenticator, Authenticator, requireScope, type ManagedKeyVerifier } from './auth.js';
+import { ApiKeyAuthenticator, Authenticator, OPERATOR_SCOPES, requireScope, type ManagedKeyVerifier } from './auth.js';
 
 const KEY = 'unit-test-key-0123456789abcdef';
 
@@ -41,6 +41,44 @@ describe('ApiKeyAuthenticator', () => {
     },
   );
 
+  it('invariant: key-admin-tenant-bound — a configured tenant key never holds keys:admin, even when listed in its scopes', () => {
+    const auth = new ApiKeyAuthenticator([
+      { tenant: 't1', key: KEY },
+      { tenant: 't2', key: `${KEY}-other`, scopes: ['keys:manage', 'keys:admin'] },
+    ]);
+    for (const k of [KEY, `${KEY}-other`]) {
+      const p = auth.authenticate(`Bearer ${k}`);
+      expect(p.scopes.has('keys:admin')).toBe(false);
+      expect(p.operator).toBeUndefined();
+    }
+    expect(auth.authenticate(`Bearer ${KEY}`).scopes.has('keys:manage')).toBe(true);
+  });
+
+  it('invariant: operator-required-host-wide — only the operator key yields the operator principal, hashed and compared like the others', () => {
+    const op = 'operator-key-0123456789abcdef-0123456789';
+    const auth = new ApiKeyAuthenticator([{ tenant: 't1', key: KEY }], op);
+    const dump = JSON.stringify(auth, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') : v instanceof Set ? [...v] : v));
+    expect(dump).not.toContain(op);
+    const p = auth.authenticate(`Bearer ${op}`);
+    expect(p).toMatchObject({ tenant: '', operator: true, kind: 'api-key' });
+    expect(p.principal).toMatch(/^operator:[0-9a-f]{16}$/);
+    expect([...p.scopes].sort()).toEqual([...OPERATOR_SCOPES].sort());
+    expect(() => auth.authenticate(`Bearer ${op.slice(0, -1)}X`)).toThrowError(expect.objectContaining({ code: 'unauthenticated' }));
+    expect(auth.authenticate(`Bearer ${KEY}`).operator).toBeUndefined();
+  });
+
+  it('refuses a short operator key or one equal to a tenant key, without echoing it', () => {
+    expect(() => new ApiKeyAuthenticator([], 'short-operator-key')).toThrow(/at least 32/);
+    const same = 'same-key-for-both-0123456789abcdef-0123';
+    try {
+      new ApiKeyAuthenticator([{ tenant: 't1', key: same }], same);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as Error).message).toMatch(/must differ/);
+      expect((e as Error).message).not.toContain(same);
+    }
+  });
+
   it('enforces scopes with details.scopeRequired', () => {
     const auth = new ApiKeyAuthenticator([{ tenant: 't1', key: KEY, scopes: ['runs:read'] }]);
     const p = auth.authenticate(`Bearer ${KEY}`);
@@ -52,6 +90,14 @@ describe('ApiKeyAuthenticator', () => {
 describe('Authenticator chain', () => {
   const apiKeys = new ApiKeyAuthenticator([{ tenant: 't1', key: KEY }]);
   const managed = (answer: Awaited<ReturnType<ManagedKeyVerifier['verify']>>): ManagedKeyVerifier => ({ verify: async () => answer });
+
+  it('invariant: operator-required-host-wide — a managed key is never the operator, whatever its record claims', async () => {
+    const managed: ManagedKeyVerifier = { verify: async () => ({ tenant: 't1', principal: 'key_x', scopes: new Set(['keys:manage']), operator: true }) };
+    const chain = new Authenticator({ apiKeys: new ApiKeyAuthenticator([]), managedKeys: () => managed });
+    const p = await chain.authenticate(`Bearer weft_${'0'.repeat(18)}_${'A'.repeat(43)}`);
+    expect(p.operator).toBeUndefined();
+    expect(p.tenant).toBe('t1');
+  });
 
   it('accepts configured keys with kind api-key before asking managed keys', async () => {
     let asked = 0;

@@ -3,9 +3,11 @@
  *
  * 1. A bearer shaped like a JWT (three base64url segments, a JSON header with `alg`) goes to
  *    the {@link JwtVerifier} when issuers are configured — and only there.
- * 2. Otherwise configured API keys: hashed (SHA-256) at load, the plaintext dropped; a
- *    presented key is hashed and compared against every stored hash with a constant-time
- *    comparison and no early exit, so neither the match nor its position is timing-visible.
+ * 2. Otherwise configured API keys and the operator key: hashed (SHA-256) at load, the
+ *    plaintext dropped; a presented key is hashed and compared against every stored hash with
+ *    a constant-time comparison and no early exit, so neither the match nor its position is
+ *    timing-visible. A configured tenant key administers its own tenant only; the operator key
+ *    (`WEFT_OPERATOR_KEY`) is the one credential holding `keys:admin` (see {@link OPERATOR_SCOPES}).
  * 3. Then managed keys, when that service is present (revoked → `key_revoked`, expired →
  *    `key_expired`).
  *
@@ -15,7 +17,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { SCOPES, WeftError, type Scope } from '@weft/contract';
-import { MAX_JWT_LENGTH, looksLikeJwt, type JwtVerifier, type Principal } from '@weft/security';
+import { MAX_JWT_LENGTH, OPERATOR_TENANT, looksLikeJwt, type JwtVerifier, type Principal } from '@weft/security';
 import type { ApiKeyConfig } from './config.js';
 
 export type { Principal, PrincipalKind } from '@weft/security';
@@ -25,7 +27,23 @@ interface StoredKey {
   tenant: string;
   principal: string;
   scopes: ReadonlySet<string>;
+  operator: boolean;
 }
+
+/** The host-wide scope: held by the operator credential and by nothing else. */
+const ADMIN_SCOPE = 'keys:admin';
+
+/** What a configured tenant key may hold: every scope but the operator's `keys:admin`. */
+export const TENANT_KEY_SCOPES: readonly Scope[] = SCOPES.filter((s) => s !== ADMIN_SCOPE);
+
+/**
+ * The operator credential's scopes: key administration of every tenant and audit
+ * verification — no run, workflow or approval access (it belongs to no tenant).
+ */
+export const OPERATOR_SCOPES: readonly Scope[] = ['keys:manage', 'keys:admin', 'audit:read'];
+
+/** Shortest operator key accepted. */
+export const MIN_OPERATOR_KEY_LENGTH = 32;
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
@@ -48,13 +66,31 @@ export function parseBearer(header: string | undefined): string {
 export class ApiKeyAuthenticator {
   private readonly keys: StoredKey[];
 
-  constructor(keys: readonly ApiKeyConfig[]) {
+  /**
+   * @param keys configured tenant keys; `keys:admin` is dropped from their scopes.
+   * @param operatorKey the operator credential, when configured.
+   * @throws Error when the operator key is short or equals a tenant key (never echoing either).
+   */
+  constructor(keys: readonly ApiKeyConfig[], operatorKey?: string) {
     this.keys = keys.map((k) => ({
       hash: sha256(k.key),
       tenant: k.tenant,
       principal: `key_${createHash('sha256').update(`weft-principal:${k.key}`).digest('hex').slice(0, 16)}`,
-      scopes: new Set(k.scopes ?? SCOPES),
+      scopes: new Set((k.scopes ?? TENANT_KEY_SCOPES).filter((s) => s !== ADMIN_SCOPE)),
+      operator: false,
     }));
+    if (operatorKey !== undefined) {
+      if (operatorKey.length < MIN_OPERATOR_KEY_LENGTH) throw new Error(`WEFT_OPERATOR_KEY must be at least ${MIN_OPERATOR_KEY_LENGTH} characters`);
+      const hash = sha256(operatorKey);
+      if (this.keys.some((k) => k.hash.equals(hash))) throw new Error('WEFT_OPERATOR_KEY must differ from every WEFT_API_KEYS key');
+      this.keys.push({
+        hash,
+        tenant: OPERATOR_TENANT,
+        principal: `operator:${createHash('sha256').update(`weft-operator:${operatorKey}`).digest('hex').slice(0, 16)}`,
+        scopes: new Set(OPERATOR_SCOPES),
+        operator: true,
+      });
+    }
   }
 
   get size(): number {
@@ -69,7 +105,10 @@ export class ApiKeyAuthenticator {
       // Evaluate every key: no early exit.
       if (timingSafeEqual(presented, k.hash) && !found) found = k;
     }
-    return found ? { tenant: found.tenant, principal: found.principal, scopes: found.scopes, kind: 'api-key' } : undefined;
+    if (!found) return undefined;
+    const p: Principal = { tenant: found.tenant, principal: found.principal, scopes: found.scopes, kind: 'api-key' };
+    if (found.operator) p.operator = true;
+    return p;
   }
 
   /**
@@ -119,7 +158,8 @@ export class Authenticator {
       const r = await managed.verify(token);
       if (r === 'revoked') throw new WeftError('key_revoked', 'The credential has been revoked.');
       if (r === 'expired') throw new WeftError('key_expired', 'The credential has expired.');
-      if (r) return { ...r, kind: r.kind ?? 'api-key' };
+      // A managed key is never the operator, whatever its record says.
+      if (r) return { tenant: r.tenant, principal: r.principal, scopes: r.scopes, kind: r.kind ?? 'api-key' };
     }
     throw new WeftError('unauthenticated', 'The credential is not valid.');
   }

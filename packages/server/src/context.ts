@@ -4,6 +4,7 @@
 import type { RunEngine, Store } from '@weft/engine';
 import type { FastifyRequest } from 'fastify';
 import { WeftError } from '@weft/contract';
+import type { Redactor } from '@weft/security';
 import type { Principal } from './auth.js';
 import type { HostConfig } from './config.js';
 import type { InterruptTokens } from './interrupt-tokens.js';
@@ -24,6 +25,8 @@ export interface HostContext {
   audit: AuditLog;
   /** Managed API keys (the auth chain verifies bearer tokens against it). */
   managedKeys?: ManagedKeyService;
+  /** The host's redactor (error envelopes; the engine and logger hold the same one). */
+  redactor?: Redactor;
 }
 
 declare module 'fastify' {

@@ -5,6 +5,7 @@
  * @see wire-contract.md §4.1
  */
 import { WeftError, type ErrorEnvelope } from '@weft/contract';
+import { Redactor } from '@weft/security';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { drainRefusedBody } from './request-limits.js';
 
@@ -33,8 +34,14 @@ function fromFramework(err: FastifyError, limit: number | undefined): WeftError 
   return undefined;
 }
 
-/** Writes the envelope for `err`. */
-export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+/** Used when the host passes none: credential shapes only. */
+const shapesOnly = new Redactor();
+
+/**
+ * Writes the envelope for `err`. Messages and details are passed through the redactor, so an
+ * error that carries caller data never echoes a secret-shaped value.
+ */
+export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, redactor: Redactor = shapesOnly): FastifyReply {
   let we = err instanceof WeftError ? err : fromFramework(err as FastifyError, req.routeOptions.bodyLimit);
   if (!we) {
     req.log.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'internal error');
@@ -47,7 +54,7 @@ export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply
     reply.removeHeader('connection');
     drainRefusedBody(req.raw);
   }
-  const body: ErrorEnvelope = we.toEnvelope();
+  const body: ErrorEnvelope = redactor.redact(we.toEnvelope());
   if (we.headers) reply.headers(we.headers);
   return reply.code(we.status).type('application/json').send(body);
 }

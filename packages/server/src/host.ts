@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RunEngine, type Store } from '@weft/engine';
 import type { FastifyInstance } from 'fastify';
+import { Redactor } from '@weft/security';
 import pino, { type Logger } from 'pino';
 import { buildApp } from './app.js';
 import { ApiKeyAuthenticator } from './auth.js';
@@ -66,6 +67,7 @@ export async function openStore(config: HostConfig): Promise<Store> {
  * store already holds managed keys (bootstrapped with `weft keys create --data-dir`).
  */
 async function devKeyWithheld(config: HostConfig, store: Store): Promise<DevKeyWithheld | undefined> {
+  if (config.operatorKey) return { reason: 'operator-key' };
   if (config.oidcIssuers.length > 0) return { reason: 'jwt-issuers' };
   const count = (await store.listApiKeys()).length;
   return count > 0 ? { reason: 'managed-keys', count } : undefined;
@@ -81,13 +83,18 @@ function reportWorkflowLoad(report: WorkflowLoadResult, announce: boolean, logge
   else for (const l of lines) logger.warn(l);
 }
 
-/** Creates the logger: JSON lines, credentials redacted by path (to stdout unless `destination` is given). */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+/**
+ * Creates the logger: JSON lines, credentials redacted by path, and every line passed through
+ * the redactor (credential shapes, known secret values) before it is written (to stdout unless
+ * `destination` is given).
+ */
+export function createLogger(level: string, destination?: pino.DestinationStream, redactor: Redactor = new Redactor()): Logger {
   const options: pino.LoggerOptions = {
     level,
     base: { service: 'weft' },
+    hooks: { streamWrite: (line) => redactor.redactJson(line) },
     redact: {
-      paths: ['req.headers.authorization', 'headers.authorization', 'authorization', '*.apiKey', '*.key', 'apiKeys', 'config.apiKeys'],
+      paths: ['req.headers.authorization', 'headers.authorization', 'authorization', '*.apiKey', '*.key', 'apiKeys', 'config.apiKeys', 'operatorKey', 'config.operatorKey'],
       censor: '[REDACTED]',
     },
   };
@@ -96,7 +103,9 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 
 /** Starts a host and resolves once it listens. */
 export async function startHost(config: HostConfig, opts: { logger?: Logger } = {}): Promise<RunningHost> {
-  const logger = opts.logger ?? createLogger(config.logLevel);
+  // The host's one redactor: credential shapes plus every secret value this process knows.
+  const redactor = new Redactor();
+  const logger = opts.logger ?? createLogger(config.logLevel, undefined, redactor);
   const store = await openStore(config);
   await store.migrate();
   let keys: ApiKeyConfig[] = config.apiKeys;
@@ -112,18 +121,22 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
       );
     }
   }
-  const auth = new ApiKeyAuthenticator(keys);
+  const auth = new ApiKeyAuthenticator(keys, config.operatorKey);
+  for (const k of keys) redactor.addSecret(k.key);
+  if (config.operatorKey) redactor.addSecret(config.operatorKey);
   const { audit, managedKeys } = await openSecurityServices(store, config, { logger });
   const tokenKeys = loadTokenKeys(config.interruptTokenKeys, config.store === 'sqlite' ? config.dataDir : undefined);
   if (tokenKeys.source === 'ephemeral' && config.store === 'postgres') {
     logger.warn('WEFT_INTERRUPT_TOKEN_KEYS is not set: interrupt tokens are signed with a per-process key and die with it');
   }
+  for (const k of tokenKeys.keys) redactor.addSecret(k.secret.toString('utf8'));
   const tokens = new InterruptTokens(tokenKeys.keys, config.interruptTokenTtlMs);
   const engine = new RunEngine({
     store,
     limits: { maxNodeExecutions: config.maxNodeExecutions, maxRunDurationMs: config.maxRunDurationMs },
     leaseTtlMs: config.leaseTtlMs,
     logger: logger.child({ component: 'engine' }),
+    redactor,
   });
   const dirs = config.workflowsDirs.length > 0 ? config.workflowsDirs : [join(repoRoot, 'examples', 'workflows')].filter((d) => existsSync(d));
   reportWorkflowLoad(await loadWorkflowDirs(engine, dirs, logger), config.announce, logger);
@@ -148,6 +161,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     tokens,
     audit,
     managedKeys,
+    redactor,
   };
   const app = buildApp(ctx, auth, logger);
   await engine.start();

@@ -5,6 +5,10 @@
  * single use follows from the interrupt's state in the run log (a resolved interrupt refuses
  * every later token).
  *
+ * Decoding is strict: each segment must be the canonical unpadded base64url of its bytes (only
+ * `A-Z a-z 0-9 - _`, no `=`, zero padding bits — checked by re-encoding and comparing), so one
+ * token has exactly one spelling. Anything else answers exactly like a random token.
+ *
  * @see execution-semantics.md §2.5
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -40,6 +44,25 @@ export const DEFAULT_TOKEN_TTL_MS = 30 * 60 * 1000;
 
 const notFound = (): WeftError => new WeftError('not_found', 'Interrupt not found.');
 
+/** Longest token examined. */
+const MAX_TOKEN_LENGTH = 2048;
+
+/** Exactly two non-empty segments of the base64url alphabet, no padding. */
+const TOKEN_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** Length of the HMAC-SHA256 segment (32 bytes, unpadded base64url). */
+const MAC_CHARS = 43;
+
+/**
+ * The bytes of `seg` when it is their canonical unpadded base64url spelling; undefined for any
+ * other spelling (Node's decoder silently skips foreign characters and ignores padding bits).
+ */
+export function decodeCanonicalBase64url(seg: string): Buffer | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(seg)) return undefined;
+  const bytes = Buffer.from(seg, 'base64url');
+  return bytes.toString('base64url') === seg ? bytes : undefined;
+}
+
 export class InterruptTokens {
   constructor(
     private readonly keys: readonly TokenKey[],
@@ -62,14 +85,17 @@ export class InterruptTokens {
    * interrupt (404); an expired one is 410 `interrupt_expired`.
    */
   verify(token: string, now: number): TokenClaims {
-    if (token.length > 2048) throw notFound();
+    if (token.length > MAX_TOKEN_LENGTH || !TOKEN_RE.test(token)) throw notFound();
     const dot = token.indexOf('.');
-    if (dot <= 0 || dot !== token.lastIndexOf('.')) throw notFound();
     const body = token.slice(0, dot);
-    const mac = Buffer.from(token.slice(dot + 1), 'base64url');
+    const macText = token.slice(dot + 1);
+    if (macText.length !== MAC_CHARS) throw notFound();
+    const mac = decodeCanonicalBase64url(macText);
+    const payload = decodeCanonicalBase64url(body);
+    if (!mac || !payload) throw notFound();
     let p: Payload;
     try {
-      p = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Payload;
+      p = JSON.parse(payload.toString('utf8')) as Payload;
     } catch {
       throw notFound();
     }

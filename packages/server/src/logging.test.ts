@@ -2,7 +2,8 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { loadConfig } from './config.js';
-import { startHost, type RunningHost } from './host.js';
+import { Redactor } from '@weft/security';
+import { createLogger, startHost, type RunningHost } from './host.js';
 
 const KEY = 'log-canary-tenant-key-0123456789abcdef';
 const CANARY = 'CANARY-openwop-CONFORMANCE-NEVER-SECRET';
@@ -47,5 +48,27 @@ describe('logging', () => {
     const all = lines.join('');
     expect(all).not.toContain(KEY);
     expect(all).not.toContain(CANARY);
+  });
+
+  it('invariant: no-secret-in-logs — every line of the host logger passes the redactor: shapes and known values, message and fields', () => {
+    const out: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        out.push(chunk.toString());
+        cb();
+      },
+    });
+    const redactor = new Redactor();
+    const known = 'known-host-secret-value-42';
+    redactor.addSecret(known);
+    const logger = createLogger('info', sink, redactor);
+    const shaped = ['sk-', 'ant-', CANARY].join('');
+    logger.info({ err: `upstream said ${shaped}`, nested: { v: known } }, `failed with ${shaped} and ${known}`);
+    const line = out.join('');
+    expect(line).not.toContain(shaped);
+    expect(line).not.toContain(known);
+    expect(line).not.toContain(CANARY);
+    const parsed = JSON.parse(line) as { msg: string; err: string; nested: { v: string } };
+    expect(parsed).toMatchObject({ msg: 'failed with [REDACTED] and [REDACTED]', err: 'upstream said [REDACTED]', nested: { v: '[REDACTED]' } });
   });
 });

@@ -98,7 +98,7 @@ describe('ManagedKeyService', () => {
     expect(GRANTABLE_SCOPES).toContain('interrupts:delegate');
     expect(GRANTABLE_SCOPES).not.toContain('keys:admin');
     expect(() => parseScopes(['keys:admin'])).toThrow(WeftError);
-    expect(() => parseScopes(['runs:read', 'bogus'])).toThrow(/Unknown scope/);
+    expect(() => parseScopes(['runs:read', 'bogus'])).toThrow(/^Unknown scope at \/scopes\/1\.$/);
     expect(() => parseScopes([])).toThrow(WeftError);
   });
 

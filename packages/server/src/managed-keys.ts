@@ -18,7 +18,7 @@ import type { AuditLog } from './audit-log.js';
 import type { AuthAdvertisement } from './auth-discovery.js';
 import type { ManagedPrincipal } from './auth.js';
 
-/** The scope that may manage keys of every tenant; only operator keys (WEFT_API_KEYS) hold it. */
+/** The scope that may manage keys of every tenant; only the operator credential (WEFT_OPERATOR_KEY) holds it. */
 export const KEYS_ADMIN_SCOPE = 'keys:admin';
 
 /** Scopes a managed key may hold: every scope but `keys:admin`. */
@@ -41,6 +41,8 @@ export interface KeyActor {
   /** Absent for an operator working on the data directory directly. */
   tenant?: string;
   principal: string;
+  /** The operator credential (`WEFT_OPERATOR_KEY`) acting over the API. */
+  operator?: true;
 }
 
 /** A key and its secret, returned exactly once. */
@@ -82,11 +84,12 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 /** Expands `all` and checks every scope is grantable. @throws WeftError validation_error */
 export function parseScopes(requested: readonly string[]): string[] {
   const out = new Set<string>();
-  for (const s of requested) {
+  for (const [i, s] of requested.entries()) {
     if (s === 'all') GRANTABLE_SCOPES.forEach((g) => out.add(g));
-    else if (s === KEYS_ADMIN_SCOPE) throw new WeftError('validation_error', 'keys:admin is reserved for operator keys configured with WEFT_API_KEYS.', { errors: [{ path: '/scopes', message: 'keys:admin is not grantable' }] });
+    else if (s === KEYS_ADMIN_SCOPE) throw new WeftError('validation_error', 'keys:admin is reserved for the operator credential (WEFT_OPERATOR_KEY).', { errors: [{ path: '/scopes', message: 'keys:admin is not grantable' }] });
     else if ((GRANTABLE_SCOPES as readonly string[]).includes(s)) out.add(s);
-    else throw new WeftError('validation_error', `Unknown scope ${JSON.stringify(s.slice(0, 64))}.`, { errors: [{ path: '/scopes', message: `must be one of all, ${GRANTABLE_SCOPES.join(', ')}` }] });
+    // The caller's value is never echoed: the index names it.
+    else throw new WeftError('validation_error', `Unknown scope at /scopes/${i}.`, { errors: [{ path: `/scopes/${i}`, message: `must be one of all, ${GRANTABLE_SCOPES.join(', ')}` }] });
   }
   if (out.size === 0) throw new WeftError('validation_error', 'A key needs at least one scope.', { errors: [{ path: '/scopes', message: 'empty' }] });
   return GRANTABLE_SCOPES.filter((g) => out.has(g));
@@ -258,4 +261,7 @@ function checkSeconds(v: number, name: string, min: number): number {
 
 const keyNotFound = (): WeftError => new WeftError('not_found', 'Key not found.');
 
-const actorDetails = (actor: KeyActor, keyTenant: string): Record<string, string> => (actor.tenant === undefined || actor.tenant === keyTenant ? {} : { actorTenant: actor.tenant });
+const actorDetails = (actor: KeyActor, keyTenant: string): Record<string, string | boolean> => {
+  if (actor.operator) return { operator: true };
+  return actor.tenant === undefined || actor.tenant === keyTenant ? {} : { actorTenant: actor.tenant };
+};

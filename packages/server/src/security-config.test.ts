@@ -15,6 +15,13 @@ describe('security configuration', () => {
     expect(c.tlsCert).toBeUndefined();
   });
 
+  it('reads WEFT_OPERATOR_KEY (off by default) and refuses a short one without echoing it', () => {
+    expect(loadConfig({}).operatorKey).toBeUndefined();
+    const key = 'operator-key-0123456789abcdef-0123456789';
+    expect(loadConfig({ WEFT_OPERATOR_KEY: ` ${key} ` }).operatorKey).toBe(key);
+    expect(() => loadConfig({ WEFT_OPERATOR_KEY: 'too-short-operator' })).toThrow(/WEFT_OPERATOR_KEY must be at least 32 characters$/);
+  });
+
   it('reads every WEFT_* security variable', () => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-cfg-'));
     const subjects = join(dir, 'subjects.json');

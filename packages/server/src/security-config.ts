@@ -17,6 +17,11 @@ import {
 
 /** Authentication, TLS, rate-limit and backpressure settings (part of `HostConfig`). */
 export interface SecurityConfig {
+  /**
+   * The operator credential (`WEFT_OPERATOR_KEY`, ≥ 32 characters): the only credential that
+   * administers keys of every tenant. Hashed at load; absent = no host-wide administration.
+   */
+  operatorKey?: string;
   /** Most requests served at once (SSE streams excluded); 503 beyond. */
   maxInFlight: number;
   /** Most open SSE streams; 503 beyond. */
@@ -67,6 +72,11 @@ export function loadSecurityConfig(env: NodeJS.ProcessEnv): SecurityConfig {
   };
   const rl = parseRateLimit(env.WEFT_RATE_LIMIT);
   if (rl) cfg.rateLimit = rl;
+  if (env.WEFT_OPERATOR_KEY) {
+    const key = env.WEFT_OPERATOR_KEY.trim();
+    if (key.length < 32) throw new Error('WEFT_OPERATOR_KEY must be at least 32 characters');
+    cfg.operatorKey = key;
+  }
   if (env.WEFT_TLS_CERT) cfg.tlsCert = env.WEFT_TLS_CERT;
   if (env.WEFT_TLS_KEY) cfg.tlsKey = env.WEFT_TLS_KEY;
   if (env.WEFT_TLS_CLIENT_CA) cfg.tlsClientCa = env.WEFT_TLS_CLIENT_CA;

@@ -7,7 +7,7 @@ import { basename, resolve } from 'node:path';
 import type { WorkflowLoadResult } from './workflow-loader.js';
 
 /** Why a host without configured keys did not generate a development key. */
-export type DevKeyWithheld = { reason: 'jwt-issuers' } | { reason: 'managed-keys'; count: number };
+export type DevKeyWithheld = { reason: 'jwt-issuers' } | { reason: 'operator-key' } | { reason: 'managed-keys'; count: number };
 
 /** How many skipped file names the summary line quotes before "and N more". */
 const QUOTED_SKIPS = 3;
@@ -17,7 +17,9 @@ export function devKeyWithheldNote(w: DevKeyWithheld): string {
   const why =
     w.reason === 'jwt-issuers'
       ? 'JWT issuers are configured, so bearer tokens from them authenticate'
-      : `the store already holds ${w.count} managed API key${w.count === 1 ? '' : 's'} (made with \`weft keys create\`); authenticate with one of them`;
+      : w.reason === 'operator-key'
+        ? 'an operator key is configured (WEFT_OPERATOR_KEY); create tenant keys with it'
+        : `the store already holds ${w.count} managed API key${w.count === 1 ? '' : 's'} (made with \`weft keys create\`); authenticate with one of them`;
   return `No WEFT_API_KEYS configured and no development key generated: ${why}.`;
 }
 

@@ -185,7 +185,7 @@ export function registerKeyCommands(program: Command, ctx: CliContext): void {
   keys
     .command('list')
     .description('list keys (never their secrets)')
-    .option('--tenant <tenant>', 'only this tenant (other tenants need keys:admin)')
+    .option('--tenant <tenant>', 'only this tenant (other tenants need the operator credential)')
     .option('--data-dir <dir>', dataDirHelp)
     .action(async (opts: KeysOptions & { tenant?: string }, cmd: Command) => {
       const all = await withBackend(opts, cmd, (b) => b.list(opts.tenant));

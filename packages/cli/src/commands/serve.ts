@@ -16,6 +16,7 @@ export interface ServeOptions {
   pgUrl?: string;
   workflowsDir?: string;
   apiKeys?: string;
+  operatorKey?: string;
 }
 
 /** Flag → environment variable it mirrors. */
@@ -27,6 +28,7 @@ export const SERVE_FLAG_ENV: Readonly<Record<keyof ServeOptions, string>> = {
   pgUrl: 'WEFT_PG_URL',
   workflowsDir: 'WEFT_WORKFLOWS_DIR',
   apiKeys: 'WEFT_API_KEYS',
+  operatorKey: 'WEFT_OPERATOR_KEY',
 };
 
 /** The environment the host is configured from: `env` with every given flag laid over it. */
@@ -50,6 +52,7 @@ export function serveSecrets(env: NodeJS.ProcessEnv): string[] {
     const key = at >= 0 ? pair.slice(at + 1).trim() : pair.trim();
     if (key) out.push(key);
   }
+  if (env.WEFT_OPERATOR_KEY?.trim()) out.push(env.WEFT_OPERATOR_KEY.trim());
   const pg = env.WEFT_PG_URL;
   if (pg) {
     out.push(pg);
@@ -75,6 +78,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--pg-url <url>', 'Postgres connection string for --store postgres (WEFT_PG_URL)')
     .option('--workflows-dir <dirs>', 'workflow directories loaded at boot, separated by ":" (WEFT_WORKFLOWS_DIR)')
     .option('--api-keys <list>', 'accepted keys as tenant:key,... (WEFT_API_KEYS); prefer the variable, flags show in ps')
+    .option('--operator-key <key>', 'the operator credential that administers every tenant (WEFT_OPERATOR_KEY, ≥ 32 characters); prefer the variable')
     .action(async (opts: ServeOptions) => {
       const env = serveEnvironment(opts, ctx.io.env);
       for (const s of serveSecrets(env)) ctx.secrets.add(s);

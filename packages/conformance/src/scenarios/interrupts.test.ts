@@ -231,6 +231,36 @@ describe.skipIf(await lacks('the external-event scenarios', { fixtures: ['confor
     await call('POST', `/v1/runs/${b.runId}/cancel`, { body: {} });
   });
 
+  it('invariant: interrupt-token-canonical — non-canonical spellings of a real token answer exactly like a random token', async () => {
+    const s = await suspended('conformance-approval');
+    const token = s.token as string;
+    const [body, mac] = token.split('.') as [string, string];
+    const std = (x: string): string => x.replaceAll('-', '+').replaceAll('_', '/');
+    // The last MAC character carries 2 padding bits: the next character decodes to the same bytes.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(mac.at(-1) as string);
+    const padBits = `${body}.${mac.slice(0, -1)}${alphabet[last ^ 1] as string}`;
+    const variants = [`${token}==`, `${body}.${mac.slice(0, 7)}!${mac.slice(7)}`, `${body}.${mac.slice(0, 7)}%20${mac.slice(7)}`, `${std(body)}.${std(mac)}`, padBits];
+    const random = `${body.slice(0, -4)}AAAA.${'A'.repeat(43)}`;
+    const expectedGet = await call('GET', `/v1/interrupts/${encodeURIComponent(random)}`, { key: null });
+    const expectedPost = await call('POST', `/v1/interrupts/${encodeURIComponent(random)}`, { key: null, body: { resumeValue: { action: 'accept' } } });
+    expect(expectedGet.status).toBe(404);
+    for (const v of variants.filter((x) => x !== token)) {
+      // Raw too (the server decodes `%20`), unless a `/` would make it another route.
+      const paths = [`/v1/interrupts/${encodeURIComponent(v)}`, ...(v.includes('/') ? [] : [`/v1/interrupts/${v}`])];
+      for (const path of paths) {
+        const g = await call('GET', path, { key: null });
+        expect({ status: g.status, text: g.text }, path).toEqual({ status: expectedGet.status, text: expectedGet.text });
+        const p = await call('POST', path, { key: null, body: { resumeValue: { action: 'accept' } } });
+        expect({ status: p.status, text: p.text }, path).toEqual({ status: expectedPost.status, text: expectedPost.text });
+      }
+    }
+    // None of them resolved the interrupt; the canonical token still works.
+    expect((await snapshot(s.runId)).status).toBe('waiting-approval');
+    expect((await call('GET', `/v1/interrupts/${token}`, { key: null })).status).toBe(200);
+    await call('POST', `/v1/runs/${s.runId}/cancel`, { body: {} });
+  });
+
   it('invariant: interrupt-token-single-use — an expired interrupt refuses its token with 410', async (ctx) => {
     const why = await lacks('the expired-token scenario', { workflows: ['weft-external-timeout'] });
     if (why) return ctx.skip(why);

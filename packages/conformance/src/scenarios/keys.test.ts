@@ -140,9 +140,9 @@ describe.skipIf(notInProcess('the managed-key scenarios', "they rely on the key 
     expect(ok.body.tenant).toBe('tenant-a');
   });
 
-  it.skipIf(!target.keyB)('a key of another tenant looks exactly like a missing key', async () => {
+  it.skipIf(!target.keyB)('invariant: key-admin-tenant-bound — a key of another tenant looks exactly like a missing key', async () => {
     const a = await createKey({ scopes: ['runs:read'] });
-    const bMgr = await createKey({ tenant: 'tenant-b', scopes: ['keys:manage', 'runs:read'] });
+    const bMgr = await createKey({ scopes: ['keys:manage', 'runs:read'] }, target.keyB as string);
     expect(bMgr.tenant).toBe('tenant-b');
     for (const verb of ['rotate', 'revoke']) {
       const foreign = await call('POST', `/v1/host/weft/keys/${a.keyId}:${verb}`, { key: bMgr.secret, body: {} });

@@ -7,15 +7,19 @@
  *   keeps working for the grace window
  * - `POST /v1/host/weft/keys/{keyId}:revoke` — at once
  *
- * All need `keys:manage` and act on the caller's tenant; `keys:admin` (operator keys only)
- * reaches every tenant. A caller can only hand out scopes it holds, and only rotate a key whose
- * scopes it holds — otherwise rotation would mint it a broader secret. A foreign key answers
- * exactly like a missing one. Idempotency-Key is not honoured here: a replay would have to
- * store the secret.
+ * All need `keys:manage` and act on the caller's tenant only — a configured (`WEFT_API_KEYS`)
+ * key included. Only the operator credential (`WEFT_OPERATOR_KEY`, the one principal with the
+ * `operator` flag and `keys:admin`) reaches every tenant; it must name the tenant it creates a
+ * key in. A caller can only hand out scopes it holds, and only rotate a key whose scopes it
+ * holds — otherwise rotation would mint it a broader secret. A foreign key answers exactly like
+ * a missing one (404, same body). Naming another tenant without the operator credential is 403
+ * whether or not that tenant exists. Idempotency-Key is not honoured here: a replay would have
+ * to store the secret.
  *
  * @see security-contract.md §1.4
  */
 import { WeftError, compileValidator } from '@weft/contract';
+import { TENANT_RE } from '@weft/security';
 import type { ApiKeyRecord } from '@weft/engine';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Principal } from '../auth.js';
@@ -50,13 +54,17 @@ const validateRotate = compileValidator<{ graceSeconds?: number; expiresInSecond
 });
 const validateRevoke = compileValidator<Record<string, never>>({ type: 'object', additionalProperties: false });
 
-const isAdmin = (p: Principal): boolean => p.scopes.has(KEYS_ADMIN_SCOPE);
+/** Host-wide key administration: the operator credential, and nothing else. */
+const isOperator = (p: Principal): boolean => p.operator === true && p.scopes.has(KEYS_ADMIN_SCOPE);
 
 const needScope = (scope: string): WeftError => new WeftError('forbidden', `This credential lacks the ${scope} scope.`, { scopeRequired: scope });
 
+/** Another tenant was named: only the operator credential may, whether or not it exists. */
+const needOperator = (): WeftError => new WeftError('forbidden', 'Only the operator credential administers another tenant.', { scopeRequired: KEYS_ADMIN_SCOPE });
+
 /** A caller without keys:admin may only hand out (or re-issue) scopes it holds itself. */
 function requireHeld(p: Principal, scopes: readonly string[]): void {
-  if (isAdmin(p)) return;
+  if (isOperator(p)) return;
   const missing = scopes.find((s) => !p.scopes.has(s));
   if (missing) throw needScope(missing);
 }
@@ -77,8 +85,12 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: HostContext): void 
   app.post('/v1/host/weft/keys', { config: { scope: 'keys:manage' } }, async (req, reply) => {
     const p = principalOf(req);
     const body = validateCreate(req.body ?? undefined);
+    const op = isOperator(p);
+    if (op && body.tenant === undefined) {
+      throw new WeftError('validation_error', 'The operator credential belongs to no tenant: name the tenant of the key.', { errors: [{ path: '/tenant', message: 'required for the operator credential' }] });
+    }
     const tenant = body.tenant ?? p.tenant;
-    if (tenant !== p.tenant && !isAdmin(p)) throw needScope(KEYS_ADMIN_SCOPE);
+    if (tenant !== p.tenant && !op) throw needOperator();
     requireHeld(p, parseScopes(body.scopes));
     const r = await svc().create(
       {
@@ -94,10 +106,13 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: HostContext): void 
 
   app.get('/v1/host/weft/keys', { config: { scope: 'keys:manage' } }, async (req) => {
     const p = principalOf(req);
-    const q = req.query as { tenant?: string };
+    const q = req.query as { tenant?: unknown };
+    if (q.tenant !== undefined && (typeof q.tenant !== 'string' || !TENANT_RE.test(q.tenant))) {
+      throw new WeftError('validation_error', 'tenant must match [A-Za-z0-9._-]{1,128}.', { errors: [{ path: '/tenant', message: 'invalid' }] });
+    }
     let tenant: string | undefined = p.tenant;
-    if (isAdmin(p)) tenant = q.tenant;
-    else if (q.tenant !== undefined && q.tenant !== p.tenant) throw needScope(KEYS_ADMIN_SCOPE);
+    if (isOperator(p)) tenant = q.tenant;
+    else if (q.tenant !== undefined && q.tenant !== p.tenant) throw needOperator();
     const keys = await svc().list(tenant);
     return { keys: keys.map((k) => svc().view(k)) };
   });
@@ -108,7 +123,8 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: HostContext): void 
     const m = /^(.+):(rotate|revoke)$/.exec((req.params as { target: string }).target);
     if (!m) throw new WeftError('not_found', 'No such route.');
     const keyId = pathId(m[1] as string, 'keyId');
-    const scope = isAdmin(p) ? undefined : p.tenant;
+    // The tenant binding travels into the store query: a foreign key is simply not found.
+    const scope = isOperator(p) ? undefined : p.tenant;
     if (m[2] === 'revoke') {
       validateRevoke(req.body ?? {});
       const k = await svc().revoke(keyId, p, scope);
