@@ -2,6 +2,7 @@
  * The Fastify application: the `onRequest` pipeline, the routes, and the single error mapper.
  *
  * The pipeline, in order, fail-closed at every step:
+ * 0. shutdown — once `app.close()` began: 503 `service_unavailable` with `Retry-After`;
  * 1. backpressure — at most `maxInFlight` requests at once (SSE streams are counted apart,
  *    against `maxSseStreams`, because they live for minutes): 503 `service_unavailable` with
  *    `Retry-After`;
@@ -44,6 +45,9 @@ const isSseRequest = (req: FastifyRequest): boolean => {
 const overloaded = (what: string): WeftError =>
   new WeftError('service_unavailable', `The host is at its ${what} limit; retry shortly.`, { retryAfter: 1 }, { 'retry-after': '1' });
 
+const shuttingDown = (): WeftError =>
+  new WeftError('service_unavailable', 'The host is shutting down; retry shortly (another instance may answer).', { retryAfter: 1 }, { 'retry-after': '1' });
+
 /** Live counters of the backpressure gauges (read by tests and metrics). */
 export interface LoadGauges {
   inFlight: number;
@@ -66,7 +70,8 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: cfg.maxBodyBytes,
     genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
-    return503OnClosing: true,
+    // While closing, the first onRequest hook answers 503 in the closed envelope instead.
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 1024 },
     https: https ?? null,
   }) as unknown as FastifyInstance;
@@ -101,7 +106,17 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   const gauges: LoadGauges = { inFlight: 0, sseStreams: 0 };
   app.decorate('loadGauges', gauges);
 
+  // 0. Shutdown: from `app.close()` on, every request — new, or pipelined on a kept-alive
+  //    connection — gets 503 with Retry-After, and the connection is closed after the answer.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (req, reply) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      throw shuttingDown();
+    }
     // 1. Backpressure: refuse before doing any work; release when the response closes
     //    (finished, or the client went away).
     const sse = isSseRequest(req);
@@ -150,6 +165,8 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   });
   app.addHook('onSend', async (_req, reply) => {
     reply.header('x-content-type-options', 'nosniff');
+    // Answers finished during shutdown (drained long-polls…) close their connection too.
+    if (closing) reply.header('connection', 'close');
   });
 
   app.setErrorHandler((err, req, reply) => sendError(err, req, reply));

@@ -16,6 +16,7 @@ export interface ServeOptions {
   pgUrl?: string;
   workflowsDir?: string;
   apiKeys?: string;
+  shutdownTimeoutMs?: string;
 }
 
 /** Flag → environment variable it mirrors. */
@@ -27,6 +28,7 @@ export const SERVE_FLAG_ENV: Readonly<Record<keyof ServeOptions, string>> = {
   pgUrl: 'WEFT_PG_URL',
   workflowsDir: 'WEFT_WORKFLOWS_DIR',
   apiKeys: 'WEFT_API_KEYS',
+  shutdownTimeoutMs: 'WEFT_SHUTDOWN_TIMEOUT_MS',
 };
 
 /** The environment the host is configured from: `env` with every given flag laid over it. */
@@ -75,6 +77,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--pg-url <url>', 'Postgres connection string for --store postgres (WEFT_PG_URL)')
     .option('--workflows-dir <dirs>', 'workflow directories loaded at boot, separated by ":" (WEFT_WORKFLOWS_DIR)')
     .option('--api-keys <list>', 'accepted keys as tenant:key,... (WEFT_API_KEYS); prefer the variable, flags show in ps')
+    .option('--shutdown-timeout-ms <ms>', 'longest a SIGTERM/SIGINT shutdown drains before it closes anyway (WEFT_SHUTDOWN_TIMEOUT_MS, default 10000)')
     .action(async (opts: ServeOptions) => {
       const env = serveEnvironment(opts, ctx.io.env);
       for (const s of serveSecrets(env)) ctx.secrets.add(s);
