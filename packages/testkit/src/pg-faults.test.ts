@@ -140,7 +140,7 @@ const acceptable = (o: Outcome): boolean =>
   o.failure === undefined && o.status !== undefined && ((o.status >= 200 && o.status < 300) || (o.status === 503 && /^\d+$/.test(o.retryAfter ?? '')));
 
 describe('Postgres backends terminated under load', () => {
-  it('keeps the host alive, answers only 2xx or 503 with Retry-After, and finishes every accepted run', async () => {
+  it('invariant: store-fault-503 — keeps the host alive, answers only 2xx or 503 with Retry-After, and finishes every accepted run', async () => {
     const db = await realDatabase();
     const dbName = new URL(db.url).pathname.slice(1);
     const p = await spawnHost(db.url);

@@ -61,7 +61,7 @@ async function halfSentRequest(port: number, path: string): Promise<{ finish: ()
 }
 
 describe.runIf(OWN_HOSTS)('host shutdown', () => {
-  it('answers open long-polls, ends SSE streams and refuses requests arriving while closing with the 503 envelope', async () => {
+  it('invariant: shutdown-503-envelope — answers open long-polls, ends SSE streams and refuses requests arriving while closing with the 503 envelope', async () => {
     const start = async (): Promise<string> => {
       const r = await callAt<{ runId: string }>(host.url, 'POST', '/v1/runs', { bearer: TEST_KEYS.tenantA, body: { workflowId: 'conformance-cancellable' } });
       expect(r.status).toBe(201);
