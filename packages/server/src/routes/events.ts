@@ -199,8 +199,8 @@ class SseSession {
    */
   shutdown(): void {
     const raw = this.reply.raw;
+    if (raw.socket && !raw.socket.destroyed && !raw.writableEnded) raw.once('finish', () => raw.socket?.end());
     this.close(true);
-    if (raw.socket && !raw.socket.destroyed) raw.once('finish', () => raw.socket?.end());
   }
 }
 
