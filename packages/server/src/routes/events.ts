@@ -310,15 +310,17 @@ export function registerEventRoutes(app: FastifyInstance, ctx: HostContext): voi
       if (events.length === 0 && !TERMINAL_STATUSES.has(rec.projection.status) && wait) {
         if (!published) {
           await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, timeoutS * 1000);
-            woke = () => {
+            // Ends the wait once: a new event, the timeout, the client leaving, or shutdown.
+            const done = (): void => {
               clearTimeout(t);
-              waitingPolls.delete(wake);
+              waitingPolls.delete(done);
+              req.raw.off('close', done);
               resolve();
             };
-            const wake = (): void => woke?.();
-            waitingPolls.add(wake);
-            req.raw.once('close', wake);
+            const t = setTimeout(done, timeoutS * 1000);
+            woke = done;
+            waitingPolls.add(done);
+            req.raw.once('close', done);
           });
         }
         rec = (await store.getRun(p.tenant, runId)) ?? rec;
