@@ -135,7 +135,7 @@ async function createOnPglite(): Promise<TestDatabase> {
   const name = newName();
   // Session-wide SET: every connection shares PGlite's single session, so this is what
   // points the store's pool at the new schema (the URL's startup option is not honoured).
-  await host.db.exec(`CREATE SCHEMA ${name}; SET search_path TO ${name}`);
+  await host.server.exclusive((db) => db.exec(`CREATE SCHEMA ${name}; SET search_path TO ${name}`));
   const options = encodeURIComponent(`-c search_path=${name}`);
   let dropped = false;
   return {
@@ -144,7 +144,7 @@ async function createOnPglite(): Promise<TestDatabase> {
     drop: async () => {
       if (dropped) return;
       dropped = true;
-      await host.db.exec(`SET search_path TO public; DROP SCHEMA IF EXISTS ${name} CASCADE`);
+      await host.server.exclusive((db) => db.exec(`SET search_path TO public; DROP SCHEMA IF EXISTS ${name} CASCADE`));
       slot.inUse = false;
     },
   };

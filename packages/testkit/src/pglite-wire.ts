@@ -61,6 +61,19 @@ export class PgliteWireServer {
     this.port = typeof addr === 'object' && addr ? addr.port : 0;
   }
 
+  /**
+   * Runs `fn` on the session between connections' exchanges and transactions (for the test
+   * helper's own statements, such as creating a schema), never inside one.
+   */
+  async exclusive<T>(fn: (db: PGlite) => Promise<T>): Promise<T> {
+    const release = await this.lock.acquire();
+    try {
+      return await fn(this.db);
+    } finally {
+      release();
+    }
+  }
+
   /** Closes every connection and stops listening. */
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
