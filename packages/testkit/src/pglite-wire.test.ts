@@ -30,18 +30,23 @@ function pool(): pg.Pool {
 }
 
 describe('PgliteWireServer', () => {
-  it('answers every concurrent query with its own rows, even when large messages arrive in several chunks', async () => {
+  it('answers every concurrent query with its own rows or its own error, even when large messages arrive in several chunks', async () => {
     const p = pool();
     try {
+      // Every 5th statement fails: a failed exchange makes the backend skip messages up to the
+      // next Sync, which is where a message-by-message adapter hands one connection's error or
+      // rows to another.
       const results = await Promise.all(
-        Array.from({ length: 400 }, async (_, i) => {
+        Array.from({ length: 1200 }, async (_, i) => {
           // Every 7th parameter is large enough to be split across TCP reads.
-          const value = String(i).padEnd(i % 7 === 0 ? 200_000 : 8, ' ');
+          const value = String(i).padEnd(i % 7 === 0 ? 300_000 : 8, ' ');
+          const fails = i % 5 === 0;
           try {
-            const r = await p.query<{ v: string; n: number }>(i % 2 ? 'SELECT $1::text AS v, 1 AS n' : 'SELECT $1::text AS v, 2 AS n, 3 AS m', [value]);
-            return r.rows[0]?.v.trim() === String(i) && r.rows[0]?.n === (i % 2 ? 1 : 2);
-          } catch {
-            return false;
+            const sql = fails ? 'SELECT $1::text AS v, 1/0 AS n' : i % 2 ? 'SELECT $1::text AS v, 1 AS n' : 'SELECT $1::text AS v, 2 AS n, 3 AS m';
+            const r = await p.query<{ v: string; n: number }>(sql, [value]);
+            return !fails && r.rows[0]?.v.trim() === String(i) && r.rows[0]?.n === (i % 2 ? 1 : 2);
+          } catch (e) {
+            return fails && /division by zero/.test(String(e));
           }
         }),
       );

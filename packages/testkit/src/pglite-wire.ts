@@ -7,9 +7,10 @@
  * whole *exchanges* — a simple Query, or an extended-protocol run of Parse/Bind/Describe/
  * Execute up to its Sync — under one lock, and keeps holding the lock while that connection
  * is inside an explicit transaction. (Forwarding message by message, as a generic socket
- * adapter does, lets connection B's Sync or Parse land between A's Bind and Execute: A then
- * reads B's rows, or fails with `portal "" does not exist`, and the error can arrive when A
- * has no query pending — an unhandled client 'error' in the test process.)
+ * adapter does, lets connection B's messages land inside A's exchange — worst after a failed
+ * statement, when the backend skips every message up to the next Sync, whoever sent it: A then
+ * reads B's rows or error, or fails with `portal "" does not exist`, and an error can arrive
+ * when a connection has no query pending — an unhandled client 'error' in the test process.)
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
