@@ -7,7 +7,7 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 const alias = [{ find: /^@weft\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` }];
 const setupFiles = [`${root}scripts/vitest-setup.ts`];
 
-const OWN_HOST_SCENARIOS = ['auth-jwt', 'auth-mtls', 'rate-limit', 'scope-matrix'].map((n) => `packages/conformance/src/scenarios/${n}.test.ts`);
+const OWN_HOST_SCENARIOS = ['auth-jwt', 'auth-mtls', 'rate-limit', 'scope-matrix', 'shutdown'].map((n) => `packages/conformance/src/scenarios/${n}.test.ts`);
 
 /**
  * The official OpenWOP contracts (schemas + conformance fixtures) are data read at test time,

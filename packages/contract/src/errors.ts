@@ -63,7 +63,7 @@ export const ERROR_CATALOG = {
   key_state_conflict: { status: 409, when: 'The API key cannot be rotated: it is revoked, expired or was already rotated.', details: ['keyId'] },
   run_state_conflict: { status: 409, when: 'The run is not in a state that allows this operation (e.g. pausing a paused run).', details: ['runStatus', 'pausedAt'] },
   rate_limited: { status: 429, when: 'The credential exceeded its request rate (checked after authentication, before the scope check); retry after Retry-After.', details: ['retryAfterMs', 'scope', 'limit'] },
-  service_unavailable: { status: 503, when: 'The host is overloaded (in-flight or stream cap), shutting down, or cannot fetch an identity provider\'s keys; retry after Retry-After.', details: ['retryAfter'] },
+  service_unavailable: { status: 503, when: 'The host is overloaded (in-flight or stream cap), shutting down, cannot reach its database, or cannot fetch an identity provider\'s keys; retry after Retry-After.', details: ['retryAfter'] },
   internal_error: { status: 500, when: 'An unexpected failure inside the host; the message carries no internals.', details: ['correlationId'] },
   // Run-level codes: carried in RunSnapshot.error / run.failed, never as HTTP statuses.
   capability_not_provided: { status: 0, when: 'A node requires a runtime capability the host does not provide; the node never starts.', details: ['capability', 'nodeId'] },

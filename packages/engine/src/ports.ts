@@ -231,6 +231,19 @@ export class LeaseLostError extends Error {
 }
 
 /**
+ * Raised by a {@link Store} when the database is unreachable or dropped the connection (a
+ * terminated backend, a restart, a busy or failing disk): the request may succeed when
+ * retried, so the host answers 503 `service_unavailable` with `Retry-After` instead of 500.
+ * `cause` keeps the driver error for logs; it is never sent to clients.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('the store is temporarily unavailable', { cause });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/**
  * A managed API key as stored. The secret is never stored: only the SHA-256 (hex) of the whole
  * presented token. Times are epoch milliseconds.
  *
@@ -360,6 +373,13 @@ export interface Store {
   claimRun(runId: string, owner: string, ttlMs: number, now: number, force?: boolean): Promise<number | null>;
   /** Extends every non-terminal lease held by `owner`. */
   renewLeases(owner: string, ttlMs: number, now: number): Promise<void>;
+  /**
+   * Gives up every lease held by `owner` (clean shutdown), so another process may take the
+   * runs at once instead of after the lease expires. The epoch is kept: a late append by the
+   * old owner is still fenced once someone else claims. Optional: stores no other process
+   * shares need not implement it.
+   */
+  releaseLeases?(owner: string): Promise<void>;
   /** Non-terminal runs that need a driver: not waiting on a person, and lease free or expired. */
   listRecoverableRuns(now: number, limit: number, includeLeased?: boolean): Promise<string[]>;
 

@@ -1279,7 +1279,12 @@ export class RunEngine {
     this.timerAt = at;
     const delay = Math.min(Math.max(0, at - this.clock.now()), 2 ** 31 - 1);
     this.timerHandle = setTimeout(() => {
-      this.fireTimers().catch((e: unknown) => this.log.error({ err: String(e) }, 'timer sweep failed'));
+      this.fireTimers().catch((e: unknown) => {
+        // The store failed (e.g. the database restarted): the due timers are still in it, so
+        // look again shortly instead of waiting for the next unrelated arm.
+        this.log.error({ err: String(e) }, 'timer sweep failed; retrying');
+        this.armTimer(this.clock.now() + 1000);
+      });
     }, delay);
     this.timerHandle.unref();
   }

@@ -2,6 +2,7 @@
  * The Fastify application: the `onRequest` pipeline, the routes, and the single error mapper.
  *
  * The pipeline, in order, fail-closed at every step:
+ * 0. shutdown — once `app.close()` began: 503 `service_unavailable` with `Retry-After`;
  * 1. backpressure — at most `maxInFlight` requests at once (SSE streams are counted apart,
  *    against `maxSseStreams`, because they live for minutes): 503 `service_unavailable` with
  *    `Retry-After`;
@@ -52,6 +53,9 @@ const isSseRequest = (req: FastifyRequest): boolean => {
 const overloaded = (what: string): WeftError =>
   new WeftError('service_unavailable', `The host is at its ${what} limit; retry shortly.`, { retryAfter: 1 }, { 'retry-after': '1' });
 
+const shuttingDown = (): WeftError =>
+  new WeftError('service_unavailable', 'The host is shutting down; retry shortly (another instance may answer).', { retryAfter: 1 }, { 'retry-after': '1' });
+
 /** Live counters of the backpressure gauges (read by tests and metrics). */
 export interface LoadGauges {
   inFlight: number;
@@ -99,12 +103,13 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: cfg.maxBodyBytes,
     genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
-    return503OnClosing: true,
+    // While closing, the first onRequest hook answers 503 in the closed envelope instead.
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 1024 },
     // Missing Host is answered by the pipeline (with the envelope), not by Node (empty body).
     ...(https ? { https: { ...https, requireHostHeader: false } } : { https: null, http: { requireHostHeader: false } }),
     clientErrorHandler,
-    frameworkErrors: (err, req, reply) => sendError(err, req, reply),
+    frameworkErrors: (err, req, reply) => sendError(err, req, reply, ctx.redactor),
   }) as unknown as FastifyInstance;
   app.server.on('checkExpectation', expectationFailed);
   app.server.on('checkContinue', continueUnlessTooLarge(cfg.maxBodyBytes, (req, res) => app.server.emit('request', req, res)));
@@ -162,12 +167,22 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   const gauges: LoadGauges = { inFlight: 0, sseStreams: 0 };
   app.decorate('loadGauges', gauges);
 
+  // 0. Shutdown: from `app.close()` on, every request — new, or pipelined on a kept-alive
+  //    connection — gets 503 with Retry-After, and the connection is closed after the answer.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (req) => {
-    // 0. Shape of the request itself: target length and Host (HTTP/1.1 requires it).
+    // 0b. Shape of the request itself: target length and Host (HTTP/1.1 requires it).
     if (Buffer.byteLength(req.raw.url ?? '') > MAX_URL_BYTES) throw new WeftError('uri_too_long', 'The request target is too long.', { limitBytes: MAX_URL_BYTES });
     if (req.raw.httpVersion === '1.1' && !req.headers.host) throw new WeftError('bad_request', 'HTTP/1.1 requests must carry a Host header.');
   });
   app.addHook('onRequest', async (req, reply) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      throw shuttingDown();
+    }
     // 1. Backpressure: refuse before doing any work; release when the response closes
     //    (finished, or the client went away).
     const sse = isSseRequest(req);
@@ -223,6 +238,8 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   });
   app.addHook('onSend', async (_req, reply) => {
     reply.header('x-content-type-options', 'nosniff');
+    // Answers finished during shutdown (drained long-polls…) close their connection too.
+    if (closing) reply.header('connection', 'close');
   });
 
   app.setErrorHandler((err, req, reply) => sendError(err, req, reply, ctx.redactor));

@@ -41,6 +41,8 @@ export interface HostConfig extends SecurityConfig {
   interruptTokenTtlMs: number;
   /** Print the base URL line on start. */
   announce: boolean;
+  /** Longest a clean shutdown waits for open requests and running steps before it closes anyway. */
+  shutdownTimeoutMs: number;
   /** Grace window (s) a rotated managed key keeps working; the default and the minimum (≥ 0). */
   keyRotationGraceSeconds: number;
   /** PEM file of the Ed25519 audit-checkpoint key; else generated into the data dir (SQLite) or per process. */
@@ -100,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: env.WEFT_LOG_LEVEL ?? 'info',
     interruptTokenTtlMs: int(env.WEFT_INTERRUPT_TOKEN_TTL_MS, 'WEFT_INTERRUPT_TOKEN_TTL_MS', 1_800_000, 1000, 30 * 86_400_000),
     announce: true,
+    shutdownTimeoutMs: int(env.WEFT_SHUTDOWN_TIMEOUT_MS, 'WEFT_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     keyRotationGraceSeconds: int(env.WEFT_KEY_ROTATION_GRACE_SECONDS, 'WEFT_KEY_ROTATION_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
     auditCheckpointEntries: int(env.WEFT_AUDIT_CHECKPOINT_ENTRIES, 'WEFT_AUDIT_CHECKPOINT_ENTRIES', 1000, 1, 1_000_000),
     auditCheckpointSeconds: int(env.WEFT_AUDIT_CHECKPOINT_SECONDS, 'WEFT_AUDIT_CHECKPOINT_SECONDS', 300, 1, 86_400),

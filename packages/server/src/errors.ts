@@ -6,6 +6,7 @@
  */
 import { WeftError, type ErrorEnvelope } from '@weft/contract';
 import { Redactor } from '@weft/security';
+import { StoreUnavailableError } from '@weft/engine';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { drainRefusedBody } from './request-limits.js';
 
@@ -34,6 +35,23 @@ function fromFramework(err: FastifyError, limit: number | undefined): WeftError 
   return undefined;
 }
 
+/** SQLite result codes that a retry may cure: the database is locked or the disk failed. */
+const SQLITE_TRANSIENT = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL)/;
+
+/**
+ * True for store faults a retry may cure: {@link StoreUnavailableError} from a store (a
+ * terminated Postgres backend, a refused connection) or a SQLite busy / I/O error.
+ */
+export function isStoreUnavailable(err: unknown): boolean {
+  if (err instanceof StoreUnavailableError) return true;
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && SQLITE_TRANSIENT.test(code);
+}
+
+/** The answer to a request that met a store fault: 503 with Retry-After, nothing internal. */
+export const storeUnavailable = (): WeftError =>
+  new WeftError('service_unavailable', 'The database is temporarily unavailable; retry shortly.', { retryAfter: 1 }, { 'retry-after': '1' });
+
 /** Used when the host passes none: credential shapes only. */
 const shapesOnly = new Redactor();
 
@@ -42,7 +60,10 @@ const shapesOnly = new Redactor();
  * error that carries caller data never echoes a secret-shaped value.
  */
 export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, redactor: Redactor = shapesOnly): FastifyReply {
-  let we = err instanceof WeftError ? err : fromFramework(err as FastifyError, req.routeOptions.bodyLimit);
+  let we = err instanceof WeftError ? err : isStoreUnavailable(err) ? storeUnavailable() : fromFramework(err as FastifyError, req.routeOptions.bodyLimit);
+  if (we?.code === 'service_unavailable' && !(err instanceof WeftError)) {
+    req.log.warn({ err: err instanceof Error ? err.message : String(err), cause: err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined }, 'store unavailable');
+  }
   if (!we) {
     req.log.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'internal error');
     we = new WeftError('internal_error', 'An internal error occurred.', { correlationId: String(req.id) });

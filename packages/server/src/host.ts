@@ -178,7 +178,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     const where = config.store === 'sqlite' ? ` at ${join(config.dataDir, 'weft.db')}` : '';
     process.stdout.write(`Weft ${WEFT_VERSION} listening on ${url} (store: ${config.store}${where})\n`);
   }
-  let closed = false;
+  let closing: Promise<void> | undefined;
   return {
     url,
     port,
@@ -186,14 +186,53 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     engine,
     store,
     logger,
-    async close() {
-      if (closed) return;
-      closed = true;
-      clearInterval(purge);
-      await app.close();
-      await engine.stop();
-      await audit.close();
-      await store.close();
+    close() {
+      closing ??= shutdown({ app, engine, store, audit, logger, timeoutMs: config.shutdownTimeoutMs, stopPurge: () => clearInterval(purge) });
+      return closing;
     },
   };
+}
+
+/** Resolves true when `p` settles within `ms`, false otherwise (`p` keeps running). */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
+  try {
+    return await Promise.race([p.then(() => true, () => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Clean shutdown, bounded by `timeoutMs` overall: stop accepting (new requests get 503 in the
+ * envelope; see app.ts), end SSE streams and answer long-polls (routes/events.ts), wait for
+ * in-flight requests, stop the engine (running steps finish or are aborted; the log keeps the
+ * rest), release this process's leases, close the audit log and the store. Past the deadline
+ * the remaining connections are cut and the steps abandoned — recovery resumes them.
+ *
+ * @see ../../../docs/operations.md §Shutdown
+ */
+async function shutdown(h: {
+  app: FastifyInstance;
+  engine: RunEngine;
+  store: Store;
+  audit: { close(): Promise<void> };
+  logger: Logger;
+  timeoutMs: number;
+  stopPurge: () => void;
+}): Promise<void> {
+  const deadline = Date.now() + h.timeoutMs;
+  const left = (): number => deadline - Date.now();
+  h.stopPurge();
+  const http = h.app.close();
+  if (!(await settlesWithin(http, left()))) {
+    h.logger.warn('shutdown: requests still open at the deadline; closing their connections');
+    h.app.server.closeAllConnections();
+    await http;
+  }
+  if (!(await settlesWithin(h.engine.stop(), left()))) h.logger.warn('shutdown: run steps still busy at the deadline; recovery will resume them');
+  await h.store.releaseLeases?.(h.engine.ownerId).catch((e: unknown) => h.logger.warn({ err: String(e) }, 'shutdown: could not release leases'));
+  await h.audit.close();
+  await h.store.close();
 }

@@ -1,6 +1,7 @@
 /**
  * Process entry: `node packages/server/dist/main.js` starts a host from `WEFT_*` variables and
- * stops it cleanly on SIGINT/SIGTERM. (`weft serve` does the same with flags.)
+ * stops it cleanly on SIGINT/SIGTERM, within `WEFT_SHUTDOWN_TIMEOUT_MS`; a second signal exits
+ * at once with status 1. (`weft serve` does the same with flags.)
  */
 import { loadConfig } from './config.js';
 import { startHost } from './host.js';
@@ -8,14 +9,21 @@ import { startHost } from './host.js';
 /** Starts a host from the environment and wires shutdown signals. */
 export async function main(): Promise<void> {
   const host = await startHost(loadConfig(process.env));
+  let stopping = false;
   const stop = (): void => {
+    // A second signal while draining: stop now.
+    if (stopping) process.exit(1);
+    stopping = true;
     host.close().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (e: unknown) => {
+        process.stderr.write(`weft: shutdown failed: ${e instanceof Error ? e.message : String(e)}\n`);
+        process.exit(1);
+      },
     );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {

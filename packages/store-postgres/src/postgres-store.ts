@@ -14,6 +14,7 @@ import pg from 'pg';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import {
   LeaseLostError,
+  StoreUnavailableError,
   TERMINAL_SQL,
   WAITING_SQL,
   checkAuditWrite,
@@ -224,6 +225,7 @@ const SQL = {
       AND ($5::boolean OR lease_owner = $2 OR lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= $3)
     RETURNING lease_epoch`,
   renewLeases: `UPDATE runs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status NOT IN ${TERMINAL_SQL}`,
+  releaseLeases: 'UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1',
   recoverable: `
     SELECT run_id FROM runs
     WHERE status NOT IN ${TERMINAL_SQL}
@@ -312,6 +314,29 @@ function tagOf(client: pg.PoolClient): string {
 }
 
 /**
+ * SQLSTATEs after which the statement may succeed on retry: connection exceptions (class 08),
+ * operator intervention (57P01 terminated backend, 57P02 crash, 57P03 cannot connect now,
+ * 57014 cancelled), too many connections, and serialization failures / deadlocks.
+ */
+const TRANSIENT_SQLSTATE = /^(08|57P0|57014$|53300$|40001$|40P01$)/;
+
+/** True when the error means the connection itself is gone (not a statement-level error). */
+function connectionLost(err: unknown): boolean {
+  if (!(err instanceof pg.DatabaseError)) return true;
+  return err.severity === 'FATAL' || err.severity === 'PANIC' || /^(08|57P0)/.test(err.code ?? '');
+}
+
+/** Wraps driver errors that a retry may cure in {@link StoreUnavailableError}; others pass through. */
+function unavailableOr(err: unknown): unknown {
+  if (err instanceof StoreUnavailableError || err instanceof LeaseLostError) return err;
+  if (err instanceof pg.DatabaseError) return TRANSIENT_SQLSTATE.test(err.code ?? '') || err.severity === 'FATAL' ? new StoreUnavailableError(err) : err;
+  // Not a server-reported error: socket errors (ECONNREFUSED, ECONNRESET), "Connection
+  // terminated unexpectedly", connect timeouts, a client made unusable by a dropped connection.
+  if (err instanceof Error && !(err instanceof TypeError) && !(err instanceof RangeError)) return new StoreUnavailableError(err);
+  return err;
+}
+
+/**
  * {@link Store} on PostgreSQL. `shared` is true: leases must expire before another process
  * may take a run.
  *
@@ -329,6 +354,13 @@ export class PostgresStore implements Store {
     // a pool 'error' event, which would crash the process if nobody listened. The pool has
     // already dropped that connection and the next query opens a new one.
     this.pool.on('error', () => undefined);
+    // A *checked-out* client has no pool listener: when its backend is terminated, the socket
+    // end arrives as a client 'error' event after (or between) queries, and an 'error' event
+    // without a listener kills the process. The failed query already rejected with the cause,
+    // and the client is no longer queryable, so the pool discards it on release.
+    this.pool.on('connect', (client) => {
+      client.on('error', () => undefined);
+    });
   }
 
   async migrate(): Promise<void> {
@@ -343,17 +375,27 @@ export class PostgresStore implements Store {
 
   /** Runs a named prepared statement on a pooled connection. */
   private async q<R extends pg.QueryResultRow>(name: StatementName, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
-    const client = await this.pool.connect();
+    const client = await this.connect();
     let broken: Error | undefined;
     try {
       return await client.query<R>({ name: `weft_${name}_${tagOf(client)}`, text, values });
     } catch (err) {
       // A server-reported error (constraint, syntax…) leaves the connection usable; anything
-      // else (socket, protocol) means it must not go back into the pool.
-      if (!(err instanceof pg.DatabaseError)) broken = err instanceof Error ? err : new Error(String(err));
-      throw err;
+      // else (socket, protocol, a FATAL such as a terminated backend) means it must not go
+      // back into the pool.
+      if (connectionLost(err)) broken = err instanceof Error ? err : new Error(String(err));
+      throw unavailableOr(err);
     } finally {
       client.release(broken);
+    }
+  }
+
+  /** A pooled client; failing to get one (database down, refused) is {@link StoreUnavailableError}. */
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw unavailableOr(err);
     }
   }
 
@@ -508,6 +550,10 @@ export class PostgresStore implements Store {
     await this.q('renewLeases', SQL.renewLeases, [owner, now + ttlMs]);
   }
 
+  async releaseLeases(owner: string): Promise<void> {
+    await this.q('releaseLeases', SQL.releaseLeases, [owner]);
+  }
+
   async listRecoverableRuns(now: number, limit: number, includeLeased = false): Promise<string[]> {
     const { rows } = await this.q<{ run_id: string }>('recoverable', SQL.recoverable, [now, Math.max(0, limit), includeLeased]);
     return rows.map((r) => r.run_id);
@@ -640,7 +686,7 @@ export class PostgresStore implements Store {
    * are serialized: read the tip, newer entries and the last checkpoint, build, insert.
    */
   async appendAudit(afterSeq: number, build: (state: AuditWriteState) => AuditWrite): Promise<AuditWrite> {
-    const client = await this.pool.connect();
+    const client = await this.connect();
     let broken: Error | undefined;
     try {
       try {
@@ -690,7 +736,8 @@ export class PostgresStore implements Store {
         await client.query('ROLLBACK').catch((e: unknown) => {
           broken = e instanceof Error ? e : new Error(String(e));
         });
-        throw err;
+        // Only driver errors are classified; a failing `build` is the caller's own error.
+        throw broken || err instanceof pg.DatabaseError ? unavailableOr(err) : err;
       }
     } finally {
       client.release(broken);

@@ -6,7 +6,7 @@
  *   `CREATE DATABASE weft_test_<random>` on that server; `drop` terminates its connections
  *   and drops it.
  * - Otherwise: in-process Postgres (PGlite, WASM) served over a loopback socket by
- *   pglite-socket. PGlite is one database and one backend session multiplexed over every
+ *   {@link PgliteWireServer}. PGlite is one database and one backend session multiplexed over every
  *   socket: `CREATE DATABASE` succeeds but connections always land in `postgres`, startup
  *   options (`?options=-c search_path=…`) are ignored, and session state such as
  *   `search_path` or prepared-statement names is shared by all connections. So each test
@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
-import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { PgliteWireServer } from './pglite-wire.js';
 
 /** A database that exists until `drop` is called. */
 export interface TestDatabase {
@@ -88,7 +88,7 @@ async function createOnServer(adminUrl: string): Promise<TestDatabase> {
 
 interface PgliteHost {
   db: PGlite;
-  server: PGLiteSocketServer;
+  server: PgliteWireServer;
   /** `host:port` of the socket server. */
   address: string;
 }
@@ -104,14 +104,12 @@ const hosts: HostSlot[] = [];
 async function startHost(): Promise<PgliteHost> {
   // Imported on demand so the real-server path never loads the WASM build.
   const { PGlite } = await import('@electric-sql/pglite');
-  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   const db = await PGlite.create();
-  // Port 0: the OS picks a free loopback port. Several pools (default 10 connections each)
-  // may point at one database, so allow plenty of sockets; pglite-socket queues their
-  // queries and keeps a transaction's statements together.
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 128 });
+  // Port 0: the OS picks a free loopback port. Several pools may point at one database; the
+  // server runs each connection's exchanges and transactions whole, one connection at a time.
+  const server = new PgliteWireServer(db);
   await server.start();
-  return { db, server, address: server.getServerConn() };
+  return { db, server, address: server.address };
 }
 
 function acquireSlot(): HostSlot {
@@ -137,7 +135,7 @@ async function createOnPglite(): Promise<TestDatabase> {
   const name = newName();
   // Session-wide SET: every connection shares PGlite's single session, so this is what
   // points the store's pool at the new schema (the URL's startup option is not honoured).
-  await host.db.exec(`CREATE SCHEMA ${name}; SET search_path TO ${name}`);
+  await host.server.exclusive((db) => db.exec(`CREATE SCHEMA ${name}; SET search_path TO ${name}`));
   const options = encodeURIComponent(`-c search_path=${name}`);
   let dropped = false;
   return {
@@ -146,7 +144,7 @@ async function createOnPglite(): Promise<TestDatabase> {
     drop: async () => {
       if (dropped) return;
       dropped = true;
-      await host.db.exec(`SET search_path TO public; DROP SCHEMA IF EXISTS ${name} CASCADE`);
+      await host.server.exclusive((db) => db.exec(`SET search_path TO public; DROP SCHEMA IF EXISTS ${name} CASCADE`));
       slot.inUse = false;
     },
   };

@@ -17,6 +17,7 @@ export interface ServeOptions {
   workflowsDir?: string;
   apiKeys?: string;
   operatorKey?: string;
+  shutdownTimeoutMs?: string;
 }
 
 /** Flag → environment variable it mirrors. */
@@ -29,6 +30,7 @@ export const SERVE_FLAG_ENV: Readonly<Record<keyof ServeOptions, string>> = {
   workflowsDir: 'WEFT_WORKFLOWS_DIR',
   apiKeys: 'WEFT_API_KEYS',
   operatorKey: 'WEFT_OPERATOR_KEY',
+  shutdownTimeoutMs: 'WEFT_SHUTDOWN_TIMEOUT_MS',
 };
 
 /** The environment the host is configured from: `env` with every given flag laid over it. */
@@ -79,6 +81,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--workflows-dir <dirs>', 'workflow directories loaded at boot, separated by ":" (WEFT_WORKFLOWS_DIR)')
     .option('--api-keys <list>', 'accepted keys as tenant:key,... (WEFT_API_KEYS); prefer the variable, flags show in ps')
     .option('--operator-key <key>', 'the operator credential that administers every tenant (WEFT_OPERATOR_KEY, ≥ 32 characters); prefer the variable')
+    .option('--shutdown-timeout-ms <ms>', 'longest a SIGTERM/SIGINT shutdown drains before it closes anyway (WEFT_SHUTDOWN_TIMEOUT_MS, default 10000)')
     .action(async (opts: ServeOptions) => {
       const env = serveEnvironment(opts, ctx.io.env);
       for (const s of serveSecrets(env)) ctx.secrets.add(s);

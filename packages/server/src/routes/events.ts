@@ -191,6 +191,17 @@ class SseSession {
     this.onClose();
     if (end && !this.reply.raw.writableEnded) this.reply.raw.end();
   }
+
+  /**
+   * Host shutdown: ends the stream after everything already sent, and closes the connection
+   * so the client reconnects (with `Last-Event-ID`) to another instance instead of reusing a
+   * socket to a host that is going away.
+   */
+  shutdown(): void {
+    const raw = this.reply.raw;
+    if (raw.socket && !raw.socket.destroyed && !raw.writableEnded) raw.once('finish', () => raw.socket?.end());
+    this.close(true);
+  }
 }
 
 /** The poll body (the union of the shapes different documents require). */
@@ -201,8 +212,20 @@ function pollBody(runId: string, events: EncodedEvent[], cursor: number, rec: Ru
   return `{"runId":${JSON.stringify(runId)},"events":[${events.map((e) => e.json).join(',')}],"lastEventSeq":${last},"runStatus":${JSON.stringify(status)},"isTerminal":${terminal},"isComplete":${terminal && complete}}`;
 }
 
+/**
+ * Registers the SSE and poll routes. On `app.close()` (the `preClose` hook, before the server
+ * stops), open SSE streams end cleanly and waiting long-polls answer with what they have.
+ */
 export function registerEventRoutes(app: FastifyInstance, ctx: HostContext): void {
   const { store, engine } = ctx;
+  const sessions = new Set<SseSession>();
+  const waitingPolls = new Set<() => void>();
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    for (const s of [...sessions]) s.shutdown();
+    for (const wake of [...waitingPolls]) wake();
+  });
 
   app.get('/v1/runs/:runId/events', { config: { scope: 'runs:read' } }, async (req: FastifyRequest, reply: FastifyReply) => {
     const p = principalOf(req);
@@ -215,9 +238,11 @@ export function registerEventRoutes(app: FastifyInstance, ctx: HostContext): voi
     const lastIdRaw = req.headers['last-event-id'];
     const lastId = parseCursor(Array.isArray(lastIdRaw) ? lastIdRaw[0] : lastIdRaw, 'Last-Event-ID');
 
-    if (wantsJson) {
+    if (wantsJson || req.method === 'HEAD') {
       const rec = await store.getRun(p.tenant, runId);
       if (!rec) throw runNotFound();
+      // HEAD: the headers of the stream, without opening (and holding) one.
+      if (!wantsJson) return reply.header('cache-control', 'no-cache, no-transform').type('text/event-stream; charset=utf-8').send();
       const events = (await readAll(ctx, runId, lastId)).filter((e) => modes.has('values') || passes(modes, e.type));
       return reply.type('application/json').send(pollBody(runId, events, lastId, rec, true));
     }
@@ -241,8 +266,14 @@ export function registerEventRoutes(app: FastifyInstance, ctx: HostContext): voi
     }
     const wf = modes.has('values') ? await ctx.engine.catalog.byContentHash(rec.workflowHash) : undefined;
     reply.hijack();
-    session = new SseSession(ctx, reply, rec, modes, bufferMs, wf, lastId, unsubscribe);
+    const live: SseSession = new SseSession(ctx, reply, rec, modes, bufferMs, wf, lastId, () => {
+      sessions.delete(live);
+      unsubscribe();
+    });
+    session = live;
+    sessions.add(live);
     session.start();
+    if (closing) session.shutdown();
     for (const e of early.splice(0)) session.onLive(e.events, e.projection);
     try {
       await session.backlog();
@@ -274,15 +305,22 @@ export function registerEventRoutes(app: FastifyInstance, ctx: HostContext): voi
       let rec = await store.getRun(p.tenant, runId);
       if (!rec) throw runNotFound();
       let events = await store.readEvents(runId, cursor, PAGE);
-      if (events.length === 0 && !TERMINAL_STATUSES.has(rec.projection.status) && timeoutS > 0) {
+      // HEAD answers at once (headers only); so does a poll arriving while the host closes.
+      const wait = req.method !== 'HEAD' && !closing && timeoutS > 0;
+      if (events.length === 0 && !TERMINAL_STATUSES.has(rec.projection.status) && wait) {
         if (!published) {
           await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, timeoutS * 1000);
-            woke = () => {
+            // Ends the wait once: a new event, the timeout, the client leaving, or shutdown.
+            const done = (): void => {
               clearTimeout(t);
+              waitingPolls.delete(done);
+              req.raw.off('close', done);
               resolve();
             };
-            req.raw.once('close', woke);
+            const t = setTimeout(done, timeoutS * 1000);
+            woke = done;
+            waitingPolls.add(done);
+            req.raw.once('close', done);
           });
         }
         rec = (await store.getRun(p.tenant, runId)) ?? rec;
