@@ -30,6 +30,8 @@ import { formatProfileSummary, summarizeProfile } from './profile-summary.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(BENCH_DIR, '..');
+/** The official contracts (`WEFT_CONTRACTS_DIR`, relative to the repository root; default beside it). */
+const CONTRACTS_DIR = resolve(REPO, process.env.WEFT_CONTRACTS_DIR || '../shared/contracts');
 const ALL_PHASES = ['create', 'e2e', 'sse', 'sse1', 'collapse'];
 const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled']);
 const MAX_POLLS_PER_RUN = 50;
@@ -276,7 +278,7 @@ async function spawnHost(opts, log) {
     WEFT_STORE: opts.store,
     WEFT_DATA_DIR: dataDir,
     WEFT_API_KEYS: `bench:${apiKey}`,
-    WEFT_WORKFLOWS_DIR: '/work/shared/contracts/conformance-fixtures',
+    WEFT_WORKFLOWS_DIR: join(CONTRACTS_DIR, 'conformance-fixtures'),
     WEFT_LOG_LEVEL: 'warn',
   };
   if (db) env.WEFT_PG_URL = db.url;
