@@ -139,6 +139,41 @@ describe('RunEngine', () => {
     expect((evs.at(-1)?.payload as { error: { code: string } }).error.code).toBe('run_timeout');
   });
 
+  it('finishes the parent when the child ends between the node reading it and the wait being registered', async () => {
+    // The node's one read of the child returns what it saw before the child ended, and only
+    // once the child has ended: the child's end then finds no registered wait to wake.
+    class StaleChildRead extends MemoryStore {
+      childEnded!: Promise<void>;
+      private ended!: () => void;
+      private staleDone = false;
+      constructor() {
+        super();
+        this.childEnded = new Promise<void>((r) => (this.ended = r));
+      }
+      override async appendEvents(...args: Parameters<MemoryStore['appendEvents']>): Promise<void> {
+        await super.appendEvents(...args);
+        if (args[3].parent && args[2].some((x) => x.type === 'run.completed')) this.ended();
+      }
+      override async getRunInternal(runId: string): Promise<RunRecord | undefined> {
+        const rec = await super.getRunInternal(runId);
+        if (!rec?.projection.parent || this.staleDone) return rec;
+        this.staleDone = true;
+        const seen = structuredClone(rec);
+        await this.childEnded;
+        return seen;
+      }
+    }
+    const store = new StaleChildRead();
+    engine = new RunEngine({ store, limits: { maxNodeExecutions: 100, maxRunDurationMs: 60_000 } });
+    await engine.catalog.register(wf('child', [node('c')]), 'test');
+    await engine.catalog.register(wf('parent', [node('call', 'core.subWorkflow', {}, { workflowId: 'child' })]), 'test');
+    await engine.start();
+    const rec = await engine.createRun({ tenant: 't', principal: 'p', workflowId: 'parent' });
+    const evs = await terminal(store, engine, rec);
+    expect(types(evs).at(-1)).toBe('run.completed');
+    expect(evs.find((x) => x.type === 'node.completed' && x.nodeId === 'call')?.payload).toMatchObject({ outputs: { childStatus: 'completed' } });
+  });
+
   it('cancels a sleeping run with node.cancelled then run.cancelled', async () => {
     const def = wf('sleep', [node('w', 'core.delay', { delayMs: { type: 'static', value: 10_000 } })]);
     const { store, engine: e } = await setup([def]);

@@ -918,7 +918,20 @@ export class RunEngine {
       return;
     }
     if ('waitForChild' in r.result) {
-      h.waitingChild.set(nodeId, r.result.waitForChild);
+      const childRunId = r.result.waitForChild;
+      h.waitingChild.set(nodeId, childRunId);
+      // The child may have ended after the node read it and before this wait was registered;
+      // its end then woke nobody. Read it once more now that the wait is visible.
+      const runId = h.rec.runId;
+      this.store.getRunInternal(childRunId).then(
+        (c) => {
+          if (c && TERMINAL_STATUSES.has(c.projection.status) && h.waitingChild.get(nodeId) === childRunId) {
+            h.waitingChild.delete(nodeId);
+            this.wake(runId);
+          }
+        },
+        (e: unknown) => this.log.warn({ runId, childRunId, err: String(e) }, 'child status check failed'),
+      );
       return;
     }
     if ('waitUntil' in r.result) {
