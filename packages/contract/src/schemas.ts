@@ -4,8 +4,17 @@
  *
  * @see wire-contract.md §1.3, §3, §5
  */
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TLiteral, type TUnion } from 'typebox';
 import { RUN_STATUSES, STREAM_MODES } from './wire.js';
+
+/**
+ * A union of string literals (`anyOf` of `const`s) whose static type is the union of the values.
+ * `Type.Union(values.map(Type.Literal))` alone loses the element types (its `Static` is `never`),
+ * so the tuple type is restored here, once.
+ */
+export function literalUnion<const T extends readonly string[]>(values: T): TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }> {
+  return Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }>;
+}
 
 const Id128 = Type.String({ minLength: 1, maxLength: 128 });
 const JsonObject = Type.Record(Type.String(), Type.Unknown());
@@ -37,11 +46,12 @@ export const PortValueSchema = Type.Union([
 export const TRIGGER_RULES = ['all_success', 'any_success', 'all_complete', 'none_failed', 'any_failed'] as const;
 export type TriggerRule = (typeof TRIGGER_RULES)[number];
 
+/** Condition types of an edge (`EdgeCondition.type`). */
+export const EDGE_CONDITION_TYPES = ['expression', 'equals', 'notEquals', 'contains', 'regex', 'truthy', 'falsy'] as const;
+
 export const EdgeConditionSchema = Type.Object(
   {
-    type: Type.Union(
-      ['expression', 'equals', 'notEquals', 'contains', 'regex', 'truthy', 'falsy'].map((t) => Type.Literal(t)),
-    ),
+    type: literalUnion(EDGE_CONDITION_TYPES),
     left: Type.Optional(Type.String()),
     right: Type.Optional(Type.Unknown()),
     expression: Type.Optional(Type.String()),
@@ -82,7 +92,7 @@ export const WorkflowEdgeSchema = Type.Object(
     targetInput: Type.Optional(Type.String()),
     label: Type.Optional(Type.String()),
     condition: Type.Optional(EdgeConditionSchema),
-    triggerRule: Type.Optional(Type.Union(TRIGGER_RULES.map((r) => Type.Literal(r)))),
+    triggerRule: Type.Optional(literalUnion(TRIGGER_RULES)),
   },
   { additionalProperties: false },
 );
@@ -90,7 +100,7 @@ export const WorkflowEdgeSchema = Type.Object(
 export const WorkflowVariableSchema = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
-    type: Type.Union(['string', 'number', 'boolean', 'object', 'array'].map((t) => Type.Literal(t))),
+    type: literalUnion(['string', 'number', 'boolean', 'object', 'array']),
     description: Type.Optional(Type.String()),
     required: Type.Optional(Type.Boolean()),
     defaultValue: Type.Optional(Type.Unknown()),
@@ -221,7 +231,7 @@ export const RunEventDocSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const RunStatusSchema = Type.Union(RUN_STATUSES.map((s) => Type.Literal(s)));
+const RunStatusSchema = literalUnion(RUN_STATUSES);
 
 export const CreateRunResponseSchema = Type.Object({
   runId: Id128,
