@@ -125,7 +125,7 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
       done(tooDeep(), undefined);
       return;
     }
-    parseJson(req, text, done);
+    void parseJson(req, text, done);
   });
 
   // The route table, for the OpenAPI document, 405 answers and declared query parameters.

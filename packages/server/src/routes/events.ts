@@ -147,8 +147,8 @@ class SseSession {
       if (e.type === 'node.suspended') this.flush();
     }
     if (snapshotAt >= 0) this.pushSnapshot({ ...this.rec, projection }, snapshotAt);
-    if (terminal) return this.close(true);
-    this.flushIfUnbuffered();
+    if (terminal) this.close(true);
+    else this.flushIfUnbuffered();
   }
 
   private pushSnapshot(rec: RunRecord, seq: number): void {
