@@ -4,7 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
-const alias = [{ find: /^@weft\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` }];
+const alias = [
+  { find: /^@weft\/contract\/types$/, replacement: `${root}packages/contract/src/types.ts` },
+  { find: /^@weft\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
+];
 const setupFiles = [`${root}scripts/vitest-setup.ts`];
 
 const OWN_HOST_SCENARIOS = ['auth-jwt', 'auth-mtls', 'rate-limit', 'scope-matrix', 'shutdown'].map((n) => `packages/conformance/src/scenarios/${n}.test.ts`);
