@@ -4,4 +4,5 @@ export * from './schemas.js';
 export type * from './api-types.js';
 export * from './validate.js';
 export * from './openapi.js';
+export * from './routes.js';
 export * from './errors-doc.js';

@@ -28,6 +28,9 @@ export const RUN_STATUSES = [
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/** True for a value of {@link RUN_STATUSES} (a query parameter, a stored string). */
+export const isRunStatus = (value: unknown): value is RunStatus => typeof value === 'string' && (RUN_STATUSES as readonly string[]).includes(value);
+
 /** The statuses after which a run never changes. */
 export type TerminalStatus = 'completed' | 'failed' | 'cancelled';
 
