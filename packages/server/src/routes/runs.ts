@@ -15,6 +15,7 @@ import {
   compileValidator,
   isRunStatus,
   type CreateRunRequest,
+  type CreateRunResponse,
   type RunStatus,
 } from '@weft/contract';
 import { RunEngine, type RunRecord } from '@weft/engine';
@@ -34,7 +35,7 @@ const endedMessage = (status: RunStatus): string | undefined =>
 /** The one "missing run" answer, used for unknown and foreign runs alike. */
 export const runNotFound = (): WeftError => new WeftError('not_found', 'Run not found.');
 
-const createResponse = (rec: RunRecord): Record<string, unknown> => ({
+const createResponse = (rec: RunRecord): CreateRunResponse => ({
   runId: rec.runId,
   status: rec.projection.status,
   workflowId: rec.workflowId,
