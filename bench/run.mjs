@@ -329,7 +329,7 @@ async function spawnHost(opts, log) {
           if (errTail.length > 10) errTail.shift();
         }),
     );
-    exited.then(({ code, signal }) => {
+    void exited.then(({ code, signal }) => {
       clearTimeout(timer);
       rej(new Error(`host exited (code ${code}, signal ${signal}) before listening; last stderr lines:\n${errTail.join('\n')}`));
     });
@@ -717,7 +717,9 @@ function poolQuiet(attempts, noisyCores) {
         hostMs += x.hostMs ?? 0;
       }
     });
-    for (const f of fields) samples[f].forEach((v, i) => quiet.has(sampleSec[f][i]) && lat[f].push(v));
+    for (const f of fields) {
+      for (const [i, v] of samples[f].entries()) if (quiet.has(sampleSec[f][i])) lat[f].push(v);
+    }
   }
   if (quietN === 0) return { quietSeconds: 0, ofSeconds: totalN };
   return {
@@ -881,7 +883,7 @@ async function main() {
   const planned = opts.phases.length * perPhase + 120;
   const guard = setTimeout(() => {
     log(`global deadline (${planned}s) passed: aborting`);
-    cleanup().finally(() => process.exit(3));
+    void cleanup().finally(() => process.exit(3));
   }, planned * 1000);
   guard.unref();
 
@@ -892,7 +894,7 @@ async function main() {
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.once(sig, () => {
       log(`${sig}: stopping`);
-      cleanup().finally(() => process.exit(130));
+      void cleanup().finally(() => process.exit(130));
     });
   }
 

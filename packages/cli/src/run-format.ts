@@ -2,19 +2,19 @@
  * Human renderings of snapshots, run pages and workflow lists, and the exit status a watched
  * run ends with.
  */
-import type { RunStatus } from '@weft/contract';
+import { isTerminalStatus, type RunStatus, type TerminalStatus } from '@weft/contract/types';
 import type { RunList, RunSnapshot, WorkflowSummary } from '@weft/sdk';
 import type { Colors } from './cli-io.js';
 
 /** Exit statuses of `weft runs start --watch`: distinct so scripts can tell outcomes apart. */
 export const EXIT_CODES = { completed: 0, error: 1, failed: 2, cancelled: 3 } as const;
 
+/** One exit status per terminal status (a new terminal status fails to compile here). */
+const TERMINAL_EXIT_CODES: Readonly<Record<TerminalStatus, number>> = { completed: EXIT_CODES.completed, failed: EXIT_CODES.failed, cancelled: EXIT_CODES.cancelled };
+
 /** Exit status for the final status of a watched run. */
 export function exitCodeForStatus(status: RunStatus | string): number {
-  if (status === 'completed') return EXIT_CODES.completed;
-  if (status === 'failed') return EXIT_CODES.failed;
-  if (status === 'cancelled') return EXIT_CODES.cancelled;
-  return EXIT_CODES.error;
+  return isTerminalStatus(status) ? TERMINAL_EXIT_CODES[status] : EXIT_CODES.error;
 }
 
 /** Colours a status: completed green, failed red, cancelled/cancelling yellow, others cyan. */
@@ -28,7 +28,9 @@ export function paintStatus(status: string, c: Colors): string {
 /** Left-aligned columns separated by two spaces (header row first). */
 export function formatTable(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  for (const row of rows) {
+    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
+  }
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
 }
 

@@ -14,7 +14,7 @@ type Kind = 'capabilities' | 'run-snapshot' | 'run-event' | 'error-envelope' | '
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const schemasDir = join(process.env.WEFT_CONTRACTS_DIR || join(repoRoot, '..', 'shared', 'contracts'), 'schemas');
 
-let validators: Map<Kind, (v: unknown) => boolean & { errors?: unknown }> | null | undefined;
+let validators: Map<Kind, (v: unknown) => boolean & { errors?: unknown }> | undefined;
 
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
@@ -23,7 +23,7 @@ function walk(dir: string): string[] {
   });
 }
 
-function load(): typeof validators {
+function load(): Map<Kind, (v: unknown) => boolean & { errors?: unknown }> {
   if (validators !== undefined) return validators;
   if (!existsSync(schemasDir)) {
     throw new Error(`the official OpenWOP schemas are not at ${schemasDir}: set WEFT_CONTRACTS_DIR to the directory holding schemas/ and conformance-fixtures/`);
@@ -58,16 +58,14 @@ export const checked: Record<Kind, number> = { capabilities: 0, 'run-snapshot': 
 
 /** Throws when `doc` does not validate against the official schema for `kind`. */
 export function checkContract(kind: Kind, doc: unknown): void {
-  const v = load();
-  if (!v) return;
-  const fn = v.get(kind) as unknown as ((d: unknown) => boolean) & { errors?: Parameters<typeof toFieldErrors>[0] };
+  const fn = load().get(kind) as unknown as ((d: unknown) => boolean) & { errors?: Parameters<typeof toFieldErrors>[0] };
   checked[kind] += 1;
   if (!fn(doc)) {
     throw new Error(`emitted ${kind} violates the official schema: ${JSON.stringify(toFieldErrors(fn.errors))}\n${JSON.stringify(doc).slice(0, 600)}`);
   }
 }
 
-/** True when the official schemas are available. */
+/** True when the official schemas are loaded (it throws otherwise: the check never turns itself off). */
 export function contractCheckEnabled(): boolean {
-  return load() !== null;
+  return load().size > 0;
 }

@@ -121,5 +121,5 @@ export class WeftError extends Error {
 
 /** True when `code` is in the catalog. */
 export function isErrorCode(code: string): code is ErrorCode {
-  return Object.prototype.hasOwnProperty.call(ERROR_CATALOG, code);
+  return Object.hasOwn(ERROR_CATALOG, code);
 }

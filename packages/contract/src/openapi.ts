@@ -383,7 +383,7 @@ export function declaredQueryParams(routeKey: string): readonly string[] {
 export function routeTableMismatches(served: readonly string[]): { undocumented: string[]; unserved: string[] } {
   const s = new Set(served);
   return {
-    undocumented: [...s].filter((k) => !Object.prototype.hasOwnProperty.call(ROUTE_DOCS, k)).sort(),
+    undocumented: [...s].filter((k) => !Object.hasOwn(ROUTE_DOCS, k)).sort(),
     unserved: Object.keys(ROUTE_DOCS).filter((k) => !s.has(k)).sort(),
   };
 }

@@ -4,8 +4,17 @@
  *
  * @see wire-contract.md §1.3, §3, §5
  */
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TLiteral, type TUnion } from 'typebox';
 import { RUN_STATUSES, STREAM_MODES } from './wire.js';
+
+/**
+ * A union of string literals (`anyOf` of `const`s) whose static type is the union of the values.
+ * `Type.Union(values.map(Type.Literal))` alone loses the element types (its `Static` is `never`),
+ * so the tuple type is restored here, once.
+ */
+export function literalUnion<const T extends readonly string[]>(values: T): TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }> {
+  return Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }>;
+}
 
 const Id128 = Type.String({ minLength: 1, maxLength: 128 });
 const JsonObject = Type.Record(Type.String(), Type.Unknown());
@@ -37,11 +46,12 @@ export const PortValueSchema = Type.Union([
 export const TRIGGER_RULES = ['all_success', 'any_success', 'all_complete', 'none_failed', 'any_failed'] as const;
 export type TriggerRule = (typeof TRIGGER_RULES)[number];
 
+/** Condition types of an edge (`EdgeCondition.type`). */
+export const EDGE_CONDITION_TYPES = ['expression', 'equals', 'notEquals', 'contains', 'regex', 'truthy', 'falsy'] as const;
+
 export const EdgeConditionSchema = Type.Object(
   {
-    type: Type.Union(
-      ['expression', 'equals', 'notEquals', 'contains', 'regex', 'truthy', 'falsy'].map((t) => Type.Literal(t)),
-    ),
+    type: literalUnion(EDGE_CONDITION_TYPES),
     left: Type.Optional(Type.String()),
     right: Type.Optional(Type.Unknown()),
     expression: Type.Optional(Type.String()),
@@ -82,7 +92,7 @@ export const WorkflowEdgeSchema = Type.Object(
     targetInput: Type.Optional(Type.String()),
     label: Type.Optional(Type.String()),
     condition: Type.Optional(EdgeConditionSchema),
-    triggerRule: Type.Optional(Type.Union(TRIGGER_RULES.map((r) => Type.Literal(r)))),
+    triggerRule: Type.Optional(literalUnion(TRIGGER_RULES)),
   },
   { additionalProperties: false },
 );
@@ -90,7 +100,7 @@ export const WorkflowEdgeSchema = Type.Object(
 export const WorkflowVariableSchema = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
-    type: Type.Union(['string', 'number', 'boolean', 'object', 'array'].map((t) => Type.Literal(t))),
+    type: literalUnion(['string', 'number', 'boolean', 'object', 'array']),
     description: Type.Optional(Type.String()),
     required: Type.Optional(Type.Boolean()),
     defaultValue: Type.Optional(Type.Unknown()),
@@ -205,6 +215,7 @@ export const ErrorEnvelopeSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** The canonical event envelope (closed object). @see wire-contract.md §3.3 */
 export const RunEventDocSchema = Type.Object(
   {
     eventId: Id128,
@@ -221,7 +232,9 @@ export const RunEventDocSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const RunStatusSchema = Type.Union(RUN_STATUSES.map((s) => Type.Literal(s)));
+export type RunEventDoc = Static<typeof RunEventDocSchema>;
+
+const RunStatusSchema = literalUnion(RUN_STATUSES);
 
 export const CreateRunResponseSchema = Type.Object({
   runId: Id128,
@@ -231,28 +244,117 @@ export const CreateRunResponseSchema = Type.Object({
   statusUrl: Type.String(),
 });
 
+/** The run owner (`RunSnapshot.owner`), closed as in run-snapshot.schema.json. */
+export const RunOwnerSchema = Type.Object(
+  {
+    tenant: Type.String({ minLength: 1 }),
+    workspace: Type.Optional(Type.String({ minLength: 1 })),
+    principal: Type.Optional(Type.String({ minLength: 1 })),
+    principalKind: Type.Optional(literalUnion(['user', 'agent', 'anonymous'])),
+  },
+  { additionalProperties: false },
+);
+
+/** The error of a failed run (`RunSnapshot.error`), closed as in run-snapshot.schema.json. */
+export const RunErrorSchema = Type.Object(
+  { code: Type.String({ minLength: 1 }), message: Type.String({ minLength: 1 }), details: Type.Optional(JsonObject) },
+  { additionalProperties: false },
+);
+
+/** One vote on a quorum approval. */
+export const InterruptVoteSchema = Type.Object({ principal: Type.String(), action: Type.String(), at: Type.String() }, { additionalProperties: false });
+
+/** The `interrupt` block of a waiting run's snapshot: its first pending interrupt. */
+export const RunInterruptBlockSchema = Type.Object(
+  {
+    kind: Type.String({ minLength: 1 }),
+    nodeId: Type.String(),
+    interruptId: Type.String(),
+    key: Type.String(),
+    /** The interrupt's `data`. */
+    payload: JsonObject,
+    requestedAt: Type.String(),
+    resumeSchema: Type.Optional(JsonObject),
+    expiresAt: Type.Optional(Type.String()),
+    votes: Type.Optional(Type.Array(InterruptVoteSchema)),
+    /**
+     * Signed callback token for `GET|POST /v1/interrupts/{token}` (only for callers holding
+     * `approvals:respond`). It is a credential: whoever holds it can answer the interrupt.
+     */
+    interruptToken: Type.Optional(Type.String()),
+    tokenExpiresAt: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+/** One entry of `RunSnapshot.pendingInterrupts`. */
+export const PendingInterruptRefSchema = Type.Object(
+  { nodeId: Type.String(), interruptId: Type.String(), kind: Type.String({ minLength: 1 }) },
+  { additionalProperties: false },
+);
+
+/** One entry of `RunSnapshot.childRuns`. */
+export const ChildRunRefSchema = Type.Object({ runId: Id128, nodeId: Type.String(), workflowId: Type.String() }, { additionalProperties: false });
+
+/**
+ * Every field of the snapshot Weft serves (`GET /v1/runs/{runId}`, `values` stream frames).
+ * The spec keeps the root open (readers must ignore unknown fields), so it is open here too;
+ * the nested objects the spec closes are closed. The server's builder is typed by
+ * {@link RunSnapshot} and its output is checked against {@link RUN_SNAPSHOT_FIELDS} with the
+ * root closed, so a field Weft emits is always declared here.
+ *
+ * @see wire-contract.md §3.2
+ */
 export const RunSnapshotSchema = Type.Object(
   {
     runId: Id128,
-    workflowId: Type.String(),
+    workflowId: Type.String({ minLength: 1 }),
     status: RunStatusSchema,
-    owner: Type.Optional(JsonObject),
+    owner: Type.Optional(RunOwnerSchema),
+    createdAt: Type.Optional(Type.String()),
     currentNodeId: Type.Optional(Type.String()),
     startedAt: Type.Optional(Type.String()),
     completedAt: Type.Optional(Type.String()),
+    /** Null until the run ends (reference hosts emit `endedAt`; Weft emits it and `completedAt`). */
     endedAt: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     nodeStates: Type.Optional(JsonObject),
     variables: Type.Optional(JsonObject),
-    error: Type.Optional(JsonObject),
+    error: Type.Optional(RunErrorSchema),
     engineVersion: Type.Optional(Type.Number()),
-    eventLogSchemaVersion: Type.Optional(Type.Integer()),
+    eventLogSchemaVersion: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Sequence of the last event folded into this snapshot. */
+    lastSequence: Type.Optional(Type.Integer({ minimum: -1 })),
     tags: Type.Optional(Type.Array(Type.String())),
     metadata: Type.Optional(JsonObject),
     configurable: Type.Optional(JsonObject),
     outputs: Type.Optional(JsonObject),
+    /** The reason given with the cancel request. */
+    cancelReason: Type.Optional(Type.String()),
+    /** When the run was paused (`POST /v1/runs/{runId}:pause`); absent when not paused. */
+    pausedAt: Type.Optional(Type.String()),
+    /** Set on a child run: the run and node that started it. */
+    parentRunId: Type.Optional(Id128),
+    parentNodeId: Type.Optional(Type.String()),
+    /** Child runs started by sub-workflow nodes of this run. */
+    childRuns: Type.Optional(Type.Array(ChildRunRefSchema)),
+    /** Set while a running parent mirrors the waiting status of this child run. */
+    waitingOnChildRunId: Type.Optional(Id128),
+    /** The first pending interrupt while the run waits (`waiting-approval|input|external`). */
+    interrupt: Type.Optional(RunInterruptBlockSchema),
+    /** Every pending interrupt of the run (parallel branches can wait at once). */
+    pendingInterrupts: Type.Optional(Type.Array(PendingInterruptRefSchema)),
   },
   { additionalProperties: true },
 );
+export type RunSnapshot = Static<typeof RunSnapshotSchema>;
+export type RunOwner = Static<typeof RunOwnerSchema>;
+export type RunInterruptBlock = Static<typeof RunInterruptBlockSchema>;
+export type PendingInterruptRef = Static<typeof PendingInterruptRefSchema>;
+export type ChildRunRef = Static<typeof ChildRunRefSchema>;
+export type InterruptVote = Static<typeof InterruptVoteSchema>;
+
+/** The snapshot schema with its root closed: what the server's builder output is checked against. */
+export const RUN_SNAPSHOT_FIELDS = Type.Object(RunSnapshotSchema.properties, { additionalProperties: false });
 
 export const PollResponseSchema = Type.Object({
   runId: Id128,
@@ -280,6 +382,15 @@ export const RunListResponseSchema = Type.Object({
   runs: Type.Array(RunSnapshotSchema),
   nextCursor: Type.Optional(Type.String()),
 });
+
+export type CreateRunResponse = Static<typeof CreateRunResponseSchema>;
+export type PollResponse = Static<typeof PollResponseSchema>;
+export type CancelRunResponse = Static<typeof CancelRunResponseSchema>;
+export type BulkCancelResponse = Static<typeof BulkCancelResponseSchema>;
+export type BulkCancelResult = BulkCancelResponse['results'][number];
+export type RunListResponse = Static<typeof RunListResponseSchema>;
+export type CancelRunRequest = Static<typeof CancelRunRequestSchema>;
+export type BulkCancelRequest = Static<typeof BulkCancelRequestSchema>;
 
 /** Query of `GET /v1/runs/{runId}/events`. */
 export const STREAM_MODE_VALUES = STREAM_MODES;

@@ -28,32 +28,23 @@ export const RUN_STATUSES = [
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-/** Statuses after which a run never changes. */
-export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set<RunStatus>(['completed', 'failed', 'cancelled']);
+/** True for a value of {@link RUN_STATUSES} (a query parameter, a stored string). */
+export const isRunStatus = (value: unknown): value is RunStatus => typeof value === 'string' && (RUN_STATUSES as readonly string[]).includes(value);
+
+/** The statuses after which a run never changes. */
+export type TerminalStatus = 'completed' | 'failed' | 'cancelled';
+
+/** Statuses after which a run never changes: the one terminal set of engine, server, SDK and CLI. */
+export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set<TerminalStatus>(['completed', 'failed', 'cancelled']);
+
+/** True for a terminal run status; accepts any value (a status read off the wire is a string). */
+export const isTerminalStatus = (status: unknown): status is TerminalStatus => typeof status === 'string' && TERMINAL_STATUSES.has(status as RunStatus);
 
 /** Statuses in which a run waits for a person, an external event or a resume — not for a driver. */
 export const WAITING_STATUSES: ReadonlySet<RunStatus> = new Set<RunStatus>(['waiting-approval', 'waiting-input', 'waiting-external', 'paused']);
 
 /** Event types that end a run; exactly one is emitted and it is the last. */
 export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(['run.completed', 'run.failed', 'run.cancelled']);
-
-/**
- * The canonical event envelope (closed object).
- *
- * @see wire-contract.md §3.3
- */
-export interface RunEventDoc {
-  eventId: string;
-  runId: string;
-  type: string;
-  payload: unknown;
-  timestamp: string;
-  sequence: number;
-  nodeId?: string;
-  schemaVersion?: number;
-  engineVersion?: string;
-  causationId?: string;
-}
 
 /** Stream modes of `GET /v1/runs/{runId}/events`. */
 export const STREAM_MODES = ['updates', 'values', 'messages', 'debug'] as const;

@@ -7,7 +7,7 @@
  *
  * @see wire-contract.md §3.1, execution-semantics.md §10.2
  */
-import type { RunEventDoc } from '@weft/contract';
+import { TERMINAL_STATUSES, type RunEventDoc } from '@weft/contract';
 import type { RunStatus } from '@weft/contract';
 import type { InterruptKind, InterruptView, NodeStateView, RunProjection } from './ports.js';
 import type { WorkflowGraph } from './graph.js';
@@ -21,7 +21,6 @@ export function initialProjection(graph: WorkflowGraph): RunProjection {
 
 type Payload = Record<string, unknown> | null | undefined;
 
-const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 const asError = (v: unknown): { code: string; message: string; details?: Record<string, unknown> } | undefined => {
   if (!v || typeof v !== 'object') return undefined;
@@ -217,7 +216,7 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
       break;
   }
   const current = Object.entries(p.nodeStates).find(([, s]) => s.status === 'suspended') ?? Object.entries(p.nodeStates).find(([, s]) => s.status === 'running');
-  if (current && !TERMINAL.has(p.status)) p.currentNodeId = current[0];
+  if (current && !TERMINAL_STATUSES.has(p.status)) p.currentNodeId = current[0];
   else delete p.currentNodeId;
   return p;
 }

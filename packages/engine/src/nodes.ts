@@ -8,6 +8,7 @@
  *
  * @see wire-contract.md §5.6, execution-semantics.md §6.7
  */
+import { isTerminalStatus } from '@weft/contract';
 
 /** What a node body sees. */
 export interface NodeContext {
@@ -255,7 +256,7 @@ async function subWorkflow(ctx: NodeContext): Promise<NodeResult> {
   const childRunId = ctx.children.current() ?? (await ctx.children.start(workflowId, inputs));
   if (cfg.waitForCompletion === false) return { outputs: { childRunId } };
   const child = await ctx.children.get(childRunId);
-  if (!child || !['completed', 'failed', 'cancelled'].includes(child.status)) return { waitForChild: childRunId };
+  if (!child || !isTerminalStatus(child.status)) return { waitForChild: childRunId };
   if (child.status !== 'completed') {
     if (cfg.onChildFailure === 'absorb' || cfg.onChildFailure === 'continue') return { outputs: { childRunId, childStatus: child.status, ...(child.error ? { childError: child.error } : {}) } };
     throw new NodeError('child_failed', `Child run ${childRunId} ended ${child.status}.`, { childRunId, childStatus: child.status, ...(child.error ? { childError: child.error } : {}) });

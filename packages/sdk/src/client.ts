@@ -5,34 +5,36 @@
  *
  * @see wire-contract.md §1.1
  */
-import type { RunEventDoc } from '@weft/contract';
+import { IDEMPOTENT_REPLAY_HEADER, isTerminalStatus, type RunEventDoc } from '@weft/contract/types';
 import type {
-  ApprovalOptions,
   BulkCancelResponse,
   CancelRunResponse,
   CreateRunBody,
   CreateRunResponse,
-  CreateRunResult,
   DiscoveryDocument,
-  IdempotencyOptions,
   InterruptList,
   InterruptView,
-  ListRunsQuery,
-  PauseRunOptions,
   PauseRunResponse,
   PendingInterruptList,
-  PollEventsOptions,
   PollEventsResponse,
   RegisterWorkflowResult,
   ResolveInterruptResponse,
-  ResumeRunOptions,
   ResumeRunResponse,
   RunList,
   RunSnapshot,
-  StreamEventsOptions,
   Workflow,
   WorkflowList,
 } from './api-types.js';
+import type {
+  ApprovalOptions,
+  CreateRunResult,
+  IdempotencyOptions,
+  ListRunsQuery,
+  PauseRunOptions,
+  PollEventsOptions,
+  ResumeRunOptions,
+  StreamEventsOptions,
+} from './options.js';
 import { WeftApiError, WeftConnectionError, parseRetryAfter, redactSecret } from './errors.js';
 import { resumableEventStream, type EventStreamConnector } from './event-stream.js';
 
@@ -41,8 +43,7 @@ export const SDK_VERSION = '0.1.0';
 /** Base URL used when neither the options nor the environment name one. */
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:3737';
 
-const REPLAY_HEADER = 'openwop-Idempotent-Replay';
-const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
+const REPLAY_HEADER = IDEMPOTENT_REPLAY_HEADER;
 
 /** Constructor options of {@link WeftClient}. */
 export interface WeftClientOptions {
@@ -237,7 +238,7 @@ export class WeftClient {
         }
         return response.body;
       },
-      isRunTerminal: async (signal) => TERMINAL_STATUSES.has((await this.getRun(runId, { signal })).status),
+      isRunTerminal: async (signal) => isTerminalStatus((await this.getRun(runId, { signal })).status),
     };
     return resumableEventStream(runId, connector, options);
   }

@@ -10,14 +10,11 @@
  *
  * @see wire-contract.md §3.5 (Resumption)
  */
-import type { RunEventDoc } from '@weft/contract';
-import type { StreamEventsOptions } from './api-types.js';
+import { TERMINAL_EVENT_TYPES, isTerminalStatus, type RunEventDoc } from '@weft/contract/types';
+import type { StreamEventsOptions } from './options.js';
 import { WeftApiError, WeftConnectionError, WeftStreamError } from './errors.js';
 import { parseSseStream, type SseFrame } from './sse.js';
 
-/** Event types that end a run (mirrors `TERMINAL_EVENT_TYPES` of the contract; the SDK imports types only). */
-const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(['run.completed', 'run.failed', 'run.cancelled']);
-const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
 const MAX_RETRY_DELAY_MS = 5000;
 
 /** The I/O the stream needs, supplied by the client. */
@@ -36,7 +33,7 @@ export function isTerminalEvent(doc: RunEventDoc): boolean {
   if (TERMINAL_EVENT_TYPES.has(doc.type)) return true;
   if (doc.type !== 'state.snapshot' || typeof doc.payload !== 'object' || doc.payload === null) return false;
   const status = (doc.payload as { status?: unknown }).status;
-  return typeof status === 'string' && TERMINAL_STATUSES.has(status);
+  return isTerminalStatus(status);
 }
 
 const isEventDoc = (v: unknown): v is RunEventDoc =>

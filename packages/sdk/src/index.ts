@@ -1,4 +1,5 @@
-export * from './api-types.js';
+export type * from './api-types.js';
+export type * from './options.js';
 export * from './client.js';
 export * from './errors.js';
 export { isTerminalEvent, resumableEventStream, type EventStreamConnector } from './event-stream.js';

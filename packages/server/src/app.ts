@@ -24,9 +24,19 @@
  * @see ../../../docs/architecture.md §HTTP pipeline, security-contract.md §1.2
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { WeftError, buildOpenApi, declaredQueryParams } from '@weft/contract';
+import { WeftError, buildOpenApi, declaredQueryParams, type ROUTE_SCHEMAS, type RouteSchemaKey } from '@weft/contract';
 import { JwtVerifier, MtlsMapper, RateLimiter, type MtlsIdentity, type Principal } from '@weft/security';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+  type RouteGenericInterface,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { Authenticator, requireScope, type ApiKeyAuthenticator } from './auth.js';
 import type { HostContext } from './context.js';
@@ -55,6 +65,16 @@ const overloaded = (what: string): WeftError =>
 
 const shuttingDown = (): WeftError =>
   new WeftError('service_unavailable', 'The host is shutting down; retry shortly (another instance may answer).', { retryAfter: 1 }, { 'retry-after': '1' });
+
+/**
+ * The app as the route modules see it: Fastify with the TypeBox type provider, so a route whose
+ * options carry `schema: ROUTE_SCHEMAS[key]` gets `req.params` / `req.query` typed from the
+ * contract's schemas.
+ */
+export type WeftApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+/** The request of the typed route `K`, for helpers shared by the handlers of routes with one schema. */
+export type WeftRequest<K extends RouteSchemaKey> = FastifyRequest<RouteGenericInterface, RawServerDefault, RawRequestDefaultExpression, (typeof ROUTE_SCHEMAS)[K], TypeBoxTypeProvider>;
 
 /** Live counters of the backpressure gauges (read by tests and metrics). */
 export interface LoadGauges {
@@ -98,7 +118,7 @@ function allowedMethods(routes: readonly { method: string; match: RegExp }[], pa
 export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger: Logger): FastifyInstance {
   const cfg = ctx.config;
   const https = httpsServerOptions(cfg);
-  const app = Fastify({
+  const base = Fastify({
     loggerInstance: logger as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: cfg.maxBodyBytes,
@@ -111,6 +131,7 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
     clientErrorHandler,
     frameworkErrors: (err, req, reply) => sendError(err, req, reply, ctx.redactor),
   }) as unknown as FastifyInstance;
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
   app.server.on('checkExpectation', expectationFailed);
   app.server.on('checkContinue', continueUnlessTooLarge(cfg.maxBodyBytes, (req, res) => app.server.emit('request', req, res)));
   app.decorateRequest('principal', null);
@@ -125,7 +146,7 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
       done(tooDeep(), undefined);
       return;
     }
-    parseJson(req, text, done);
+    void parseJson(req, text, done);
   });
 
   // The route table, for the OpenAPI document, 405 answers and declared query parameters.

@@ -241,7 +241,7 @@ export class AuditLog {
           batch.map((p) => p.record),
           force,
         );
-        batch.forEach((p, i) => p.resolve(entries[i] as AuditEntry));
+        for (const [i, p] of batch.entries()) p.resolve(entries[i] as AuditEntry);
         this.retryDelayMs = 0;
       } catch (err) {
         for (const p of batch) p.reject(err);

@@ -85,7 +85,7 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 export function parseScopes(requested: readonly string[]): string[] {
   const out = new Set<string>();
   for (const [i, s] of requested.entries()) {
-    if (s === 'all') GRANTABLE_SCOPES.forEach((g) => out.add(g));
+    if (s === 'all') for (const g of GRANTABLE_SCOPES) out.add(g);
     else if (s === KEYS_ADMIN_SCOPE) throw new WeftError('validation_error', 'keys:admin is reserved for the operator credential (WEFT_OPERATOR_KEY).', { errors: [{ path: '/scopes', message: 'keys:admin is not grantable' }] });
     else if ((GRANTABLE_SCOPES as readonly string[]).includes(s)) out.add(s);
     // The caller's value is never echoed: the index names it.

@@ -3,17 +3,21 @@
  *
  * @see wire-contract.md §3.2
  */
-import { EVENT_LOG_SCHEMA_VERSION, TERMINAL_STATUSES } from '@weft/contract';
+import { EVENT_LOG_SCHEMA_VERSION, TERMINAL_STATUSES, type RunInterruptBlock, type RunSnapshot } from '@weft/contract';
 import { RunEngine, maskVariables, type InterruptView, type RunRecord, type StoredWorkflow } from '@weft/engine';
 
 /** Mints a callback token for a pending interrupt (only for callers allowed to resolve it). */
 export type TokenMinter = (rec: RunRecord, iv: InterruptView) => { token: string; expiresAt: number };
 
-/** The snapshot as served by `GET /v1/runs/{runId}` and in `values` stream frames. */
-export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined, mint?: TokenMinter): Record<string, unknown> {
+/**
+ * The snapshot as served by `GET /v1/runs/{runId}` and in `values` stream frames, typed by the
+ * contract's `RunSnapshotSchema` (every field it sets is declared there; snapshot.test.ts checks
+ * the output against the schema with its root closed).
+ */
+export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined, mint?: TokenMinter): RunSnapshot {
   const p = rec.projection;
   const status = RunEngine.visibleStatus(rec);
-  const snap: Record<string, unknown> = {
+  const snap: RunSnapshot = {
     runId: rec.runId,
     workflowId: rec.workflowId,
     status,
@@ -43,7 +47,7 @@ export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined, mint?
   const pending = Object.values(p.interrupts ?? {}).filter((i) => i.status === 'pending');
   if (pending.length > 0) {
     const first = pending[0] as InterruptView;
-    const block: Record<string, unknown> = { kind: first.kind, nodeId: first.nodeId, interruptId: first.interruptId, key: first.key, payload: first.data, requestedAt: first.requestedAt };
+    const block: RunInterruptBlock = { kind: first.kind, nodeId: first.nodeId, interruptId: first.interruptId, key: first.key, payload: first.data, requestedAt: first.requestedAt };
     if (first.resumeSchema) block.resumeSchema = first.resumeSchema;
     if (first.expiresAt) block.expiresAt = first.expiresAt;
     if (first.votes) block.votes = first.votes.map((v) => ({ principal: v.principal, action: v.action, at: v.at }));

@@ -895,7 +895,7 @@ export function defineStoreContract(name: string, factory: () => Promise<StoreFi
         await Promise.all(Array.from({ length: 12 }, () => appendN(1)));
         const all = await store.readAuditEntries(0, 100, 100);
         expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 12 }, (_, i) => i));
-        all.forEach((e, i) => expect(e.prevHash).toBe(i === 0 ? null : `h${i - 1}`));
+        for (const [i, e] of all.entries()) expect(e.prevHash).toBe(i === 0 ? null : `h${i - 1}`);
       });
     });
   });

@@ -93,7 +93,7 @@ function apiBackend(ctx: CliContext, g: GlobalOptions): KeyBackend {
 async function offlineBackend(ctx: CliContext, dataDir: string): Promise<KeyBackend> {
   // Loaded on demand: only offline key commands need the server's storage stack.
   const { loadConfig, openStore, openSecurityServices } = await import('@weft/server');
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig({ ...ctx.io.env, WEFT_STORE: 'sqlite', WEFT_DATA_DIR: dataDir }, {});
   } catch (err) {

@@ -87,7 +87,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
       for (const s of serveSecrets(env)) ctx.secrets.add(s);
       // Loaded on demand so client commands never pay for (or depend on) the server's stack.
       const { loadConfig, startHost } = await import('@weft/server');
-      let config;
+      let config: ReturnType<typeof loadConfig>;
       try {
         config = loadConfig(env, {});
       } catch (err) {

@@ -119,7 +119,9 @@ async function openRaw(store: string, host: Host, dataDir: string, pgUrl: string
         db.exec('DROP TRIGGER IF EXISTS audit_log_no_update');
         db.exec(sql);
       },
-      close: async () => db.close(),
+      close: async () => {
+        db.close();
+      },
     };
   }
   if (store === 'postgres' && pgUrl) {

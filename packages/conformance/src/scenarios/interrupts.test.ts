@@ -182,7 +182,8 @@ describe.skipIf(await lacks('the external-event scenarios', { fixtures: ['confor
     expect(replay.status).toBe(200);
     expect(replay.headers.get(IDEMPOTENT_REPLAY_HEADER)).toBe('true');
     expect(replay.body).toEqual(first.body);
-    for (const headers of [{}, { 'idempotency-key': freshKey() }]) {
+    const headerSets: Record<string, string>[] = [{}, { 'idempotency-key': freshKey() }];
+    for (const headers of headerSets) {
       const again = await call('POST', `/v1/interrupts/${s.token as string}`, { key: null, body: { resumeValue: event }, headers });
       expect(again.status).toBe(409);
       expect(again.body).toMatchObject({ error: 'interrupt_already_resolved' });

@@ -4,16 +4,16 @@
  *
  * @see security-contract.md §1.10, wire-contract.md §1.1 (#19)
  */
-import { WeftError } from '@weft/contract';
-import type { FastifyInstance } from 'fastify';
+import { ROUTE_SCHEMAS, WeftError } from '@weft/contract';
+import type { WeftApp } from '../app.js';
 import type { HostContext } from '../context.js';
 import { MAX_VERIFY_RANGE } from '../audit-log.js';
 
 const SEQ_RE = /^(0|[1-9]\d{0,15})$/;
 
-export function registerAuditRoutes(app: FastifyInstance, ctx: HostContext): void {
-  app.get('/v1/audit/verify', { config: { scope: 'audit:read' } }, async (req) => {
-    const q = req.query as Record<string, string | string[] | undefined>;
+export function registerAuditRoutes(app: WeftApp, ctx: HostContext): void {
+  app.get('/v1/audit/verify', { config: { scope: 'audit:read' }, schema: ROUTE_SCHEMAS['GET /v1/audit/verify'] }, async (req) => {
+    const q = req.query;
     const errors: { path: string; message: string }[] = [];
     const seq = (name: 'fromSeq' | 'toSeq'): number => {
       const v = q[name];

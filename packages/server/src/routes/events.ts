@@ -7,9 +7,10 @@
  *
  * @see wire-contract.md §3.5, §3.6
  */
-import { STREAM_MODES, TERMINAL_EVENT_TYPES, TERMINAL_STATUSES, UPDATES_EVENT_TYPES, WeftError, type StreamMode } from '@weft/contract';
+import { ROUTE_SCHEMAS, STREAM_MODES, TERMINAL_EVENT_TYPES, TERMINAL_STATUSES, UPDATES_EVENT_TYPES, WeftError, type StreamMode } from '@weft/contract';
 import type { EncodedEvent, RunProjection, RunRecord, StoredWorkflow } from '@weft/engine';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
+import type { WeftApp } from '../app.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
 import { toSnapshot } from '../snapshot.js';
 import { runNotFound } from './runs.js';
@@ -147,8 +148,8 @@ class SseSession {
       if (e.type === 'node.suspended') this.flush();
     }
     if (snapshotAt >= 0) this.pushSnapshot({ ...this.rec, projection }, snapshotAt);
-    if (terminal) return this.close(true);
-    this.flushIfUnbuffered();
+    if (terminal) this.close(true);
+    else this.flushIfUnbuffered();
   }
 
   private pushSnapshot(rec: RunRecord, seq: number): void {
@@ -216,7 +217,7 @@ function pollBody(runId: string, events: EncodedEvent[], cursor: number, rec: Ru
  * Registers the SSE and poll routes. On `app.close()` (the `preClose` hook, before the server
  * stops), open SSE streams end cleanly and waiting long-polls answer with what they have.
  */
-export function registerEventRoutes(app: FastifyInstance, ctx: HostContext): void {
+export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
   const { store, engine } = ctx;
   const sessions = new Set<SseSession>();
   const waitingPolls = new Set<() => void>();
@@ -227,10 +228,10 @@ export function registerEventRoutes(app: FastifyInstance, ctx: HostContext): voi
     for (const wake of [...waitingPolls]) wake();
   });
 
-  app.get('/v1/runs/:runId/events', { config: { scope: 'runs:read' } }, async (req: FastifyRequest, reply: FastifyReply) => {
+  app.get('/v1/runs/:runId/events', { config: { scope: 'runs:read' }, schema: ROUTE_SCHEMAS['GET /v1/runs/:runId/events'] }, async (req, reply) => {
     const p = principalOf(req);
-    const runId = pathId((req.params as { runId: string }).runId, 'runId');
-    const q = req.query as Record<string, string | undefined>;
+    const runId = pathId(req.params.runId, 'runId');
+    const q = req.query;
     const modes = parseStreamModes(q.streamMode);
     const bufferMs = parseBufferMs(q.bufferMs);
     const accept = String(req.headers.accept ?? '');
@@ -284,10 +285,10 @@ export function registerEventRoutes(app: FastifyInstance, ctx: HostContext): voi
     return reply;
   });
 
-  app.get('/v1/runs/:runId/events/poll', { config: { scope: 'runs:read' } }, async (req, reply) => {
+  app.get('/v1/runs/:runId/events/poll', { config: { scope: 'runs:read' }, schema: ROUTE_SCHEMAS['GET /v1/runs/:runId/events/poll'] }, async (req, reply) => {
     const p = principalOf(req);
-    const runId = pathId((req.params as { runId: string }).runId, 'runId');
-    const q = req.query as Record<string, string | undefined>;
+    const runId = pathId(req.params.runId, 'runId');
+    const q = req.query;
     const cursor = parseCursor(q.lastSequence ?? q.since, q.lastSequence !== undefined ? 'lastSequence' : 'since');
     let timeoutS = 30;
     if (q.timeout !== undefined) {

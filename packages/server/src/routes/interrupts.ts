@@ -4,9 +4,10 @@
  *
  * @see wire-contract.md §1.1 (#11–#15), execution-semantics.md §2.4
  */
-import { WeftError, compileValidator } from '@weft/contract';
+import { ROUTE_SCHEMAS, WeftError, compileValidator } from '@weft/contract';
 import { DELEGATE_SCOPE, type CommandResult, type InterruptView, type RunRecord } from '@weft/engine';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { WeftApp, WeftRequest } from '../app.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
 import { withIdempotency } from '../idempotency.js';
 import { runNotFound } from './runs.js';
@@ -51,6 +52,9 @@ export function interruptView(rec: RunRecord, iv: InterruptView): Record<string,
   return out;
 }
 
+/** A JSON object body (not an array, not null). */
+const isJsonObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /** Runs a mutating command under the Idempotency-Key rules. */
 const idempotent = (
   ctx: HostContext,
@@ -69,12 +73,13 @@ const resolveBody = (r: CommandResult): Record<string, unknown> => {
   return out;
 };
 
-export function registerInterruptRoutes(app: FastifyInstance, ctx: HostContext): void {
+export function registerInterruptRoutes(app: WeftApp, ctx: HostContext): void {
   const { engine, store } = ctx;
 
-  const resolveRoute = async (req: FastifyRequest, reply: FastifyReply, resumeValue: unknown, body: unknown, legacy: boolean): Promise<FastifyReply> => {
+  type ResolveRequest = WeftRequest<'POST /v1/runs/:runId/interrupts/:nodeId'>;
+  const resolveRoute = async (req: ResolveRequest, reply: FastifyReply, resumeValue: unknown, body: unknown, legacy: boolean): Promise<FastifyReply> => {
     const p = principalOf(req);
-    const params = req.params as { runId: string; nodeId: string };
+    const params = req.params;
     const runId = pathId(params.runId, 'runId');
     const nodeId = params.nodeId;
     if (nodeId.length === 0 || nodeId.length > 512) throw new WeftError('not_found', 'No interrupt for this node.');
@@ -88,15 +93,15 @@ export function registerInterruptRoutes(app: FastifyInstance, ctx: HostContext):
     });
   };
 
-  app.post('/v1/runs/:runId/interrupts/:nodeId', { config: { scope: 'approvals:respond' } }, async (req, reply) => {
+  app.post('/v1/runs/:runId/interrupts/:nodeId', { config: { scope: 'approvals:respond' }, schema: ROUTE_SCHEMAS['POST /v1/runs/:runId/interrupts/:nodeId'] }, async (req, reply) => {
     const body = validateResolve(req.body ?? undefined);
     return resolveRoute(req, reply, body.resumeValue, body, false);
   });
 
   // Legacy alias: the approval decision is the body itself ({action, comment?, …}).
-  app.post('/v1/runs/:runId/approvals/:nodeId', { config: { scope: 'approvals:respond' } }, async (req, reply) => {
-    const body = (req.body ?? undefined) as Record<string, unknown> | undefined;
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new WeftError('validation_error', 'Send a JSON object such as {"action":"accept"}.');
+  app.post('/v1/runs/:runId/approvals/:nodeId', { config: { scope: 'approvals:respond' }, schema: ROUTE_SCHEMAS['POST /v1/runs/:runId/approvals/:nodeId'] }, async (req, reply) => {
+    const body = req.body;
+    if (!isJsonObject(body)) throw new WeftError('validation_error', 'Send a JSON object such as {"action":"accept"}.');
     const v = { ...body };
     if (v.action === undefined && typeof v.decision === 'string') {
       v.action = v.decision === 'approved' ? 'accept' : 'reject';
@@ -105,9 +110,9 @@ export function registerInterruptRoutes(app: FastifyInstance, ctx: HostContext):
     return resolveRoute(req, reply, v, body, true);
   });
 
-  app.get('/v1/runs/:runId/interrupts', { config: { scope: 'runs:read' } }, async (req) => {
+  app.get('/v1/runs/:runId/interrupts', { config: { scope: 'runs:read' }, schema: ROUTE_SCHEMAS['GET /v1/runs/:runId/interrupts'] }, async (req) => {
     const p = principalOf(req);
-    const runId = pathId((req.params as { runId: string }).runId, 'runId');
+    const runId = pathId(req.params.runId, 'runId');
     const rec = await store.getRun(p.tenant, runId);
     if (!rec) throw runNotFound();
     return { interrupts: Object.values(rec.projection.interrupts ?? {}).map((iv) => interruptView(rec, iv)) };
@@ -134,8 +139,8 @@ export function registerInterruptRoutes(app: FastifyInstance, ctx: HostContext):
     return { rec, iv };
   };
 
-  app.get('/v1/interrupts/:token', async (req) => {
-    const { rec, iv } = await tokenTarget((req.params as { token: string }).token);
+  app.get('/v1/interrupts/:token', { schema: ROUTE_SCHEMAS['GET /v1/interrupts/:token'] }, async (req) => {
+    const { rec, iv } = await tokenTarget(req.params.token);
     if (iv.status === 'expired') throw new WeftError('interrupt_expired', 'The interrupt passed its deadline.', { interruptId: iv.interruptId });
     if (iv.status === 'cancelled') throw new WeftError('interrupt_gone', 'The interrupt was invalidated.', { interruptId: iv.interruptId });
     // Resolving invalidates the token for inspection too: it never answers 2xx again.
@@ -143,8 +148,8 @@ export function registerInterruptRoutes(app: FastifyInstance, ctx: HostContext):
     return interruptView(rec, iv);
   });
 
-  app.post('/v1/interrupts/:token', async (req, reply) => {
-    const { rec, iv } = await tokenTarget((req.params as { token: string }).token);
+  app.post('/v1/interrupts/:token', { schema: ROUTE_SCHEMAS['POST /v1/interrupts/:token'] }, async (req, reply) => {
+    const { rec, iv } = await tokenTarget(req.params.token);
     const body = validateResolve(req.body ?? undefined);
     return idempotent(ctx, req, reply, rec.tenant, `POST /v1/interrupts/${iv.interruptId}`, body, 200, async () => {
       const r = await engine.resolveInterrupt(null, rec.runId, { interruptId: iv.interruptId, resumeValue: body.resumeValue, principal: `token:${iv.interruptId}`, via: 'token' });
@@ -154,9 +159,9 @@ export function registerInterruptRoutes(app: FastifyInstance, ctx: HostContext):
   });
 
   // `POST /v1/runs/{runId}:pause|:resume` — one route, since the verb shares the id segment.
-  app.post('/v1/runs/:target', { config: { scope: 'runs:cancel' } }, async (req, reply) => {
+  app.post('/v1/runs/:target', { config: { scope: 'runs:cancel' }, schema: ROUTE_SCHEMAS['POST /v1/runs/:target'] }, async (req, reply) => {
     const p = principalOf(req);
-    const m = /^(.+):(pause|resume)$/.exec((req.params as { target: string }).target);
+    const m = /^(.+):(pause|resume)$/.exec(req.params.target);
     if (!m) throw new WeftError('not_found', 'No such route.');
     const runId = pathId(m[1] as string, 'runId');
     if (m[2] === 'pause') {

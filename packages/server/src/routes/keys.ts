@@ -18,10 +18,11 @@
  *
  * @see security-contract.md §1.4
  */
-import { WeftError, compileValidator } from '@weft/contract';
+import { ROUTE_SCHEMAS, WeftError, compileValidator } from '@weft/contract';
 import { TENANT_RE } from '@weft/security';
 import type { ApiKeyRecord } from '@weft/engine';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
+import type { WeftApp } from '../app.js';
 import type { Principal } from '../auth.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
 import { KEYS_ADMIN_SCOPE, MAX_KEY_SECONDS, parseScopes, type IssuedKey, type ManagedKeyService } from '../managed-keys.js';
@@ -76,7 +77,7 @@ function issued(svc: ManagedKeyService, r: IssuedKey, extra: Record<string, unkn
 /** Responses that carry a secret must never be cached by anything in between. */
 const noStore = (reply: FastifyReply): FastifyReply => reply.header('cache-control', 'no-store');
 
-export function registerKeyRoutes(app: FastifyInstance, ctx: HostContext): void {
+export function registerKeyRoutes(app: WeftApp, ctx: HostContext): void {
   const svc = (): ManagedKeyService => {
     if (!ctx.managedKeys) throw new WeftError('not_found', 'No such route.');
     return ctx.managedKeys;
@@ -104,9 +105,9 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: HostContext): void 
     return noStore(reply).code(201).send(issued(svc(), r));
   });
 
-  app.get('/v1/host/weft/keys', { config: { scope: 'keys:manage' } }, async (req) => {
+  app.get('/v1/host/weft/keys', { config: { scope: 'keys:manage' }, schema: ROUTE_SCHEMAS['GET /v1/host/weft/keys'] }, async (req) => {
     const p = principalOf(req);
-    const q = req.query as { tenant?: unknown };
+    const q = req.query;
     if (q.tenant !== undefined && (typeof q.tenant !== 'string' || !TENANT_RE.test(q.tenant))) {
       throw new WeftError('validation_error', 'tenant must match [A-Za-z0-9._-]{1,128}.', { errors: [{ path: '/tenant', message: 'invalid' }] });
     }
@@ -118,9 +119,9 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: HostContext): void 
   });
 
   // `{keyId}:rotate|:revoke` — one route, since the verb shares the id segment.
-  app.post('/v1/host/weft/keys/:target', { config: { scope: 'keys:manage' } }, async (req, reply) => {
+  app.post('/v1/host/weft/keys/:target', { config: { scope: 'keys:manage' }, schema: ROUTE_SCHEMAS['POST /v1/host/weft/keys/:target'] }, async (req, reply) => {
     const p = principalOf(req);
-    const m = /^(.+):(rotate|revoke)$/.exec((req.params as { target: string }).target);
+    const m = /^(.+):(rotate|revoke)$/.exec(req.params.target);
     if (!m) throw new WeftError('not_found', 'No such route.');
     const keyId = pathId(m[1] as string, 'keyId');
     // The tenant binding travels into the store query: a foreign key is simply not found.

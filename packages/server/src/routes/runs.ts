@@ -8,15 +8,18 @@ import {
   CancelRunRequestSchema,
   CreateRunRequestSchema,
   MAX_BULK_CANCEL,
+  ROUTE_SCHEMAS,
   RUN_STATUSES,
   TERMINAL_STATUSES,
   WeftError,
   compileValidator,
+  isRunStatus,
   type CreateRunRequest,
+  type CreateRunResponse,
   type RunStatus,
 } from '@weft/contract';
 import { RunEngine, type RunRecord } from '@weft/engine';
-import type { FastifyInstance } from 'fastify';
+import type { WeftApp } from '../app.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
 import { claimOrReplay, idempotencyKeyOf, releaseTicket, withIdempotency } from '../idempotency.js';
 import { toSnapshot } from '../snapshot.js';
@@ -32,7 +35,7 @@ const endedMessage = (status: RunStatus): string | undefined =>
 /** The one "missing run" answer, used for unknown and foreign runs alike. */
 export const runNotFound = (): WeftError => new WeftError('not_found', 'Run not found.');
 
-const createResponse = (rec: RunRecord): Record<string, unknown> => ({
+const createResponse = (rec: RunRecord): CreateRunResponse => ({
   runId: rec.runId,
   status: rec.projection.status,
   workflowId: rec.workflowId,
@@ -55,7 +58,7 @@ function decodeCursor(raw: string): Cursor {
   throw new WeftError('validation_error', 'The cursor is not valid.', { errors: [{ path: '/cursor', message: 'malformed' }] });
 }
 
-export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void {
+export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
   const { engine, store, config } = ctx;
 
   app.post('/v1/runs', { config: { scope: 'runs:create' } }, async (req, reply) => {
@@ -91,13 +94,13 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
     return reply.code(201).send(createResponse(rec));
   });
 
-  app.get('/v1/runs', { config: { scope: 'runs:read' } }, async (req) => {
+  app.get('/v1/runs', { config: { scope: 'runs:read' }, schema: ROUTE_SCHEMAS['GET /v1/runs'] }, async (req) => {
     const p = principalOf(req);
-    const q = req.query as Record<string, string | undefined>;
+    const q = req.query;
     const errors: { path: string; message: string }[] = [];
     let status: RunStatus | undefined;
     if (q.status !== undefined) {
-      if ((RUN_STATUSES as readonly string[]).includes(q.status)) status = q.status as RunStatus;
+      if (isRunStatus(q.status)) status = q.status;
       else errors.push({ path: '/status', message: `must be one of ${RUN_STATUSES.join(', ')}` });
     }
     let limit = 50;
@@ -127,9 +130,9 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
     return out;
   });
 
-  app.get('/v1/runs/:runId', { config: { scope: 'runs:read' } }, async (req) => {
+  app.get('/v1/runs/:runId', { config: { scope: 'runs:read' }, schema: ROUTE_SCHEMAS['GET /v1/runs/:runId'] }, async (req) => {
     const p = principalOf(req);
-    const runId = pathId((req.params as { runId: string }).runId, 'runId');
+    const runId = pathId(req.params.runId, 'runId');
     const rec = await store.getRun(p.tenant, runId);
     if (!rec) throw runNotFound();
     // Only a caller who may resolve interrupts gets a callback token for them.
@@ -152,9 +155,9 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
     return snap;
   });
 
-  app.post('/v1/runs/:runId/cancel', { config: { scope: 'runs:cancel' } }, async (req, reply) => {
+  app.post('/v1/runs/:runId/cancel', { config: { scope: 'runs:cancel' }, schema: ROUTE_SCHEMAS['POST /v1/runs/:runId/cancel'] }, async (req, reply) => {
     const p = principalOf(req);
-    const runId = pathId((req.params as { runId: string }).runId, 'runId');
+    const runId = pathId(req.params.runId, 'runId');
     const body = validateCancel(req.body ?? {});
     const op = { store, retentionMs: config.idempotencyRetentionMs, tenant: p.tenant, route: `POST /v1/runs/${runId}/cancel`, body, status: 200 };
     return withIdempotency(req, reply, op, async () => {
@@ -198,9 +201,9 @@ export function registerRunRoutes(app: FastifyInstance, ctx: HostContext): void 
     });
   });
 
-  app.get('/v1/runs/:runId/artifacts/:artifactId', { config: { scope: 'artifacts:read' } }, async (req) => {
+  app.get('/v1/runs/:runId/artifacts/:artifactId', { config: { scope: 'artifacts:read' }, schema: ROUTE_SCHEMAS['GET /v1/runs/:runId/artifacts/:artifactId'] }, async (req) => {
     const p = principalOf(req);
-    const params = req.params as { runId: string; artifactId: string };
+    const params = req.params;
     const runId = pathId(params.runId, 'runId');
     pathId(params.artifactId, 'artifactId');
     const rec = await store.getRun(p.tenant, runId);

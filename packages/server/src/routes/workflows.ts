@@ -3,17 +3,17 @@
  *
  * @see wire-contract.md §1.1 (#3), §5.7
  */
-import { WeftError } from '@weft/contract';
-import type { FastifyInstance } from 'fastify';
+import { ROUTE_SCHEMAS, WeftError } from '@weft/contract';
+import type { WeftApp } from '../app.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
 
 const workflowNotFound = (): WeftError => new WeftError('not_found', 'Workflow not found.');
 
-export function registerWorkflowRoutes(app: FastifyInstance, ctx: HostContext): void {
+export function registerWorkflowRoutes(app: WeftApp, ctx: HostContext): void {
   const { store, engine } = ctx;
 
-  app.get('/v1/workflows/:workflowId', { config: { scope: 'manifest:read' } }, async (req) => {
-    const id = pathId((req.params as { workflowId: string }).workflowId, 'workflowId');
+  app.get('/v1/workflows/:workflowId', { config: { scope: 'manifest:read' }, schema: ROUTE_SCHEMAS['GET /v1/workflows/:workflowId'] }, async (req) => {
+    const id = pathId(req.params.workflowId, 'workflowId');
     const wf = await engine.catalog.get(id);
     if (!wf) throw workflowNotFound();
     return wf.definition;
@@ -42,8 +42,8 @@ export function registerWorkflowRoutes(app: FastifyInstance, ctx: HostContext): 
     return reply.code(created ? 201 : 200).send({ id: workflow.id, hash: workflow.hash, created, runnable: engine.catalog.runnability(workflow.definition).runnable });
   });
 
-  app.delete('/v1/host/weft/workflows/:workflowId', { config: { scope: 'workflows:write' } }, async (req, reply) => {
-    const id = pathId((req.params as { workflowId: string }).workflowId, 'workflowId');
+  app.delete('/v1/host/weft/workflows/:workflowId', { config: { scope: 'workflows:write' }, schema: ROUTE_SCHEMAS['DELETE /v1/host/weft/workflows/:workflowId'] }, async (req, reply) => {
+    const id = pathId(req.params.workflowId, 'workflowId');
     const p = principalOf(req);
     if (!(await engine.catalog.unregister(id))) throw workflowNotFound();
     await ctx.workflowsChanged();
