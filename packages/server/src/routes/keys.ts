@@ -20,7 +20,7 @@
  */
 import { WeftError, compileValidator } from '@weft/contract';
 import { TENANT_RE } from '@weft/security';
-import type { ApiKeyRecord } from '@weft/engine';
+import type { ApiKeyRecord } from '@weft/store-kit';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Principal } from '../auth.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
