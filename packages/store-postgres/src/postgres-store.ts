@@ -3,6 +3,9 @@
  * one database: leases fence appends (the epoch is checked in the same statement that
  * writes), and idempotency claims are decided by one atomic upsert.
  *
+ * BIGINT columns arrive as strings (pg will not silently lose precision); the shared row
+ * mappers of `@weft/store-kit` convert them.
+ *
  * Round trips are the cost that matters, so every port method is one statement where the
  * semantics allow it: an append (fencing + continuity check + events + projection + timers)
  * is a single statement of data-modifying CTEs, which Postgres runs atomically without an
@@ -13,7 +16,7 @@
 import pg from 'pg';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import { LeaseLostError, StoreUnavailableError, type EncodedEvent, type IdempotencyClaim, type IdempotencyClaimResult, type IdempotencyCompletion, type RunListQuery, type RunProjection, type RunRecord, type StoredWorkflow, type TimerChanges, type TimerRow } from '@weft/engine';
-import { API_KEY_COLUMNS, postgresDialect, sharedStatements, AUDIT_COLUMNS, CHECKPOINT_COLUMNS, RUN_COLUMNS, RUN_INSERT_COLUMNS, TERMINAL_SQL, WAITING_SQL, apiKeyValues, checkAuditWrite, checkpointValues, runInsertValues, toApiKey, toAuditEntry, toCheckpoint, toEvent, toRunRecord, toTimer, toWorkflow, type ApiKeyRecord, type ApiKeyRow as SharedApiKeyRow, type ApiKeySuccessor, type AuditCheckpoint, type AuditEntry, type AuditRow as SharedAuditRow, type AuditWrite, type AuditWriteState, type CheckpointRow as SharedCheckpointRow, type EventRow, type HostStore, type IdemRow as SharedIdemRow, type RotateApiKeyResult, type RunRow as SharedRunRow, type TimerDbRow as SharedTimerRow, type WorkflowRow } from '@weft/store-kit';
+import { API_KEY_COLUMNS, postgresDialect, sharedStatements, AUDIT_COLUMNS, CHECKPOINT_COLUMNS, RUN_COLUMNS, RUN_INSERT_COLUMNS, TERMINAL_SQL, WAITING_SQL, apiKeyValues, checkAuditWrite, checkpointValues, runInsertValues, toApiKey, toAuditEntry, toCheckpoint, toEvent, toRunRecord, toTimer, toWorkflow, type ApiKeyRecord, type ApiKeyRow, type ApiKeySuccessor, type AuditCheckpoint, type AuditEntry, type AuditRow, type AuditWrite, type AuditWriteState, type CheckpointRow, type EventRow, type HostStore, type IdemRow, type RotateApiKeyResult, type RunRow, type TimerDbRow, type WorkflowRow } from '@weft/store-kit';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 
@@ -24,14 +27,6 @@ export interface PostgresStoreOptions {
   /** Pool size. Default 10. */
   max?: number;
 }
-
-/** BIGINT columns arrive as strings (pg will not silently lose precision); the shared mappers convert. */
-type RunRow = SharedRunRow<string>;
-type TimerDbRow = SharedTimerRow<string>;
-type IdemRow = SharedIdemRow<string>;
-type ApiKeyRow = SharedApiKeyRow<string>;
-type AuditRow = SharedAuditRow<string>;
-type CheckpointRow = SharedCheckpointRow<string>;
 
 /**
  * Advisory lock (two-int key space, which never overlaps the migrator's single-bigint key)

@@ -14,7 +14,7 @@ import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import { LeaseLostError, type EncodedEvent, type IdempotencyClaim, type IdempotencyClaimResult, type IdempotencyCompletion, type RunListQuery, type RunProjection, type RunRecord, type StoredWorkflow, type TimerChanges, type TimerRow } from '@weft/engine';
-import { API_KEY_COLUMNS, sharedStatements, sqliteDialect, AUDIT_COLUMNS, CHECKPOINT_COLUMNS, RUN_COLUMNS, RUN_INSERT_COLUMNS, TERMINAL_SQL, WAITING_SQL, checkAuditWrite, runInsertValues, toApiKey, toApiKeyRow, toAuditEntry, toAuditRow, toCheckpoint, toCheckpointRow, toEvent, toRunRecord, toTimer, toWorkflow, type ApiKeyRecord, type ApiKeyRow as SharedApiKeyRow, type ApiKeySuccessor, type AuditCheckpoint, type AuditEntry, type AuditRow as SharedAuditRow, type AuditWrite, type AuditWriteState, type CheckpointRow as SharedCheckpointRow, type EventRow, type HostStore, type IdemRow as SharedIdemRow, type RotateApiKeyResult, type RunRow as SharedRunRow, type TimerDbRow as SharedTimerRow, type WorkflowRow } from '@weft/store-kit';
+import { API_KEY_COLUMNS, sharedStatements, sqliteDialect, AUDIT_COLUMNS, CHECKPOINT_COLUMNS, RUN_COLUMNS, RUN_INSERT_COLUMNS, TERMINAL_SQL, WAITING_SQL, checkAuditWrite, runInsertValues, toApiKey, toApiKeyRow, toAuditEntry, toAuditRow, toCheckpoint, toCheckpointRow, toEvent, toRunRecord, toTimer, toWorkflow, type ApiKeyRecord, type ApiKeyRow as SharedApiKeyRow, type ApiKeySuccessor, type AuditCheckpoint, type AuditEntry, type AuditRow, type AuditWrite, type AuditWriteState, type CheckpointRow as SharedCheckpointRow, type EventRow, type HostStore, type IdemRow as SharedIdemRow, type RotateApiKeyResult, type RunRow, type TimerDbRow, type WorkflowRow } from '@weft/store-kit';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 
@@ -26,12 +26,9 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-/** SQLite returns INTEGER columns as numbers. */
-type RunRow = SharedRunRow<number>;
-type TimerDbRow = SharedTimerRow<number>;
+/** SQLite returns INTEGER columns as numbers; the rows compared or bound here say so. */
 type IdemRow = SharedIdemRow<number>;
 type ApiKeyRow = SharedApiKeyRow<number>;
-type AuditRow = SharedAuditRow<number>;
 type CheckpointRow = SharedCheckpointRow<number>;
 /** The values of a new run row, in `RUN_INSERT_COLUMNS` order. */
 type RunInsert = ReturnType<typeof runInsertValues>;
