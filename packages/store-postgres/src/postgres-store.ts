@@ -15,8 +15,19 @@
  */
 import pg from 'pg';
 import { TERMINAL_STATUSES } from '@weft/contract';
-import { LeaseLostError, StoreUnavailableError, type EncodedEvent, type IdempotencyClaim, type IdempotencyClaimResult, type IdempotencyCompletion, type RunListQuery, type RunProjection, type RunRecord, type StoredWorkflow, type TimerChanges, type TimerRow } from '@weft/engine';
-import { API_KEY_COLUMNS, postgresDialect, sharedStatements, AUDIT_COLUMNS, CHECKPOINT_COLUMNS, RUN_COLUMNS, RUN_INSERT_COLUMNS, TERMINAL_SQL, WAITING_SQL, apiKeyValues, checkAuditWrite, checkpointValues, runInsertValues, toApiKey, toAuditEntry, toCheckpoint, toEvent, toRunRecord, toTimer, toWorkflow, type ApiKeyRecord, type ApiKeyRow, type ApiKeySuccessor, type AuditCheckpoint, type AuditEntry, type AuditRow, type AuditWrite, type AuditWriteState, type CheckpointRow, type EventRow, type HostStore, type IdemRow, type RotateApiKeyResult, type RunRow, type TimerDbRow, type WorkflowRow } from '@weft/store-kit';
+import {
+  LeaseLostError, StoreUnavailableError, type EncodedEvent, type IdempotencyClaim, type IdempotencyClaimResult,
+  type IdempotencyCompletion, type RunListQuery, type RunProjection, type RunRecord, type StoredWorkflow,
+  type TimerChanges, type TimerRow,
+} from '@weft/engine';
+import {
+  API_KEY_COLUMNS, AUDIT_COLUMNS, CHECKPOINT_COLUMNS, RUN_COLUMNS, RUN_INSERT_COLUMNS, TERMINAL_SQL, WAITING_SQL,
+  apiKeyValues, checkAuditWrite, checkpointValues, postgresDialect, runInsertValues, sharedStatements, toApiKey,
+  toAuditEntry, toCheckpoint, toEvent, toRunRecord, toTimer, toWorkflow, type ApiKeyRecord, type ApiKeyRow,
+  type ApiKeySuccessor, type AuditCheckpoint, type AuditEntry, type AuditRow, type AuditWrite, type AuditWriteState,
+  type CheckpointRow, type EventRow, type HostStore, type IdemRow, type RotateApiKeyResult, type RunRow, type TimerDbRow,
+  type WorkflowRow,
+} from '@weft/store-kit';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 

@@ -13,8 +13,18 @@
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { TERMINAL_STATUSES } from '@weft/contract';
-import { LeaseLostError, type EncodedEvent, type IdempotencyClaim, type IdempotencyClaimResult, type IdempotencyCompletion, type RunListQuery, type RunProjection, type RunRecord, type StoredWorkflow, type TimerChanges, type TimerRow } from '@weft/engine';
-import { API_KEY_COLUMNS, sharedStatements, sqliteDialect, AUDIT_COLUMNS, CHECKPOINT_COLUMNS, RUN_COLUMNS, RUN_INSERT_COLUMNS, TERMINAL_SQL, WAITING_SQL, checkAuditWrite, runInsertValues, toApiKey, toApiKeyRow, toAuditEntry, toAuditRow, toCheckpoint, toCheckpointRow, toEvent, toRunRecord, toTimer, toWorkflow, type ApiKeyRecord, type ApiKeyRow as SharedApiKeyRow, type ApiKeySuccessor, type AuditCheckpoint, type AuditEntry, type AuditRow, type AuditWrite, type AuditWriteState, type CheckpointRow as SharedCheckpointRow, type EventRow, type HostStore, type IdemRow as SharedIdemRow, type RotateApiKeyResult, type RunRow, type TimerDbRow, type WorkflowRow } from '@weft/store-kit';
+import {
+  LeaseLostError, type EncodedEvent, type IdempotencyClaim, type IdempotencyClaimResult, type IdempotencyCompletion,
+  type RunListQuery, type RunProjection, type RunRecord, type StoredWorkflow, type TimerChanges, type TimerRow,
+} from '@weft/engine';
+import {
+  API_KEY_COLUMNS, AUDIT_COLUMNS, CHECKPOINT_COLUMNS, RUN_COLUMNS, RUN_INSERT_COLUMNS, TERMINAL_SQL, WAITING_SQL,
+  checkAuditWrite, runInsertValues, sharedStatements, sqliteDialect, toApiKey, toApiKeyRow, toAuditEntry, toAuditRow,
+  toCheckpoint, toCheckpointRow, toEvent, toRunRecord, toTimer, toWorkflow, type ApiKeyRecord,
+  type ApiKeyRow as SharedApiKeyRow, type ApiKeySuccessor, type AuditCheckpoint, type AuditEntry, type AuditRow,
+  type AuditWrite, type AuditWriteState, type CheckpointRow as SharedCheckpointRow, type EventRow, type HostStore,
+  type IdemRow as SharedIdemRow, type RotateApiKeyResult, type RunRow, type TimerDbRow, type WorkflowRow,
+} from '@weft/store-kit';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 

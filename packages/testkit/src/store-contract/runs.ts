@@ -18,7 +18,6 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
       store = s;
     });
 
-
     /** Creates a run and takes its lease; returns the epoch. */
     async function leasedRun(runId: string, over: Partial<RunRecord> = {}, owner = 'worker-1'): Promise<number> {
       await store.createRun(runRecord(runId, over));
@@ -113,7 +112,6 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
         expect(filtered.map((r) => r.runId)).toEqual(['run-02', 'run-01', 'run-00']);
       });
     });
-
 
     describe('events', () => {
       it('appends events that continue the log and updates the projection', async () => {
@@ -240,7 +238,6 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
       });
     });
 
-
     describe('cancel', () => {
       it('records a cancel request once, bound to the tenant', async () => {
         await store.createRun(runRecord('r1', { projection: projection('running') }));
@@ -271,7 +268,6 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
         expect((await store.getRunInternal('r1'))?.cancelRequested).toBeNull();
       });
     });
-
 
     describe('leases', () => {
       it('claims a free run and increments the epoch on every claim', async () => {
@@ -340,7 +336,6 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
       });
     });
 
-
     describe('recovery', () => {
       beforeEach(async () => {
         const at = (i: number): string => iso(T0 + i * 1000);
@@ -381,7 +376,6 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
         expect(await store.listRecoverableRuns(T0 + 10 * TTL, 100, true)).not.toContain('free');
       });
     });
-
 
     describe('timers', () => {
       it('sets timers with an append and lists the due ones in fire order', async () => {

@@ -28,7 +28,6 @@ export function defineWorkflowStoreContract(name: string, factory: PortFactory<W
       });
     });
 
-
     describe('workflows', () => {
       it('stores a workflow and reads it by id and by hash', async () => {
         const wf = workflow('wf', 'h1');
