@@ -6,7 +6,7 @@
  * numbers; {@link Int} covers both, and the mappers convert with `Number` (epoch milliseconds
  * and sequence numbers fit a double exactly).
  */
-import type { EncodedEvent, RunProjection, RunRecord, StoredWorkflow } from '@weft/engine';
+import type { EncodedEvent, RunProjection, RunRecord, StoredWorkflow, TimerRow } from '@weft/engine';
 import type { ApiKeyRecord, AuditCheckpoint, AuditEntry } from '../ports.js';
 
 /**
@@ -181,8 +181,8 @@ export function toEvent(r: EventRow): EncodedEvent {
   return e;
 }
 
-/** A `timers` row as a port timer. */
-export function toTimer(r: TimerDbRow): { runId: string; key: string; fireAt: number } {
+/** A `timers` row as a {@link TimerRow}. */
+export function toTimer(r: TimerDbRow): TimerRow {
   return { runId: r.run_id, key: r.key, fireAt: num(r.fire_at) };
 }
 
