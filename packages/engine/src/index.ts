@@ -7,4 +7,3 @@ export * from './nodes.js';
 export * from './event-bus.js';
 export * from './workflow-catalog.js';
 export * from './run-engine.js';
-export * from './store-statuses.js';

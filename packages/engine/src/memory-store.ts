@@ -1,18 +1,13 @@
 /**
  * The in-memory {@link Store}: for unit tests and `--store memory`. It implements the same
- * contract as the SQL stores (fencing, tenant binding, idempotency states) so the store
- * contract suite runs against it unchanged. Nothing survives the process.
+ * contract as the SQL stores (fencing, tenant binding, idempotency states) so the run,
+ * workflow and idempotency contract suites run against it unchanged. Nothing survives the
+ * process. Managed keys and the audit log are not engine ports: their in-memory stores, and
+ * `MemoryHostStore` combining all, live in `@weft/store-kit`.
  */
 import { TERMINAL_STATUSES, WAITING_STATUSES } from '@weft/contract';
 import {
   LeaseLostError,
-  type ApiKeyRecord,
-  type ApiKeySuccessor,
-  type AuditCheckpoint,
-  type AuditEntry,
-  type AuditWrite,
-  type AuditWriteState,
-  type RotateApiKeyResult,
   type EncodedEvent,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
@@ -47,9 +42,6 @@ export class MemoryStore implements Store {
   private readonly events = new Map<string, EncodedEvent[]>();
   private readonly timers = new Map<string, Map<string, TimerRow>>();
   private readonly idem = new Map<string, IdemRow>();
-  private readonly apiKeys = new Map<string, ApiKeyRecord>();
-  private readonly audit: AuditEntry[] = [];
-  private readonly checkpoints: AuditCheckpoint[] = [];
 
   async migrate(): Promise<void> {}
   async close(): Promise<void> {}
@@ -229,95 +221,5 @@ export class MemoryStore implements Store {
       n++;
     }
     return n;
-  }
-
-  async createApiKey(key: ApiKeyRecord): Promise<void> {
-    if (this.apiKeys.has(key.keyId)) throw new Error(`duplicate api key ${key.keyId}`);
-    for (const k of this.apiKeys.values()) if (k.hash === key.hash) throw new Error('duplicate api key hash');
-    this.apiKeys.set(key.keyId, clone(key));
-  }
-  async getApiKey(keyId: string, tenant?: string): Promise<ApiKeyRecord | undefined> {
-    const k = this.apiKeys.get(keyId);
-    return k && (tenant === undefined || k.tenant === tenant) ? clone(k) : undefined;
-  }
-  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
-    for (const k of this.apiKeys.values()) if (k.hash === hash) return clone(k);
-    return undefined;
-  }
-  async listApiKeys(tenant?: string): Promise<ApiKeyRecord[]> {
-    return [...this.apiKeys.values()]
-      .filter((k) => tenant === undefined || k.tenant === tenant)
-      .sort((a, b) => a.createdAt - b.createdAt || (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0))
-      .map(clone);
-  }
-  async revokeApiKey(keyId: string, at: number, tenant?: string): Promise<ApiKeyRecord | undefined> {
-    const k = this.apiKeys.get(keyId);
-    if (!k || (tenant !== undefined && k.tenant !== tenant)) return undefined;
-    k.revokedAt ??= at;
-    return clone(k);
-  }
-  async rotateApiKey(keyId: string, successor: ApiKeySuccessor, graceUntil: number, now: number, tenant?: string): Promise<RotateApiKeyResult> {
-    const old = this.apiKeys.get(keyId);
-    if (!old || (tenant !== undefined && old.tenant !== tenant)) return { kind: 'not_found' };
-    if (old.revokedAt !== null || old.graceUntil !== null || (old.expiresAt !== null && old.expiresAt <= now)) return { kind: 'conflict', old: clone(old) };
-    const next: ApiKeyRecord = {
-      ...successor,
-      tenant: old.tenant,
-      principal: old.principal,
-      name: old.name,
-      scopes: [...old.scopes],
-      revokedAt: null,
-      rotatedFrom: old.keyId,
-      graceUntil: null,
-      lastUsedAt: null,
-    };
-    // Synchronous from check to write, so concurrent rotations cannot interleave.
-    for (const k of this.apiKeys.values()) if (k.keyId === next.keyId || k.hash === next.hash) throw new Error(`duplicate api key ${next.keyId}`);
-    this.apiKeys.set(next.keyId, clone(next));
-    old.graceUntil = graceUntil;
-    return { kind: 'rotated', old: clone(old), next: clone(next) };
-  }
-  async touchApiKey(keyId: string, at: number): Promise<void> {
-    const k = this.apiKeys.get(keyId);
-    if (k) k.lastUsedAt = at;
-  }
-
-  async appendAudit(afterSeq: number, build: (state: AuditWriteState) => AuditWrite): Promise<AuditWrite> {
-    const last = this.audit.at(-1);
-    const lastCheckpoint = this.checkpoints.at(-1);
-    const write = build({
-      tip: last && { seq: last.seq, hash: last.hash },
-      newer: this.audit.filter((e) => e.seq > afterSeq).map(clone),
-      lastCheckpoint: lastCheckpoint && clone(lastCheckpoint),
-    });
-    checkAuditWrite(last?.seq ?? -1, lastCheckpoint?.checkpoint ?? 0, write);
-    for (const e of write.entries) this.audit.push(clone(e));
-    if (write.checkpoint) this.checkpoints.push(clone(write.checkpoint));
-    return write;
-  }
-  async readAuditEntries(fromSeq: number, toSeq: number, limit: number): Promise<AuditEntry[]> {
-    return this.audit.filter((e) => e.seq >= fromSeq && e.seq <= toSeq).slice(0, Math.max(0, limit)).map(clone);
-  }
-  async listAuditCheckpoints(fromSeq: number, toSeq: number, limit: number): Promise<AuditCheckpoint[]> {
-    return this.checkpoints.filter((c) => c.atSeq >= fromSeq && c.atSeq <= toSeq).slice(0, Math.max(0, limit)).map(clone);
-  }
-  async auditCheckpointBefore(seq: number): Promise<AuditCheckpoint | undefined> {
-    const c = this.checkpoints.filter((x) => x.atSeq < seq).at(-1);
-    return c && clone(c);
-  }
-}
-
-/**
- * The continuity rules every store applies to an audit write: entries continue the tip
- * exactly, and a checkpoint is the next number and covers only written entries.
- */
-export function checkAuditWrite(tipSeq: number, lastCheckpoint: number, write: AuditWrite): void {
-  write.entries.forEach((e, i) => {
-    if (e.seq !== tipSeq + 1 + i) throw new Error(`audit sequence gap: expected ${tipSeq + 1 + i}, got ${e.seq}`);
-  });
-  const cp = write.checkpoint;
-  if (cp) {
-    if (cp.checkpoint !== lastCheckpoint + 1) throw new Error(`audit checkpoint gap: expected ${lastCheckpoint + 1}, got ${cp.checkpoint}`);
-    if (cp.atSeq > tipSeq + write.entries.length || cp.atSeq < 0) throw new Error(`audit checkpoint at ${cp.atSeq} covers unwritten entries`);
   }
 }

@@ -10,8 +10,8 @@
  * - lease: (owner, epoch, expiry) on a run; only the holder of the current epoch may append.
  * - timer: a durable wake-up row (delay end, run deadline); survives restarts.
  * - idempotency record: a Layer-1 `Idempotency-Key` claim scoped by (tenant, route, key).
- * - managed key: an API key created through the admin API or CLI; only its hash is stored.
- * - audit entry: one hash-chained row of the append-only audit log; checkpoints sign its Merkle root.
+ *
+ * Managed keys and the audit log have their ports in `@weft/store-kit` (decision 0013).
  */
 import type { RunStatus, WorkflowDefinition } from '@weft/contract';
 
@@ -197,7 +197,7 @@ export interface IdempotentResponse {
   body: string;
 }
 
-/** Outcome of {@link Store.claimIdempotency}. */
+/** Outcome of {@link IdempotencyStore.claimIdempotency}. */
 export type IdempotencyClaimResult =
   | { kind: 'claimed' }
   | { kind: 'replay'; response: IdempotentResponse }
@@ -213,7 +213,7 @@ export interface IdempotencyCompletion {
   response: IdempotentResponse;
 }
 
-/** Filter for {@link Store.listRuns}. */
+/** Filter for {@link RunStore.listRuns}. */
 export interface RunListQuery {
   status?: RunStatus;
   workflowId?: string;
@@ -222,7 +222,7 @@ export interface RunListQuery {
   before?: { createdAt: string; runId: string };
 }
 
-/** Raised by {@link Store.appendEvents} when the caller no longer holds the run's lease. */
+/** Raised by {@link RunStore.appendEvents} when the caller no longer holds the run's lease. */
 export class LeaseLostError extends Error {
   constructor(runId: string) {
     super(`lease lost for run ${runId}`);
@@ -243,112 +243,32 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-/**
- * A managed API key as stored. The secret is never stored: only the SHA-256 (hex) of the whole
- * presented token. Times are epoch milliseconds.
- *
- * @see security-contract.md §1.1 (AUTH-05), §1.4 (AUTH-30..35)
- */
-export interface ApiKeyRecord {
-  keyId: string;
-  tenant: string;
-  /** Principal the key authenticates as; a rotation successor inherits it from its predecessor. */
-  principal: string;
-  name: string;
-  scopes: string[];
-  /** SHA-256 hex of the secret (unique). */
-  hash: string;
-  createdAt: number;
-  expiresAt: number | null;
-  revokedAt: number | null;
-  /** The key this one replaced by rotation. */
-  rotatedFrom: string | null;
-  /** Set on a key that was rotated: it stays valid until then. */
-  graceUntil: number | null;
-  /** Coarse (throttled) time of last successful use. */
-  lastUsedAt: number | null;
-}
-
-/** What the caller chooses for a rotation successor; tenant, principal, name and scopes are copied from the old key. */
-export type ApiKeySuccessor = Pick<ApiKeyRecord, 'keyId' | 'hash' | 'createdAt' | 'expiresAt'>;
-
-/** Outcome of {@link Store.rotateApiKey}. */
-export type RotateApiKeyResult =
-  | { kind: 'rotated'; old: ApiKeyRecord; next: ApiKeyRecord }
-  | { kind: 'not_found' }
-  /** The old key is revoked, expired or already rotated; nothing was written. */
-  | { kind: 'conflict'; old: ApiKeyRecord };
-
-/**
- * One audit-log entry. `hash` = SHA-256 of the RFC 8785 canonical JSON of every other field;
- * `prevHash` is the previous entry's `hash` (null for seq 0). Details are content-free.
- *
- * @see security-contract.md §1.10
- */
-export interface AuditEntry {
-  seq: number;
-  /** ISO-8601 time of the append. */
-  ts: string;
-  tenant: string;
-  principal: string;
-  action: string;
-  target: string;
-  details: Record<string, unknown>;
-  prevHash: string | null;
-  hash: string;
-}
-
-/** A signed audit checkpoint over entries 0..atSeq. */
-export interface AuditCheckpoint {
-  /** 1, 2, 3… */
-  checkpoint: number;
-  atSeq: number;
-  /** Hex Merkle root (RFC 6962 tree hash) over the entry hashes 0..atSeq. */
-  merkleRoot: string;
-  /** Base64 Ed25519 signature. */
-  signature: string;
-  /** Fingerprint of the signing key. */
-  keyId: string;
-  ts: string;
-  /** Hex roots of the perfect subtrees at atSeq (lets the next checkpoint extend the tree). */
-  frontier: string[];
-}
-
-/** What {@link Store.appendAudit} reads under the audit write lock and hands the builder. */
-export interface AuditWriteState {
-  /** The last entry, if any. */
-  tip: { seq: number; hash: string } | undefined;
-  /** Entries with seq > the caller's afterSeq (written by another process), ascending. */
-  newer: AuditEntry[];
-  lastCheckpoint: AuditCheckpoint | undefined;
-}
-
-/** What the builder of {@link Store.appendAudit} decides to write. */
-export interface AuditWrite {
-  entries: AuditEntry[];
-  checkpoint?: AuditCheckpoint;
-}
-
-/**
- * The storage port. One contract suite runs against every implementation.
- *
- * @see execution-semantics.md §5
- */
-export interface Store {
+/** What every store says about itself, and its lifecycle. */
+export interface StoreLifecycle {
   readonly kind: 'memory' | 'sqlite' | 'postgres';
   /** True when several host processes may share this store (leases must expire to move). */
   readonly shared: boolean;
   /** Applies pending migrations. Idempotent. */
   migrate(): Promise<void>;
   close(): Promise<void>;
+}
 
-  // workflows
+/** Content-addressed workflow definitions and the id → current hash map. */
+export interface WorkflowStore {
   putWorkflow(wf: StoredWorkflow): Promise<void>;
   getWorkflow(id: string): Promise<StoredWorkflow | undefined>;
   getWorkflowByHash(hash: string): Promise<StoredWorkflow | undefined>;
   listWorkflows(): Promise<StoredWorkflow[]>;
   deleteWorkflow(id: string): Promise<boolean>;
+}
 
+/**
+ * Runs: the run row and its projection, the event log, leases and durable timers — the state
+ * the engine's fencing rules span, so they stay one port (an append writes all four at once).
+ *
+ * @see execution-semantics.md §5
+ */
+export interface RunStore {
   // runs
   /** Inserts a run (and completes its idempotency record in the same transaction). */
   createRun(run: RunRecord, idem?: IdempotencyCompletion): Promise<void>;
@@ -386,46 +306,24 @@ export interface Store {
   // timers
   listDueTimers(now: number, limit: number): Promise<TimerRow[]>;
   nextTimerAt(): Promise<number | null>;
+}
 
-  // idempotency (Layer 1)
+/** Layer-1 `Idempotency-Key` records (the run-creating completion rides on {@link RunStore.createRun}). */
+export interface IdempotencyStore {
   claimIdempotency(claim: IdempotencyClaim): Promise<IdempotencyClaimResult>;
   /** Stores a final response for a claimed key (for responses not tied to run creation). */
   completeIdempotency(done: IdempotencyCompletion, retentionMs: number, now: number): Promise<void>;
   /** Drops a pending claim (the request failed in a way that must not be cached). */
   releaseIdempotency(tenant: string, route: string, key: string, owner: string): Promise<void>;
   purgeExpiredIdempotency(now: number): Promise<number>;
-
-  // managed API keys
-  /** Inserts a key; a duplicate keyId or hash is an error. */
-  createApiKey(key: ApiKeyRecord): Promise<void>;
-  /** Reads a key; with `tenant`, bound to that tenant in the same query. */
-  getApiKey(keyId: string, tenant?: string): Promise<ApiKeyRecord | undefined>;
-  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
-  /** Keys of one tenant (or all), oldest first (createdAt, keyId). */
-  listApiKeys(tenant?: string): Promise<ApiKeyRecord[]>;
-  /** Sets revokedAt (an earlier revocation is kept). Tenant-bound with `tenant`. */
-  revokeApiKey(keyId: string, at: number, tenant?: string): Promise<ApiKeyRecord | undefined>;
-  /**
-   * Atomically marks a live key as rotated (graceUntil) and inserts its successor, which
-   * inherits tenant, principal, name and scopes. A revoked, expired (at `now`) or already
-   * rotated key is a conflict and nothing is written.
-   */
-  rotateApiKey(keyId: string, successor: ApiKeySuccessor, graceUntil: number, now: number, tenant?: string): Promise<RotateApiKeyResult>;
-  /** Records a use (callers throttle it). */
-  touchApiKey(keyId: string, at: number): Promise<void>;
-
-  // audit log
-  /**
-   * Appends to the audit log under a store-wide write lock (one writer at a time, across
-   * processes): reads the tip, entries after `afterSeq` and the last checkpoint, calls `build`
-   * (synchronously, inside the lock) and writes what it returns in the same transaction.
-   * Entries must continue the tip exactly; a checkpoint must be the next number.
-   */
-  appendAudit(afterSeq: number, build: (state: AuditWriteState) => AuditWrite): Promise<AuditWrite>;
-  /** Entries with fromSeq <= seq <= toSeq, ascending, at most `limit`. */
-  readAuditEntries(fromSeq: number, toSeq: number, limit: number): Promise<AuditEntry[]>;
-  /** Checkpoints with fromSeq <= atSeq <= toSeq, ascending, at most `limit`. */
-  listAuditCheckpoints(fromSeq: number, toSeq: number, limit: number): Promise<AuditCheckpoint[]>;
-  /** The checkpoint with the greatest atSeq < `seq`. */
-  auditCheckpointBefore(seq: number): Promise<AuditCheckpoint | undefined>;
 }
+
+/**
+ * The storage the engine needs: runs, workflows and idempotency, plus lifecycle. Managed keys
+ * and the audit log are ports of their own (`KeyStore`, `AuditStore` in `@weft/store-kit`),
+ * which the engine never sees; `HostStore` there is this plus those two. One contract suite
+ * per port runs against every implementation.
+ *
+ * @see execution-semantics.md §5
+ */
+export interface Store extends StoreLifecycle, RunStore, WorkflowStore, IdempotencyStore {}

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { WeftError, WorkflowDefinitionSchema, compileValidator, type WorkflowDefinition } from '@weft/contract';
 import { compileGraph, type WorkflowGraph } from './graph.js';
 import { CHILD_FAILURE_POLICIES, GATED_TYPE_IDS, type NodeRegistry } from './nodes.js';
-import type { Clock, Store, StoredWorkflow } from './ports.js';
+import type { Clock, StoreLifecycle, StoredWorkflow, WorkflowStore } from './ports.js';
 import { canonicalJson } from './scheduler.js';
 
 const validateDefinition = compileValidator<WorkflowDefinition>(WorkflowDefinitionSchema);
@@ -38,7 +38,7 @@ export class WorkflowCatalog {
   private readonly byHash = new Map<string, StoredWorkflow>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: WorkflowStore & Pick<StoreLifecycle, 'shared'>,
     private readonly registry: NodeRegistry,
     private readonly clock: Clock,
   ) {}

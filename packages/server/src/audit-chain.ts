@@ -15,7 +15,7 @@
  */
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import type { AuditEntry } from '@weft/engine';
+import type { AuditEntry } from '@weft/store-kit';
 
 /** RFC 8785 canonical JSON. */
 export function jcs(value: unknown): string {

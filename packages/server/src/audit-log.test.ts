@@ -5,7 +5,7 @@
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
-import { MemoryStore, type AuditEntry, type Store } from '@weft/engine';
+import { MemoryAuditStore, type AuditEntry, type AuditStore } from '@weft/store-kit';
 import { MerkleFrontier, entryHash, importCheckpointPublicKey, jcs, leafHash, verifyCheckpoint } from './audit-chain.js';
 import { AuditLog, type AuditRecord } from './audit-log.js';
 
@@ -33,7 +33,7 @@ function naiveRoot(hashes: string[]): string {
 }
 
 /** A store whose reads of one entry return it altered, as if the row was edited on disk. */
-function tampered(store: Store, seq: number, change: (e: AuditEntry) => AuditEntry): Store {
+function tampered(store: AuditStore, seq: number, change: (e: AuditEntry) => AuditEntry): AuditStore {
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (prop === 'readAuditEntries') {
@@ -45,7 +45,7 @@ function tampered(store: Store, seq: number, change: (e: AuditEntry) => AuditEnt
   });
 }
 
-async function openLog(store: Store, over: Partial<Parameters<typeof AuditLog.open>[1]> = {}): Promise<AuditLog> {
+async function openLog(store: AuditStore, over: Partial<Parameters<typeof AuditLog.open>[1]> = {}): Promise<AuditLog> {
   return AuditLog.open(store, { signingKey: key, checkpointEntries: 4, checkpointSeconds: 60, timers: false, ...over });
 }
 
@@ -73,7 +73,7 @@ describe('audit chain primitives', () => {
 
 describe('AuditLog', () => {
   it('chains entries: each prevHash is the previous entry hash and each hash covers the content', async () => {
-    const store = new MemoryStore();
+    const store = new MemoryAuditStore();
     const log = await openLog(store);
     for (let i = 0; i < 3; i++) await log.append(rec(i));
     const all = await store.readAuditEntries(0, 10, 10);
@@ -87,7 +87,7 @@ describe('AuditLog', () => {
   });
 
   it('signs a checkpoint every N entries whose root and signature verify with the advertised key', async () => {
-    const store = new MemoryStore();
+    const store = new MemoryAuditStore();
     const log = await openLog(store);
     await Promise.all(Array.from({ length: 9 }, (_, i) => log.append(rec(i))));
     const cps = await store.listAuditCheckpoints(0, 100, 10);
@@ -102,7 +102,7 @@ describe('AuditLog', () => {
   });
 
   it('signs a checkpoint once the oldest unsigned entry is checkpointSeconds old, whichever comes first', async () => {
-    const store = new MemoryStore();
+    const store = new MemoryAuditStore();
     const c = clock();
     const log = await openLog(store, { checkpointEntries: 1000, checkpointSeconds: 60, now: c.now });
     await log.append(rec(0));
@@ -123,7 +123,7 @@ describe('AuditLog', () => {
   it('arms a timer for the time-based checkpoint', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     try {
-      const store = new MemoryStore();
+      const store = new MemoryAuditStore();
       const log = await openLog(store, { checkpointEntries: 1000, checkpointSeconds: 30, timers: true });
       await log.append(rec(0));
       await vi.advanceTimersByTimeAsync(29_000);
@@ -138,7 +138,7 @@ describe('AuditLog', () => {
   });
 
   it('verifies an intact range with its checkpoints', async () => {
-    const store = new MemoryStore();
+    const store = new MemoryAuditStore();
     const log = await openLog(store);
     for (let i = 0; i < 10; i++) await log.append(rec(i));
     const r = await log.verify(0, 9);
@@ -152,7 +152,7 @@ describe('AuditLog', () => {
   });
 
   it('reports an edited entry at the entry whose prevHash no longer matches, and fails the checkpoint over it', async () => {
-    const store = new MemoryStore();
+    const store = new MemoryAuditStore();
     const log = await openLog(store);
     for (let i = 0; i < 10; i++) await log.append(rec(i));
     const bad = tampered(store, 5, (e) => ({ ...e, target: 'run_forged' }));
@@ -169,7 +169,7 @@ describe('AuditLog', () => {
   });
 
   it('reports a rewritten prevHash at that entry and an edited last entry at its own seq', async () => {
-    const store = new MemoryStore();
+    const store = new MemoryAuditStore();
     const log = await openLog(store, { checkpointEntries: 1000 });
     for (let i = 0; i < 6; i++) await log.append(rec(i));
     const relinked = await openLog(tampered(store, 3, (e) => ({ ...e, prevHash: 'a'.repeat(64) })));
@@ -182,7 +182,7 @@ describe('AuditLog', () => {
   });
 
   it('detects a forged checkpoint signature and a missing entry', async () => {
-    const store = new MemoryStore();
+    const store = new MemoryAuditStore();
     const log = await openLog(store);
     for (let i = 0; i < 8; i++) await log.append(rec(i));
     const other = generateKeyPairSync('ed25519');
@@ -198,7 +198,7 @@ describe('AuditLog', () => {
         const v = Reflect.get(target, prop, receiver) as unknown;
         return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
       },
-    }) as Store;
+    }) as AuditStore;
     const gapLog = await openLog(gap);
     hide = true;
     const withGap = await gapLog.verify(0, 7);
@@ -208,7 +208,7 @@ describe('AuditLog', () => {
   });
 
   it('reopens from the last checkpoint and continues one chain', async () => {
-    const store = new MemoryStore();
+    const store = new MemoryAuditStore();
     const a = await openLog(store);
     for (let i = 0; i < 6; i++) await a.append(rec(i));
     await a.close();
@@ -221,7 +221,7 @@ describe('AuditLog', () => {
   });
 
   it('two writers on one store interleave into one valid chain', async () => {
-    const store = new MemoryStore();
+    const store = new MemoryAuditStore();
     const a = await openLog(store);
     const b = await openLog(store);
     await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).append(rec(i))));

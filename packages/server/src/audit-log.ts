@@ -11,7 +11,7 @@
  *
  * @see security-contract.md §1.10, docs/decisions/0007-managed-keys-and-audit-log.md
  */
-import type { AuditCheckpoint, AuditEntry, AuditWrite, Store } from '@weft/engine';
+import type { AuditCheckpoint, AuditEntry, AuditStore, AuditWrite } from '@weft/store-kit';
 import type { AuthAdvertisement } from './auth-discovery.js';
 import {
   MerkleFrontier,
@@ -130,7 +130,7 @@ export class AuditLog {
   readonly keyId: string;
 
   private constructor(
-    private readonly store: Store,
+    private readonly store: AuditStore,
     private readonly opts: AuditLogOptions,
     private tip: Tip,
   ) {
@@ -144,7 +144,7 @@ export class AuditLog {
    * Opens the log: restores the Merkle frontier from the last checkpoint (checked against its
    * root) and extends it with the entries written since.
    */
-  static async open(store: Store, opts: AuditLogOptions): Promise<AuditLog> {
+  static async open(store: AuditStore, opts: AuditLogOptions): Promise<AuditLog> {
     const last = await store.auditCheckpointBefore(Number.MAX_SAFE_INTEGER);
     let frontier = last ? MerkleFrontier.restore(last.atSeq + 1, last.frontier) : MerkleFrontier.empty();
     if (last && frontier?.root() !== last.merkleRoot) frontier = undefined;

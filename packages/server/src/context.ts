@@ -1,7 +1,8 @@
 /**
  * What route modules share: the engine, the store, the authenticator and configuration.
  */
-import type { RunEngine, Store } from '@weft/engine';
+import type { RunEngine } from '@weft/engine';
+import type { HostStore } from '@weft/store-kit';
 import type { FastifyRequest } from 'fastify';
 import { WeftError } from '@weft/contract';
 import type { Redactor } from '@weft/security';
@@ -13,7 +14,7 @@ import type { ManagedKeyService } from './managed-keys.js';
 
 export interface HostContext {
   engine: RunEngine;
-  store: Store;
+  store: HostStore;
   config: HostConfig;
   /** The discovery document (built once; the fixture list is recomputed on workflow changes). */
   discovery(): Record<string, unknown>;

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RunEngine, type Store } from '@weft/engine';
+import { RunEngine } from '@weft/engine';
+import type { HostStore } from '@weft/store-kit';
 import type { FastifyInstance } from 'fastify';
 import { Redactor } from '@weft/security';
 import pino, { type Logger } from 'pino';
@@ -26,7 +27,7 @@ export interface RunningHost {
   port: number;
   app: FastifyInstance;
   engine: RunEngine;
-  store: Store;
+  store: HostStore;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -43,11 +44,11 @@ export const WEFT_VERSION: string = (() => {
 })();
 
 /** Opens the configured store (SQLite under the data dir by default). */
-export async function openStore(config: HostConfig): Promise<Store> {
+export async function openStore(config: HostConfig): Promise<HostStore> {
   switch (config.store) {
     case 'memory': {
-      const { MemoryStore } = await import('@weft/engine');
-      return new MemoryStore();
+      const { MemoryHostStore } = await import('@weft/store-kit');
+      return new MemoryHostStore();
     }
     case 'postgres': {
       const { PostgresStore } = await import('@weft/store-postgres');
@@ -66,7 +67,7 @@ export async function openStore(config: HostConfig): Promise<Store> {
  * for JWT bearers needs none (it would only be one more secret on stdout), nor does one whose
  * store already holds managed keys (bootstrapped with `weft keys create --data-dir`).
  */
-async function devKeyWithheld(config: HostConfig, store: Store): Promise<DevKeyWithheld | undefined> {
+async function devKeyWithheld(config: HostConfig, store: HostStore): Promise<DevKeyWithheld | undefined> {
   if (config.operatorKey) return { reason: 'operator-key' };
   if (config.oidcIssuers.length > 0) return { reason: 'jwt-issuers' };
   const count = (await store.listApiKeys()).length;
@@ -216,7 +217,7 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
 async function shutdown(h: {
   app: FastifyInstance;
   engine: RunEngine;
-  store: Store;
+  store: HostStore;
   audit: { close(): Promise<void> };
   logger: Logger;
   timeoutMs: number;

@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { IDEMPOTENT_REPLAY_HEADER, WeftError } from '@weft/contract';
-import { canonicalJson, type IdempotentResponse, type Store } from '@weft/engine';
+import { canonicalJson, type IdempotencyStore, type IdempotentResponse } from '@weft/engine';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** Abandoned in-flight claims may be taken over after this long. */
@@ -43,7 +43,7 @@ export function requestHash(body: unknown): string {
  * and returns undefined.
  */
 export async function claimOrReplay(
-  store: Store,
+  store: IdempotencyStore,
   req: FastifyRequest,
   reply: FastifyReply,
   tenant: string,
@@ -77,18 +77,18 @@ export async function claimOrReplay(
 }
 
 /** Stores the final response of a ticket. */
-export async function completeTicket(store: Store, t: IdempotencyTicket, response: IdempotentResponse, retentionMs: number): Promise<void> {
+export async function completeTicket(store: IdempotencyStore, t: IdempotencyTicket, response: IdempotentResponse, retentionMs: number): Promise<void> {
   await store.completeIdempotency({ ...t, response }, retentionMs, Date.now());
 }
 
 /** Releases a ticket whose request ended in a non-cacheable way. */
-export async function releaseTicket(store: Store, t: IdempotencyTicket): Promise<void> {
+export async function releaseTicket(store: IdempotencyStore, t: IdempotencyTicket): Promise<void> {
   await store.releaseIdempotency(t.tenant, t.route, t.key, t.owner);
 }
 
 /** Where and how {@link withIdempotency} records a mutation. */
 export interface IdempotentOperation {
-  store: Store;
+  store: IdempotencyStore;
   retentionMs: number;
   tenant: string;
   /** The routed operation, e.g. `POST /v1/runs/{runId}/cancel` with the id filled in. */

@@ -5,15 +5,15 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { WeftError } from '@weft/contract';
-import { MemoryStore } from '@weft/engine';
+import { MemoryHostStore } from '@weft/store-kit';
 import { AuditLog } from './audit-log.js';
 import { GRANTABLE_SCOPES, ManagedKeyService, parseScopes } from './managed-keys.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 const actor = { tenant: 'acme', principal: 'key_admin' };
 
-async function setup(minGraceSeconds = 3600): Promise<{ svc: ManagedKeyService; store: MemoryStore; audit: AuditLog; clock: { t: number } }> {
-  const store = new MemoryStore();
+async function setup(minGraceSeconds = 3600): Promise<{ svc: ManagedKeyService; store: MemoryHostStore; audit: AuditLog; clock: { t: number } }> {
+  const store = new MemoryHostStore();
   const clock = { t: T0 };
   const audit = await AuditLog.open(store, { signingKey: generateKeyPairSync('ed25519'), timers: false, now: () => clock.t });
   const svc = new ManagedKeyService(store, { minGraceSeconds, audit, now: () => clock.t });

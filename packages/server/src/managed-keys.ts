@@ -13,7 +13,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { SCOPES, WeftError } from '@weft/contract';
-import type { ApiKeyRecord, Store } from '@weft/engine';
+import type { ApiKeyRecord, KeyStore } from '@weft/store-kit';
 import type { AuditLog } from './audit-log.js';
 import type { AuthAdvertisement } from './auth-discovery.js';
 import type { ManagedPrincipal } from './auth.js';
@@ -100,7 +100,7 @@ export class ManagedKeyService {
   private readonly touched = new Map<string, number>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: KeyStore,
     private readonly opts: ManagedKeyOptions,
   ) {
     if (!Number.isInteger(opts.minGraceSeconds) || opts.minGraceSeconds < 0) throw new Error('minGraceSeconds must be a non-negative integer');

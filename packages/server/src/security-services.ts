@@ -3,7 +3,7 @@
  * for `weft keys --data-dir` (which writes the same SQLite file, and the same audit chain,
  * without a running host).
  */
-import type { Store } from '@weft/engine';
+import type { AuditStore, KeyStore } from '@weft/store-kit';
 import type { Logger } from 'pino';
 import { AuditLog } from './audit-log.js';
 import { loadAuditSigningKey } from './audit-signing-key.js';
@@ -19,7 +19,7 @@ export interface SecurityServices {
 type Settings = Pick<HostConfig, 'store' | 'dataDir' | 'auditSigningKey' | 'auditCheckpointEntries' | 'auditCheckpointSeconds' | 'keyRotationGraceSeconds'>;
 
 /** Opens both services; `timers: false` for short-lived processes such as the CLI. */
-export async function openSecurityServices(store: Store, config: Settings, opts: { logger?: Logger; timers?: boolean } = {}): Promise<SecurityServices> {
+export async function openSecurityServices(store: KeyStore & AuditStore, config: Settings, opts: { logger?: Logger; timers?: boolean } = {}): Promise<SecurityServices> {
   const signingKey = loadAuditSigningKey(config.auditSigningKey, config.store === 'sqlite' ? config.dataDir : undefined);
   if (signingKey.source === 'ephemeral' && config.store === 'postgres') {
     opts.logger?.warn('WEFT_AUDIT_SIGNING_KEY is not set: audit checkpoints are signed with a per-process key and verify only while this process lives');

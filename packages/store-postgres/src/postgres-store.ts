@@ -1,7 +1,10 @@
 /**
- * The shared {@link Store} on PostgreSQL through a `pg` pool. Several host processes may use
+ * The shared {@link HostStore} on PostgreSQL through a `pg` pool. Several host processes may use
  * one database: leases fence appends (the epoch is checked in the same statement that
  * writes), and idempotency claims are decided by one atomic upsert.
+ *
+ * BIGINT columns arrive as strings (pg will not silently lose precision); the shared row
+ * mappers of `@weft/store-kit` convert them.
  *
  * Round trips are the cost that matters, so every port method is one statement where the
  * semantics allow it: an append (fencing + continuity check + events + projection + timers)
@@ -13,30 +16,18 @@
 import pg from 'pg';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import {
-  LeaseLostError,
-  StoreUnavailableError,
-  TERMINAL_SQL,
-  WAITING_SQL,
-  checkAuditWrite,
-  type ApiKeyRecord,
-  type ApiKeySuccessor,
-  type AuditCheckpoint,
-  type AuditEntry,
-  type AuditWrite,
-  type AuditWriteState,
-  type RotateApiKeyResult,
-  type EncodedEvent,
-  type IdempotencyClaim,
-  type IdempotencyClaimResult,
-  type IdempotencyCompletion,
-  type RunListQuery,
-  type RunProjection,
-  type RunRecord,
-  type Store,
-  type StoredWorkflow,
-  type TimerChanges,
-  type TimerRow,
+  LeaseLostError, StoreUnavailableError, type EncodedEvent, type IdempotencyClaim, type IdempotencyClaimResult,
+  type IdempotencyCompletion, type RunListQuery, type RunProjection, type RunRecord, type StoredWorkflow,
+  type TimerChanges, type TimerRow,
 } from '@weft/engine';
+import {
+  API_KEY_COLUMNS, AUDIT_COLUMNS, CHECKPOINT_COLUMNS, RUN_COLUMNS, RUN_INSERT_COLUMNS, TERMINAL_SQL, WAITING_SQL,
+  apiKeyValues, checkAuditWrite, checkpointValues, postgresDialect, runInsertValues, sharedStatements, toApiKey,
+  toAuditEntry, toCheckpoint, toEvent, toRunRecord, toTimer, toWorkflow, type ApiKeyRecord, type ApiKeyRow,
+  type ApiKeySuccessor, type AuditCheckpoint, type AuditEntry, type AuditRow, type AuditWrite, type AuditWriteState,
+  type CheckpointRow, type EventRow, type HostStore, type IdemRow, type RotateApiKeyResult, type RunRow, type TimerDbRow,
+  type WorkflowRow,
+} from '@weft/store-kit';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 
@@ -48,134 +39,33 @@ export interface PostgresStoreOptions {
   max?: number;
 }
 
-interface WorkflowRow {
-  hash: string;
-  id: string;
-  definition_json: string;
-  source: string;
-  created_at: string;
-}
-
-/** BIGINT columns arrive as strings (pg will not silently lose precision); see toRunRecord. */
-interface RunRow {
-  run_id: string;
-  tenant: string;
-  principal: string;
-  workflow_id: string;
-  workflow_hash: string;
-  created_at: string;
-  variables_json: string;
-  configurable_json: string;
-  tags_json: string;
-  metadata_json: string;
-  cancel_json: string | null;
-  projection_json: string;
-  lease_owner: string | null;
-  lease_epoch: number;
-  lease_expires_at: string | null;
-}
-
-interface EventRow {
-  sequence: number;
-  type: string;
-  node_id: string | null;
-  json: string;
-}
-
-interface TimerDbRow {
-  run_id: string;
-  key: string;
-  fire_at: string;
-}
-
-interface IdemRow {
-  request_hash: string;
-  state: 'pending' | 'done';
-  created_at: string;
-  expires_at: string;
-  status: number | null;
-  body: string | null;
-}
-
-/** BIGINT columns arrive as strings. */
-interface ApiKeyRow {
-  key_id: string;
-  tenant: string;
-  principal: string;
-  name: string;
-  scopes_json: string;
-  hash: string;
-  created_at: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-  rotated_from: string | null;
-  grace_until: string | null;
-  last_used_at: string | null;
-}
-
-interface AuditRow {
-  seq: string;
-  ts: string;
-  tenant: string;
-  principal: string;
-  action: string;
-  target: string;
-  details_json: string;
-  prev_hash: string | null;
-  hash: string;
-}
-
-interface CheckpointRow {
-  checkpoint: string;
-  at_seq: string;
-  merkle_root: string;
-  signature: string;
-  key_id: string;
-  ts: string;
-  frontier_json: string;
-}
-
-const API_KEY_COLUMNS = 'key_id, tenant, principal, name, scopes_json, hash, created_at, expires_at, revoked_at, rotated_from, grace_until, last_used_at';
-const AUDIT_COLUMNS = 'seq, ts, tenant, principal, action, target, details_json, prev_hash, hash';
-const CHECKPOINT_COLUMNS = 'checkpoint, at_seq, merkle_root, signature, key_id, ts, frontier_json';
-
 /**
  * Advisory lock (two-int key space, which never overlaps the migrator's single-bigint key)
  * that makes audit appends single-writer across every process on the database.
  */
 export const AUDIT_LOCK_KEY: readonly [number, number] = [0x57454654, 2];
 
-const WORKFLOW_COLUMNS = 'w.hash, w.id, w.definition_json, w.source, w.created_at';
-const RUN_COLUMNS =
-  'run_id, tenant, principal, workflow_id, workflow_hash, created_at, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at';
-
 const SQL = {
+  ...sharedStatements(postgresDialect),
   putWorkflow: `
     WITH stored AS (
       INSERT INTO workflows (hash, id, definition_json, source, created_at) VALUES ($1, $2, $3, $4, $5)
       ON CONFLICT (hash) DO NOTHING
     )
-    INSERT INTO workflow_ids (id, hash) VALUES ($2, $1) ON CONFLICT (id) DO UPDATE SET hash = EXCLUDED.hash`,
-  getWorkflow: `SELECT ${WORKFLOW_COLUMNS} FROM workflow_ids i JOIN workflows w ON w.hash = i.hash WHERE i.id = $1`,
-  getWorkflowByHash: `SELECT ${WORKFLOW_COLUMNS} FROM workflows w WHERE w.hash = $1`,
-  listWorkflows: `SELECT ${WORKFLOW_COLUMNS} FROM workflow_ids i JOIN workflows w ON w.hash = i.hash ORDER BY i.id`,
-  deleteWorkflow: 'DELETE FROM workflow_ids WHERE id = $1',
+    INSERT INTO workflow_ids (id, hash) VALUES ($2, $1) ${postgresDialect.upsert(['id'], ['hash'])}`,
   insertRun: `
-    INSERT INTO runs (run_id, tenant, principal, workflow_id, workflow_hash, created_at, status, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at)
+    INSERT INTO runs (${RUN_INSERT_COLUMNS})
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
   // The completion is conditional on the insert so a duplicate run (which aborts the whole
   // statement) can never leave a completed idempotency record behind.
   insertRunCompletingIdem: `
     WITH inserted AS (
-      INSERT INTO runs (run_id, tenant, principal, workflow_id, workflow_hash, created_at, status, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at)
+      INSERT INTO runs (${RUN_INSERT_COLUMNS})
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
       RETURNING run_id
     )
     UPDATE idempotency SET state = 'done', status = $17, body = $18
     WHERE tenant = $19 AND route = $20 AND key = $21 AND owner = $22 AND EXISTS (SELECT 1 FROM inserted)`,
-  getRun: `SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = $1 AND tenant = $2`,
-  getRunInternal: `SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = $1`,
-  leaseState: 'SELECT lease_epoch, last_sequence FROM runs WHERE run_id = $1',
   /*
    * One atomic statement. The UPDATE is the fence: it matches only while the epoch is ours
    * and the log ends right before this batch; every other CTE reads `run`, so when the fence
@@ -204,10 +94,9 @@ const SQL = {
     ), timers_set AS (
       INSERT INTO timers (run_id, key, fire_at)
       SELECT run.run_id, s.key, s.fire_at FROM run, unnest($14::text[], $15::bigint[]) AS s(key, fire_at)
-      ON CONFLICT (run_id, key) DO UPDATE SET fire_at = EXCLUDED.fire_at
+      ${postgresDialect.upsert(['run_id', 'key'], ['fire_at'])}
     )
     SELECT count(*)::int AS n FROM run`,
-  readEvents: 'SELECT sequence, type, node_id, json FROM run_events WHERE run_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3',
   // Update-if-allowed and read back in one round trip; the second branch sees the row as of
   // statement start, which is the current row exactly when the UPDATE changed nothing.
   requestCancel: `
@@ -232,8 +121,6 @@ const SQL = {
       AND (status NOT IN ${WAITING_SQL} OR cancel_json IS NOT NULL)
       AND ($3::boolean OR lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= $1)
     ORDER BY created_at, run_id LIMIT $2`,
-  dueTimers: 'SELECT run_id, key, fire_at FROM timers WHERE fire_at <= $1 ORDER BY fire_at, run_id, key LIMIT $2',
-  nextTimer: 'SELECT min(fire_at) AS fire_at FROM timers',
   /*
    * The claim decision in one atomic upsert: a new key inserts; an existing row is taken over
    * only when it has expired (start over, whatever the request) or is a pending claim of the
@@ -256,13 +143,9 @@ const SQL = {
        OR (idempotency.state = 'pending' AND idempotency.request_hash = EXCLUDED.request_hash
            AND idempotency.created_at + $8::bigint <= EXCLUDED.created_at)
     RETURNING 1 AS claimed`,
-  idemGet: 'SELECT request_hash, state, created_at, expires_at, status, body FROM idempotency WHERE tenant = $1 AND route = $2 AND key = $3',
   idemComplete: "UPDATE idempotency SET state = 'done', status = $5, body = $6 WHERE tenant = $1 AND route = $2 AND key = $3 AND owner = $4",
-  idemRelease: "DELETE FROM idempotency WHERE tenant = $1 AND route = $2 AND key = $3 AND owner = $4 AND state = 'pending'",
-  idemPurge: 'DELETE FROM idempotency WHERE expires_at <= $1',
   insertKey: `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
   getKey: `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE key_id = $1 AND ($2::text IS NULL OR tenant = $2)`,
-  getKeyByHash: `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE hash = $1`,
   listKeys: `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE ($1::text IS NULL OR tenant = $1) ORDER BY created_at, key_id`,
   // An earlier revocation time is kept.
   revokeKey: `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE key_id = $1 AND ($3::text IS NULL OR tenant = $3) RETURNING ${API_KEY_COLUMNS}`,
@@ -286,9 +169,6 @@ const SQL = {
     UNION ALL
     SELECT 'next' AS which, ${API_KEY_COLUMNS} FROM inserted`,
   touchKey: 'UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1',
-  readAudit: `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
-  listCheckpoints: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE at_seq >= $1 AND at_seq <= $2 ORDER BY at_seq LIMIT $3`,
-  checkpointBefore: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE at_seq < $1 ORDER BY at_seq DESC LIMIT 1`,
 } as const;
 
 type StatementName = keyof typeof SQL | `listRuns_${string}`;
@@ -337,12 +217,12 @@ function unavailableOr(err: unknown): unknown {
 }
 
 /**
- * {@link Store} on PostgreSQL. `shared` is true: leases must expire before another process
+ * {@link HostStore} on PostgreSQL. `shared` is true: leases must expire before another process
  * may take a run.
  *
  * @see execution-semantics.md §5
  */
-export class PostgresStore implements Store {
+export class PostgresStore implements HostStore {
   readonly kind = 'postgres' as const;
   readonly shared = true;
   private readonly pool: pg.Pool;
@@ -424,24 +304,7 @@ export class PostgresStore implements Store {
   }
 
   async createRun(run: RunRecord, idem?: IdempotencyCompletion): Promise<void> {
-    const values: unknown[] = [
-      run.runId,
-      run.tenant,
-      run.principal,
-      run.workflowId,
-      run.workflowHash,
-      run.createdAt,
-      run.projection.status,
-      JSON.stringify(run.variables),
-      JSON.stringify(run.configurable),
-      JSON.stringify(run.tags),
-      JSON.stringify(run.metadata),
-      run.cancelRequested ? JSON.stringify(run.cancelRequested) : null,
-      JSON.stringify(run.projection),
-      run.leaseOwner,
-      run.leaseEpoch,
-      run.leaseExpiresAt,
-    ];
+    const values: unknown[] = runInsertValues(run);
     try {
       if (idem) {
         values.push(idem.response.status, idem.response.body, idem.tenant, idem.route, idem.key, idem.owner);
@@ -561,7 +424,7 @@ export class PostgresStore implements Store {
 
   async listDueTimers(now: number, limit: number): Promise<TimerRow[]> {
     const { rows } = await this.q<TimerDbRow>('dueTimers', SQL.dueTimers, [now, Math.max(0, limit)]);
-    return rows.map((r) => ({ runId: r.run_id, key: r.key, fireAt: Number(r.fire_at) }));
+    return rows.map(toTimer);
   }
 
   async nextTimerAt(): Promise<number | null> {
@@ -613,20 +476,7 @@ export class PostgresStore implements Store {
 
   async createApiKey(k: ApiKeyRecord): Promise<void> {
     try {
-      await this.q('insertKey', SQL.insertKey, [
-        k.keyId,
-        k.tenant,
-        k.principal,
-        k.name,
-        JSON.stringify(k.scopes),
-        k.hash,
-        k.createdAt,
-        k.expiresAt,
-        k.revokedAt,
-        k.rotatedFrom,
-        k.graceUntil,
-        k.lastUsedAt,
-      ]);
+      await this.q('insertKey', SQL.insertKey, apiKeyValues(k));
     } catch (err) {
       if (err instanceof pg.DatabaseError && err.code === '23505') throw new Error(`duplicate api key ${k.keyId}`, { cause: err });
       throw err;
@@ -692,9 +542,9 @@ export class PostgresStore implements Store {
       try {
         await client.query('BEGIN');
         await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...AUDIT_LOCK_KEY]);
-        const tip = (await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')).rows[0];
-        const newer = (await client.query<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq`, [afterSeq])).rows.map(toAuditEntry);
-        const last = (await client.query<CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY checkpoint DESC LIMIT 1`)).rows[0];
+        const tip = (await client.query<{ seq: string; hash: string }>(SQL.auditTip)).rows[0];
+        const newer = (await client.query<AuditRow>(SQL.auditAfter, [afterSeq])).rows.map(toAuditEntry);
+        const last = (await client.query<CheckpointRow>(SQL.lastCheckpoint)).rows[0];
         const lastCheckpoint = last && toCheckpoint(last);
         const tipSeq = tip ? Number(tip.seq) : -1;
         const write = build({ tip: tip && { seq: tipSeq, hash: tip.hash }, newer, lastCheckpoint });
@@ -719,15 +569,7 @@ export class PostgresStore implements Store {
         }
         const cp = write.checkpoint;
         if (cp) {
-          await client.query(`INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
-            cp.checkpoint,
-            cp.atSeq,
-            cp.merkleRoot,
-            cp.signature,
-            cp.keyId,
-            cp.ts,
-            JSON.stringify(cp.frontier),
-          ]);
+          await client.query(`INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, checkpointValues(cp));
         }
         await client.query('COMMIT');
         return write;
@@ -758,80 +600,4 @@ export class PostgresStore implements Store {
     const { rows } = await this.q<CheckpointRow>('checkpointBefore', SQL.checkpointBefore, [seq]);
     return rows[0] && toCheckpoint(rows[0]);
   }
-}
-
-const numOrNull = (v: string | null): number | null => (v === null ? null : Number(v));
-
-function toApiKey(r: ApiKeyRow): ApiKeyRecord {
-  return {
-    keyId: r.key_id,
-    tenant: r.tenant,
-    principal: r.principal,
-    name: r.name,
-    scopes: JSON.parse(r.scopes_json) as string[],
-    hash: r.hash,
-    createdAt: Number(r.created_at),
-    expiresAt: numOrNull(r.expires_at),
-    revokedAt: numOrNull(r.revoked_at),
-    rotatedFrom: r.rotated_from,
-    graceUntil: numOrNull(r.grace_until),
-    lastUsedAt: numOrNull(r.last_used_at),
-  };
-}
-
-function toAuditEntry(r: AuditRow): AuditEntry {
-  return {
-    seq: Number(r.seq),
-    ts: r.ts,
-    tenant: r.tenant,
-    principal: r.principal,
-    action: r.action,
-    target: r.target,
-    details: JSON.parse(r.details_json) as Record<string, unknown>,
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  };
-}
-
-function toCheckpoint(r: CheckpointRow): AuditCheckpoint {
-  return {
-    checkpoint: Number(r.checkpoint),
-    atSeq: Number(r.at_seq),
-    merkleRoot: r.merkle_root,
-    signature: r.signature,
-    keyId: r.key_id,
-    ts: r.ts,
-    frontier: JSON.parse(r.frontier_json) as string[],
-  };
-}
-
-function toWorkflow(r: WorkflowRow): StoredWorkflow {
-  return { id: r.id, hash: r.hash, definition: JSON.parse(r.definition_json) as StoredWorkflow['definition'], source: r.source, createdAt: r.created_at };
-}
-
-function toRunRecord(r: RunRow): RunRecord {
-  return {
-    runId: r.run_id,
-    tenant: r.tenant,
-    principal: r.principal,
-    workflowId: r.workflow_id,
-    workflowHash: r.workflow_hash,
-    createdAt: r.created_at,
-    variables: JSON.parse(r.variables_json) as RunRecord['variables'],
-    configurable: JSON.parse(r.configurable_json) as RunRecord['configurable'],
-    tags: JSON.parse(r.tags_json) as RunRecord['tags'],
-    metadata: JSON.parse(r.metadata_json) as RunRecord['metadata'],
-    cancelRequested: r.cancel_json === null ? null : (JSON.parse(r.cancel_json) as NonNullable<RunRecord['cancelRequested']>),
-    projection: JSON.parse(r.projection_json) as RunProjection,
-    leaseOwner: r.lease_owner,
-    leaseEpoch: r.lease_epoch,
-    // Epoch milliseconds fit a double exactly for the next 285,000 years.
-    leaseExpiresAt: r.lease_expires_at === null ? null : Number(r.lease_expires_at),
-  };
-}
-
-function toEvent(r: EventRow): EncodedEvent {
-  const e: EncodedEvent = { sequence: r.sequence, type: r.type, json: r.json };
-  if (r.node_id !== null) e.nodeId = r.node_id;
-  return e;
 }

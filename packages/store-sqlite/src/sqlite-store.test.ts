@@ -8,31 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LeaseLostError, type RunRecord } from '@weft/engine';
+import { LeaseLostError } from '@weft/engine';
+import { T0, runRecord as run } from '@weft/testkit';
 import { SqliteStore } from './sqlite-store.js';
 import { applyMigrations, loadMigrations, MigrationError, type Migration } from './migrator.js';
-
-const T0 = Date.UTC(2025, 0, 1);
-
-function run(runId: string): RunRecord {
-  return {
-    runId,
-    tenant: 't1',
-    principal: 'alice',
-    workflowId: 'wf',
-    workflowHash: 'h',
-    createdAt: new Date(T0).toISOString(),
-    variables: {},
-    configurable: {},
-    tags: [],
-    metadata: {},
-    cancelRequested: null,
-    projection: { status: 'pending', lastSequence: -1, nodeExecutions: 0, nodeStates: {} },
-    leaseOwner: null,
-    leaseEpoch: 0,
-    leaseExpiresAt: null,
-  };
-}
 
 let dir: string;
 let file: string;

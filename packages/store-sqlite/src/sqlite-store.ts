@@ -1,5 +1,5 @@
 /**
- * The embedded {@link Store}: one SQLite file in WAL mode through better-sqlite3. Every write
+ * The embedded {@link HostStore}: one SQLite file in WAL mode through better-sqlite3. Every write
  * that must be atomic (append + projection + timers, run + idempotency completion,
  * idempotency claims) runs in one `BEGIN IMMEDIATE` transaction, which takes the write lock
  * up front so a second process on the same file waits (busy_timeout) instead of failing on
@@ -14,29 +14,17 @@ import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import {
-  LeaseLostError,
-  TERMINAL_SQL,
-  WAITING_SQL,
-  checkAuditWrite,
-  type ApiKeyRecord,
-  type ApiKeySuccessor,
-  type AuditCheckpoint,
-  type AuditEntry,
-  type AuditWrite,
-  type AuditWriteState,
-  type RotateApiKeyResult,
-  type EncodedEvent,
-  type IdempotencyClaim,
-  type IdempotencyClaimResult,
-  type IdempotencyCompletion,
-  type RunListQuery,
-  type RunProjection,
-  type RunRecord,
-  type Store,
-  type StoredWorkflow,
-  type TimerChanges,
-  type TimerRow,
+  LeaseLostError, type EncodedEvent, type IdempotencyClaim, type IdempotencyClaimResult, type IdempotencyCompletion,
+  type RunListQuery, type RunProjection, type RunRecord, type StoredWorkflow, type TimerChanges, type TimerRow,
 } from '@weft/engine';
+import {
+  API_KEY_COLUMNS, AUDIT_COLUMNS, CHECKPOINT_COLUMNS, RUN_COLUMNS, RUN_INSERT_COLUMNS, TERMINAL_SQL, WAITING_SQL,
+  checkAuditWrite, runInsertValues, sharedStatements, sqliteDialect, toApiKey, toApiKeyRow, toAuditEntry, toAuditRow,
+  toCheckpoint, toCheckpointRow, toEvent, toRunRecord, toTimer, toWorkflow, type ApiKeyRecord,
+  type ApiKeyRow as SharedApiKeyRow, type ApiKeySuccessor, type AuditCheckpoint, type AuditEntry, type AuditRow,
+  type AuditWrite, type AuditWriteState, type CheckpointRow as SharedCheckpointRow, type EventRow, type HostStore,
+  type IdemRow as SharedIdemRow, type RotateApiKeyResult, type RunRow, type TimerDbRow, type WorkflowRow,
+} from '@weft/store-kit';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 
@@ -48,113 +36,12 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-interface WorkflowRow {
-  hash: string;
-  id: string;
-  definition_json: string;
-  source: string;
-  created_at: string;
-}
-
-interface RunRow {
-  run_id: string;
-  tenant: string;
-  principal: string;
-  workflow_id: string;
-  workflow_hash: string;
-  created_at: string;
-  variables_json: string;
-  configurable_json: string;
-  tags_json: string;
-  metadata_json: string;
-  cancel_json: string | null;
-  projection_json: string;
-  lease_owner: string | null;
-  lease_epoch: number;
-  lease_expires_at: number | null;
-}
-
-interface EventRow {
-  sequence: number;
-  type: string;
-  node_id: string | null;
-  json: string;
-}
-
-interface TimerDbRow {
-  run_id: string;
-  key: string;
-  fire_at: number;
-}
-
-interface IdemRow {
-  request_hash: string;
-  state: 'pending' | 'done';
-  created_at: number;
-  expires_at: number;
-  status: number | null;
-  body: string | null;
-}
-
-interface RunInsert {
-  run_id: string;
-  tenant: string;
-  principal: string;
-  workflow_id: string;
-  workflow_hash: string;
-  created_at: string;
-  status: string;
-  variables_json: string;
-  configurable_json: string;
-  tags_json: string;
-  metadata_json: string;
-  cancel_json: string | null;
-  projection_json: string;
-  lease_owner: string | null;
-  lease_epoch: number;
-  lease_expires_at: number | null;
-}
-
-interface ApiKeyRow {
-  key_id: string;
-  tenant: string;
-  principal: string;
-  name: string;
-  scopes_json: string;
-  hash: string;
-  created_at: number;
-  expires_at: number | null;
-  revoked_at: number | null;
-  rotated_from: string | null;
-  grace_until: number | null;
-  last_used_at: number | null;
-}
-
-interface AuditRow {
-  seq: number;
-  ts: string;
-  tenant: string;
-  principal: string;
-  action: string;
-  target: string;
-  details_json: string;
-  prev_hash: string | null;
-  hash: string;
-}
-
-interface CheckpointRow {
-  checkpoint: number;
-  at_seq: number;
-  merkle_root: string;
-  signature: string;
-  key_id: string;
-  ts: string;
-  frontier_json: string;
-}
-
-const API_KEY_COLUMNS = 'key_id, tenant, principal, name, scopes_json, hash, created_at, expires_at, revoked_at, rotated_from, grace_until, last_used_at';
-const AUDIT_COLUMNS = 'seq, ts, tenant, principal, action, target, details_json, prev_hash, hash';
-const CHECKPOINT_COLUMNS = 'checkpoint, at_seq, merkle_root, signature, key_id, ts, frontier_json';
+/** SQLite returns INTEGER columns as numbers; the rows compared or bound here say so. */
+type IdemRow = SharedIdemRow<number>;
+type ApiKeyRow = SharedApiKeyRow<number>;
+type CheckpointRow = SharedCheckpointRow<number>;
+/** The values of a new run row, in `RUN_INSERT_COLUMNS` order. */
+type RunInsert = ReturnType<typeof runInsertValues>;
 
 /** Statements of the managed-key and audit tables (prepared on first use, like {@link Prepared}). */
 interface PreparedSecurity {
@@ -179,9 +66,8 @@ interface PreparedSecurity {
   auditTx: Database.Transaction<(afterSeq: number, build: (state: AuditWriteState) => AuditWrite) => AuditWrite>;
 }
 
-const WORKFLOW_COLUMNS = 'w.hash, w.id, w.definition_json, w.source, w.created_at';
-const RUN_COLUMNS =
-  'run_id, tenant, principal, workflow_id, workflow_hash, created_at, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at';
+/** The statements both SQL stores share, spelled for SQLite. */
+const SQL = sharedStatements(sqliteDialect);
 
 /** A lease is free when nobody holds it or it has expired. */
 const LEASE_FREE = '(lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= @now)';
@@ -242,12 +128,12 @@ function restrictSidecars(path: string): void {
 }
 
 /**
- * {@link Store} on an embedded SQLite database. `shared` is false: one host process owns the
+ * {@link HostStore} on an embedded SQLite database. `shared` is false: one host process owns the
  * file (other processes may read it, e.g. the CLI).
  *
  * @see execution-semantics.md §5
  */
-export class SqliteStore implements Store {
+export class SqliteStore implements HostStore {
   readonly kind = 'sqlite' as const;
   readonly shared = false;
   private readonly db: Database.Database;
@@ -292,24 +178,22 @@ export class SqliteStore implements Store {
         `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES (@key_id, @tenant, @principal, @name, @scopes_json, @hash, @created_at, @expires_at, @revoked_at, @rotated_from, @grace_until, @last_used_at)`,
       ),
       getKey: db.prepare<[string], ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE key_id = ?`),
-      getKeyByHash: db.prepare<[string], ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE hash = ?`),
+      getKeyByHash: db.prepare<[string], ApiKeyRow>(SQL.getKeyByHash),
       listKeys: db.prepare<[], ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id`),
       listKeysOfTenant: db.prepare<[string], ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE tenant = ? ORDER BY created_at, key_id`),
       revokeKey: db.prepare<[number, string]>('UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL'),
       markRotated: db.prepare<[number, string]>('UPDATE api_keys SET grace_until = ? WHERE key_id = ?'),
       touchKey: db.prepare<[number, string]>('UPDATE api_keys SET last_used_at = ? WHERE key_id = ?'),
-      auditTip: db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
-      auditAfter: db.prepare<[number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq`),
+      auditTip: db.prepare<[], { seq: number; hash: string }>(SQL.auditTip),
+      auditAfter: db.prepare<[number], AuditRow>(SQL.auditAfter),
       insertAudit: db.prepare<AuditRow>(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (@seq, @ts, @tenant, @principal, @action, @target, @details_json, @prev_hash, @hash)`),
-      readAudit: db.prepare<[number, number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`),
-      lastCheckpoint: db.prepare<[], CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY checkpoint DESC LIMIT 1`),
+      readAudit: db.prepare<[number, number, number], AuditRow>(SQL.readAudit),
+      lastCheckpoint: db.prepare<[], CheckpointRow>(SQL.lastCheckpoint),
       insertCheckpoint: db.prepare<CheckpointRow>(
         `INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS}) VALUES (@checkpoint, @at_seq, @merkle_root, @signature, @key_id, @ts, @frontier_json)`,
       ),
-      listCheckpoints: db.prepare<[number, number, number], CheckpointRow>(
-        `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE at_seq >= ? AND at_seq <= ? ORDER BY at_seq LIMIT ?`,
-      ),
-      checkpointBefore: db.prepare<[number], CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE at_seq < ? ORDER BY at_seq DESC LIMIT 1`),
+      listCheckpoints: db.prepare<[number, number, number], CheckpointRow>(SQL.listCheckpoints),
+      checkpointBefore: db.prepare<[number], CheckpointRow>(SQL.checkpointBefore),
     };
     const bound = (row: ApiKeyRow | undefined, tenant: string | undefined): ApiKeyRow | undefined => (row && (tenant === undefined || row.tenant === tenant) ? row : undefined);
     const revokeTx = db.transaction((keyId: string, at: number, tenant: string | undefined): ApiKeyRow | undefined => {
@@ -349,15 +233,7 @@ export class SqliteStore implements Store {
       for (const e of write.entries) p.insertAudit.run(toAuditRow(e));
       const cp = write.checkpoint;
       if (cp) {
-        p.insertCheckpoint.run({
-          checkpoint: cp.checkpoint,
-          at_seq: cp.atSeq,
-          merkle_root: cp.merkleRoot,
-          signature: cp.signature,
-          key_id: cp.keyId,
-          ts: cp.ts,
-          frontier_json: JSON.stringify(cp.frontier),
-        });
+        p.insertCheckpoint.run(toCheckpointRow(cp));
       }
       return write;
     });
@@ -370,18 +246,15 @@ export class SqliteStore implements Store {
       insertWorkflow: db.prepare<[string, string, string, string, string]>(
         'INSERT INTO workflows (hash, id, definition_json, source, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING',
       ),
-      mapWorkflowId: db.prepare<[string, string]>('INSERT INTO workflow_ids (id, hash) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET hash = excluded.hash'),
-      getWorkflow: db.prepare<[string], WorkflowRow>(`SELECT ${WORKFLOW_COLUMNS} FROM workflow_ids i JOIN workflows w ON w.hash = i.hash WHERE i.id = ?`),
-      getWorkflowByHash: db.prepare<[string], WorkflowRow>(`SELECT ${WORKFLOW_COLUMNS} FROM workflows w WHERE w.hash = ?`),
-      listWorkflows: db.prepare<[], WorkflowRow>(`SELECT ${WORKFLOW_COLUMNS} FROM workflow_ids i JOIN workflows w ON w.hash = i.hash ORDER BY i.id`),
-      deleteWorkflow: db.prepare<[string]>('DELETE FROM workflow_ids WHERE id = ?'),
-      insertRun: db.prepare<RunInsert>(
-        `INSERT INTO runs (run_id, tenant, principal, workflow_id, workflow_hash, created_at, status, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, last_sequence, lease_owner, lease_epoch, lease_expires_at)
-         VALUES (@run_id, @tenant, @principal, @workflow_id, @workflow_hash, @created_at, @status, @variables_json, @configurable_json, @tags_json, @metadata_json, @cancel_json, @projection_json, -1, @lease_owner, @lease_epoch, @lease_expires_at)`,
-      ),
-      getRun: db.prepare<[string, string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ? AND tenant = ?`),
-      getRunInternal: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ?`),
-      leaseState: db.prepare<[string], { lease_epoch: number; last_sequence: number }>('SELECT lease_epoch, last_sequence FROM runs WHERE run_id = ?'),
+      mapWorkflowId: db.prepare<[string, string]>(`INSERT INTO workflow_ids (id, hash) VALUES (?, ?) ${sqliteDialect.upsert(['id'], ['hash'])}`),
+      getWorkflow: db.prepare<[string], WorkflowRow>(SQL.getWorkflow),
+      getWorkflowByHash: db.prepare<[string], WorkflowRow>(SQL.getWorkflowByHash),
+      listWorkflows: db.prepare<[], WorkflowRow>(SQL.listWorkflows),
+      deleteWorkflow: db.prepare<[string]>(SQL.deleteWorkflow),
+      insertRun: db.prepare<RunInsert>(`INSERT INTO runs (${RUN_INSERT_COLUMNS}, last_sequence) VALUES (${RUN_INSERT_COLUMNS.split(',').map(() => '?').join(', ')}, -1)`),
+      getRun: db.prepare<[string, string], RunRow>(SQL.getRun),
+      getRunInternal: db.prepare<[string], RunRow>(SQL.getRunInternal),
+      leaseState: db.prepare<[string], { lease_epoch: number; last_sequence: number }>(SQL.leaseState),
       insertEvent: db.prepare<[string, number, string, string | null, string]>('INSERT INTO run_events (run_id, sequence, type, node_id, json) VALUES (?, ?, ?, ?, ?)'),
       updateProjection: db.prepare<{ run_id: string; projection_json: string; status: string; last_sequence: number; terminal: number }>(
         `UPDATE runs SET projection_json = @projection_json, status = @status, last_sequence = @last_sequence,
@@ -391,8 +264,8 @@ export class SqliteStore implements Store {
       ),
       deleteTimers: db.prepare<[string]>('DELETE FROM timers WHERE run_id = ?'),
       deleteTimer: db.prepare<[string, string]>('DELETE FROM timers WHERE run_id = ? AND key = ?'),
-      upsertTimer: db.prepare<[string, string, number]>('INSERT INTO timers (run_id, key, fire_at) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET fire_at = excluded.fire_at'),
-      readEvents: db.prepare<[string, number, number], EventRow>('SELECT sequence, type, node_id, json FROM run_events WHERE run_id = ? AND sequence > ? ORDER BY sequence LIMIT ?'),
+      upsertTimer: db.prepare<[string, string, number]>(`INSERT INTO timers (run_id, key, fire_at) VALUES (?, ?, ?) ${sqliteDialect.upsert(['run_id', 'key'], ['fire_at'])}`),
+      readEvents: db.prepare<[string, number, number], EventRow>(SQL.readEvents),
       requestCancel: db.prepare<[string, string, string]>(
         `UPDATE runs SET cancel_json = ? WHERE run_id = ? AND tenant = ? AND cancel_json IS NULL AND status NOT IN ${TERMINAL_SQL}`,
       ),
@@ -409,11 +282,9 @@ export class SqliteStore implements Store {
            AND (@include_leased OR ${LEASE_FREE})
          ORDER BY created_at, run_id LIMIT @limit`,
       ),
-      dueTimers: db.prepare<[number, number], TimerDbRow>('SELECT run_id, key, fire_at FROM timers WHERE fire_at <= ? ORDER BY fire_at, run_id, key LIMIT ?'),
-      nextTimer: db.prepare<[], { fire_at: number | null }>('SELECT MIN(fire_at) AS fire_at FROM timers'),
-      idemGet: db.prepare<[string, string, string], IdemRow>(
-        'SELECT request_hash, state, created_at, expires_at, status, body FROM idempotency WHERE tenant = ? AND route = ? AND key = ?',
-      ),
+      dueTimers: db.prepare<[number, number], TimerDbRow>(SQL.dueTimers),
+      nextTimer: db.prepare<[], { fire_at: number | null }>(SQL.nextTimer),
+      idemGet: db.prepare<[string, string, string], IdemRow>(SQL.idemGet),
       idemDelete: db.prepare<[string, string, string]>('DELETE FROM idempotency WHERE tenant = ? AND route = ? AND key = ?'),
       idemInsert: db.prepare<[string, string, string, string, string, number, number]>(
         "INSERT INTO idempotency (tenant, route, key, request_hash, state, owner, created_at, expires_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
@@ -422,10 +293,8 @@ export class SqliteStore implements Store {
       idemComplete: db.prepare<[number, string, string, string, string, string]>(
         "UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE tenant = ? AND route = ? AND key = ? AND owner = ?",
       ),
-      idemRelease: db.prepare<[string, string, string, string]>(
-        "DELETE FROM idempotency WHERE tenant = ? AND route = ? AND key = ? AND owner = ? AND state = 'pending'",
-      ),
-      idemPurge: db.prepare<[number]>('DELETE FROM idempotency WHERE expires_at <= ?'),
+      idemRelease: db.prepare<[string, string, string, string]>(SQL.idemRelease),
+      idemPurge: db.prepare<[number]>(SQL.idemPurge),
     };
 
     const completeIdem = (d: IdempotencyCompletion): void => {
@@ -439,9 +308,9 @@ export class SqliteStore implements Store {
 
     const createRunTx = db.transaction((row: RunInsert, idem: IdempotencyCompletion | undefined): void => {
       try {
-        p.insertRun.run(row);
+        p.insertRun.run(...row);
       } catch (err) {
-        if (isConstraint(err, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw new Error(`duplicate run ${row.run_id}`, { cause: err });
+        if (isConstraint(err, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw new Error(`duplicate run ${row[0]}`, { cause: err });
         throw err;
       }
       if (idem) completeIdem(idem);
@@ -525,7 +394,7 @@ export class SqliteStore implements Store {
   }
 
   async createRun(run: RunRecord, idem?: IdempotencyCompletion): Promise<void> {
-    this.s.createRunTx.immediate(toRunInsert(run), idem);
+    this.s.createRunTx.immediate(runInsertValues(run), idem);
   }
 
   async getRun(tenant: string, runId: string): Promise<RunRecord | undefined> {
@@ -589,7 +458,7 @@ export class SqliteStore implements Store {
   }
 
   async listDueTimers(now: number, limit: number): Promise<TimerRow[]> {
-    return this.s.dueTimers.all(now, Math.max(0, limit)).map((r) => ({ runId: r.run_id, key: r.key, fireAt: r.fire_at }));
+    return this.s.dueTimers.all(now, Math.max(0, limit)).map(toTimer);
   }
 
   async nextTimerAt(): Promise<number | null> {
@@ -675,131 +544,6 @@ export class SqliteStore implements Store {
   }
 }
 
-function toApiKeyRow(k: ApiKeyRecord): ApiKeyRow {
-  return {
-    key_id: k.keyId,
-    tenant: k.tenant,
-    principal: k.principal,
-    name: k.name,
-    scopes_json: JSON.stringify(k.scopes),
-    hash: k.hash,
-    created_at: k.createdAt,
-    expires_at: k.expiresAt,
-    revoked_at: k.revokedAt,
-    rotated_from: k.rotatedFrom,
-    grace_until: k.graceUntil,
-    last_used_at: k.lastUsedAt,
-  };
-}
-
-function toApiKey(r: ApiKeyRow): ApiKeyRecord {
-  return {
-    keyId: r.key_id,
-    tenant: r.tenant,
-    principal: r.principal,
-    name: r.name,
-    scopes: JSON.parse(r.scopes_json) as string[],
-    hash: r.hash,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    revokedAt: r.revoked_at,
-    rotatedFrom: r.rotated_from,
-    graceUntil: r.grace_until,
-    lastUsedAt: r.last_used_at,
-  };
-}
-
-function toAuditRow(e: AuditEntry): AuditRow {
-  return {
-    seq: e.seq,
-    ts: e.ts,
-    tenant: e.tenant,
-    principal: e.principal,
-    action: e.action,
-    target: e.target,
-    details_json: JSON.stringify(e.details),
-    prev_hash: e.prevHash,
-    hash: e.hash,
-  };
-}
-
-function toAuditEntry(r: AuditRow): AuditEntry {
-  return {
-    seq: r.seq,
-    ts: r.ts,
-    tenant: r.tenant,
-    principal: r.principal,
-    action: r.action,
-    target: r.target,
-    details: JSON.parse(r.details_json) as Record<string, unknown>,
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  };
-}
-
-function toCheckpoint(r: CheckpointRow): AuditCheckpoint {
-  return {
-    checkpoint: r.checkpoint,
-    atSeq: r.at_seq,
-    merkleRoot: r.merkle_root,
-    signature: r.signature,
-    keyId: r.key_id,
-    ts: r.ts,
-    frontier: JSON.parse(r.frontier_json) as string[],
-  };
-}
-
 function isConstraint(err: unknown, code: string): boolean {
   return err instanceof Database.SqliteError && err.code === code;
-}
-
-function toWorkflow(r: WorkflowRow): StoredWorkflow {
-  return { id: r.id, hash: r.hash, definition: JSON.parse(r.definition_json) as StoredWorkflow['definition'], source: r.source, createdAt: r.created_at };
-}
-
-function toRunInsert(run: RunRecord): RunInsert {
-  return {
-    run_id: run.runId,
-    tenant: run.tenant,
-    principal: run.principal,
-    workflow_id: run.workflowId,
-    workflow_hash: run.workflowHash,
-    created_at: run.createdAt,
-    status: run.projection.status,
-    variables_json: JSON.stringify(run.variables),
-    configurable_json: JSON.stringify(run.configurable),
-    tags_json: JSON.stringify(run.tags),
-    metadata_json: JSON.stringify(run.metadata),
-    cancel_json: run.cancelRequested ? JSON.stringify(run.cancelRequested) : null,
-    projection_json: JSON.stringify(run.projection),
-    lease_owner: run.leaseOwner,
-    lease_epoch: run.leaseEpoch,
-    lease_expires_at: run.leaseExpiresAt,
-  };
-}
-
-function toRunRecord(r: RunRow): RunRecord {
-  return {
-    runId: r.run_id,
-    tenant: r.tenant,
-    principal: r.principal,
-    workflowId: r.workflow_id,
-    workflowHash: r.workflow_hash,
-    createdAt: r.created_at,
-    variables: JSON.parse(r.variables_json) as RunRecord['variables'],
-    configurable: JSON.parse(r.configurable_json) as RunRecord['configurable'],
-    tags: JSON.parse(r.tags_json) as RunRecord['tags'],
-    metadata: JSON.parse(r.metadata_json) as RunRecord['metadata'],
-    cancelRequested: r.cancel_json === null ? null : (JSON.parse(r.cancel_json) as NonNullable<RunRecord['cancelRequested']>),
-    projection: JSON.parse(r.projection_json) as RunProjection,
-    leaseOwner: r.lease_owner,
-    leaseEpoch: r.lease_epoch,
-    leaseExpiresAt: r.lease_expires_at,
-  };
-}
-
-function toEvent(r: EventRow): EncodedEvent {
-  const e: EncodedEvent = { sequence: r.sequence, type: r.type, json: r.json };
-  if (r.node_id !== null) e.nodeId = r.node_id;
-  return e;
 }

@@ -2,3 +2,4 @@ export * from './pg.js';
 export * from './test-host.js';
 export * from './jwks-issuer.js';
 export * from './certs.js';
+export * from './store-contract/records.js';

@@ -10,15 +10,22 @@ import { REPO_ROOT } from './test-host.js';
 const ALLOWED: Record<string, string[]> = {
   contract: [],
   engine: ['contract'],
+  'store-kit': ['engine', 'contract'],
   security: ['contract'],
-  'store-sqlite': ['engine', 'contract'],
-  'store-postgres': ['engine', 'contract'],
-  server: ['contract', 'engine', 'security', 'store-sqlite', 'store-postgres'],
+  'store-sqlite': ['store-kit', 'engine', 'contract'],
+  'store-postgres': ['store-kit', 'engine', 'contract'],
+  server: ['contract', 'engine', 'store-kit', 'security', 'store-sqlite', 'store-postgres'],
   sdk: ['contract'],
   cli: ['server', 'sdk', 'contract', 'engine'],
   conformance: ['sdk', 'contract', 'testkit'],
-  testkit: ['contract', 'engine', 'security', 'store-sqlite', 'store-postgres', 'server', 'sdk'],
+  testkit: ['contract', 'engine', 'store-kit', 'security', 'store-sqlite', 'store-postgres', 'server', 'sdk'],
 };
+
+/** Database drivers: only the store package of each may import its own. */
+const DRIVERS = /^(pg|better-sqlite3)$/;
+
+/** SQL statements; the engine holds none (the SQL stores and `@weft/store-kit` do). */
+const SQL_TEXT = /\b(SELECT\s+[\w*(]|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|NOT\s+IN\s*\('|\b[A-Z]+_SQL\b)/;
 
 /** Modules the pure engine must not import (I/O, frameworks, drivers). */
 const ENGINE_FORBIDDEN = /^(node:)?(fs|fs\/promises|http|https|net|dgram|child_process|worker_threads|fastify|pg|better-sqlite3|pino)$/;
@@ -44,6 +51,17 @@ describe('layering', () => {
         if (pkg === 'engine' && ENGINE_FORBIDDEN.test(spec)) bad.push(`${file}: ${spec}`);
       }
     }
+    expect(bad).toEqual([]);
+  });
+
+  it('the engine holds no SQL', () => {
+    const bad = sources(join(REPO_ROOT, 'packages', 'engine', 'src')).filter((file) => SQL_TEXT.test(readFileSync(file, 'utf8')));
+    expect(bad).toEqual([]);
+  });
+
+  it('the shared store plumbing imports no database driver', () => {
+    const bad: string[] = [];
+    for (const file of sources(join(REPO_ROOT, 'packages', 'store-kit', 'src'))) for (const spec of importsOf(file)) if (DRIVERS.test(spec)) bad.push(`${file}: ${spec}`);
     expect(bad).toEqual([]);
   });
 

@@ -6,11 +6,11 @@
  */
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LeaseLostError, type RunRecord } from '@weft/engine';
+import { LeaseLostError } from '@weft/engine';
+import { T0, runRecord as run } from './store-contract/records.js';
 import { PostgresStore, applyMigrations, loadMigrations, MigrationError, type Migration } from '@weft/store-postgres';
 import { createTestDatabase, type TestDatabase } from './pg.js';
 
-const T0 = Date.UTC(2025, 0, 1);
 const onServer = Boolean(process.env.WEFT_TEST_PG_URL);
 
 const databases: TestDatabase[] = [];
@@ -40,26 +40,6 @@ afterEach(async () => {
   for (const close of closers.splice(0)) await close();
   for (const db of databases.splice(0)) await db.drop();
 }, 60_000);
-
-function run(runId: string): RunRecord {
-  return {
-    runId,
-    tenant: 't1',
-    principal: 'alice',
-    workflowId: 'wf',
-    workflowHash: 'h',
-    createdAt: new Date(T0).toISOString(),
-    variables: {},
-    configurable: {},
-    tags: [],
-    metadata: {},
-    cancelRequested: null,
-    projection: { status: 'pending', lastSequence: -1, nodeExecutions: 0, nodeStates: {} },
-    leaseOwner: null,
-    leaseEpoch: 0,
-    leaseExpiresAt: null,
-  };
-}
 
 describe(`createTestDatabase (${onServer ? 'server' : 'pglite'})`, () => {
   it('returns an empty database that accepts connections', async () => {

@@ -1,18 +1,33 @@
 /**
- * Runs the Store contract against every implementation: the in-memory reference, SQLite on
- * a temporary file, and Postgres (a real server when WEFT_TEST_PG_URL is set, otherwise an
- * in-process PGlite — never skipped).
+ * Runs each port's contract suite against every implementation: the in-memory references
+ * (the engine's `MemoryStore` for runs, workflows and idempotency; `MemoryKeyStore` and
+ * `MemoryAuditStore` for keys and audit), SQLite on a temporary file, and Postgres (a real
+ * server when WEFT_TEST_PG_URL is set, otherwise an in-process PGlite — never skipped).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStore } from '@weft/engine';
+import { MemoryAuditStore, MemoryKeyStore } from '@weft/store-kit';
 import { SqliteStore } from '@weft/store-sqlite';
 import { PostgresStore } from '@weft/store-postgres';
-import { defineStoreContract } from './store-contract.js';
+import {
+  defineAuditStoreContract,
+  defineIdempotencyStoreContract,
+  defineKeyStoreContract,
+  defineRunStoreContract,
+  defineStoreContract,
+  defineWorkflowStoreContract,
+} from './store-contract.js';
 import { createTestDatabase } from './pg.js';
 
-defineStoreContract('memory', async () => ({ store: new MemoryStore(), cleanup: async () => {} }));
+const nothing = async (): Promise<void> => {};
+const memory = async () => ({ store: new MemoryStore(), cleanup: nothing });
+defineRunStoreContract('memory', memory);
+defineWorkflowStoreContract('memory', memory);
+defineIdempotencyStoreContract('memory', memory);
+defineKeyStoreContract('memory', async () => ({ store: new MemoryKeyStore(), cleanup: nothing }));
+defineAuditStoreContract('memory', async () => ({ store: new MemoryAuditStore(), cleanup: nothing }));
 
 defineStoreContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-sqlite-'));

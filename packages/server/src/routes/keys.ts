@@ -20,7 +20,7 @@
  */
 import { ROUTE_SCHEMAS, WeftError, compileValidator } from '@weft/contract';
 import { TENANT_RE } from '@weft/security';
-import type { ApiKeyRecord } from '@weft/engine';
+import type { ApiKeyRecord } from '@weft/store-kit';
 import type { FastifyReply } from 'fastify';
 import type { WeftApp } from '../app.js';
 import type { Principal } from '../auth.js';

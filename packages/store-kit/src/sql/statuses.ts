@@ -12,7 +12,7 @@ const TERMINAL: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
 // Fail at load rather than mis-recover if the contract's terminal set ever changes: the
 // partial index predicate would then need a new migration too.
 if (TERMINAL.length !== TERMINAL_STATUSES.size || !TERMINAL.every((s) => TERMINAL_STATUSES.has(s))) {
-  throw new Error('TERMINAL_STATUSES changed: update store-statuses.ts and add migrations for runs_recoverable');
+  throw new Error('TERMINAL_STATUSES changed: update store-kit sql/statuses.ts and add migrations for runs_recoverable');
 }
 
 const list = (xs: readonly string[]): string => `(${xs.map((s) => `'${s}'`).join(', ')})`;

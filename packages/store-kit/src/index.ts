@@ -1,0 +1,7 @@
+export * from './ports.js';
+export * from './memory.js';
+export * from './sql/statuses.js';
+export * from './sql/migrator.js';
+export * from './sql/rows.js';
+export * from './sql/dialect.js';
+export * from './sql/statements.js';

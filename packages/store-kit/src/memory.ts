@@ -1,0 +1,151 @@
+/**
+ * In-memory {@link KeyStore} and {@link AuditStore}, the references the SQL stores are
+ * checked against, and {@link MemoryHostStore}: the engine's `MemoryStore` plus both, which is
+ * what `--store memory` runs on. Nothing survives the process.
+ */
+import { MemoryStore } from '@weft/engine';
+import {
+  checkAuditWrite,
+  type ApiKeyRecord,
+  type ApiKeySuccessor,
+  type AuditCheckpoint,
+  type AuditEntry,
+  type AuditStore,
+  type AuditWrite,
+  type AuditWriteState,
+  type HostStore,
+  type KeyStore,
+  type RotateApiKeyResult,
+} from './ports.js';
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+/** Managed keys in a map; every read returns a copy. */
+export class MemoryKeyStore implements KeyStore {
+  private readonly apiKeys = new Map<string, ApiKeyRecord>();
+
+  async createApiKey(key: ApiKeyRecord): Promise<void> {
+    if (this.apiKeys.has(key.keyId)) throw new Error(`duplicate api key ${key.keyId}`);
+    for (const k of this.apiKeys.values()) if (k.hash === key.hash) throw new Error('duplicate api key hash');
+    this.apiKeys.set(key.keyId, clone(key));
+  }
+  async getApiKey(keyId: string, tenant?: string): Promise<ApiKeyRecord | undefined> {
+    const k = this.apiKeys.get(keyId);
+    return k && (tenant === undefined || k.tenant === tenant) ? clone(k) : undefined;
+  }
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    for (const k of this.apiKeys.values()) if (k.hash === hash) return clone(k);
+    return undefined;
+  }
+  async listApiKeys(tenant?: string): Promise<ApiKeyRecord[]> {
+    return [...this.apiKeys.values()]
+      .filter((k) => tenant === undefined || k.tenant === tenant)
+      .sort((a, b) => a.createdAt - b.createdAt || (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0))
+      .map(clone);
+  }
+  async revokeApiKey(keyId: string, at: number, tenant?: string): Promise<ApiKeyRecord | undefined> {
+    const k = this.apiKeys.get(keyId);
+    if (!k || (tenant !== undefined && k.tenant !== tenant)) return undefined;
+    k.revokedAt ??= at;
+    return clone(k);
+  }
+  async rotateApiKey(keyId: string, successor: ApiKeySuccessor, graceUntil: number, now: number, tenant?: string): Promise<RotateApiKeyResult> {
+    const old = this.apiKeys.get(keyId);
+    if (!old || (tenant !== undefined && old.tenant !== tenant)) return { kind: 'not_found' };
+    if (old.revokedAt !== null || old.graceUntil !== null || (old.expiresAt !== null && old.expiresAt <= now)) return { kind: 'conflict', old: clone(old) };
+    const next: ApiKeyRecord = {
+      ...successor,
+      tenant: old.tenant,
+      principal: old.principal,
+      name: old.name,
+      scopes: [...old.scopes],
+      revokedAt: null,
+      rotatedFrom: old.keyId,
+      graceUntil: null,
+      lastUsedAt: null,
+    };
+    // Synchronous from check to write, so concurrent rotations cannot interleave.
+    for (const k of this.apiKeys.values()) if (k.keyId === next.keyId || k.hash === next.hash) throw new Error(`duplicate api key ${next.keyId}`);
+    this.apiKeys.set(next.keyId, clone(next));
+    old.graceUntil = graceUntil;
+    return { kind: 'rotated', old: clone(old), next: clone(next) };
+  }
+  async touchApiKey(keyId: string, at: number): Promise<void> {
+    const k = this.apiKeys.get(keyId);
+    if (k) k.lastUsedAt = at;
+  }
+
+}
+
+/** The audit log and its checkpoints in arrays; JavaScript's one thread is the write lock. */
+export class MemoryAuditStore implements AuditStore {
+  private readonly audit: AuditEntry[] = [];
+  private readonly checkpoints: AuditCheckpoint[] = [];
+
+  async appendAudit(afterSeq: number, build: (state: AuditWriteState) => AuditWrite): Promise<AuditWrite> {
+    const last = this.audit.at(-1);
+    const lastCheckpoint = this.checkpoints.at(-1);
+    const write = build({
+      tip: last && { seq: last.seq, hash: last.hash },
+      newer: this.audit.filter((e) => e.seq > afterSeq).map(clone),
+      lastCheckpoint: lastCheckpoint && clone(lastCheckpoint),
+    });
+    checkAuditWrite(last?.seq ?? -1, lastCheckpoint?.checkpoint ?? 0, write);
+    for (const e of write.entries) this.audit.push(clone(e));
+    if (write.checkpoint) this.checkpoints.push(clone(write.checkpoint));
+    return write;
+  }
+  async readAuditEntries(fromSeq: number, toSeq: number, limit: number): Promise<AuditEntry[]> {
+    return this.audit.filter((e) => e.seq >= fromSeq && e.seq <= toSeq).slice(0, Math.max(0, limit)).map(clone);
+  }
+  async listAuditCheckpoints(fromSeq: number, toSeq: number, limit: number): Promise<AuditCheckpoint[]> {
+    return this.checkpoints.filter((c) => c.atSeq >= fromSeq && c.atSeq <= toSeq).slice(0, Math.max(0, limit)).map(clone);
+  }
+  async auditCheckpointBefore(seq: number): Promise<AuditCheckpoint | undefined> {
+    const c = this.checkpoints.filter((x) => x.atSeq < seq).at(-1);
+    return c && clone(c);
+  }
+}
+
+/**
+ * The engine's {@link MemoryStore} (runs, workflows, idempotency) with a
+ * {@link MemoryKeyStore} and a {@link MemoryAuditStore}: a whole {@link HostStore} in memory.
+ */
+export class MemoryHostStore extends MemoryStore implements HostStore {
+  private readonly keys = new MemoryKeyStore();
+  private readonly auditLog = new MemoryAuditStore();
+
+  createApiKey(key: ApiKeyRecord): Promise<void> {
+    return this.keys.createApiKey(key);
+  }
+  getApiKey(keyId: string, tenant?: string): Promise<ApiKeyRecord | undefined> {
+    return this.keys.getApiKey(keyId, tenant);
+  }
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    return this.keys.findApiKeyByHash(hash);
+  }
+  listApiKeys(tenant?: string): Promise<ApiKeyRecord[]> {
+    return this.keys.listApiKeys(tenant);
+  }
+  revokeApiKey(keyId: string, at: number, tenant?: string): Promise<ApiKeyRecord | undefined> {
+    return this.keys.revokeApiKey(keyId, at, tenant);
+  }
+  rotateApiKey(keyId: string, successor: ApiKeySuccessor, graceUntil: number, now: number, tenant?: string): Promise<RotateApiKeyResult> {
+    return this.keys.rotateApiKey(keyId, successor, graceUntil, now, tenant);
+  }
+  touchApiKey(keyId: string, at: number): Promise<void> {
+    return this.keys.touchApiKey(keyId, at);
+  }
+  appendAudit(afterSeq: number, build: (state: AuditWriteState) => AuditWrite): Promise<AuditWrite> {
+    return this.auditLog.appendAudit(afterSeq, build);
+  }
+  readAuditEntries(fromSeq: number, toSeq: number, limit: number): Promise<AuditEntry[]> {
+    return this.auditLog.readAuditEntries(fromSeq, toSeq, limit);
+  }
+  listAuditCheckpoints(fromSeq: number, toSeq: number, limit: number): Promise<AuditCheckpoint[]> {
+    return this.auditLog.listAuditCheckpoints(fromSeq, toSeq, limit);
+  }
+  auditCheckpointBefore(seq: number): Promise<AuditCheckpoint | undefined> {
+    return this.auditLog.auditCheckpointBefore(seq);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The store ports beside the engine's: managed API keys and the audit log. The engine never
+ * touches either, so their types live here rather than in `@weft/engine` (decision 0013).
+ *
+ * Glossary
+ * - managed key: an API key created through the admin API or CLI; only its hash is stored.
+ * - audit entry: one hash-chained row of the append-only audit log; checkpoints sign its Merkle root.
+ */
+import type { Store } from '@weft/engine';
+
+/**
+ * A managed API key as stored. The secret is never stored: only the SHA-256 (hex) of the whole
+ * presented token. Times are epoch milliseconds.
+ *
+ * @see security-contract.md §1.1 (AUTH-05), §1.4 (AUTH-30..35)
+ */
+export interface ApiKeyRecord {
+  keyId: string;
+  tenant: string;
+  /** Principal the key authenticates as; a rotation successor inherits it from its predecessor. */
+  principal: string;
+  name: string;
+  scopes: string[];
+  /** SHA-256 hex of the secret (unique). */
+  hash: string;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  /** The key this one replaced by rotation. */
+  rotatedFrom: string | null;
+  /** Set on a key that was rotated: it stays valid until then. */
+  graceUntil: number | null;
+  /** Coarse (throttled) time of last successful use. */
+  lastUsedAt: number | null;
+}
+
+/** What the caller chooses for a rotation successor; tenant, principal, name and scopes are copied from the old key. */
+export type ApiKeySuccessor = Pick<ApiKeyRecord, 'keyId' | 'hash' | 'createdAt' | 'expiresAt'>;
+
+/** Outcome of {@link KeyStore.rotateApiKey}. */
+export type RotateApiKeyResult =
+  | { kind: 'rotated'; old: ApiKeyRecord; next: ApiKeyRecord }
+  | { kind: 'not_found' }
+  /** The old key is revoked, expired or already rotated; nothing was written. */
+  | { kind: 'conflict'; old: ApiKeyRecord };
+
+/**
+ * One audit-log entry. `hash` = SHA-256 of the RFC 8785 canonical JSON of every other field;
+ * `prevHash` is the previous entry's `hash` (null for seq 0). Details are content-free.
+ *
+ * @see security-contract.md §1.10
+ */
+export interface AuditEntry {
+  seq: number;
+  /** ISO-8601 time of the append. */
+  ts: string;
+  tenant: string;
+  principal: string;
+  action: string;
+  target: string;
+  details: Record<string, unknown>;
+  prevHash: string | null;
+  hash: string;
+}
+
+/** A signed audit checkpoint over entries 0..atSeq. */
+export interface AuditCheckpoint {
+  /** 1, 2, 3… */
+  checkpoint: number;
+  atSeq: number;
+  /** Hex Merkle root (RFC 6962 tree hash) over the entry hashes 0..atSeq. */
+  merkleRoot: string;
+  /** Base64 Ed25519 signature. */
+  signature: string;
+  /** Fingerprint of the signing key. */
+  keyId: string;
+  ts: string;
+  /** Hex roots of the perfect subtrees at atSeq (lets the next checkpoint extend the tree). */
+  frontier: string[];
+}
+
+/** What {@link AuditStore.appendAudit} reads under the audit write lock and hands the builder. */
+export interface AuditWriteState {
+  /** The last entry, if any. */
+  tip: { seq: number; hash: string } | undefined;
+  /** Entries with seq > the caller's afterSeq (written by another process), ascending. */
+  newer: AuditEntry[];
+  lastCheckpoint: AuditCheckpoint | undefined;
+}
+
+/** What the builder of {@link AuditStore.appendAudit} decides to write. */
+export interface AuditWrite {
+  entries: AuditEntry[];
+  checkpoint?: AuditCheckpoint;
+}
+
+
+/**
+ * Managed API keys. Tenant-bound reads and writes bind the tenant in the same query.
+ *
+ * @see security-contract.md §1.4
+ */
+export interface KeyStore {
+  /** Inserts a key; a duplicate keyId or hash is an error. */
+  createApiKey(key: ApiKeyRecord): Promise<void>;
+  /** Reads a key; with `tenant`, bound to that tenant in the same query. */
+  getApiKey(keyId: string, tenant?: string): Promise<ApiKeyRecord | undefined>;
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  /** Keys of one tenant (or all), oldest first (createdAt, keyId). */
+  listApiKeys(tenant?: string): Promise<ApiKeyRecord[]>;
+  /** Sets revokedAt (an earlier revocation is kept). Tenant-bound with `tenant`. */
+  revokeApiKey(keyId: string, at: number, tenant?: string): Promise<ApiKeyRecord | undefined>;
+  /**
+   * Atomically marks a live key as rotated (graceUntil) and inserts its successor, which
+   * inherits tenant, principal, name and scopes. A revoked, expired (at `now`) or already
+   * rotated key is a conflict and nothing is written.
+   */
+  rotateApiKey(keyId: string, successor: ApiKeySuccessor, graceUntil: number, now: number, tenant?: string): Promise<RotateApiKeyResult>;
+  /** Records a use (callers throttle it). */
+  touchApiKey(keyId: string, at: number): Promise<void>;
+}
+
+/**
+ * The append-only, hash-chained audit log and its signed checkpoints.
+ *
+ * @see security-contract.md §1.10
+ */
+export interface AuditStore {
+  /**
+   * Appends to the audit log under a store-wide write lock (one writer at a time, across
+   * processes): reads the tip, entries after `afterSeq` and the last checkpoint, calls `build`
+   * (synchronously, inside the lock) and writes what it returns in the same transaction.
+   * Entries must continue the tip exactly; a checkpoint must be the next number.
+   */
+  appendAudit(afterSeq: number, build: (state: AuditWriteState) => AuditWrite): Promise<AuditWrite>;
+  /** Entries with fromSeq <= seq <= toSeq, ascending, at most `limit`. */
+  readAuditEntries(fromSeq: number, toSeq: number, limit: number): Promise<AuditEntry[]>;
+  /** Checkpoints with fromSeq <= atSeq <= toSeq, ascending, at most `limit`. */
+  listAuditCheckpoints(fromSeq: number, toSeq: number, limit: number): Promise<AuditCheckpoint[]>;
+  /** The checkpoint with the greatest atSeq < `seq`. */
+  auditCheckpointBefore(seq: number): Promise<AuditCheckpoint | undefined>;
+}
+
+/**
+ * Everything a host keeps in one database: the engine's {@link Store} (runs, workflows,
+ * idempotency, lifecycle) plus managed keys and the audit log. Each SQL store implements it
+ * whole; consumers take the narrowest port they use.
+ */
+export interface HostStore extends Store, KeyStore, AuditStore {}
+
+/**
+ * The continuity rules every store applies to an audit write: entries continue the tip
+ * exactly, and a checkpoint is the next number and covers only written entries.
+ */
+export function checkAuditWrite(tipSeq: number, lastCheckpoint: number, write: AuditWrite): void {
+  write.entries.forEach((e, i) => {
+    if (e.seq !== tipSeq + 1 + i) throw new Error(`audit sequence gap: expected ${tipSeq + 1 + i}, got ${e.seq}`);
+  });
+  const cp = write.checkpoint;
+  if (cp) {
+    if (cp.checkpoint !== lastCheckpoint + 1) throw new Error(`audit checkpoint gap: expected ${lastCheckpoint + 1}, got ${cp.checkpoint}`);
+    if (cp.atSeq > tipSeq + write.entries.length || cp.atSeq < 0) throw new Error(`audit checkpoint at ${cp.atSeq} covers unwritten entries`);
+  }
+}
