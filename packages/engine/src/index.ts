@@ -5,6 +5,7 @@ export * from './fold.js';
 export * from './scheduler.js';
 export * from './nodes.js';
 export * from './event-bus.js';
+export * from './notifier.js';
 export * from './workflow-catalog.js';
 export * from './run-engine.js';
 export * from './store-statuses.js';

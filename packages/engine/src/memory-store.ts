@@ -12,6 +12,8 @@ import {
   type AuditEntry,
   type AuditWrite,
   type AuditWriteState,
+  type CommandOutcome,
+  type CommandRow,
   type RotateApiKeyResult,
   type EncodedEvent,
   type IdempotencyClaim,
@@ -50,6 +52,8 @@ export class MemoryStore implements Store {
   private readonly apiKeys = new Map<string, ApiKeyRecord>();
   private readonly audit: AuditEntry[] = [];
   private readonly checkpoints: AuditCheckpoint[] = [];
+  /** run_commands in insertion order. */
+  private readonly commands = new Map<string, CommandRow>();
 
   async migrate(): Promise<void> {}
   async close(): Promise<void> {}
@@ -172,6 +176,29 @@ export class MemoryStore implements Store {
       if (free || includeLeased) out.push(r.runId);
     }
     return out;
+  }
+
+  async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<void> {
+    if (this.commands.has(cmd.id)) throw new Error(`duplicate command ${cmd.id}`);
+    this.commands.set(cmd.id, { ...cmd, state: 'pending', result: null });
+  }
+
+  async pendingCommands(runId: string): Promise<CommandRow[]> {
+    const out: CommandRow[] = [];
+    for (const c of this.commands.values()) if (c.runId === runId && c.state === 'pending') out.push({ ...c });
+    return out;
+  }
+
+  async finishCommands(outcomes: readonly CommandOutcome[], _now: number): Promise<void> {
+    for (const o of outcomes) {
+      const c = this.commands.get(o.id);
+      if (c?.state === 'pending') this.commands.set(o.id, { ...c, state: o.state, result: o.result });
+    }
+  }
+
+  async getCommand(id: string): Promise<CommandRow | undefined> {
+    const c = this.commands.get(id);
+    return c && { ...c };
   }
 
   async listDueTimers(now: number, limit: number): Promise<TimerRow[]> {

@@ -13,7 +13,10 @@
 import pg from 'pg';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import {
+  EVENTS_CHANNEL,
   LeaseLostError,
+  type CommandOutcome,
+  type CommandRow,
   StoreUnavailableError,
   TERMINAL_SQL,
   WAITING_SQL,
@@ -37,6 +40,7 @@ import {
   type TimerChanges,
   type TimerRow,
 } from '@weft/engine';
+import { PgCommands } from './commands.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 
@@ -205,8 +209,11 @@ const SQL = {
       INSERT INTO timers (run_id, key, fire_at)
       SELECT run.run_id, s.key, s.fire_at FROM run, unnest($14::text[], $15::bigint[]) AS s(key, fire_at)
       ON CONFLICT (run_id, key) DO UPDATE SET fire_at = EXCLUDED.fire_at
+    ), notified AS (
+      -- Part of this transaction: listeners hear of the events only once they are committed.
+      SELECT pg_notify('${EVENTS_CHANNEL}', $16::text) FROM run WHERE $16::text IS NOT NULL
     )
-    SELECT count(*)::int AS n FROM run`,
+    SELECT count(*)::int AS n, (SELECT count(*) FROM notified)::int AS notified FROM run`,
   readEvents: 'SELECT sequence, type, node_id, json FROM run_events WHERE run_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3',
   // Update-if-allowed and read back in one round trip; the second branch sees the row as of
   // statement start, which is the current row exactly when the UPDATE changed nothing.
@@ -219,10 +226,16 @@ const SQL = {
     SELECT ${RUN_COLUMNS} FROM updated
     UNION ALL
     SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = $1 AND tenant = $2 AND NOT EXISTS (SELECT 1 FROM updated)`,
+  // SKIP LOCKED: a row locked by its owner's append (or another claimer) is busy, not free;
+  // the claim gives up at once instead of queueing behind the lock.
   claimRun: `
     UPDATE runs SET lease_owner = $2, lease_epoch = lease_epoch + 1, lease_expires_at = $4
-    WHERE run_id = $1 AND status NOT IN ${TERMINAL_SQL}
-      AND ($5::boolean OR lease_owner = $2 OR lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= $3)
+    WHERE run_id = (
+      SELECT run_id FROM runs
+      WHERE run_id = $1 AND status NOT IN ${TERMINAL_SQL}
+        AND ($5::boolean OR lease_owner = $2 OR lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= $3)
+      FOR UPDATE SKIP LOCKED
+    )
     RETURNING lease_epoch`,
   renewLeases: `UPDATE runs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status NOT IN ${TERMINAL_SQL}`,
   releaseLeases: 'UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1',
@@ -291,7 +304,7 @@ const SQL = {
   checkpointBefore: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE at_seq < $1 ORDER BY at_seq DESC LIMIT 1`,
 } as const;
 
-type StatementName = keyof typeof SQL | `listRuns_${string}`;
+type StatementName = keyof typeof SQL | `listRuns_${string}` | `cmd_${string}`;
 
 /** How often a claim retries when the row changes between its upsert and its read-back. */
 const CLAIM_ATTEMPTS = 10;
@@ -347,6 +360,7 @@ export class PostgresStore implements Store {
   readonly shared = true;
   private readonly pool: pg.Pool;
   private closed = false;
+  private readonly cmds = new PgCommands((name, text, values) => this.q(name, text, values));
 
   constructor(opts: PostgresStoreOptions) {
     this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.max ?? 10 });
@@ -397,6 +411,22 @@ export class PostgresStore implements Store {
     } catch (err) {
       throw unavailableOr(err);
     }
+  }
+
+  async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<void> {
+    await this.cmds.enqueue(cmd);
+  }
+
+  async pendingCommands(runId: string): Promise<CommandRow[]> {
+    return this.cmds.pendingOf(runId);
+  }
+
+  async finishCommands(outcomes: readonly CommandOutcome[], now: number): Promise<void> {
+    await this.cmds.finish(outcomes, now);
+  }
+
+  async getCommand(id: string): Promise<CommandRow | undefined> {
+    return this.cmds.byId(id);
   }
 
   async putWorkflow(wf: StoredWorkflow): Promise<void> {
@@ -512,6 +542,7 @@ export class PostgresStore implements Store {
       timers?.clear ?? [],
       [...setTimers.keys()],
       [...setTimers.values()],
+      first === undefined ? null : `${runId}:${first.sequence}:${first.sequence + events.length - 1}`,
     ]);
     if (rows[0]?.n !== 1) return this.explainRejectedAppend(runId, epoch, events);
   }

@@ -15,6 +15,8 @@ import Database from 'better-sqlite3';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import {
   LeaseLostError,
+  type CommandOutcome,
+  type CommandRow,
   TERMINAL_SQL,
   WAITING_SQL,
   checkAuditWrite,
@@ -37,6 +39,7 @@ import {
   type TimerChanges,
   type TimerRow,
 } from '@weft/engine';
+import { SqliteCommands } from './commands.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 
@@ -253,6 +256,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private prepared: Prepared | undefined;
   private preparedSecurity: PreparedSecurity | undefined;
+  private preparedCommands: SqliteCommands | undefined;
   /** listRuns has eight filter shapes; each gets its own statement with its own plan. */
   private readonly listRunsStmts = new Map<string, Stmt<Record<string, string | number>, RunRow>>();
 
@@ -279,6 +283,27 @@ export class SqliteStore implements Store {
 
   private get s(): Prepared {
     return (this.prepared ??= this.prepare());
+  }
+
+  /** Command rows (prepared on first use, after migrate). */
+  private get cmds(): SqliteCommands {
+    return (this.preparedCommands ??= new SqliteCommands(this.db));
+  }
+
+  async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<void> {
+    this.cmds.enqueue(cmd);
+  }
+
+  async pendingCommands(runId: string): Promise<CommandRow[]> {
+    return this.cmds.pendingOf(runId);
+  }
+
+  async finishCommands(outcomes: readonly CommandOutcome[], now: number): Promise<void> {
+    this.cmds.finish(outcomes, now);
+  }
+
+  async getCommand(id: string): Promise<CommandRow | undefined> {
+    return this.cmds.byId(id);
   }
 
   private get ks(): PreparedSecurity {

@@ -1,0 +1,21 @@
+-- 0003_run_commands: run commands (resolve, vote, pause, resume, external events) as rows.
+-- Any process writes a command; the run's lease owner applies the pending ones in order and
+-- records the outcome. Times are epoch milliseconds. `seq` orders commands as written.
+
+CREATE TABLE run_commands (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  id         TEXT NOT NULL UNIQUE,
+  run_id     TEXT NOT NULL,
+  tenant     TEXT NOT NULL,
+  kind       TEXT NOT NULL,
+  payload    TEXT NOT NULL,
+  principal  TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  state      TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+  -- JSON of the answer (done) or of the error (failed).
+  result     TEXT,
+  done_at    INTEGER
+) STRICT;
+
+-- The owner reads the pending commands of one run.
+CREATE INDEX run_commands_pending ON run_commands (run_id, seq) WHERE state = 'pending';
