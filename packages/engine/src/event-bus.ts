@@ -10,6 +10,8 @@ export type RunListener = (events: readonly EncodedEvent[], projection: RunProje
 
 export class EventBus {
   private readonly listeners = new Map<string, Set<RunListener>>();
+  /** Highest sequence published per subscribed run (what the relay continues from). */
+  private readonly delivered = new Map<string, number>();
 
   /** Subscribes to a run; returns the unsubscribe function. */
   subscribe(runId: string, fn: RunListener): () => void {
@@ -23,13 +25,18 @@ export class EventBus {
       const s = this.listeners.get(runId);
       if (!s) return;
       s.delete(fn);
-      if (s.size === 0) this.listeners.delete(runId);
+      if (s.size === 0) {
+        this.listeners.delete(runId);
+        this.delivered.delete(runId);
+      }
     };
   }
 
   publish(runId: string, events: readonly EncodedEvent[], projection: RunProjection): void {
     const set = this.listeners.get(runId);
     if (!set) return;
+    const tail = events.at(-1)?.sequence;
+    if (tail !== undefined && tail > (this.delivered.get(runId) ?? -1)) this.delivered.set(runId, tail);
     for (const fn of [...set]) {
       try {
         fn(events, projection);
@@ -37,6 +44,21 @@ export class EventBus {
         // A failing subscriber must not break the run or other subscribers.
       }
     }
+  }
+
+  /** True while the run has at least one subscriber. */
+  has(runId: string): boolean {
+    return this.listeners.has(runId);
+  }
+
+  /** The highest sequence published for a subscribed run since its first subscriber came; undefined before any. */
+  lastSequence(runId: string): number | undefined {
+    return this.delivered.get(runId);
+  }
+
+  /** Runs with at least one subscriber. */
+  runs(): string[] {
+    return [...this.listeners.keys()];
   }
 
   /** Number of runs with at least one subscriber (for metrics). */
