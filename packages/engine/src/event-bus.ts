@@ -1,7 +1,9 @@
 /**
  * In-process fan-out of appended events to live subscribers (SSE, long-poll). Subscribers get
  * the JSON exactly as stored. Publishing happens after the append committed, so a subscriber
- * never sees an event the store does not have.
+ * never sees an event the store does not have. On a shared store the engine also relays
+ * other processes' appends here (read from the log after a notification), so a subscriber on
+ * any process sees every event of the run, in order, once.
  */
 import type { EncodedEvent, RunProjection } from './ports.js';
 
@@ -35,11 +37,16 @@ export class EventBus {
   publish(runId: string, events: readonly EncodedEvent[], projection: RunProjection): void {
     const set = this.listeners.get(runId);
     if (!set) return;
-    const tail = events.at(-1)?.sequence;
-    if (tail !== undefined && tail > (this.delivered.get(runId) ?? -1)) this.delivered.set(runId, tail);
+    // Events reach the bus from this process's driver and from the relay of other processes'
+    // appends; whichever comes second for a sequence is dropped, so listeners see each once.
+    const floor = this.delivered.get(runId);
+    const fresh = floor === undefined ? events : events.filter((e) => e.sequence > floor);
+    const tail = fresh.at(-1)?.sequence;
+    if (tail === undefined) return;
+    this.delivered.set(runId, tail);
     for (const fn of [...set]) {
       try {
-        fn(events, projection);
+        fn(fresh, projection);
       } catch {
         // A failing subscriber must not break the run or other subscribers.
       }
