@@ -189,6 +189,11 @@ export interface IdempotencyClaim {
   pendingTtlMs: number;
   /** Record lifetime. */
   retentionMs: number;
+  /**
+   * The host process making the claim (stores that keep process heartbeats fill it in): a
+   * pending claim whose process's heartbeat expired is free at once, not after `pendingTtlMs`.
+   */
+  process?: string;
 }
 
 /** The stored final response of an idempotent request. */
@@ -420,7 +425,11 @@ export interface Store {
   // leases
   /** Takes the lease if free, expired, or already ours; returns the new epoch or null. */
   claimRun(runId: string, owner: string, ttlMs: number, now: number, force?: boolean): Promise<number | null>;
-  /** Extends every non-terminal lease held by `owner`. */
+  /**
+   * Extends every non-terminal lease held by `owner`. Shared SQL stores also record `owner` as
+   * a live process until `now + ttlMs` (its heartbeat) and tag the idempotency claims made
+   * through this store instance with it.
+   */
   renewLeases(owner: string, ttlMs: number, now: number): Promise<void>;
   /**
    * Gives up every lease held by `owner` (clean shutdown), so another process may take the

@@ -389,6 +389,9 @@ export class RunEngine {
         await this.notifier.listen(EVENTS_CHANNEL, (p) => this.onEventsNotice(p)),
       );
     }
+    // The first heartbeat at once: it marks this process live (idempotency claims it makes are
+    // tagged with it) before any request arrives.
+    await this.store.renewLeases(this.ownerId, this.leaseTtlMs, this.clock.now()).catch((e: unknown) => this.log.warn({ err: String(e) }, 'lease renewal failed'));
     await this.recoverSweep();
     const next = await this.store.nextTimerAt();
     if (next !== null) this.armTimer(next);

@@ -237,8 +237,16 @@ const SQL = {
       FOR UPDATE SKIP LOCKED
     )
     RETURNING lease_epoch`,
-  renewLeases: `UPDATE runs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status NOT IN ${TERMINAL_SQL}`,
-  releaseLeases: 'UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1',
+  // The heartbeat of the process rides along: one statement per renewal.
+  renewLeases: `
+    WITH beat AS (
+      INSERT INTO host_processes (process, expires_at) VALUES ($1, $2)
+      ON CONFLICT (process) DO UPDATE SET expires_at = EXCLUDED.expires_at
+    )
+    UPDATE runs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status NOT IN ${TERMINAL_SQL}`,
+  releaseLeases: `
+    WITH gone AS (DELETE FROM host_processes WHERE process = $1)
+    UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1`,
   recoverable: `
     SELECT run_id FROM runs
     WHERE status NOT IN ${TERMINAL_SQL}
@@ -255,19 +263,23 @@ const SQL = {
    * can never both get a row back.
    */
   idemClaim: `
-    INSERT INTO idempotency (tenant, route, key, request_hash, state, owner, created_at, expires_at)
-    VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7)
+    INSERT INTO idempotency (tenant, route, key, request_hash, state, owner, created_at, expires_at, process)
+    VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $9)
     ON CONFLICT (tenant, route, key) DO UPDATE SET
       request_hash = EXCLUDED.request_hash,
       state = 'pending',
       owner = EXCLUDED.owner,
+      process = EXCLUDED.process,
       created_at = EXCLUDED.created_at,
       expires_at = CASE WHEN idempotency.expires_at <= EXCLUDED.created_at THEN EXCLUDED.expires_at ELSE idempotency.expires_at END,
       status = NULL,
       body = NULL
     WHERE idempotency.expires_at <= EXCLUDED.created_at
        OR (idempotency.state = 'pending' AND idempotency.request_hash = EXCLUDED.request_hash
-           AND idempotency.created_at + $8::bigint <= EXCLUDED.created_at)
+           AND (idempotency.created_at + $8::bigint <= EXCLUDED.created_at
+                -- the claiming process stopped heartbeating (killed): the claim is abandoned
+                OR (idempotency.process IS NOT NULL AND NOT EXISTS (
+                      SELECT 1 FROM host_processes h WHERE h.process = idempotency.process AND h.expires_at > EXCLUDED.created_at))))
     RETURNING 1 AS claimed`,
   idemGet: 'SELECT request_hash, state, created_at, expires_at, status, body FROM idempotency WHERE tenant = $1 AND route = $2 AND key = $3',
   idemComplete: "UPDATE idempotency SET state = 'done', status = $5, body = $6 WHERE tenant = $1 AND route = $2 AND key = $3 AND owner = $4",
@@ -360,6 +372,8 @@ export class PostgresStore implements Store {
   readonly shared = true;
   private readonly pool: pg.Pool;
   private closed = false;
+  /** The host process heartbeating through this store (tags idempotency claims). */
+  private process: string | undefined;
   private readonly cmds = new PgCommands((name, text, values) => this.q(name, text, values));
 
   constructor(opts: PostgresStoreOptions) {
@@ -579,6 +593,7 @@ export class PostgresStore implements Store {
 
   async renewLeases(owner: string, ttlMs: number, now: number): Promise<void> {
     await this.q('renewLeases', SQL.renewLeases, [owner, now + ttlMs]);
+    this.process = owner;
   }
 
   async releaseLeases(owner: string): Promise<void> {
@@ -604,7 +619,8 @@ export class PostgresStore implements Store {
   async claimIdempotency(c: IdempotencyClaim): Promise<IdempotencyClaimResult> {
     const pk = [c.tenant, c.route, c.key];
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const claim = await this.q('idemClaim', SQL.idemClaim, [...pk, c.requestHash, c.owner, c.now, c.now + c.retentionMs, c.pendingTtlMs]);
+      const process = c.process ?? this.process ?? null;
+      const claim = await this.q('idemClaim', SQL.idemClaim, [...pk, c.requestHash, c.owner, c.now, c.now + c.retentionMs, c.pendingTtlMs, process]);
       if ((claim.rowCount ?? 0) > 0) return { kind: 'claimed' };
       // Someone else holds the key; read what they hold. The row may change in between
       // (released, purged, reclaimed); if it is gone or takeable again, decide afresh.

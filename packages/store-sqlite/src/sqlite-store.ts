@@ -93,6 +93,7 @@ interface TimerDbRow {
 interface IdemRow {
   request_hash: string;
   state: 'pending' | 'done';
+  process: string | null;
   created_at: number;
   expires_at: number;
   status: number | null;
@@ -212,13 +213,15 @@ interface Prepared {
   requestCancel: Stmt<[string, string, string]>;
   claimRun: Stmt<{ run_id: string; owner: string; now: number; expires_at: number; force: number }, { lease_epoch: number }>;
   renewLeases: Stmt<[number, string]>;
+  heartbeat: Stmt<[string, number]>;
+  processLive: Stmt<[string, number], { one: number }>;
   recoverable: Stmt<{ now: number; limit: number; include_leased: number }, { run_id: string }>;
   dueTimers: Stmt<[number, number], TimerDbRow>;
   nextTimer: Stmt<[], { fire_at: number | null }>;
   idemGet: Stmt<[string, string, string], IdemRow>;
   idemDelete: Stmt<[string, string, string]>;
-  idemInsert: Stmt<[string, string, string, string, string, number, number]>;
-  idemReclaim: Stmt<[string, number, string, string, string]>;
+  idemInsert: Stmt<[string, string, string, string, string, string | null, number, number]>;
+  idemReclaim: Stmt<[string, string | null, number, string, string, string]>;
   idemComplete: Stmt<[number, string, string, string, string, string]>;
   idemRelease: Stmt<[string, string, string, string]>;
   idemPurge: Stmt<[number]>;
@@ -257,6 +260,8 @@ export class SqliteStore implements Store {
   private prepared: Prepared | undefined;
   private preparedSecurity: PreparedSecurity | undefined;
   private preparedCommands: SqliteCommands | undefined;
+  /** The host process heartbeating through this store (tags idempotency claims). */
+  private process: string | undefined;
   /** listRuns has eight filter shapes; each gets its own statement with its own plan. */
   private readonly listRunsStmts = new Map<string, Stmt<Record<string, string | number>, RunRow>>();
 
@@ -427,6 +432,8 @@ export class SqliteStore implements Store {
          RETURNING lease_epoch`,
       ),
       renewLeases: db.prepare<[number, string]>(`UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND status NOT IN ${TERMINAL_SQL}`),
+      heartbeat: db.prepare<[string, number]>('INSERT INTO host_processes (process, expires_at) VALUES (?, ?) ON CONFLICT (process) DO UPDATE SET expires_at = excluded.expires_at'),
+      processLive: db.prepare<[string, number], { one: number }>('SELECT 1 AS one FROM host_processes WHERE process = ? AND expires_at > ?'),
       recoverable: db.prepare<{ now: number; limit: number; include_leased: number }, { run_id: string }>(
         `SELECT run_id FROM runs
          WHERE status NOT IN ${TERMINAL_SQL}
@@ -437,13 +444,13 @@ export class SqliteStore implements Store {
       dueTimers: db.prepare<[number, number], TimerDbRow>('SELECT run_id, key, fire_at FROM timers WHERE fire_at <= ? ORDER BY fire_at, run_id, key LIMIT ?'),
       nextTimer: db.prepare<[], { fire_at: number | null }>('SELECT MIN(fire_at) AS fire_at FROM timers'),
       idemGet: db.prepare<[string, string, string], IdemRow>(
-        'SELECT request_hash, state, created_at, expires_at, status, body FROM idempotency WHERE tenant = ? AND route = ? AND key = ?',
+        'SELECT request_hash, state, process, created_at, expires_at, status, body FROM idempotency WHERE tenant = ? AND route = ? AND key = ?',
       ),
       idemDelete: db.prepare<[string, string, string]>('DELETE FROM idempotency WHERE tenant = ? AND route = ? AND key = ?'),
-      idemInsert: db.prepare<[string, string, string, string, string, number, number]>(
-        "INSERT INTO idempotency (tenant, route, key, request_hash, state, owner, created_at, expires_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+      idemInsert: db.prepare<[string, string, string, string, string, string | null, number, number]>(
+        "INSERT INTO idempotency (tenant, route, key, request_hash, state, owner, process, created_at, expires_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
       ),
-      idemReclaim: db.prepare<[string, number, string, string, string]>('UPDATE idempotency SET owner = ?, created_at = ? WHERE tenant = ? AND route = ? AND key = ?'),
+      idemReclaim: db.prepare<[string, string | null, number, string, string, string]>('UPDATE idempotency SET owner = ?, process = ?, created_at = ? WHERE tenant = ? AND route = ? AND key = ?'),
       idemComplete: db.prepare<[number, string, string, string, string, string]>(
         "UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE tenant = ? AND route = ? AND key = ? AND owner = ?",
       ),
@@ -509,16 +516,18 @@ export class SqliteStore implements Store {
         row = undefined;
       }
       if (!row) {
-        p.idemInsert.run(c.tenant, c.route, c.key, c.requestHash, c.owner, c.now, c.now + c.retentionMs);
+        p.idemInsert.run(c.tenant, c.route, c.key, c.requestHash, c.owner, c.process ?? null, c.now, c.now + c.retentionMs);
         return { kind: 'claimed' };
       }
       if (row.request_hash !== c.requestHash) return { kind: 'mismatch' };
       if (row.state === 'done' && row.status !== null && row.body !== null) {
         return { kind: 'replay', response: { status: row.status, body: row.body } };
       }
-      if (row.created_at + c.pendingTtlMs <= c.now) {
-        // The first claimer died without completing or releasing; hand the key over.
-        p.idemReclaim.run(c.owner, c.now, c.tenant, c.route, c.key);
+      const abandoned = row.created_at + c.pendingTtlMs <= c.now || (row.process !== null && !p.processLive.get(row.process, c.now));
+      if (abandoned) {
+        // The first claimer died without completing or releasing (its pending TTL passed, or
+        // its process stopped heartbeating); hand the key over.
+        p.idemReclaim.run(c.owner, c.process ?? null, c.now, c.tenant, c.route, c.key);
         return { kind: 'claimed' };
       }
       return { kind: 'in-flight' };
@@ -607,6 +616,8 @@ export class SqliteStore implements Store {
 
   async renewLeases(owner: string, ttlMs: number, now: number): Promise<void> {
     this.s.renewLeases.run(now + ttlMs, owner);
+    this.s.heartbeat.run(owner, now + ttlMs);
+    this.process = owner;
   }
 
   async listRecoverableRuns(now: number, limit: number, includeLeased = false): Promise<string[]> {
@@ -622,7 +633,7 @@ export class SqliteStore implements Store {
   }
 
   async claimIdempotency(claim: IdempotencyClaim): Promise<IdempotencyClaimResult> {
-    return this.s.claimIdemTx.immediate(claim);
+    return this.s.claimIdemTx.immediate(this.process === undefined || claim.process !== undefined ? claim : { ...claim, process: this.process });
   }
 
   /**

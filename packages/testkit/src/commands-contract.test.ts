@@ -70,6 +70,20 @@ describe.each(Object.keys(factories))('run_commands on %s', (name) => {
     expect(await f.store.getCommand('cmd_missing')).toBeUndefined();
   });
 
+  it.skipIf(name === 'memory')('a pending idempotency claim is free once its process stops heartbeating, not after the pending TTL', async () => {
+    const ttl = 5000;
+    await f.store.renewLeases('proc-a', ttl, T0);
+    const claim = { tenant: 'acme', route: 'POST /v1/runs', key: 'k1', requestHash: 'h1', owner: 'o1', now: T0, pendingTtlMs: 60_000, retentionMs: 86_400_000 };
+    expect(await f.store.claimIdempotency(claim)).toEqual({ kind: 'claimed' });
+    // proc-a is live: the key is in flight.
+    expect(await f.store.claimIdempotency({ ...claim, owner: 'o2', now: T0 + ttl - 1, process: 'proc-b' })).toEqual({ kind: 'in-flight' });
+    // proc-a's heartbeat expired (killed): the key is usable at once, long before 60 s.
+    await f.store.renewLeases('proc-b', ttl, T0 + ttl);
+    expect(await f.store.claimIdempotency({ ...claim, owner: 'o3', now: T0 + ttl + 1, process: 'proc-b' })).toEqual({ kind: 'claimed' });
+    // The key now belongs to live proc-b.
+    expect(await f.store.claimIdempotency({ ...claim, owner: 'o4', now: T0 + ttl + 2, process: 'proc-c' })).toEqual({ kind: 'in-flight' });
+  });
+
   it('refuses a duplicate command id', async () => {
     await f.store.enqueueCommand(command('cmd_1', 'run_1', T0));
     await expect(f.store.enqueueCommand(command('cmd_1', 'run_2', T0))).rejects.toThrow();

@@ -19,3 +19,12 @@ CREATE TABLE run_commands (
 
 -- The owner reads the pending commands of one run.
 CREATE INDEX run_commands_pending ON run_commands (run_id, seq) WHERE state = 'pending';
+
+-- Liveness of host processes, renewed with their run leases and deleted on clean shutdown.
+-- An idempotency claim records the process that made it; a pending claim whose process is no
+-- longer live is free at once instead of after the pending TTL.
+CREATE TABLE host_processes (
+  process    TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) STRICT;
+ALTER TABLE idempotency ADD COLUMN process TEXT;
