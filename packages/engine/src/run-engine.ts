@@ -836,7 +836,14 @@ export class RunEngine {
         this.dirty.delete(runId);
         // Not ours to drive: finished (answer its commands from the folded state) or leased by
         // a live process (which applies them when notified).
-        if (this.commandRuns.delete(runId)) await this.answerFinished(runId);
+        if (this.commandRuns.delete(runId)) {
+          try {
+            await this.answerFinished(runId);
+          } catch (e) {
+            this.commandRuns.add(runId); // retried with the step (see the catch below)
+            throw e;
+          }
+        }
         return;
       }
       for (;;) {
@@ -861,13 +868,19 @@ export class RunEngine {
     } catch (e) {
       this.hot.delete(runId);
       this.dirty.delete(runId);
-      // Pending command rows stay pending: the run's next driver (here or elsewhere) applies them.
+      // Pending command rows stay pending: the run's next driver (here or elsewhere) applies
+      // them. The flag is taken off so the exit does not re-wake at once (a failing store would
+      // spin) and put back with the delayed retry.
+      const hadCommands = this.commandRuns.delete(runId);
       if (e instanceof LeaseLostError) {
         this.log.warn({ runId }, 'lease lost; another process owns the run');
         return;
       }
       this.log.error({ runId, err: e instanceof Error ? e.message : String(e) }, 'run step failed; will retry');
-      const t = setTimeout(() => this.wake(runId), 1000);
+      const t = setTimeout(() => {
+        if (hadCommands) this.commandRuns.add(runId);
+        this.wake(runId);
+      }, 1000);
       t.unref();
     }
   }
