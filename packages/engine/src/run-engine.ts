@@ -1257,12 +1257,23 @@ export class RunEngine {
       if (b.answers.length > 0) this.commandRuns.add(h.rec.runId);
       throw e;
     }
-    if (b.events.length > 0) this.bus.publish(h.rec.runId, b.events, h.proj);
+    if (b.events.length > 0) this.publish(h.rec.runId, b.events, h.proj);
     const answers = b.answers.map((a) => (a.result === undefined ? a : { id: a.id, result: { ...a.result, status: a.result.status === 'paused' ? 'paused' : h.proj.status } }));
     for (const a of answers) {
       h.applied.set(a.id, a.error === undefined ? { id: a.id, state: 'done', result: JSON.stringify(a.result) } : { id: a.id, state: 'failed', result: encodeCommandError(a.error) });
     }
     await this.finishCommands(answers);
+  }
+
+  /**
+   * Publishes committed events on the local bus. While a relay of another process's earlier
+   * events is still reading (this process just took the run over), the publish waits behind
+   * it so subscribers get the sequences in order.
+   */
+  private publish(runId: string, events: EncodedEvent[], projection: RunRecord['projection']): void {
+    const relaying = this.relays.get(runId);
+    if (!relaying) return this.bus.publish(runId, events, projection);
+    void relaying.then(() => this.bus.publish(runId, events, projection));
   }
 
   private async commitTerminal(h: HotRun, b: StepBatch): Promise<true> {

@@ -80,7 +80,7 @@ export class PostgresNotifier implements Notifier {
   }
 
   private async open(): Promise<pg.Client> {
-    const c = new pg.Client({ connectionString: this.opts.connectionString });
+    const c = new pg.Client({ connectionString: this.opts.connectionString, keepAlive: true });
     c.on('error', (err) => this.drop(c, err));
     c.on('end', () => this.drop(c, new Error('connection ended')));
     c.on('notification', (m) => this.dispatch(m.channel, m.payload ?? ''));
