@@ -40,8 +40,9 @@ describe('InProcessNotifier', () => {
     const got: string[] = [];
     const off = await n.listen('a', (p) => got.push(`a:${p}`));
     await n.listen('b', (p) => got.push(`b:${p}`));
-    await n.notify('a', '1');
+    const sent = n.notify('a', '1');
     expect(got).toEqual([]); // never inside notify
+    await sent;
     await Promise.resolve();
     expect(got).toEqual(['a:1']);
     off();
