@@ -7,7 +7,7 @@
  * each on B over SSE. For every event B receives live, latency = time the frame arrived at the
  * client − the event's `timestamp` (the step time on A; same machine clock). Prints p50/p95/p99.
  *
- *   npx tsc -b && node bench/cross-process.mjs [--runs 100] [--delay-ms 200] [--concurrency 8]
+ *   npx tsc -b && node bench/cross-process.mjs [--runs 100] [--delay-ms 200] [--concurrency 8] [--same]
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,6 +25,8 @@ const arg = (name, dflt) => {
 const RUNS = arg('runs', 100);
 const DELAY = arg('delay-ms', 200);
 const CONC = arg('concurrency', 8);
+/** `--same`: stream on A itself (the in-process baseline). */
+const SAME = process.argv.includes('--same');
 const admin = process.env.WEFT_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function host(name, url) {
@@ -84,11 +86,11 @@ try {
   await Promise.all(Array.from({ length: CONC }, async () => {
     while (next < RUNS) {
       next++;
-      await one(a, b, lat);
+      await one(a, SAME ? a : b, lat);
     }
   }));
   lat.sort((x, y) => x - y);
-  console.log(`cross-process SSE latency (A appends, B streams), ${lat.length} live events over ${RUNS} runs, C=${CONC}: p50 ${q(lat, 0.5)} ms, p95 ${q(lat, 0.95)} ms, p99 ${q(lat, 0.99)} ms, max ${lat.at(-1)} ms`);
+  console.log(`${SAME ? 'same-process' : 'cross-process'} SSE latency (A appends, ${SAME ? 'A' : 'B'} streams), ${lat.length} live events over ${RUNS} runs, C=${CONC}: p50 ${q(lat, 0.5)} ms, p95 ${q(lat, 0.95)} ms, p99 ${q(lat, 0.99)} ms, max ${lat.at(-1)} ms`);
 } finally {
   a.child.kill('SIGKILL');
   b.child.kill('SIGKILL');

@@ -264,8 +264,8 @@ export interface Notifier {
 }
 
 /**
- * Channel a shared store notifies inside each append's transaction (delivered only on
- * commit), payload `<runId>:<firstSequence>:<lastSequence>`.
+ * Appended events, notified by the engine after each append committed: payload lines
+ * `<runId>:<firstSequence>:<lastSequence>`, several appends per notification joined by `\n`.
  */
 export const EVENTS_CHANNEL = 'weft_events';
 /** A command row was written (or a cancel requested) for run `<runId>`. */

@@ -356,6 +356,8 @@ export class RunEngine {
   private readonly notifier: Notifier;
   private readonly commandTimeoutMs: number;
   private unlisten: (() => void)[] = [];
+  /** Appends committed in this turn of the event loop, notified together. */
+  private eventNotices: string[] = [];
   private readonly ajv = createAjv();
   private timerHandle: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -671,13 +673,41 @@ export class RunEngine {
       for (const runId of this.bus.runs()) this.queueRelay(runId, undefined);
       return;
     }
-    const m = /^(.+):(\d+):(\d+)$/.exec(payload);
-    if (!m) return;
-    const runId = m[1] as string;
-    if (!this.bus.has(runId)) return;
-    const last = this.bus.lastSequence(runId);
-    if (last !== undefined && last >= Number(m[3])) return;
-    this.queueRelay(runId, Number(m[2]));
+    for (const line of payload.split('\n')) {
+      const m = /^(.+):(\d+):(\d+)$/.exec(line);
+      if (!m) continue;
+      const runId = m[1] as string;
+      if (!this.bus.has(runId)) continue;
+      const last = this.bus.lastSequence(runId);
+      if (last !== undefined && last >= Number(m[3])) continue;
+      this.queueRelay(runId, Number(m[2]));
+    }
+  }
+
+  /**
+   * Tells the other processes about committed events. Notifications are coalesced per turn of
+   * the event loop and sent outside the append's transaction: a NOTIFY inside it would take
+   * Postgres's cluster-wide notify lock across the commit's flush and serialize every append.
+   */
+  private noticeEvents(runId: string, events: EncodedEvent[]): void {
+    const first = events[0]?.sequence ?? 0;
+    this.eventNotices.push(`${runId}:${first}:${first + events.length - 1}`);
+    if (this.eventNotices.length > 1) return;
+    setImmediate(() => {
+      const lines = this.eventNotices.splice(0);
+      // Postgres caps a payload below 8000 bytes.
+      for (let i = 0, chunk: string[] = [], size = 0; i <= lines.length; i++) {
+        const line = lines[i];
+        if (line === undefined || size + line.length + 1 > 7800) {
+          if (chunk.length > 0) this.notifier.notify(EVENTS_CHANNEL, chunk.join('\n')).catch((e: unknown) => this.log.warn({ err: String(e) }, 'event notification failed'));
+          chunk = [];
+          size = 0;
+        }
+        if (line === undefined) break;
+        chunk.push(line);
+        size += line.length + 1;
+      }
+    });
   }
 
   private queueRelay(runId: string, from: number | undefined): void {
@@ -1257,7 +1287,10 @@ export class RunEngine {
       if (b.answers.length > 0) this.commandRuns.add(h.rec.runId);
       throw e;
     }
-    if (b.events.length > 0) this.publish(h.rec.runId, b.events, h.proj);
+    if (b.events.length > 0) {
+      this.publish(h.rec.runId, b.events, h.proj);
+      if (this.store.shared) this.noticeEvents(h.rec.runId, b.events);
+    }
     const answers = b.answers.map((a) => (a.result === undefined ? a : { id: a.id, result: { ...a.result, status: a.result.status === 'paused' ? 'paused' : h.proj.status } }));
     for (const a of answers) {
       h.applied.set(a.id, a.error === undefined ? { id: a.id, state: 'done', result: JSON.stringify(a.result) } : { id: a.id, state: 'failed', result: encodeCommandError(a.error) });

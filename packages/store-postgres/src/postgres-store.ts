@@ -13,7 +13,6 @@
 import pg from 'pg';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import {
-  EVENTS_CHANNEL,
   LeaseLostError,
   type CommandOutcome,
   type CommandRow,
@@ -209,11 +208,8 @@ const SQL = {
       INSERT INTO timers (run_id, key, fire_at)
       SELECT run.run_id, s.key, s.fire_at FROM run, unnest($14::text[], $15::bigint[]) AS s(key, fire_at)
       ON CONFLICT (run_id, key) DO UPDATE SET fire_at = EXCLUDED.fire_at
-    ), notified AS (
-      -- Part of this transaction: listeners hear of the events only once they are committed.
-      SELECT pg_notify('${EVENTS_CHANNEL}', $16::text) FROM run WHERE $16::text IS NOT NULL
     )
-    SELECT count(*)::int AS n, (SELECT count(*) FROM notified)::int AS notified FROM run`,
+    SELECT count(*)::int AS n FROM run`,
   readEvents: 'SELECT sequence, type, node_id, json FROM run_events WHERE run_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3',
   // Update-if-allowed and read back in one round trip; the second branch sees the row as of
   // statement start, which is the current row exactly when the UPDATE changed nothing.
@@ -556,7 +552,6 @@ export class PostgresStore implements Store {
       timers?.clear ?? [],
       [...setTimers.keys()],
       [...setTimers.values()],
-      first === undefined ? null : `${runId}:${first.sequence}:${first.sequence + events.length - 1}`,
     ]);
     if (rows[0]?.n !== 1) return this.explainRejectedAppend(runId, epoch, events);
   }

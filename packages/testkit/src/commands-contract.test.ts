@@ -1,14 +1,15 @@
 /**
  * The command-row part of the Store port (`run_commands`), against every implementation:
  * memory, SQLite on a temporary file, and Postgres (a real server when WEFT_TEST_PG_URL is
- * set, otherwise PGlite). Also checks that a Postgres append notifies its events only once
- * committed, and that a fenced-out append notifies nothing.
+ * set, otherwise PGlite). Also checks that the Postgres notifier delivers across connections
+ * and heals after its listening backend is terminated.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EVENTS_CHANNEL, LeaseLostError, MemoryStore, type CommandRow, type Store } from '@weft/engine';
+import pg from 'pg';
+import { EVENTS_CHANNEL, MemoryStore, type CommandRow, type Store } from '@weft/engine';
 import { SqliteStore } from '@weft/store-sqlite';
 import { PostgresNotifier, PostgresStore } from '@weft/store-postgres';
 import { createTestDatabase } from './pg.js';
@@ -18,7 +19,6 @@ const T0 = Date.UTC(2025, 0, 1);
 interface Fixture {
   store: Store;
   cleanup: () => Promise<void>;
-  url?: string;
 }
 
 const factories: Record<string, () => Promise<Fixture>> = {
@@ -31,7 +31,7 @@ const factories: Record<string, () => Promise<Fixture>> = {
   postgres: async () => {
     const db = await createTestDatabase();
     const store = new PostgresStore({ connectionString: db.url });
-    return { store, url: db.url, cleanup: async () => { await store.close(); await db.drop(); } };
+    return { store, cleanup: async () => { await store.close(); await db.drop(); } };
   },
 };
 
@@ -91,32 +91,46 @@ describe.each(Object.keys(factories))('run_commands on %s', (name) => {
   });
 });
 
-describe.skipIf(!process.env.WEFT_TEST_PG_URL)('Postgres append notification (real server)', () => {
-  it('an append notifies <runId>:<first>:<last> on commit; a fenced-out append notifies nothing', async () => {
-    const f = await (factories.postgres as () => Promise<Fixture>)();
-    const notifier = new PostgresNotifier({ connectionString: f.url as string });
+describe.skipIf(!process.env.WEFT_TEST_PG_URL)('PostgresNotifier (real server)', () => {
+  it('delivers across connections, and after its listening backend is terminated reconnects, reports a possible gap and delivers again', async () => {
+    const db = await createTestDatabase();
+    const listener = new PostgresNotifier({ connectionString: db.url, reconnectDelayMs: 20 });
+    const sender = new PostgresNotifier({ connectionString: db.url });
+    const admin = new pg.Client({ connectionString: db.url });
     try {
-      await f.store.migrate();
+      await admin.connect();
       const got: string[] = [];
-      let wake: () => void = () => undefined;
-      await notifier.listen(EVENTS_CHANNEL, (p) => {
+      let waiting: { n: number; wake: () => void } | undefined;
+      const until = (n: number): Promise<void> =>
+        new Promise((r) => {
+          waiting = { n, wake: r };
+          if (got.length >= n) r();
+        });
+      await listener.listen(EVENTS_CHANNEL, (p) => {
         got.push(p);
-        wake();
+        if (waiting && got.length >= waiting.n) waiting.wake();
       });
-      const proj = { status: 'running' as const, lastSequence: -1, nodeExecutions: 0, nodeStates: {} };
-      await f.store.createRun({
-        runId: 'run_n', tenant: 'acme', principal: 'p', workflowId: 'w', workflowHash: 'h', createdAt: new Date(T0).toISOString(),
-        variables: {}, configurable: {}, tags: [], metadata: {}, cancelRequested: null, projection: proj, leaseOwner: null, leaseEpoch: 0, leaseExpiresAt: null,
-      });
-      const epoch = (await f.store.claimRun('run_n', 'w1', 30_000, T0)) as number;
-      await expect(f.store.appendEvents('run_n', epoch + 7, [{ sequence: 0, type: 'run.started', json: '{}' }], { ...proj, lastSequence: 0 })).rejects.toBeInstanceOf(LeaseLostError);
-      const arrived = new Promise<void>((r) => (wake = r));
-      await f.store.appendEvents('run_n', epoch, [0, 1, 2].map((sequence) => ({ sequence, type: 'log.appended', json: '{}' })), { ...proj, lastSequence: 2 });
-      await arrived;
-      expect(got).toEqual(['run_n:0:2']);
+      await sender.notify(EVENTS_CHANNEL, 'run_a:0:3');
+      await until(1);
+      expect(got).toEqual(['run_a:0:3']);
+
+      // Kill the listening backend: the listener must survive (no unhandled 'error'), come
+      // back, and tell its handler that notifications may have been missed.
+      const { rows } = await admin.query<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+      );
+      expect(rows).toHaveLength(1);
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
+      await until(2);
+      expect(got[1]).toBe('');
+      await sender.notify(EVENTS_CHANNEL, 'run_a:4:4');
+      await until(3);
+      expect(got).toEqual(['run_a:0:3', '', 'run_a:4:4']);
     } finally {
-      await notifier.close();
-      await f.cleanup();
+      await admin.end().catch(() => undefined);
+      await listener.close();
+      await sender.close();
+      await db.drop();
     }
   }, 60_000);
 });
