@@ -5,5 +5,6 @@ export * from './fold.js';
 export * from './scheduler.js';
 export * from './nodes.js';
 export * from './event-bus.js';
+export * from './notifier.js';
 export * from './workflow-catalog.js';
 export * from './run-engine.js';

@@ -8,6 +8,8 @@
 import { TERMINAL_STATUSES, WAITING_STATUSES } from '@weft/contract';
 import {
   LeaseLostError,
+  type CommandOutcome,
+  type CommandRow,
   type EncodedEvent,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
@@ -42,6 +44,8 @@ export class MemoryStore implements Store {
   private readonly events = new Map<string, EncodedEvent[]>();
   private readonly timers = new Map<string, Map<string, TimerRow>>();
   private readonly idem = new Map<string, IdemRow>();
+  /** run_commands in insertion order. */
+  private readonly commands = new Map<string, CommandRow>();
 
   async migrate(): Promise<void> {}
   async close(): Promise<void> {}
@@ -164,6 +168,29 @@ export class MemoryStore implements Store {
       if (free || includeLeased) out.push(r.runId);
     }
     return out;
+  }
+
+  async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<void> {
+    if (this.commands.has(cmd.id)) throw new Error(`duplicate command ${cmd.id}`);
+    this.commands.set(cmd.id, { ...cmd, state: 'pending', result: null });
+  }
+
+  async pendingCommands(runId: string): Promise<CommandRow[]> {
+    const out: CommandRow[] = [];
+    for (const c of this.commands.values()) if (c.runId === runId && c.state === 'pending') out.push({ ...c });
+    return out;
+  }
+
+  async finishCommands(outcomes: readonly CommandOutcome[], _now: number): Promise<void> {
+    for (const o of outcomes) {
+      const c = this.commands.get(o.id);
+      if (c?.state === 'pending') this.commands.set(o.id, { ...c, state: o.state, result: o.result });
+    }
+  }
+
+  async getCommand(id: string): Promise<CommandRow | undefined> {
+    const c = this.commands.get(id);
+    return c && { ...c };
   }
 
   async listDueTimers(now: number, limit: number): Promise<TimerRow[]> {

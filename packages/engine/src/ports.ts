@@ -189,6 +189,11 @@ export interface IdempotencyClaim {
   pendingTtlMs: number;
   /** Record lifetime. */
   retentionMs: number;
+  /**
+   * The host process making the claim (stores that keep process heartbeats fill it in): a
+   * pending claim whose process's heartbeat expired is free at once, not after `pendingTtlMs`.
+   */
+  process?: string;
 }
 
 /** The stored final response of an idempotent request. */
@@ -243,6 +248,55 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/**
+ * Cross-process wake-ups. Postgres implements it with `LISTEN/NOTIFY` on a dedicated
+ * connection; SQLite and memory stores serve one process, so an in-process fan-out is enough.
+ * Notifications are hints, never data: a receiver always reads the truth from the store.
+ * A handler called with the empty payload `''` means "notifications may have been missed"
+ * (the listening connection was re-established): re-check everything you care about.
+ */
+export interface Notifier {
+  /** Sends `payload` to every listener of `channel` (on every process sharing the store). */
+  notify(channel: string, payload: string): Promise<void>;
+  /** Registers a handler; resolves once listening, with the function that stops it. */
+  listen(channel: string, fn: (payload: string) => void): Promise<() => void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Appended events, notified by the engine after each append committed: payload lines
+ * `<runId>:<firstSequence>:<lastSequence>`, several appends per notification joined by `\n`.
+ */
+export const EVENTS_CHANNEL = 'weft_events';
+/** A command row was written (or a cancel requested) for run `<runId>`. */
+export const COMMANDS_CHANNEL = 'weft_commands';
+/** Command `<commandId>` has its outcome recorded. */
+export const COMMAND_DONE_CHANNEL = 'weft_command_done';
+
+/** A run command as stored (`run_commands`): written by any process, applied by the lease owner. */
+export interface CommandRow {
+  id: string;
+  runId: string;
+  tenant: string;
+  /** `resolve`, `pause`, `resume`. */
+  kind: string;
+  /** The command as JSON. */
+  payload: string;
+  principal: string;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  state: 'pending' | 'done' | 'failed';
+  /** JSON of the answer (`done`) or of the error envelope and headers (`failed`). */
+  result: string | null;
+}
+
+/** The outcome of one command, recorded by the process that applied it. */
+export interface CommandOutcome {
+  id: string;
+  state: 'done' | 'failed';
+  result: string;
+}
+
 /** What every store says about itself, and its lifecycle. */
 export interface StoreLifecycle {
   readonly kind: 'memory' | 'sqlite' | 'postgres';
@@ -291,7 +345,11 @@ export interface RunStore {
   // leases
   /** Takes the lease if free, expired, or already ours; returns the new epoch or null. */
   claimRun(runId: string, owner: string, ttlMs: number, now: number, force?: boolean): Promise<number | null>;
-  /** Extends every non-terminal lease held by `owner`. */
+  /**
+   * Extends every non-terminal lease held by `owner`. Shared SQL stores also record `owner` as
+   * a live process until `now + ttlMs` (its heartbeat) and tag the idempotency claims made
+   * through this store instance with it.
+   */
   renewLeases(owner: string, ttlMs: number, now: number): Promise<void>;
   /**
    * Gives up every lease held by `owner` (clean shutdown), so another process may take the
@@ -302,6 +360,15 @@ export interface RunStore {
   releaseLeases?(owner: string): Promise<void>;
   /** Non-terminal runs that need a driver: not waiting on a person, and lease free or expired. */
   listRecoverableRuns(now: number, limit: number, includeLeased?: boolean): Promise<string[]>;
+
+  // commands (run_commands)
+  /** Writes a pending command row. */
+  enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<void>;
+  /** The pending commands of a run, in the order they were written. */
+  pendingCommands(runId: string): Promise<CommandRow[]>;
+  /** Records outcomes; a row that is no longer pending is left as it is. */
+  finishCommands(outcomes: readonly CommandOutcome[], now: number): Promise<void>;
+  getCommand(id: string): Promise<CommandRow | undefined>;
 
   // timers
   listDueTimers(now: number, limit: number): Promise<TimerRow[]>;

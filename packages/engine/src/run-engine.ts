@@ -21,17 +21,25 @@ import {
   type WorkflowNode,
 } from '@weft/contract';
 import { EventBus } from './event-bus.js';
+import { InProcessNotifier } from './notifier.js';
 import { applyEvent, initialProjection, pendingInterruptOf } from './fold.js';
 import type { WorkflowGraph } from './graph.js';
 import { NodeError, NodeRegistry, SuspendSignal, type ChildRunView, type InterruptRequest, type NodeResult } from './nodes.js';
 import {
+  COMMANDS_CHANNEL,
+  COMMAND_DONE_CHANNEL,
+  EVENTS_CHANNEL,
   LeaseLostError,
+  StoreUnavailableError,
   systemClock,
   type Clock,
+  type CommandOutcome,
+  type CommandRow,
   type EncodedEvent,
   type IdempotencyCompletion,
   type IdempotentResponse,
   type InterruptView,
+  type Notifier,
   type RecordRedactor,
   type RunRecord,
   type Store,
@@ -64,7 +72,15 @@ export interface EngineOptions {
   runtimeCapabilities?: readonly string[];
   /** This process's lease owner id. */
   ownerId?: string;
+  /** Run lease lifetime; renewed every third of it. Default 5 s. */
   leaseTtlMs?: number;
+  /**
+   * Cross-process wake-ups (commands, appended events). Required for a shared store so
+   * processes hear of each other; defaults to an in-process notifier.
+   */
+  notifier?: Notifier;
+  /** How long a command waits for the run's owner to apply it before 503. Default leaseTtlMs + 5 s. */
+  commandTimeoutMs?: number;
   logger?: EngineLogger;
   /**
    * Scrubs secrets before anything is stored (the host passes `@weft/security`'s Redactor);
@@ -133,11 +149,36 @@ export interface CommandResult {
   resumedAt?: string;
 }
 
-interface PendingCommand {
-  cmd: RunCommand;
+/** A command accepted by this process, waiting for its outcome. */
+interface CommandWaiter {
   resolve: (r: CommandResult) => void;
   reject: (e: unknown) => void;
 }
+
+/** A command row being applied in a step, with what it answered. */
+interface AppliedCommand {
+  id: string;
+  result?: CommandResult;
+  error?: unknown;
+}
+
+/** Encodes an error for a command row: the closed envelope and headers only, never internals. */
+function encodeCommandError(e: unknown): string {
+  if (e instanceof WeftError) return JSON.stringify({ code: e.code, message: e.message, details: e.details, headers: e.headers });
+  if (e instanceof StoreUnavailableError || e instanceof LeaseLostError) {
+    return JSON.stringify({ code: 'service_unavailable', message: 'The run is temporarily unavailable; retry shortly.', details: { retryAfter: 1 }, headers: { 'retry-after': '1' } });
+  }
+  return JSON.stringify({ code: 'internal_error', message: 'The command failed.' });
+}
+
+/** The answer recorded on a finished command row: its result, or the error it threw. */
+function decodeOutcome(row: CommandRow): CommandResult {
+  if (row.state === 'done') return JSON.parse(row.result ?? '{}') as CommandResult;
+  const e = JSON.parse(row.result ?? '{}') as { code?: WeftError['code']; message?: string; details?: Record<string, unknown>; headers?: Record<string, string> };
+  throw new WeftError(e.code ?? 'internal_error', e.message ?? 'The command failed.', e.details, e.headers);
+}
+
+const COMMAND_TIMEOUT = Symbol('command timeout');
 
 interface Settled {
   nodeId: string;
@@ -164,6 +205,8 @@ interface HotRun {
   waitingChild: Map<string, string>;
   /** Children started since the last step, not yet recorded with node.dispatched. */
   dispatched: Map<string, { runId: string; workflowId: string }>;
+  /** Command rows applied by this process, kept so a row whose outcome failed to record is not applied twice. */
+  applied: Map<string, CommandOutcome>;
   /**
    * A `drain-current-node` pause accepted while nodes were running: nothing new starts, and
    * `run.paused` is appended once the last running node reached its terminal event.
@@ -181,8 +224,8 @@ const DEADLINE_KEY = 'deadline';
 class StepBatch {
   readonly events: EncodedEvent[] = [];
   readonly timers: Required<Pick<TimerChanges, 'set' | 'clear'>> & { clearAll: boolean } = { set: [], clear: [], clearAll: false };
-  /** Command answers released once this batch committed. */
-  readonly answers: { pc: PendingCommand; result: CommandResult }[] = [];
+  /** Commands applied in this step; their outcomes are recorded once the batch committed. */
+  readonly answers: AppliedCommand[] = [];
   readonly ts: string;
   constructor(
     private readonly h: HotRun,
@@ -304,7 +347,17 @@ export class RunEngine {
   private readonly dirty = new Set<string>();
   private readonly configurableValidators = new Map<string, (v: unknown, what?: string) => unknown>();
   private readonly resumeValidators = new Map<string, (v: unknown, what?: string) => unknown>();
-  private readonly commands = new Map<string, PendingCommand[]>();
+  /** Commands this process accepted, by command id. */
+  private readonly cmdWaiters = new Map<string, CommandWaiter>();
+  /** Runs that may have pending command rows (or a cancel requested elsewhere). */
+  private readonly commandRuns = new Set<string>();
+  /** Per-run chains relaying other processes' events to local subscribers. */
+  private readonly relays = new Map<string, Promise<void>>();
+  private readonly notifier: Notifier;
+  private readonly commandTimeoutMs: number;
+  private unlisten: (() => void)[] = [];
+  /** Appends committed in this turn of the event loop, notified together. */
+  private eventNotices: string[] = [];
   private readonly ajv = createAjv();
   private timerHandle: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -318,9 +371,11 @@ export class RunEngine {
     this.limits = opts.limits;
     this.runtimeCapabilities = new Set(opts.runtimeCapabilities ?? []);
     this.ownerId = opts.ownerId ?? `weft-${randomBytes(6).toString('hex')}`;
-    this.leaseTtlMs = opts.leaseTtlMs ?? 30_000;
+    this.leaseTtlMs = opts.leaseTtlMs ?? 5_000;
     this.log = opts.logger ?? silentLogger;
     this.redactor = opts.redactor ?? new KnownValuesRedactor();
+    this.notifier = opts.notifier ?? new InProcessNotifier();
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? this.leaseTtlMs + 5000;
     this.catalog = new WorkflowCatalog(this.store, this.registry, this.clock);
   }
 
@@ -329,6 +384,16 @@ export class RunEngine {
   /** Recovers runs left by a previous process, arms timers, starts lease heartbeats. */
   async start(): Promise<void> {
     this.stopped = false;
+    if (this.store.shared) {
+      this.unlisten.push(
+        await this.notifier.listen(COMMANDS_CHANNEL, (p) => this.onCommandNotice(p)),
+        await this.notifier.listen(COMMAND_DONE_CHANNEL, (p) => this.onCommandDone(p)),
+        await this.notifier.listen(EVENTS_CHANNEL, (p) => this.onEventsNotice(p)),
+      );
+    }
+    // The first heartbeat at once: it marks this process live (idempotency claims it makes are
+    // tagged with it) before any request arrives.
+    await this.store.renewLeases(this.ownerId, this.leaseTtlMs, this.clock.now()).catch((e: unknown) => this.log.warn({ err: String(e) }, 'lease renewal failed'));
     await this.recoverSweep();
     const next = await this.store.nextTimerAt();
     if (next !== null) this.armTimer(next);
@@ -349,6 +414,9 @@ export class RunEngine {
   /** Stops timers and aborts in-flight node bodies; the log keeps everything for recovery. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const u of this.unlisten.splice(0)) u();
+    for (const w of this.cmdWaiters.values()) w.reject(new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' }));
+    this.cmdWaiters.clear();
     for (const i of this.intervals) clearInterval(i);
     this.intervals = [];
     if (this.timerHandle) clearTimeout(this.timerHandle);
@@ -428,6 +496,7 @@ export class RunEngine {
     if (!rec || TERMINAL_STATUSES.has(rec.projection.status)) return rec;
     const h = this.hot.get(runId);
     if (h) h.cancel = rec.cancelRequested;
+    else if (this.store.shared) this.notifyCommand(runId);
     this.wake(runId);
     const driving = this.active.get(runId);
     if (driving && wait) {
@@ -465,31 +534,209 @@ export class RunEngine {
     return this.store.getRunInternal(runId);
   }
 
+  /**
+   * Writes the command as a row and waits for its outcome. Whichever process holds the run's
+   * lease applies it in its next step (woken locally or by a notification); when no live
+   * process holds the lease, this one claims the run and applies it itself.
+   */
   private async command(tenant: string | null, runId: string, cmd: RunCommand): Promise<CommandResult> {
     const rec = tenant === null ? await this.store.getRunInternal(runId) : await this.store.getRun(tenant, runId);
     if (!rec) throw new WeftError('not_found', 'Run not found.');
     // No driver for finished runs: answer from the folded state (throws, or an idempotent replay).
     if (TERMINAL_STATUSES.has(rec.projection.status)) return this.applyCommand(undefined, rec, rec.projection, cmd);
-    return new Promise<CommandResult>((resolve, reject) => {
-      const q = this.commands.get(runId) ?? [];
-      q.push({ cmd, resolve, reject });
-      this.commands.set(runId, q);
-      this.wake(runId);
+    if (this.stopped) throw new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' });
+    const id = `cmd_${randomUUID().replaceAll('-', '')}`;
+    const outcome = new Promise<CommandResult>((resolve, reject) => this.cmdWaiters.set(id, { resolve, reject }));
+    try {
+      await this.store.enqueueCommand({ id, runId, tenant: rec.tenant, kind: cmd.kind, payload: JSON.stringify(cmd), principal: cmd.principal, createdAt: this.clock.now() });
+    } catch (e) {
+      this.cmdWaiters.delete(id);
+      throw e;
+    }
+    this.commandRuns.add(runId);
+    this.wake(runId);
+    if (this.store.shared) this.notifyCommand(runId);
+    return this.awaitCommand(id, runId, outcome);
+  }
+
+  /** Tells the other processes that run `runId` has a new command (or a cancel request). */
+  private notifyCommand(runId: string): void {
+    this.notifier.notify(COMMANDS_CHANNEL, runId).catch((e: unknown) => this.log.warn({ err: String(e) }, 'command notification failed'));
+  }
+
+  /**
+   * Waits for a command's outcome. On a shared store it also retries taking the run (its
+   * owner may have died) and re-reads the row (a notification may have been missed). Past
+   * the deadline the command is withdrawn if still pending, and the row's final state answers.
+   */
+  private async awaitCommand(id: string, runId: string, outcome: Promise<CommandResult>): Promise<CommandResult> {
+    let timer: NodeJS.Timeout | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<CommandResult>((resolve, reject) => {
+        outcome.then(resolve, reject);
+        timer = setTimeout(() => reject(COMMAND_TIMEOUT), this.commandTimeoutMs);
+        if (this.store.shared) {
+          retry = setInterval(() => {
+            this.commandRuns.add(runId);
+            this.wake(runId);
+            this.settleFromRow(id);
+          }, Math.max(250, Math.floor(this.leaseTtlMs / 3)));
+        }
+      });
+    } catch (e) {
+      if (e !== COMMAND_TIMEOUT) throw e;
+      this.cmdWaiters.delete(id);
+      const unavailable = new WeftError('service_unavailable', 'No host process applied the command in time; retry shortly.', { retryAfter: 1 }, { 'retry-after': '1' });
+      await this.store.finishCommands([{ id, state: 'failed', result: encodeCommandError(unavailable) }], this.clock.now()).catch(() => undefined);
+      const row = await this.store.getCommand(id).catch(() => undefined);
+      if (!row || row.state === 'pending') throw unavailable;
+      return decodeOutcome(row);
+    } finally {
+      if (timer) clearTimeout(timer);
+      if (retry) clearInterval(retry);
+    }
+  }
+
+  /** Settles a local waiter from its row once another process recorded the outcome. */
+  private settleFromRow(id: string): void {
+    if (!this.cmdWaiters.has(id)) return;
+    this.store.getCommand(id).then(
+      (row) => {
+        const w = this.cmdWaiters.get(id);
+        if (!row || row.state === 'pending' || !w) return;
+        this.cmdWaiters.delete(id);
+        try {
+          w.resolve(decodeOutcome(row));
+        } catch (e) {
+          w.reject(e);
+        }
+      },
+      (e: unknown) => this.log.warn({ err: String(e) }, 'reading a command outcome failed'),
+    );
+  }
+
+  /** Records command outcomes, answers this process's waiters and tells the others. */
+  private async finishCommands(applied: readonly AppliedCommand[]): Promise<void> {
+    if (applied.length === 0) return;
+    const outcomes: CommandOutcome[] = applied.map((a) =>
+      a.error === undefined ? { id: a.id, state: 'done', result: JSON.stringify(a.result) } : { id: a.id, state: 'failed', result: encodeCommandError(a.error) },
+    );
+    try {
+      await this.store.finishCommands(outcomes, this.clock.now());
+    } catch (e) {
+      // The effects are committed; the rows stay pending and are re-recorded by a later step
+      // (see HotRun.applied). Local callers still get their answer now.
+      this.log.warn({ err: String(e) }, 'recording command outcomes failed');
+    }
+    let remote = false;
+    for (const a of applied) {
+      const w = this.cmdWaiters.get(a.id);
+      if (!w) {
+        remote = true;
+        continue;
+      }
+      this.cmdWaiters.delete(a.id);
+      if (a.error === undefined) w.resolve(a.result as CommandResult);
+      else w.reject(a.error);
+    }
+    if (remote && this.store.shared) {
+      for (const a of applied) {
+        if (this.cmdWaiters.has(a.id)) continue;
+        this.notifier.notify(COMMAND_DONE_CHANNEL, a.id).catch((e: unknown) => this.log.warn({ err: String(e) }, 'command notification failed'));
+      }
+    }
+  }
+
+  /** A command row was written for a run (or `''`: re-check every run this process drives). */
+  private onCommandNotice(runId: string): void {
+    const ids = runId === '' ? [...this.hot.keys()] : this.hot.has(runId) ? [runId] : [];
+    for (const id of ids) {
+      this.commandRuns.add(id);
+      this.wake(id);
+    }
+  }
+
+  /** Another process recorded a command outcome (or `''`: re-check every waiting command). */
+  private onCommandDone(id: string): void {
+    if (id === '') for (const k of this.cmdWaiters.keys()) this.settleFromRow(k);
+    else this.settleFromRow(id);
+  }
+
+  /**
+   * Another process appended events (`<runId>:<from>:<to>`): when this process has live
+   * subscribers for the run, read the log after the last delivered sequence and publish it
+   * locally, in order, once (`''`: catch up every subscribed run).
+   */
+  private onEventsNotice(payload: string): void {
+    if (payload === '') {
+      for (const runId of this.bus.runs()) this.queueRelay(runId, undefined);
+      return;
+    }
+    for (const line of payload.split('\n')) {
+      const m = /^(.+):(\d+):(\d+)$/.exec(line);
+      if (!m) continue;
+      const runId = m[1] as string;
+      if (!this.bus.has(runId)) continue;
+      const last = this.bus.lastSequence(runId);
+      if (last !== undefined && last >= Number(m[3])) continue;
+      this.queueRelay(runId, Number(m[2]));
+    }
+  }
+
+  /**
+   * Tells the other processes about committed events. Notifications are coalesced per turn of
+   * the event loop and sent outside the append's transaction: a NOTIFY inside it would take
+   * Postgres's cluster-wide notify lock across the commit's flush and serialize every append.
+   */
+  private noticeEvents(runId: string, events: EncodedEvent[]): void {
+    const first = events[0]?.sequence ?? 0;
+    this.eventNotices.push(`${runId}:${first}:${first + events.length - 1}`);
+    if (this.eventNotices.length > 1) return;
+    setImmediate(() => {
+      const lines = this.eventNotices.splice(0);
+      // Postgres caps a payload below 8000 bytes.
+      for (let i = 0, chunk: string[] = [], size = 0; i <= lines.length; i++) {
+        const line = lines[i];
+        if (line === undefined || size + line.length + 1 > 7800) {
+          if (chunk.length > 0) this.notifier.notify(EVENTS_CHANNEL, chunk.join('\n')).catch((e: unknown) => this.log.warn({ err: String(e) }, 'event notification failed'));
+          chunk = [];
+          size = 0;
+        }
+        if (line === undefined) break;
+        chunk.push(line);
+        size += line.length + 1;
+      }
     });
   }
 
-  /** Removes and returns the commands queued for a run. */
-  private takeCommands(runId: string): PendingCommand[] {
-    const q = this.commands.get(runId) ?? [];
-    this.commands.delete(runId);
-    return q;
+  private queueRelay(runId: string, from: number | undefined): void {
+    const prev = this.relays.get(runId) ?? Promise.resolve();
+    const next: Promise<void> = prev
+      .then(() => this.relayOnce(runId, from))
+      .catch((e: unknown) => this.log.warn({ runId, err: String(e) }, 'event relay failed'))
+      .finally(() => {
+        if (this.relays.get(runId) === next) this.relays.delete(runId);
+      });
+    this.relays.set(runId, next);
   }
 
-  private failCommands(runId: string, e: unknown): void {
-    const q = this.commands.get(runId);
-    if (!q) return;
-    this.commands.delete(runId);
-    for (const c of q) c.reject(e);
+  private async relayOnce(runId: string, from: number | undefined): Promise<void> {
+    const known = this.bus.lastSequence(runId);
+    if (!this.bus.has(runId) || (known === undefined && from === undefined)) return;
+    const events: EncodedEvent[] = [];
+    for (let after = known ?? (from as number) - 1; ; ) {
+      const page = await this.store.readEvents(runId, after, 1000);
+      events.push(...page);
+      if (page.length < 1000) break;
+      after = page[page.length - 1]?.sequence ?? after;
+    }
+    if (events.length === 0) return;
+    const rec = await this.store.getRunInternal(runId);
+    // This process may have published some meanwhile (it took the run over): skip those.
+    const floor = this.bus.lastSequence(runId) ?? -1;
+    const fresh = events.filter((e) => e.sequence > floor);
+    if (rec && fresh.length > 0) this.bus.publish(runId, fresh, rec.projection);
   }
 
   /** The status a client should see: `cancelling` while a cancel is pending. */
@@ -587,6 +834,7 @@ export class RunEngine {
       deadlineLimit,
       waitingChild: new Map(),
       dispatched: new Map(),
+      applied: new Map(),
     };
     if (proj.startedAt) h.deadlineAt = Date.parse(proj.startedAt) + deadlineLimit;
     return h;
@@ -606,7 +854,7 @@ export class RunEngine {
     const p = this.drive(runId).finally(() => {
       this.active.delete(runId);
       // A wake or a command that raced the driver's exit must not be lost.
-      if ((this.dirty.has(runId) && this.hot.has(runId)) || this.commands.has(runId)) this.wake(runId);
+      if ((this.dirty.has(runId) && this.hot.has(runId)) || this.commandRuns.has(runId)) this.wake(runId);
     });
     this.active.set(runId, p);
   }
@@ -616,20 +864,14 @@ export class RunEngine {
       const h = this.hot.get(runId) ?? (await this.load(runId));
       if (!h) {
         this.dirty.delete(runId);
-        const queued = this.commands.get(runId);
-        if (queued) {
-          this.commands.delete(runId);
-          const rec = await this.store.getRunInternal(runId);
-          for (const pc of queued) {
-            if (!rec || !TERMINAL_STATUSES.has(rec.projection.status)) {
-              pc.reject(new WeftError('service_unavailable', 'Another host process owns this run; retry shortly.', { retryAfter: 1 }, { 'retry-after': '1' }));
-              continue;
-            }
-            try {
-              pc.resolve(this.applyCommand(undefined, rec, rec.projection, pc.cmd));
-            } catch (e) {
-              pc.reject(e);
-            }
+        // Not ours to drive: finished (answer its commands from the folded state) or leased by
+        // a live process (which applies them when notified).
+        if (this.commandRuns.delete(runId)) {
+          try {
+            await this.answerFinished(runId);
+          } catch (e) {
+            this.commandRuns.add(runId); // retried with the step (see the catch below)
+            throw e;
           }
         }
         return;
@@ -641,7 +883,7 @@ export class RunEngine {
         if (terminal) {
           this.hot.delete(runId);
           this.dirty.delete(runId);
-          if (this.commands.has(runId)) this.wake(runId);
+          if (this.commandRuns.has(runId)) this.wake(runId);
           const parent = h.proj.parent;
           if (parent) {
             this.hot.get(parent.runId)?.waitingChild.delete(parent.nodeId);
@@ -656,13 +898,19 @@ export class RunEngine {
     } catch (e) {
       this.hot.delete(runId);
       this.dirty.delete(runId);
-      this.failCommands(runId, e instanceof LeaseLostError ? new WeftError('service_unavailable', 'The run moved to another host process; retry.', { retryAfter: 1 }, { 'retry-after': '1' }) : e);
+      // Pending command rows stay pending: the run's next driver (here or elsewhere) applies
+      // them. The flag is taken off so the exit does not re-wake at once (a failing store would
+      // spin) and put back with the delayed retry.
+      const hadCommands = this.commandRuns.delete(runId);
       if (e instanceof LeaseLostError) {
         this.log.warn({ runId }, 'lease lost; another process owns the run');
         return;
       }
       this.log.error({ runId, err: e instanceof Error ? e.message : String(e) }, 'run step failed; will retry');
-      const t = setTimeout(() => this.wake(runId), 1000);
+      const t = setTimeout(() => {
+        if (hadCommands) this.commandRuns.add(runId);
+        this.wake(runId);
+      }, 1000);
       t.unref();
     }
   }
@@ -695,7 +943,43 @@ export class RunEngine {
     // clears the row (0 = due now, so the node is re-executed at once).
     for (const [id, s] of Object.entries(proj.nodeStates)) if (s.status === 'running') h.armed.set(nodeTimerKey(id), 0);
     this.hot.set(runId, h);
+    // Commands may have been written while no process drove the run.
+    this.commandRuns.add(runId);
     return h;
+  }
+
+  /** Answers the pending commands of a run that ended, from its folded state. */
+  private async answerFinished(runId: string): Promise<void> {
+    const rec = await this.store.getRunInternal(runId);
+    if (!rec || !TERMINAL_STATUSES.has(rec.projection.status)) return;
+    const applied: AppliedCommand[] = [];
+    for (const row of await this.store.pendingCommands(runId)) {
+      try {
+        applied.push({ id: row.id, result: this.applyCommand(undefined, rec, rec.projection, JSON.parse(row.payload) as RunCommand) });
+      } catch (error) {
+        applied.push({ id: row.id, error });
+      }
+    }
+    await this.finishCommands(applied);
+  }
+
+  /**
+   * The command rows a step must apply, when the run was flagged as having some; also picks up
+   * a cancel requested through another process. Rows this process already applied (their
+   * outcome failed to record) are re-recorded, not applied again.
+   */
+  private async takeCommands(h: HotRun): Promise<{ row: CommandRow; cmd: RunCommand }[]> {
+    const runId = h.rec.runId;
+    if (!this.commandRuns.has(runId)) return [];
+    const rows = await this.store.pendingCommands(runId);
+    if (this.store.shared && !h.cancel) {
+      const fresh = await this.store.getRunInternal(runId);
+      if (fresh?.cancelRequested) h.cancel = fresh.cancelRequested;
+    }
+    this.commandRuns.delete(runId);
+    const again = rows.filter((r) => h.applied.has(r.id)).map((r) => h.applied.get(r.id) as CommandOutcome);
+    if (again.length > 0) await this.store.finishCommands(again, this.clock.now());
+    return rows.filter((r) => !h.applied.has(r.id)).map((row) => ({ row, cmd: JSON.parse(row.payload) as RunCommand }));
   }
 
   /** One engine step. Returns true when the run reached a terminal status. */
@@ -703,6 +987,7 @@ export class RunEngine {
     const now = this.clock.now();
     const b = new StepBatch(h, now);
     const runId = h.rec.runId;
+    const commands = await this.takeCommands(h);
 
     if (h.proj.status === 'pending') {
       const def = h.graph.definition;
@@ -733,8 +1018,9 @@ export class RunEngine {
       if (h.cancel.by !== undefined) payload.cancelledBy = h.cancel.by;
       if (h.cancel.reason === 'parent-cancelled' && h.proj.parent) payload.parentRunId = h.proj.parent.runId;
       b.add('run.cancelled', payload);
-      for (const pc of this.takeCommands(runId)) {
-        pc.reject(pc.cmd.kind === 'resolve' ? new WeftError('interrupt_cancelled', 'The run was cancelled while the interrupt was pending.') : new WeftError('run_state_conflict', 'The run is being cancelled.', { runStatus: 'cancelling' }));
+      for (const { row, cmd } of commands) {
+        const error = cmd.kind === 'resolve' ? new WeftError('interrupt_cancelled', 'The run was cancelled while the interrupt was pending.') : new WeftError('run_state_conflict', 'The run is being cancelled.', { runStatus: 'cancelling' });
+        b.answers.push({ id: row.id, error });
       }
       const children = Object.values(h.proj.children ?? {});
       const done = await this.commitTerminal(h, b);
@@ -757,11 +1043,11 @@ export class RunEngine {
       else this.resolveWith(h, b, iv, null, 'system:timeout', 'expired', 'timeout');
     }
 
-    for (const pc of this.takeCommands(runId)) {
+    for (const { row, cmd } of commands) {
       try {
-        b.answers.push({ pc, result: this.applyCommand(h, h.rec, h.proj, pc.cmd, b) });
-      } catch (e) {
-        pc.reject(e);
+        b.answers.push({ id: row.id, result: this.applyCommand(h, h.rec, h.proj, cmd, b) });
+      } catch (error) {
+        b.answers.push({ id: row.id, error });
       }
     }
 
@@ -1009,11 +1295,34 @@ export class RunEngine {
         await this.store.appendEvents(h.rec.runId, h.epoch, b.events, h.proj, timers);
       }
     } catch (e) {
-      for (const a of b.answers) a.pc.reject(e);
+      // Nothing of this step is committed: its commands are still pending and are applied
+      // again by the run's next step (here after a retry, or by the process that took the run).
+      if (b.answers.length > 0) this.commandRuns.add(h.rec.runId);
       throw e;
     }
-    if (b.events.length > 0) this.bus.publish(h.rec.runId, b.events, h.proj);
-    for (const a of b.answers) a.pc.resolve({ ...a.result, status: a.result.status === 'paused' ? 'paused' : h.proj.status });
+    if (b.events.length > 0) {
+      this.publish(h.rec.runId, b.events, h.proj);
+      if (this.store.shared) this.noticeEvents(h.rec.runId, b.events);
+    }
+    const answers = b.answers.map((a) => (a.result === undefined ? a : { id: a.id, result: { ...a.result, status: a.result.status === 'paused' ? 'paused' : h.proj.status } }));
+    for (const a of answers) {
+      h.applied.set(a.id, a.error === undefined ? { id: a.id, state: 'done', result: JSON.stringify(a.result) } : { id: a.id, state: 'failed', result: encodeCommandError(a.error) });
+    }
+    await this.finishCommands(answers);
+  }
+
+  /**
+   * Publishes committed events on the local bus. While a relay of another process's earlier
+   * events is still reading (this process just took the run over), the publish waits behind
+   * it so subscribers get the sequences in order.
+   */
+  private publish(runId: string, events: EncodedEvent[], projection: RunRecord['projection']): void {
+    const relaying = this.relays.get(runId);
+    if (!relaying) {
+      this.bus.publish(runId, events, projection);
+      return;
+    }
+    void relaying.then(() => this.bus.publish(runId, events, projection));
   }
 
   private async commitTerminal(h: HotRun, b: StepBatch): Promise<true> {
@@ -1302,19 +1611,28 @@ export class RunEngine {
     this.timerHandle.unref();
   }
 
+  /**
+   * Fires due timers. A timer only takes effect through its run's lease holder: a run that is
+   * not hot here is woken too, which claims it only when its lease is free or expired (its
+   * owner died), so every timer fires once across processes.
+   */
   private async fireTimers(): Promise<void> {
     this.timerHandle = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
     if (this.stopped) return;
     const now = this.clock.now();
     const due = await this.store.listDueTimers(now, 500);
+    let ours = false;
     for (const t of due) {
       const h = this.hot.get(t.runId);
+      if (h) ours = true;
       if (h && t.key.startsWith('node:')) h.armed.set(t.key, now);
       this.wake(t.runId);
     }
     const next = await this.store.nextTimerAt();
     // A due row is consumed by the step it wakes; re-check shortly rather than spin on it.
-    if (next !== null) this.armTimer(next <= now ? now + 25 : next);
+    // Due rows of runs another live process drives are its to consume: look again later.
+    const recheck = ours || due.length === 0 ? 25 : Math.max(250, Math.floor(this.leaseTtlMs / 3));
+    if (next !== null) this.armTimer(next <= now ? now + recheck : next);
   }
 }

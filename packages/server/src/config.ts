@@ -96,7 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxBodyBytes: int(env.WEFT_MAX_BODY_BYTES, 'WEFT_MAX_BODY_BYTES', 1_048_576, 1024, 64 * 1_048_576),
     maxNodeExecutions: int(env.WEFT_MAX_NODE_EXECUTIONS, 'WEFT_MAX_NODE_EXECUTIONS', 1000, 1, 1_000_000),
     maxRunDurationMs: int(env.WEFT_MAX_RUN_DURATION_MS, 'WEFT_MAX_RUN_DURATION_MS', 86_400_000, 1000, 31 * 86_400_000),
-    leaseTtlMs: int(env.WEFT_LEASE_TTL_MS, 'WEFT_LEASE_TTL_MS', 30_000, 500, 3_600_000),
+    leaseTtlMs: int(env.WEFT_LEASE_TTL_MS, 'WEFT_LEASE_TTL_MS', 5_000, 500, 3_600_000),
     idempotencyRetentionMs: int(env.WEFT_IDEMPOTENCY_RETENTION_MS, 'WEFT_IDEMPOTENCY_RETENTION_MS', 86_400_000, 86_400_000, 30 * 86_400_000),
     sseKeepaliveMs: int(env.WEFT_SSE_KEEPALIVE_MS, 'WEFT_SSE_KEEPALIVE_MS', 15_000, 100, 30_000),
     logLevel: env.WEFT_LOG_LEVEL ?? 'info',

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RunEngine } from '@weft/engine';
+import { InProcessNotifier, RunEngine, type Notifier } from '@weft/engine';
 import type { HostStore } from '@weft/store-kit';
 import type { FastifyInstance } from 'fastify';
 import { Redactor } from '@weft/security';
@@ -42,6 +42,16 @@ export const WEFT_VERSION: string = (() => {
     return '0.0.0';
   }
 })();
+
+/**
+ * The notifier processes sharing the store wake each other through: Postgres `LISTEN/NOTIFY`,
+ * or in-process for stores one process owns.
+ */
+export async function openNotifier(config: HostConfig): Promise<Notifier> {
+  if (config.store !== 'postgres') return new InProcessNotifier();
+  const { PostgresNotifier } = await import('@weft/store-postgres');
+  return new PostgresNotifier({ connectionString: config.pgUrl as string });
+}
 
 /** Opens the configured store (SQLite under the data dir by default). */
 export async function openStore(config: HostConfig): Promise<HostStore> {
@@ -132,8 +142,10 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   }
   for (const k of tokenKeys.keys) redactor.addSecret(k.secret.toString('utf8'));
   const tokens = new InterruptTokens(tokenKeys.keys, config.interruptTokenTtlMs);
+  const notifier = await openNotifier(config);
   const engine = new RunEngine({
     store,
+    notifier,
     limits: { maxNodeExecutions: config.maxNodeExecutions, maxRunDurationMs: config.maxRunDurationMs },
     leaseTtlMs: config.leaseTtlMs,
     logger: logger.child({ component: 'engine' }),
@@ -188,7 +200,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     store,
     logger,
     close() {
-      closing ??= shutdown({ app, engine, store, audit, logger, timeoutMs: config.shutdownTimeoutMs, stopPurge: () => clearInterval(purge) });
+      closing ??= shutdown({ app, engine, store, notifier, audit, logger, timeoutMs: config.shutdownTimeoutMs, stopPurge: () => clearInterval(purge) });
       return closing;
     },
   };
@@ -218,6 +230,7 @@ async function shutdown(h: {
   app: FastifyInstance;
   engine: RunEngine;
   store: HostStore;
+  notifier: Notifier;
   audit: { close(): Promise<void> };
   logger: Logger;
   timeoutMs: number;
@@ -234,6 +247,7 @@ async function shutdown(h: {
   }
   if (!(await settlesWithin(h.engine.stop(), left()))) h.logger.warn('shutdown: run steps still busy at the deadline; recovery will resume them');
   await h.store.releaseLeases?.(h.engine.ownerId).catch((e: unknown) => h.logger.warn({ err: String(e) }, 'shutdown: could not release leases'));
+  await h.notifier.close().catch(() => undefined);
   await h.audit.close();
   await h.store.close();
 }

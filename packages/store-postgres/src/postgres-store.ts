@@ -16,7 +16,7 @@
 import pg from 'pg';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import {
-  LeaseLostError, StoreUnavailableError, type EncodedEvent, type IdempotencyClaim, type IdempotencyClaimResult,
+  LeaseLostError, StoreUnavailableError, type CommandOutcome, type CommandRow, type EncodedEvent, type IdempotencyClaim, type IdempotencyClaimResult,
   type IdempotencyCompletion, type RunListQuery, type RunProjection, type RunRecord, type StoredWorkflow,
   type TimerChanges, type TimerRow,
 } from '@weft/engine';
@@ -28,6 +28,7 @@ import {
   type CheckpointRow, type EventRow, type HostStore, type IdemRow, type RotateApiKeyResult, type RunRow, type TimerDbRow,
   type WorkflowRow,
 } from '@weft/store-kit';
+import { PgCommands } from './commands.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 
@@ -108,13 +109,27 @@ const SQL = {
     SELECT ${RUN_COLUMNS} FROM updated
     UNION ALL
     SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = $1 AND tenant = $2 AND NOT EXISTS (SELECT 1 FROM updated)`,
+  // SKIP LOCKED: a row locked by its owner's append (or another claimer) is busy, not free;
+  // the claim gives up at once instead of queueing behind the lock.
   claimRun: `
     UPDATE runs SET lease_owner = $2, lease_epoch = lease_epoch + 1, lease_expires_at = $4
-    WHERE run_id = $1 AND status NOT IN ${TERMINAL_SQL}
-      AND ($5::boolean OR lease_owner = $2 OR lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= $3)
+    WHERE run_id = (
+      SELECT run_id FROM runs
+      WHERE run_id = $1 AND status NOT IN ${TERMINAL_SQL}
+        AND ($5::boolean OR lease_owner = $2 OR lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= $3)
+      FOR UPDATE SKIP LOCKED
+    )
     RETURNING lease_epoch`,
-  renewLeases: `UPDATE runs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status NOT IN ${TERMINAL_SQL}`,
-  releaseLeases: 'UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1',
+  // The heartbeat of the process rides along: one statement per renewal.
+  renewLeases: `
+    WITH beat AS (
+      INSERT INTO host_processes (process, expires_at) VALUES ($1, $2)
+      ON CONFLICT (process) DO UPDATE SET expires_at = EXCLUDED.expires_at
+    )
+    UPDATE runs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status NOT IN ${TERMINAL_SQL}`,
+  releaseLeases: `
+    WITH gone AS (DELETE FROM host_processes WHERE process = $1)
+    UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1`,
   recoverable: `
     SELECT run_id FROM runs
     WHERE status NOT IN ${TERMINAL_SQL}
@@ -129,19 +144,23 @@ const SQL = {
    * can never both get a row back.
    */
   idemClaim: `
-    INSERT INTO idempotency (tenant, route, key, request_hash, state, owner, created_at, expires_at)
-    VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7)
+    INSERT INTO idempotency (tenant, route, key, request_hash, state, owner, created_at, expires_at, process)
+    VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $9)
     ON CONFLICT (tenant, route, key) DO UPDATE SET
       request_hash = EXCLUDED.request_hash,
       state = 'pending',
       owner = EXCLUDED.owner,
+      process = EXCLUDED.process,
       created_at = EXCLUDED.created_at,
       expires_at = CASE WHEN idempotency.expires_at <= EXCLUDED.created_at THEN EXCLUDED.expires_at ELSE idempotency.expires_at END,
       status = NULL,
       body = NULL
     WHERE idempotency.expires_at <= EXCLUDED.created_at
        OR (idempotency.state = 'pending' AND idempotency.request_hash = EXCLUDED.request_hash
-           AND idempotency.created_at + $8::bigint <= EXCLUDED.created_at)
+           AND (idempotency.created_at + $8::bigint <= EXCLUDED.created_at
+                -- the claiming process stopped heartbeating (killed): the claim is abandoned
+                OR (idempotency.process IS NOT NULL AND NOT EXISTS (
+                      SELECT 1 FROM host_processes h WHERE h.process = idempotency.process AND h.expires_at > EXCLUDED.created_at))))
     RETURNING 1 AS claimed`,
   idemComplete: "UPDATE idempotency SET state = 'done', status = $5, body = $6 WHERE tenant = $1 AND route = $2 AND key = $3 AND owner = $4",
   insertKey: `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
@@ -171,7 +190,7 @@ const SQL = {
   touchKey: 'UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1',
 } as const;
 
-type StatementName = keyof typeof SQL | `listRuns_${string}`;
+type StatementName = keyof typeof SQL | `listRuns_${string}` | `cmd_${string}`;
 
 /** How often a claim retries when the row changes between its upsert and its read-back. */
 const CLAIM_ATTEMPTS = 10;
@@ -227,6 +246,9 @@ export class PostgresStore implements HostStore {
   readonly shared = true;
   private readonly pool: pg.Pool;
   private closed = false;
+  /** The host process heartbeating through this store (tags idempotency claims). */
+  private process: string | undefined;
+  private readonly cmds = new PgCommands((name, text, values) => this.q(name, text, values));
 
   constructor(opts: PostgresStoreOptions) {
     this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.max ?? 10 });
@@ -277,6 +299,22 @@ export class PostgresStore implements HostStore {
     } catch (err) {
       throw unavailableOr(err);
     }
+  }
+
+  async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<void> {
+    await this.cmds.enqueue(cmd);
+  }
+
+  async pendingCommands(runId: string): Promise<CommandRow[]> {
+    return this.cmds.pendingOf(runId);
+  }
+
+  async finishCommands(outcomes: readonly CommandOutcome[], now: number): Promise<void> {
+    await this.cmds.finish(outcomes, now);
+  }
+
+  async getCommand(id: string): Promise<CommandRow | undefined> {
+    return this.cmds.byId(id);
   }
 
   async putWorkflow(wf: StoredWorkflow): Promise<void> {
@@ -411,6 +449,7 @@ export class PostgresStore implements HostStore {
 
   async renewLeases(owner: string, ttlMs: number, now: number): Promise<void> {
     await this.q('renewLeases', SQL.renewLeases, [owner, now + ttlMs]);
+    this.process = owner;
   }
 
   async releaseLeases(owner: string): Promise<void> {
@@ -436,7 +475,8 @@ export class PostgresStore implements HostStore {
   async claimIdempotency(c: IdempotencyClaim): Promise<IdempotencyClaimResult> {
     const pk = [c.tenant, c.route, c.key];
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const claim = await this.q('idemClaim', SQL.idemClaim, [...pk, c.requestHash, c.owner, c.now, c.now + c.retentionMs, c.pendingTtlMs]);
+      const process = c.process ?? this.process ?? null;
+      const claim = await this.q('idemClaim', SQL.idemClaim, [...pk, c.requestHash, c.owner, c.now, c.now + c.retentionMs, c.pendingTtlMs, process]);
       if ((claim.rowCount ?? 0) > 0) return { kind: 'claimed' };
       // Someone else holds the key; read what they hold. The row may change in between
       // (released, purged, reclaimed); if it is gone or takeable again, decide afresh.

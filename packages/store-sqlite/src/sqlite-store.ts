@@ -14,7 +14,7 @@ import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import {
-  LeaseLostError, type EncodedEvent, type IdempotencyClaim, type IdempotencyClaimResult, type IdempotencyCompletion,
+  LeaseLostError, type CommandOutcome, type CommandRow, type EncodedEvent, type IdempotencyClaim, type IdempotencyClaimResult, type IdempotencyCompletion,
   type RunListQuery, type RunProjection, type RunRecord, type StoredWorkflow, type TimerChanges, type TimerRow,
 } from '@weft/engine';
 import {
@@ -25,6 +25,7 @@ import {
   type AuditWrite, type AuditWriteState, type CheckpointRow as SharedCheckpointRow, type EventRow, type HostStore,
   type IdemRow as SharedIdemRow, type RotateApiKeyResult, type RunRow, type TimerDbRow, type WorkflowRow,
 } from '@weft/store-kit';
+import { SqliteCommands } from './commands.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 
@@ -95,13 +96,15 @@ interface Prepared {
   requestCancel: Stmt<[string, string, string]>;
   claimRun: Stmt<{ run_id: string; owner: string; now: number; expires_at: number; force: number }, { lease_epoch: number }>;
   renewLeases: Stmt<[number, string]>;
+  heartbeat: Stmt<[string, number]>;
+  processLive: Stmt<[string, number], { one: number }>;
   recoverable: Stmt<{ now: number; limit: number; include_leased: number }, { run_id: string }>;
   dueTimers: Stmt<[number, number], TimerDbRow>;
   nextTimer: Stmt<[], { fire_at: number | null }>;
   idemGet: Stmt<[string, string, string], IdemRow>;
   idemDelete: Stmt<[string, string, string]>;
-  idemInsert: Stmt<[string, string, string, string, string, number, number]>;
-  idemReclaim: Stmt<[string, number, string, string, string]>;
+  idemInsert: Stmt<[string, string, string, string, string, string | null, number, number]>;
+  idemReclaim: Stmt<[string, string | null, number, string, string, string]>;
   idemComplete: Stmt<[number, string, string, string, string, string]>;
   idemRelease: Stmt<[string, string, string, string]>;
   idemPurge: Stmt<[number]>;
@@ -139,6 +142,9 @@ export class SqliteStore implements HostStore {
   private readonly db: Database.Database;
   private prepared: Prepared | undefined;
   private preparedSecurity: PreparedSecurity | undefined;
+  private preparedCommands: SqliteCommands | undefined;
+  /** The host process heartbeating through this store (tags idempotency claims). */
+  private process: string | undefined;
   /** listRuns has eight filter shapes; each gets its own statement with its own plan. */
   private readonly listRunsStmts = new Map<string, Stmt<Record<string, string | number>, RunRow>>();
 
@@ -165,6 +171,27 @@ export class SqliteStore implements HostStore {
 
   private get s(): Prepared {
     return (this.prepared ??= this.prepare());
+  }
+
+  /** Command rows (prepared on first use, after migrate). */
+  private get cmds(): SqliteCommands {
+    return (this.preparedCommands ??= new SqliteCommands(this.db));
+  }
+
+  async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<void> {
+    this.cmds.enqueue(cmd);
+  }
+
+  async pendingCommands(runId: string): Promise<CommandRow[]> {
+    return this.cmds.pendingOf(runId);
+  }
+
+  async finishCommands(outcomes: readonly CommandOutcome[], now: number): Promise<void> {
+    this.cmds.finish(outcomes, now);
+  }
+
+  async getCommand(id: string): Promise<CommandRow | undefined> {
+    return this.cmds.byId(id);
   }
 
   private get ks(): PreparedSecurity {
@@ -275,6 +302,8 @@ export class SqliteStore implements HostStore {
          RETURNING lease_epoch`,
       ),
       renewLeases: db.prepare<[number, string]>(`UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND status NOT IN ${TERMINAL_SQL}`),
+      heartbeat: db.prepare<[string, number]>('INSERT INTO host_processes (process, expires_at) VALUES (?, ?) ON CONFLICT (process) DO UPDATE SET expires_at = excluded.expires_at'),
+      processLive: db.prepare<[string, number], { one: number }>('SELECT 1 AS one FROM host_processes WHERE process = ? AND expires_at > ?'),
       recoverable: db.prepare<{ now: number; limit: number; include_leased: number }, { run_id: string }>(
         `SELECT run_id FROM runs
          WHERE status NOT IN ${TERMINAL_SQL}
@@ -286,10 +315,10 @@ export class SqliteStore implements HostStore {
       nextTimer: db.prepare<[], { fire_at: number | null }>(SQL.nextTimer),
       idemGet: db.prepare<[string, string, string], IdemRow>(SQL.idemGet),
       idemDelete: db.prepare<[string, string, string]>('DELETE FROM idempotency WHERE tenant = ? AND route = ? AND key = ?'),
-      idemInsert: db.prepare<[string, string, string, string, string, number, number]>(
-        "INSERT INTO idempotency (tenant, route, key, request_hash, state, owner, created_at, expires_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+      idemInsert: db.prepare<[string, string, string, string, string, string | null, number, number]>(
+        "INSERT INTO idempotency (tenant, route, key, request_hash, state, owner, process, created_at, expires_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
       ),
-      idemReclaim: db.prepare<[string, number, string, string, string]>('UPDATE idempotency SET owner = ?, created_at = ? WHERE tenant = ? AND route = ? AND key = ?'),
+      idemReclaim: db.prepare<[string, string | null, number, string, string, string]>('UPDATE idempotency SET owner = ?, process = ?, created_at = ? WHERE tenant = ? AND route = ? AND key = ?'),
       idemComplete: db.prepare<[number, string, string, string, string, string]>(
         "UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE tenant = ? AND route = ? AND key = ? AND owner = ?",
       ),
@@ -353,16 +382,18 @@ export class SqliteStore implements HostStore {
         row = undefined;
       }
       if (!row) {
-        p.idemInsert.run(c.tenant, c.route, c.key, c.requestHash, c.owner, c.now, c.now + c.retentionMs);
+        p.idemInsert.run(c.tenant, c.route, c.key, c.requestHash, c.owner, c.process ?? null, c.now, c.now + c.retentionMs);
         return { kind: 'claimed' };
       }
       if (row.request_hash !== c.requestHash) return { kind: 'mismatch' };
       if (row.state === 'done' && row.status !== null && row.body !== null) {
         return { kind: 'replay', response: { status: row.status, body: row.body } };
       }
-      if (row.created_at + c.pendingTtlMs <= c.now) {
-        // The first claimer died without completing or releasing; hand the key over.
-        p.idemReclaim.run(c.owner, c.now, c.tenant, c.route, c.key);
+      const abandoned = row.created_at + c.pendingTtlMs <= c.now || (row.process !== null && !p.processLive.get(row.process, c.now));
+      if (abandoned) {
+        // The first claimer died without completing or releasing (its pending TTL passed, or
+        // its process stopped heartbeating); hand the key over.
+        p.idemReclaim.run(c.owner, c.process ?? null, c.now, c.tenant, c.route, c.key);
         return { kind: 'claimed' };
       }
       return { kind: 'in-flight' };
@@ -451,6 +482,8 @@ export class SqliteStore implements HostStore {
 
   async renewLeases(owner: string, ttlMs: number, now: number): Promise<void> {
     this.s.renewLeases.run(now + ttlMs, owner);
+    this.s.heartbeat.run(owner, now + ttlMs);
+    this.process = owner;
   }
 
   async listRecoverableRuns(now: number, limit: number, includeLeased = false): Promise<string[]> {
@@ -466,7 +499,7 @@ export class SqliteStore implements HostStore {
   }
 
   async claimIdempotency(claim: IdempotencyClaim): Promise<IdempotencyClaimResult> {
-    return this.s.claimIdemTx.immediate(claim);
+    return this.s.claimIdemTx.immediate(this.process === undefined || claim.process !== undefined ? claim : { ...claim, process: this.process });
   }
 
   /**

@@ -89,8 +89,11 @@ async function waitLog(url: string, runId: string, pred: (evs: RunEventDoc[]) =>
   throw new Error(`condition not met for ${runId}: ${evs.map((e) => e.type).join(',')}`);
 }
 
-/** Reads an SSE body to its end, with a deadline; `ended` tells whether the server ended it. */
-async function readSse(res: Response, deadlineMs: number): Promise<{ ids: number[]; ended: boolean }> {
+/**
+ * Reads an SSE body to its end, with a deadline; `ended` tells whether the server ended it.
+ * `onFrame` is called once the first event frame arrived.
+ */
+async function readSse(res: Response, deadlineMs: number, onFrame: () => void = () => undefined): Promise<{ ids: number[]; ended: boolean }> {
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const dec = new TextDecoder();
   let text = '';
@@ -104,6 +107,7 @@ async function readSse(res: Response, deadlineMs: number): Promise<{ ids: number
         break;
       }
       text += dec.decode(value, { stream: true });
+      if (/^id: \d+$/m.test(text)) onFrame();
     }
   } catch {
     ended = false;
@@ -151,11 +155,14 @@ describe.each(['sqlite', 'postgres'] as const)('SIGTERM shutdown of weft serve o
 
       const stream = await fetch(`${p.url}/v1/runs/${streamed.runId}/events?streamMode=debug`, { headers: { ...auth, accept: 'text/event-stream' } });
       expect(stream.status).toBe(200);
-      const streamDone = readSse(stream, 30_000);
+      let framed: () => void = () => undefined;
+      const firstFrame = new Promise<void>((r) => (framed = r));
+      const streamDone = readSse(stream, 30_000, framed);
       const last = before.at(-1)?.sequence ?? -1;
       const pollDone = fetch(`${p.url}/v1/runs/${polled.runId}/events/poll?lastSequence=${last}&timeout=60`, { headers: auth, signal: AbortSignal.timeout(30_000) });
       // Both requests are open once the host sent the stream's first frame and the poll found nothing new.
       await waitLog(p.url, polled.runId, () => true);
+      await Promise.race([firstFrame, streamDone]);
 
       p.child.kill('SIGTERM');
       const pollRes = await pollDone;

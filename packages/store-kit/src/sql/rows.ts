@@ -80,6 +80,8 @@ export interface TimerDbRow<I extends Int = Int> {
 export interface IdemRow<I extends Int = Int> {
   request_hash: string;
   state: 'pending' | 'done';
+  /** The process that made a pending claim (its heartbeat frees the claim when it dies). */
+  process: string | null;
   created_at: I;
   expires_at: I;
   status: number | null;

@@ -25,7 +25,7 @@ export function sharedStatements(d: SqlDialect) {
     dueTimers: `SELECT run_id, key, fire_at FROM timers WHERE fire_at <= ${$(1)} ORDER BY fire_at, run_id, key LIMIT ${$(2)}`,
     nextTimer: 'SELECT min(fire_at) AS fire_at FROM timers',
     // idempotency: (tenant, route, key[, owner]) / (now)
-    idemGet: `SELECT request_hash, state, created_at, expires_at, status, body FROM idempotency WHERE tenant = ${$(1)} AND route = ${$(2)} AND key = ${$(3)}`,
+    idemGet: `SELECT request_hash, state, process, created_at, expires_at, status, body FROM idempotency WHERE tenant = ${$(1)} AND route = ${$(2)} AND key = ${$(3)}`,
     idemRelease: `DELETE FROM idempotency WHERE tenant = ${$(1)} AND route = ${$(2)} AND key = ${$(3)} AND owner = ${$(4)} AND state = 'pending'`,
     idemPurge: `DELETE FROM idempotency WHERE expires_at <= ${$(1)}`,
     // managed keys

@@ -1,0 +1,220 @@
+/**
+ * Several Weft processes on one Postgres act as one host (issue #8): three real `weft serve`
+ * processes share a throwaway database. A run created on A streams live on B and long-polls on
+ * C; its approval is resolved through C; a cancel sent to B for a run A leases takes effect;
+ * after kill -9 of the owner another process finishes the run within 10 s with a clean log.
+ *
+ * Needs a real server (LISTEN/NOTIFY across sessions, kill -9 mid-transaction): the one in
+ * WEFT_TEST_PG_URL, or the machine's local server when that is unset.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunEventDoc } from '@weft/contract';
+import { createTestDatabase, type TestDatabase } from './pg.js';
+import { CONTRACTS_DIR, REPO_ROOT } from './test-host.js';
+
+const KEY = 'multi-process-key-0123456789abcdef';
+const BIN = join(REPO_ROOT, 'packages', 'cli', 'dist', 'bin.js');
+const TERMINAL = ['run.completed', 'run.failed', 'run.cancelled'];
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  url: string;
+}
+
+/** Spawns `weft serve --store postgres` on port 0; resolves once it prints its URL. */
+function spawnHost(name: string, pgUrl: string): Promise<Proc> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--store', 'postgres', '--pg-url', pgUrl, '--port', '0'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        WEFT_API_KEYS: `multi:${KEY}`,
+        WEFT_WORKFLOWS_DIR: `${join(CONTRACTS_DIR, 'conformance-fixtures')}:${join(REPO_ROOT, 'examples', 'workflows')}`,
+        WEFT_LOG_LEVEL: 'error',
+        WEFT_INTERRUPT_TOKEN_KEYS: 'multi1:multi-process-interrupt-token-secret-0123456789',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`host ${name} did not start: ${out}${err}`)), 20_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve({ name, child, url: m[1] });
+      }
+    });
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`host ${name} exited early (${String(code)}): ${out}${err}`));
+    });
+  });
+}
+
+function kill9(p: Proc): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    p.child.removeAllListeners('exit');
+    p.child.once('exit', () => resolve());
+    p.child.kill('SIGKILL');
+  });
+}
+
+async function api<T>(p: Proc, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${p.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${p.name}: ${method} ${path} → ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/** Long-polls `p` until `pred` holds for the log (an event wait with a deadline). */
+async function waitLog(p: Proc, runId: string, pred: (evs: RunEventDoc[]) => boolean, deadlineMs = 20_000): Promise<RunEventDoc[]> {
+  const end = Date.now() + deadlineMs;
+  const evs: RunEventDoc[] = [];
+  let last = -1;
+  while (Date.now() < end) {
+    const r = await api<{ events: RunEventDoc[]; lastEventSeq: number }>(p, 'GET', `/v1/runs/${runId}/events/poll?lastSequence=${last}&timeout=2`);
+    evs.push(...r.events);
+    last = r.lastEventSeq;
+    if (pred(evs)) return evs;
+  }
+  throw new Error(`condition not met for ${runId} on ${p.name}: ${evs.map((e) => e.type).join(',')}`);
+}
+
+const ended = (evs: RunEventDoc[]): boolean => evs.some((e) => TERMINAL.includes(e.type));
+const has = (type: string) => (evs: RunEventDoc[]): boolean => evs.some((e) => e.type === type);
+
+/**
+ * Opens an SSE stream (debug mode: every event) and collects its frames until the server
+ * ends it after the terminal event, or the deadline passes.
+ */
+function openStream(p: Proc, runId: string, deadlineMs = 20_000): { connected: Promise<void>; frames: Promise<{ id: number; event: string; data: RunEventDoc }[]> } {
+  let onConnected: () => void = () => undefined;
+  const connected = new Promise<void>((r) => (onConnected = r));
+  const frames = (async () => {
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => ctrl.abort(), deadlineMs);
+    const out: { id: number; event: string; data: RunEventDoc }[] = [];
+    try {
+      const res = await fetch(`${p.url}/v1/runs/${runId}/events?streamMode=debug`, { headers: { authorization: `Bearer ${KEY}` }, signal: ctrl.signal });
+      if (res.status !== 200 || !res.body) throw new Error(`${p.name}: SSE → ${res.status}`);
+      const decoder = new TextDecoder();
+      let buf = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        if (buf.includes(': connected')) onConnected();
+        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const f: Record<string, string> = {};
+          for (const line of block.split('\n')) {
+            const m = /^(id|event|data): ?(.*)$/.exec(line);
+            if (m) f[m[1] as string] = m[2] as string;
+          }
+          if (f.data !== undefined && f.id !== undefined) out.push({ id: Number(f.id), event: f.event ?? 'message', data: JSON.parse(f.data) as RunEventDoc });
+        }
+      }
+      return out;
+    } finally {
+      clearTimeout(timer);
+    }
+  })();
+  return { connected, frames };
+}
+
+function assertCleanLog(evs: RunEventDoc[]): void {
+  expect(evs.map((e) => e.sequence)).toEqual(evs.map((_, i) => i));
+  expect(evs.filter((e) => TERMINAL.includes(e.type))).toHaveLength(1);
+  expect(TERMINAL).toContain(evs.at(-1)?.type);
+  expect(evs.filter((e) => e.type === 'run.started')).toHaveLength(1);
+  const completed = evs.filter((e) => e.type === 'node.completed').map((e) => e.nodeId);
+  expect(new Set(completed).size).toBe(completed.length);
+}
+
+/** A real server: the one in WEFT_TEST_PG_URL, or the local one. */
+async function realDatabase(): Promise<TestDatabase> {
+  const before = process.env.WEFT_TEST_PG_URL;
+  process.env.WEFT_TEST_PG_URL = before ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  try {
+    return await createTestDatabase();
+  } finally {
+    if (before === undefined) delete process.env.WEFT_TEST_PG_URL;
+  }
+}
+
+describe('three Weft processes on one Postgres', () => {
+  let db: TestDatabase;
+  let a: Proc;
+  let b: Proc;
+  let c: Proc;
+
+  beforeAll(async () => {
+    db = await realDatabase();
+    // One at a time: the first one migrates, the others find the schema current.
+    a = await spawnHost('A', db.url);
+    b = await spawnHost('B', db.url);
+    c = await spawnHost('C', db.url);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const p of [a, b, c]) if (p) await kill9(p);
+    await db?.drop();
+  });
+
+  it('a run created on A streams live on B and long-polls on C; its approval is resolved through C', async () => {
+    const run = await api<{ runId: string }>(a, 'POST', '/v1/runs', { workflowId: 'conformance-approval' });
+    const stream = openStream(b, run.runId);
+    await stream.connected;
+    const polled = waitLog(c, run.runId, ended);
+    await waitLog(c, run.runId, has('interrupt.requested'));
+
+    const res = await api<{ status?: string }>(c, 'POST', `/v1/runs/${run.runId}/interrupts/gate`, { resumeValue: { action: 'accept' } });
+    expect(res).toBeTypeOf('object');
+
+    const frames = await stream.frames;
+    const log = await polled;
+    assertCleanLog(log);
+    expect(log.at(-1)?.type).toBe('run.completed');
+    // B saw every event, in order, once: exactly the log.
+    expect(frames.map((f) => f.id)).toEqual(log.map((e) => e.sequence));
+    expect(frames.map((f) => f.data)).toEqual(log);
+    expect(frames.map((f) => f.event)).toEqual(log.map((e) => e.type));
+    expect(log.find((e) => e.type === 'interrupt.resolved')?.payload).toMatchObject({ outcome: 'accepted' });
+  }, 60_000);
+
+  it('a cancel sent to B for a run leased by A takes effect', async () => {
+    const run = await api<{ runId: string }>(a, 'POST', '/v1/runs', { workflowId: 'weft-sleep', inputs: { delayMs: 120_000 } });
+    await waitLog(a, run.runId, has('node.started'));
+    const res = await api<{ status: string }>(b, 'POST', `/v1/runs/${run.runId}/cancel`, { reason: 'from B' });
+    expect(['cancelling', 'cancelled']).toContain(res.status);
+    const log = await waitLog(c, run.runId, ended);
+    assertCleanLog(log);
+    expect(log.at(-1)?.type).toBe('run.cancelled');
+    expect(log.at(-1)?.payload).toMatchObject({ reason: 'from B' });
+    expect((await api<{ status: string }>(a, 'GET', `/v1/runs/${run.runId}`)).status).toBe('cancelled');
+  }, 60_000);
+
+  it('after kill -9 of the owner another process finishes the run within 10 s; no event lost or duplicated, the timer fires once', async () => {
+    const run = await api<{ runId: string }>(a, 'POST', '/v1/runs', { workflowId: 'weft-sleep', inputs: { delayMs: 1500 } });
+    await waitLog(b, run.runId, has('node.started'));
+    await kill9(a);
+    const killedAt = Date.now();
+    const log = await waitLog(b, run.runId, ended, 10_000);
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    assertCleanLog(log);
+    expect(log.at(-1)?.type).toBe('run.completed');
+    expect(log.filter((e) => e.type === 'node.completed').map((e) => e.nodeId)).toEqual(['sleep', 'after']);
+    expect(log.filter((e) => e.type === 'run.started')).toHaveLength(1);
+    // C reads the same log.
+    expect(await waitLog(c, run.runId, ended)).toEqual(log);
+  }, 60_000);
+});
