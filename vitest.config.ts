@@ -24,7 +24,9 @@ const NEEDS_CONTRACTS = ['packages/testkit/src/crash-recovery.test.ts'];
 // Throws under CI when the contracts are missing: the official-schema check is never silently off there.
 const gate = contractsGate(contractsDir, process.env);
 if (!gate.run) {
-  process.stderr.write(`skipping the conformance suites and the crash test: ${gate.reason}; set WEFT_CONTRACTS_DIR to the directory holding schemas/ and conformance-fixtures/ to run them\n`);
+  process.stderr.write(
+    `skipping the conformance suites and the crash test: ${gate.reason}; set WEFT_CONTRACTS_DIR to the directory holding schemas/ and conformance-fixtures/ to run them\n`,
+  );
 }
 const haveContracts = gate.run;
 

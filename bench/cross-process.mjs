@@ -32,7 +32,15 @@ const admin = process.env.WEFT_TEST_PG_URL || 'postgres://postgres@127.0.0.1:543
 function host(name, url) {
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [join(REPO, 'packages/server/dist/main.js')], {
-      env: { PATH: process.env.PATH, WEFT_STORE: 'postgres', WEFT_PG_URL: url, WEFT_PORT: '0', WEFT_API_KEYS: `bench:${KEY}`, WEFT_LOG_LEVEL: 'error', WEFT_WORKFLOWS_DIR: `${join(CONTRACTS, 'conformance-fixtures')}:${join(REPO, 'examples/workflows')}` },
+      env: {
+        PATH: process.env.PATH,
+        WEFT_STORE: 'postgres',
+        WEFT_PG_URL: url,
+        WEFT_PORT: '0',
+        WEFT_API_KEYS: `bench:${KEY}`,
+        WEFT_LOG_LEVEL: 'error',
+        WEFT_WORKFLOWS_DIR: `${join(CONTRACTS, 'conformance-fixtures')}:${join(REPO, 'examples/workflows')}`,
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -49,7 +57,11 @@ function host(name, url) {
 }
 
 async function one(a, b, lat) {
-  const r = await fetch(`${a.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ workflowId: 'weft-sleep', inputs: { delayMs: DELAY } }) });
+  const r = await fetch(`${a.url}/v1/runs`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ workflowId: 'weft-sleep', inputs: { delayMs: DELAY } }),
+  });
   const { runId } = await r.json();
   const res = await fetch(`${b.url}/v1/runs/${runId}/events?streamMode=debug`, { headers: { authorization: `Bearer ${KEY}` } });
   const dec = new TextDecoder();
@@ -83,14 +95,18 @@ const b = await host('B', url.toString());
 try {
   const lat = [];
   let next = 0;
-  await Promise.all(Array.from({ length: CONC }, async () => {
-    while (next < RUNS) {
-      next++;
-      await one(a, SAME ? a : b, lat);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONC }, async () => {
+      while (next < RUNS) {
+        next++;
+        await one(a, SAME ? a : b, lat);
+      }
+    }),
+  );
   lat.sort((x, y) => x - y);
-  console.log(`${SAME ? 'same-process' : 'cross-process'} SSE latency (A appends, ${SAME ? 'A' : 'B'} streams), ${lat.length} live events over ${RUNS} runs, C=${CONC}: p50 ${q(lat, 0.5)} ms, p95 ${q(lat, 0.95)} ms, p99 ${q(lat, 0.99)} ms, max ${lat.at(-1)} ms`);
+  console.log(
+    `${SAME ? 'same-process' : 'cross-process'} SSE latency (A appends, ${SAME ? 'A' : 'B'} streams), ${lat.length} live events over ${RUNS} runs, C=${CONC}: p50 ${q(lat, 0.5)} ms, p95 ${q(lat, 0.95)} ms, p99 ${q(lat, 0.99)} ms, max ${lat.at(-1)} ms`,
+  );
 } finally {
   a.child.kill('SIGKILL');
   b.child.kill('SIGKILL');

@@ -21,7 +21,8 @@ const SPECIAL = new Set(['(idle)', '(program)', '(garbage collector)', '(root)']
 const JSON_BUILTINS = new Set(['stringify', 'parse', 'JSONStringify', 'JSONParse']);
 
 /** V8 does not sample C++ callbacks as frames, so native statement work lands in the caller. */
-const weftComponent = (pkg) => (pkg === 'store-sqlite' ? 'weft store-sqlite (incl. native statement calls)' : pkg === 'store-postgres' ? 'weft store-postgres' : `weft ${pkg}`);
+const weftComponent = (pkg) =>
+  pkg === 'store-sqlite' ? 'weft store-sqlite (incl. native statement calls)' : pkg === 'store-postgres' ? 'weft store-postgres' : `weft ${pkg}`;
 
 /** Component of a JS frame from its URL (undefined for native frames). */
 function componentOfUrl(url) {
@@ -30,10 +31,41 @@ function componentOfUrl(url) {
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u);
   if (nm) {
     const pkg = nm[1];
-    if (pkg === 'fastify' || pkg.startsWith('@fastify/') || ['find-my-way', 'avvio', 'light-my-request', 'fast-json-stringify', 'fast-querystring', 'secure-json-parse', 'fast-decode-uri-component', 'abstract-logging', 'toad-cache', 'process-warning', 'rfdc', 'fastq'].includes(pkg)) return 'fastify';
-    if (pkg === 'pino' || pkg === 'sonic-boom' || pkg.startsWith('@pinojs/') || pkg === 'pino-std-serializers' || pkg === 'fast-redact' || pkg === 'thread-stream' || pkg === 'on-exit-leak-free' || pkg === 'atomic-sleep' || pkg === 'quick-format-unescaped' || pkg === 'safe-stable-stringify') return 'logging (pino)';
+    if (
+      pkg === 'fastify' ||
+      pkg.startsWith('@fastify/') ||
+      [
+        'find-my-way',
+        'avvio',
+        'light-my-request',
+        'fast-json-stringify',
+        'fast-querystring',
+        'secure-json-parse',
+        'fast-decode-uri-component',
+        'abstract-logging',
+        'toad-cache',
+        'process-warning',
+        'rfdc',
+        'fastq',
+      ].includes(pkg)
+    )
+      return 'fastify';
+    if (
+      pkg === 'pino' ||
+      pkg === 'sonic-boom' ||
+      pkg.startsWith('@pinojs/') ||
+      pkg === 'pino-std-serializers' ||
+      pkg === 'fast-redact' ||
+      pkg === 'thread-stream' ||
+      pkg === 'on-exit-leak-free' ||
+      pkg === 'atomic-sleep' ||
+      pkg === 'quick-format-unescaped' ||
+      pkg === 'safe-stable-stringify'
+    )
+      return 'logging (pino)';
     if (pkg === 'better-sqlite3' || pkg === 'bindings') return 'SQLite (better-sqlite3; native SQLite time lands here)';
-    if (pkg.startsWith('pg') || pkg === 'postgres-array' || pkg === 'postgres-date' || pkg === 'postgres-bytea' || pkg === 'postgres-interval') return 'postgres driver (pg)';
+    if (pkg.startsWith('pg') || pkg === 'postgres-array' || pkg === 'postgres-date' || pkg === 'postgres-bytea' || pkg === 'postgres-interval')
+      return 'postgres driver (pg)';
     if (pkg === 'ajv' || pkg === 'ajv-formats' || pkg === 'fast-uri' || pkg === 'fast-deep-equal') return 'validation (ajv)';
     if (pkg.startsWith('@weft/')) return weftComponent(pkg.slice(6));
     return `npm ${pkg}`;
@@ -41,8 +73,16 @@ function componentOfUrl(url) {
   const ws = /\/packages\/([^/]+)\//.exec(u);
   if (ws) return weftComponent(ws[1]);
   if (u.startsWith('node:internal/crypto') || u === 'node:crypto') return 'node crypto';
-  if (/^node:(_http_|http|https|net|internal\/http|internal\/stream|stream|internal\/streams|internal\/net|internal\/dns)/.test(u)) return 'node http/net/streams';
-  if (u.startsWith('node:internal/timers') || u === 'node:timers' || u.startsWith('node:internal/process/task_queues') || u.startsWith('node:internal/async_hooks') || u.startsWith('node:events')) return 'node event loop/timers/events';
+  if (/^node:(_http_|http|https|net|internal\/http|internal\/stream|stream|internal\/streams|internal\/net|internal\/dns)/.test(u))
+    return 'node http/net/streams';
+  if (
+    u.startsWith('node:internal/timers') ||
+    u === 'node:timers' ||
+    u.startsWith('node:internal/process/task_queues') ||
+    u.startsWith('node:internal/async_hooks') ||
+    u.startsWith('node:events')
+  )
+    return 'node event loop/timers/events';
   if (u.startsWith('node:')) return 'node other';
   return 'other JS';
 }
@@ -111,7 +151,13 @@ export function summarizeProfile(profile, { top = 25 } = {}) {
     if (cf.functionName === '(idle)') idleUs += us;
     const comp = componentOf(id);
     const key = `${cf.functionName || '(anonymous)'}\u0000${cf.url}\u0000${cf.lineNumber}`;
-    const cur = fnSelf.get(key) ?? { key, fn: cf.functionName || '(anonymous)', where: cf.url ? `${shortUrl(cf.url)}:${cf.lineNumber + 1}` : '(native)', component: comp, us: 0 };
+    const cur = fnSelf.get(key) ?? {
+      key,
+      fn: cf.functionName || '(anonymous)',
+      where: cf.url ? `${shortUrl(cf.url)}:${cf.lineNumber + 1}` : '(native)',
+      component: comp,
+      us: 0,
+    };
     cur.us += us;
     fnSelf.set(key, cur);
     compSelf.set(comp, (compSelf.get(comp) ?? 0) + us);
@@ -172,7 +218,12 @@ export function summarizeProfile(profile, { top = 25 } = {}) {
     .slice(0, top)
     .map(([k, us]) => {
       const [fn, url, line] = k.split('\u0000');
-      return { function: fn, where: url ? `${shortUrl(url)}:${Number(line) + 1}` : '(native)', inclusiveMs: +(us / 1000).toFixed(1), pctBusy: +pct(us, busyUs).toFixed(2) };
+      return {
+        function: fn,
+        where: url ? `${shortUrl(url)}:${Number(line) + 1}` : '(native)',
+        inclusiveMs: +(us / 1000).toFixed(1),
+        pctBusy: +pct(us, busyUs).toFixed(2),
+      };
     });
   const components = [...compSelf.entries()]
     .filter(([c]) => c !== '(idle)')
@@ -196,9 +247,13 @@ export function formatProfileSummary(s) {
   lines.push(`profile: ${s.samples} samples over ${s.durationMs} ms; busy ${s.busyMs} ms, idle ${s.idleMs} ms (percentages are of busy time)`);
   lines.push('');
   lines.push('top self-time functions:');
-  lines.push(`  ${'#'.padStart(2)}  ${'self%'.padStart(6)}  ${'incl%'.padStart(6)}  ${'ms'.padStart(8)}  ${'function'.padEnd(34)} ${'component'.padEnd(30)} where`);
+  lines.push(
+    `  ${'#'.padStart(2)}  ${'self%'.padStart(6)}  ${'incl%'.padStart(6)}  ${'ms'.padStart(8)}  ${'function'.padEnd(34)} ${'component'.padEnd(30)} where`,
+  );
   s.top.forEach((f, i) => {
-    lines.push(`  ${String(i + 1).padStart(2)}  ${f.pctBusy.toFixed(2).padStart(6)}  ${f.inclusivePctBusy.toFixed(2).padStart(6)}  ${f.selfMs.toFixed(1).padStart(8)}  ${f.function.slice(0, 34).padEnd(34)} ${f.component.slice(0, 30).padEnd(30)} ${f.where}`);
+    lines.push(
+      `  ${String(i + 1).padStart(2)}  ${f.pctBusy.toFixed(2).padStart(6)}  ${f.inclusivePctBusy.toFixed(2).padStart(6)}  ${f.selfMs.toFixed(1).padStart(8)}  ${f.function.slice(0, 34).padEnd(34)} ${f.component.slice(0, 30).padEnd(30)} ${f.where}`,
+    );
   });
   lines.push('');
   lines.push('main callers of the top self-time functions:');
@@ -208,7 +263,8 @@ export function formatProfileSummary(s) {
   }
   lines.push('');
   lines.push('top inclusive (total) time:');
-  for (const f of s.topInclusive) lines.push(`  ${f.pctBusy.toFixed(2).padStart(6)}%  ${f.inclusiveMs.toFixed(1).padStart(9)} ms  ${f.function.slice(0, 40).padEnd(40)} ${f.where}`);
+  for (const f of s.topInclusive)
+    lines.push(`  ${f.pctBusy.toFixed(2).padStart(6)}%  ${f.inclusiveMs.toFixed(1).padStart(9)} ms  ${f.function.slice(0, 40).padEnd(40)} ${f.where}`);
   lines.push('');
   lines.push('self time by component:');
   for (const c of s.components) lines.push(`  ${c.pctBusy.toFixed(2).padStart(6)}%  ${c.selfMs.toFixed(1).padStart(9)} ms  ${c.component}`);
@@ -216,7 +272,10 @@ export function formatProfileSummary(s) {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, json: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { top: { type: 'string', default: '25' }, json: { type: 'boolean', default: false } },
+  });
   if (positionals.length !== 1) {
     process.stderr.write('usage: node bench/profile-summary.mjs FILE.cpuprofile [--top N] [--json]\n');
     process.exit(2);

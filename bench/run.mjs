@@ -113,7 +113,8 @@ function parseCli(argv) {
   }
   const num = (name, min, max, int = true) => {
     const v = Number(values[name]);
-    if (!Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v))) throw new Error(`--${name} must be ${int ? 'an integer' : 'a number'} in ${min}..${max}`);
+    if (!Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v)))
+      throw new Error(`--${name} must be ${int ? 'an integer' : 'a number'} in ${min}..${max}`);
     return v;
   };
   const opts = {
@@ -125,7 +126,10 @@ function parseCli(argv) {
     duration: num('duration', 0.5, 600, false),
     warmup: num('warmup', 0, 120, false),
     collapseConcurrency: num('collapse-concurrency', 1, 1024),
-    phases: values.phases.split(',').map((s) => s.trim()).filter(Boolean),
+    phases: values.phases
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     wait: values.wait,
     workflow: values.workflow,
     maxOps: num('max-ops', 1, 100_000_000),
@@ -416,42 +420,45 @@ function makeClient(base, apiKey, agent) {
       let firstDataMs;
       let terminal = false;
       let grace;
-      const req = http.request({ agent, hostname, port, method: 'GET', path: prefix + path, headers: { authorization: auth, accept: 'text/event-stream' } }, (r) => {
-        if (r.statusCode !== 200) {
-          let body = '';
-          r.setEncoding('utf8');
-          r.on('data', (d) => {
-            body += d;
-          });
-          r.on('end', () => rej(new HttpError(`http_${r.statusCode}`, `SSE ${r.statusCode}: ${body.slice(0, 200)}`)));
-          return;
-        }
-        r.setEncoding('utf8');
-        let pending = '';
-        r.on('data', (d) => {
-          const chunk = pending + d;
-          if (firstDataMs === undefined && (chunk.startsWith('data:') || chunk.includes('\ndata:'))) firstDataMs = performance.now() - t0;
-          const nl = chunk.lastIndexOf('\n');
-          if (nl < 0) {
-            pending = chunk;
+      const req = http.request(
+        { agent, hostname, port, method: 'GET', path: prefix + path, headers: { authorization: auth, accept: 'text/event-stream' } },
+        (r) => {
+          if (r.statusCode !== 200) {
+            let body = '';
+            r.setEncoding('utf8');
+            r.on('data', (d) => {
+              body += d;
+            });
+            r.on('end', () => rej(new HttpError(`http_${r.statusCode}`, `SSE ${r.statusCode}: ${body.slice(0, 200)}`)));
             return;
           }
-          pending = chunk.slice(nl + 1);
-          if (terminal) return;
-          for (const line of chunk.slice(0, nl).split('\n')) {
-            if (line.startsWith('event:') && TERMINAL_EVENTS.has(line.slice(6).trim())) terminal = true;
-          }
-          // A host that keeps the stream open after the terminal event gets 2 s, then we hang up.
-          if (terminal && !grace) grace = setTimeout(() => req.destroy(), 2000);
-        });
-        const done = () => {
-          clearTimeout(grace);
-          res({ firstDataMs, terminal, status: r.statusCode });
-        };
-        r.on('end', done);
-        r.on('close', done);
-        r.on('error', (e) => (terminal ? done() : rej(e)));
-      });
+          r.setEncoding('utf8');
+          let pending = '';
+          r.on('data', (d) => {
+            const chunk = pending + d;
+            if (firstDataMs === undefined && (chunk.startsWith('data:') || chunk.includes('\ndata:'))) firstDataMs = performance.now() - t0;
+            const nl = chunk.lastIndexOf('\n');
+            if (nl < 0) {
+              pending = chunk;
+              return;
+            }
+            pending = chunk.slice(nl + 1);
+            if (terminal) return;
+            for (const line of chunk.slice(0, nl).split('\n')) {
+              if (line.startsWith('event:') && TERMINAL_EVENTS.has(line.slice(6).trim())) terminal = true;
+            }
+            // A host that keeps the stream open after the terminal event gets 2 s, then we hang up.
+            if (terminal && !grace) grace = setTimeout(() => req.destroy(), 2000);
+          });
+          const done = () => {
+            clearTimeout(grace);
+            res({ firstDataMs, terminal, status: r.statusCode });
+          };
+          r.on('end', done);
+          r.on('close', done);
+          r.on('error', (e) => (terminal ? done() : rej(e)));
+        },
+      );
       req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new HttpError('timeout', `SSE ${path} timed out`)));
       req.on('error', (e) => (terminal ? res({ firstDataMs, terminal, status: 200 }) : rej(e)));
       req.end();
@@ -653,7 +660,8 @@ async function runPhase({ name, base, apiKey, concurrency, duration, warmup, max
     res.machineBusyCores = +(((after.sys.busy - before.sys.busy) / Math.max(1, after.sys.total - before.sys.total)) * ncpu).toFixed(2);
   }
   // Everything else on the box (other processes, postgres, kernel threads): flags interference.
-  const otherCores = (hostCores) => (res.machineBusyCores === undefined ? undefined : +Math.max(0, res.machineBusyCores - res.clientCpuCores - hostCores).toFixed(2));
+  const otherCores = (hostCores) =>
+    res.machineBusyCores === undefined ? undefined : +Math.max(0, res.machineBusyCores - res.clientCpuCores - hostCores).toFixed(2);
   if (host && before.host && after.host) {
     const u = after.host.user - before.host.user;
     const s = after.host.system - before.host.system;
@@ -742,9 +750,19 @@ const fmt = (v, d = 2) => (v === null || v === undefined || Number.isNaN(v) ? '�
 function figures(p, noisyCores) {
   const disturbed = p.otherCores !== undefined && p.otherCores > noisyCores;
   if (disturbed && p.quiet && p.quiet.quietSeconds >= 5) {
-    return { source: `quiet seconds ${p.quiet.quietSeconds}/${p.quiet.ofSeconds}`, opsPerS: p.quiet.opsPerS, latencyMs: p.quiet.latencyMs, hostCpuMsPerOp: p.quiet.hostCpuMsPerOp };
+    return {
+      source: `quiet seconds ${p.quiet.quietSeconds}/${p.quiet.ofSeconds}`,
+      opsPerS: p.quiet.opsPerS,
+      latencyMs: p.quiet.latencyMs,
+      hostCpuMsPerOp: p.quiet.hostCpuMsPerOp,
+    };
   }
-  return { source: disturbed ? `DISTURBED: other processes used ${p.otherCores} cores` : '', opsPerS: p.opsPerS, latencyMs: p.latencyMs, hostCpuMsPerOp: p.host?.cpuMsPerOp ?? null };
+  return {
+    source: disturbed ? `DISTURBED: other processes used ${p.otherCores} cores` : '',
+    opsPerS: p.opsPerS,
+    latencyMs: p.latencyMs,
+    hostCpuMsPerOp: p.host?.cpuMsPerOp ?? null,
+  };
 }
 
 function evaluateTargets(results, opts, hostMode) {
@@ -758,14 +776,32 @@ function evaluateTargets(results, opts, hostMode) {
       ratio = cmp === '>=' ? measured / target : target / measured;
       verdict = (cmp === '>=' ? measured >= target : measured <= target) ? 'MET' : 'MISSED';
     }
-    rows.push({ metric, measured, unit, target: target === null ? null : `${cmp === '>=' ? '≥' : '≤'} ${target} ${unit}`.trim(), ratio: ratio === null ? null : +ratio.toFixed(2), verdict, note });
+    rows.push({
+      metric,
+      measured,
+      unit,
+      target: target === null ? null : `${cmp === '>=' ? '≥' : '≤'} ${target} ${unit}`.trim(),
+      ratio: ratio === null ? null : +ratio.toFixed(2),
+      verdict,
+      note,
+    });
   };
   const e2e = byPhase.e2e;
   if (e2e) {
     const f = fig(e2e);
-    if (opts.store === 'sqlite') add(`noop runs/s end-to-end (sqlite, C=${e2e.concurrency}, ${opts.wait})`, f.opsPerS, 'runs/s', TARGETS.e2eSqliteRunsPerS, '>=', f.source);
-    else if (opts.store === 'postgres') add(`noop runs/s end-to-end (postgres, C=${e2e.concurrency}, ${opts.wait})`, f.opsPerS, 'runs/s', TARGETS.e2ePostgresRunsPerS, '>=', f.source);
-    else add(`noop runs/s end-to-end (memory, C=${e2e.concurrency}, ${opts.wait})`, f.opsPerS, 'runs/s', null, '>=', [`no memory target (sqlite: ≥ ${TARGETS.e2eSqliteRunsPerS})`, f.source].filter(Boolean).join('; '));
+    if (opts.store === 'sqlite')
+      add(`noop runs/s end-to-end (sqlite, C=${e2e.concurrency}, ${opts.wait})`, f.opsPerS, 'runs/s', TARGETS.e2eSqliteRunsPerS, '>=', f.source);
+    else if (opts.store === 'postgres')
+      add(`noop runs/s end-to-end (postgres, C=${e2e.concurrency}, ${opts.wait})`, f.opsPerS, 'runs/s', TARGETS.e2ePostgresRunsPerS, '>=', f.source);
+    else
+      add(
+        `noop runs/s end-to-end (memory, C=${e2e.concurrency}, ${opts.wait})`,
+        f.opsPerS,
+        'runs/s',
+        null,
+        '>=',
+        [`no memory target (sqlite: ≥ ${TARGETS.e2eSqliteRunsPerS})`, f.source].filter(Boolean).join('; '),
+      );
     const what = `host CPU per run (e2e, ${opts.store}${opts.store === 'postgres' ? ', Weft process only' : ''})`;
     if (hostMode) add(what, f.hostCpuMsPerOp, 'ms', TARGETS.hostCpuMsPerRun, '<=', f.source);
     else add(what, null, 'ms', TARGETS.hostCpuMsPerRun, '<=', 'not available: external host');
@@ -807,15 +843,53 @@ function evaluateTargets(results, opts, hostMode) {
 function renderHuman(results) {
   const L = [];
   const o = results.options;
-  L.push(`Weft bench ${results.date} — target ${results.target.mode === 'spawned' ? `spawned host pid ${results.target.pid} (store ${o.store})` : `external ${results.target.url} (store label ${o.store})`}`);
-  L.push(`machine: ${results.machine.cores} cores, node ${results.machine.node}${results.code ? `; code ${results.code.head}${results.code.uncommittedFilesInPackages ? ` + ${results.code.uncommittedFilesInPackages} uncommitted files in packages/` : ''}` : ''}; C=${o.concurrency}, duration ${o.duration}s (+${o.warmup}s warmup) per phase, wait=${o.wait}, workflow ${o.workflow}${o.profile ? ', PROFILING (slower)' : ''}`);
+  L.push(
+    `Weft bench ${results.date} — target ${results.target.mode === 'spawned' ? `spawned host pid ${results.target.pid} (store ${o.store})` : `external ${results.target.url} (store label ${o.store})`}`,
+  );
+  L.push(
+    `machine: ${results.machine.cores} cores, node ${results.machine.node}${results.code ? `; code ${results.code.head}${results.code.uncommittedFilesInPackages ? ` + ${results.code.uncommittedFilesInPackages} uncommitted files in packages/` : ''}` : ''}; C=${o.concurrency}, duration ${o.duration}s (+${o.warmup}s warmup) per phase, wait=${o.wait}, workflow ${o.workflow}${o.profile ? ', PROFILING (slower)' : ''}`,
+  );
   L.push('');
-  const head = ['phase', 'C', 'ok', 'err', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'host CPU ms/op', 'host cores', 'host peak RSS MB', 'client CPU ms/op', 'client cores', 'box busy cores', 'other cores'];
+  const head = [
+    'phase',
+    'C',
+    'ok',
+    'err',
+    'ops/s',
+    'p50 ms',
+    'p95 ms',
+    'p99 ms',
+    'max ms',
+    'host CPU ms/op',
+    'host cores',
+    'host peak RSS MB',
+    'client CPU ms/op',
+    'client cores',
+    'box busy cores',
+    'other cores',
+  ];
   const rows = [];
   for (const p of results.phases) {
     const main = p.latencyMs.latency;
     const label = `${p.phase === 'e2e' || p.phase === 'collapse' ? `${p.phase} (${o.wait})` : p.phase}${p.attempts > 1 ? ` [${p.attempt}/${p.attempts}]` : ''}`;
-    rows.push([label, p.concurrency, p.ok, p.errors, fmt(p.opsPerS, 0), fmt(main?.p50), fmt(main?.p95), fmt(main?.p99), fmt(main?.max, 1), fmt(p.host?.cpuMsPerOp, 3), fmt(p.host?.cpuCores), fmt(p.host?.peakRssMb, 1), fmt(p.clientCpuMsPerOp, 3), fmt(p.clientCpuCores), fmt(p.machineBusyCores), fmt(p.otherCores)]);
+    rows.push([
+      label,
+      p.concurrency,
+      p.ok,
+      p.errors,
+      fmt(p.opsPerS, 0),
+      fmt(main?.p50),
+      fmt(main?.p95),
+      fmt(main?.p99),
+      fmt(main?.max, 1),
+      fmt(p.host?.cpuMsPerOp, 3),
+      fmt(p.host?.cpuCores),
+      fmt(p.host?.peakRssMb, 1),
+      fmt(p.clientCpuMsPerOp, 3),
+      fmt(p.clientCpuCores),
+      fmt(p.machineBusyCores),
+      fmt(p.otherCores),
+    ]);
     if (p.latencyMs.firstEvent) {
       const f = p.latencyMs.firstEvent;
       rows.push(['  └ SSE first data:', '', '', '', '', fmt(f.p50), fmt(f.p95), fmt(f.p99), fmt(f.max, 1), '', '', '', '', '', '', '']);
@@ -823,7 +897,24 @@ function renderHuman(results) {
     const q = p.quiet;
     if (q && p.otherCores > o.noisyCores) {
       const ql = q.latencyMs?.latency;
-      rows.push([`  └ quiet s ${q.quietSeconds}/${q.ofSeconds}`, '', '', '', fmt(q.opsPerS, 0), fmt(ql?.p50), fmt(ql?.p95), fmt(ql?.p99), fmt(ql?.max, 1), fmt(q.hostCpuMsPerOp, 3), '', '', '', '', '', '']);
+      rows.push([
+        `  └ quiet s ${q.quietSeconds}/${q.ofSeconds}`,
+        '',
+        '',
+        '',
+        fmt(q.opsPerS, 0),
+        fmt(ql?.p50),
+        fmt(ql?.p95),
+        fmt(ql?.p99),
+        fmt(ql?.max, 1),
+        fmt(q.hostCpuMsPerOp, 3),
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+      ]);
       const qf = q.latencyMs?.firstEvent;
       if (qf) rows.push(['    └ SSE first data:', '', '', '', '', fmt(qf.p50), fmt(qf.p95), fmt(qf.p99), fmt(qf.max, 1), '', '', '', '', '', '', '']);
     }
@@ -834,21 +925,34 @@ function renderHuman(results) {
   L.push(widths.map((w) => '─'.repeat(w)).join('  '));
   for (const r of rows) L.push(line(r));
   L.push('');
-  L.push('latency: create = POST /v1/runs round trip; e2e/collapse/sse = POST → terminal; SSE first data: = GET …/events?streamMode=debug start → first data: frame');
+  L.push(
+    'latency: create = POST /v1/runs round trip; e2e/collapse/sse = POST → terminal; SSE first data: = GET …/events?streamMode=debug start → first data: frame',
+  );
   L.push('other cores = box busy − host − client (− postgres server): CPU used by anything else on the machine; > ~0.1 means interference');
-  if (results.phases.some((p) => p.attempts > 1)) L.push('[k/n]: the phase was run n times because other processes loaded the machine; attempt k (the quietest) is shown');
+  if (results.phases.some((p) => p.attempts > 1))
+    L.push('[k/n]: the phase was run n times because other processes loaded the machine; attempt k (the quietest) is shown');
   if (results.phases.some((p) => p.quiet && p.otherCores > o.noisyCores)) {
-    L.push(`quiet s q/N: the same figures over only the q one-second slices (of N, pooled over all attempts) in which other processes used ≤ ${o.noisyCores} cores; targets use these`);
+    L.push(
+      `quiet s q/N: the same figures over only the q one-second slices (of N, pooled over all attempts) in which other processes used ≤ ${o.noisyCores} cores; targets use these`,
+    );
   }
-  if (results.target.mode !== 'spawned') L.push('host CPU / RSS: not available (external host: run without --base-url to let the bench spawn and sample the host)');
+  if (results.target.mode !== 'spawned')
+    L.push('host CPU / RSS: not available (external host: run without --base-url to let the bench spawn and sample the host)');
   for (const p of results.phases) {
     if (p.errors) L.push(`! ${p.phase}: ${p.errors} errors ${JSON.stringify(p.errorKinds)} e.g. ${p.errorSamples[0]}`);
-    if (p.postgresServer) L.push(`postgres server processes during ${p.phase}: ${fmt(p.postgresServer.cpuMsPerOp, 3)} CPU ms/op, ${fmt(p.postgresServer.cpuCores)} cores`);
+    if (p.postgresServer)
+      L.push(`postgres server processes during ${p.phase}: ${fmt(p.postgresServer.cpuMsPerOp, 3)} CPU ms/op, ${fmt(p.postgresServer.cpuCores)} cores`);
   }
   if (results.host?.peakRssMbLifetime) L.push(`host peak RSS over its lifetime (VmHWM): ${results.host.peakRssMbLifetime} MB`);
   L.push('');
   const th = ['metric', 'measured', 'target', 'ratio', 'verdict'];
-  const tr = results.targets.map((t) => [t.metric, t.measured === null ? '—' : `${fmt(t.measured, t.unit === 'runs/s' ? 0 : 3)} ${t.unit}`, t.target ?? '—', t.ratio === null ? '—' : `${t.ratio.toFixed(2)}×`, `${t.verdict}${t.note ? ` (${t.note})` : ''}`]);
+  const tr = results.targets.map((t) => [
+    t.metric,
+    t.measured === null ? '—' : `${fmt(t.measured, t.unit === 'runs/s' ? 0 : 3)} ${t.unit}`,
+    t.target ?? '—',
+    t.ratio === null ? '—' : `${t.ratio.toFixed(2)}×`,
+    `${t.verdict}${t.note ? ` (${t.note})` : ''}`,
+  ]);
   const tw = th.map((h, i) => Math.max(h.length, ...tr.map((r) => String(r[i]).length)));
   const tl = (r) => r.map((c, i) => String(c).padEnd(tw[i])).join('  ');
   L.push('targets (ratio > 1 = better than target):');
@@ -915,8 +1019,23 @@ async function main() {
     date: new Date().toISOString(),
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
     code: host ? gitInfo(resolve(opts.hostDir ?? REPO)) : undefined,
-    options: { store: opts.store, concurrency: opts.concurrency, duration: opts.duration, warmup: opts.warmup, collapseConcurrency: opts.collapseConcurrency, phases: opts.phases, wait: opts.wait, workflow: opts.workflow, profile: opts.profile, quietWait: opts.quietWait, retryNoisy: opts.retryNoisy, noisyCores: opts.noisyCores },
-    target: host ? { mode: 'spawned', url: host.url, pid: host.pid } : { mode: 'external', url: base.toString(), note: 'host CPU and RSS not available for an external host' },
+    options: {
+      store: opts.store,
+      concurrency: opts.concurrency,
+      duration: opts.duration,
+      warmup: opts.warmup,
+      collapseConcurrency: opts.collapseConcurrency,
+      phases: opts.phases,
+      wait: opts.wait,
+      workflow: opts.workflow,
+      profile: opts.profile,
+      quietWait: opts.quietWait,
+      retryNoisy: opts.retryNoisy,
+      noisyCores: opts.noisyCores,
+    },
+    target: host
+      ? { mode: 'spawned', url: host.url, pid: host.pid }
+      : { mode: 'external', url: base.toString(), note: 'host CPU and RSS not available for an external host' },
     phases: [],
   };
   try {
@@ -967,7 +1086,15 @@ async function main() {
         case 'sse':
           return runPhase({ ...common, name: 'sse', concurrency: opts.concurrency, duration: opts.duration, fields: ['latency', 'firstEvent'], op: sseOp });
         case 'sse1':
-          return runPhase({ ...common, name: 'sse1', concurrency: 1, duration: Math.min(opts.duration, 5), warmup: Math.min(opts.warmup, 1), fields: ['latency', 'firstEvent'], op: sseOp });
+          return runPhase({
+            ...common,
+            name: 'sse1',
+            concurrency: 1,
+            duration: Math.min(opts.duration, 5),
+            warmup: Math.min(opts.warmup, 1),
+            fields: ['latency', 'firstEvent'],
+            op: sseOp,
+          });
         default:
           return runPhase({ ...common, name: 'collapse', concurrency: opts.collapseConcurrency, duration: opts.duration, fields: ['latency'], op: e2eOp });
       }
@@ -987,7 +1114,10 @@ async function main() {
         if (r.otherCores === undefined) break;
         pooled = poolQuiet(attempts, opts.noisyCores);
         if (r.otherCores <= opts.noisyCores || pooled.quietSeconds >= 0.8 * Math.min(opts.duration, phase === 'sse1' ? 5 : opts.duration)) break;
-        if (a < opts.retryNoisy) log(`phase ${phase}: other processes used ${r.otherCores} cores (> ${opts.noisyCores}); ${pooled.quietSeconds} quiet seconds so far: running it again (${a + 1}/${opts.retryNoisy})`);
+        if (a < opts.retryNoisy)
+          log(
+            `phase ${phase}: other processes used ${r.otherCores} cores (> ${opts.noisyCores}); ${pooled.quietSeconds} quiet seconds so far: running it again (${a + 1}/${opts.retryNoisy})`,
+          );
       }
       const best = attempts.reduce((x, y) => ((y.otherCores ?? 0) < (x.otherCores ?? 0) ? y : x));
       best.attempt = attempts.indexOf(best) + 1;

@@ -31,7 +31,9 @@ const SAMPLE: VitestJsonReport & Record<string, unknown> = {
       message: '',
       assertionResults: [
         test(['stream-sse: modes'], 'updates contains run.started', 'passed'),
-        test(['stream-sse: modes', 'buffering'], 'bufferMs=4000 delivers the terminal event early', 'failed', ['AssertionError: expected 4100 to be less than 2000\n    at sse.test.ts:88:5']),
+        test(['stream-sse: modes', 'buffering'], 'bufferMs=4000 delivers the terminal event early', 'failed', [
+          'AssertionError: expected 4100 to be less than 2000\n    at sse.test.ts:88:5',
+        ]),
         test(['stream-sse: resume and live delivery'], 'resumes after Last-Event-ID', 'skipped'),
         test(['stream-sse: resume and live delivery'], 'later', 'todo'),
       ],
@@ -82,13 +84,23 @@ describe('summarizeReport', () => {
 
   it('lists failed tests with their first failure line, and files that failed outside tests', () => {
     expect(summarizeReport(SAMPLE).failures).toEqual([
-      { profile: 'stream-sse', name: 'stream-sse: modes › buffering › bufferMs=4000 delivers the terminal event early', message: 'AssertionError: expected 4100 to be less than 2000' },
-      { profile: FILE_ERRORS, name: '/repo/packages/conformance/src/scenarios/tenancy.test.ts', message: "Cannot find module './missing.js' imported from tenancy.test.ts" },
+      {
+        profile: 'stream-sse',
+        name: 'stream-sse: modes › buffering › bufferMs=4000 delivers the terminal event early',
+        message: 'AssertionError: expected 4100 to be less than 2000',
+      },
+      {
+        profile: FILE_ERRORS,
+        name: '/repo/packages/conformance/src/scenarios/tenancy.test.ts',
+        message: "Cannot find module './missing.js' imported from tenancy.test.ts",
+      },
     ]);
   });
 
   it('is ok when every test passed or was skipped', () => {
-    const report: VitestJsonReport = { testResults: [{ name: 'a.test.ts', status: 'passed', assertionResults: [test(['core: a'], 'x', 'passed'), test(['core: a'], 'y', 'skipped')] }] };
+    const report: VitestJsonReport = {
+      testResults: [{ name: 'a.test.ts', status: 'passed', assertionResults: [test(['core: a'], 'x', 'passed'), test(['core: a'], 'y', 'skipped')] }],
+    };
     expect(summarizeReport(report).ok).toBe(true);
   });
 
@@ -131,7 +143,16 @@ describe('report plumbing', () => {
   it('finds the repository root above the CLI sources and builds the vitest command', () => {
     const root = findRepoRoot(new URL('.', import.meta.url).pathname);
     expect(new URL('../../../', import.meta.url).pathname.replace(/\/$/, '')).toBe(root);
-    expect(vitestArgs(root, '/tmp/r.json', 'core')).toEqual([`${root}/node_modules/vitest/vitest.mjs`, 'run', '--project', 'conformance-memory', '--reporter=json', '--outputFile=/tmp/r.json', '--testNamePattern', 'core']);
+    expect(vitestArgs(root, '/tmp/r.json', 'core')).toEqual([
+      `${root}/node_modules/vitest/vitest.mjs`,
+      'run',
+      '--project',
+      'conformance-memory',
+      '--reporter=json',
+      '--outputFile=/tmp/r.json',
+      '--testNamePattern',
+      'core',
+    ]);
     expect(vitestArgs(root, '/tmp/r.json')).not.toContain('--testNamePattern');
   });
 

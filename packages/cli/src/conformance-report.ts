@@ -60,7 +60,11 @@ export function profileOf(ancestorTitles: readonly string[], title: string): str
   return TAG.exec(outer)?.[1]?.toLowerCase() ?? UNTAGGED;
 }
 
-const firstLine = (text: string | undefined): string => (text ?? '').split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+const firstLine = (text: string | undefined): string =>
+  (text ?? '')
+    .split('\n')
+    .find((l) => l.trim() !== '')
+    ?.trim() ?? '';
 
 /** Groups the report's tests by profile; pseudo-profiles sort last. */
 export function summarizeReport(report: VitestJsonReport): ConformanceSummary {
@@ -95,13 +99,21 @@ export function summarizeReport(report: VitestJsonReport): ConformanceSummary {
 
   const pseudo = (p: string): boolean => p.startsWith('(');
   const profiles = [...byProfile.values()].sort((a, b) => Number(pseudo(a.profile)) - Number(pseudo(b.profile)) || a.profile.localeCompare(b.profile));
-  const total = profiles.reduce((t, p) => ({ passed: t.passed + p.passed, failed: t.failed + p.failed, skipped: t.skipped + p.skipped }), { passed: 0, failed: 0, skipped: 0 });
+  const total = profiles.reduce((t, p) => ({ passed: t.passed + p.passed, failed: t.failed + p.failed, skipped: t.skipped + p.skipped }), {
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+  });
   return { profiles, total, failures, ok: total.failed === 0 && total.passed + total.skipped > 0 };
 }
 
 /** The printed table: `profile  passed/failed/skipped` per profile, a total, then the failures. */
 export function formatSummary(summary: ConformanceSummary): string {
-  const rows = [['profile', 'passed', 'failed', 'skipped'], ...summary.profiles.map((p) => [p.profile, String(p.passed), String(p.failed), String(p.skipped)]), ['total', String(summary.total.passed), String(summary.total.failed), String(summary.total.skipped)]];
+  const rows = [
+    ['profile', 'passed', 'failed', 'skipped'],
+    ...summary.profiles.map((p) => [p.profile, String(p.passed), String(p.failed), String(p.skipped)]),
+    ['total', String(summary.total.passed), String(summary.total.failed), String(summary.total.skipped)],
+  ];
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
   const line = (r: string[]): string => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[0] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
   const out = rows.map(line);
@@ -117,5 +129,8 @@ export function formatSummary(summary: ConformanceSummary): string {
 export function isVitestJsonReport(value: unknown): value is VitestJsonReport {
   if (typeof value !== 'object' || value === null) return false;
   const results = (value as { testResults?: unknown }).testResults;
-  return Array.isArray(results) && results.every((f: unknown) => typeof f === 'object' && f !== null && Array.isArray((f as { assertionResults?: unknown }).assertionResults));
+  return (
+    Array.isArray(results) &&
+    results.every((f: unknown) => typeof f === 'object' && f !== null && Array.isArray((f as { assertionResults?: unknown }).assertionResults))
+  );
 }

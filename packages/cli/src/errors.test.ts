@@ -9,7 +9,9 @@ describe('formatErrorLine', () => {
     expect(formatErrorLine(new WeftConnectionError('GET /v1/runs/x', 'GET /v1/runs/x failed: fetch failed (ECONNREFUSED)'))).toBe(
       'error: connection_failed: GET /v1/runs/x failed: fetch failed (ECONNREFUSED)',
     );
-    expect(formatErrorLine(new CliError('invalid_argument', '--limit must be a positive integer'))).toBe('error: invalid_argument: --limit must be a positive integer');
+    expect(formatErrorLine(new CliError('invalid_argument', '--limit must be a positive integer'))).toBe(
+      'error: invalid_argument: --limit must be a positive integer',
+    );
   });
 
   it('quotes the first validation errors of details.errors', () => {
@@ -19,10 +21,14 @@ describe('formatErrorLine', () => {
       { path: '/a', message: 'x' },
       { path: '/b', message: 'y' },
     ];
-    expect(formatErrorLine(new WeftApiError({ status: 400, code: 'validation_error', message: 'The clarification answers are invalid.', details: { errors } }))).toBe(
+    expect(
+      formatErrorLine(new WeftApiError({ status: 400, code: 'validation_error', message: 'The clarification answers are invalid.', details: { errors } })),
+    ).toBe(
       'error: validation_error: The clarification answers are invalid. (/resumeValue/answers/n: does not match the question schema; bare; /a: x; +1 more)',
     );
-    expect(formatErrorLine(new WeftApiError({ status: 400, code: 'validation_error', message: 'Bad.', details: { errors: 'nope' } }))).toBe('error: validation_error: Bad.');
+    expect(formatErrorLine(new WeftApiError({ status: 400, code: 'validation_error', message: 'Bad.', details: { errors: 'nope' } }))).toBe(
+      'error: validation_error: Bad.',
+    );
   });
 
   it('falls back to internal_error and keeps the line single', () => {
@@ -43,7 +49,14 @@ describe('serve flags', () => {
       { port: '0', store: 'memory', workflowsDir: 'a:b', apiKeys: 't1:0123456789abcdef' },
       { WEFT_PORT: '3737', WEFT_HOST: '0.0.0.0', WEFT_STORE: 'sqlite', PATH: '/bin' },
     );
-    expect(env).toMatchObject({ WEFT_PORT: '0', WEFT_HOST: '0.0.0.0', WEFT_STORE: 'memory', WEFT_WORKFLOWS_DIR: 'a:b', WEFT_API_KEYS: 't1:0123456789abcdef', PATH: '/bin' });
+    expect(env).toMatchObject({
+      WEFT_PORT: '0',
+      WEFT_HOST: '0.0.0.0',
+      WEFT_STORE: 'memory',
+      WEFT_WORKFLOWS_DIR: 'a:b',
+      WEFT_API_KEYS: 't1:0123456789abcdef',
+      PATH: '/bin',
+    });
     expect(env.WEFT_PG_URL).toBeUndefined();
   });
 

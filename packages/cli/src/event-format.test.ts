@@ -19,7 +19,9 @@ describe('formatEventLine', () => {
     expect(formatEventLine(ev(0, 'run.started', { workflowId: 'conformance-noop', inputs: { n: 1 } }), plain)).toBe(
       '   0  run.started       workflowId=conformance-noop inputs={"n":1}',
     );
-    expect(formatEventLine(ev(1, 'node.started', { nodeId: 'a', typeId: 'core.noop', attempt: 0 }, 'a'), plain)).toBe('   1  node.started      [a]  typeId=core.noop attempt=0');
+    expect(formatEventLine(ev(1, 'node.started', { nodeId: 'a', typeId: 'core.noop', attempt: 0 }, 'a'), plain)).toBe(
+      '   1  node.started      [a]  typeId=core.noop attempt=0',
+    );
     expect(formatEventLine(ev(3, 'run.completed', {}), plain)).toBe('   3  run.completed');
   });
 
@@ -29,7 +31,9 @@ describe('formatEventLine', () => {
   });
 
   it('takes the node id from the payload when the envelope has none', () => {
-    expect(formatEventLine(ev(4, 'node.skipped', { nodeId: 'b', reason: 'condition false' }), plain)).toBe('   4  node.skipped      [b]  reason="condition false"');
+    expect(formatEventLine(ev(4, 'node.skipped', { nodeId: 'b', reason: 'condition false' }), plain)).toBe(
+      '   4  node.skipped      [b]  reason="condition false"',
+    );
   });
 
   it('stays on one line for multi-line strings', () => {

@@ -47,7 +47,12 @@ export function parseJsonObject(raw: string, flag: string): Record<string, unkno
  * Builds an object from a JSON base and `key=value` assignments; assignments win. Returns
  * `undefined` when neither was given, so the field can be left out of the request.
  */
-export function buildObject(assignments: readonly string[] | undefined, json: string | undefined, flag: string, jsonFlag: string): Record<string, unknown> | undefined {
+export function buildObject(
+  assignments: readonly string[] | undefined,
+  json: string | undefined,
+  flag: string,
+  jsonFlag: string,
+): Record<string, unknown> | undefined {
   if (!json && (!assignments || assignments.length === 0)) return undefined;
   const out: Record<string, unknown> = json ? parseJsonObject(json, jsonFlag) : {};
   for (const raw of assignments ?? []) {

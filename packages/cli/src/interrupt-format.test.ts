@@ -32,7 +32,12 @@ const ev = (sequence: number, type: string, payload: unknown, nodeId?: string): 
 });
 
 const approvalData = { title: 'Ship the release?', description: 'Check the diff\nfirst.', actions: ['accept', 'reject'], requiredApprovals: 1 };
-const clarificationData = { questions: [{ id: 'q1', question: 'Which colour?' }, { id: 'q2', question: 'How many?' }] };
+const clarificationData = {
+  questions: [
+    { id: 'q1', question: 'Which colour?' },
+    { id: 'q2', question: 'How many?' },
+  ],
+};
 
 const view = (over: Partial<InterruptView> = {}): InterruptView => ({
   runId: 'r1',
@@ -56,7 +61,16 @@ describe('shellQuote and formatAge', () => {
   });
 
   it('renders ages in the largest whole unit', () => {
-    expect([0, 59_999, 60_000, 3_599_999, 3_600_000, 47 * 3_600_000, 48 * 3_600_000, -5].map(formatAge)).toEqual(['0s', '59s', '1m', '59m', '1h', '47h', '2d', '0s']);
+    expect([0, 59_999, 60_000, 3_599_999, 3_600_000, 47 * 3_600_000, 48 * 3_600_000, -5].map(formatAge)).toEqual([
+      '0s',
+      '59s',
+      '1m',
+      '59m',
+      '1h',
+      '47h',
+      '2d',
+      '0s',
+    ]);
     expect([0, 800, 1000, 90_000].map(formatDuration)).toEqual(['0ms', '800ms', '1s', '1m']);
   });
 });
@@ -99,12 +113,21 @@ describe('answerCommands and resumeValueShape', () => {
       'weft interrupts approve r1 g [--comment <text>]',
       `weft interrupts resolve r1 g --value '{"action":"edit-accept","editedArtifactData":<json>}'`,
     ]);
-    expect(resumeValueShape({ kind: 'approval', data: { actions: ['accept', 'edit-accept'] } })).toBe('{"action": accept|edit-accept, "comment"?: string, "editedArtifactData"?: any}');
+    expect(resumeValueShape({ kind: 'approval', data: { actions: ['accept', 'edit-accept'] } })).toBe(
+      '{"action": accept|edit-accept, "comment"?: string, "editedArtifactData"?: any}',
+    );
   });
 
   it('uses --answers-json when a question expects a typed answer', () => {
-    const data = { questions: [{ id: 'colour', question: 'Which?' }, { id: 'n', question: 'How many?', schema: { type: 'integer' } }] };
-    expect(answerCommands({ runId: 'r1', nodeId: 'ask', kind: 'clarification', data })).toEqual([`weft interrupts answer r1 ask --answers-json '{"colour":"<answer>","n":<integer>}'`]);
+    const data = {
+      questions: [
+        { id: 'colour', question: 'Which?' },
+        { id: 'n', question: 'How many?', schema: { type: 'integer' } },
+      ],
+    };
+    expect(answerCommands({ runId: 'r1', nodeId: 'ask', kind: 'clarification', data })).toEqual([
+      `weft interrupts answer r1 ask --answers-json '{"colour":"<answer>","n":<integer>}'`,
+    ]);
     expect(formatInterruptPrompt({ runId: 'r1', nodeId: 'ask', kind: 'clarification', data }, plain)).toContain('        n: How many? (integer)');
   });
 
@@ -135,7 +158,12 @@ describe('answerCommands and resumeValueShape', () => {
 
 describe('formatInterruptPrompt', () => {
   it('shows an approval with its title, actions and answer commands', () => {
-    expect(formatInterruptPrompt({ runId: 'r1', nodeId: 'gate', kind: 'approval', data: { ...approvalData, requiredApprovals: 2 }, timeoutMs: 300_000 }, plain).split('\n')).toEqual([
+    expect(
+      formatInterruptPrompt(
+        { runId: 'r1', nodeId: 'gate', kind: 'approval', data: { ...approvalData, requiredApprovals: 2 }, timeoutMs: 300_000 },
+        plain,
+      ).split('\n'),
+    ).toEqual([
       '      approval needed at node gate (run r1): Ship the release?',
       '        Check the diff first.',
       '        actions: accept, reject; 2 approvals required; times out after 5m',
@@ -147,7 +175,16 @@ describe('formatInterruptPrompt', () => {
   });
 
   it('shows the artifact under review and leaves the approval schema to the commands', () => {
-    const text = formatInterruptPrompt({ runId: 'r1', nodeId: 'g', kind: 'approval', data: { title: 'Publish?', artifactData: 'Hello world', actions: ['accept'] }, resumeSchema: { type: 'object' } }, plain);
+    const text = formatInterruptPrompt(
+      {
+        runId: 'r1',
+        nodeId: 'g',
+        kind: 'approval',
+        data: { title: 'Publish?', artifactData: 'Hello world', actions: ['accept'] },
+        resumeSchema: { type: 'object' },
+      },
+      plain,
+    );
     expect(text).toContain('        artifact: "Hello world"\n        actions: accept\n');
     expect(text).not.toContain('resume schema');
   });
@@ -164,7 +201,10 @@ describe('formatInterruptPrompt', () => {
   });
 
   it('shows an external event with its correlation, and a custom interrupt with its schema', () => {
-    const ext = formatInterruptPrompt({ runId: 'r1', nodeId: 'wait', kind: 'external-event', data: { eventType: 'order.paid', correlation: { orderId: '42' } } }, plain);
+    const ext = formatInterruptPrompt(
+      { runId: 'r1', nodeId: 'wait', kind: 'external-event', data: { eventType: 'order.paid', correlation: { orderId: '42' } } },
+      plain,
+    );
     expect(ext).toContain('waiting for an external event at node wait (run r1): order.paid');
     expect(ext).toContain('correlation: {"orderId":"42"}');
     expect(ext).toContain(`deliver it with:\n          weft interrupts resolve r1 wait --value '{"orderId":"42"}'`);
@@ -183,7 +223,16 @@ describe('createInterruptWatcher', () => {
     expect(w.holding).toBe(true);
     const prompts = w.push(ev(3, 'interrupt.requested', { kind: 'approval', key: 'gate', data: approvalData, timeoutMs: 1000 }, 'gate'));
     expect(prompts).toEqual([
-      { runId: 'r1', nodeId: 'gate', kind: 'approval', data: approvalData, interruptId: 'int_1', key: 'gate', timeoutMs: 1000, requestedAt: '2026-01-01T00:00:00.000Z' },
+      {
+        runId: 'r1',
+        nodeId: 'gate',
+        kind: 'approval',
+        data: approvalData,
+        interruptId: 'int_1',
+        key: 'gate',
+        timeoutMs: 1000,
+        requestedAt: '2026-01-01T00:00:00.000Z',
+      },
     ]);
     expect(w.holding).toBe(false);
     expect(w.push(ev(4, 'approval.requested', { nodeId: 'gate', title: 't' }, 'gate'))).toEqual([]);
@@ -192,7 +241,9 @@ describe('createInterruptWatcher', () => {
   it('prompts a bare node.suspended when something else comes first, or on flush', () => {
     const w = createInterruptWatcher();
     w.push(ev(2, 'node.suspended', { nodeId: 'ask', interruptId: 'int_2', kind: 'clarification', key: 'ask' }, 'ask'));
-    expect(w.push(ev(3, 'run.annotated', {}))).toEqual([{ runId: 'r1', nodeId: 'ask', kind: 'clarification', interruptId: 'int_2', key: 'ask', requestedAt: '2026-01-01T00:00:00.000Z' }]);
+    expect(w.push(ev(3, 'run.annotated', {}))).toEqual([
+      { runId: 'r1', nodeId: 'ask', kind: 'clarification', interruptId: 'int_2', key: 'ask', requestedAt: '2026-01-01T00:00:00.000Z' },
+    ]);
     w.push(ev(4, 'node.suspended', { kind: 'custom' }, 'c'));
     expect(w.flush().map((i) => i.nodeId)).toEqual(['c']);
     expect(w.flush()).toEqual([]);
@@ -210,15 +261,26 @@ describe('formatInterruptTable', () => {
   it('shows run, node, kind, age and a summary', () => {
     const list = [view(), view({ runId: 'r2', nodeId: 'ask', kind: 'clarification', data: clarificationData, requestedAt: '2026-01-01T00:59:30.000Z' })];
     expect(formatInterruptTable(list, NOW)).toBe(
-      ['RUN  NODE  KIND           AGE  SUMMARY', 'r1   gate  approval       5m   Ship the release?', 'r2   ask   clarification  30s  Which colour? (+1 more)'].join('\n'),
+      [
+        'RUN  NODE  KIND           AGE  SUMMARY',
+        'r1   gate  approval       5m   Ship the release?',
+        'r2   ask   clarification  30s  Which colour? (+1 more)',
+      ].join('\n'),
     );
     expect(formatInterruptTable([], NOW)).toBe('no pending interrupts');
   });
 
   it('adds the status and outcome of settled interrupts for one run', () => {
-    const list = [view({ status: 'resolved', outcome: 'accepted' }), view({ nodeId: 'late', status: 'expired', outcome: 'expired', data: { title: 'Late', actions: ['accept'] } })];
+    const list = [
+      view({ status: 'resolved', outcome: 'accepted' }),
+      view({ nodeId: 'late', status: 'expired', outcome: 'expired', data: { title: 'Late', actions: ['accept'] } }),
+    ];
     expect(formatInterruptTable(list, NOW, { withStatus: true })).toBe(
-      ['RUN  NODE  KIND      STATUS               AGE  SUMMARY', 'r1   gate  approval  resolved (accepted)  5m   Ship the release?', 'r1   late  approval  expired (expired)    5m   Late'].join('\n'),
+      [
+        'RUN  NODE  KIND      STATUS               AGE  SUMMARY',
+        'r1   gate  approval  resolved (accepted)  5m   Ship the release?',
+        'r1   late  approval  expired (expired)    5m   Late',
+      ].join('\n'),
     );
     expect(formatInterruptTable([], NOW, { withStatus: true })).toBe('no interrupts');
   });
@@ -226,8 +288,22 @@ describe('formatInterruptTable', () => {
 
 describe('formatInterruptDetails', () => {
   it('shows an approval with votes, schema, commands and the callback token', () => {
-    const v = view({ data: { ...approvalData, requiredApprovals: 2, rejectionPolicy: 'majority' }, votes: [{ principal: 'alice', action: 'accept', at: 't' }], resumeSchema: { type: 'object' }, expiresAt: '2026-01-01T02:00:00.000Z' });
-    const info = infoFromView(v, { kind: 'approval', nodeId: 'gate', interruptId: 'int_1', key: 'gate', payload: {}, requestedAt: 't', interruptToken: 'tok/1', tokenExpiresAt: '2026-01-02T00:00:00.000Z' });
+    const v = view({
+      data: { ...approvalData, requiredApprovals: 2, rejectionPolicy: 'majority' },
+      votes: [{ principal: 'alice', action: 'accept', at: 't' }],
+      resumeSchema: { type: 'object' },
+      expiresAt: '2026-01-01T02:00:00.000Z',
+    });
+    const info = infoFromView(v, {
+      kind: 'approval',
+      nodeId: 'gate',
+      interruptId: 'int_1',
+      key: 'gate',
+      payload: {},
+      requestedAt: 't',
+      interruptToken: 'tok/1',
+      tokenExpiresAt: '2026-01-02T00:00:00.000Z',
+    });
     expect(formatInterruptDetails(info, plain, NOW, 'http://h:1').split('\n')).toEqual([
       'interrupt     int_1',
       'run           r1',
@@ -259,7 +335,11 @@ describe('formatInterruptDetails', () => {
 
   it('lists clarification questions and leaves out the token of another interrupt', () => {
     const v = view({ nodeId: 'ask', interruptId: 'int_2', kind: 'clarification', data: clarificationData });
-    const text = formatInterruptDetails(infoFromView(v, { kind: 'approval', nodeId: 'gate', interruptId: 'int_1', key: 'g', payload: {}, requestedAt: 't', interruptToken: 'other' }), plain, NOW);
+    const text = formatInterruptDetails(
+      infoFromView(v, { kind: 'approval', nodeId: 'gate', interruptId: 'int_1', key: 'g', payload: {}, requestedAt: 't', interruptToken: 'other' }),
+      plain,
+      NOW,
+    );
     expect(text).toContain('questions\n  q1: Which colour?\n  q2: How many?');
     expect(text).toContain("answer with\n  weft interrupts answer r1 ask --answer 'q1=<answer>' --answer 'q2=<answer>'");
     expect(text).not.toContain('other');
@@ -275,10 +355,21 @@ describe('formatInterruptDetails', () => {
 
 describe('answer and run-control outcomes', () => {
   it('reports the outcome, or the quorum progress of a vote', () => {
-    expect(formatResolveResult({ runId: 'r1', nodeId: 'gate', interruptId: 'i', status: 'running', interrupt: { kind: 'approval', outcome: 'accepted' } }, plain)).toBe('run r1 node gate: accepted; run running');
+    expect(
+      formatResolveResult({ runId: 'r1', nodeId: 'gate', interruptId: 'i', status: 'running', interrupt: { kind: 'approval', outcome: 'accepted' } }, plain),
+    ).toBe('run r1 node gate: accepted; run running');
     expect(formatResolveResult({ runId: 'r1', nodeId: 'x', interruptId: 'i', status: 'running' }, plain)).toBe('run r1 node x: resolved; run running');
     expect(
-      formatResolveResult({ runId: 'r1', nodeId: 'gate', interruptId: 'i', status: 'waiting-approval', interrupt: { kind: 'approval', outcome: 'pending', votes: { granted: 1, rejected: 1, required: 3 } } }, plain),
+      formatResolveResult(
+        {
+          runId: 'r1',
+          nodeId: 'gate',
+          interruptId: 'i',
+          status: 'waiting-approval',
+          interrupt: { kind: 'approval', outcome: 'pending', votes: { granted: 1, rejected: 1, required: 3 } },
+        },
+        plain,
+      ),
     ).toBe('run r1 node gate: vote recorded, 1 of 3 approvals, 1 rejected; run waiting-approval');
   });
 

@@ -173,7 +173,8 @@ export function answerCommands(info: Pick<InterruptInfo, 'runId' | 'nodeId' | 'k
       if (action === 'accept') out.push(`weft interrupts approve ${target} [--comment <text>]`);
       else if (action === 'reject') out.push(`weft interrupts reject ${target} [--comment <text>]`);
       else if (action === 'refine') out.push(`weft interrupts resolve ${target} --value ${shellQuote('{"action":"refine","feedback":"<text>"}')}`);
-      else if (action === 'edit-accept') out.push(`weft interrupts resolve ${target} --value ${shellQuote('{"action":"edit-accept","editedArtifactData":<json>}')}`);
+      else if (action === 'edit-accept')
+        out.push(`weft interrupts resolve ${target} --value ${shellQuote('{"action":"edit-accept","editedArtifactData":<json>}')}`);
       else out.push(`weft interrupts resolve ${target} --value ${shellQuote(JSON.stringify({ action, comment: '<text>' }))}`);
     }
     return out;
@@ -250,7 +251,8 @@ export function formatInterruptPrompt(info: InterruptInfo, c: Colors): string {
     if (summary) detail(`data: ${summary}`);
   }
   // Approvals and clarifications are answered through the commands below; others need the schema.
-  if (info.resumeSchema && info.kind !== 'approval' && info.kind !== 'clarification') detail(`resume schema: ${truncate(JSON.stringify(info.resumeSchema), 200)}`);
+  if (info.resumeSchema && info.kind !== 'approval' && info.kind !== 'clarification')
+    detail(`resume schema: ${truncate(JSON.stringify(info.resumeSchema), 200)}`);
   if (info.kind !== 'approval' && typeof info.timeoutMs === 'number') detail(`times out after ${formatDuration(info.timeoutMs)}`);
   detail(info.kind === 'external-event' ? 'deliver it with:' : 'answer with:');
   for (const cmd of answerCommands(info)) detail(`  ${c.cyan(cmd)}`);
@@ -275,7 +277,14 @@ export interface InterruptWatcher {
 const eventNodeId = (e: RunEventDoc): string | undefined => e.nodeId ?? (isRecord(e.payload) ? str(e.payload.nodeId) : undefined);
 
 /** Events after which a held `node.suspended` of the same node is dropped instead of prompted. */
-const SETTLING_EVENT_TYPES: ReadonlySet<string> = new Set(['interrupt.resolved', 'node.resumed', 'node.completed', 'node.failed', 'node.cancelled', 'node.skipped']);
+const SETTLING_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'interrupt.resolved',
+  'node.resumed',
+  'node.completed',
+  'node.failed',
+  'node.cancelled',
+  'node.skipped',
+]);
 
 /** Creates an {@link InterruptWatcher}. */
 export function createInterruptWatcher(): InterruptWatcher {
@@ -292,7 +301,13 @@ export function createInterruptWatcher(): InterruptWatcher {
       if (e.type === 'interrupt.requested' && nodeId !== undefined) {
         const suspended = held.get(nodeId);
         held.delete(nodeId);
-        const info: InterruptInfo = { runId: e.runId, nodeId, kind: str(p.kind) ?? suspended?.kind ?? 'custom', data: isRecord(p.data) ? p.data : {}, requestedAt: e.timestamp };
+        const info: InterruptInfo = {
+          runId: e.runId,
+          nodeId,
+          kind: str(p.kind) ?? suspended?.kind ?? 'custom',
+          data: isRecord(p.data) ? p.data : {},
+          requestedAt: e.timestamp,
+        };
         const interruptId = str(p.interruptId) ?? suspended?.interruptId;
         if (interruptId) info.interruptId = interruptId;
         if (str(p.key)) info.key = p.key as string;
@@ -324,7 +339,14 @@ export function formatInterruptTable(list: readonly InterruptView[], now: number
   const header = ['RUN', 'NODE', 'KIND', ...(opts.withStatus ? ['STATUS'] : []), 'AGE', 'SUMMARY'];
   const rows = list.map((i) => {
     const status = i.status === 'pending' || !i.outcome ? i.status : `${i.status} (${i.outcome})`;
-    return [i.runId, i.nodeId, i.kind, ...(opts.withStatus ? [status] : []), ageOf(i.requestedAt, now), interruptSummary(i.kind, isRecord(i.data) ? i.data : undefined)];
+    return [
+      i.runId,
+      i.nodeId,
+      i.kind,
+      ...(opts.withStatus ? [status] : []),
+      ageOf(i.requestedAt, now),
+      interruptSummary(i.kind, isRecord(i.data) ? i.data : undefined),
+    ];
   });
   return formatTable([header, ...rows]);
 }

@@ -85,10 +85,16 @@ async function hostWithRun(outcome: 'completed' | 'failed' | 'cancelled') {
         ? ev(3, 'run.failed', { error: { code: 'deterministic_fail', message: 'boom' } })
         : ev(3, 'run.cancelled', { reason: 'user' });
   return fakeHost((req, res) => {
-    if (req.method === 'POST' && req.url === '/v1/runs') return json(res, 201, { runId: 'r1', status: 'pending', workflowId: 'wf', eventsUrl: '/v1/runs/r1/events', statusUrl: '/v1/runs/r1' });
+    if (req.method === 'POST' && req.url === '/v1/runs')
+      return json(res, 201, { runId: 'r1', status: 'pending', workflowId: 'wf', eventsUrl: '/v1/runs/r1/events', statusUrl: '/v1/runs/r1' });
     if (req.url?.startsWith('/v1/runs/r1/events')) {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const frames = [ev(0, 'run.started', { workflowId: 'wf' }), ev(1, 'node.started', { nodeId: 'a', typeId: 'core.noop' }, 'a'), ev(2, 'node.completed', { nodeId: 'a' }, 'a'), terminal];
+      const frames = [
+        ev(0, 'run.started', { workflowId: 'wf' }),
+        ev(1, 'node.started', { nodeId: 'a', typeId: 'core.noop' }, 'a'),
+        ev(2, 'node.completed', { nodeId: 'a' }, 'a'),
+        terminal,
+      ];
       return void res.end(frames.map((e) => `id: ${e.sequence}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join(''));
     }
     if (req.url === '/v1/runs/r1') {
@@ -132,7 +138,10 @@ describe('weft runs start --watch', () => {
   it('prints NDJSON events and the final snapshot with --json', async () => {
     const host = await hostWithRun('completed');
     const r = await cli(['--json', 'runs', 'start', 'wf', '--watch', '--base-url', host.url]);
-    const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as { type?: string; status?: string });
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type?: string; status?: string });
     expect(r.code).toBe(0);
     expect(lines.map((l) => l.type ?? l.status)).toEqual(['run.started', 'node.started', 'node.completed', 'run.completed', 'completed']);
   });
@@ -177,7 +186,9 @@ describe('weft error output', () => {
 
 describe('weft runs and workflows', () => {
   it('lists runs with filters and shows the next cursor', async () => {
-    const host = await fakeHost((_req, res) => json(res, 200, { runs: [{ runId: 'r1', workflowId: 'wf', status: 'completed', startedAt: '2026-01-01T00:00:00Z' }], nextCursor: 'abc' }));
+    const host = await fakeHost((_req, res) =>
+      json(res, 200, { runs: [{ runId: 'r1', workflowId: 'wf', status: 'completed', startedAt: '2026-01-01T00:00:00Z' }], nextCursor: 'abc' }),
+    );
     const r = await cli(['runs', 'list', '--status', 'completed', '--workflow', 'wf', '--limit', '5', '--base-url', host.url]);
     expect(r.code).toBe(0);
     expect(host.seen[0]?.url).toBe('/v1/runs?status=completed&workflowId=wf&limit=5');
@@ -187,7 +198,12 @@ describe('weft runs and workflows', () => {
   it('cancels one run, or several through bulk-cancel (exit 1 if any was refused)', async () => {
     const host = await fakeHost((req, res) =>
       req.url === '/v1/runs:bulk-cancel'
-        ? json(res, 200, { results: [{ runId: 'a', ok: true, status: 'cancelled' }, { runId: 'b', ok: false, error: { code: 'run_terminal', message: 'Run already completed.' } }] })
+        ? json(res, 200, {
+            results: [
+              { runId: 'a', ok: true, status: 'cancelled' },
+              { runId: 'b', ok: false, error: { code: 'run_terminal', message: 'Run already completed.' } },
+            ],
+          })
         : json(res, 200, { runId: 'a', status: 'cancelling' }),
     );
     const one = await cli(['runs', 'cancel', 'a', '--reason', 'stop', '--base-url', host.url]);
@@ -200,7 +216,14 @@ describe('weft runs and workflows', () => {
 
   it('dumps the event log by polling until the terminal page', async () => {
     const host = await fakeHost((_req, res) =>
-      json(res, 200, { runId: 'r1', events: [ev(0, 'run.started', { workflowId: 'wf' }), ev(1, 'run.completed', {})], lastEventSeq: 1, runStatus: 'completed', isTerminal: true, isComplete: true }),
+      json(res, 200, {
+        runId: 'r1',
+        events: [ev(0, 'run.started', { workflowId: 'wf' }), ev(1, 'run.completed', {})],
+        lastEventSeq: 1,
+        runStatus: 'completed',
+        isTerminal: true,
+        isComplete: true,
+      }),
     );
     const r = await cli(['runs', 'events', 'r1', '--base-url', host.url]);
     expect(r.code).toBe(0);
@@ -232,7 +255,12 @@ describe('weft runs and workflows', () => {
 const sse = (events: RunEventDoc[]): string => events.map((e) => `id: ${e.sequence}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join('');
 const NOW = Date.parse('2026-01-01T01:00:00.000Z');
 const approvalData = { title: 'Ship the release?', actions: ['accept', 'reject'], requiredApprovals: 1 };
-const clarificationData = { questions: [{ id: 'q1', question: 'Which colour?' }, { id: 'q2', question: 'How many?' }] };
+const clarificationData = {
+  questions: [
+    { id: 'q1', question: 'Which colour?' },
+    { id: 'q2', question: 'How many?' },
+  ],
+};
 
 describe('weft runs start --watch with an interrupt', () => {
   it('prints the interrupt, keeps watching while the run waits, and ends after it is approved', async () => {
@@ -244,9 +272,13 @@ describe('weft runs start --watch with an interrupt', () => {
       ev(2, 'node.suspended', { nodeId: 'gate', interruptId: 'int_1', kind: 'approval', key: 'gate' }, 'gate'),
       ev(3, 'interrupt.requested', { kind: 'approval', key: 'gate', data: approvalData }, 'gate'),
     ];
-    const after = [ev(4, 'interrupt.resolved', { nodeId: 'gate', interruptId: 'int_1', kind: 'approval', outcome: 'accepted' }, 'gate'), ev(5, 'run.completed', { durationMs: 9 })];
+    const after = [
+      ev(4, 'interrupt.resolved', { nodeId: 'gate', interruptId: 'int_1', kind: 'approval', outcome: 'accepted' }, 'gate'),
+      ev(5, 'run.completed', { durationMs: 9 }),
+    ];
     const host = await fakeHost((req, res) => {
-      if (req.method === 'POST' && req.url === '/v1/runs') return json(res, 201, { runId: 'r1', status: 'pending', workflowId: 'wf', eventsUrl: '/v1/runs/r1/events', statusUrl: '/v1/runs/r1' });
+      if (req.method === 'POST' && req.url === '/v1/runs')
+        return json(res, 201, { runId: 'r1', status: 'pending', workflowId: 'wf', eventsUrl: '/v1/runs/r1/events', statusUrl: '/v1/runs/r1' });
       if (req.url?.startsWith('/v1/runs/r1/events')) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         if (approved) return void res.end(sse([...before, ...after]));
@@ -300,7 +332,12 @@ describe('weft runs start --watch with an interrupt', () => {
     });
     const r = await cli(['--json', 'runs', 'start', 'wf', '--watch', '--base-url', host.url]);
     expect(r.code).toBe(3);
-    expect(r.out.trim().split('\n').map((l) => (JSON.parse(l) as { type?: string; status?: string }).type ?? 'final')).toEqual(['interrupt.requested', 'run.cancelled', 'final']);
+    expect(
+      r.out
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { type?: string; status?: string }).type ?? 'final'),
+    ).toEqual(['interrupt.requested', 'run.cancelled', 'final']);
   });
 });
 
@@ -372,14 +409,31 @@ describe('weft interrupts', () => {
   it('lists the pending interrupts of the tenant, or every interrupt of one run', async () => {
     const host = await fakeHost((req, res) =>
       req.url === '/v1/host/weft/interrupts'
-        ? json(res, 200, { interrupts: [{ ...view(), workflowId: 'wf' }, { ...view({ runId: 'r2', nodeId: 'ask', kind: 'clarification', data: clarificationData, requestedAt: '2026-01-01T00:59:58.000Z' }), workflowId: 'wf' }] })
+        ? json(res, 200, {
+            interrupts: [
+              { ...view(), workflowId: 'wf' },
+              {
+                ...view({ runId: 'r2', nodeId: 'ask', kind: 'clarification', data: clarificationData, requestedAt: '2026-01-01T00:59:58.000Z' }),
+                workflowId: 'wf',
+              },
+            ],
+          })
         : json(res, 200, { interrupts: [view({ status: 'resolved', outcome: 'accepted' })] }),
     );
     const now = (): number => NOW;
     const pending = await cli(['interrupts', 'list', '--base-url', host.url], {}, { now });
-    expect(pending.out).toBe(['RUN  NODE  KIND           AGE  SUMMARY', 'r1   gate  approval       5m   Ship the release?', 'r2   ask   clarification  2s   Which colour? (+1 more)', ''].join('\n'));
+    expect(pending.out).toBe(
+      [
+        'RUN  NODE  KIND           AGE  SUMMARY',
+        'r1   gate  approval       5m   Ship the release?',
+        'r2   ask   clarification  2s   Which colour? (+1 more)',
+        '',
+      ].join('\n'),
+    );
     const run = await cli(['interrupts', 'list', '--run', 'r1', '--base-url', host.url], {}, { now });
-    expect(run.out).toBe(['RUN  NODE  KIND      STATUS               AGE  SUMMARY', 'r1   gate  approval  resolved (accepted)  5m   Ship the release?', ''].join('\n'));
+    expect(run.out).toBe(
+      ['RUN  NODE  KIND      STATUS               AGE  SUMMARY', 'r1   gate  approval  resolved (accepted)  5m   Ship the release?', ''].join('\n'),
+    );
     const raw = await cli(['--json', 'interrupts', 'list', '--run', 'r1', '--base-url', host.url]);
     expect(JSON.parse(raw.out)).toEqual({ interrupts: [view({ status: 'resolved', outcome: 'accepted' })] });
     expect(host.seen.map((s) => s.url)).toEqual(['/v1/host/weft/interrupts', '/v1/runs/r1/interrupts', '/v1/runs/r1/interrupts']);
@@ -390,10 +444,29 @@ describe('weft interrupts', () => {
       runId: 'r1',
       workflowId: 'wf',
       status: 'waiting-input',
-      interrupt: { kind: 'custom', nodeId: 'c', interruptId: 'int_3', key: 'c', payload: { hint: 'pick' }, requestedAt: '2026-01-01T00:59:00.000Z', interruptToken: 'tok-abc', tokenExpiresAt: '2026-01-02T00:00:00.000Z' },
+      interrupt: {
+        kind: 'custom',
+        nodeId: 'c',
+        interruptId: 'int_3',
+        key: 'c',
+        payload: { hint: 'pick' },
+        requestedAt: '2026-01-01T00:59:00.000Z',
+        interruptToken: 'tok-abc',
+        tokenExpiresAt: '2026-01-02T00:00:00.000Z',
+      },
     };
-    const custom = view({ nodeId: 'c', interruptId: 'int_3', kind: 'custom', key: 'c', data: { hint: 'pick' }, requestedAt: '2026-01-01T00:59:00.000Z', resumeSchema: { type: 'number' } });
-    const host = await fakeHost((req, res) => (req.url === '/v1/runs/r1' ? json(res, 200, snapshot) : json(res, 200, { interrupts: [view({ status: 'resolved', outcome: 'accepted' }), custom] })));
+    const custom = view({
+      nodeId: 'c',
+      interruptId: 'int_3',
+      kind: 'custom',
+      key: 'c',
+      data: { hint: 'pick' },
+      requestedAt: '2026-01-01T00:59:00.000Z',
+      resumeSchema: { type: 'number' },
+    });
+    const host = await fakeHost((req, res) =>
+      req.url === '/v1/runs/r1' ? json(res, 200, snapshot) : json(res, 200, { interrupts: [view({ status: 'resolved', outcome: 'accepted' }), custom] }),
+    );
     const r = await cli(['interrupts', 'show', 'r1', '--base-url', `${host.url}/`], {}, { now: () => NOW });
     expect(r.code).toBe(0);
     expect(r.out).toBe(
@@ -430,7 +503,9 @@ describe('weft interrupts', () => {
 
   it('says when a run waits on nothing', async () => {
     const host = await fakeHost((req, res) =>
-      req.url === '/v1/runs/r1' ? json(res, 200, { runId: 'r1', workflowId: 'wf', status: 'completed' }) : json(res, 200, { interrupts: [view({ status: 'resolved', outcome: 'accepted' })] }),
+      req.url === '/v1/runs/r1'
+        ? json(res, 200, { runId: 'r1', workflowId: 'wf', status: 'completed' })
+        : json(res, 200, { interrupts: [view({ status: 'resolved', outcome: 'accepted' })] }),
     );
     const r = await cli(['interrupts', 'show', 'r1', '--base-url', host.url]);
     expect(r.out).toBe('run r1 waits on nothing (status completed); settled interrupts: weft interrupts list --run r1\n');
@@ -439,7 +514,14 @@ describe('weft interrupts', () => {
   it('approves, rejects, answers and resolves with the matching resume values', async () => {
     const host = await fakeHost((req, res) => {
       const nodeId = decodeURIComponent(req.url?.split('/').at(-1) ?? '');
-      if (nodeId === 'quorum') return json(res, 200, { runId: 'r1', nodeId, interruptId: 'i', status: 'waiting-approval', interrupt: { kind: 'approval', outcome: 'pending', votes: { granted: 1, rejected: 0, required: 2 } } });
+      if (nodeId === 'quorum')
+        return json(res, 200, {
+          runId: 'r1',
+          nodeId,
+          interruptId: 'i',
+          status: 'waiting-approval',
+          interrupt: { kind: 'approval', outcome: 'pending', votes: { granted: 1, rejected: 0, required: 2 } },
+        });
       const outcome = req.url?.endsWith('/no') ? 'rejected' : 'resolved';
       json(res, 200, { runId: 'r1', nodeId, interruptId: 'i', status: 'running', interrupt: { kind: 'x', outcome } });
     });
@@ -469,7 +551,9 @@ describe('weft interrupts', () => {
   });
 
   it('prints host refusals as error lines and checks answers before calling the host', async () => {
-    const host = await fakeHost((_req, res) => json(res, 409, { error: 'interrupt_already_resolved', message: 'The interrupt was already resolved.', details: { interruptId: 'int_1' } }));
+    const host = await fakeHost((_req, res) =>
+      json(res, 409, { error: 'interrupt_already_resolved', message: 'The interrupt was already resolved.', details: { interruptId: 'int_1' } }),
+    );
     const base = ['--base-url', host.url, '--api-key', KEY];
     const refused = await cli(['interrupts', 'approve', 'r1', 'gate', ...base]);
     expect(refused).toEqual({ code: 1, out: '', err: 'error: interrupt_already_resolved: The interrupt was already resolved.\n' });
@@ -487,13 +571,19 @@ describe('weft interrupts', () => {
 describe('weft runs pause and resume', () => {
   it('pauses (optionally immediately) and resumes a run', async () => {
     const host = await fakeHost((req, res) =>
-      req.url?.endsWith(':pause') ? json(res, 202, { runId: 'r1', status: 'paused', pausedAt: '2026-01-01T00:00:01.000Z' }) : json(res, 202, { runId: 'r1', status: 'running', resumedAt: '2026-01-01T00:00:02.000Z' }),
+      req.url?.endsWith(':pause')
+        ? json(res, 202, { runId: 'r1', status: 'paused', pausedAt: '2026-01-01T00:00:01.000Z' })
+        : json(res, 202, { runId: 'r1', status: 'running', resumedAt: '2026-01-01T00:00:02.000Z' }),
     );
     const pause = await cli(['runs', 'pause', 'r1', '--reason', 'deploy', '--immediate', '--base-url', host.url]);
     const drain = await cli(['runs', 'pause', 'r1', '--base-url', host.url]);
     const resume = await cli(['runs', 'resume', 'r1', '--reason', 'done', '--base-url', host.url]);
     const raw = await cli(['--json', 'runs', 'resume', 'r1', '--base-url', host.url]);
-    expect([pause.out, drain.out, resume.out]).toEqual(['run r1 paused at 2026-01-01T00:00:01.000Z\n', 'run r1 paused at 2026-01-01T00:00:01.000Z\n', 'run r1 running (resumed at 2026-01-01T00:00:02.000Z)\n']);
+    expect([pause.out, drain.out, resume.out]).toEqual([
+      'run r1 paused at 2026-01-01T00:00:01.000Z\n',
+      'run r1 paused at 2026-01-01T00:00:01.000Z\n',
+      'run r1 running (resumed at 2026-01-01T00:00:02.000Z)\n',
+    ]);
     expect(JSON.parse(raw.out)).toEqual({ runId: 'r1', status: 'running', resumedAt: '2026-01-01T00:00:02.000Z' });
     expect(host.seen.map((s) => `${s.method} ${s.url} ${s.body}`)).toEqual([
       'POST /v1/runs/r1:pause {"reason":"deploy","drainPolicy":"immediate"}',
@@ -504,7 +594,9 @@ describe('weft runs pause and resume', () => {
   });
 
   it('reports run_state_conflict with the run status', async () => {
-    const host = await fakeHost((_req, res) => json(res, 409, { error: 'run_state_conflict', message: 'The run is not paused.', details: { runStatus: 'running' } }));
+    const host = await fakeHost((_req, res) =>
+      json(res, 409, { error: 'run_state_conflict', message: 'The run is not paused.', details: { runStatus: 'running' } }),
+    );
     const r = await cli(['runs', 'resume', 'r1', '--base-url', host.url]);
     expect(r).toEqual({ code: 1, out: '', err: 'error: run_state_conflict: The run is not paused. (run status: running)\n' });
   });

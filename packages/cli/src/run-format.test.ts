@@ -10,11 +10,19 @@ describe('run formatting', () => {
   });
 
   it('aligns table columns without trailing spaces', () => {
-    expect(formatTable([['A', 'LONG HEADER', 'C'], ['long value', 'b', '']])).toBe('A           LONG HEADER  C\nlong value  b');
+    expect(
+      formatTable([
+        ['A', 'LONG HEADER', 'C'],
+        ['long value', 'b', ''],
+      ]),
+    ).toBe('A           LONG HEADER  C\nlong value  b');
   });
 
   it('shows the present snapshot fields only', () => {
-    const text = formatSnapshot({ runId: 'r1', workflowId: 'wf', status: 'failed', startedAt: 's', endedAt: 'e', error: { code: 'x', message: 'y' }, variables: {} }, plain);
+    const text = formatSnapshot(
+      { runId: 'r1', workflowId: 'wf', status: 'failed', startedAt: 's', endedAt: 'e', error: { code: 'x', message: 'y' }, variables: {} },
+      plain,
+    );
     expect(text).toBe(['run       r1', 'workflow  wf', 'status    failed', 'started   s', 'ended     e', 'error     x: y'].join('\n'));
     expect(formatFinalStatus({ runId: 'r1', workflowId: 'wf', status: 'completed' }, plain)).toBe('run r1 completed');
   });
@@ -27,7 +35,10 @@ describe('run formatting', () => {
         status: 'waiting-approval',
         pausedAt: 'p',
         interrupt: { kind: 'approval', nodeId: 'gate', interruptId: 'i1', key: 'gate', payload: {}, requestedAt: 't' },
-        pendingInterrupts: [{ nodeId: 'gate', interruptId: 'i1', kind: 'approval' }, { nodeId: 'ask', interruptId: 'i2', kind: 'clarification' }],
+        pendingInterrupts: [
+          { nodeId: 'gate', interruptId: 'i1', kind: 'approval' },
+          { nodeId: 'ask', interruptId: 'i2', kind: 'clarification' },
+        ],
         parentRunId: 'r0',
         parentNodeId: 'sub',
         childRuns: [{ runId: 'r2', nodeId: 'child', workflowId: 'wf2' }],

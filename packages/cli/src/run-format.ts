@@ -10,7 +10,11 @@ import type { Colors } from './cli-io.js';
 export const EXIT_CODES = { completed: 0, error: 1, failed: 2, cancelled: 3 } as const;
 
 /** One exit status per terminal status (a new terminal status fails to compile here). */
-const TERMINAL_EXIT_CODES: Readonly<Record<TerminalStatus, number>> = { completed: EXIT_CODES.completed, failed: EXIT_CODES.failed, cancelled: EXIT_CODES.cancelled };
+const TERMINAL_EXIT_CODES: Readonly<Record<TerminalStatus, number>> = {
+  completed: EXIT_CODES.completed,
+  failed: EXIT_CODES.failed,
+  cancelled: EXIT_CODES.cancelled,
+};
 
 /** Exit status for the final status of a watched run. */
 export function exitCodeForStatus(status: RunStatus | string): number {
@@ -31,7 +35,14 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
   for (const row of rows) {
     for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
   }
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** The one-line outcome printed after a watched run: `run r1 failed: code: message`. */

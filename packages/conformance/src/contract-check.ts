@@ -26,7 +26,9 @@ function walk(dir: string): string[] {
 function load(): Map<Kind, (v: unknown) => boolean & { errors?: unknown }> {
   if (validators !== undefined) return validators;
   if (!existsSync(schemasDir)) {
-    throw new Error(`the official OpenWOP schemas are not at ${schemasDir}: set WEFT_CONTRACTS_DIR to the directory holding schemas/ and conformance-fixtures/`);
+    throw new Error(
+      `the official OpenWOP schemas are not at ${schemasDir}: set WEFT_CONTRACTS_DIR to the directory holding schemas/ and conformance-fixtures/`,
+    );
   }
   const ajv = createAjv();
   const byFile = new Map<string, { $id?: string }>();

@@ -71,7 +71,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const approvers = (process.env.WEFT_TEST_API_KEY_APPROVERS ?? '').split(',').filter(Boolean);
     if (approvers.length >= 2) t.approverKeys = [approvers[0] as string, approvers[1] as string];
     const yesNo = (b: boolean): string => (b ? 'served' : 'absent');
-    process.stderr.write(`conformance target: external host at ${baseUrl} (audit verify: ${yesNo(t.routes.auditVerify)}, managed keys: ${yesNo(t.routes.managedKeys)})\n`);
+    process.stderr.write(
+      `conformance target: external host at ${baseUrl} (audit verify: ${yesNo(t.routes.auditVerify)}, managed keys: ${yesNo(t.routes.managedKeys)})\n`,
+    );
     project.provide('target', t);
     return async () => {};
   }

@@ -66,12 +66,17 @@ export function assertErrorEnvelope(body: unknown): void {
   if (keys.some((k) => !allowed.includes(k))) throw new Error(`error envelope has extra keys: ${keys.join(',')}`);
   const b = body as { error?: unknown; message?: unknown; details?: unknown };
   if (typeof b.error !== 'string' || !b.error || typeof b.message !== 'string' || !b.message) throw new Error('error envelope lacks error/message strings');
-  if (b.details !== undefined && (typeof b.details !== 'object' || b.details === null || Array.isArray(b.details))) throw new Error('details must be an object');
+  if (b.details !== undefined && (typeof b.details !== 'object' || b.details === null || Array.isArray(b.details)))
+    throw new Error('details must be an object');
   checkContract('error-envelope', body);
 }
 
 /** Starts a run and returns the 201 body. */
-export async function startRun(workflowId: string, extra: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<{ runId: string; status: string; eventsUrl: string }> {
+export async function startRun(
+  workflowId: string,
+  extra: Record<string, unknown> = {},
+  opts: CallOptions = {},
+): Promise<{ runId: string; status: string; eventsUrl: string }> {
   const r = await call<{ runId: string; status: string; eventsUrl: string }>('POST', '/v1/runs', { ...opts, body: { workflowId, ...extra } });
   if (r.status !== 201) throw new Error(`POST /v1/runs ${workflowId} → ${r.status} ${r.text}`);
   return r.body;

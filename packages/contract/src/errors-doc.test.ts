@@ -18,7 +18,11 @@ describe('error catalog', () => {
 
   it('WeftError renders the closed envelope and omits empty details', () => {
     expect(new WeftError('not_found', 'gone').toEnvelope()).toEqual({ error: 'not_found', message: 'gone' });
-    expect(new WeftError('forbidden', 'no', { scopeRequired: 'runs:read' }).toEnvelope()).toEqual({ error: 'forbidden', message: 'no', details: { scopeRequired: 'runs:read' } });
+    expect(new WeftError('forbidden', 'no', { scopeRequired: 'runs:read' }).toEnvelope()).toEqual({
+      error: 'forbidden',
+      message: 'no',
+      details: { scopeRequired: 'runs:read' },
+    });
     expect(new WeftError('recursion_limit_exceeded', 'x').status).toBe(500);
     expect(isErrorCode('validation_error')).toBe(true);
     expect(isErrorCode('made_up')).toBe(false);

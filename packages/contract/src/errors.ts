@@ -15,7 +15,10 @@ export interface ErrorSpec {
 }
 
 export const ERROR_CATALOG = {
-  unauthenticated: { status: 401, when: 'The credential is missing, malformed, unknown or not a Bearer token; a bearer JWT failed verification; or a required client certificate is missing, untrusted, expired, revoked or unmapped.' },
+  unauthenticated: {
+    status: 401,
+    when: 'The credential is missing, malformed, unknown or not a Bearer token; a bearer JWT failed verification; or a required client certificate is missing, untrusted, expired, revoked or unmapped.',
+  },
   key_expired: { status: 401, when: 'The API key is past its expiry, or the grace window after its rotation ended.' },
   key_revoked: { status: 401, when: 'The API key was revoked.' },
   forbidden: {
@@ -23,7 +26,7 @@ export const ERROR_CATALOG = {
     when: 'The credential is valid but lacks the scope the route requires (or interrupts:delegate, to vote on behalf of a named voter).',
     details: ['scopeRequired'],
   },
-  not_found: { status: 404, when: 'The route, run, workflow or artifact does not exist or is not visible to the caller\'s tenant.' },
+  not_found: { status: 404, when: "The route, run, workflow or artifact does not exist or is not visible to the caller's tenant." },
   unversioned_path: { status: 400, when: 'A request under an unversioned root; every API path lives under /v1/.' },
   validation_error: {
     status: 400,
@@ -31,7 +34,10 @@ export const ERROR_CATALOG = {
     details: ['errors', 'workflowId', 'maxRunIds', 'bufferMs', 'min', 'max'],
   },
   invalid_json: { status: 400, when: 'The request body is not valid JSON, or nests deeper than the JSON depth limit.', details: ['maxDepth'] },
-  bad_request: { status: 400, when: 'The HTTP request itself is malformed: unparseable request line or headers, an undecodable URL, or no Host header on HTTP/1.1.' },
+  bad_request: {
+    status: 400,
+    when: 'The HTTP request itself is malformed: unparseable request line or headers, an undecodable URL, or no Host header on HTTP/1.1.',
+  },
   method_not_allowed: { status: 405, when: 'The path exists but not with this HTTP method; the Allow header lists the methods it has.', details: ['allow'] },
   request_timeout: { status: 408, when: 'The client did not finish sending the request in time.' },
   expectation_failed: { status: 417, when: 'The Expect header names an expectation other than 100-continue.' },
@@ -49,30 +55,62 @@ export const ERROR_CATALOG = {
     when: 'The workflow uses a node type gated behind a capability this host does not advertise (refused at run creation), or carries settings.compensation (refused at registration).',
     details: ['requiredCapability', 'offendingTypeId', 'nodeId'],
   },
-  workflow_invalid: { status: 400, when: 'A workflow definition failed validation at registration, or uses node types this host does not implement (named in unknownTypes).', details: ['errors', 'unknownTypes'] },
+  workflow_invalid: {
+    status: 400,
+    when: 'A workflow definition failed validation at registration, or uses node types this host does not implement (named in unknownTypes).',
+    details: ['errors', 'unknownTypes'],
+  },
   idempotency_key_mismatch: { status: 409, when: 'The Idempotency-Key was already used with a different request body.' },
   idempotency_in_flight: { status: 409, when: 'A request with the same Idempotency-Key is still being processed.', details: ['retryAfter'] },
   run_terminal: { status: 409, when: 'The run already ended as completed or failed and cannot be cancelled.', details: ['runStatus'] },
-  interrupt_already_resolved: { status: 409, when: 'The interrupt was already resolved (the losing side of a concurrent resolve, a reused token, or a re-sent identical event without its Idempotency-Key).', details: ['interruptId'] },
+  interrupt_already_resolved: {
+    status: 409,
+    when: 'The interrupt was already resolved (the losing side of a concurrent resolve, a reused token, or a re-sent identical event without its Idempotency-Key).',
+    details: ['interruptId'],
+  },
   already_voted: { status: 409, when: 'This principal (or named voter) already voted on the quorum approval.', details: ['interruptId'] },
   interrupt_expired: { status: 410, when: 'The interrupt or its token passed its deadline.', details: ['interruptId'] },
-  interrupt_gone: { status: 410, when: 'The interrupt was invalidated (its run was cancelled by a parent, or the token no longer applies).', details: ['interruptId'] },
+  interrupt_gone: {
+    status: 410,
+    when: 'The interrupt was invalidated (its run was cancelled by a parent, or the token no longer applies).',
+    details: ['interruptId'],
+  },
   interrupt_cancelled: { status: 422, when: 'The run was cancelled while the interrupt was pending.', details: ['interruptId'] },
-  correlation_mismatch: { status: 422, when: 'An external event does not match the interrupt\'s correlation.', details: ['mismatched'] },
+  correlation_mismatch: { status: 422, when: "An external event does not match the interrupt's correlation.", details: ['mismatched'] },
   auth_elevation_required: { status: 403, when: 'This interrupt must be resolved with a bearer credential holding approvals:respond, not a callback token.' },
   key_state_conflict: { status: 409, when: 'The API key cannot be rotated: it is revoked, expired or was already rotated.', details: ['keyId'] },
-  run_state_conflict: { status: 409, when: 'The run is not in a state that allows this operation (e.g. pausing a paused run).', details: ['runStatus', 'pausedAt'] },
-  rate_limited: { status: 429, when: 'The credential exceeded its request rate (checked after authentication, before the scope check); retry after Retry-After.', details: ['retryAfterMs', 'scope', 'limit'] },
-  service_unavailable: { status: 503, when: 'The host is overloaded (in-flight or stream cap), shutting down, cannot reach its database, or cannot fetch an identity provider\'s keys; retry after Retry-After.', details: ['retryAfter'] },
+  run_state_conflict: {
+    status: 409,
+    when: 'The run is not in a state that allows this operation (e.g. pausing a paused run).',
+    details: ['runStatus', 'pausedAt'],
+  },
+  rate_limited: {
+    status: 429,
+    when: 'The credential exceeded its request rate (checked after authentication, before the scope check); retry after Retry-After.',
+    details: ['retryAfterMs', 'scope', 'limit'],
+  },
+  service_unavailable: {
+    status: 503,
+    when: "The host is overloaded (in-flight or stream cap), shutting down, cannot reach its database, or cannot fetch an identity provider's keys; retry after Retry-After.",
+    details: ['retryAfter'],
+  },
   internal_error: { status: 500, when: 'An unexpected failure inside the host; the message carries no internals.', details: ['correlationId'] },
   // Run-level codes: carried in RunSnapshot.error / run.failed, never as HTTP statuses.
-  capability_not_provided: { status: 0, when: 'A node requires a runtime capability the host does not provide; the node never starts.', details: ['capability', 'nodeId'] },
+  capability_not_provided: {
+    status: 0,
+    when: 'A node requires a runtime capability the host does not provide; the node never starts.',
+    details: ['capability', 'nodeId'],
+  },
   recursion_limit_exceeded: { status: 0, when: 'The run exceeded its node-execution limit (after cap.breached kind node-executions).' },
   run_timeout: { status: 0, when: 'The run exceeded its wall-clock limit (after cap.breached kind run-duration).' },
   unsupported_node_type: { status: 0, when: 'A node names a typeId no registry entry implements.', details: ['typeId', 'nodeId'] },
   interrupt_rejected: { status: 0, when: 'An approval gate was rejected (or timed out, which fails closed).', details: ['action', 'decidedBy'] },
   parent_cancelled: { status: 0, when: 'Reason recorded on a child run cancelled because its parent was cancelled.' },
-  child_failed: { status: 0, when: 'A sub-workflow child run failed and the parent node was configured to fail with it.', details: ['childRunId', 'childError'] },
+  child_failed: {
+    status: 0,
+    when: 'A sub-workflow child run failed and the parent node was configured to fail with it.',
+    details: ['childRunId', 'childError'],
+  },
   deterministic_fail: { status: 0, when: 'Default error code of core.fail.' },
   node_error: { status: 0, when: 'A node body threw an error without a code of its own.' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -57,7 +57,11 @@ const resolveBody: Json = { type: 'object', required: ['resumeValue'], propertie
  */
 export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
   'GET /.well-known/openwop': [
-    { path: '/.well-known/openwop', method: 'get', operation: { summary: 'Discovery document', security: [], responses: { '200': { description: 'Capabilities' }, '304': { description: 'Not modified' } } } },
+    {
+      path: '/.well-known/openwop',
+      method: 'get',
+      operation: { summary: 'Discovery document', security: [], responses: { '200': { description: 'Capabilities' }, '304': { description: 'Not modified' } } },
+    },
   ],
   'GET /v1/openapi.json': [
     { path: '/v1/openapi.json', method: 'get', operation: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
@@ -92,7 +96,7 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
       path: '/v1/runs',
       method: 'get',
       operation: {
-        summary: 'List runs of the caller\'s tenant',
+        summary: "List runs of the caller's tenant",
         security: secured,
         parameters: [
           queryParam('status', { type: 'string' }),
@@ -129,7 +133,10 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
           queryParam('bufferMs', { type: 'integer', minimum: 0, maximum: 5000 }),
           { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
         ],
-        responses: { '200': { description: 'text/event-stream of RunEventDoc frames', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(400, 401, 403, 404) },
+        responses: {
+          '200': { description: 'text/event-stream of RunEventDoc frames', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          ...errors(400, 401, 403, 404),
+        },
       },
     },
   ],
@@ -138,7 +145,7 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
       path: '/v1/runs/{runId}/events/poll',
       method: 'get',
       operation: {
-        summary: 'Poll (or long-poll) a run\'s events',
+        summary: "Poll (or long-poll) a run's events",
         security: secured,
         parameters: [
           pathParam('runId'),
@@ -230,7 +237,11 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
     {
       path: '/v1/host/weft/interrupts',
       method: 'get',
-      operation: { summary: 'List the pending interrupts of the caller\'s tenant (Weft extension)', security: secured, responses: { '200': { description: 'Pending interrupts' }, ...errors(401, 403) } },
+      operation: {
+        summary: "List the pending interrupts of the caller's tenant (Weft extension)",
+        security: secured,
+        responses: { '200': { description: 'Pending interrupts' }, ...errors(401, 403) },
+      },
     },
   ],
   'GET /v1/interrupts/:token': [
@@ -268,7 +279,11 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
         parameters: [pathParam('runId'), idemHeader],
         requestBody: {
           required: false,
-          content: json({ type: 'object', properties: { reason: { type: 'string', maxLength: 512 }, drainPolicy: { enum: ['immediate', 'drain-current-node'] } }, additionalProperties: false }),
+          content: json({
+            type: 'object',
+            properties: { reason: { type: 'string', maxLength: 512 }, drainPolicy: { enum: ['immediate', 'drain-current-node'] } },
+            additionalProperties: false,
+          }),
         },
         responses: { '202': { description: 'Paused' }, ...errors(400, 401, 403, 404, 409) },
       },
@@ -286,7 +301,15 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
     },
   ],
   'GET /v1/host/weft/workflows': [
-    { path: '/v1/host/weft/workflows', method: 'get', operation: { summary: 'List registered workflows (Weft extension)', security: secured, responses: { '200': { description: 'Workflows' }, ...errors(401, 403) } } },
+    {
+      path: '/v1/host/weft/workflows',
+      method: 'get',
+      operation: {
+        summary: 'List registered workflows (Weft extension)',
+        security: secured,
+        responses: { '200': { description: 'Workflows' }, ...errors(401, 403) },
+      },
+    },
   ],
   'POST /v1/host/weft/workflows': [
     {
@@ -319,7 +342,10 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
       operation: {
         summary: 'Verify the audit log hash chain and signed checkpoints over [fromSeq, toSeq]',
         security: secured,
-        parameters: [queryParam('fromSeq', { type: 'integer', minimum: 0 }, { required: true }), queryParam('toSeq', { type: 'integer', minimum: 0 }, { required: true })],
+        parameters: [
+          queryParam('fromSeq', { type: 'integer', minimum: 0 }, { required: true }),
+          queryParam('toSeq', { type: 'integer', minimum: 0 }, { required: true }),
+        ],
         responses: { '200': { description: 'AuditVerifyResult' }, ...errors(400, 401, 403) },
       },
     },
@@ -362,7 +388,12 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
     {
       path: '/v1/host/weft/keys/{keyId}:revoke',
       method: 'post',
-      operation: { summary: 'Revoke a key at once (Weft extension)', security: secured, parameters: [pathParam('keyId')], responses: { '200': { description: 'Revoked' }, ...errors(400, 401, 403, 404) } },
+      operation: {
+        summary: 'Revoke a key at once (Weft extension)',
+        security: secured,
+        parameters: [pathParam('keyId')],
+        responses: { '200': { description: 'Revoked' }, ...errors(400, 401, 403, 404) },
+      },
     },
   ],
 };
@@ -384,7 +415,9 @@ export function routeTableMismatches(served: readonly string[]): { undocumented:
   const s = new Set(served);
   return {
     undocumented: [...s].filter((k) => !Object.hasOwn(ROUTE_DOCS, k)).sort(),
-    unserved: Object.keys(ROUTE_DOCS).filter((k) => !s.has(k)).sort(),
+    unserved: Object.keys(ROUTE_DOCS)
+      .filter((k) => !s.has(k))
+      .sort(),
   };
 }
 

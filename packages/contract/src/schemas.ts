@@ -190,10 +190,7 @@ export const CreateRunRequestSchema = Type.Object(
 export type CreateRunRequest = Static<typeof CreateRunRequestSchema>;
 
 /** `POST /v1/runs/{runId}/cancel` body. */
-export const CancelRunRequestSchema = Type.Object(
-  { reason: Type.Optional(Type.String({ maxLength: 512 })) },
-  { additionalProperties: false },
-);
+export const CancelRunRequestSchema = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 512 })) }, { additionalProperties: false });
 
 /** `POST /v1/runs:bulk-cancel` body. */
 export const MAX_BULK_CANCEL = 100;

@@ -7,9 +7,7 @@ import type { ErrorObject } from 'ajv';
 import { WeftError } from './errors.js';
 
 // ajv-formats ships CJS with a default export; normalise the interop shape.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
-  ajv: Ajv2020,
-) => Ajv2020;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020;
 
 /** A shared Ajv instance configured for JSON Schema 2020-12 with formats. */
 export function createAjv(): Ajv2020 {

@@ -21,7 +21,6 @@ export function initialProjection(graph: WorkflowGraph): RunProjection {
 
 type Payload = Record<string, unknown> | null | undefined;
 
-
 const asError = (v: unknown): { code: string; message: string; details?: Record<string, unknown> } | undefined => {
   if (!v || typeof v !== 'object') return undefined;
   const e = v as Record<string, unknown>;
@@ -215,7 +214,8 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
     default:
       break;
   }
-  const current = Object.entries(p.nodeStates).find(([, s]) => s.status === 'suspended') ?? Object.entries(p.nodeStates).find(([, s]) => s.status === 'running');
+  const current =
+    Object.entries(p.nodeStates).find(([, s]) => s.status === 'suspended') ?? Object.entries(p.nodeStates).find(([, s]) => s.status === 'running');
   if (current && !TERMINAL_STATUSES.has(p.status)) p.currentNodeId = current[0];
   else delete p.currentNodeId;
   return p;

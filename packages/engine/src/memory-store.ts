@@ -34,7 +34,6 @@ interface IdemRow {
 
 const clone = <T>(v: T): T => structuredClone(v);
 
-
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   readonly shared = false;
@@ -243,10 +242,11 @@ export class MemoryStore implements Store {
   }
   async purgeExpiredIdempotency(now: number): Promise<number> {
     let n = 0;
-    for (const [k, row] of this.idem) if (row.expiresAt <= now) {
-      this.idem.delete(k);
-      n++;
-    }
+    for (const [k, row] of this.idem)
+      if (row.expiresAt <= now) {
+        this.idem.delete(k);
+        n++;
+      }
     return n;
   }
 }

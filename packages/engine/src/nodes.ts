@@ -53,7 +53,7 @@ export class SuspendSignal {
 
 /** A node's outcome. */
 export type NodeResult =
-  | { outputs: Record<string, unknown>; /** Run variables to set (emits variable.changed). */ variables?: Record<string, unknown> }
+  | { outputs: Record<string, unknown> /** Run variables to set (emits variable.changed). */; variables?: Record<string, unknown> }
   | { waitUntil: number }
   | { waitForChild: string };
 
@@ -144,9 +144,11 @@ function approvalGate(ctx: NodeContext): NodeResult {
   const cfg = ctx.config;
   const configured = Array.isArray(cfg.actions) ? cfg.actions.filter((a): a is string => typeof a === 'string') : ['accept', 'reject'];
   const bad = configured.filter((a) => !(APPROVAL_ACTIONS as readonly string[]).includes(a));
-  if (bad.length > 0 || configured.length === 0) throw new NodeError('validation_error', `approval actions must be a non-empty subset of ${APPROVAL_ACTIONS.join(', ')}`);
+  if (bad.length > 0 || configured.length === 0)
+    throw new NodeError('validation_error', `approval actions must be a non-empty subset of ${APPROVAL_ACTIONS.join(', ')}`);
   const actions = configured.map((a) => (a === 'edit' ? 'edit-accept' : a));
-  const required = typeof cfg.requiredApprovals === 'number' && Number.isInteger(cfg.requiredApprovals) && cfg.requiredApprovals >= 1 ? cfg.requiredApprovals : 1;
+  const required =
+    typeof cfg.requiredApprovals === 'number' && Number.isInteger(cfg.requiredApprovals) && cfg.requiredApprovals >= 1 ? cfg.requiredApprovals : 1;
   const data: Record<string, unknown> = {
     artifactId: str(cfg.artifactId) ?? `${ctx.runId}:${ctx.nodeId}`,
     artifactType: str(cfg.artifactType) ?? 'approval',
@@ -258,15 +260,22 @@ async function subWorkflow(ctx: NodeContext): Promise<NodeResult> {
   const child = await ctx.children.get(childRunId);
   if (!child || !isTerminalStatus(child.status)) return { waitForChild: childRunId };
   if (child.status !== 'completed') {
-    if (cfg.onChildFailure === 'absorb' || cfg.onChildFailure === 'continue') return { outputs: { childRunId, childStatus: child.status, ...(child.error ? { childError: child.error } : {}) } };
-    throw new NodeError('child_failed', `Child run ${childRunId} ended ${child.status}.`, { childRunId, childStatus: child.status, ...(child.error ? { childError: child.error } : {}) });
+    if (cfg.onChildFailure === 'absorb' || cfg.onChildFailure === 'continue')
+      return { outputs: { childRunId, childStatus: child.status, ...(child.error ? { childError: child.error } : {}) } };
+    throw new NodeError('child_failed', `Child run ${childRunId} ended ${child.status}.`, {
+      childRunId,
+      childStatus: child.status,
+      ...(child.error ? { childError: child.error } : {}),
+    });
   }
   const outputs: Record<string, unknown> = { childRunId, childStatus: 'completed' };
   const variables: Record<string, unknown> = {};
   const outMap = cfg.outputMapping && typeof cfg.outputMapping === 'object' ? (cfg.outputMapping as Record<string, unknown>) : {};
   for (const [parentVar, childVar] of Object.entries(outMap)) {
     if (typeof childVar !== 'string') continue;
-    const fromOutputs = Object.values(child.outputs ?? {}).map((o) => (o as Record<string, unknown>)[childVar]).find((v) => v !== undefined);
+    const fromOutputs = Object.values(child.outputs ?? {})
+      .map((o) => (o as Record<string, unknown>)[childVar])
+      .find((v) => v !== undefined);
     const v = child.variables[childVar] ?? fromOutputs;
     if (v !== undefined) {
       outputs[parentVar] = v;
@@ -291,8 +300,7 @@ export const BUILTIN_NODES: readonly NodeType[] = [
     typeId: 'core.fail',
     execute: (ctx) => {
       const code = typeof ctx.config.code === 'string' && ctx.config.code ? ctx.config.code : 'deterministic_fail';
-      const message =
-        typeof ctx.config.message === 'string' && ctx.config.message ? ctx.config.message : 'core.fail always fails';
+      const message = typeof ctx.config.message === 'string' && ctx.config.message ? ctx.config.message : 'core.fail always fails';
       throw new NodeError(code, message);
     },
   },

@@ -203,11 +203,7 @@ export interface IdempotentResponse {
 }
 
 /** Outcome of {@link IdempotencyStore.claimIdempotency}. */
-export type IdempotencyClaimResult =
-  | { kind: 'claimed' }
-  | { kind: 'replay'; response: IdempotentResponse }
-  | { kind: 'mismatch' }
-  | { kind: 'in-flight' };
+export type IdempotencyClaimResult = { kind: 'claimed' } | { kind: 'replay'; response: IdempotentResponse } | { kind: 'mismatch' } | { kind: 'in-flight' };
 
 /** Completion written with the run row so the two can never disagree. */
 export interface IdempotencyCompletion {

@@ -74,9 +74,17 @@ describe('RunEngine', () => {
   });
 
   it('runs a chain in DAG order and passes variables through identity', async () => {
-    const def = wf('chain', [node('c'), node('a', 'core.identity', { payload: { type: 'variable', variableName: 'payload' } }), node('b')], [['a', 'b'], ['b', 'c']], {
-      variables: [{ name: 'payload', type: 'object', required: true }],
-    } as Partial<WorkflowDefinition>);
+    const def = wf(
+      'chain',
+      [node('c'), node('a', 'core.identity', { payload: { type: 'variable', variableName: 'payload' } }), node('b')],
+      [
+        ['a', 'b'],
+        ['b', 'c'],
+      ],
+      {
+        variables: [{ name: 'payload', type: 'object', required: true }],
+      } as Partial<WorkflowDefinition>,
+    );
     const { store, engine: e } = await setup([def]);
     const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'chain', inputs: { payload: { x: 1 } } });
     const evs = await terminal(store, e, rec);
@@ -88,7 +96,9 @@ describe('RunEngine', () => {
     const def = wf('req', [node('n')], [], { variables: [{ name: 'nonce', type: 'string', required: true }] } as Partial<WorkflowDefinition>);
     const { engine: e } = await setup([def]);
     await expect(e.createRun({ tenant: 't', principal: 'p', workflowId: 'req' })).rejects.toMatchObject({ code: 'validation_error' });
-    await expect(e.createRun({ tenant: 't', principal: 'p', workflowId: 'req', inputs: { nonce: 'x' }, configurable: { bogus: 1 } })).rejects.toMatchObject({ code: 'validation_error' });
+    await expect(e.createRun({ tenant: 't', principal: 'p', workflowId: 'req', inputs: { nonce: 'x' }, configurable: { bogus: 1 } })).rejects.toMatchObject({
+      code: 'validation_error',
+    });
     await expect(e.createRun({ tenant: 't', principal: 'p', workflowId: 'nope' })).rejects.toMatchObject({ code: 'validation_error' });
   });
 
@@ -110,7 +120,17 @@ describe('RunEngine', () => {
 
   it('emits cap.breached before the over-limit node starts', async () => {
     const ids = ['n1', 'n2', 'n3', 'n4'];
-    const { store, engine: e } = await setup([wf('caps', ids.map((i) => node(i)), [['n1', 'n2'], ['n2', 'n3'], ['n3', 'n4']])]);
+    const { store, engine: e } = await setup([
+      wf(
+        'caps',
+        ids.map((i) => node(i)),
+        [
+          ['n1', 'n2'],
+          ['n2', 'n3'],
+          ['n3', 'n4'],
+        ],
+      ),
+    ]);
     const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'caps', configurable: { recursionLimit: 2 } });
     const evs = await terminal(store, e, rec);
     const i = evs.findIndex((x) => x.type === 'cap.breached');
@@ -249,15 +269,27 @@ describe('RunEngine: redaction at the append boundary', () => {
     ]);
     const store = new MemoryStore();
     engine = new RunEngine({ store, limits: { maxNodeExecutions: 10, maxRunDurationMs: 60_000 }, registry, redactor: new FakeRedactor() });
-    const def = wf('capture', [node('c', 'test.capture', { token: { type: 'variable', variableName: 'token' }, plain: { type: 'variable', variableName: 'plain' } })], [], {
-      variables: [
-        { name: 'token', type: 'string', sensitive: true },
-        { name: 'plain', type: 'string' },
-      ],
-    } as Partial<WorkflowDefinition>);
+    const def = wf(
+      'capture',
+      [node('c', 'test.capture', { token: { type: 'variable', variableName: 'token' }, plain: { type: 'variable', variableName: 'plain' } })],
+      [],
+      {
+        variables: [
+          { name: 'token', type: 'string', sensitive: true },
+          { name: 'plain', type: 'string' },
+        ],
+      } as Partial<WorkflowDefinition>,
+    );
     await engine.catalog.register(def, 'test');
     await engine.start();
-    const rec = await engine.createRun({ tenant: 't', principal: 'p', workflowId: 'capture', inputs: { token: 'raw-sensitive-value', plain: 'x SHAPED-abc123 y' }, tags: ['SHAPED-tag1'], metadata: { m: 'SHAPED-meta1' } });
+    const rec = await engine.createRun({
+      tenant: 't',
+      principal: 'p',
+      workflowId: 'capture',
+      inputs: { token: 'raw-sensitive-value', plain: 'x SHAPED-abc123 y' },
+      tags: ['SHAPED-tag1'],
+      metadata: { m: 'SHAPED-meta1' },
+    });
     const evs = await terminal(store, engine, rec);
     expect(evs.at(-1)?.type).toBe('run.completed');
     expect(seen).toEqual([{ token: 'raw-sensitive-value', plain: 'x [REDACTED] y' }]);

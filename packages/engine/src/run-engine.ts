@@ -166,7 +166,12 @@ interface AppliedCommand {
 function encodeCommandError(e: unknown): string {
   if (e instanceof WeftError) return JSON.stringify({ code: e.code, message: e.message, details: e.details, headers: e.headers });
   if (e instanceof StoreUnavailableError || e instanceof LeaseLostError) {
-    return JSON.stringify({ code: 'service_unavailable', message: 'The run is temporarily unavailable; retry shortly.', details: { retryAfter: 1 }, headers: { 'retry-after': '1' } });
+    return JSON.stringify({
+      code: 'service_unavailable',
+      message: 'The run is temporarily unavailable; retry shortly.',
+      details: { retryAfter: 1 },
+      headers: { 'retry-after': '1' },
+    });
   }
   return JSON.stringify({ code: 'internal_error', message: 'The command failed.' });
 }
@@ -174,7 +179,12 @@ function encodeCommandError(e: unknown): string {
 /** The answer recorded on a finished command row: its result, or the error it threw. */
 function decodeOutcome(row: CommandRow): CommandResult {
   if (row.state === 'done') return JSON.parse(row.result ?? '{}') as CommandResult;
-  const e = JSON.parse(row.result ?? '{}') as { code?: WeftError['code']; message?: string; details?: Record<string, unknown>; headers?: Record<string, string> };
+  const e = JSON.parse(row.result ?? '{}') as {
+    code?: WeftError['code'];
+    message?: string;
+    details?: Record<string, unknown>;
+    headers?: Record<string, string>;
+  };
   throw new WeftError(e.code ?? 'internal_error', e.message ?? 'The command failed.', e.details, e.headers);
 }
 
@@ -278,7 +288,9 @@ function splitVoter(cmd: Extract<RunCommand, { kind: 'resolve' }>): { resumeValu
   if (!cmd.mayDelegate) throw new WeftError('forbidden', 'Voting on behalf of a voter needs the interrupts:delegate scope.', { scopeRequired: DELEGATE_SCOPE });
   const { voter, ...rest } = rv as Record<string, unknown>;
   if (typeof voter !== 'string' || !VOTER_PATTERN.test(voter)) {
-    throw new WeftError('validation_error', 'The voter is invalid.', { errors: [{ path: '/resumeValue/voter', message: 'must be 1..128 characters of A-Z a-z 0-9 . _ @ + : -' }] });
+    throw new WeftError('validation_error', 'The voter is invalid.', {
+      errors: [{ path: '/resumeValue/voter', message: 'must be 1..128 characters of A-Z a-z 0-9 . _ @ + : -' }],
+    });
   }
   return { resumeValue: rest, voter };
 }
@@ -393,19 +405,29 @@ export class RunEngine {
     }
     // The first heartbeat at once: it marks this process live (idempotency claims it makes are
     // tagged with it) before any request arrives.
-    await this.store.renewLeases(this.ownerId, this.leaseTtlMs, this.clock.now()).catch((e: unknown) => this.log.warn({ err: String(e) }, 'lease renewal failed'));
+    await this.store
+      .renewLeases(this.ownerId, this.leaseTtlMs, this.clock.now())
+      .catch((e: unknown) => this.log.warn({ err: String(e) }, 'lease renewal failed'));
     await this.recoverSweep();
     const next = await this.store.nextTimerAt();
     if (next !== null) this.armTimer(next);
-    const beat = setInterval(() => {
-      this.store.renewLeases(this.ownerId, this.leaseTtlMs, this.clock.now()).catch((e: unknown) => this.log.warn({ err: String(e) }, 'lease renewal failed'));
-    }, Math.max(250, Math.floor(this.leaseTtlMs / 3)));
+    const beat = setInterval(
+      () => {
+        this.store
+          .renewLeases(this.ownerId, this.leaseTtlMs, this.clock.now())
+          .catch((e: unknown) => this.log.warn({ err: String(e) }, 'lease renewal failed'));
+      },
+      Math.max(250, Math.floor(this.leaseTtlMs / 3)),
+    );
     beat.unref();
     this.intervals.push(beat);
     if (this.store.shared) {
-      const sweep = setInterval(() => {
-        this.recoverSweep().catch((e: unknown) => this.log.warn({ err: String(e) }, 'recovery sweep failed'));
-      }, Math.max(500, Math.floor(this.leaseTtlMs / 2)));
+      const sweep = setInterval(
+        () => {
+          this.recoverSweep().catch((e: unknown) => this.log.warn({ err: String(e) }, 'recovery sweep failed'));
+        },
+        Math.max(500, Math.floor(this.leaseTtlMs / 2)),
+      );
       sweep.unref();
       this.intervals.push(sweep);
     }
@@ -415,7 +437,8 @@ export class RunEngine {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const u of this.unlisten.splice(0)) u();
-    for (const w of this.cmdWaiters.values()) w.reject(new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' }));
+    for (const w of this.cmdWaiters.values())
+      w.reject(new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' }));
     this.cmdWaiters.clear();
     for (const i of this.intervals) clearInterval(i);
     this.intervals = [];
@@ -520,7 +543,11 @@ export class RunEngine {
   }
 
   /** Pauses a run (`:pause`). */
-  pauseRun(tenant: string, runId: string, args: { reason?: string; drainPolicy: 'immediate' | 'drain-current-node'; principal: string }): Promise<CommandResult> {
+  pauseRun(
+    tenant: string,
+    runId: string,
+    args: { reason?: string; drainPolicy: 'immediate' | 'drain-current-node'; principal: string },
+  ): Promise<CommandResult> {
     return this.command(tenant, runId, { kind: 'pause', ...args });
   }
 
@@ -548,7 +575,15 @@ export class RunEngine {
     const id = `cmd_${randomUUID().replaceAll('-', '')}`;
     const outcome = new Promise<CommandResult>((resolve, reject) => this.cmdWaiters.set(id, { resolve, reject }));
     try {
-      await this.store.enqueueCommand({ id, runId, tenant: rec.tenant, kind: cmd.kind, payload: JSON.stringify(cmd), principal: cmd.principal, createdAt: this.clock.now() });
+      await this.store.enqueueCommand({
+        id,
+        runId,
+        tenant: rec.tenant,
+        kind: cmd.kind,
+        payload: JSON.stringify(cmd),
+        principal: cmd.principal,
+        createdAt: this.clock.now(),
+      });
     } catch (e) {
       this.cmdWaiters.delete(id);
       throw e;
@@ -577,17 +612,25 @@ export class RunEngine {
         outcome.then(resolve, reject);
         timer = setTimeout(() => reject(COMMAND_TIMEOUT), this.commandTimeoutMs);
         if (this.store.shared) {
-          retry = setInterval(() => {
-            this.commandRuns.add(runId);
-            this.wake(runId);
-            this.settleFromRow(id);
-          }, Math.max(250, Math.floor(this.leaseTtlMs / 3)));
+          retry = setInterval(
+            () => {
+              this.commandRuns.add(runId);
+              this.wake(runId);
+              this.settleFromRow(id);
+            },
+            Math.max(250, Math.floor(this.leaseTtlMs / 3)),
+          );
         }
       });
     } catch (e) {
       if (e !== COMMAND_TIMEOUT) throw e;
       this.cmdWaiters.delete(id);
-      const unavailable = new WeftError('service_unavailable', 'No host process applied the command in time; retry shortly.', { retryAfter: 1 }, { 'retry-after': '1' });
+      const unavailable = new WeftError(
+        'service_unavailable',
+        'No host process applied the command in time; retry shortly.',
+        { retryAfter: 1 },
+        { 'retry-after': '1' },
+      );
       await this.store.finishCommands([{ id, state: 'failed', result: encodeCommandError(unavailable) }], this.clock.now()).catch(() => undefined);
       const row = await this.store.getCommand(id).catch(() => undefined);
       if (!row || row.state === 'pending') throw unavailable;
@@ -620,7 +663,9 @@ export class RunEngine {
   private async finishCommands(applied: readonly AppliedCommand[]): Promise<void> {
     if (applied.length === 0) return;
     const outcomes: CommandOutcome[] = applied.map((a) =>
-      a.error === undefined ? { id: a.id, state: 'done', result: JSON.stringify(a.result) } : { id: a.id, state: 'failed', result: encodeCommandError(a.error) },
+      a.error === undefined
+        ? { id: a.id, state: 'done', result: JSON.stringify(a.result) }
+        : { id: a.id, state: 'failed', result: encodeCommandError(a.error) },
     );
     try {
       await this.store.finishCommands(outcomes, this.clock.now());
@@ -699,7 +744,8 @@ export class RunEngine {
       for (let i = 0, chunk: string[] = [], size = 0; i <= lines.length; i++) {
         const line = lines[i];
         if (line === undefined || size + line.length + 1 > 7800) {
-          if (chunk.length > 0) this.notifier.notify(EVENTS_CHANNEL, chunk.join('\n')).catch((e: unknown) => this.log.warn({ err: String(e) }, 'event notification failed'));
+          if (chunk.length > 0)
+            this.notifier.notify(EVENTS_CHANNEL, chunk.join('\n')).catch((e: unknown) => this.log.warn({ err: String(e) }, 'event notification failed'));
           chunk = [];
           size = 0;
         }
@@ -803,7 +849,8 @@ export class RunEngine {
     for (const [k, spec] of Object.entries(CONFIGURABLE_KEYS)) {
       const v = cfg[k];
       if (v === undefined) continue;
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < spec.min) errors.push({ path: `/configurable/${k}`, message: `must be an integer ≥ ${spec.min}` });
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < spec.min)
+        errors.push({ path: `/configurable/${k}`, message: `must be an integer ≥ ${spec.min}` });
     }
     if (errors.length > 0) throw new WeftError('validation_error', 'The configurable object is invalid.', { errors });
     return cfg;
@@ -1019,13 +1066,18 @@ export class RunEngine {
       if (h.cancel.reason === 'parent-cancelled' && h.proj.parent) payload.parentRunId = h.proj.parent.runId;
       b.add('run.cancelled', payload);
       for (const { row, cmd } of commands) {
-        const error = cmd.kind === 'resolve' ? new WeftError('interrupt_cancelled', 'The run was cancelled while the interrupt was pending.') : new WeftError('run_state_conflict', 'The run is being cancelled.', { runStatus: 'cancelling' });
+        const error =
+          cmd.kind === 'resolve'
+            ? new WeftError('interrupt_cancelled', 'The run was cancelled while the interrupt was pending.')
+            : new WeftError('run_state_conflict', 'The run is being cancelled.', { runStatus: 'cancelling' });
         b.answers.push({ id: row.id, error });
       }
       const children = Object.values(h.proj.children ?? {});
       const done = await this.commitTerminal(h, b);
       for (const c of children) {
-        this.cancelRun(h.rec.tenant, c.runId, 'parent-cancelled', h.cancel.by ?? 'system', false).catch((e: unknown) => this.log.warn({ runId: c.runId, err: String(e) }, 'cascade cancel failed'));
+        this.cancelRun(h.rec.tenant, c.runId, 'parent-cancelled', h.cancel.by ?? 'system', false).catch((e: unknown) =>
+          this.log.warn({ runId: c.runId, err: String(e) }, 'cascade cancel failed'),
+        );
       }
       return done;
     }
@@ -1108,12 +1160,26 @@ export class RunEngine {
         const node = h.graph.byId.get(id) as WorkflowNode;
         const type = this.registry.get(node.typeId);
         if (!type) {
-          this.failRun(h, b, { code: 'unsupported_node_type', message: `No implementation for node type ${node.typeId}.`, details: { typeId: node.typeId, nodeId: id } }, id);
+          this.failRun(
+            h,
+            b,
+            { code: 'unsupported_node_type', message: `No implementation for node type ${node.typeId}.`, details: { typeId: node.typeId, nodeId: id } },
+            id,
+          );
           return this.commitTerminal(h, b);
         }
         const missing = [...(type.requires ?? []), ...(node.requires ?? [])].find((c) => !this.runtimeCapabilities.has(c));
         if (missing) {
-          this.failRun(h, b, { code: 'capability_not_provided', message: `Node ${id} requires capability ${missing}, which this host does not provide.`, details: { capability: missing, nodeId: id } }, id);
+          this.failRun(
+            h,
+            b,
+            {
+              code: 'capability_not_provided',
+              message: `Node ${id} requires capability ${missing}, which this host does not provide.`,
+              details: { capability: missing, nodeId: id },
+            },
+            id,
+          );
           return this.commitTerminal(h, b);
         }
         if (h.proj.nodeExecutions + 1 > h.recursionLimit) {
@@ -1167,7 +1233,8 @@ export class RunEngine {
             .filter((i) => i.nodeId === node.id && i.key === key)
             .at(-1);
           if (iv?.status === 'resolved') return structuredClone(iv.resumeValue);
-          if (iv?.status === 'expired') throw new NodeError('interrupt_expired', `The ${iv.kind} interrupt timed out without a resolution.`, { interruptId: iv.interruptId });
+          if (iv?.status === 'expired')
+            throw new NodeError('interrupt_expired', `The ${iv.kind} interrupt timed out without a resolution.`, { interruptId: iv.interruptId });
           if (iv?.status === 'cancelled') throw new NodeError('interrupt_cancelled', 'The interrupt was cancelled.', { interruptId: iv.interruptId });
           throw new SuspendSignal({ ...req, key });
         },
@@ -1180,10 +1247,12 @@ export class RunEngine {
       const token = Symbol(node.id);
       h.inflight.set(node.id, { ctrl, token });
       const runId = h.rec.runId;
-      out.then(
-        (result) => h.settled.push({ nodeId: node.id, token, result }),
-        (error: unknown) => h.settled.push({ nodeId: node.id, token, error }),
-      ).finally(() => this.wake(runId));
+      out
+        .then(
+          (result) => h.settled.push({ nodeId: node.id, token, result }),
+          (error: unknown) => h.settled.push({ nodeId: node.id, token, error }),
+        )
+        .finally(() => this.wake(runId));
       return false;
     }
     this.applyResult(h, b, node.id, { result: out });
@@ -1242,7 +1311,8 @@ export class RunEngine {
   private failRun(h: HotRun, b: StepBatch, error: { code: string; message: string; details?: Record<string, unknown> }, failedNodeId?: string): true {
     this.abortInflight(h);
     for (const [id, s] of Object.entries(h.proj.nodeStates)) {
-      if (s.status === 'running' || s.status === 'suspended') b.add('node.failed', { nodeId: id, error: { code: error.code, message: error.message }, attempts: (s.attempt ?? 0) + 1 }, id);
+      if (s.status === 'running' || s.status === 'suspended')
+        b.add('node.failed', { nodeId: id, error: { code: error.code, message: error.message }, attempts: (s.attempt ?? 0) + 1 }, id);
     }
     const payload: Record<string, unknown> = { error, durationMs: this.durationMs(h, this.clock.now()) };
     if (failedNodeId) payload.failedNodeId = failedNodeId;
@@ -1304,9 +1374,16 @@ export class RunEngine {
       this.publish(h.rec.runId, b.events, h.proj);
       if (this.store.shared) this.noticeEvents(h.rec.runId, b.events);
     }
-    const answers = b.answers.map((a) => (a.result === undefined ? a : { id: a.id, result: { ...a.result, status: a.result.status === 'paused' ? 'paused' : h.proj.status } }));
+    const answers = b.answers.map((a) =>
+      a.result === undefined ? a : { id: a.id, result: { ...a.result, status: a.result.status === 'paused' ? 'paused' : h.proj.status } },
+    );
     for (const a of answers) {
-      h.applied.set(a.id, a.error === undefined ? { id: a.id, state: 'done', result: JSON.stringify(a.result) } : { id: a.id, state: 'failed', result: encodeCommandError(a.error) });
+      h.applied.set(
+        a.id,
+        a.error === undefined
+          ? { id: a.id, state: 'done', result: JSON.stringify(a.result) }
+          : { id: a.id, state: 'failed', result: encodeCommandError(a.error) },
+      );
     }
     await this.finishCommands(answers);
   }
@@ -1342,7 +1419,10 @@ export class RunEngine {
   private async startChild(h: HotRun, nodeId: string, workflowId: string, inputs: Record<string, unknown>): Promise<string> {
     const runId = `run_${createHash('sha256').update(`child\u0000${h.rec.runId}\u0000${nodeId}`).digest('base64url').slice(0, 22)}`;
     if (!(await this.store.getRunInternal(runId))) {
-      await this.createRun({ tenant: h.rec.tenant, principal: h.rec.principal, workflowId, inputs }, undefined, { runId, parent: { runId: h.rec.runId, nodeId } });
+      await this.createRun({ tenant: h.rec.tenant, principal: h.rec.principal, workflowId, inputs }, undefined, {
+        runId,
+        parent: { runId: h.rec.runId, nodeId },
+      });
     }
     h.dispatched.set(nodeId, { runId, workflowId });
     return runId;
@@ -1388,7 +1468,16 @@ export class RunEngine {
   }
 
   /** Appends the resolution of an interrupt; the node runs again and reads the value. */
-  private resolveWith(h: HotRun, b: StepBatch, iv: InterruptView, value: unknown, resolvedBy: string, outcome?: string, reason?: string, extra?: Record<string, unknown>): void {
+  private resolveWith(
+    h: HotRun,
+    b: StepBatch,
+    iv: InterruptView,
+    value: unknown,
+    resolvedBy: string,
+    outcome?: string,
+    reason?: string,
+    extra?: Record<string, unknown>,
+  ): void {
     const { nodeId, interruptId } = iv;
     const resolved: Record<string, unknown> = { nodeId, interruptId, kind: iv.kind, resumeValue: value, resolvedBy, resolvedAt: b.ts, ...extra };
     if (outcome) resolved.outcome = outcome;
@@ -1487,7 +1576,7 @@ export class RunEngine {
       try {
         this.resumeValidator(iv.resumeSchema)(split.resumeValue, 'resumeValue');
       } catch (e) {
-        if (e instanceof WeftError) throw new WeftError('validation_error', 'resumeValue does not match the interrupt\'s resumeSchema.', e.details);
+        if (e instanceof WeftError) throw new WeftError('validation_error', "resumeValue does not match the interrupt's resumeSchema.", e.details);
         throw e;
       }
     }
@@ -1529,11 +1618,29 @@ export class RunEngine {
     const recordDelegation = (): void => {
       if (!delegated) return;
       // approval.granted/rejected are closed payloads: the delegate is recorded beside them.
-      b.add('log.appended', { level: 'info', message: 'approval vote cast on behalf of a named voter', nodeId: iv.nodeId, fields: { voter: identity, principal: cmd.principal, action } }, iv.nodeId);
+      b.add(
+        'log.appended',
+        {
+          level: 'info',
+          message: 'approval vote cast on behalf of a named voter',
+          nodeId: iv.nodeId,
+          fields: { voter: identity, principal: cmd.principal, action },
+        },
+        iv.nodeId,
+      );
     };
     if (required <= 1) {
       recordDelegation();
-      this.resolveWith(h, b, iv, { ...v, action, decidedBy: identity, decidedAt: b.ts }, identity, action === 'reject' ? 'rejected' : 'accepted', undefined, delegated);
+      this.resolveWith(
+        h,
+        b,
+        iv,
+        { ...v, action, decidedBy: identity, decidedAt: b.ts },
+        identity,
+        action === 'reject' ? 'rejected' : 'accepted',
+        undefined,
+        delegated,
+      );
       return answerFor(action === 'reject' ? 'rejected' : 'accepted');
     }
     const votes = iv.votes ?? [];
@@ -1550,7 +1657,16 @@ export class RunEngine {
       b.add('approval.rejected', payload, iv.nodeId);
       const threshold = iv.data.rejectionPolicy === 'majority' ? Math.floor(required / 2) + 1 : 1;
       if (rejected < threshold) return answerFor('pending', { kind: 'approval', votes: tally });
-      this.resolveWith(h, b, iv, { action: 'reject', decidedBy: `quorum:${rejected}-of-${required}`, decidedAt: b.ts }, identity, 'rejected', undefined, delegated);
+      this.resolveWith(
+        h,
+        b,
+        iv,
+        { action: 'reject', decidedBy: `quorum:${rejected}-of-${required}`, decidedAt: b.ts },
+        identity,
+        'rejected',
+        undefined,
+        delegated,
+      );
       return answerFor('rejected', { kind: 'approval', votes: tally });
     }
     b.add('approval.granted', { gateId: iv.nodeId, principal: identity, quorumProgress: { granted, required } }, iv.nodeId);
@@ -1564,13 +1680,16 @@ export class RunEngine {
     const raw = (value as { answers?: unknown }).answers;
     const answers: Record<string, unknown> = {};
     if (Array.isArray(raw)) {
-      for (const a of raw) if (a && typeof a === 'object' && typeof (a as { id?: unknown }).id === 'string') answers[(a as { id: string }).id] = (a as { answer?: unknown }).answer;
+      for (const a of raw)
+        if (a && typeof a === 'object' && typeof (a as { id?: unknown }).id === 'string')
+          answers[(a as { id: string }).id] = (a as { answer?: unknown }).answer;
     } else if (raw && typeof raw === 'object') Object.assign(answers, raw);
     const questions = (Array.isArray(iv.data.questions) ? iv.data.questions : []) as { id: string; schema?: Record<string, unknown> }[];
     const errors: { path: string; message: string }[] = [];
     const ids = new Set(questions.map((q) => q.id));
     for (const q of questions) {
-      if (answers[q.id] === undefined || answers[q.id] === null || answers[q.id] === '') errors.push({ path: `/resumeValue/answers/${q.id}`, message: 'missing answer' });
+      if (answers[q.id] === undefined || answers[q.id] === null || answers[q.id] === '')
+        errors.push({ path: `/resumeValue/answers/${q.id}`, message: 'missing answer' });
       else if (q.schema) {
         try {
           this.resumeValidator(q.schema)(answers[q.id], `answer to ${q.id}`);

@@ -91,7 +91,10 @@ export class WorkflowCatalog {
     });
     if (unknown.size > 0) {
       // typeIds match ^[a-z][a-zA-Z0-9._-]*$ (schema-checked above), so naming them is safe.
-      throw new WeftError('workflow_invalid', 'The workflow uses node types this host does not implement.', { errors: errors.slice(0, 50), unknownTypes: [...unknown].slice(0, 50) });
+      throw new WeftError('workflow_invalid', 'The workflow uses node types this host does not implement.', {
+        errors: errors.slice(0, 50),
+        unknownTypes: [...unknown].slice(0, 50),
+      });
     }
     if (errors.length > 0) throw new WeftError('workflow_invalid', 'The workflow definition is invalid.', { errors });
   }

@@ -40,7 +40,15 @@ async function fakeHost(handler: (r: Recorded, index: number) => void | Promise<
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const u = new URL(req.url ?? '/', 'http://x');
-      const rec: Recorded = { method: req.method ?? '', path: u.pathname, query: u.searchParams, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), req, res };
+      const rec: Recorded = {
+        method: req.method ?? '',
+        path: u.pathname,
+        query: u.searchParams,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        req,
+        res,
+      };
       requests.push(rec);
       Promise.resolve(handler(rec, requests.length - 1)).catch((err: unknown) => {
         res.destroy(err instanceof Error ? err : new Error(String(err)));
@@ -84,7 +92,12 @@ const eventPaths = (host: FakeHost): Recorded[] => host.requests.filter((r) => r
 describe('WeftClient construction', () => {
   it('reads OPENWOP_* first, then WEFT_*, then the default base URL', async () => {
     const host = await fakeHost((r) => json(r.res, 200, { protocolVersion: '1.1' }));
-    await WeftClient.fromEnv({ OPENWOP_BASE_URL: host.url, OPENWOP_API_KEY: 'openwop-key', WEFT_BASE_URL: 'http://unused.invalid', WEFT_API_KEY: 'weft-key' }).discovery();
+    await WeftClient.fromEnv({
+      OPENWOP_BASE_URL: host.url,
+      OPENWOP_API_KEY: 'openwop-key',
+      WEFT_BASE_URL: 'http://unused.invalid',
+      WEFT_API_KEY: 'weft-key',
+    }).discovery();
     await WeftClient.fromEnv({ WEFT_BASE_URL: host.url, WEFT_API_KEY: 'weft-key' }).discovery();
     await WeftClient.fromEnv({ OPENWOP_BASE_URL: host.url, OPENWOP_API_KEY: '', WEFT_API_KEY: 'fallback-key' }).discovery();
     expect(host.requests.map((r) => r.headers.authorization)).toEqual(['Bearer openwop-key', 'Bearer weft-key', 'Bearer fallback-key']);
@@ -171,7 +184,9 @@ describe('WeftClient REST calls', () => {
 
   it('getRun and listRuns build paths and query strings', async () => {
     const host = await fakeHost((r) =>
-      r.path === '/v1/runs' ? json(r.res, 200, { runs: [{ runId: 'r1', workflowId: 'w', status: 'completed' }], nextCursor: 'c2' }) : json(r.res, 200, { runId: 'r1', workflowId: 'w', status: 'running' }),
+      r.path === '/v1/runs'
+        ? json(r.res, 200, { runs: [{ runId: 'r1', workflowId: 'w', status: 'completed' }], nextCursor: 'c2' })
+        : json(r.res, 200, { runId: 'r1', workflowId: 'w', status: 'running' }),
     );
     const snap = await client(host).getRun('r1');
     const page = await client(host).listRuns({ status: 'completed', workflowId: 'w', limit: 10, cursor: 'c1' });
@@ -185,7 +200,9 @@ describe('WeftClient REST calls', () => {
 
   it('cancelRun and bulkCancel post their bodies', async () => {
     const host = await fakeHost((r) =>
-      r.path === '/v1/runs:bulk-cancel' ? json(r.res, 200, { results: [{ runId: 'a', ok: true, status: 'cancelled' }] }) : json(r.res, 200, { runId: 'r1', status: 'cancelling' }),
+      r.path === '/v1/runs:bulk-cancel'
+        ? json(r.res, 200, { results: [{ runId: 'a', ok: true, status: 'cancelled' }] })
+        : json(r.res, 200, { runId: 'r1', status: 'cancelling' }),
     );
     const c = client(host);
     expect(await c.cancelRun('r1', 'no longer needed', { idempotencyKey: 'k' })).toEqual({ runId: 'r1', status: 'cancelling' });
@@ -225,7 +242,11 @@ describe('WeftClient REST calls', () => {
     expect(await c.registerWorkflow(def)).toEqual({ id: 'wf', hash: 'h1', created: true, runnable: true });
     expect((await c.listWorkflows()).workflows.map((w) => w.id)).toEqual(['wf']);
     await expect(c.deleteWorkflow('wf')).resolves.toBeUndefined();
-    expect(host.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v1/host/weft/workflows', 'GET /v1/host/weft/workflows', 'DELETE /v1/host/weft/workflows/wf']);
+    expect(host.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /v1/host/weft/workflows',
+      'GET /v1/host/weft/workflows',
+      'DELETE /v1/host/weft/workflows/wf',
+    ]);
     expect(JSON.parse(host.requests[0]?.body ?? '')).toEqual(def);
   });
 });
@@ -233,7 +254,9 @@ describe('WeftClient REST calls', () => {
 describe('WeftClient errors', () => {
   it('turns an error envelope into WeftApiError with status, code and details', async () => {
     const host = await fakeHost((r) => json(r.res, 404, { error: 'not_found', message: 'Run not found.', details: { runId: 'nope' } }));
-    const err = await client(host).getRun('nope').catch((e: unknown) => e);
+    const err = await client(host)
+      .getRun('nope')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WeftApiError);
     expect(err).toMatchObject({ status: 404, code: 'not_found', message: 'Run not found.', details: { runId: 'nope' }, retryAfter: undefined });
   });
@@ -270,7 +293,9 @@ describe('WeftClient errors', () => {
   it('never puts the API key in an error message, even when the host echoes it', async () => {
     // Client-side guard (not a registered host invariant): a host echoing the key must not leak it.
     const host = await fakeHost((r) => json(r.res, 401, { error: 'unauthenticated', message: `Unknown key ${API_KEY}.`, details: { presented: API_KEY } }));
-    const err = await client(host).getRun('r1').catch((e: unknown) => e);
+    const err = await client(host)
+      .getRun('r1')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WeftApiError);
     const apiErr = err as WeftApiError;
     expect(apiErr.message).not.toContain(API_KEY);
@@ -392,7 +417,11 @@ describe('WeftClient.streamEvents', () => {
     const seen: number[] = [];
     for await (const e of client(host).streamEvents('r1')) seen.push(e.sequence);
     expect(seen).toEqual([0, 1]);
-    expect(host.requests.map((r) => `${r.path} ${r.headers['last-event-id'] ?? '-'}`)).toEqual(['/v1/runs/r1/events -', '/v1/runs/r1 -', '/v1/runs/r1/events 0']);
+    expect(host.requests.map((r) => `${r.path} ${r.headers['last-event-id'] ?? '-'}`)).toEqual([
+      '/v1/runs/r1/events -',
+      '/v1/runs/r1 -',
+      '/v1/runs/r1/events 0',
+    ]);
   });
 
   it('ends after one draining reconnect when the mode filters terminal events and the run has ended', async () => {
@@ -434,7 +463,11 @@ describe('WeftClient.streamEvents', () => {
 
   it('fails fast with the envelope when the first connection is refused', async () => {
     const host = await fakeHost((r) =>
-      json(r.res, 400, { error: 'unsupported_stream_mode', message: 'streamMode must be one or more of updates, values, messages, debug.', details: { supported: ['updates', 'values', 'messages', 'debug'] } }),
+      json(r.res, 400, {
+        error: 'unsupported_stream_mode',
+        message: 'streamMode must be one or more of updates, values, messages, debug.',
+        details: { supported: ['updates', 'values', 'messages', 'debug'] },
+      }),
     );
     const err = await (async () => {
       for await (const e of client(host).streamEvents('r1', { streamMode: 'bogus' })) expect.unreachable(`unexpected event ${e.type}`);
@@ -537,7 +570,13 @@ describe('WeftClient.streamEvents', () => {
 });
 
 describe('WeftClient interrupts and run control', () => {
-  const resolved = (nodeId: string, outcome: string) => ({ runId: 'r 1', nodeId, interruptId: 'int_1', status: 'running', interrupt: { kind: 'approval', outcome } });
+  const resolved = (nodeId: string, outcome: string) => ({
+    runId: 'r 1',
+    nodeId,
+    interruptId: 'int_1',
+    status: 'running',
+    interrupt: { kind: 'approval', outcome },
+  });
 
   it('resolveInterrupt posts {resumeValue} to the node path with Idempotency-Key', async () => {
     const host = await fakeHost((r) => json(r.res, 200, resolved('gate/1', 'accepted')));
@@ -563,12 +602,25 @@ describe('WeftClient interrupts and run control', () => {
       { resumeValue: { action: 'reject', comment: 'no' } },
       { resumeValue: { answers: { q1: 'blue', q2: 3 } } },
     ]);
-    expect(host.requests.map((r) => r.path)).toEqual(['/v1/runs/r1/interrupts/n', '/v1/runs/r1/interrupts/n', '/v1/runs/r1/interrupts/n', '/v1/runs/r1/interrupts/ask']);
+    expect(host.requests.map((r) => r.path)).toEqual([
+      '/v1/runs/r1/interrupts/n',
+      '/v1/runs/r1/interrupts/n',
+      '/v1/runs/r1/interrupts/n',
+      '/v1/runs/r1/interrupts/ask',
+    ]);
     expect(host.requests.map((r) => r.headers['idempotency-key'])).toEqual([undefined, 'k2', undefined, undefined]);
   });
 
   it('reports quorum progress of a vote', async () => {
-    const host = await fakeHost((r) => json(r.res, 200, { runId: 'r1', nodeId: 'n', interruptId: 'i', status: 'waiting-approval', interrupt: { kind: 'approval', outcome: 'pending', votes: { granted: 1, rejected: 0, required: 2 } } }));
+    const host = await fakeHost((r) =>
+      json(r.res, 200, {
+        runId: 'r1',
+        nodeId: 'n',
+        interruptId: 'i',
+        status: 'waiting-approval',
+        interrupt: { kind: 'approval', outcome: 'pending', votes: { granted: 1, rejected: 0, required: 2 } },
+      }),
+    );
     const res = await client(host).approve('r1', 'n');
     expect(res.interrupt).toEqual({ kind: 'approval', outcome: 'pending', votes: { granted: 1, rejected: 0, required: 2 } });
     expect(res.status).toBe('waiting-approval');
@@ -590,16 +642,29 @@ describe('WeftClient interrupts and run control', () => {
       json(r.res, status, { error: code, message: `${code} message`, details: { interruptId: 'int_1' } });
     });
     for (const [status, code] of answers) {
-      const err = await client(host).resolveInterrupt('r1', 'n', {}).catch((e: unknown) => e);
+      const err = await client(host)
+        .resolveInterrupt('r1', 'n', {})
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WeftApiError);
       expect(err).toMatchObject({ status, code, details: { interruptId: 'int_1' } });
     }
   });
 
   it('lists the interrupts of a run and the pending ones of the tenant', async () => {
-    const view = { runId: 'r1', nodeId: 'n', interruptId: 'int_1', kind: 'approval', key: 'k', data: { title: 'Ship?', actions: ['accept', 'reject'] }, status: 'pending', requestedAt: '2026-01-01T00:00:00Z' };
+    const view = {
+      runId: 'r1',
+      nodeId: 'n',
+      interruptId: 'int_1',
+      kind: 'approval',
+      key: 'k',
+      data: { title: 'Ship?', actions: ['accept', 'reject'] },
+      status: 'pending',
+      requestedAt: '2026-01-01T00:00:00Z',
+    };
     const host = await fakeHost((r) =>
-      r.path === '/v1/host/weft/interrupts' ? json(r.res, 200, { interrupts: [{ ...view, workflowId: 'wf' }] }) : json(r.res, 200, { interrupts: [view, { ...view, nodeId: 'm', status: 'resolved', outcome: 'accepted' }] }),
+      r.path === '/v1/host/weft/interrupts'
+        ? json(r.res, 200, { interrupts: [{ ...view, workflowId: 'wf' }] })
+        : json(r.res, 200, { interrupts: [view, { ...view, nodeId: 'm', status: 'resolved', outcome: 'accepted' }] }),
     );
     const c = client(host);
     const run = await c.listRunInterrupts('r/1');
@@ -611,10 +676,26 @@ describe('WeftClient interrupts and run control', () => {
 
   it('sends no Authorization header on the token routes and keeps the token out of errors', async () => {
     const token = 'tok.abc/def+ghi';
-    const view = { runId: 'r1', nodeId: 'n', interruptId: 'int_1', kind: 'clarification', key: 'k', data: { questions: [] }, status: 'pending', requestedAt: 't' };
+    const view = {
+      runId: 'r1',
+      nodeId: 'n',
+      interruptId: 'int_1',
+      kind: 'clarification',
+      key: 'k',
+      data: { questions: [] },
+      status: 'pending',
+      requestedAt: 't',
+    };
     const host = await fakeHost((r, i) => {
       if (i === 0) return json(r.res, 200, view);
-      if (i === 1) return json(r.res, 200, { runId: 'r1', nodeId: 'n', interruptId: 'int_1', status: 'running', interrupt: { kind: 'clarification', outcome: 'resolved' } });
+      if (i === 1)
+        return json(r.res, 200, {
+          runId: 'r1',
+          nodeId: 'n',
+          interruptId: 'int_1',
+          status: 'running',
+          interrupt: { kind: 'clarification', outcome: 'resolved' },
+        });
       json(r.res, 410, { error: 'interrupt_expired', message: `Token ${token} expired.`, details: { token } });
     });
     const c = client(host);
@@ -639,7 +720,9 @@ describe('WeftClient interrupts and run control', () => {
     s?.closeAllConnections();
     await new Promise<void>((resolve) => s?.close(() => resolve()));
     const token = 'secret-token/with+chars';
-    const err = await client(host).resolveInterruptToken(token, {}).catch((e: unknown) => e);
+    const err = await client(host)
+      .resolveInterruptToken(token, {})
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WeftConnectionError);
     expect((err as WeftConnectionError).request).toBe('POST /v1/interrupts/[redacted]');
     expect((err as Error).message).not.toContain(encodeURIComponent(token));
@@ -648,21 +731,34 @@ describe('WeftClient interrupts and run control', () => {
 
   it('pauseRun and resumeRun post to the :pause and :resume verbs', async () => {
     const host = await fakeHost((r) =>
-      r.path.endsWith(':pause') ? json(r.res, 202, { runId: 'r1', status: 'paused', pausedAt: '2026-01-01T00:00:01Z' }) : json(r.res, 202, { runId: 'r1', status: 'running', resumedAt: '2026-01-01T00:00:02Z' }),
+      r.path.endsWith(':pause')
+        ? json(r.res, 202, { runId: 'r1', status: 'paused', pausedAt: '2026-01-01T00:00:01Z' })
+        : json(r.res, 202, { runId: 'r1', status: 'running', resumedAt: '2026-01-01T00:00:02Z' }),
     );
     const c = client(host);
-    expect(await c.pauseRun('r1', { reason: 'maintenance', drainPolicy: 'immediate', idempotencyKey: 'p1' })).toEqual({ runId: 'r1', status: 'paused', pausedAt: '2026-01-01T00:00:01Z' });
+    expect(await c.pauseRun('r1', { reason: 'maintenance', drainPolicy: 'immediate', idempotencyKey: 'p1' })).toEqual({
+      runId: 'r1',
+      status: 'paused',
+      pausedAt: '2026-01-01T00:00:01Z',
+    });
     await c.pauseRun('r1');
     expect(await c.resumeRun('r1', { reason: 'done' })).toEqual({ runId: 'r1', status: 'running', resumedAt: '2026-01-01T00:00:02Z' });
     await c.resumeRun('r1');
-    expect(host.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v1/runs/r1:pause', 'POST /v1/runs/r1:pause', 'POST /v1/runs/r1:resume', 'POST /v1/runs/r1:resume']);
+    expect(host.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /v1/runs/r1:pause',
+      'POST /v1/runs/r1:pause',
+      'POST /v1/runs/r1:resume',
+      'POST /v1/runs/r1:resume',
+    ]);
     expect(host.requests.map((r) => JSON.parse(r.body) as unknown)).toEqual([{ reason: 'maintenance', drainPolicy: 'immediate' }, {}, { reason: 'done' }, {}]);
     expect(host.requests[0]?.headers['idempotency-key']).toBe('p1');
   });
 
   it('surfaces run_state_conflict with the run status in details', async () => {
     const host = await fakeHost((r) => json(r.res, 409, { error: 'run_state_conflict', message: 'The run is not paused.', details: { runStatus: 'running' } }));
-    const err = await client(host).resumeRun('r1').catch((e: unknown) => e);
+    const err = await client(host)
+      .resumeRun('r1')
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 409, code: 'run_state_conflict', details: { runStatus: 'running' } });
   });
 });

@@ -234,7 +234,11 @@ export class WeftClient {
         const type = response.headers.get('content-type') ?? '';
         if (!type.toLowerCase().startsWith('text/event-stream') || !response.body) {
           await response.body?.cancel().catch(() => undefined);
-          throw new WeftApiError({ status: response.status, code: 'invalid_response', message: `Expected text/event-stream from GET ${path}, got ${type || 'no content type'}.` });
+          throw new WeftApiError({
+            status: response.status,
+            code: 'invalid_response',
+            message: `Expected text/event-stream from GET ${path}, got ${type || 'no content type'}.`,
+          });
         }
         return response.body;
       },
@@ -261,7 +265,12 @@ export class WeftClient {
    *
    * @see execution-semantics.md §2.4
    */
-  async resolveInterrupt(runId: string, nodeId: string, resumeValue: unknown, options: IdempotencyOptions & RequestOptions = {}): Promise<ResolveInterruptResponse> {
+  async resolveInterrupt(
+    runId: string,
+    nodeId: string,
+    resumeValue: unknown,
+    options: IdempotencyOptions & RequestOptions = {},
+  ): Promise<ResolveInterruptResponse> {
     return this.#json<ResolveInterruptResponse>('POST', `/v1/runs/${segment(runId)}/interrupts/${segment(nodeId)}`, {
       body: { resumeValue },
       headers: idempotencyHeaders(options),
@@ -280,7 +289,12 @@ export class WeftClient {
   }
 
   /** Answers a clarification: `resumeValue {answers}`, one answer per question id. */
-  async answer(runId: string, nodeId: string, answers: Record<string, unknown>, options: IdempotencyOptions & RequestOptions = {}): Promise<ResolveInterruptResponse> {
+  async answer(
+    runId: string,
+    nodeId: string,
+    answers: Record<string, unknown>,
+    options: IdempotencyOptions & RequestOptions = {},
+  ): Promise<ResolveInterruptResponse> {
     return this.resolveInterrupt(runId, nodeId, { answers }, options);
   }
 
@@ -396,13 +410,19 @@ export class WeftClient {
     try {
       text = await response.text();
     } catch (err) {
-      throw new WeftConnectionError(this.#redact(response.url, secret), this.#redact(`Reading the answer failed: ${describeFetchFailure(err)}`, secret), { cause: err });
+      throw new WeftConnectionError(this.#redact(response.url, secret), this.#redact(`Reading the answer failed: ${describeFetchFailure(err)}`, secret), {
+        cause: err,
+      });
     }
     if (text === '') return undefined as T;
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new WeftApiError({ status: response.status, code: 'invalid_response', message: `The host answered ${response.status} with a body that is not JSON.` });
+      throw new WeftApiError({
+        status: response.status,
+        code: 'invalid_response',
+        message: `The host answered ${response.status} with a body that is not JSON.`,
+      });
     }
   }
 

@@ -37,10 +37,7 @@ export function isTerminalEvent(doc: RunEventDoc): boolean {
 }
 
 const isEventDoc = (v: unknown): v is RunEventDoc =>
-  typeof v === 'object' &&
-  v !== null &&
-  typeof (v as { type?: unknown }).type === 'string' &&
-  Number.isInteger((v as { sequence?: unknown }).sequence);
+  typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string' && Number.isInteger((v as { sequence?: unknown }).sequence);
 
 /**
  * Turns one frame into event docs. Malformed JSON is a protocol error (thrown); well-formed
@@ -52,7 +49,11 @@ function eventsOf(frame: SseFrame): RunEventDoc[] {
   try {
     parsed = JSON.parse(frame.data);
   } catch {
-    throw new WeftApiError({ status: 200, code: 'invalid_response', message: `The event stream sent a frame that is not JSON (event ${frame.event ?? 'message'}).` });
+    throw new WeftApiError({
+      status: 200,
+      code: 'invalid_response',
+      message: `The event stream sent a frame that is not JSON (event ${frame.event ?? 'message'}).`,
+    });
   }
   if (frame.event === 'batch') {
     if (!Array.isArray(parsed)) {
@@ -163,12 +164,20 @@ export async function* resumableEventStream(
       signal?.throwIfAborted();
       if (err instanceof WeftApiError) throw err;
       dropped = true;
-      lastError = new WeftConnectionError(`GET /v1/runs/${runId}/events`, `The event stream dropped: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      lastError = new WeftConnectionError(`GET /v1/runs/${runId}/events`, `The event stream dropped: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
     }
 
     if (!autoResume) {
       if (dropped) {
-        throw new WeftStreamError({ runId, lastEventId: lastId, attempts: 0, message: `The event stream of run ${runId} dropped and autoResume is off.`, cause: lastError });
+        throw new WeftStreamError({
+          runId,
+          lastEventId: lastId,
+          attempts: 0,
+          message: `The event stream of run ${runId} dropped and autoResume is off.`,
+          cause: lastError,
+        });
       }
       return;
     }

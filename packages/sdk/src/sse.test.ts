@@ -47,9 +47,7 @@ const SAMPLE_FRAMES: SseFrame[] = [
 
 describe('parseSseStream', () => {
   it('parses id, event and data fields of a frame', async () => {
-    expect(await collect(bodyOf(['id: 7\nevent: node.completed\ndata: {"a":1}\n\n']))).toEqual([
-      { id: '7', event: 'node.completed', data: '{"a":1}' },
-    ]);
+    expect(await collect(bodyOf(['id: 7\nevent: node.completed\ndata: {"a":1}\n\n']))).toEqual([{ id: '7', event: 'node.completed', data: '{"a":1}' }]);
   });
 
   it('joins multi-line data with \\n', async () => {
@@ -66,10 +64,7 @@ describe('parseSseStream', () => {
   });
 
   it('accepts lone CR line endings', async () => {
-    expect(await collect(bodyOf(['id: 1\revent: e\rdata: a\r\rdata: b\r\r']))).toEqual([
-      { id: '1', event: 'e', data: 'a' },
-      { data: 'b' },
-    ]);
+    expect(await collect(bodyOf(['id: 1\revent: e\rdata: a\r\rdata: b\r\r']))).toEqual([{ id: '1', event: 'e', data: 'a' }, { data: 'b' }]);
   });
 
   it('treats a CRLF split across chunks as one line terminator', async () => {

@@ -64,7 +64,12 @@ describe('JwtVerifier', () => {
     idp.setDown(true);
     try {
       const token = await idp.mint({ sub: 's', aud: AUD, claims: { tid: 'acme' } });
-      await expect(v.verify(token)).rejects.toMatchObject({ code: 'service_unavailable', status: 503, details: { retryAfter: 5 }, headers: { 'retry-after': '5' } });
+      await expect(v.verify(token)).rejects.toMatchObject({
+        code: 'service_unavailable',
+        status: 503,
+        details: { retryAfter: 5 },
+        headers: { 'retry-after': '5' },
+      });
       expect(reasons).toEqual(['jwks_unavailable']);
     } finally {
       idp.setDown(false);

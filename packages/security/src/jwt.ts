@@ -124,7 +124,8 @@ function checkUrl(raw: string, what: string): URL {
   } catch {
     throw new Error(`${what} must be an absolute URL`);
   }
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopback(u.hostname))) throw new Error(`${what} must use https (http is allowed on loopback only)`);
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopback(u.hostname)))
+    throw new Error(`${what} must use https (http is allowed on loopback only)`);
   if (u.username || u.password) throw new Error(`${what} must not carry credentials`);
   return u;
 }
@@ -137,12 +138,29 @@ export function normalizeIssuer(raw: unknown, index = 0): JwtIssuerConfig {
   const where = `WEFT_OIDC_ISSUERS[${index}]`;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${where} must be an object`);
   const r = raw as Record<string, unknown>;
-  const known = new Set(['issuer', 'audience', 'jwksUri', 'algorithms', 'tenant', 'tenantClaim', 'allowedTenants', 'principalClaim', 'scopeClaim', 'scopeMap', 'clockToleranceSec', 'jwksCacheSec', 'jwksCooldownSec', 'jwksTimeoutMs']);
+  const known = new Set([
+    'issuer',
+    'audience',
+    'jwksUri',
+    'algorithms',
+    'tenant',
+    'tenantClaim',
+    'allowedTenants',
+    'principalClaim',
+    'scopeClaim',
+    'scopeMap',
+    'clockToleranceSec',
+    'jwksCacheSec',
+    'jwksCooldownSec',
+    'jwksTimeoutMs',
+  ]);
   for (const k of Object.keys(r)) if (!known.has(k)) throw new Error(`${where} has an unknown field ${k}`);
   if (typeof r.issuer !== 'string' || !r.issuer) throw new Error(`${where}.issuer is required`);
   checkUrl(r.issuer, `${where}.issuer`);
   const audience = r.audience;
-  const audOk = (typeof audience === 'string' && audience.length > 0) || (Array.isArray(audience) && audience.length > 0 && audience.every((a) => typeof a === 'string' && a.length > 0));
+  const audOk =
+    (typeof audience === 'string' && audience.length > 0) ||
+    (Array.isArray(audience) && audience.length > 0 && audience.every((a) => typeof a === 'string' && a.length > 0));
   if (!audOk) throw new Error(`${where}.audience must be a non-empty string or array of strings`);
   const out: JwtIssuerConfig = { issuer: r.issuer, audience: audience as string | string[], scopeMap: {} };
   if (r.jwksUri !== undefined) {
@@ -166,7 +184,8 @@ export function normalizeIssuer(raw: unknown, index = 0): JwtIssuerConfig {
     out.tenantClaim = r.tenantClaim;
   }
   if (r.allowedTenants !== undefined) {
-    if (!Array.isArray(r.allowedTenants) || !r.allowedTenants.every((t) => typeof t === 'string' && TENANT_RE.test(t))) throw new Error(`${where}.allowedTenants must be a list of tenant ids`);
+    if (!Array.isArray(r.allowedTenants) || !r.allowedTenants.every((t) => typeof t === 'string' && TENANT_RE.test(t)))
+      throw new Error(`${where}.allowedTenants must be a list of tenant ids`);
     out.allowedTenants = r.allowedTenants as string[];
   }
   if (r.principalClaim !== undefined) {
@@ -177,9 +196,11 @@ export function normalizeIssuer(raw: unknown, index = 0): JwtIssuerConfig {
     if (r.scopeClaim !== 'scope' && r.scopeClaim !== 'scp') throw new Error(`${where}.scopeClaim must be scope or scp`);
     out.scopeClaim = r.scopeClaim;
   }
-  if (!r.scopeMap || typeof r.scopeMap !== 'object' || Array.isArray(r.scopeMap)) throw new Error(`${where}.scopeMap must map IdP scopes to lists of Weft scopes`);
+  if (!r.scopeMap || typeof r.scopeMap !== 'object' || Array.isArray(r.scopeMap))
+    throw new Error(`${where}.scopeMap must map IdP scopes to lists of Weft scopes`);
   for (const [idp, weft] of Object.entries(r.scopeMap as Record<string, unknown>)) {
-    if (!Array.isArray(weft) || !weft.every((s) => typeof s === 'string' && SCOPE_SET.has(s))) throw new Error(`${where}.scopeMap[${JSON.stringify(idp)}] must list Weft scopes (${SCOPES.join(', ')})`);
+    if (!Array.isArray(weft) || !weft.every((s) => typeof s === 'string' && SCOPE_SET.has(s)))
+      throw new Error(`${where}.scopeMap[${JSON.stringify(idp)}] must list Weft scopes (${SCOPES.join(', ')})`);
     out.scopeMap[idp] = weft as string[];
   }
   const nonNeg = (k: 'clockToleranceSec' | 'jwksCacheSec' | 'jwksCooldownSec' | 'jwksTimeoutMs', max: number): void => {
@@ -264,7 +285,13 @@ export class JwtVerifier {
         try {
           return await remote(header, token);
         } catch (e) {
-          if (e instanceof errors.JWKSNoMatchingKey || e instanceof errors.JWKSMultipleMatchingKeys || e instanceof errors.JOSENotSupported || e instanceof errors.JWKInvalid) throw e;
+          if (
+            e instanceof errors.JWKSNoMatchingKey ||
+            e instanceof errors.JWKSMultipleMatchingKeys ||
+            e instanceof errors.JOSENotSupported ||
+            e instanceof errors.JWKInvalid
+          )
+            throw e;
           // Timeouts, transport failures, non-200 answers and malformed key sets.
           throw new JwksUnavailable('JWKS unavailable');
         }
@@ -313,7 +340,8 @@ export class JwtVerifier {
     const st = iss === undefined ? undefined : this.issuers.get(iss);
     if (!st) throw this.fail('unknown_issuer');
     const issuer = st.cfg.issuer;
-    if (typeof header.alg !== 'string' || !ALGORITHM_SET.has(header.alg) || !st.algorithms.includes(header.alg)) throw this.fail('unsupported_algorithm', issuer);
+    if (typeof header.alg !== 'string' || !ALGORITHM_SET.has(header.alg) || !st.algorithms.includes(header.alg))
+      throw this.fail('unsupported_algorithm', issuer);
     if (typeof header.kid !== 'string' || header.kid.length === 0) throw this.fail('unknown_kid', issuer);
 
     let payload: JWTPayload;
@@ -329,7 +357,12 @@ export class JwtVerifier {
     } catch (e) {
       if (e instanceof JwksUnavailable) {
         this.onReject?.('jwks_unavailable', issuer);
-        throw new WeftError('service_unavailable', 'The identity provider\'s signing keys are unavailable; retry later.', { retryAfter: 5 }, { 'retry-after': '5' });
+        throw new WeftError(
+          'service_unavailable',
+          "The identity provider's signing keys are unavailable; retry later.",
+          { retryAfter: 5 },
+          { 'retry-after': '5' },
+        );
       }
       throw this.fail(classify(e), issuer);
     }

@@ -4,7 +4,11 @@ import { MtlsMapper, normalizeFingerprint, parseSubjectAltNames, parseSubjectRul
 const FP = 'AB:'.repeat(31) + 'AB';
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-06-01T00:00:00Z');
-const fmt = (ms: number): string => new Date(ms).toUTCString().replace(/^\w+, (\d+) (\w+) (\d+) (.*)$/, '$2 $1 $4 $3').replace(/ GMT (\d+)$/, ' $1 GMT');
+const fmt = (ms: number): string =>
+  new Date(ms)
+    .toUTCString()
+    .replace(/^\w+, (\d+) (\w+) (\d+) (.*)$/, '$2 $1 $4 $3')
+    .replace(/ GMT (\d+)$/, ' $1 GMT');
 
 const peer = (over: Partial<NonNullable<PeerInfo['cert']>> = {}, authorized = true): PeerInfo => ({
   authorized,

@@ -127,7 +127,8 @@ export function parseSubjectRules(raw: unknown): MtlsSubjectRule[] {
     if (typeof o.tenant !== 'string' || !TENANT_RE.test(o.tenant)) throw new Error(`${where}.tenant must match [A-Za-z0-9._-]{1,128}`);
     const rule: MtlsSubjectRule = { match: o.match, tenant: o.tenant };
     if (o.scopes !== undefined) {
-      if (!Array.isArray(o.scopes) || !o.scopes.every((s) => typeof s === 'string' && SCOPE_SET.has(s))) throw new Error(`${where}.scopes must list Weft scopes`);
+      if (!Array.isArray(o.scopes) || !o.scopes.every((s) => typeof s === 'string' && SCOPE_SET.has(s)))
+        throw new Error(`${where}.scopes must list Weft scopes`);
       rule.scopes = o.scopes as string[];
     }
     return rule;
@@ -216,7 +217,10 @@ export class MtlsMapper {
     const id: MtlsIdentity = {
       kind: 'mtls',
       tenant: rule.tenant,
-      principal: `mtls:${createHash('sha256').update(`${this.subjectMapping}|${this.key(rule.match)}`, 'utf8').digest('hex').slice(0, 16)}`,
+      principal: `mtls:${createHash('sha256')
+        .update(`${this.subjectMapping}|${this.key(rule.match)}`, 'utf8')
+        .digest('hex')
+        .slice(0, 16)}`,
       fingerprint,
     };
     if (rule.scopes) id.scopes = new Set(rule.scopes);

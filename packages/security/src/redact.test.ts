@@ -11,7 +11,11 @@ const PEM = j('-----BEGIN ', 'PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC
 
 /** Every shape the host must scrub, by rule id. */
 const SHAPES: Record<string, string[]> = {
-  'pem-private-key': [PEM, j('-----BEGIN RSA ', 'PRIVATE KEY-----\nMIIBOgIBAAJBAK', '\n-----END RSA ', 'PRIVATE KEY-----'), j('-----BEGIN OPENSSH ', 'PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH ', 'PRIVATE KEY-----')],
+  'pem-private-key': [
+    PEM,
+    j('-----BEGIN RSA ', 'PRIVATE KEY-----\nMIIBOgIBAAJBAK', '\n-----END RSA ', 'PRIVATE KEY-----'),
+    j('-----BEGIN OPENSSH ', 'PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH ', 'PRIVATE KEY-----'),
+  ],
   bearer: [j('Bearer ', 'abc123DEF456ghi789JKL'), j('Bearer  ', 'tok.en-with_9~chars+/==')],
   jwt: [JWT],
   'provider-sk': [j('sk-', A40), j('sk-', 'proj-', A40), j('sk-', 'ant-', 'api03-', A40)],

@@ -47,7 +47,16 @@ import { registerInterruptRoutes } from './routes/interrupts.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerWorkflowRoutes } from './routes/workflows.js';
-import { MAX_JSON_DEPTH, MAX_URL_BYTES, clientErrorHandler, continueUnlessTooLarge, expectationFailed, jsonDepthExceeds, queryError, tooDeep } from './request-limits.js';
+import {
+  MAX_JSON_DEPTH,
+  MAX_URL_BYTES,
+  clientErrorHandler,
+  continueUnlessTooLarge,
+  expectationFailed,
+  jsonDepthExceeds,
+  queryError,
+  tooDeep,
+} from './request-limits.js';
 import { mtlsEnabled } from './security-config.js';
 import { httpsServerOptions, peerOf } from './tls.js';
 
@@ -74,7 +83,13 @@ const shuttingDown = (): WeftError =>
 export type WeftApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 /** The request of the typed route `K`, for helpers shared by the handlers of routes with one schema. */
-export type WeftRequest<K extends RouteSchemaKey> = FastifyRequest<RouteGenericInterface, RawServerDefault, RawRequestDefaultExpression, (typeof ROUTE_SCHEMAS)[K], TypeBoxTypeProvider>;
+export type WeftRequest<K extends RouteSchemaKey> = FastifyRequest<
+  RouteGenericInterface,
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  (typeof ROUTE_SCHEMAS)[K],
+  TypeBoxTypeProvider
+>;
 
 /** Live counters of the backpressure gauges (read by tests and metrics). */
 export interface LoadGauges {
@@ -133,7 +148,10 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   }) as unknown as FastifyInstance;
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   app.server.on('checkExpectation', expectationFailed);
-  app.server.on('checkContinue', continueUnlessTooLarge(cfg.maxBodyBytes, (req, res) => app.server.emit('request', req, res)));
+  app.server.on(
+    'checkContinue',
+    continueUnlessTooLarge(cfg.maxBodyBytes, (req, res) => app.server.emit('request', req, res)),
+  );
   app.decorateRequest('principal', null);
   app.removeContentTypeParser('text/plain');
   // JSON bodies: refuse excessive nesting before anything recursive (the parser, schema
@@ -196,7 +214,8 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   });
   app.addHook('onRequest', async (req) => {
     // 0b. Shape of the request itself: target length and Host (HTTP/1.1 requires it).
-    if (Buffer.byteLength(req.raw.url ?? '') > MAX_URL_BYTES) throw new WeftError('uri_too_long', 'The request target is too long.', { limitBytes: MAX_URL_BYTES });
+    if (Buffer.byteLength(req.raw.url ?? '') > MAX_URL_BYTES)
+      throw new WeftError('uri_too_long', 'The request target is too long.', { limitBytes: MAX_URL_BYTES });
     if (req.raw.httpVersion === '1.1' && !req.headers.host) throw new WeftError('bad_request', 'HTTP/1.1 requests must carry a Host header.');
   });
   app.addHook('onRequest', async (req, reply) => {
@@ -230,7 +249,7 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
     // 3. Authenticate the bearer; it must belong to the certificate's tenant.
     let p: Principal = await auth.authenticate(req.headers.authorization);
     if (transport) {
-      if (p.tenant !== transport.tenant) throw new WeftError('unauthenticated', 'The credential does not belong to the client certificate\'s tenant.');
+      if (p.tenant !== transport.tenant) throw new WeftError('unauthenticated', "The credential does not belong to the client certificate's tenant.");
       const ceiling = transport.scopes;
       if (ceiling) p = { ...p, scopes: new Set([...p.scopes].filter((s) => ceiling.has(s))) };
     }

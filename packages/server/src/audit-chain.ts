@@ -72,7 +72,10 @@ export class MerkleFrontier {
   }
 
   clone(): MerkleFrontier {
-    return new MerkleFrontier(this.nodes.map((n) => ({ ...n })), this.count);
+    return new MerkleFrontier(
+      this.nodes.map((n) => ({ ...n })),
+      this.count,
+    );
   }
 
   /** Adds the leaf for one entry hash (hex). */
@@ -138,5 +141,7 @@ export function importCheckpointPublicKey(advertised: string): KeyObject {
 
 /** A short fingerprint of a public key (first 16 hex of the SHA-256 of its raw bytes). */
 export function keyFingerprint(publicKey: KeyObject): string {
-  return sha256(Buffer.from(rawPublicKeyBase64(publicKey), 'base64')).toString('hex').slice(0, 16);
+  return sha256(Buffer.from(rawPublicKeyBase64(publicKey), 'base64'))
+    .toString('hex')
+    .slice(0, 16);
 }

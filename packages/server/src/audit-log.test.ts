@@ -97,7 +97,9 @@ describe('AuditLog', () => {
     for (const c of cps) {
       expect(c.merkleRoot).toBe(naiveRoot(hashes.slice(0, c.atSeq + 1)));
       expect(verifyCheckpoint(pub, { checkpoint: `ckpt-${c.checkpoint}`, atSequence: c.atSeq, merkleRoot: c.merkleRoot, signature: c.signature })).toBe(true);
-      expect(verifyCheckpoint(pub, { checkpoint: `ckpt-${c.checkpoint}`, atSequence: c.atSeq, merkleRoot: 'f'.repeat(64), signature: c.signature })).toBe(false);
+      expect(verifyCheckpoint(pub, { checkpoint: `ckpt-${c.checkpoint}`, atSequence: c.atSeq, merkleRoot: 'f'.repeat(64), signature: c.signature })).toBe(
+        false,
+      );
     }
   });
 
@@ -194,7 +196,8 @@ describe('AuditLog', () => {
     let hide = false;
     const gap = new Proxy(store, {
       get(target, prop, receiver) {
-        if (prop === 'readAuditEntries') return async (a: number, b: number, l: number) => (await target.readAuditEntries(a, b, l)).filter((e) => !hide || e.seq !== 2);
+        if (prop === 'readAuditEntries')
+          return async (a: number, b: number, l: number) => (await target.readAuditEntries(a, b, l)).filter((e) => !hide || e.seq !== 2);
         const v = Reflect.get(target, prop, receiver) as unknown;
         return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
       },

@@ -13,15 +13,7 @@
  */
 import type { AuditCheckpoint, AuditEntry, AuditStore, AuditWrite } from '@weft/store-kit';
 import type { AuthAdvertisement } from './auth-discovery.js';
-import {
-  MerkleFrontier,
-  checkpointId,
-  entryHash,
-  keyFingerprint,
-  rawPublicKeyBase64,
-  signCheckpoint,
-  verifyCheckpoint,
-} from './audit-chain.js';
+import { MerkleFrontier, checkpointId, entryHash, keyFingerprint, rawPublicKeyBase64, signCheckpoint, verifyCheckpoint } from './audit-chain.js';
 import type { AuditSigningKey } from './audit-signing-key.js';
 
 /** The actions Weft records. */

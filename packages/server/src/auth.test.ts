@@ -108,11 +108,24 @@ describe('Authenticator chain', () => {
 
   it('maps managed-key answers: revoked → key_revoked, expired → key_expired, unknown → unauthenticated', async () => {
     const token = 'managed-key-0123456789abcdef';
-    await expect(new Authenticator({ apiKeys, managedKeys: () => managed('revoked') }).authenticate(`Bearer ${token}`)).rejects.toMatchObject({ code: 'key_revoked', status: 401 });
-    await expect(new Authenticator({ apiKeys, managedKeys: () => managed('expired') }).authenticate(`Bearer ${token}`)).rejects.toMatchObject({ code: 'key_expired', status: 401 });
-    await expect(new Authenticator({ apiKeys, managedKeys: () => managed(undefined) }).authenticate(`Bearer ${token}`)).rejects.toMatchObject({ code: 'unauthenticated' });
-    await expect(new Authenticator({ apiKeys, managedKeys: () => undefined }).authenticate(`Bearer ${token}`)).rejects.toMatchObject({ code: 'unauthenticated' });
-    const p = await new Authenticator({ apiKeys, managedKeys: () => managed({ tenant: 't9', principal: 'key_abc', scopes: new Set(['runs:read']) }) }).authenticate(`Bearer ${token}`);
+    await expect(new Authenticator({ apiKeys, managedKeys: () => managed('revoked') }).authenticate(`Bearer ${token}`)).rejects.toMatchObject({
+      code: 'key_revoked',
+      status: 401,
+    });
+    await expect(new Authenticator({ apiKeys, managedKeys: () => managed('expired') }).authenticate(`Bearer ${token}`)).rejects.toMatchObject({
+      code: 'key_expired',
+      status: 401,
+    });
+    await expect(new Authenticator({ apiKeys, managedKeys: () => managed(undefined) }).authenticate(`Bearer ${token}`)).rejects.toMatchObject({
+      code: 'unauthenticated',
+    });
+    await expect(new Authenticator({ apiKeys, managedKeys: () => undefined }).authenticate(`Bearer ${token}`)).rejects.toMatchObject({
+      code: 'unauthenticated',
+    });
+    const p = await new Authenticator({
+      apiKeys,
+      managedKeys: () => managed({ tenant: 't9', principal: 'key_abc', scopes: new Set(['runs:read']) }),
+    }).authenticate(`Bearer ${token}`);
     expect(p).toMatchObject({ tenant: 't9', principal: 'key_abc', kind: 'api-key' });
   });
 

@@ -90,7 +90,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port: int(env.WEFT_PORT, 'WEFT_PORT', 3737, 0, 65535),
     dataDir: resolve(env.WEFT_DATA_DIR ?? '.weft'),
     store,
-    workflowsDirs: (env.WEFT_WORKFLOWS_DIR ?? '').split(':').filter(Boolean).map((d) => resolve(d)),
+    workflowsDirs: (env.WEFT_WORKFLOWS_DIR ?? '')
+      .split(':')
+      .filter(Boolean)
+      .map((d) => resolve(d)),
     apiKeys: parseApiKeys(env.WEFT_API_KEYS),
     generateDevKey: true,
     maxBodyBytes: int(env.WEFT_MAX_BODY_BYTES, 'WEFT_MAX_BODY_BYTES', 1_048_576, 1024, 64 * 1_048_576),

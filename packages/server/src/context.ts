@@ -53,7 +53,8 @@ const ID_RE = /^[A-Za-z0-9._:~-]{1,128}$/;
  * resource; oversized ids are a client error.
  */
 export function pathId(value: string, name: string): string {
-  if (value.length > 128) throw new WeftError('validation_error', `${name} is longer than 128 characters.`, { errors: [{ path: `/${name}`, message: 'too long' }] });
+  if (value.length > 128)
+    throw new WeftError('validation_error', `${name} is longer than 128 characters.`, { errors: [{ path: `/${name}`, message: 'too long' }] });
   if (!ID_RE.test(value)) throw new WeftError('not_found', `No such ${name === 'workflowId' ? 'workflow' : 'resource'}.`);
   return value;
 }

@@ -73,9 +73,7 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
       maxRequestBodyBytes: d.config.maxBodyBytes,
     },
     supportedTransports: ['rest'],
-    configurable: Object.fromEntries(
-      Object.entries(CONFIGURABLE_KEYS).map(([k, v]) => [k, { type: v.type, min: v.min, description: v.description }]),
-    ),
+    configurable: Object.fromEntries(Object.entries(CONFIGURABLE_KEYS).map(([k, v]) => [k, { type: v.type, min: v.min, description: v.description }])),
     idempotency: {
       supported: true,
       layer1RetentionSeconds: Math.floor(d.config.idempotencyRetentionMs / 1000),

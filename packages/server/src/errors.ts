@@ -62,7 +62,10 @@ const shapesOnly = new Redactor();
 export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, redactor: Redactor = shapesOnly): FastifyReply {
   let we = err instanceof WeftError ? err : isStoreUnavailable(err) ? storeUnavailable() : fromFramework(err as FastifyError, req.routeOptions.bodyLimit);
   if (we?.code === 'service_unavailable' && !(err instanceof WeftError)) {
-    req.log.warn({ err: err instanceof Error ? err.message : String(err), cause: err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined }, 'store unavailable');
+    req.log.warn(
+      { err: err instanceof Error ? err.message : String(err), cause: err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined },
+      'store unavailable',
+    );
   }
   if (!we) {
     req.log.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'internal error');

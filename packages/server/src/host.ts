@@ -105,7 +105,17 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     base: { service: 'weft' },
     hooks: { streamWrite: (line) => redactor.redactJson(line) },
     redact: {
-      paths: ['req.headers.authorization', 'headers.authorization', 'authorization', '*.apiKey', '*.key', 'apiKeys', 'config.apiKeys', 'operatorKey', 'config.operatorKey'],
+      paths: [
+        'req.headers.authorization',
+        'headers.authorization',
+        'authorization',
+        '*.apiKey',
+        '*.key',
+        'apiKeys',
+        'config.apiKeys',
+        'operatorKey',
+        'config.operatorKey',
+      ],
       censor: '[REDACTED]',
     },
   };
@@ -169,7 +179,13 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     config,
     version: WEFT_VERSION,
     discovery: () =>
-      buildDiscovery({ config, version: WEFT_VERSION, fixtures, runtimeCapabilities: [...engine.runtimeCapabilities], auth: [managedKeys.advertisement(), audit.advertisement()] }),
+      buildDiscovery({
+        config,
+        version: WEFT_VERSION,
+        fixtures,
+        runtimeCapabilities: [...engine.runtimeCapabilities],
+        auth: [managedKeys.advertisement(), audit.advertisement()],
+      }),
     workflowsChanged: refreshFixtures,
     tokens,
     audit,
@@ -211,7 +227,13 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
   try {
-    return await Promise.race([p.then(() => true, () => true), expired]);
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      expired,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -35,7 +35,9 @@ export function idempotencyKeyOf(req: FastifyRequest): string | undefined {
 
 /** SHA-256 of the canonical JSON of a request body. */
 export function requestHash(body: unknown): string {
-  return createHash('sha256').update(canonicalJson(body ?? null)).digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson(body ?? null))
+    .digest('hex');
 }
 
 /**

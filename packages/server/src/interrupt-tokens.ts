@@ -99,7 +99,8 @@ export class InterruptTokens {
     } catch {
       throw notFound();
     }
-    if (!p || p.v !== 1 || typeof p.k !== 'string' || typeof p.r !== 'string' || typeof p.n !== 'string' || typeof p.i !== 'string' || typeof p.e !== 'number') throw notFound();
+    if (!p || p.v !== 1 || typeof p.k !== 'string' || typeof p.r !== 'string' || typeof p.n !== 'string' || typeof p.i !== 'string' || typeof p.e !== 'number')
+      throw notFound();
     const key = this.keys.find((k) => k.kid === p.k);
     if (!key) throw notFound();
     const expected = createHmac('sha256', key.secret).update(body).digest();

@@ -19,15 +19,18 @@ beforeAll(async () => {
     },
   });
   const logger = pino({ level: 'trace', redact: { paths: ['req.headers.authorization'], censor: '[REDACTED]' } }, sink);
-  const config = loadConfig({}, {
-    port: 0,
-    store: 'memory',
-    apiKeys: [{ tenant: 'logs', key: KEY }],
-    generateDevKey: false,
-    workflowsDirs: [new URL('../../../examples/workflows', import.meta.url).pathname],
-    announce: false,
-    logLevel: 'trace',
-  });
+  const config = loadConfig(
+    {},
+    {
+      port: 0,
+      store: 'memory',
+      apiKeys: [{ tenant: 'logs', key: KEY }],
+      generateDevKey: false,
+      workflowsDirs: [new URL('../../../examples/workflows', import.meta.url).pathname],
+      announce: false,
+      logLevel: 'trace',
+    },
+  );
   host = await startHost(config, { logger });
 });
 
@@ -40,7 +43,11 @@ describe('logging', () => {
     const auth = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
     await fetch(`${host.url}/v1/runs/run_x`, { headers: { authorization: `Bearer ${CANARY}` } });
     await fetch(`${host.url}/v1/runs`, { method: 'POST', headers: auth, body: '{"broken' });
-    const res = await fetch(`${host.url}/v1/runs`, { method: 'POST', headers: auth, body: JSON.stringify({ workflowId: 'weft-secret', inputs: { token: `${CANARY}-input` } }) });
+    const res = await fetch(`${host.url}/v1/runs`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ workflowId: 'weft-secret', inputs: { token: `${CANARY}-input` } }),
+    });
     expect(res.status).toBe(201);
     const { runId } = (await res.json()) as { runId: string };
     const poll = await fetch(`${host.url}/v1/runs/${runId}/events/poll?timeout=5`, { headers: auth });

@@ -86,10 +86,16 @@ export function parseScopes(requested: readonly string[]): string[] {
   const out = new Set<string>();
   for (const [i, s] of requested.entries()) {
     if (s === 'all') for (const g of GRANTABLE_SCOPES) out.add(g);
-    else if (s === KEYS_ADMIN_SCOPE) throw new WeftError('validation_error', 'keys:admin is reserved for the operator credential (WEFT_OPERATOR_KEY).', { errors: [{ path: '/scopes', message: 'keys:admin is not grantable' }] });
+    else if (s === KEYS_ADMIN_SCOPE)
+      throw new WeftError('validation_error', 'keys:admin is reserved for the operator credential (WEFT_OPERATOR_KEY).', {
+        errors: [{ path: '/scopes', message: 'keys:admin is not grantable' }],
+      });
     else if ((GRANTABLE_SCOPES as readonly string[]).includes(s)) out.add(s);
     // The caller's value is never echoed: the index names it.
-    else throw new WeftError('validation_error', `Unknown scope at /scopes/${i}.`, { errors: [{ path: `/scopes/${i}`, message: `must be one of all, ${GRANTABLE_SCOPES.join(', ')}` }] });
+    else
+      throw new WeftError('validation_error', `Unknown scope at /scopes/${i}.`, {
+        errors: [{ path: `/scopes/${i}`, message: `must be one of all, ${GRANTABLE_SCOPES.join(', ')}` }],
+      });
   }
   if (out.size === 0) throw new WeftError('validation_error', 'A key needs at least one scope.', { errors: [{ path: '/scopes', message: 'empty' }] });
   return GRANTABLE_SCOPES.filter((g) => out.has(g));
@@ -139,7 +145,8 @@ export class ManagedKeyService {
 
   /** Creates a key; the secret is in the result and nowhere else. */
   async create(req: { tenant: string; name?: string; scopes: readonly string[]; expiresInSeconds?: number }, actor: KeyActor): Promise<IssuedKey> {
-    if (!TENANT_RE.test(req.tenant)) throw new WeftError('validation_error', 'tenant must match [A-Za-z0-9._-]{1,128}.', { errors: [{ path: '/tenant', message: 'invalid' }] });
+    if (!TENANT_RE.test(req.tenant))
+      throw new WeftError('validation_error', 'tenant must match [A-Za-z0-9._-]{1,128}.', { errors: [{ path: '/tenant', message: 'invalid' }] });
     const scopes = parseScopes(req.scopes);
     const now = this.now();
     const { keyId, secret, hash } = mintSecret();
@@ -158,7 +165,13 @@ export class ManagedKeyService {
       lastUsedAt: null,
     };
     await this.store.createApiKey(key);
-    await this.opts.audit?.append({ tenant: key.tenant, principal: actor.principal, action: 'key.created', target: keyId, details: actorDetails(actor, key.tenant) });
+    await this.opts.audit?.append({
+      tenant: key.tenant,
+      principal: actor.principal,
+      action: 'key.created',
+      target: keyId,
+      details: actorDetails(actor, key.tenant),
+    });
     return { key, secret };
   }
 
@@ -177,7 +190,12 @@ export class ManagedKeyService {
    * is `expiresInSeconds`, else the old key's lifetime, else unlimited.
    * @throws WeftError not_found, key_state_conflict, validation_error
    */
-  async rotate(keyId: string, req: { graceSeconds?: number; expiresInSeconds?: number }, actor: KeyActor, tenant?: string): Promise<IssuedKey & { old: ApiKeyRecord }> {
+  async rotate(
+    keyId: string,
+    req: { graceSeconds?: number; expiresInSeconds?: number },
+    actor: KeyActor,
+    tenant?: string,
+  ): Promise<IssuedKey & { old: ApiKeyRecord }> {
     const grace = checkSeconds(req.graceSeconds ?? this.opts.minGraceSeconds, 'graceSeconds', this.opts.minGraceSeconds);
     const current = await this.store.getApiKey(keyId, tenant);
     if (!current) throw keyNotFound();
@@ -208,7 +226,13 @@ export class ManagedKeyService {
     const k = await this.store.revokeApiKey(keyId, this.now(), tenant);
     if (!k) throw keyNotFound();
     if (before.revokedAt === null) {
-      await this.opts.audit?.append({ tenant: k.tenant, principal: actor.principal, action: 'key.revoked', target: keyId, details: actorDetails(actor, k.tenant) });
+      await this.opts.audit?.append({
+        tenant: k.tenant,
+        principal: actor.principal,
+        action: 'key.revoked',
+        target: keyId,
+        details: actorDetails(actor, k.tenant),
+      });
     }
     return k;
   }
@@ -254,7 +278,11 @@ function mintSecret(): { keyId: string; secret: string; hash: string } {
 
 function checkSeconds(v: number, name: string, min: number): number {
   if (!Number.isInteger(v) || v < min || v > MAX_KEY_SECONDS) {
-    throw new WeftError('validation_error', `${name} must be an integer between ${min} and ${MAX_KEY_SECONDS}.`, { errors: [{ path: `/${name}`, message: `must be ${min}..${MAX_KEY_SECONDS}` }], min, max: MAX_KEY_SECONDS });
+    throw new WeftError('validation_error', `${name} must be an integer between ${min} and ${MAX_KEY_SECONDS}.`, {
+      errors: [{ path: `/${name}`, message: `must be ${min}..${MAX_KEY_SECONDS}` }],
+      min,
+      max: MAX_KEY_SECONDS,
+    });
   }
   return v;
 }

@@ -8,14 +8,17 @@ let host: RunningHost;
 let doc: { paths: Record<string, Record<string, unknown>> };
 
 beforeAll(async () => {
-  const config = loadConfig({}, {
-    port: 0,
-    store: 'memory',
-    apiKeys: [{ tenant: 'routes', key: 'route-table-tenant-key-0123456789' }],
-    generateDevKey: false,
-    workflowsDirs: [new URL('../../../examples/workflows', import.meta.url).pathname],
-    announce: false,
-  });
+  const config = loadConfig(
+    {},
+    {
+      port: 0,
+      store: 'memory',
+      apiKeys: [{ tenant: 'routes', key: 'route-table-tenant-key-0123456789' }],
+      generateDevKey: false,
+      workflowsDirs: [new URL('../../../examples/workflows', import.meta.url).pathname],
+      announce: false,
+    },
+  );
   host = await startHost(config, { logger: pino({ level: 'silent' }) });
   doc = (await (await fetch(`${host.url}/v1/openapi.json`)).json()) as typeof doc;
 });

@@ -62,7 +62,9 @@ describe('clientErrorAnswer', () => {
   it('maps header overflow to 431, or 414 when the request line itself is too long', () => {
     const headers = clientErrorAnswer(Object.assign(new Error('x'), { code: 'HPE_HEADER_OVERFLOW', rawPacket: Buffer.from('GET / HTTP/1.1\r\nx-big: aaaa') }));
     expect([headers.status, codeOf(headers)]).toEqual([431, 'header_fields_too_large']);
-    const line = clientErrorAnswer(Object.assign(new Error('x'), { code: 'HPE_HEADER_OVERFLOW', rawPacket: Buffer.from(`GET /${'a'.repeat(MAX_URL_BYTES + 10)}`) }));
+    const line = clientErrorAnswer(
+      Object.assign(new Error('x'), { code: 'HPE_HEADER_OVERFLOW', rawPacket: Buffer.from(`GET /${'a'.repeat(MAX_URL_BYTES + 10)}`) }),
+    );
     expect([line.status, codeOf(line)]).toEqual([414, 'uri_too_long']);
   });
 

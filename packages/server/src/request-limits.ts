@@ -75,7 +75,9 @@ export function queryError(query: unknown, declared: readonly string[]): WeftErr
     if (!repeated && !(typeof value === 'string' && CONTROL_RE.test(value))) continue;
     const problem = repeated ? 'is given more than once' : 'contains a control character';
     if (declared.includes(name)) {
-      return new WeftError('validation_error', `The query parameter ${name} ${problem}.`, { errors: [{ path: `/${name}`, message: repeated ? 'repeated' : 'control character' }] });
+      return new WeftError('validation_error', `The query parameter ${name} ${problem}.`, {
+        errors: [{ path: `/${name}`, message: repeated ? 'repeated' : 'control character' }],
+      });
     }
     return new WeftError('validation_error', `A query parameter ${problem}.`);
   }
@@ -109,7 +111,8 @@ export function clientErrorAnswer(err: NodeJS.ErrnoException & { rawPacket?: unk
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return { status: 408, body: envelopeBody('request_timeout', 'The request was not received in time.') };
     case 'HPE_HEADER_OVERFLOW':
-      if (requestLineTooLong(err.rawPacket)) return { status: 414, body: envelopeBody('uri_too_long', 'The request target is too long.', { limitBytes: MAX_URL_BYTES }) };
+      if (requestLineTooLong(err.rawPacket))
+        return { status: 414, body: envelopeBody('uri_too_long', 'The request target is too long.', { limitBytes: MAX_URL_BYTES }) };
       return { status: 431, body: envelopeBody('header_fields_too_large', 'The request headers are too large.') };
     default:
       return { status: 400, body: envelopeBody('bad_request', 'The HTTP request is malformed.') };
@@ -136,7 +139,12 @@ export function clientErrorHandler(err: NodeJS.ErrnoException & { rawPacket?: un
  */
 export function expectationFailed(_req: IncomingMessage, res: ServerResponse): void {
   const body = envelopeBody('expectation_failed', 'Only the 100-continue expectation is supported.');
-  res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff', connection: 'close' });
+  res.writeHead(417, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-content-type-options': 'nosniff',
+    connection: 'close',
+  });
   res.end(body);
 }
 
@@ -145,11 +153,19 @@ export function expectationFailed(_req: IncomingMessage, res: ServerResponse): v
  * at once, before the client is invited to send it; any other gets `100 Continue` and goes on
  * to the app as usual (what Node does when nobody listens).
  */
-export function continueUnlessTooLarge(limitBytes: number, dispatch: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
+export function continueUnlessTooLarge(
+  limitBytes: number,
+  dispatch: (req: IncomingMessage, res: ServerResponse) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     if (Number(req.headers['content-length']) > limitBytes) {
       const body = envelopeBody('payload_too_large', 'The request body is too large.', { limitBytes });
-      res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff', connection: 'close' });
+      res.writeHead(413, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'x-content-type-options': 'nosniff',
+        connection: 'close',
+      });
       res.end(body);
       return;
     }

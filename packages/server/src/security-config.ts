@@ -85,7 +85,8 @@ export function loadSecurityConfig(env: NodeJS.ProcessEnv): SecurityConfig {
     cfg.mtlsRequired = env.WEFT_MTLS_REQUIRED === 'true' || env.WEFT_MTLS_REQUIRED === '1';
   }
   if (env.WEFT_MTLS_SUBJECT_MAPPING) {
-    if (!(SUBJECT_MAPPINGS as readonly string[]).includes(env.WEFT_MTLS_SUBJECT_MAPPING)) throw new Error('WEFT_MTLS_SUBJECT_MAPPING must be cn, san-dns or san-uri');
+    if (!(SUBJECT_MAPPINGS as readonly string[]).includes(env.WEFT_MTLS_SUBJECT_MAPPING))
+      throw new Error('WEFT_MTLS_SUBJECT_MAPPING must be cn, san-dns or san-uri');
     cfg.mtlsSubjectMapping = env.WEFT_MTLS_SUBJECT_MAPPING as SubjectMapping;
   }
   if (env.WEFT_MTLS_SUBJECTS) {
@@ -116,7 +117,8 @@ export function checkSecurityConfig(cfg: SecurityConfig): void {
   if (Boolean(cfg.tlsCert) !== Boolean(cfg.tlsKey)) throw new Error('WEFT_TLS_CERT and WEFT_TLS_KEY must be set together');
   if (cfg.tlsClientCa && !cfg.tlsCert) throw new Error('WEFT_TLS_CLIENT_CA needs WEFT_TLS_CERT and WEFT_TLS_KEY (mTLS runs over HTTPS)');
   if (cfg.mtlsRequired && !cfg.tlsClientCa) throw new Error('WEFT_MTLS_REQUIRED needs WEFT_TLS_CLIENT_CA');
-  if (cfg.tlsClientCa && cfg.mtlsSubjects.length === 0) throw new Error('WEFT_TLS_CLIENT_CA needs WEFT_MTLS_SUBJECTS (which certificate subject belongs to which tenant)');
+  if (cfg.tlsClientCa && cfg.mtlsSubjects.length === 0)
+    throw new Error('WEFT_TLS_CLIENT_CA needs WEFT_MTLS_SUBJECTS (which certificate subject belongs to which tenant)');
 }
 
 /** True when client certificates are verified. */

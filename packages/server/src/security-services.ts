@@ -19,7 +19,11 @@ export interface SecurityServices {
 type Settings = Pick<HostConfig, 'store' | 'dataDir' | 'auditSigningKey' | 'auditCheckpointEntries' | 'auditCheckpointSeconds' | 'keyRotationGraceSeconds'>;
 
 /** Opens both services; `timers: false` for short-lived processes such as the CLI. */
-export async function openSecurityServices(store: KeyStore & AuditStore, config: Settings, opts: { logger?: Logger; timers?: boolean } = {}): Promise<SecurityServices> {
+export async function openSecurityServices(
+  store: KeyStore & AuditStore,
+  config: Settings,
+  opts: { logger?: Logger; timers?: boolean } = {},
+): Promise<SecurityServices> {
   const signingKey = loadAuditSigningKey(config.auditSigningKey, config.store === 'sqlite' ? config.dataDir : undefined);
   if (signingKey.source === 'ephemeral' && config.store === 'postgres') {
     opts.logger?.warn('WEFT_AUDIT_SIGNING_KEY is not set: audit checkpoints are signed with a per-process key and verify only while this process lives');

@@ -76,7 +76,11 @@ describe('toSnapshot', () => {
       expect(() => checkClosed(snap)).not.toThrow();
     }
     const w = toSnapshot(waiting, workflow, mint);
-    expect(w.interrupt).toMatchObject({ interruptId: 'i1', interruptToken: 'tok', votes: [{ principal: 'key:bob', action: 'accept', at: '2026-01-01T00:00:03.000Z' }] });
+    expect(w.interrupt).toMatchObject({
+      interruptId: 'i1',
+      interruptToken: 'tok',
+      votes: [{ principal: 'key:bob', action: 'accept', at: '2026-01-01T00:00:03.000Z' }],
+    });
     expect(w.childRuns).toEqual([{ runId: 'run-2', nodeId: 'sub', workflowId: 'child' }]);
     expect(w.variables).toEqual({ name: 'x', secret: '[REDACTED]' });
     const f = toSnapshot(failed, workflow);

@@ -47,7 +47,14 @@ export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined, mint?
   const pending = Object.values(p.interrupts ?? {}).filter((i) => i.status === 'pending');
   if (pending.length > 0) {
     const first = pending[0] as InterruptView;
-    const block: RunInterruptBlock = { kind: first.kind, nodeId: first.nodeId, interruptId: first.interruptId, key: first.key, payload: first.data, requestedAt: first.requestedAt };
+    const block: RunInterruptBlock = {
+      kind: first.kind,
+      nodeId: first.nodeId,
+      interruptId: first.interruptId,
+      key: first.key,
+      payload: first.data,
+      requestedAt: first.requestedAt,
+    };
     if (first.resumeSchema) block.resumeSchema = first.resumeSchema;
     if (first.expiresAt) block.expiresAt = first.expiresAt;
     if (first.votes) block.votes = first.votes.map((v) => ({ principal: v.principal, action: v.action, at: v.at }));

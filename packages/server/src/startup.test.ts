@@ -31,7 +31,21 @@ afterEach(async () => {
 });
 
 function config(overrides: Partial<HostConfig>): HostConfig {
-  return loadConfig({}, { host: '127.0.0.1', port: 0, store: 'memory', dataDir: join(dir, 'data'), apiKeys: [{ tenant: 't', key: KEY }], generateDevKey: false, workflowsDirs: [EXAMPLES], logLevel: 'silent', announce: true, ...overrides });
+  return loadConfig(
+    {},
+    {
+      host: '127.0.0.1',
+      port: 0,
+      store: 'memory',
+      dataDir: join(dir, 'data'),
+      apiKeys: [{ tenant: 't', key: KEY }],
+      generateDevKey: false,
+      workflowsDirs: [EXAMPLES],
+      logLevel: 'silent',
+      announce: true,
+      ...overrides,
+    },
+  );
 }
 
 async function start(overrides: Partial<HostConfig>): Promise<RunningHost> {
@@ -56,7 +70,9 @@ describe('start-up output', () => {
     expect(lines.filter((l) => l.includes('broken.json') || l.includes('invalid.json'))).toEqual([
       'Skipped 2 of 3 workflow files that do not validate or need features this host lacks (broken.json, invalid.json); WEFT_LOG_LEVEL=debug logs the reason for each.',
     ]);
-    expect(lines.filter((l) => l.startsWith('Workflow directory'))).toEqual([expect.stringContaining(`${join(dir, 'missing')} not found: nothing was loaded from it`)]);
+    expect(lines.filter((l) => l.startsWith('Workflow directory'))).toEqual([
+      expect.stringContaining(`${join(dir, 'missing')} not found: nothing was loaded from it`),
+    ]);
     expect(lines).toHaveLength(2);
   });
 
@@ -94,7 +110,11 @@ describe('SQLite files', () => {
     const data = join(dir, 'data');
     const db = join(data, 'weft.db');
     // A write while the host runs keeps the WAL side files in place for the check.
-    const res = await fetch(`${host.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ workflowId: 'weft-hello' }) });
+    const res = await fetch(`${host.url}/v1/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ workflowId: 'weft-hello' }),
+    });
     expect(res.status).toBe(201);
     expect(mode(data)).toBe(0o700);
     expect(mode(db)).toBe(0o600);

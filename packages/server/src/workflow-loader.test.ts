@@ -68,6 +68,9 @@ describe('loadWorkflowDirs', () => {
     expect(byFile['e-schema.json']).toMatchObject({ reason: 'invalid', code: 'workflow_invalid' });
     expect(byFile['g-cycle.json']).toMatchObject({ reason: 'invalid', code: 'workflow_invalid' });
     // The gated loop is known, and refused at run creation.
-    await expect(engine.createRun({ tenant: 't', principal: 'p', workflowId: 'loop' })).rejects.toMatchObject({ code: 'capability_required', details: { requiredCapability: 'orchestrator' } });
+    await expect(engine.createRun({ tenant: 't', principal: 'p', workflowId: 'loop' })).rejects.toMatchObject({
+      code: 'capability_required',
+      details: { requiredCapability: 'orchestrator' },
+    });
   });
 });

@@ -64,7 +64,10 @@ export async function loadWorkflowDirs(engine: RunEngine, dirs: readonly string[
   for (const dir of dirs) {
     let names: string[];
     try {
-      names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile() && d.name.endsWith('.json')).map((d) => d.name).sort();
+      names = (await readdir(dir, { withFileTypes: true }))
+        .filter((d) => d.isFile() && d.name.endsWith('.json'))
+        .map((d) => d.name)
+        .sort();
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       result.unreadableDirs.push({ dir, reason: code === 'ENOENT' ? 'not found' : code === 'ENOTDIR' ? 'not a directory' : (e as Error).message });

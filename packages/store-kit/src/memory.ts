@@ -74,7 +74,6 @@ export class MemoryKeyStore implements KeyStore {
     const k = this.apiKeys.get(keyId);
     if (k) k.lastUsedAt = at;
   }
-
 }
 
 /** The audit log and its checkpoints in arrays; JavaScript's one thread is the write lock. */
@@ -96,10 +95,16 @@ export class MemoryAuditStore implements AuditStore {
     return write;
   }
   async readAuditEntries(fromSeq: number, toSeq: number, limit: number): Promise<AuditEntry[]> {
-    return this.audit.filter((e) => e.seq >= fromSeq && e.seq <= toSeq).slice(0, Math.max(0, limit)).map(clone);
+    return this.audit
+      .filter((e) => e.seq >= fromSeq && e.seq <= toSeq)
+      .slice(0, Math.max(0, limit))
+      .map(clone);
   }
   async listAuditCheckpoints(fromSeq: number, toSeq: number, limit: number): Promise<AuditCheckpoint[]> {
-    return this.checkpoints.filter((c) => c.atSeq >= fromSeq && c.atSeq <= toSeq).slice(0, Math.max(0, limit)).map(clone);
+    return this.checkpoints
+      .filter((c) => c.atSeq >= fromSeq && c.atSeq <= toSeq)
+      .slice(0, Math.max(0, limit))
+      .map(clone);
   }
   async auditCheckpointBefore(seq: number): Promise<AuditCheckpoint | undefined> {
     const c = this.checkpoints.filter((x) => x.atSeq < seq).at(-1);

@@ -94,7 +94,6 @@ export interface AuditWrite {
   checkpoint?: AuditCheckpoint;
 }
 
-
 /**
  * Managed API keys. Tenant-bound reads and writes bind the tenant in the same query.
  *

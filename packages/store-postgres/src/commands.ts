@@ -34,7 +34,17 @@ const SQL = {
 } as const;
 
 function toCommand(r: CommandDbRow): CommandRow {
-  return { id: r.id, runId: r.run_id, tenant: r.tenant, kind: r.kind, payload: r.payload, principal: r.principal, createdAt: Number(r.created_at), state: r.state, result: r.result };
+  return {
+    id: r.id,
+    runId: r.run_id,
+    tenant: r.tenant,
+    kind: r.kind,
+    payload: r.payload,
+    principal: r.principal,
+    createdAt: Number(r.created_at),
+    state: r.state,
+    result: r.result,
+  };
 }
 
 /** The command-row statements, run through the store's query function. */

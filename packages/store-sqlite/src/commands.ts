@@ -20,7 +20,17 @@ interface CommandDbRow {
 const COLUMNS = 'id, run_id, tenant, kind, payload, principal, created_at, state, result';
 
 function toCommand(r: CommandDbRow): CommandRow {
-  return { id: r.id, runId: r.run_id, tenant: r.tenant, kind: r.kind, payload: r.payload, principal: r.principal, createdAt: r.created_at, state: r.state, result: r.result };
+  return {
+    id: r.id,
+    runId: r.run_id,
+    tenant: r.tenant,
+    kind: r.kind,
+    payload: r.payload,
+    principal: r.principal,
+    createdAt: r.created_at,
+    state: r.state,
+    result: r.result,
+  };
 }
 
 /** Prepared statements for the command rows of one database (prepare after migrating). */
@@ -31,10 +41,14 @@ export class SqliteCommands {
   private readonly finishTx: (outcomes: readonly CommandOutcome[], now: number) => void;
 
   constructor(db: Database.Database) {
-    this.insert = db.prepare(`INSERT INTO run_commands (id, run_id, tenant, kind, payload, principal, created_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')`);
+    this.insert = db.prepare(
+      `INSERT INTO run_commands (id, run_id, tenant, kind, payload, principal, created_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')`,
+    );
     this.pending = db.prepare(`SELECT ${COLUMNS} FROM run_commands WHERE run_id = ? AND state = 'pending' ORDER BY seq`);
     this.get = db.prepare(`SELECT ${COLUMNS} FROM run_commands WHERE id = ?`);
-    const finish = db.prepare<[string, string | null, number, string]>("UPDATE run_commands SET state = ?, result = ?, done_at = ? WHERE id = ? AND state = 'pending'");
+    const finish = db.prepare<[string, string | null, number, string]>(
+      "UPDATE run_commands SET state = ?, result = ?, done_at = ? WHERE id = ? AND state = 'pending'",
+    );
     this.finishTx = db.transaction((outcomes: readonly CommandOutcome[], now: number) => {
       for (const o of outcomes) finish.run(o.state, o.result, now, o.id);
     });

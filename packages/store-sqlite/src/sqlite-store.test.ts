@@ -39,7 +39,13 @@ describe('SqliteStore', () => {
     const a = await openStore();
     await a.createRun(run('r1'));
     const epoch = (await a.claimRun('r1', 'w1', 1000, T0)) as number;
-    await a.appendEvents('r1', epoch, [{ sequence: 0, type: 'run.started', json: '{"sequence":0}' }], { status: 'running', lastSequence: 0, nodeExecutions: 0, nodeStates: {} }, { set: [{ runId: 'r1', key: 'd', fireAt: T0 + 5 }] });
+    await a.appendEvents(
+      'r1',
+      epoch,
+      [{ sequence: 0, type: 'run.started', json: '{"sequence":0}' }],
+      { status: 'running', lastSequence: 0, nodeExecutions: 0, nodeStates: {} },
+      { set: [{ runId: 'r1', key: 'd', fireAt: T0 + 5 }] },
+    );
     await a.close();
 
     const b = await openStore();
@@ -47,7 +53,12 @@ describe('SqliteStore', () => {
     expect(await b.readEvents('r1', -1, 10)).toEqual([{ sequence: 0, type: 'run.started', json: '{"sequence":0}' }]);
     expect(await b.nextTimerAt()).toBe(T0 + 5);
     // The log continues where it stopped, under the same lease.
-    await b.appendEvents('r1', epoch, [{ sequence: 1, type: 'run.completed', json: '{}' }], { status: 'completed', lastSequence: 1, nodeExecutions: 0, nodeStates: {} });
+    await b.appendEvents('r1', epoch, [{ sequence: 1, type: 'run.completed', json: '{}' }], {
+      status: 'completed',
+      lastSequence: 1,
+      nodeExecutions: 0,
+      nodeStates: {},
+    });
     expect((await b.getRunInternal('r1'))?.leaseOwner).toBeNull();
   });
 
@@ -129,7 +140,10 @@ describe('SQLite migrator', () => {
     try {
       const bad: Migration = { version: 9999, name: '9999_bad.sql', sql: 'CREATE TABLE half_done (x INTEGER); SELECT * FROM no_such_table;', checksum: 'x' };
       expect(() => applyMigrations(db, [...loadMigrations(), bad])).toThrow();
-      const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((t) => t.name);
+      const tables = db
+        .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .all()
+        .map((t) => t.name);
       expect(tables).not.toContain('half_done');
       expect(tables).not.toContain('runs');
     } finally {

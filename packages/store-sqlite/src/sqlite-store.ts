@@ -14,20 +14,61 @@ import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import {
-  LeaseLostError, type CommandOutcome, type CommandRow, type EncodedEvent, type IdempotencyClaim, type IdempotencyClaimResult, type IdempotencyCompletion,
-  type RunListQuery, type RunProjection, type RunRecord, type StoredWorkflow, type TimerChanges, type TimerRow,
+  LeaseLostError,
+  type CommandOutcome,
+  type CommandRow,
+  type EncodedEvent,
+  type IdempotencyClaim,
+  type IdempotencyClaimResult,
+  type IdempotencyCompletion,
+  type RunListQuery,
+  type RunProjection,
+  type RunRecord,
+  type StoredWorkflow,
+  type TimerChanges,
+  type TimerRow,
 } from '@weft/engine';
 import {
-  API_KEY_COLUMNS, AUDIT_COLUMNS, CHECKPOINT_COLUMNS, RUN_COLUMNS, RUN_INSERT_COLUMNS, TERMINAL_SQL, WAITING_SQL,
-  checkAuditWrite, runInsertValues, sharedStatements, sqliteDialect, toApiKey, toApiKeyRow, toAuditEntry, toAuditRow,
-  toCheckpoint, toCheckpointRow, toEvent, toRunRecord, toTimer, toWorkflow, type ApiKeyRecord,
-  type ApiKeyRow as SharedApiKeyRow, type ApiKeySuccessor, type AuditCheckpoint, type AuditEntry, type AuditRow,
-  type AuditWrite, type AuditWriteState, type CheckpointRow as SharedCheckpointRow, type EventRow, type HostStore,
-  type IdemRow as SharedIdemRow, type RotateApiKeyResult, type RunRow, type TimerDbRow, type WorkflowRow,
+  API_KEY_COLUMNS,
+  AUDIT_COLUMNS,
+  CHECKPOINT_COLUMNS,
+  RUN_COLUMNS,
+  RUN_INSERT_COLUMNS,
+  TERMINAL_SQL,
+  WAITING_SQL,
+  checkAuditWrite,
+  runInsertValues,
+  sharedStatements,
+  sqliteDialect,
+  toApiKey,
+  toApiKeyRow,
+  toAuditEntry,
+  toAuditRow,
+  toCheckpoint,
+  toCheckpointRow,
+  toEvent,
+  toRunRecord,
+  toTimer,
+  toWorkflow,
+  type ApiKeyRecord,
+  type ApiKeyRow as SharedApiKeyRow,
+  type ApiKeySuccessor,
+  type AuditCheckpoint,
+  type AuditEntry,
+  type AuditRow,
+  type AuditWrite,
+  type AuditWriteState,
+  type CheckpointRow as SharedCheckpointRow,
+  type EventRow,
+  type HostStore,
+  type IdemRow as SharedIdemRow,
+  type RotateApiKeyResult,
+  type RunRow,
+  type TimerDbRow,
+  type WorkflowRow,
 } from '@weft/store-kit';
 import { SqliteCommands } from './commands.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
-
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -63,7 +104,9 @@ interface PreparedSecurity {
   listCheckpoints: Stmt<[number, number, number], CheckpointRow>;
   checkpointBefore: Stmt<[number], CheckpointRow>;
   revokeTx: Database.Transaction<(keyId: string, at: number, tenant: string | undefined) => ApiKeyRow | undefined>;
-  rotateTx: Database.Transaction<(keyId: string, successor: ApiKeySuccessor, graceUntil: number, now: number, tenant: string | undefined) => RotateApiKeyResult>;
+  rotateTx: Database.Transaction<
+    (keyId: string, successor: ApiKeySuccessor, graceUntil: number, now: number, tenant: string | undefined) => RotateApiKeyResult
+  >;
   auditTx: Database.Transaction<(afterSeq: number, build: (state: AuditWriteState) => AuditWrite) => AuditWrite>;
 }
 
@@ -213,7 +256,9 @@ export class SqliteStore implements HostStore {
       touchKey: db.prepare<[number, string]>('UPDATE api_keys SET last_used_at = ? WHERE key_id = ?'),
       auditTip: db.prepare<[], { seq: number; hash: string }>(SQL.auditTip),
       auditAfter: db.prepare<[number], AuditRow>(SQL.auditAfter),
-      insertAudit: db.prepare<AuditRow>(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (@seq, @ts, @tenant, @principal, @action, @target, @details_json, @prev_hash, @hash)`),
+      insertAudit: db.prepare<AuditRow>(
+        `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (@seq, @ts, @tenant, @principal, @action, @target, @details_json, @prev_hash, @hash)`,
+      ),
       readAudit: db.prepare<[number, number, number], AuditRow>(SQL.readAudit),
       lastCheckpoint: db.prepare<[], CheckpointRow>(SQL.lastCheckpoint),
       insertCheckpoint: db.prepare<CheckpointRow>(
@@ -222,32 +267,36 @@ export class SqliteStore implements HostStore {
       listCheckpoints: db.prepare<[number, number, number], CheckpointRow>(SQL.listCheckpoints),
       checkpointBefore: db.prepare<[number], CheckpointRow>(SQL.checkpointBefore),
     };
-    const bound = (row: ApiKeyRow | undefined, tenant: string | undefined): ApiKeyRow | undefined => (row && (tenant === undefined || row.tenant === tenant) ? row : undefined);
+    const bound = (row: ApiKeyRow | undefined, tenant: string | undefined): ApiKeyRow | undefined =>
+      row && (tenant === undefined || row.tenant === tenant) ? row : undefined;
     const revokeTx = db.transaction((keyId: string, at: number, tenant: string | undefined): ApiKeyRow | undefined => {
       const row = bound(p.getKey.get(keyId), tenant);
       if (!row) return undefined;
       p.revokeKey.run(at, keyId);
       return p.getKey.get(keyId);
     });
-    const rotateTx = db.transaction((keyId: string, successor: ApiKeySuccessor, graceUntil: number, now: number, tenant: string | undefined): RotateApiKeyResult => {
-      const row = bound(p.getKey.get(keyId), tenant);
-      if (!row) return { kind: 'not_found' };
-      if (row.revoked_at !== null || row.grace_until !== null || (row.expires_at !== null && row.expires_at <= now)) return { kind: 'conflict', old: toApiKey(row) };
-      const next: ApiKeyRow = {
-        ...row,
-        key_id: successor.keyId,
-        hash: successor.hash,
-        created_at: successor.createdAt,
-        expires_at: successor.expiresAt,
-        revoked_at: null,
-        rotated_from: row.key_id,
-        grace_until: null,
-        last_used_at: null,
-      };
-      p.insertKey.run(next);
-      p.markRotated.run(graceUntil, keyId);
-      return { kind: 'rotated', old: toApiKey({ ...row, grace_until: graceUntil }), next: toApiKey(next) };
-    });
+    const rotateTx = db.transaction(
+      (keyId: string, successor: ApiKeySuccessor, graceUntil: number, now: number, tenant: string | undefined): RotateApiKeyResult => {
+        const row = bound(p.getKey.get(keyId), tenant);
+        if (!row) return { kind: 'not_found' };
+        if (row.revoked_at !== null || row.grace_until !== null || (row.expires_at !== null && row.expires_at <= now))
+          return { kind: 'conflict', old: toApiKey(row) };
+        const next: ApiKeyRow = {
+          ...row,
+          key_id: successor.keyId,
+          hash: successor.hash,
+          created_at: successor.createdAt,
+          expires_at: successor.expiresAt,
+          revoked_at: null,
+          rotated_from: row.key_id,
+          grace_until: null,
+          last_used_at: null,
+        };
+        p.insertKey.run(next);
+        p.markRotated.run(graceUntil, keyId);
+        return { kind: 'rotated', old: toApiKey({ ...row, grace_until: graceUntil }), next: toApiKey(next) };
+      },
+    );
     const auditTx = db.transaction((afterSeq: number, build: (state: AuditWriteState) => AuditWrite): AuditWrite => {
       const tip = p.auditTip.get();
       const last = p.lastCheckpoint.get();
@@ -278,11 +327,17 @@ export class SqliteStore implements HostStore {
       getWorkflowByHash: db.prepare<[string], WorkflowRow>(SQL.getWorkflowByHash),
       listWorkflows: db.prepare<[], WorkflowRow>(SQL.listWorkflows),
       deleteWorkflow: db.prepare<[string]>(SQL.deleteWorkflow),
-      insertRun: db.prepare<RunInsert>(`INSERT INTO runs (${RUN_INSERT_COLUMNS}, last_sequence) VALUES (${RUN_INSERT_COLUMNS.split(',').map(() => '?').join(', ')}, -1)`),
+      insertRun: db.prepare<RunInsert>(
+        `INSERT INTO runs (${RUN_INSERT_COLUMNS}, last_sequence) VALUES (${RUN_INSERT_COLUMNS.split(',')
+          .map(() => '?')
+          .join(', ')}, -1)`,
+      ),
       getRun: db.prepare<[string, string], RunRow>(SQL.getRun),
       getRunInternal: db.prepare<[string], RunRow>(SQL.getRunInternal),
       leaseState: db.prepare<[string], { lease_epoch: number; last_sequence: number }>(SQL.leaseState),
-      insertEvent: db.prepare<[string, number, string, string | null, string]>('INSERT INTO run_events (run_id, sequence, type, node_id, json) VALUES (?, ?, ?, ?, ?)'),
+      insertEvent: db.prepare<[string, number, string, string | null, string]>(
+        'INSERT INTO run_events (run_id, sequence, type, node_id, json) VALUES (?, ?, ?, ?, ?)',
+      ),
       updateProjection: db.prepare<{ run_id: string; projection_json: string; status: string; last_sequence: number; terminal: number }>(
         `UPDATE runs SET projection_json = @projection_json, status = @status, last_sequence = @last_sequence,
            lease_owner = CASE WHEN @terminal THEN NULL ELSE lease_owner END,
@@ -291,7 +346,9 @@ export class SqliteStore implements HostStore {
       ),
       deleteTimers: db.prepare<[string]>('DELETE FROM timers WHERE run_id = ?'),
       deleteTimer: db.prepare<[string, string]>('DELETE FROM timers WHERE run_id = ? AND key = ?'),
-      upsertTimer: db.prepare<[string, string, number]>(`INSERT INTO timers (run_id, key, fire_at) VALUES (?, ?, ?) ${sqliteDialect.upsert(['run_id', 'key'], ['fire_at'])}`),
+      upsertTimer: db.prepare<[string, string, number]>(
+        `INSERT INTO timers (run_id, key, fire_at) VALUES (?, ?, ?) ${sqliteDialect.upsert(['run_id', 'key'], ['fire_at'])}`,
+      ),
       readEvents: db.prepare<[string, number, number], EventRow>(SQL.readEvents),
       requestCancel: db.prepare<[string, string, string]>(
         `UPDATE runs SET cancel_json = ? WHERE run_id = ? AND tenant = ? AND cancel_json IS NULL AND status NOT IN ${TERMINAL_SQL}`,
@@ -302,7 +359,9 @@ export class SqliteStore implements HostStore {
          RETURNING lease_epoch`,
       ),
       renewLeases: db.prepare<[number, string]>(`UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND status NOT IN ${TERMINAL_SQL}`),
-      heartbeat: db.prepare<[string, number]>('INSERT INTO host_processes (process, expires_at) VALUES (?, ?) ON CONFLICT (process) DO UPDATE SET expires_at = excluded.expires_at'),
+      heartbeat: db.prepare<[string, number]>(
+        'INSERT INTO host_processes (process, expires_at) VALUES (?, ?) ON CONFLICT (process) DO UPDATE SET expires_at = excluded.expires_at',
+      ),
       processLive: db.prepare<[string, number], { one: number }>('SELECT 1 AS one FROM host_processes WHERE process = ? AND expires_at > ?'),
       recoverable: db.prepare<{ now: number; limit: number; include_leased: number }, { run_id: string }>(
         `SELECT run_id FROM runs
@@ -318,7 +377,9 @@ export class SqliteStore implements HostStore {
       idemInsert: db.prepare<[string, string, string, string, string, string | null, number, number]>(
         "INSERT INTO idempotency (tenant, route, key, request_hash, state, owner, process, created_at, expires_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
       ),
-      idemReclaim: db.prepare<[string, string | null, number, string, string, string]>('UPDATE idempotency SET owner = ?, process = ?, created_at = ? WHERE tenant = ? AND route = ? AND key = ?'),
+      idemReclaim: db.prepare<[string, string | null, number, string, string, string]>(
+        'UPDATE idempotency SET owner = ?, process = ?, created_at = ? WHERE tenant = ? AND route = ? AND key = ?',
+      ),
       idemComplete: db.prepare<[number, string, string, string, string, string]>(
         "UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE tenant = ? AND route = ? AND key = ? AND owner = ?",
       ),
@@ -345,29 +406,31 @@ export class SqliteStore implements HostStore {
       if (idem) completeIdem(idem);
     });
 
-    const appendTx = db.transaction((runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers: TimerChanges | undefined): void => {
-      const cur = p.leaseState.get(runId);
-      if (!cur || cur.lease_epoch !== epoch) throw new LeaseLostError(runId);
-      let next = cur.last_sequence + 1;
-      for (const e of events) {
-        if (e.sequence !== next) throw new Error(`sequence gap on ${runId}: expected ${next}, got ${e.sequence}`);
-        next++;
-      }
-      for (const e of events) p.insertEvent.run(runId, e.sequence, e.type, e.nodeId ?? null, e.json);
-      p.updateProjection.run({
-        run_id: runId,
-        projection_json: JSON.stringify(projection),
-        status: projection.status,
-        last_sequence: next - 1,
-        terminal: TERMINAL_STATUSES.has(projection.status) ? 1 : 0,
-      });
-      if (timers) {
-        // Same order as MemoryStore: wipe, then targeted clears, then sets.
-        if (timers.clearAll) p.deleteTimers.run(runId);
-        for (const key of timers.clear ?? []) p.deleteTimer.run(runId, key);
-        for (const t of timers.set ?? []) p.upsertTimer.run(runId, t.key, t.fireAt);
-      }
-    });
+    const appendTx = db.transaction(
+      (runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers: TimerChanges | undefined): void => {
+        const cur = p.leaseState.get(runId);
+        if (!cur || cur.lease_epoch !== epoch) throw new LeaseLostError(runId);
+        let next = cur.last_sequence + 1;
+        for (const e of events) {
+          if (e.sequence !== next) throw new Error(`sequence gap on ${runId}: expected ${next}, got ${e.sequence}`);
+          next++;
+        }
+        for (const e of events) p.insertEvent.run(runId, e.sequence, e.type, e.nodeId ?? null, e.json);
+        p.updateProjection.run({
+          run_id: runId,
+          projection_json: JSON.stringify(projection),
+          status: projection.status,
+          last_sequence: next - 1,
+          terminal: TERMINAL_STATUSES.has(projection.status) ? 1 : 0,
+        });
+        if (timers) {
+          // Same order as MemoryStore: wipe, then targeted clears, then sets.
+          if (timers.clearAll) p.deleteTimers.run(runId);
+          for (const key of timers.clear ?? []) p.deleteTimer.run(runId, key);
+          for (const t of timers.set ?? []) p.upsertTimer.run(runId, t.key, t.fireAt);
+        }
+      },
+    );
 
     const cancelTx = db.transaction((tenant: string, runId: string, cancelJson: string): RunRow | undefined => {
       p.requestCancel.run(cancelJson, runId, tenant);
@@ -550,7 +613,8 @@ export class SqliteStore implements HostStore {
     try {
       return this.ks.rotateTx.immediate(keyId, successor, graceUntil, now, tenant);
     } catch (err) {
-      if (err instanceof Database.SqliteError && err.code.startsWith('SQLITE_CONSTRAINT')) throw new Error(`duplicate api key ${successor.keyId}`, { cause: err });
+      if (err instanceof Database.SqliteError && err.code.startsWith('SQLITE_CONSTRAINT'))
+        throw new Error(`duplicate api key ${successor.keyId}`, { cause: err });
       throw err;
     }
   }

@@ -74,8 +74,27 @@ export function createTestPki(): TestPki {
   };
   const makeCa = (name: string, cn: string): CertFiles => {
     openssl(
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${cn}`,
-        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.pem`,
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${cn}`,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+      ],
       dir,
     );
     writeFileSync(join(dir, `${name}.cnf`), CA_CONF.replace('index.txt', `${name}-index.txt`).replace('serial = serial', `serial = ${name}-serial`));
@@ -93,9 +112,49 @@ export function createTestPki(): TestPki {
     args.push('-addext', `extendedKeyUsage=${serverAuth ? 'serverAuth' : 'clientAuth'}`);
     openssl(args, dir);
     if (window) {
-      openssl(['ca', '-batch', '-config', `${caName}.cnf`, '-cert', `${caName}.pem`, '-keyfile', `${caName}.key`, '-in', `${name}.csr`, '-out', `${name}.pem`, '-startdate', window.start, '-enddate', window.end, '-notext'], dir);
+      openssl(
+        [
+          'ca',
+          '-batch',
+          '-config',
+          `${caName}.cnf`,
+          '-cert',
+          `${caName}.pem`,
+          '-keyfile',
+          `${caName}.key`,
+          '-in',
+          `${name}.csr`,
+          '-out',
+          `${name}.pem`,
+          '-startdate',
+          window.start,
+          '-enddate',
+          window.end,
+          '-notext',
+        ],
+        dir,
+      );
     } else {
-      openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.pem`, '-CAkey', `${caName}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-copy_extensions', 'copy'], dir);
+      openssl(
+        [
+          'x509',
+          '-req',
+          '-in',
+          `${name}.csr`,
+          '-CA',
+          `${caName}.pem`,
+          '-CAkey',
+          `${caName}.key`,
+          '-CAcreateserial',
+          '-out',
+          `${name}.pem`,
+          '-days',
+          '2',
+          '-copy_extensions',
+          'copy',
+        ],
+        dir,
+      );
     }
     return files(name);
   };

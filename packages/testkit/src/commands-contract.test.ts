@@ -26,17 +26,37 @@ const factories: Record<string, () => Promise<Fixture>> = {
   sqlite: async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-cmd-'));
     const store = new SqliteStore({ path: join(dir, 'weft.db') });
-    return { store, cleanup: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   },
   postgres: async () => {
     const db = await createTestDatabase();
     const store = new PostgresStore({ connectionString: db.url });
-    return { store, cleanup: async () => { await store.close(); await db.drop(); } };
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await db.drop();
+      },
+    };
   },
 };
 
 function command(id: string, runId: string, at: number): Omit<CommandRow, 'state' | 'result'> {
-  return { id, runId, tenant: 'acme', kind: 'pause', payload: JSON.stringify({ kind: 'pause', drainPolicy: 'immediate', principal: 'p' }), principal: 'p', createdAt: at };
+  return {
+    id,
+    runId,
+    tenant: 'acme',
+    kind: 'pause',
+    payload: JSON.stringify({ kind: 'pause', drainPolicy: 'immediate', principal: 'p' }),
+    principal: 'p',
+    createdAt: at,
+  };
 }
 
 describe.each(Object.keys(factories))('run_commands on %s', (name) => {
@@ -62,7 +82,13 @@ describe.each(Object.keys(factories))('run_commands on %s', (name) => {
   it('records an outcome once: a finished row leaves the pending list and is not overwritten', async () => {
     await f.store.enqueueCommand(command('cmd_1', 'run_1', T0));
     await f.store.enqueueCommand(command('cmd_2', 'run_1', T0));
-    await f.store.finishCommands([{ id: 'cmd_1', state: 'done', result: '{"runId":"run_1","status":"paused"}' }, { id: 'cmd_2', state: 'failed', result: '{"code":"run_state_conflict"}' }], T0 + 10);
+    await f.store.finishCommands(
+      [
+        { id: 'cmd_1', state: 'done', result: '{"runId":"run_1","status":"paused"}' },
+        { id: 'cmd_2', state: 'failed', result: '{"code":"run_state_conflict"}' },
+      ],
+      T0 + 10,
+    );
     expect(await f.store.pendingCommands('run_1')).toEqual([]);
     await f.store.finishCommands([{ id: 'cmd_1', state: 'failed', result: '{"code":"service_unavailable"}' }], T0 + 20);
     expect(await f.store.getCommand('cmd_1')).toMatchObject({ state: 'done', result: '{"runId":"run_1","status":"paused"}' });

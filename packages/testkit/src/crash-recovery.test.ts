@@ -124,7 +124,16 @@ const QUICK_DEADLINE = {
   id: 'crash-quick-deadline',
   name: 'Quick deadline',
   version: '1.0',
-  nodes: [{ id: 'gate', typeId: 'core.approvalGate', name: 'gate', position: { x: 0, y: 0 }, config: { title: 'Quick', actions: ['accept', 'reject'], timeoutMs: 60 }, inputs: {} }],
+  nodes: [
+    {
+      id: 'gate',
+      typeId: 'core.approvalGate',
+      name: 'gate',
+      position: { x: 0, y: 0 },
+      config: { title: 'Quick', actions: ['accept', 'reject'], timeoutMs: 60 },
+      inputs: {},
+    },
+  ],
   edges: [],
   triggers: [{ id: 'manual', type: 'manual', enabled: true }],
   variables: [],
@@ -187,7 +196,11 @@ describe.each(['sqlite', 'postgres'] as const)('crash recovery on %s', (store) =
 
       // The gate is still waiting, and the token minted before the crash resolves it.
       expect((await api<{ status: string }>(p.url, 'GET', `/v1/runs/${gate.runId}`)).status).toBe('waiting-approval');
-      const res = await fetch(`${p.url}/v1/interrupts/${token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resumeValue: { action: 'accept' } }) });
+      const res = await fetch(`${p.url}/v1/interrupts/${token}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ resumeValue: { action: 'accept' } }),
+      });
       expect(res.status).toBe(200);
       const gateLog = await waitLog(p.url, gate.runId, terminal);
       assertCleanLog(gateLog);

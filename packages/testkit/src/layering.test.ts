@@ -38,8 +38,7 @@ function sources(dir: string): string[] {
   });
 }
 
-const importsOf = (file: string): string[] =>
-  [...readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)].map((m) => m[1] as string);
+const importsOf = (file: string): string[] => [...readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)].map((m) => m[1] as string);
 
 describe('layering', () => {
   it.each(Object.keys(ALLOWED))('package %s imports only the @weft packages it may', (pkg) => {
@@ -61,7 +60,8 @@ describe('layering', () => {
 
   it('the shared store plumbing imports no database driver', () => {
     const bad: string[] = [];
-    for (const file of sources(join(REPO_ROOT, 'packages', 'store-kit', 'src'))) for (const spec of importsOf(file)) if (DRIVERS.test(spec)) bad.push(`${file}: ${spec}`);
+    for (const file of sources(join(REPO_ROOT, 'packages', 'store-kit', 'src')))
+      for (const spec of importsOf(file)) if (DRIVERS.test(spec)) bad.push(`${file}: ${spec}`);
     expect(bad).toEqual([]);
   });
 

@@ -91,13 +91,20 @@ async function waitLog(p: Proc, runId: string, pred: (evs: RunEventDoc[]) => boo
 }
 
 const ended = (evs: RunEventDoc[]): boolean => evs.some((e) => TERMINAL.includes(e.type));
-const has = (type: string) => (evs: RunEventDoc[]): boolean => evs.some((e) => e.type === type);
+const has =
+  (type: string) =>
+  (evs: RunEventDoc[]): boolean =>
+    evs.some((e) => e.type === type);
 
 /**
  * Opens an SSE stream (debug mode: every event) and collects its frames until the server
  * ends it after the terminal event, or the deadline passes.
  */
-function openStream(p: Proc, runId: string, deadlineMs = 20_000): { connected: Promise<void>; frames: Promise<{ id: number; event: string; data: RunEventDoc }[]> } {
+function openStream(
+  p: Proc,
+  runId: string,
+  deadlineMs = 20_000,
+): { connected: Promise<void>; frames: Promise<{ id: number; event: string; data: RunEventDoc }[]> } {
   let onConnected: () => void = () => undefined;
   const connected = new Promise<void>((r) => (onConnected = r));
   const frames = (async () => {

@@ -79,7 +79,11 @@ interface Outcome {
 
 async function observe(what: string, url: string, init: RequestInit = {}): Promise<{ outcome: Outcome; res?: Response }> {
   try {
-    const res = await fetch(url, { ...init, headers: { ...auth, ...(init.headers as Record<string, string> | undefined) }, signal: AbortSignal.timeout(20_000) });
+    const res = await fetch(url, {
+      ...init,
+      headers: { ...auth, ...(init.headers as Record<string, string> | undefined) },
+      signal: AbortSignal.timeout(20_000),
+    });
     return { outcome: { what, status: res.status, retryAfter: res.headers.get('retry-after') }, res };
   } catch (e) {
     return { outcome: { what, failure: e instanceof Error ? `${e.name}: ${e.message} ${String((e.cause as Error | undefined)?.message ?? '')}` : String(e) } };

@@ -125,7 +125,11 @@ describe(`PostgresStore specifics (${onServer ? 'server' : 'pglite'})`, () => {
     const fresh = (await hostB.claimRun('r1', 'host-b', 1000, T0 + 1000)) as number;
     expect(fresh).toBe(stale + 1);
     await expect(hostA.appendEvents('r1', stale, [{ sequence: 0, type: 'x', json: '{}' }], run('r1').projection)).rejects.toBeInstanceOf(LeaseLostError);
-    await hostB.appendEvents('r1', fresh, [{ sequence: 0, type: 'run.started', json: '{"a" :1}' }], { ...run('r1').projection, status: 'running', lastSequence: 0 });
+    await hostB.appendEvents('r1', fresh, [{ sequence: 0, type: 'run.started', json: '{"a" :1}' }], {
+      ...run('r1').projection,
+      status: 'running',
+      lastSequence: 0,
+    });
     expect(await hostA.readEvents('r1', -1, 10)).toEqual([{ sequence: 0, type: 'run.started', json: '{"a" :1}' }]);
   });
 
@@ -136,7 +140,9 @@ describe(`PostgresStore specifics (${onServer ? 'server' : 'pglite'})`, () => {
     await s.createRun(run('r1'));
     const c = { tenant: 't1', route: 'POST /v1/runs', key: 'k', requestHash: 'h', owner: 'o1', now: T0, pendingTtlMs: 60_000, retentionMs: 60_000 };
     expect((await s.claimIdempotency(c)).kind).toBe('claimed');
-    await expect(s.createRun(run('r1'), { tenant: 't1', route: 'POST /v1/runs', key: 'k', owner: 'o1', response: { status: 201, body: '{}' } })).rejects.toThrow('duplicate run r1');
+    await expect(
+      s.createRun(run('r1'), { tenant: 't1', route: 'POST /v1/runs', key: 'k', owner: 'o1', response: { status: 201, body: '{}' } }),
+    ).rejects.toThrow('duplicate run r1');
     expect((await s.claimIdempotency({ ...c, owner: 'o2' })).kind).toBe('in-flight');
   });
 

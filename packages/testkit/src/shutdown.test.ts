@@ -159,7 +159,10 @@ describe.each(['sqlite', 'postgres'] as const)('SIGTERM shutdown of weft serve o
       const firstFrame = new Promise<void>((r) => (framed = r));
       const streamDone = readSse(stream, 30_000, framed);
       const last = before.at(-1)?.sequence ?? -1;
-      const pollDone = fetch(`${p.url}/v1/runs/${polled.runId}/events/poll?lastSequence=${last}&timeout=60`, { headers: auth, signal: AbortSignal.timeout(30_000) });
+      const pollDone = fetch(`${p.url}/v1/runs/${polled.runId}/events/poll?lastSequence=${last}&timeout=60`, {
+        headers: auth,
+        signal: AbortSignal.timeout(30_000),
+      });
       // Both requests are open once the host sent the stream's first frame and the poll found nothing new.
       await waitLog(p.url, polled.runId, () => true);
       await Promise.race([firstFrame, streamDone]);

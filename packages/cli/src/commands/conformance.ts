@@ -28,7 +28,8 @@ const VITEST_ENTRY = join('node_modules', 'vitest', 'vitest.mjs');
 export function findRepoRoot(start: string): string {
   for (let dir = start; ; dir = dirname(dir)) {
     if (existsSync(join(dir, VITEST_ENTRY)) && existsSync(join(dir, 'packages', 'conformance'))) return dir;
-    if (dirname(dir) === dir) throw new CliError('suite_not_found', 'cannot find the Weft repository (with node_modules/vitest and packages/conformance) above the CLI');
+    if (dirname(dir) === dir)
+      throw new CliError('suite_not_found', 'cannot find the Weft repository (with node_modules/vitest and packages/conformance) above the CLI');
   }
 }
 
@@ -44,7 +45,10 @@ export function contractsDir(root: string, env: NodeJS.ProcessEnv): string {
 export function requireContracts(dir: string): void {
   const missing = ['schemas', 'conformance-fixtures'].filter((d) => !existsSync(join(dir, d)));
   if (missing.length > 0) {
-    throw new CliError('contracts_not_found', `the official OpenWOP contracts are not at ${dir} (missing ${missing.join(', ')}); set WEFT_CONTRACTS_DIR to the directory holding schemas/ and conformance-fixtures/`);
+    throw new CliError(
+      'contracts_not_found',
+      `the official OpenWOP contracts are not at ${dir} (missing ${missing.join(', ')}); set WEFT_CONTRACTS_DIR to the directory holding schemas/ and conformance-fixtures/`,
+    );
   }
 }
 

@@ -136,7 +136,14 @@ export function formatKeyList(keys: readonly KeyView[]): string {
   ]);
   const head = ['KEY ID', 'TENANT', 'STATUS', 'SCOPES', 'NAME', 'CREATED', ''];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n');
+  return [head, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] as number))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function formatIssued(k: KeyView, verb: string): string {
@@ -173,7 +180,10 @@ export function registerKeyCommands(program: Command, ctx: CliContext): void {
     .option('--data-dir <dir>', dataDirHelp)
     .action(async (opts: KeysOptions & { tenant?: string; scopes: string; name?: string; expiresIn?: string }, cmd: Command) => {
       const body = {
-        scopes: opts.scopes.split(',').map((s) => s.trim()).filter(Boolean),
+        scopes: opts.scopes
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
         ...(opts.tenant ? { tenant: opts.tenant } : {}),
         ...(opts.name ? { name: opts.name } : {}),
         ...(opts.expiresIn ? { expiresInSeconds: parseDuration(opts.expiresIn, '--expires-in') } : {}),

@@ -168,7 +168,11 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       for (const r of results) {
         if (!r.ok) ctx.exitCode = EXIT_CODES.error;
         if (g.json) continue;
-        print(r.ok ? `run ${r.runId} ${paintStatus(r.status ?? 'cancelling', c)}` : `run ${r.runId} ${c.red('not cancelled')}: ${r.error?.code ?? 'error'}: ${r.error?.message ?? ''}`);
+        print(
+          r.ok
+            ? `run ${r.runId} ${paintStatus(r.status ?? 'cancelling', c)}`
+            : `run ${r.runId} ${c.red('not cancelled')}: ${r.error?.code ?? 'error'}: ${r.error?.message ?? ''}`,
+        );
       }
     });
 
@@ -205,7 +209,8 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       if (opts.follow) {
         const printer = eventPrinter(g.json, c, print);
         try {
-          for await (const e of client.streamEvents(runId, { streamMode: opts.streamMode, ...(after === undefined ? {} : { lastEventId: after }) })) printer.show(e);
+          for await (const e of client.streamEvents(runId, { streamMode: opts.streamMode, ...(after === undefined ? {} : { lastEventId: after }) }))
+            printer.show(e);
         } finally {
           printer.close();
         }

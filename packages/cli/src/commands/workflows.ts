@@ -58,7 +58,9 @@ export function registerWorkflowCommands(program: Command, ctx: CliContext): voi
       const def = await readDefinitionFile(file);
       const res = await clientFor(ctx, g).registerWorkflow(def);
       if (g.json) return print(JSON.stringify(res));
-      print(`${res.created ? 'registered' : 'unchanged'} ${res.id} (hash ${res.hash.slice(0, 12)})${res.runnable === false ? ' — not runnable on this host' : ''}`);
+      print(
+        `${res.created ? 'registered' : 'unchanged'} ${res.id} (hash ${res.hash.slice(0, 12)})${res.runnable === false ? ' — not runnable on this host' : ''}`,
+      );
     });
 
   workflows

@@ -78,7 +78,13 @@ describe.skipIf(await lacks('the audit verify scenarios', { routes: ['auditVerif
 });
 
 /** A request against a host started by this file. */
-async function req<T = Record<string, unknown>>(base: string, method: string, path: string, key: string | null, body?: unknown): Promise<{ status: number; body: T; text: string }> {
+async function req<T = Record<string, unknown>>(
+  base: string,
+  method: string,
+  path: string,
+  key: string | null,
+  body?: unknown,
+): Promise<{ status: number; body: T; text: string }> {
   const headers: Record<string, string> = {};
   if (key) headers.authorization = `Bearer ${key}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -176,7 +182,17 @@ describe.skipIf(notInProcess('the host-internal audit scenarios'))('audit log: c
     const run = await req<{ runId: string }>(host.url, 'POST', '/v1/runs', key, { workflowId: 'conformance-delay', inputs: { note: CANARY } });
     expect(run.status).toBe(201);
     expect((await req(host.url, 'POST', `/v1/runs/${run.body.runId}/cancel`, key, { reason: CANARY })).status).toBe(200);
-    const wf = { id: 'audit-probe', name: CANARY, version: '1', nodes: [{ id: 'a', typeId: 'core.noop', name: 'a', position: { x: 0, y: 0 }, config: {}, inputs: {} }], edges: [], triggers: [], variables: [], metadata: {}, settings: {} };
+    const wf = {
+      id: 'audit-probe',
+      name: CANARY,
+      version: '1',
+      nodes: [{ id: 'a', typeId: 'core.noop', name: 'a', position: { x: 0, y: 0 }, config: {}, inputs: {} }],
+      edges: [],
+      triggers: [],
+      variables: [],
+      metadata: {},
+      settings: {},
+    };
     expect((await req(host.url, 'POST', '/v1/host/weft/workflows', key, wf)).status).toBe(201);
     expect((await req(host.url, 'DELETE', '/v1/host/weft/workflows/audit-probe', key)).status).toBe(204);
     const appr = await req<{ runId: string }>(host.url, 'POST', '/v1/runs', key, { workflowId: 'conformance-approval' });
@@ -188,7 +204,9 @@ describe.skipIf(notInProcess('the host-internal audit scenarios'))('audit log: c
       if (!nodeId) await req(host.url, 'GET', `/v1/runs/${appr.body.runId}/events/poll?lastSequence=-1&timeout=1`, key);
     }
     expect(nodeId).toBeTruthy();
-    const decided = await req(host.url, 'POST', `/v1/runs/${appr.body.runId}/interrupts/${nodeId as string}`, key, { resumeValue: { action: 'accept', comment: CANARY } });
+    const decided = await req(host.url, 'POST', `/v1/runs/${appr.body.runId}/interrupts/${nodeId as string}`, key, {
+      resumeValue: { action: 'accept', comment: CANARY },
+    });
     expect(decided.status).toBe(200);
     const created = await req<{ keyId: string; secret: string }>(host.url, 'POST', '/v1/host/weft/keys', key, { name: CANARY, scopes: ['runs:read'] });
     await req(host.url, 'POST', `/v1/host/weft/keys/${created.body.keyId}:revoke`, key, {});
@@ -196,7 +214,9 @@ describe.skipIf(notInProcess('the host-internal audit scenarios'))('audit log: c
 
     const entries = (await host.store.readAuditEntries(0, 1_000_000, 100_000)).slice(before);
     const actions = entries.map((e) => e.action);
-    expect(actions).toEqual(expect.arrayContaining(['run.created', 'run.cancelled', 'workflow.registered', 'workflow.deleted', 'interrupt.resolved', 'key.created', 'key.revoked']));
+    expect(actions).toEqual(
+      expect.arrayContaining(['run.created', 'run.cancelled', 'workflow.registered', 'workflow.deleted', 'interrupt.resolved', 'key.created', 'key.revoked']),
+    );
     const principal = (await req<{ owner: { principal: string } }>(host.url, 'GET', `/v1/runs/${run.body.runId}`, key)).body.owner.principal;
     for (const e of entries) {
       expect(e.tenant).toBe('tenant-a');
@@ -211,7 +231,12 @@ describe.skipIf(notInProcess('the host-internal audit scenarios'))('audit log: c
 
   it('invariant: audit-checkpoint-signed — checkpoints every N entries verify with the advertised public key', async () => {
     for (let i = 0; i < 4; i++) expect((await req(host.url, 'POST', '/v1/runs', key, { workflowId: 'conformance-noop' })).status).toBe(201);
-    const d = await req<{ auth: { auditLogIntegrity: { checkpointPublicKey: string; checkpointIntervalEntries: number } } }>(host.url, 'GET', '/.well-known/openwop', null);
+    const d = await req<{ auth: { auditLogIntegrity: { checkpointPublicKey: string; checkpointIntervalEntries: number } } }>(
+      host.url,
+      'GET',
+      '/.well-known/openwop',
+      null,
+    );
     checkContract('capabilities', d.body);
     expect(d.body.auth.auditLogIntegrity.checkpointIntervalEntries).toBe(3);
     const pub = srv.importCheckpointPublicKey(d.body.auth.auditLogIntegrity.checkpointPublicKey);
@@ -225,7 +250,9 @@ describe.skipIf(notInProcess('the host-internal audit scenarios'))('audit log: c
       expect(c.atSequence).toBe(3 * i + 2);
       const payload = Buffer.from(srv.jcs({ checkpoint: c.checkpoint, atSequence: c.atSequence, merkleRoot: c.merkleRoot }));
       expect(verifySignature(null, payload, pub, Buffer.from(c.signature, 'base64'))).toBe(true);
-      expect(verifySignature(null, Buffer.from(srv.jcs({ ...c, signature: undefined, merkleRoot: '0'.repeat(64) })), pub, Buffer.from(c.signature, 'base64'))).toBe(false);
+      expect(
+        verifySignature(null, Buffer.from(srv.jcs({ ...c, signature: undefined, merkleRoot: '0'.repeat(64) })), pub, Buffer.from(c.signature, 'base64')),
+      ).toBe(false);
     });
     // The checkpoint roots are the RFC 6962 tree hash of the entry hashes.
     const hashes = (await host.store.readAuditEntries(0, tip, 100_000)).map((e) => e.hash);

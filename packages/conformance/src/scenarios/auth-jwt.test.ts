@@ -58,20 +58,30 @@ const post = async (token: string, body: Record<string, unknown> = { workflowId:
   return callAt(host.url, 'POST', '/v1/runs', { bearer: token, body });
 };
 
-const good = (over: Parameters<JwksIssuer['mint']>[0] = {}): Promise<string> => idp.mint({ sub: 'user-1@example.com', aud: AUD, scope: 'weft.runs', claims: { tid: 'jwt-tenant' }, ...over });
+const good = (over: Parameters<JwksIssuer['mint']>[0] = {}): Promise<string> =>
+  idp.mint({ sub: 'user-1@example.com', aud: AUD, scope: 'weft.runs', claims: { tid: 'jwt-tenant' }, ...over });
 
 /** The negative matrix: each builds a token that must be refused with 401. */
 const MATRIX: [string, () => Promise<string>][] = [
   ['alg:none (unsigned)', async () => idp.mintUnsigned({ sub: 's', aud: AUD, scope: 'weft.runs', claims: { tid: 'jwt-tenant' } })],
-  ['HS256 signed with the RSA public key (algorithm confusion)', async () => idp.mintHs256WithPublicKey([...(await idpKids())][0] as string, { sub: 's', aud: AUD, scope: 'weft.runs', claims: { tid: 'jwt-tenant' } })],
+  [
+    'HS256 signed with the RSA public key (algorithm confusion)',
+    async () => idp.mintHs256WithPublicKey([...(await idpKids())][0] as string, { sub: 's', aud: AUD, scope: 'weft.runs', claims: { tid: 'jwt-tenant' } }),
+  ],
   ['an unknown kid', async () => good({ headerKid: 'kid-nobody-published' })],
-  ['a key that was never published', async () => idp.mint({ kid: await idp.addKey('RS256', { publish: false }), sub: 's', aud: AUD, scope: 'weft.runs', claims: { tid: 'jwt-tenant' } })],
+  [
+    'a key that was never published',
+    async () => idp.mint({ kid: await idp.addKey('RS256', { publish: false }), sub: 's', aud: AUD, scope: 'weft.runs', claims: { tid: 'jwt-tenant' } }),
+  ],
   ['a bad signature', async () => idp.tamperSignature(await good())],
-  ['an ES256 key behind an RS256 header (alg/kty mismatch)', async () => {
-    const t = await idp.mint({ kid: ecKid, sub: 's', aud: AUD, scope: 'weft.runs', claims: { tid: 'jwt-tenant' } });
-    const [, p, s] = t.split('.');
-    return `${b64({ alg: 'RS256', kid: ecKid, typ: 'JWT' })}.${p}.${s}`;
-  }],
+  [
+    'an ES256 key behind an RS256 header (alg/kty mismatch)',
+    async () => {
+      const t = await idp.mint({ kid: ecKid, sub: 's', aud: AUD, scope: 'weft.runs', claims: { tid: 'jwt-tenant' } });
+      const [, p, s] = t.split('.');
+      return `${b64({ alg: 'RS256', kid: ecKid, typ: 'JWT' })}.${p}.${s}`;
+    },
+  ],
   ['a wrong iss', async () => good({ iss: 'https://evil.example' })],
   ['an iss differing only by a trailing slash', async () => good({ iss: `${idp.issuer}/` })],
   ['a wrong aud', async () => good({ aud: 'https://other.example/api' })],
@@ -202,7 +212,11 @@ describe.runIf(OWN_HOSTS)('auth profile: OAuth2 client credentials / OIDC user b
       idp.tamperSignature(await good({ sub: CANARY, claims: { tid: 'jwt-tenant', note: CANARY } })),
     ];
     for (const token of canaries) {
-      for (const [method, path] of [['POST', '/v1/runs'], ['GET', '/v1/runs/run_nope'], ['GET', '/v1/runs/run_nope/events']] as const) {
+      for (const [method, path] of [
+        ['POST', '/v1/runs'],
+        ['GET', '/v1/runs/run_nope'],
+        ['GET', '/v1/runs/run_nope/events'],
+      ] as const) {
         presented.push(token);
         const r = await callAt(host.url, method, path, { bearer: token, ...(method === 'POST' ? { body: { workflowId: 'conformance-noop' } } : {}) });
         expect(r.status).toBe(401);

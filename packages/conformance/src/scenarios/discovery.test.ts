@@ -45,7 +45,15 @@ describe('core: discovery', () => {
     }
     if (target.inProcess) {
       expect(fixtures).toEqual(
-        expect.arrayContaining(['conformance-noop', 'conformance-delay', 'conformance-cancellable', 'conformance-failure', 'conformance-identity', 'conformance-multi-node', 'conformance-idempotent']),
+        expect.arrayContaining([
+          'conformance-noop',
+          'conformance-delay',
+          'conformance-cancellable',
+          'conformance-failure',
+          'conformance-identity',
+          'conformance-multi-node',
+          'conformance-idempotent',
+        ]),
       );
       expect(fixtures).toEqual(expect.arrayContaining(['conformance-approval', 'conformance-clarification', 'conformance-interrupt-quorum']));
       // Fixtures for features this host does not implement are seeded but never advertised.

@@ -144,10 +144,25 @@ class Gen {
     const json = 'application/json';
     return this.pick<() => { body: string; contentType?: string }>([
       () => ({ body: this.pick(['42', '"x"', 'null', 'true', '[]', '[1,2]', '{}']), contentType: json }),
-      () => ({ body: JSON.stringify({ workflowId: this.pick([1, null, [], {}, '', 'x'.repeat(300), 'conformance-noop']), inputs: this.pick([1, 'x', [], null]) }), contentType: json }),
-      () => ({ body: JSON.stringify({ runIds: this.pick([1, 'x', [1, 2], Array.from({ length: 150 }, (_, i) => `r${i}`)]), reason: this.pick([1, {}, 'x'.repeat(5000)]) }), contentType: json }),
-      () => ({ body: JSON.stringify({ resumeValue: this.pick([undefined, null, { action: 1 }]), action: this.pick([1, 'maybe', null]), extra: true }), contentType: json }),
-      () => ({ body: JSON.stringify({ scopes: this.pick([1, [], ['x'.repeat(100)], 'all']), expiresInSeconds: this.pick([-1, 1.5, 1e20, '1']) }), contentType: json }),
+      () => ({
+        body: JSON.stringify({ workflowId: this.pick([1, null, [], {}, '', 'x'.repeat(300), 'conformance-noop']), inputs: this.pick([1, 'x', [], null]) }),
+        contentType: json,
+      }),
+      () => ({
+        body: JSON.stringify({
+          runIds: this.pick([1, 'x', [1, 2], Array.from({ length: 150 }, (_, i) => `r${i}`)]),
+          reason: this.pick([1, {}, 'x'.repeat(5000)]),
+        }),
+        contentType: json,
+      }),
+      () => ({
+        body: JSON.stringify({ resumeValue: this.pick([undefined, null, { action: 1 }]), action: this.pick([1, 'maybe', null]), extra: true }),
+        contentType: json,
+      }),
+      () => ({
+        body: JSON.stringify({ scopes: this.pick([1, [], ['x'.repeat(100)], 'all']), expiresInSeconds: this.pick([-1, 1.5, 1e20, '1']) }),
+        contentType: json,
+      }),
       () => ({ body: this.deep(65 + this.int(200)), contentType: json }),
       () => ({ body: this.deep(5000 + this.int(20_000)), contentType: json }),
       () => ({ body: '{"workflowId":', contentType: json }),
@@ -156,7 +171,10 @@ class Gen {
       () => ({ body: '{"constructor":{"prototype":{"polluted":true}}}', contentType: json }),
       () => ({ body: '{"a":1,"a":2}', contentType: json }),
       () => ({ body: '\uFEFF{}', contentType: json }),
-      () => ({ body: JSON.stringify({ workflowId: 'conformance-noop', inputs: { nul: '\u0000', lone: '\ud800' }, reason: '\u0000', tags: ['\u0000'] }), contentType: json }),
+      () => ({
+        body: JSON.stringify({ workflowId: 'conformance-noop', inputs: { nul: '\u0000', lone: '\ud800' }, reason: '\u0000', tags: ['\u0000'] }),
+        contentType: json,
+      }),
       () => ({ body: JSON.stringify({ blob: 'x'.repeat(1024 * 1024 + 10) }), contentType: json }),
       () => ({ body: 'workflowId=conformance-noop', contentType: 'application/x-www-form-urlencoded' }),
       () => ({ body: '{}', contentType: 'text/plain' }),
@@ -186,10 +204,12 @@ class Gen {
     const host = authorityOf(target.baseUrl);
     const auth = `authorization: Bearer ${target.keyA}\r\n`;
     return this.pick([
-      () => `${this.pick(['BREW', 'get', 'G@T', 'PROPFIND', 'PATCH', 'PUT', 'OPTIONS', 'TRACE', 'M'.repeat(40)])} ${path} HTTP/1.1\r\nhost: ${host}\r\n${auth}\r\n`,
+      () =>
+        `${this.pick(['BREW', 'get', 'G@T', 'PROPFIND', 'PATCH', 'PUT', 'OPTIONS', 'TRACE', 'M'.repeat(40)])} ${path} HTTP/1.1\r\nhost: ${host}\r\n${auth}\r\n`,
       () => `${op.method} ${path} HTTP/1.1\r\nhost: ${host}\r\n${auth}x-bad\u0001header: v\r\n\r\n`,
       () => `${op.method} ${path} HTTP/1.1\r\nhost: ${host}\r\n${auth}content-length: -1\r\n\r\n`,
-      () => `${op.method} ${path} HTTP/1.1\r\nhost: ${host}\r\n${auth}transfer-encoding: chunked\r\ncontent-type: application/json\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
+      () =>
+        `${op.method} ${path} HTTP/1.1\r\nhost: ${host}\r\n${auth}transfer-encoding: chunked\r\ncontent-type: application/json\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
       () => `${op.method} ${path} HTTP/1.1\r\nhost: ${host}\r\n${auth}content-length: 2\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n`,
       () => `GET ${path} HTTP/1.1\r\nhost: ${host}\r\n${auth}content-type: application/json\r\ncontent-length: 5\r\n\r\n{"a":`,
       () => `${op.method} ${path} HTTP/1.1\r\n${auth}\r\n`,
@@ -200,7 +220,8 @@ class Gen {
       () => `${op.method} ${target.baseUrl}${path} HTTP/1.1\r\nhost: ${host}\r\n${auth}\r\n`,
       () => `OPTIONS * HTTP/1.1\r\nhost: ${host}\r\n\r\n`,
       () => `${op.method} ${path} HTTP/1.1\r\nhost: ${host}\r\nhost: evil.example\r\n${auth}\r\n`,
-      () => `${op.method} ${path} HTTP/1.1\r\nhost: ${host}\r\n${auth}content-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: 4\r\n\r\n\u001f\u008b\u0008\u0000`,
+      () =>
+        `${op.method} ${path} HTTP/1.1\r\nhost: ${host}\r\n${auth}content-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: 4\r\n\r\n\u001f\u008b\u0008\u0000`,
     ])();
   }
 }
@@ -292,7 +313,10 @@ describe('fuzz: malformed requests against every documented operation', () => {
       const failure = await check(generate(g, ops[i % ops.length] as Operation));
       if (failure) failures.push(failure);
     }
-    const summary = [...seen].sort((a, b) => a[0] - b[0]).map(([st, n]) => `${st}×${n}`).join(' ');
+    const summary = [...seen]
+      .sort((a, b) => a[0] - b[0])
+      .map(([st, n]) => `${st}×${n}`)
+      .join(' ');
     process.stderr.write(`fuzz: seed ${SEED}: statuses ${summary}; ${failures.length} failure(s)\n`);
     expect(failures, `seed ${SEED}`).toEqual([]);
     // The host still answers normally afterwards.

@@ -152,7 +152,11 @@ describe.skipIf(await lacks('the clarification scenarios', { fixtures: ['conform
   });
 });
 
-describe.skipIf(await lacks('the external-event scenarios', { fixtures: ['conformance-approval', 'conformance-interrupt-auth-required', 'conformance-interrupt-external-event'] }))('interrupts: external event and tokens', () => {
+describe.skipIf(
+  await lacks('the external-event scenarios', {
+    fixtures: ['conformance-approval', 'conformance-interrupt-auth-required', 'conformance-interrupt-external-event'],
+  }),
+)('interrupts: external event and tokens', () => {
   it('waits in waiting-external and resumes on a matching event posted with the token; mismatches are 422', async () => {
     const s = await suspended('conformance-interrupt-external-event');
     expect((await snapshot(s.runId)).status).toBe('waiting-external');
@@ -241,7 +245,13 @@ describe.skipIf(await lacks('the external-event scenarios', { fixtures: ['confor
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
     const last = alphabet.indexOf(mac.at(-1) as string);
     const padBits = `${body}.${mac.slice(0, -1)}${alphabet[last ^ 1] as string}`;
-    const variants = [`${token}==`, `${body}.${mac.slice(0, 7)}!${mac.slice(7)}`, `${body}.${mac.slice(0, 7)}%20${mac.slice(7)}`, `${std(body)}.${std(mac)}`, padBits];
+    const variants = [
+      `${token}==`,
+      `${body}.${mac.slice(0, 7)}!${mac.slice(7)}`,
+      `${body}.${mac.slice(0, 7)}%20${mac.slice(7)}`,
+      `${std(body)}.${std(mac)}`,
+      padBits,
+    ];
     const random = `${body.slice(0, -4)}AAAA.${'A'.repeat(43)}`;
     const expectedGet = await call('GET', `/v1/interrupts/${encodeURIComponent(random)}`, { key: null });
     const expectedPost = await call('POST', `/v1/interrupts/${encodeURIComponent(random)}`, { key: null, body: { resumeValue: { action: 'accept' } } });
@@ -340,7 +350,11 @@ describe.skipIf(!target.approverKeys || (await lacks('the quorum scenarios', { f
     expect((await resolve(s.runId, 'gate', { action: 'accept', voter: 'carol' })).status).toBe(200);
     const evs = await waitForTerminal(s.runId);
     expect(evs.at(-1)?.type).toBe('run.completed');
-    expect(evs.filter((e) => e.type === 'approval.granted').map((e) => (e.payload as { principal: string }).principal)).toEqual(['voter:alice', 'voter:bob', 'voter:carol']);
+    expect(evs.filter((e) => e.type === 'approval.granted').map((e) => (e.payload as { principal: string }).principal)).toEqual([
+      'voter:alice',
+      'voter:bob',
+      'voter:carol',
+    ]);
     const delegations = evs.filter((e) => e.type === 'log.appended').map((e) => (e.payload as { fields: Record<string, unknown> }).fields);
     expect(delegations).toEqual(['alice', 'bob', 'carol'].map((v) => ({ voter: `voter:${v}`, principal: delegate, action: 'accept' })));
     expect(evs.find((e) => e.type === 'interrupt.resolved')?.payload).toMatchObject({ resolvedBy: 'voter:carol', delegatedBy: delegate });
@@ -355,7 +369,9 @@ describe.skipIf(!target.approverKeys || (await lacks('the quorum scenarios', { f
     const spoof = await resolve(s.runId, 'gate', { action: 'reject', voter: k2Principal });
     expect(spoof.status).toBe(200);
     const evs = (await poll(s.runId)).body.events;
-    expect(evs.filter((e) => e.type === 'approval.granted' || e.type === 'approval.rejected').map((e) => (e.payload as { principal: string }).principal)).toEqual([k2Principal, `voter:${k2Principal}`]);
+    expect(
+      evs.filter((e) => e.type === 'approval.granted' || e.type === 'approval.rejected').map((e) => (e.payload as { principal: string }).principal),
+    ).toEqual([k2Principal, `voter:${k2Principal}`]);
     expect((await resolve(s.runId, 'gate', { action: 'accept' }, k2)).body).toMatchObject({ error: 'already_voted' });
     await call('POST', `/v1/runs/${s.runId}/cancel`, { body: {} });
   });
@@ -410,7 +426,16 @@ describe.skipIf(await lacks('the pause and resume scenarios', { workflows: ['wef
     expect(r.status).toBe(202);
     expect(r.body).toMatchObject({ runId, status: 'running' });
     const evs = await waitForTerminal(runId);
-    expect(types(evs)).toEqual(['run.started', 'node.started', 'node.completed', 'run.paused', 'run.resumed', 'node.started', 'node.completed', 'run.completed']);
+    expect(types(evs)).toEqual([
+      'run.started',
+      'node.started',
+      'node.completed',
+      'run.paused',
+      'run.resumed',
+      'node.started',
+      'node.completed',
+      'run.completed',
+    ]);
     expect((await call('POST', `/v1/runs/${runId}:resume`, { body: {} })).status).toBe(409);
   });
 

@@ -49,9 +49,14 @@ async function runOwner(runId: string, key: string): Promise<{ tenant: string; p
 
 // These scenarios rely on the key set of the suite's own host (tenants, keys:admin), so an
 // external target skips them, as does one without the key API.
-describe.skipIf(notInProcess('the managed-key scenarios', "they rely on the key set of the suite's own host") || (await lacks('the managed-key scenarios', { routes: ['managedKeys'] })))('weft: managed API keys', () => {
+describe.skipIf(
+  notInProcess('the managed-key scenarios', "they rely on the key set of the suite's own host") ||
+    (await lacks('the managed-key scenarios', { routes: ['managedKeys'] })),
+)('weft: managed API keys', () => {
   it('advertises the rotation profile with a minimum grace window', async () => {
-    const r = await call<{ auth?: { profiles: string[]; rotation?: { supported: boolean; minGraceSeconds: number } } }>('GET', '/.well-known/openwop', { key: null });
+    const r = await call<{ auth?: { profiles: string[]; rotation?: { supported: boolean; minGraceSeconds: number } } }>('GET', '/.well-known/openwop', {
+      key: null,
+    });
     checkContract('capabilities', r.body);
     expect(r.body.auth?.profiles).toContain('openwop-auth-api-key-rotation');
     expect(r.body.auth?.rotation).toEqual({ supported: true, minGraceSeconds: 86_400 });
@@ -194,7 +199,13 @@ describe.skipIf(notInProcess('the managed-key scenarios', "they rely on the key 
 });
 
 /** A request against a host started by this file. */
-async function req(base: string, method: string, path: string, key: string | null, body?: unknown): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
+async function req(
+  base: string,
+  method: string,
+  path: string,
+  key: string | null,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
   const headers: Record<string, string> = {};
   if (key) headers.authorization = `Bearer ${key}`;
   if (body !== undefined) headers['content-type'] = 'application/json';

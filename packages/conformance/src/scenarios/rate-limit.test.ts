@@ -77,7 +77,10 @@ describe.runIf(OWN_HOSTS)('security: per-credential rate limits', () => {
 
 describe.runIf(OWN_HOSTS)('security: backpressure', () => {
   it('invariant: backpressure-503 — at the in-flight cap the host answers 503 with Retry-After, and recovers when clients leave', async () => {
-    const start = await callAt<{ runId: string }>(tiny.url, 'POST', '/v1/runs', { bearer: TEST_KEYS.tenantA, body: { workflowId: 'weft-sleep', inputs: { delayMs: 3_600_000 } } });
+    const start = await callAt<{ runId: string }>(tiny.url, 'POST', '/v1/runs', {
+      bearer: TEST_KEYS.tenantA,
+      body: { workflowId: 'weft-sleep', inputs: { delayMs: 3_600_000 } },
+    });
     expect(start.status).toBe(201);
     const { runId } = start.body;
     // Two long-polls at the head of a sleeping run hold both slots. A holder that raced a probe
@@ -86,7 +89,10 @@ describe.runIf(OWN_HOSTS)('security: backpressure', () => {
     const hold = async (): Promise<unknown> => {
       for (;;) {
         try {
-          const r = await callAt(tiny.url, 'GET', `/v1/runs/${runId}/events/poll?lastSequence=100000&timeout=60`, { bearer: TEST_KEYS.tenantA, signal: ctrl.signal });
+          const r = await callAt(tiny.url, 'GET', `/v1/runs/${runId}/events/poll?lastSequence=100000&timeout=60`, {
+            bearer: TEST_KEYS.tenantA,
+            signal: ctrl.signal,
+          });
           if (r.status !== 503) return r;
         } catch (e) {
           return e;
@@ -115,7 +121,10 @@ describe.runIf(OWN_HOSTS)('security: backpressure', () => {
   });
 
   it('invariant: backpressure-503 — SSE streams do not use in-flight slots; they have their own cap', async () => {
-    const start = await callAt<{ runId: string }>(tiny.url, 'POST', '/v1/runs', { bearer: TEST_KEYS.tenantA, body: { workflowId: 'weft-sleep', inputs: { delayMs: 3_600_000 } } });
+    const start = await callAt<{ runId: string }>(tiny.url, 'POST', '/v1/runs', {
+      bearer: TEST_KEYS.tenantA,
+      body: { workflowId: 'weft-sleep', inputs: { delayMs: 3_600_000 } },
+    });
     const { runId } = start.body;
     const ctrl = new AbortController();
     const headers = { authorization: `Bearer ${TEST_KEYS.tenantA}`, accept: 'text/event-stream' };

@@ -58,7 +58,11 @@ describe.skipIf(!target.inProcess)('security: redaction of run inputs at the app
     const started = events.find((e) => e.type === 'run.started') as RunEventDoc;
     const payload = started.payload as { inputs: Record<string, unknown>; tags?: string[]; metadata?: Record<string, unknown> };
     expect(payload.inputs.greeting).toBe('hello, [REDACTED] and [REDACTED]');
-    expect(payload.inputs).toMatchObject({ apiKey: '[REDACTED]', header: '[REDACTED]', nested: { pem: '[REDACTED]', list: ['[REDACTED]', '[REDACTED]', { google: '[REDACTED]' }] } });
+    expect(payload.inputs).toMatchObject({
+      apiKey: '[REDACTED]',
+      header: '[REDACTED]',
+      nested: { pem: '[REDACTED]', list: ['[REDACTED]', '[REDACTED]', { google: '[REDACTED]' }] },
+    });
     expect(payload.tags).toEqual(['plain-tag', '[REDACTED]']);
     expect(payload.metadata).toEqual({ note: 'called with [REDACTED]' });
     // The node received and emitted the redacted value too (the secret never reached the run row).

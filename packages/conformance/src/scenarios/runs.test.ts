@@ -4,7 +4,20 @@ import { call, lacks, snapshot, startRun, target, TERMINAL, waitForTerminal } fr
 
 const types = (evs: RunEventDoc[]): string[] => evs.map((e) => e.type);
 
-describe.skipIf(await lacks('the run lifecycle scenarios', { fixtures: ['conformance-cap-breach', 'conformance-configurable-schema', 'conformance-failure', 'conformance-idempotent', 'conformance-identity', 'conformance-multi-node', 'conformance-noop', 'conformance-run-duration-breach'] }))('core: runs lifecycle', () => {
+describe.skipIf(
+  await lacks('the run lifecycle scenarios', {
+    fixtures: [
+      'conformance-cap-breach',
+      'conformance-configurable-schema',
+      'conformance-failure',
+      'conformance-idempotent',
+      'conformance-identity',
+      'conformance-multi-node',
+      'conformance-noop',
+      'conformance-run-duration-breach',
+    ],
+  }),
+)('core: runs lifecycle', () => {
   it('creates a run with 201 at once and completes conformance-noop', async () => {
     const r = await call('POST', '/v1/runs', { body: { workflowId: 'conformance-noop' } });
     expect(r.status).toBe(201);
@@ -122,16 +135,22 @@ describe.skipIf(await lacks('the run lifecycle scenarios', { fixtures: ['conform
     expect((await call('GET', '/v1/workflows/no-such-workflow')).status).toBe(404);
   });
 
-  it('lists the tenant\'s runs with status/workflow filters and cursor pagination', async () => {
+  it("lists the tenant's runs with status/workflow filters and cursor pagination", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await startRun('conformance-idempotent', { inputs: { nonce: `list-${i}-${Date.now()}` } })).runId);
     for (const id of ids) await waitForTerminal(id);
-    const page1 = await call<{ runs: { runId: string; status: string; workflowId: string }[]; nextCursor?: string }>('GET', '/v1/runs?workflowId=conformance-idempotent&status=completed&limit=2');
+    const page1 = await call<{ runs: { runId: string; status: string; workflowId: string }[]; nextCursor?: string }>(
+      'GET',
+      '/v1/runs?workflowId=conformance-idempotent&status=completed&limit=2',
+    );
     expect(page1.status).toBe(200);
     expect(page1.body.runs).toHaveLength(2);
     expect(page1.body.runs.every((r) => r.workflowId === 'conformance-idempotent' && r.status === 'completed')).toBe(true);
     expect(page1.body.nextCursor).toBeTruthy();
-    const page2 = await call<{ runs: { runId: string }[] }>('GET', `/v1/runs?workflowId=conformance-idempotent&status=completed&limit=2&cursor=${page1.body.nextCursor}`);
+    const page2 = await call<{ runs: { runId: string }[] }>(
+      'GET',
+      `/v1/runs?workflowId=conformance-idempotent&status=completed&limit=2&cursor=${page1.body.nextCursor}`,
+    );
     const seen = new Set([...page1.body.runs, ...page2.body.runs].map((r) => r.runId));
     expect(seen.size).toBe(page1.body.runs.length + page2.body.runs.length);
     expect(ids.filter((id) => seen.has(id)).length).toBeGreaterThanOrEqual(Math.min(3, seen.size));

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { call, lacks, snapshot, startRun, waitForEvent, waitForTerminal } from '../harness.js';
 
-describe.skipIf(await lacks('the sub-workflow scenarios', { fixtures: ['conformance-interrupt-parent-child-cancel', 'conformance-subworkflow-child', 'conformance-subworkflow-input-mapping', 'conformance-subworkflow-parent'] }))('interrupts: sub-workflows', () => {
+describe.skipIf(
+  await lacks('the sub-workflow scenarios', {
+    fixtures: [
+      'conformance-interrupt-parent-child-cancel',
+      'conformance-subworkflow-child',
+      'conformance-subworkflow-input-mapping',
+      'conformance-subworkflow-parent',
+    ],
+  }),
+)('interrupts: sub-workflows', () => {
   it('runs a child to completion, links parent and child, and maps child variables back', async () => {
     const { runId } = await startRun('conformance-subworkflow-parent');
     const evs = await waitForTerminal(runId);
@@ -14,7 +23,9 @@ describe.skipIf(await lacks('the sub-workflow scenarios', { fixtures: ['conforma
     expect(parent.variables).toMatchObject({ childOutcome: 'child-completed' });
     const child = await snapshot(childRunId);
     expect(child).toMatchObject({ status: 'completed', parentRunId: runId, parentNodeId: 'subwf-call', workflowId: 'conformance-subworkflow-child' });
-    expect(evs.find((e) => e.type === 'node.completed' && e.nodeId === 'subwf-call')?.payload).toMatchObject({ outputs: { childOutcome: 'child-completed', childRunId } });
+    expect(evs.find((e) => e.type === 'node.completed' && e.nodeId === 'subwf-call')?.payload).toMatchObject({
+      outputs: { childOutcome: 'child-completed', childRunId },
+    });
   });
 
   it('seeds child variables through inputMapping', async () => {

@@ -72,7 +72,10 @@ describe.skipIf(!target.inProcess)('weft: workflows extension', () => {
 
   it('refuses settings.compensation at registration with capability_required (compensation)', async () => {
     const id = `wf-comp-${Date.now().toString(36)}`;
-    const body = { ...def(id), settings: { timeout: 10000, compensation: { profileVersion: '1', orderingModel: 'reverse-completion', triggers: ['node-failure'] } } };
+    const body = {
+      ...def(id),
+      settings: { timeout: 10000, compensation: { profileVersion: '1', orderingModel: 'reverse-completion', triggers: ['node-failure'] } },
+    };
     const r = await call('POST', '/v1/host/weft/workflows', { body });
     expect(r.status).toBe(400);
     expect(r.body).toMatchObject({ error: 'capability_required', details: { requiredCapability: 'compensation' } });
@@ -91,7 +94,10 @@ describe.skipIf(!target.inProcess)('weft: workflows extension', () => {
 
   it('refuses an unknown onChildFailure policy and accepts absorb', async () => {
     const id = `wf-child-${Date.now().toString(36)}`;
-    const sub = (onChildFailure: string) => ({ ...def(id), nodes: [{ ...def(id, 'core.subWorkflow').nodes[0], config: { workflowId: 'conformance-noop', onChildFailure } }] });
+    const sub = (onChildFailure: string) => ({
+      ...def(id),
+      nodes: [{ ...def(id, 'core.subWorkflow').nodes[0], config: { workflowId: 'conformance-noop', onChildFailure } }],
+    });
     const bad = await call('POST', '/v1/host/weft/workflows', { body: sub('ignore') });
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ error: 'workflow_invalid', details: { errors: [{ path: '/nodes/0/config/onChildFailure' }] } });
@@ -111,7 +117,10 @@ describe.skipIf(!target.inProcess)('weft: workflows extension', () => {
     expect((await call('GET', '/v1/workflows/conformance-orchestrator-dispatch')).status).toBe(200);
     const r = await call('POST', '/v1/runs', { body: { workflowId: 'conformance-orchestrator-dispatch' } });
     expect(r.status).toBe(400);
-    expect(r.body).toMatchObject({ error: 'capability_required', details: { requiredCapability: 'orchestrator', offendingTypeId: 'core.orchestrator.supervisor' } });
+    expect(r.body).toMatchObject({
+      error: 'capability_required',
+      details: { requiredCapability: 'orchestrator', offendingTypeId: 'core.orchestrator.supervisor' },
+    });
   });
 
   it('routes branches with edge conditions and rescues handled failures', async () => {

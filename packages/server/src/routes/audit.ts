@@ -28,7 +28,10 @@ export function registerAuditRoutes(app: WeftApp, ctx: HostContext): void {
     if (errors.length === 0 && toSeq < fromSeq) errors.push({ path: '/toSeq', message: 'must be ≥ fromSeq' });
     if (errors.length > 0) throw new WeftError('validation_error', 'fromSeq and toSeq must be integers with 0 ≤ fromSeq ≤ toSeq.', { errors });
     if (toSeq - fromSeq + 1 > MAX_VERIFY_RANGE) {
-      throw new WeftError('validation_error', `At most ${MAX_VERIFY_RANGE} entries per verification.`, { errors: [{ path: '/toSeq', message: 'range too large' }], max: MAX_VERIFY_RANGE });
+      throw new WeftError('validation_error', `At most ${MAX_VERIFY_RANGE} entries per verification.`, {
+        errors: [{ path: '/toSeq', message: 'range too large' }],
+        max: MAX_VERIFY_RANGE,
+      });
     }
     return ctx.audit.verify(fromSeq, toSeq);
   });

@@ -33,16 +33,22 @@ function parseBufferMs(raw: string | undefined): number {
   if (raw === undefined || raw === '') return 0;
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || !Number.isInteger(n) || n > MAX_BUFFER_MS) {
-    throw new WeftError('validation_error', `bufferMs must be an integer between 0 and ${MAX_BUFFER_MS}.`, { bufferMs: raw.slice(0, 32), min: 0, max: MAX_BUFFER_MS });
+    throw new WeftError('validation_error', `bufferMs must be an integer between 0 and ${MAX_BUFFER_MS}.`, {
+      bufferMs: raw.slice(0, 32),
+      min: 0,
+      max: MAX_BUFFER_MS,
+    });
   }
   return n;
 }
 
 function parseCursor(raw: string | undefined, name: string): number {
   if (raw === undefined || raw === '') return -1;
-  if (!/^-?\d+$/.test(raw)) throw new WeftError('validation_error', `${name} must be an integer ≥ -1.`, { errors: [{ path: `/${name}`, message: 'not an integer' }] });
+  if (!/^-?\d+$/.test(raw))
+    throw new WeftError('validation_error', `${name} must be an integer ≥ -1.`, { errors: [{ path: `/${name}`, message: 'not an integer' }] });
   const n = Number(raw);
-  if (n < -1 || !Number.isSafeInteger(n)) throw new WeftError('validation_error', `${name} must be an integer ≥ -1.`, { errors: [{ path: `/${name}`, message: 'out of range' }] });
+  if (n < -1 || !Number.isSafeInteger(n))
+    throw new WeftError('validation_error', `${name} must be an integer ≥ -1.`, { errors: [{ path: `/${name}`, message: 'out of range' }] });
   return n;
 }
 
@@ -293,7 +299,10 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
     let timeoutS = 30;
     if (q.timeout !== undefined) {
       timeoutS = Number(q.timeout);
-      if (!/^\d+$/.test(q.timeout) || timeoutS > 60) throw new WeftError('validation_error', 'timeout must be an integer number of seconds between 0 and 60.', { errors: [{ path: '/timeout', message: 'out of range' }] });
+      if (!/^\d+$/.test(q.timeout) || timeoutS > 60)
+        throw new WeftError('validation_error', 'timeout must be an integer number of seconds between 0 and 60.', {
+          errors: [{ path: '/timeout', message: 'out of range' }],
+        });
     }
     // An event published between our reads and the wait must still end the wait.
     let published = false;

@@ -65,7 +65,8 @@ const idempotent = (
   body: unknown,
   status: number,
   exec: () => Promise<Record<string, unknown>>,
-): Promise<FastifyReply> => withIdempotency(req, reply, { store: ctx.store, retentionMs: ctx.config.idempotencyRetentionMs, tenant, route, body, status }, exec);
+): Promise<FastifyReply> =>
+  withIdempotency(req, reply, { store: ctx.store, retentionMs: ctx.config.idempotencyRetentionMs, tenant, route, body, status }, exec);
 
 const resolveBody = (r: CommandResult): Record<string, unknown> => {
   const out: Record<string, unknown> = { runId: r.runId, nodeId: r.nodeId, interruptId: r.interruptId, status: r.status };
@@ -85,7 +86,13 @@ export function registerInterruptRoutes(app: WeftApp, ctx: HostContext): void {
     if (nodeId.length === 0 || nodeId.length > 512) throw new WeftError('not_found', 'No interrupt for this node.');
     const route = `POST /v1/runs/${runId}/${legacy ? 'approvals' : 'interrupts'}/${nodeId}`;
     return idempotent(ctx, req, reply, p.tenant, route, body, 200, async () => {
-      const r = await engine.resolveInterrupt(p.tenant, runId, { nodeId, resumeValue, principal: p.principal, via: 'bearer', mayDelegate: p.scopes.has(DELEGATE_SCOPE) });
+      const r = await engine.resolveInterrupt(p.tenant, runId, {
+        nodeId,
+        resumeValue,
+        principal: p.principal,
+        via: 'bearer',
+        mayDelegate: p.scopes.has(DELEGATE_SCOPE),
+      });
       // A delegated vote is audited under the authenticated principal, naming the voter.
       const details = { nodeId, interruptId: r.interruptId ?? null, status: r.status, via: 'bearer', ...(r.voter ? { voter: r.voter } : {}) };
       await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'interrupt.resolved', target: runId, details });
@@ -93,22 +100,30 @@ export function registerInterruptRoutes(app: WeftApp, ctx: HostContext): void {
     });
   };
 
-  app.post('/v1/runs/:runId/interrupts/:nodeId', { config: { scope: 'approvals:respond' }, schema: ROUTE_SCHEMAS['POST /v1/runs/:runId/interrupts/:nodeId'] }, async (req, reply) => {
-    const body = validateResolve(req.body ?? undefined);
-    return resolveRoute(req, reply, body.resumeValue, body, false);
-  });
+  app.post(
+    '/v1/runs/:runId/interrupts/:nodeId',
+    { config: { scope: 'approvals:respond' }, schema: ROUTE_SCHEMAS['POST /v1/runs/:runId/interrupts/:nodeId'] },
+    async (req, reply) => {
+      const body = validateResolve(req.body ?? undefined);
+      return resolveRoute(req, reply, body.resumeValue, body, false);
+    },
+  );
 
   // Legacy alias: the approval decision is the body itself ({action, comment?, …}).
-  app.post('/v1/runs/:runId/approvals/:nodeId', { config: { scope: 'approvals:respond' }, schema: ROUTE_SCHEMAS['POST /v1/runs/:runId/approvals/:nodeId'] }, async (req, reply) => {
-    const body = req.body;
-    if (!isJsonObject(body)) throw new WeftError('validation_error', 'Send a JSON object such as {"action":"accept"}.');
-    const v = { ...body };
-    if (v.action === undefined && typeof v.decision === 'string') {
-      v.action = v.decision === 'approved' ? 'accept' : 'reject';
-      delete v.decision;
-    }
-    return resolveRoute(req, reply, v, body, true);
-  });
+  app.post(
+    '/v1/runs/:runId/approvals/:nodeId',
+    { config: { scope: 'approvals:respond' }, schema: ROUTE_SCHEMAS['POST /v1/runs/:runId/approvals/:nodeId'] },
+    async (req, reply) => {
+      const body = req.body;
+      if (!isJsonObject(body)) throw new WeftError('validation_error', 'Send a JSON object such as {"action":"accept"}.');
+      const v = { ...body };
+      if (v.action === undefined && typeof v.decision === 'string') {
+        v.action = v.decision === 'approved' ? 'accept' : 'reject';
+        delete v.decision;
+      }
+      return resolveRoute(req, reply, v, body, true);
+    },
+  );
 
   app.get('/v1/runs/:runId/interrupts', { config: { scope: 'runs:read' }, schema: ROUTE_SCHEMAS['GET /v1/runs/:runId/interrupts'] }, async (req) => {
     const p = principalOf(req);
@@ -123,7 +138,8 @@ export function registerInterruptRoutes(app: WeftApp, ctx: HostContext): void {
     const out: Record<string, unknown>[] = [];
     for (const status of ['waiting-approval', 'waiting-input', 'waiting-external'] as const) {
       for (const rec of await store.listRuns(p.tenant, { status, limit: 200 })) {
-        for (const iv of Object.values(rec.projection.interrupts ?? {})) if (iv.status === 'pending') out.push({ ...interruptView(rec, iv), workflowId: rec.workflowId });
+        for (const iv of Object.values(rec.projection.interrupts ?? {}))
+          if (iv.status === 'pending') out.push({ ...interruptView(rec, iv), workflowId: rec.workflowId });
       }
     }
     out.sort((a, b) => String(a.requestedAt).localeCompare(String(b.requestedAt)));
@@ -152,8 +168,19 @@ export function registerInterruptRoutes(app: WeftApp, ctx: HostContext): void {
     const { rec, iv } = await tokenTarget(req.params.token);
     const body = validateResolve(req.body ?? undefined);
     return idempotent(ctx, req, reply, rec.tenant, `POST /v1/interrupts/${iv.interruptId}`, body, 200, async () => {
-      const r = await engine.resolveInterrupt(null, rec.runId, { interruptId: iv.interruptId, resumeValue: body.resumeValue, principal: `token:${iv.interruptId}`, via: 'token' });
-      await ctx.audit.append({ tenant: rec.tenant, principal: `token:${iv.interruptId}`, action: 'interrupt.resolved', target: rec.runId, details: { nodeId: iv.nodeId, interruptId: iv.interruptId, status: r.status, via: 'token' } });
+      const r = await engine.resolveInterrupt(null, rec.runId, {
+        interruptId: iv.interruptId,
+        resumeValue: body.resumeValue,
+        principal: `token:${iv.interruptId}`,
+        via: 'token',
+      });
+      await ctx.audit.append({
+        tenant: rec.tenant,
+        principal: `token:${iv.interruptId}`,
+        action: 'interrupt.resolved',
+        target: rec.runId,
+        details: { nodeId: iv.nodeId, interruptId: iv.interruptId, status: r.status, via: 'token' },
+      });
       return resolveBody(r);
     });
   });
@@ -167,8 +194,18 @@ export function registerInterruptRoutes(app: WeftApp, ctx: HostContext): void {
     if (m[2] === 'pause') {
       const body = validatePause(req.body ?? {});
       return idempotent(ctx, req, reply, p.tenant, `POST /v1/runs/${runId}:pause`, body, 202, async () => {
-        const r = await engine.pauseRun(p.tenant, runId, { drainPolicy: body.drainPolicy ?? 'drain-current-node', principal: p.principal, ...(body.reason === undefined ? {} : { reason: body.reason }) });
-        await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.paused', target: runId, details: { drainPolicy: body.drainPolicy ?? 'drain-current-node' } });
+        const r = await engine.pauseRun(p.tenant, runId, {
+          drainPolicy: body.drainPolicy ?? 'drain-current-node',
+          principal: p.principal,
+          ...(body.reason === undefined ? {} : { reason: body.reason }),
+        });
+        await ctx.audit.append({
+          tenant: p.tenant,
+          principal: p.principal,
+          action: 'run.paused',
+          target: runId,
+          details: { drainPolicy: body.drainPolicy ?? 'drain-current-node' },
+        });
         return { runId, status: 'paused', pausedAt: r.pausedAt };
       });
     }

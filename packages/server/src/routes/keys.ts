@@ -61,7 +61,8 @@ const isOperator = (p: Principal): boolean => p.operator === true && p.scopes.ha
 const needScope = (scope: string): WeftError => new WeftError('forbidden', `This credential lacks the ${scope} scope.`, { scopeRequired: scope });
 
 /** Another tenant was named: only the operator credential may, whether or not it exists. */
-const needOperator = (): WeftError => new WeftError('forbidden', 'Only the operator credential administers another tenant.', { scopeRequired: KEYS_ADMIN_SCOPE });
+const needOperator = (): WeftError =>
+  new WeftError('forbidden', 'Only the operator credential administers another tenant.', { scopeRequired: KEYS_ADMIN_SCOPE });
 
 /** A caller without keys:admin may only hand out (or re-issue) scopes it holds itself. */
 function requireHeld(p: Principal, scopes: readonly string[]): void {
@@ -88,7 +89,9 @@ export function registerKeyRoutes(app: WeftApp, ctx: HostContext): void {
     const body = validateCreate(req.body ?? undefined);
     const op = isOperator(p);
     if (op && body.tenant === undefined) {
-      throw new WeftError('validation_error', 'The operator credential belongs to no tenant: name the tenant of the key.', { errors: [{ path: '/tenant', message: 'required for the operator credential' }] });
+      throw new WeftError('validation_error', 'The operator credential belongs to no tenant: name the tenant of the key.', {
+        errors: [{ path: '/tenant', message: 'required for the operator credential' }],
+      });
     }
     const tenant = body.tenant ?? p.tenant;
     if (tenant !== p.tenant && !op) throw needOperator();

@@ -108,7 +108,8 @@ export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
       limit = Number(q.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 200) errors.push({ path: '/limit', message: 'must be an integer 1..200' });
     }
-    if (q.workflowId !== undefined && (q.workflowId.length === 0 || q.workflowId.length > 128)) errors.push({ path: '/workflowId', message: 'must be 1..128 characters' });
+    if (q.workflowId !== undefined && (q.workflowId.length === 0 || q.workflowId.length > 128))
+      errors.push({ path: '/workflowId', message: 'must be 1..128 characters' });
     if (errors.length > 0) throw new WeftError('validation_error', 'The query is invalid.', { errors });
     const before = q.cursor ? decodeCursor(q.cursor) : undefined;
     const rows = await store.listRuns(p.tenant, {
@@ -196,19 +197,29 @@ export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
         const after = TERMINAL_STATUSES.has(rec.projection.status) ? rec : await engine.cancelRun(p.tenant, runId, body.reason, p.principal, false);
         results.push({ runId, ok: true, status: after && RunEngine.visibleStatus(after) === 'cancelled' ? 'cancelled' : 'cancelling' });
       }
-      await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.bulk_cancelled', target: 'runs', details: { runIds: results.filter((r) => r.ok).map((r) => r.runId) } });
+      await ctx.audit.append({
+        tenant: p.tenant,
+        principal: p.principal,
+        action: 'run.bulk_cancelled',
+        target: 'runs',
+        details: { runIds: results.filter((r) => r.ok).map((r) => r.runId) },
+      });
       return { results };
     });
   });
 
-  app.get('/v1/runs/:runId/artifacts/:artifactId', { config: { scope: 'artifacts:read' }, schema: ROUTE_SCHEMAS['GET /v1/runs/:runId/artifacts/:artifactId'] }, async (req) => {
-    const p = principalOf(req);
-    const params = req.params;
-    const runId = pathId(params.runId, 'runId');
-    pathId(params.artifactId, 'artifactId');
-    const rec = await store.getRun(p.tenant, runId);
-    if (!rec) throw runNotFound();
-    // No built-in node produces artifacts yet; every artifact id is unknown.
-    throw new WeftError('not_found', 'Artifact not found.');
-  });
+  app.get(
+    '/v1/runs/:runId/artifacts/:artifactId',
+    { config: { scope: 'artifacts:read' }, schema: ROUTE_SCHEMAS['GET /v1/runs/:runId/artifacts/:artifactId'] },
+    async (req) => {
+      const p = principalOf(req);
+      const params = req.params;
+      const runId = pathId(params.runId, 'runId');
+      pathId(params.artifactId, 'artifactId');
+      const rec = await store.getRun(p.tenant, runId);
+      if (!rec) throw runNotFound();
+      // No built-in node produces artifacts yet; every artifact id is unknown.
+      throw new WeftError('not_found', 'Artifact not found.');
+    },
+  );
 }

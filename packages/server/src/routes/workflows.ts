@@ -38,16 +38,29 @@ export function registerWorkflowRoutes(app: WeftApp, ctx: HostContext): void {
     const p = principalOf(req);
     const { workflow, created } = await engine.catalog.register(req.body ?? undefined, 'api');
     if (created) await ctx.workflowsChanged();
-    if (created) await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'workflow.registered', target: workflow.id, details: { hash: workflow.hash } });
-    return reply.code(created ? 201 : 200).send({ id: workflow.id, hash: workflow.hash, created, runnable: engine.catalog.runnability(workflow.definition).runnable });
+    if (created)
+      await ctx.audit.append({
+        tenant: p.tenant,
+        principal: p.principal,
+        action: 'workflow.registered',
+        target: workflow.id,
+        details: { hash: workflow.hash },
+      });
+    return reply
+      .code(created ? 201 : 200)
+      .send({ id: workflow.id, hash: workflow.hash, created, runnable: engine.catalog.runnability(workflow.definition).runnable });
   });
 
-  app.delete('/v1/host/weft/workflows/:workflowId', { config: { scope: 'workflows:write' }, schema: ROUTE_SCHEMAS['DELETE /v1/host/weft/workflows/:workflowId'] }, async (req, reply) => {
-    const id = pathId(req.params.workflowId, 'workflowId');
-    const p = principalOf(req);
-    if (!(await engine.catalog.unregister(id))) throw workflowNotFound();
-    await ctx.workflowsChanged();
-    await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'workflow.deleted', target: id });
-    return reply.code(204).send();
-  });
+  app.delete(
+    '/v1/host/weft/workflows/:workflowId',
+    { config: { scope: 'workflows:write' }, schema: ROUTE_SCHEMAS['DELETE /v1/host/weft/workflows/:workflowId'] },
+    async (req, reply) => {
+      const id = pathId(req.params.workflowId, 'workflowId');
+      const p = principalOf(req);
+      if (!(await engine.catalog.unregister(id))) throw workflowNotFound();
+      await ctx.workflowsChanged();
+      await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'workflow.deleted', target: id });
+      return reply.code(204).send();
+    },
+  );
 }

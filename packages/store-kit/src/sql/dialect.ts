@@ -18,7 +18,8 @@ export interface SqlDialect {
   upsert(keys: readonly string[], set: readonly string[]): string;
 }
 
-const upsert = (keys: readonly string[], set: readonly string[]): string => `ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${set.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+const upsert = (keys: readonly string[], set: readonly string[]): string =>
+  `ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${set.map((c) => `${c} = excluded.${c}`).join(', ')}`;
 
 /** SQLite through better-sqlite3. */
 export const sqliteDialect: SqlDialect = { name: 'sqlite', param: () => '?', upsert };

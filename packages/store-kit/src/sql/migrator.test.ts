@@ -22,7 +22,12 @@ function dirWith(files: Record<string, string>): URL {
   return pathToFileURL(`${dir}/`);
 }
 
-const m = (version: number, sql = `-- ${version}`): Migration => ({ version, name: `${String(version).padStart(4, '0')}_m.sql`, sql, checksum: migrationChecksum(sql) });
+const m = (version: number, sql = `-- ${version}`): Migration => ({
+  version,
+  name: `${String(version).padStart(4, '0')}_m.sql`,
+  sql,
+  checksum: migrationChecksum(sql),
+});
 const applied = (x: Migration): AppliedMigration => ({ version: x.version, name: x.name, checksum: x.checksum });
 
 describe('shared migrator', () => {

@@ -4,7 +4,19 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ApiKeyRecord, AuditCheckpoint, AuditEntry } from '../ports.js';
-import { apiKeyValues, checkpointValues, toApiKey, toApiKeyRow, toAuditEntry, toAuditRow, toCheckpoint, toCheckpointRow, toRunRecord, toTimer, type RunRow } from './rows.js';
+import {
+  apiKeyValues,
+  checkpointValues,
+  toApiKey,
+  toApiKeyRow,
+  toAuditEntry,
+  toAuditRow,
+  toCheckpoint,
+  toCheckpointRow,
+  toRunRecord,
+  toTimer,
+  type RunRow,
+} from './rows.js';
 
 const key: ApiKeyRecord = {
   keyId: 'k1',
@@ -22,7 +34,8 @@ const key: ApiKeyRecord = {
 };
 
 /** Every number of a row as the string pg returns for a BIGINT. */
-const asBigintStrings = <T extends object>(row: T): T => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v])) as T;
+const asBigintStrings = <T extends object>(row: T): T =>
+  Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v])) as T;
 
 describe('shared row mappers', () => {
   it('a managed key round-trips through its row, with numbers or BIGINT strings', () => {
@@ -32,7 +45,17 @@ describe('shared row mappers', () => {
   });
 
   it('audit entries and checkpoints round-trip, with numbers or BIGINT strings', () => {
-    const e: AuditEntry = { seq: 7, ts: '2025-01-01T00:00:00.000Z', tenant: 't1', principal: 'p', action: 'key.created', target: 'k1', details: { n: 1.5, list: ['é', null] }, prevHash: 'h6', hash: 'h7' };
+    const e: AuditEntry = {
+      seq: 7,
+      ts: '2025-01-01T00:00:00.000Z',
+      tenant: 't1',
+      principal: 'p',
+      action: 'key.created',
+      target: 'k1',
+      details: { n: 1.5, list: ['é', null] },
+      prevHash: 'h6',
+      hash: 'h7',
+    };
     const c: AuditCheckpoint = { checkpoint: 2, atSeq: 7, merkleRoot: 'r', signature: 's', keyId: 'k', ts: e.ts, frontier: ['a', 'b'] };
     expect(toAuditEntry(toAuditRow(e))).toEqual(e);
     expect(toAuditEntry(asBigintStrings(toAuditRow(e)))).toEqual(e);

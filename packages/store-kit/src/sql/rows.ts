@@ -27,7 +27,8 @@ export const RUN_COLUMNS =
 export const RUN_INSERT_COLUMNS =
   'run_id, tenant, principal, workflow_id, workflow_hash, created_at, status, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at';
 /** Column list of `api_keys`, in {@link apiKeyValues} order. */
-export const API_KEY_COLUMNS = 'key_id, tenant, principal, name, scopes_json, hash, created_at, expires_at, revoked_at, rotated_from, grace_until, last_used_at';
+export const API_KEY_COLUMNS =
+  'key_id, tenant, principal, name, scopes_json, hash, created_at, expires_at, revoked_at, rotated_from, grace_until, last_used_at';
 /** Column list of `audit_log`, in {@link toAuditRow} order. */
 export const AUDIT_COLUMNS = 'seq, ts, tenant, principal, action, target, details_json, prev_hash, hash';
 /** Column list of `audit_checkpoints`, in {@link checkpointValues} order. */
@@ -134,7 +135,9 @@ export function toWorkflow(r: WorkflowRow): StoredWorkflow {
 }
 
 /** The values of a new `runs` row, in {@link RUN_INSERT_COLUMNS} order. */
-export function runInsertValues(run: RunRecord): [string, string, string, string, string, string, string, string, string, string, string, string | null, string, string | null, number, number | null] {
+export function runInsertValues(
+  run: RunRecord,
+): [string, string, string, string, string, string, string, string, string, string, string, string | null, string, string | null, number, number | null] {
   return [
     run.runId,
     run.tenant,
@@ -209,7 +212,20 @@ export function toApiKeyRow(k: ApiKeyRecord): ApiKeyRow<number> {
 /** The values of an `api_keys` row, in {@link API_KEY_COLUMNS} order. */
 export function apiKeyValues(k: ApiKeyRecord): unknown[] {
   const r = toApiKeyRow(k);
-  return [r.key_id, r.tenant, r.principal, r.name, r.scopes_json, r.hash, r.created_at, r.expires_at, r.revoked_at, r.rotated_from, r.grace_until, r.last_used_at];
+  return [
+    r.key_id,
+    r.tenant,
+    r.principal,
+    r.name,
+    r.scopes_json,
+    r.hash,
+    r.created_at,
+    r.expires_at,
+    r.revoked_at,
+    r.rotated_from,
+    r.grace_until,
+    r.last_used_at,
+  ];
 }
 
 /** An `api_keys` row as an {@link ApiKeyRecord}. */

@@ -33,7 +33,11 @@ export function defineIdempotencyStoreContract(name: string, factory: PortFactor
       it('reports a mismatch when the key is reused for a different request', async () => {
         expect((await store.claimIdempotency(claim({ requestHash: 'h-a' }))).kind).toBe('claimed');
         expect(await store.claimIdempotency(claim({ requestHash: 'h-b', owner: 'o2' }))).toEqual({ kind: 'mismatch' });
-        await store.completeIdempotency({ tenant: 't1', route: 'POST /v1/runs', key: 'key-1', owner: 'owner-1', response: { status: 200, body: '{}' } }, 86_400_000, T0);
+        await store.completeIdempotency(
+          { tenant: 't1', route: 'POST /v1/runs', key: 'key-1', owner: 'owner-1', response: { status: 200, body: '{}' } },
+          86_400_000,
+          T0,
+        );
         expect(await store.claimIdempotency(claim({ requestHash: 'h-b', owner: 'o3' }))).toEqual({ kind: 'mismatch' });
       });
 
@@ -41,10 +45,21 @@ export function defineIdempotencyStoreContract(name: string, factory: PortFactor
         expect((await store.claimIdempotency(claim({ owner: 'o1' }))).kind).toBe('claimed');
         // A run created with someone else's completion does not complete our record.
         await store.createRun(runRecord('r1'), { tenant: 't1', route: 'POST /v1/runs', key: 'key-1', owner: 'intruder', response: { status: 201, body: 'x' } });
-        await store.completeIdempotency({ tenant: 't1', route: 'POST /v1/runs', key: 'key-1', owner: 'intruder', response: { status: 200, body: 'y' } }, 86_400_000, T0);
+        await store.completeIdempotency(
+          { tenant: 't1', route: 'POST /v1/runs', key: 'key-1', owner: 'intruder', response: { status: 200, body: 'y' } },
+          86_400_000,
+          T0,
+        );
         expect(await store.claimIdempotency(claim({ owner: 'o2', now: T0 + 1 }))).toEqual({ kind: 'in-flight' });
-        await store.completeIdempotency({ tenant: 't1', route: 'POST /v1/runs', key: 'key-1', owner: 'o1', response: { status: 202, body: '{"accepted":true}' } }, 86_400_000, T0 + 2);
-        expect(await store.claimIdempotency(claim({ owner: 'o2', now: T0 + 3 }))).toEqual({ kind: 'replay', response: { status: 202, body: '{"accepted":true}' } });
+        await store.completeIdempotency(
+          { tenant: 't1', route: 'POST /v1/runs', key: 'key-1', owner: 'o1', response: { status: 202, body: '{"accepted":true}' } },
+          86_400_000,
+          T0 + 2,
+        );
+        expect(await store.claimIdempotency(claim({ owner: 'o2', now: T0 + 3 }))).toEqual({
+          kind: 'replay',
+          response: { status: 202, body: '{"accepted":true}' },
+        });
       });
 
       it('a failed createRun leaves the claim pending', async () => {
@@ -74,10 +89,21 @@ export function defineIdempotencyStoreContract(name: string, factory: PortFactor
         // The new claim is fresh: a third attempt right after sees it in flight.
         expect(await store.claimIdempotency(claim({ owner: 'o3', pendingTtlMs: ttl, now: T0 + ttl + 1 }))).toEqual({ kind: 'in-flight' });
         // The abandoned owner no longer completes the record; the new owner does.
-        await store.completeIdempotency({ tenant: 't1', route: 'POST /v1/runs', key: 'key-1', owner: 'o1', response: { status: 201, body: 'stale' } }, 86_400_000, T0 + ttl + 2);
+        await store.completeIdempotency(
+          { tenant: 't1', route: 'POST /v1/runs', key: 'key-1', owner: 'o1', response: { status: 201, body: 'stale' } },
+          86_400_000,
+          T0 + ttl + 2,
+        );
         expect((await store.claimIdempotency(claim({ owner: 'o3', pendingTtlMs: ttl, now: T0 + ttl + 3 }))).kind).toBe('in-flight');
-        await store.completeIdempotency({ tenant: 't1', route: 'POST /v1/runs', key: 'key-1', owner: 'o2', response: { status: 201, body: 'fresh' } }, 86_400_000, T0 + ttl + 4);
-        expect(await store.claimIdempotency(claim({ owner: 'o3', pendingTtlMs: ttl, now: T0 + 10 * ttl }))).toEqual({ kind: 'replay', response: { status: 201, body: 'fresh' } });
+        await store.completeIdempotency(
+          { tenant: 't1', route: 'POST /v1/runs', key: 'key-1', owner: 'o2', response: { status: 201, body: 'fresh' } },
+          86_400_000,
+          T0 + ttl + 4,
+        );
+        expect(await store.claimIdempotency(claim({ owner: 'o3', pendingTtlMs: ttl, now: T0 + 10 * ttl }))).toEqual({
+          kind: 'replay',
+          response: { status: 201, body: 'fresh' },
+        });
       });
 
       it('release drops only the owner’s pending claim', async () => {
@@ -87,15 +113,26 @@ export function defineIdempotencyStoreContract(name: string, factory: PortFactor
         await store.releaseIdempotency('t1', 'POST /v1/runs', 'key-1', 'o1');
         expect(await store.claimIdempotency(claim({ owner: 'o2', requestHash: 'different', now: T0 + 2 }))).toEqual({ kind: 'claimed' });
         // A completed record is not released.
-        await store.completeIdempotency({ tenant: 't1', route: 'POST /v1/runs', key: 'key-1', owner: 'o2', response: { status: 200, body: 'done' } }, 86_400_000, T0 + 3);
+        await store.completeIdempotency(
+          { tenant: 't1', route: 'POST /v1/runs', key: 'key-1', owner: 'o2', response: { status: 200, body: 'done' } },
+          86_400_000,
+          T0 + 3,
+        );
         await store.releaseIdempotency('t1', 'POST /v1/runs', 'key-1', 'o2');
-        expect(await store.claimIdempotency(claim({ owner: 'o3', requestHash: 'different', now: T0 + 4 }))).toEqual({ kind: 'replay', response: { status: 200, body: 'done' } });
+        expect(await store.claimIdempotency(claim({ owner: 'o3', requestHash: 'different', now: T0 + 4 }))).toEqual({
+          kind: 'replay',
+          response: { status: 200, body: 'done' },
+        });
       });
 
       it('purges expired records and counts them', async () => {
         await store.claimIdempotency(claim({ key: 'short', retentionMs: 1_000 }));
         await store.claimIdempotency(claim({ key: 'short-done', retentionMs: 1_000 }));
-        await store.completeIdempotency({ tenant: 't1', route: 'POST /v1/runs', key: 'short-done', owner: 'owner-1', response: { status: 200, body: '' } }, 1_000, T0);
+        await store.completeIdempotency(
+          { tenant: 't1', route: 'POST /v1/runs', key: 'short-done', owner: 'owner-1', response: { status: 200, body: '' } },
+          1_000,
+          T0,
+        );
         await store.claimIdempotency(claim({ key: 'long', retentionMs: 10_000 }));
         expect(await store.purgeExpiredIdempotency(T0 + 999)).toBe(0);
         expect(await store.purgeExpiredIdempotency(T0 + 1_000)).toBe(2);
@@ -118,6 +155,5 @@ export function defineIdempotencyStoreContract(name: string, factory: PortFactor
         expect(kinds.filter((k) => k === 'in-flight')).toHaveLength(19);
       });
     });
-
   });
 }

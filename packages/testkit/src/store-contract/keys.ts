@@ -61,7 +61,15 @@ export function defineKeyStoreContract(name: string, factory: PortFactory<KeySto
         expect(r.kind).toBe('rotated');
         if (r.kind !== 'rotated') return;
         expect(r.old).toEqual({ ...old, graceUntil: T0 + 1000 });
-        expect(r.next).toEqual({ ...apiKey('k2'), principal: 'key_root', scopes: ['runs:read'], name: old.name, createdAt: T0 + 5, expiresAt: T0 + 9000, rotatedFrom: 'k1' });
+        expect(r.next).toEqual({
+          ...apiKey('k2'),
+          principal: 'key_root',
+          scopes: ['runs:read'],
+          name: old.name,
+          createdAt: T0 + 5,
+          expiresAt: T0 + 9000,
+          rotatedFrom: 'k1',
+        });
         expect(await store.getApiKey('k1')).toEqual(r.old);
         expect(await store.findApiKeyByHash('hash-k2')).toEqual(r.next);
       });
@@ -71,7 +79,12 @@ export function defineKeyStoreContract(name: string, factory: PortFactory<KeySto
         await store.createApiKey(apiKey('exp', { expiresAt: T0 + 10 }));
         await store.createApiKey(apiKey('done', { graceUntil: T0 + 100 }));
         await store.createApiKey(apiKey('live'));
-        const succ = (id: string): { keyId: string; hash: string; createdAt: number; expiresAt: null } => ({ keyId: id, hash: `hash-${id}`, createdAt: T0 + 10, expiresAt: null });
+        const succ = (id: string): { keyId: string; hash: string; createdAt: number; expiresAt: null } => ({
+          keyId: id,
+          hash: `hash-${id}`,
+          createdAt: T0 + 10,
+          expiresAt: null,
+        });
         for (const id of ['rev', 'exp', 'done']) {
           const r = await store.rotateApiKey(id, succ(`${id}-next`), T0 + 500, T0 + 10);
           expect(r.kind).toBe('conflict');
@@ -108,6 +121,5 @@ export function defineKeyStoreContract(name: string, factory: PortFactory<KeySto
         await store.touchApiKey('nope', T0);
       });
     });
-
   });
 }

@@ -44,7 +44,11 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
           leaseOwner: 'w9',
           leaseEpoch: 7,
           leaseExpiresAt: T0 + 5,
-          projection: projection('running', 4, { currentNodeId: 'n1', startedAt: iso(T0), nodeStates: { n1: { status: 'running', typeId: 'core.noop', attempt: 1 } } }),
+          projection: projection('running', 4, {
+            currentNodeId: 'n1',
+            startedAt: iso(T0),
+            nodeStates: { n1: { status: 'running', typeId: 'core.noop', attempt: 1 } },
+          }),
         });
         await store.createRun(run);
         expect(await store.getRunInternal('r1')).toEqual(run);
@@ -142,7 +146,9 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
         await expect(store.appendEvents('r1', epoch, [event(1)], projection('running', 1))).rejects.toThrow();
         await store.appendEvents('r1', epoch, [event(0)], projection('running', 0));
         await expect(store.appendEvents('r1', epoch, [event(0)], projection('running', 0))).rejects.toThrow();
-        await expect(store.appendEvents('r1', epoch, [event(1), event(3)], projection('failed', 3), { set: [{ runId: 'r1', key: 'k', fireAt: T0 }] })).rejects.toThrow();
+        await expect(
+          store.appendEvents('r1', epoch, [event(1), event(3)], projection('failed', 3), { set: [{ runId: 'r1', key: 'k', fireAt: T0 }] }),
+        ).rejects.toThrow();
         expect((await store.readEvents('r1', -1, 100)).map((e) => e.sequence)).toEqual([0]);
         const run = await store.getRunInternal('r1');
         expect(run?.projection).toEqual(projection('running', 0));
@@ -152,12 +158,17 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
 
       it('fences a stale epoch with LeaseLostError and writes nothing', async () => {
         const stale = await leasedRun('r1');
-        await store.appendEvents('r1', stale, [event(0, 'run.started')], projection('running', 0), { set: [{ runId: 'r1', key: 'deadline', fireAt: T0 + 100 }] });
+        await store.appendEvents('r1', stale, [event(0, 'run.started')], projection('running', 0), {
+          set: [{ runId: 'r1', key: 'deadline', fireAt: T0 + 100 }],
+        });
         // Another worker takes over after the lease expired.
         const fresh = await store.claimRun('r1', 'worker-2', TTL, T0 + TTL);
         expect(fresh).toBe(stale + 1);
         await expect(
-          store.appendEvents('r1', stale, [event(1, 'node.started', 'n1')], projection('completed', 1), { clearAll: true, set: [{ runId: 'r1', key: 'late', fireAt: T0 }] }),
+          store.appendEvents('r1', stale, [event(1, 'node.started', 'n1')], projection('completed', 1), {
+            clearAll: true,
+            set: [{ runId: 'r1', key: 'late', fireAt: T0 }],
+          }),
         ).rejects.toBeInstanceOf(LeaseLostError);
         expect((await store.readEvents('r1', -1, 100)).map((e) => e.sequence)).toEqual([0]);
         const run = await store.getRunInternal('r1');
@@ -177,7 +188,9 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
       it('a terminal append clears the lease but keeps the epoch', async () => {
         const epoch = await leasedRun('r1');
         await store.appendEvents('r1', epoch, [event(0, 'run.started')], projection('running', 0));
-        await store.appendEvents('r1', epoch, [event(1, 'run.completed')], projection('completed', 1, { endedAt: iso(T0 + 10), outputs: { answer: 42 } }), { clearAll: true });
+        await store.appendEvents('r1', epoch, [event(1, 'run.completed')], projection('completed', 1, { endedAt: iso(T0 + 10), outputs: { answer: 42 } }), {
+          clearAll: true,
+        });
         const run = await store.getRunInternal('r1');
         expect(run?.projection.status).toBe('completed');
         expect(run?.projection.outputs).toEqual({ answer: 42 });
@@ -341,8 +354,12 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
         const at = (i: number): string => iso(T0 + i * 1000);
         await store.createRun(runRecord('free', { createdAt: at(1), projection: projection('running') }));
         await store.createRun(runRecord('pending', { createdAt: at(2), projection: projection('pending') }));
-        await store.createRun(runRecord('leased', { createdAt: at(3), projection: projection('running'), leaseOwner: 'w1', leaseEpoch: 1, leaseExpiresAt: T0 + TTL }));
-        await store.createRun(runRecord('expired', { createdAt: at(4), projection: projection('running'), leaseOwner: 'w1', leaseEpoch: 1, leaseExpiresAt: T0 }));
+        await store.createRun(
+          runRecord('leased', { createdAt: at(3), projection: projection('running'), leaseOwner: 'w1', leaseEpoch: 1, leaseExpiresAt: T0 + TTL }),
+        );
+        await store.createRun(
+          runRecord('expired', { createdAt: at(4), projection: projection('running'), leaseOwner: 'w1', leaseEpoch: 1, leaseExpiresAt: T0 }),
+        );
         await store.createRun(runRecord('completed', { createdAt: at(5), projection: projection('completed') }));
         await store.createRun(runRecord('cancelled', { createdAt: at(6), projection: projection('cancelled'), cancelRequested: { by: 'a' } }));
         await store.createRun(runRecord('awaiting', { createdAt: at(7), projection: projection('waiting-approval') }));
@@ -425,6 +442,5 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
         expect(await store.listDueTimers(T0 + 1000, 100)).toEqual([]);
       });
     });
-
   });
 }

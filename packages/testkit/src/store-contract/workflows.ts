@@ -73,6 +73,5 @@ export function defineWorkflowStoreContract(name: string, factory: PortFactory<W
         expect((await store.getWorkflow('wf'))?.hash).toBe('h1');
       });
     });
-
   });
 }
