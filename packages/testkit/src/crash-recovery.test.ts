@@ -2,95 +2,31 @@
  * Crash safety: a real host process is killed with SIGKILL mid-run and restarted on the same
  * data; every accepted run must finish from its log with nothing lost or duplicated.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunEventDoc } from '@weft/contract';
-import { createTestDatabase, stopTestDatabases } from './pg.js';
+import { stopTestDatabases } from './pg.js';
+import { api, createRealTestDatabase, killHost, SERVER_MAIN, type SpawnedHost, spawnHost, waitLog } from './spawned-host.js';
 import { CONTRACTS_DIR, REPO_ROOT } from './test-host.js';
 
 const KEY = 'crash-test-key-0123456789abcdef';
-const MAIN = join(REPO_ROOT, 'packages', 'server', 'dist', 'main.js');
 
-interface Proc {
-  child: ChildProcess;
-  url: string;
-}
-
-/** Spawns a host and resolves with its base URL once it prints the listening line. */
-function spawnHost(env: Record<string, string>): Promise<Proc> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        WEFT_PORT: '0',
-        WEFT_API_KEYS: `crash:${KEY}`,
-        WEFT_WORKFLOWS_DIR: `${join(CONTRACTS_DIR, 'conformance-fixtures')}:${join(REPO_ROOT, 'examples', 'workflows')}`,
-        WEFT_LOG_LEVEL: 'error',
-        WEFT_LEASE_TTL_MS: '1000',
-        WEFT_INTERRUPT_TOKEN_KEYS: 'crash1:crash-test-interrupt-token-secret-0123456789',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`host did not start: ${out}${err}`)), 20_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1] });
-      }
-    });
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`host exited early (${String(code)}): ${out}${err}`));
-    });
+/** Spawns a host and resolves with it once it prints the listening line. */
+function spawnCrashHost(env: Record<string, string>): Promise<SpawnedHost> {
+  return spawnHost({
+    argv: [SERVER_MAIN],
+    key: KEY,
+    env: {
+      WEFT_PORT: '0',
+      WEFT_API_KEYS: `crash:${KEY}`,
+      WEFT_WORKFLOWS_DIR: `${join(CONTRACTS_DIR, 'conformance-fixtures')}:${join(REPO_ROOT, 'examples', 'workflows')}`,
+      WEFT_LEASE_TTL_MS: '1000',
+      WEFT_INTERRUPT_TOKEN_KEYS: 'crash1:crash-test-interrupt-token-secret-0123456789',
+      ...env,
+    },
   });
-}
-
-function kill9(p: Proc): Promise<void> {
-  return new Promise((resolve) => {
-    p.child.removeAllListeners('exit');
-    p.child.once('exit', () => resolve());
-    p.child.kill('SIGKILL');
-  });
-}
-
-async function api<T>(url: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
-interface Poll {
-  events: RunEventDoc[];
-  lastEventSeq: number;
-  isTerminal: boolean;
-}
-
-/** Long-polls until `pred` holds for the log (an event wait with a deadline). */
-async function waitLog(url: string, runId: string, pred: (evs: RunEventDoc[]) => boolean, deadlineMs = 20_000): Promise<RunEventDoc[]> {
-  const end = Date.now() + deadlineMs;
-  const evs: RunEventDoc[] = [];
-  let last = -1;
-  while (Date.now() < end) {
-    const r = await api<Poll>(url, 'GET', `/v1/runs/${runId}/events/poll?lastSequence=${last}&timeout=2`);
-    evs.push(...r.events);
-    last = r.lastEventSeq;
-    if (pred(evs)) return evs;
-  }
-  throw new Error(`condition not met for ${runId}: ${evs.map((e) => e.type).join(',')}`);
 }
 
 const terminal = (evs: RunEventDoc[]): boolean => evs.some((e) => ['run.completed', 'run.failed', 'run.cancelled'].includes(e.type));
@@ -102,21 +38,6 @@ function assertCleanLog(evs: RunEventDoc[]): void {
   expect(evs.filter((e) => e.type === 'run.started')).toHaveLength(1);
   const completed = evs.filter((e) => e.type === 'node.completed').map((e) => e.nodeId);
   expect(new Set(completed).size).toBe(completed.length);
-}
-
-/**
- * PGlite multiplexes every socket onto one backend session, so a client killed mid-transaction
- * would poison it for everyone; this test therefore always uses a real server: the one in
- * WEFT_TEST_PG_URL, or the machine's local server when that is unset.
- */
-async function crashTestDatabase(): ReturnType<typeof createTestDatabase> {
-  const before = process.env.WEFT_TEST_PG_URL;
-  process.env.WEFT_TEST_PG_URL = before ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  try {
-    return await createTestDatabase();
-  } finally {
-    if (before === undefined) delete process.env.WEFT_TEST_PG_URL;
-  }
 }
 
 /** A gate whose deadline (60 ms) passes while the host is down. */
@@ -148,65 +69,67 @@ afterAll(async () => {
 describe.each(['sqlite', 'postgres'] as const)('crash recovery on %s', (store) => {
   it('every accepted run continues from its log after kill -9 and restart; gates, tokens and deadlines survive', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'weft-crash-'));
-    const db = store === 'postgres' ? await crashTestDatabase() : undefined;
+    // PGlite multiplexes every socket onto one backend session, so a client killed mid-transaction
+    // would poison it for everyone: always a real server.
+    const db = store === 'postgres' ? await createRealTestDatabase() : undefined;
     const env: Record<string, string> = { WEFT_STORE: store, WEFT_DATA_DIR: dataDir, ...(db ? { WEFT_PG_URL: db.url } : {}) };
-    let p = await spawnHost(env);
+    let p = await spawnCrashHost(env);
     try {
-      const done = await api<{ runId: string }>(p.url, 'POST', '/v1/runs', { workflowId: 'conformance-noop' });
-      const doneLog = await waitLog(p.url, done.runId, terminal);
-      const short = await api<{ runId: string }>(p.url, 'POST', '/v1/runs', { workflowId: 'weft-sleep', inputs: { delayMs: 50 } });
-      const long = await api<{ runId: string }>(p.url, 'POST', '/v1/runs', { workflowId: 'weft-sleep', inputs: { delayMs: 1500 } });
-      await waitLog(p.url, short.runId, (e) => e.some((x) => x.type === 'node.started'));
-      await waitLog(p.url, long.runId, (e) => e.some((x) => x.type === 'node.started'));
-      const accepted = await api<{ runId: string }>(p.url, 'POST', '/v1/runs', { workflowId: 'weft-fanout' });
+      const done = await api<{ runId: string }>(p, 'POST', '/v1/runs', { workflowId: 'conformance-noop' });
+      const doneLog = await waitLog(p, done.runId, terminal);
+      const short = await api<{ runId: string }>(p, 'POST', '/v1/runs', { workflowId: 'weft-sleep', inputs: { delayMs: 50 } });
+      const long = await api<{ runId: string }>(p, 'POST', '/v1/runs', { workflowId: 'weft-sleep', inputs: { delayMs: 1500 } });
+      await waitLog(p, short.runId, (e) => e.some((x) => x.type === 'node.started'));
+      await waitLog(p, long.runId, (e) => e.some((x) => x.type === 'node.started'));
+      const accepted = await api<{ runId: string }>(p, 'POST', '/v1/runs', { workflowId: 'weft-fanout' });
 
       // A gate waiting on a person, with its callback token, and a gate whose deadline passes
       // while the host is down.
-      const gate = await api<{ runId: string }>(p.url, 'POST', '/v1/runs', { workflowId: 'conformance-approval' });
-      await waitLog(p.url, gate.runId, (e) => e.some((x) => x.type === 'interrupt.requested'));
-      const gateSnap = await api<{ interrupt: { interruptToken: string } }>(p.url, 'GET', `/v1/runs/${gate.runId}`);
+      const gate = await api<{ runId: string }>(p, 'POST', '/v1/runs', { workflowId: 'conformance-approval' });
+      await waitLog(p, gate.runId, (e) => e.some((x) => x.type === 'interrupt.requested'));
+      const gateSnap = await api<{ interrupt: { interruptToken: string } }>(p, 'GET', `/v1/runs/${gate.runId}`);
       const token = gateSnap.interrupt.interruptToken;
-      await api(p.url, 'POST', '/v1/host/weft/workflows', QUICK_DEADLINE);
-      const quick = await api<{ runId: string }>(p.url, 'POST', '/v1/runs', { workflowId: QUICK_DEADLINE.id });
-      const quickLog = await waitLog(p.url, quick.runId, (e) => e.some((x) => x.type === 'interrupt.requested'));
+      await api(p, 'POST', '/v1/host/weft/workflows', QUICK_DEADLINE);
+      const quick = await api<{ runId: string }>(p, 'POST', '/v1/runs', { workflowId: QUICK_DEADLINE.id });
+      const quickLog = await waitLog(p, quick.runId, (e) => e.some((x) => x.type === 'interrupt.requested'));
       const deadline = Date.parse(quickLog.find((x) => x.type === 'interrupt.requested')?.timestamp ?? '') + 60;
 
-      await kill9(p);
-      p = await spawnHost(env);
+      await killHost(p);
+      p = await spawnCrashHost(env);
       const restartedAt = Date.now();
 
-      const doneAfter = await waitLog(p.url, done.runId, terminal);
+      const doneAfter = await waitLog(p, done.runId, terminal);
       expect(doneAfter).toEqual(doneLog);
       for (const id of [short.runId, long.runId, accepted.runId]) {
-        const evs = await waitLog(p.url, id, terminal);
+        const evs = await waitLog(p, id, terminal);
         assertCleanLog(evs);
         expect(evs.at(-1)?.type).toBe('run.completed');
       }
-      const longLog = await waitLog(p.url, long.runId, terminal);
+      const longLog = await waitLog(p, long.runId, terminal);
       expect(longLog.filter((e) => e.type === 'node.completed').map((e) => e.nodeId)).toEqual(['sleep', 'after']);
-      const snap = await api<{ status: string }>(p.url, 'GET', `/v1/runs/${long.runId}`);
+      const snap = await api<{ status: string }>(p, 'GET', `/v1/runs/${long.runId}`);
       expect(snap.status).toBe('completed');
 
       // The deadline passed while the host was down: it fires exactly once after restart.
       expect(deadline).toBeLessThan(restartedAt);
-      const quickAfter = await waitLog(p.url, quick.runId, terminal);
+      const quickAfter = await waitLog(p, quick.runId, terminal);
       assertCleanLog(quickAfter);
       expect(quickAfter.filter((x) => x.type === 'interrupt.resolved')).toHaveLength(1);
       expect(quickAfter.find((x) => x.type === 'interrupt.resolved')?.payload).toMatchObject({ outcome: 'rejected', reason: 'timeout' });
 
       // The gate is still waiting, and the token minted before the crash resolves it.
-      expect((await api<{ status: string }>(p.url, 'GET', `/v1/runs/${gate.runId}`)).status).toBe('waiting-approval');
+      expect((await api<{ status: string }>(p, 'GET', `/v1/runs/${gate.runId}`)).status).toBe('waiting-approval');
       const res = await fetch(`${p.url}/v1/interrupts/${token}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ resumeValue: { action: 'accept' } }),
       });
       expect(res.status).toBe(200);
-      const gateLog = await waitLog(p.url, gate.runId, terminal);
+      const gateLog = await waitLog(p, gate.runId, terminal);
       assertCleanLog(gateLog);
       expect(gateLog.at(-1)?.type).toBe('run.completed');
     } finally {
-      await kill9(p).catch(() => undefined);
+      await killHost(p);
       await db?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     }

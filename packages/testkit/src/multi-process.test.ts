@@ -7,87 +7,28 @@
  * Needs a real server (LISTEN/NOTIFY across sessions, kill -9 mid-transaction): the one in
  * WEFT_TEST_PG_URL, or the machine's local server when that is unset.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEventDoc } from '@weft/contract';
-import { createTestDatabase, type TestDatabase } from './pg.js';
+import type { TestDatabase } from './pg.js';
+import { api, CLI_BIN, createRealTestDatabase, killHost, type SpawnedHost, spawnHost, waitLog } from './spawned-host.js';
 import { CONTRACTS_DIR, REPO_ROOT } from './test-host.js';
 
 const KEY = 'multi-process-key-0123456789abcdef';
-const BIN = join(REPO_ROOT, 'packages', 'cli', 'dist', 'bin.js');
 const TERMINAL = ['run.completed', 'run.failed', 'run.cancelled'];
 
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  url: string;
-}
-
 /** Spawns `weft serve --store postgres` on port 0; resolves once it prints its URL. */
-function spawnHost(name: string, pgUrl: string): Promise<Proc> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--store', 'postgres', '--pg-url', pgUrl, '--port', '0'], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        WEFT_API_KEYS: `multi:${KEY}`,
-        WEFT_WORKFLOWS_DIR: `${join(CONTRACTS_DIR, 'conformance-fixtures')}:${join(REPO_ROOT, 'examples', 'workflows')}`,
-        WEFT_LOG_LEVEL: 'error',
-        WEFT_INTERRUPT_TOKEN_KEYS: 'multi1:multi-process-interrupt-token-secret-0123456789',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`host ${name} did not start: ${out}${err}`)), 20_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve({ name, child, url: m[1] });
-      }
-    });
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`host ${name} exited early (${String(code)}): ${out}${err}`));
-    });
+function spawnServe(name: string, pgUrl: string): Promise<SpawnedHost> {
+  return spawnHost({
+    name,
+    argv: [CLI_BIN, 'serve', '--store', 'postgres', '--pg-url', pgUrl, '--port', '0'],
+    key: KEY,
+    env: {
+      WEFT_API_KEYS: `multi:${KEY}`,
+      WEFT_WORKFLOWS_DIR: `${join(CONTRACTS_DIR, 'conformance-fixtures')}:${join(REPO_ROOT, 'examples', 'workflows')}`,
+      WEFT_INTERRUPT_TOKEN_KEYS: 'multi1:multi-process-interrupt-token-secret-0123456789',
+    },
   });
-}
-
-function kill9(p: Proc): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    p.child.removeAllListeners('exit');
-    p.child.once('exit', () => resolve());
-    p.child.kill('SIGKILL');
-  });
-}
-
-async function api<T>(p: Proc, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${p.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${p.name}: ${method} ${path} → ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
-/** Long-polls `p` until `pred` holds for the log (an event wait with a deadline). */
-async function waitLog(p: Proc, runId: string, pred: (evs: RunEventDoc[]) => boolean, deadlineMs = 20_000): Promise<RunEventDoc[]> {
-  const end = Date.now() + deadlineMs;
-  const evs: RunEventDoc[] = [];
-  let last = -1;
-  while (Date.now() < end) {
-    const r = await api<{ events: RunEventDoc[]; lastEventSeq: number }>(p, 'GET', `/v1/runs/${runId}/events/poll?lastSequence=${last}&timeout=2`);
-    evs.push(...r.events);
-    last = r.lastEventSeq;
-    if (pred(evs)) return evs;
-  }
-  throw new Error(`condition not met for ${runId} on ${p.name}: ${evs.map((e) => e.type).join(',')}`);
 }
 
 const ended = (evs: RunEventDoc[]): boolean => evs.some((e) => TERMINAL.includes(e.type));
@@ -101,7 +42,7 @@ const has =
  * ends it after the terminal event, or the deadline passes.
  */
 function openStream(
-  p: Proc,
+  p: SpawnedHost,
   runId: string,
   deadlineMs = 20_000,
 ): { connected: Promise<void>; frames: Promise<{ id: number; event: string; data: RunEventDoc }[]> } {
@@ -147,33 +88,22 @@ function assertCleanLog(evs: RunEventDoc[]): void {
   expect(new Set(completed).size).toBe(completed.length);
 }
 
-/** A real server: the one in WEFT_TEST_PG_URL, or the local one. */
-async function realDatabase(): Promise<TestDatabase> {
-  const before = process.env.WEFT_TEST_PG_URL;
-  process.env.WEFT_TEST_PG_URL = before ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  try {
-    return await createTestDatabase();
-  } finally {
-    if (before === undefined) delete process.env.WEFT_TEST_PG_URL;
-  }
-}
-
 describe('three Weft processes on one Postgres', () => {
   let db: TestDatabase;
-  let a: Proc;
-  let b: Proc;
-  let c: Proc;
+  let a: SpawnedHost;
+  let b: SpawnedHost;
+  let c: SpawnedHost;
 
   beforeAll(async () => {
-    db = await realDatabase();
+    db = await createRealTestDatabase();
     // One at a time: the first one migrates, the others find the schema current.
-    a = await spawnHost('A', db.url);
-    b = await spawnHost('B', db.url);
-    c = await spawnHost('C', db.url);
+    a = await spawnServe('A', db.url);
+    b = await spawnServe('B', db.url);
+    c = await spawnServe('C', db.url);
   }, 60_000);
 
   afterAll(async () => {
-    for (const p of [a, b, c]) if (p) await kill9(p);
+    for (const p of [a, b, c]) if (p) await killHost(p);
     await db?.drop();
   });
 
@@ -213,7 +143,7 @@ describe('three Weft processes on one Postgres', () => {
   it('after kill -9 of the owner another process finishes the run within 10 s; no event lost or duplicated, the timer fires once', async () => {
     const run = await api<{ runId: string }>(a, 'POST', '/v1/runs', { workflowId: 'weft-sleep', inputs: { delayMs: 1500 } });
     await waitLog(b, run.runId, has('node.started'));
-    await kill9(a);
+    await killHost(a);
     const killedAt = Date.now();
     const log = await waitLog(b, run.runId, ended, 10_000);
     expect(Date.now() - killedAt).toBeLessThan(10_000);

@@ -5,66 +5,31 @@
  * 503 with Retry-After (never a 500, never a dropped socket), the pool must recover, and every
  * accepted run must reach a terminal status afterwards.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, stopTestDatabases } from './pg.js';
+import { stopTestDatabases } from './pg.js';
+import { createRealTestDatabase, killHost, realPgAdminUrl, SERVER_MAIN, type SpawnedHost, spawnHost } from './spawned-host.js';
 import { REPO_ROOT } from './test-host.js';
 
 const KEY = 'pg-fault-test-key-0123456789abcdef';
-const MAIN = join(REPO_ROOT, 'packages', 'server', 'dist', 'main.js');
-const ADMIN_URL = process.env.WEFT_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_URL = realPgAdminUrl();
 const auth = { authorization: `Bearer ${KEY}` };
 
-interface Proc {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-  /** stderr so far (for failure messages). */
-  stderr: () => string;
-}
-
-function spawnHost(pgUrl: string): Promise<Proc> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        WEFT_PORT: '0',
-        WEFT_STORE: 'postgres',
-        WEFT_PG_URL: pgUrl,
-        WEFT_API_KEYS: `faults:${KEY}`,
-        WEFT_WORKFLOWS_DIR: join(REPO_ROOT, 'examples', 'workflows'),
-        WEFT_LOG_LEVEL: 'error',
-        WEFT_LEASE_TTL_MS: '2000',
-        WEFT_SSE_KEEPALIVE_MS: '500',
-        WEFT_INTERRUPT_TOKEN_KEYS: 'f1:pg-fault-test-interrupt-token-secret-0123456',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let exitCode: number | null | undefined;
-    const exited = new Promise<number | null>((r) =>
-      child.once('exit', (code) => {
-        exitCode = code;
-        r(code);
-      }),
-    );
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`host did not start: ${out}${err}`)), 20_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1], exited, stderr: () => err });
-      }
-    });
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    void exited.then(() => {
-      clearTimeout(timer);
-      if (exitCode !== undefined) reject(new Error(`host exited early (${String(exitCode)}): ${out}${err}`));
-    });
+function spawnFaultHost(pgUrl: string): Promise<SpawnedHost> {
+  return spawnHost({
+    argv: [SERVER_MAIN],
+    key: KEY,
+    env: {
+      WEFT_PORT: '0',
+      WEFT_STORE: 'postgres',
+      WEFT_PG_URL: pgUrl,
+      WEFT_API_KEYS: `faults:${KEY}`,
+      WEFT_WORKFLOWS_DIR: join(REPO_ROOT, 'examples', 'workflows'),
+      WEFT_LEASE_TTL_MS: '2000',
+      WEFT_SSE_KEEPALIVE_MS: '500',
+      WEFT_INTERRUPT_TOKEN_KEYS: 'f1:pg-fault-test-interrupt-token-secret-0123456',
+    },
   });
 }
 
@@ -125,17 +90,6 @@ async function terminateBackends(dbName: string): Promise<number> {
   }
 }
 
-/** Test databases on the real server (the fault is a real backend being terminated). */
-async function realDatabase(): ReturnType<typeof createTestDatabase> {
-  const before = process.env.WEFT_TEST_PG_URL;
-  process.env.WEFT_TEST_PG_URL = ADMIN_URL;
-  try {
-    return await createTestDatabase();
-  } finally {
-    if (before === undefined) delete process.env.WEFT_TEST_PG_URL;
-  }
-}
-
 afterAll(async () => {
   await stopTestDatabases();
 });
@@ -145,9 +99,9 @@ const acceptable = (o: Outcome): boolean =>
 
 describe('Postgres backends terminated under load', () => {
   it('invariant: store-fault-503 — keeps the host alive, answers only 2xx or 503 with Retry-After, and finishes every accepted run', async () => {
-    const db = await realDatabase();
+    const db = await createRealTestDatabase();
     const dbName = new URL(db.url).pathname.slice(1);
-    const p = await spawnHost(db.url);
+    const p = await spawnFaultHost(db.url);
     const outcomes: Outcome[] = [];
     const accepted: string[] = [];
     let stop = false;
@@ -235,8 +189,7 @@ describe('Postgres backends terminated under load', () => {
       expect(p.child.exitCode).toBeNull();
     } finally {
       stop = true;
-      p.child.kill('SIGKILL');
-      await p.exited;
+      await killHost(p);
       await db.drop();
     }
   }, 120_000);
