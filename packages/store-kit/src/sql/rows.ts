@@ -6,7 +6,7 @@
  * numbers; {@link Int} covers both, and the mappers convert with `Number` (epoch milliseconds
  * and sequence numbers fit a double exactly).
  */
-import type { EncodedEvent, RunProjection, RunRecord, StoredWorkflow, TimerRow } from '@weft/engine';
+import type { CommandRow, EncodedEvent, RunProjection, RunRecord, StoredWorkflow, TimerRow } from '@weft/engine';
 import type { ApiKeyRecord, AuditCheckpoint, AuditEntry } from '../ports.js';
 
 /**
@@ -184,6 +184,37 @@ export function toEvent(r: EventRow): EncodedEvent {
   const e: EncodedEvent = { sequence: r.sequence, type: r.type, json: r.json };
   if (r.node_id !== null) e.nodeId = r.node_id;
   return e;
+}
+
+/** `SELECT` list for {@link CommandDbRow}. */
+export const COMMAND_COLUMNS = 'id, run_id, tenant, kind, payload, principal, created_at, state, result';
+
+/** A `run_commands` row as read with {@link COMMAND_COLUMNS}. */
+export interface CommandDbRow<I extends Int = Int> {
+  id: string;
+  run_id: string;
+  tenant: string;
+  kind: string;
+  payload: string;
+  principal: string;
+  created_at: I;
+  state: CommandRow['state'];
+  result: string | null;
+}
+
+/** A `run_commands` row as a {@link CommandRow}. */
+export function toCommand(r: CommandDbRow): CommandRow {
+  return {
+    id: r.id,
+    runId: r.run_id,
+    tenant: r.tenant,
+    kind: r.kind,
+    payload: r.payload,
+    principal: r.principal,
+    createdAt: num(r.created_at),
+    state: r.state,
+    result: r.result,
+  };
 }
 
 /** A `timers` row as a {@link TimerRow}. */

@@ -1,12 +1,12 @@
 /**
  * Statements both SQL stores run with the same text but for parameter spelling: reads by key,
- * range reads and single-row deletes, whose parameters each appear once and in the order the
+ * range reads, single-row deletes and the command insert, whose parameters each appear once and in the order the
  * port method passes them. Statements whose shape is dialect-specific stay in their store
  * (Postgres folds a whole append into one statement of data-modifying CTEs; SQLite runs the
  * same steps as several statements in one `BEGIN IMMEDIATE` transaction).
  */
 import type { SqlDialect } from './dialect.js';
-import { API_KEY_COLUMNS, AUDIT_COLUMNS, CHECKPOINT_COLUMNS, RUN_COLUMNS, WORKFLOW_COLUMNS } from './rows.js';
+import { API_KEY_COLUMNS, AUDIT_COLUMNS, CHECKPOINT_COLUMNS, COMMAND_COLUMNS, RUN_COLUMNS, WORKFLOW_COLUMNS } from './rows.js';
 
 /** The shared statements, spelled for one dialect. Build once per store. */
 export function sharedStatements(d: SqlDialect) {
@@ -24,6 +24,10 @@ export function sharedStatements(d: SqlDialect) {
     readEvents: `SELECT sequence, type, node_id, json FROM run_events WHERE run_id = ${$(1)} AND sequence > ${$(2)} ORDER BY sequence LIMIT ${$(3)}`,
     dueTimers: `SELECT run_id, key, fire_at FROM timers WHERE fire_at <= ${$(1)} ORDER BY fire_at, run_id, key LIMIT ${$(2)}`,
     nextTimer: 'SELECT min(fire_at) AS fire_at FROM timers',
+    // commands: (id, runId, tenant, kind, payload, principal, createdAt) / (runId) / (id)
+    commandInsert: `INSERT INTO run_commands (id, run_id, tenant, kind, payload, principal, created_at, state) VALUES (${$(1)}, ${$(2)}, ${$(3)}, ${$(4)}, ${$(5)}, ${$(6)}, ${$(7)}, 'pending')`,
+    commandsPending: `SELECT ${COMMAND_COLUMNS} FROM run_commands WHERE run_id = ${$(1)} AND state = 'pending' ORDER BY seq`,
+    commandGet: `SELECT ${COMMAND_COLUMNS} FROM run_commands WHERE id = ${$(1)}`,
     // idempotency: (tenant, route, key[, owner]) / (now)
     idemGet: `SELECT request_hash, state, process, created_at, expires_at, status, body FROM idempotency WHERE tenant = ${$(1)} AND route = ${$(2)} AND key = ${$(3)}`,
     idemRelease: `DELETE FROM idempotency WHERE tenant = ${$(1)} AND route = ${$(2)} AND key = ${$(3)} AND owner = ${$(4)} AND state = 'pending'`,
