@@ -7,13 +7,14 @@
  *
  * @see execution-semantics.md §5
  */
+import { describe, expect, it } from 'vitest';
 import type { HostStore } from '@weft/store-kit';
 import { defineAuditStoreContract } from './store-contract/audit.js';
 import { defineIdempotencyStoreContract } from './store-contract/idempotency.js';
 import { defineKeyStoreContract } from './store-contract/keys.js';
 import { defineRunStoreContract } from './store-contract/runs.js';
 import { defineWorkflowStoreContract } from './store-contract/workflows.js';
-import type { PortFactory, PortFixture } from './store-contract/fixtures.js';
+import { T0, freshStorePerTest, type PortFactory, type PortFixture } from './store-contract/fixtures.js';
 
 export { defineAuditStoreContract, defineIdempotencyStoreContract, defineKeyStoreContract, defineRunStoreContract, defineWorkflowStoreContract };
 export type { PortFactory, PortFixture };
@@ -46,4 +47,41 @@ export function defineStoreContract(name: string, factory: () => Promise<StoreFi
   defineIdempotencyStoreContract(name, ready);
   defineKeyStoreContract(name, ready);
   defineAuditStoreContract(name, ready);
+  defineProcessHeartbeatContract(name, ready);
+}
+
+/**
+ * Across the run and idempotency ports of a shared store: the heartbeat `renewLeases` records
+ * for a process decides whether that process's pending idempotency claims are still in flight.
+ */
+function defineProcessHeartbeatContract(name: string, factory: PortFactory<HostStore>): void {
+  describe(`process heartbeats: ${name}`, () => {
+    let store: HostStore;
+    freshStorePerTest(factory, (s) => {
+      store = s;
+    });
+
+    it('a pending idempotency claim is free once its process stops heartbeating, not after the pending TTL', async () => {
+      const ttl = 5000;
+      await store.renewLeases('proc-a', ttl, T0);
+      const claim = {
+        tenant: 'acme',
+        route: 'POST /v1/runs',
+        key: 'k1',
+        requestHash: 'h1',
+        owner: 'o1',
+        now: T0,
+        pendingTtlMs: 60_000,
+        retentionMs: 86_400_000,
+      };
+      expect(await store.claimIdempotency(claim)).toEqual({ kind: 'claimed' });
+      // proc-a is live: the key is in flight.
+      expect(await store.claimIdempotency({ ...claim, owner: 'o2', now: T0 + ttl - 1, process: 'proc-b' })).toEqual({ kind: 'in-flight' });
+      // proc-a's heartbeat expired (killed): the key is usable at once, long before 60 s.
+      await store.renewLeases('proc-b', ttl, T0 + ttl);
+      expect(await store.claimIdempotency({ ...claim, owner: 'o3', now: T0 + ttl + 1, process: 'proc-b' })).toEqual({ kind: 'claimed' });
+      // The key now belongs to live proc-b.
+      expect(await store.claimIdempotency({ ...claim, owner: 'o4', now: T0 + ttl + 2, process: 'proc-c' })).toEqual({ kind: 'in-flight' });
+    });
+  });
 }

@@ -3,7 +3,7 @@
  * cancel requests, leases, recovery and durable timers — the state one append writes together.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { LeaseLostError, type EncodedEvent, type RunListQuery, type RunRecord, type RunStore } from '@weft/engine';
+import { LeaseLostError, type CommandRow, type EncodedEvent, type RunListQuery, type RunRecord, type RunStore } from '@weft/engine';
 import { T0, TTL, event, freshStorePerTest, iso, projection, runRecord, type PortFactory } from './fixtures.js';
 
 /**
@@ -440,6 +440,51 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
         await store.appendEvents('r2', e2, [event(1)], projection('running', 1), { clear: ['a', 'never-set'] });
         expect(await store.nextTimerAt()).toBeNull();
         expect(await store.listDueTimers(T0 + 1000, 100)).toEqual([]);
+      });
+    });
+
+    describe('commands (run_commands)', () => {
+      const command = (id: string, runId: string, at: number): Omit<CommandRow, 'state' | 'result'> => ({
+        id,
+        runId,
+        tenant: 'acme',
+        kind: 'pause',
+        payload: JSON.stringify({ kind: 'pause', drainPolicy: 'immediate', principal: 'p' }),
+        principal: 'p',
+        createdAt: at,
+      });
+
+      it('returns the pending commands of one run in the order they were written', async () => {
+        // Written in an order that differs from both id order and time order.
+        await store.enqueueCommand(command('cmd_b', 'run_1', T0 + 5));
+        await store.enqueueCommand(command('cmd_a', 'run_1', T0 + 1));
+        await store.enqueueCommand(command('cmd_c', 'run_2', T0));
+        const pending = await store.pendingCommands('run_1');
+        expect(pending.map((c) => c.id)).toEqual(['cmd_b', 'cmd_a']);
+        expect(pending[0]).toEqual({ ...command('cmd_b', 'run_1', T0 + 5), state: 'pending', result: null });
+      });
+
+      it('records an outcome once: a finished row leaves the pending list and is not overwritten', async () => {
+        await store.enqueueCommand(command('cmd_1', 'run_1', T0));
+        await store.enqueueCommand(command('cmd_2', 'run_1', T0));
+        await store.finishCommands(
+          [
+            { id: 'cmd_1', state: 'done', result: '{"runId":"run_1","status":"paused"}' },
+            { id: 'cmd_2', state: 'failed', result: '{"code":"run_state_conflict"}' },
+          ],
+          T0 + 10,
+        );
+        expect(await store.pendingCommands('run_1')).toEqual([]);
+        await store.finishCommands([{ id: 'cmd_1', state: 'failed', result: '{"code":"service_unavailable"}' }], T0 + 20);
+        expect(await store.getCommand('cmd_1')).toMatchObject({ state: 'done', result: '{"runId":"run_1","status":"paused"}' });
+        expect(await store.getCommand('cmd_2')).toMatchObject({ state: 'failed', result: '{"code":"run_state_conflict"}' });
+        expect(await store.getCommand('cmd_missing')).toBeUndefined();
+      });
+
+      it('refuses a duplicate command id', async () => {
+        await store.enqueueCommand(command('cmd_1', 'run_1', T0));
+        await expect(store.enqueueCommand(command('cmd_1', 'run_2', T0))).rejects.toThrow();
+        expect((await store.getCommand('cmd_1'))?.runId).toBe('run_1');
       });
     });
   });
