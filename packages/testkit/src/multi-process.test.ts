@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEventDoc } from '@weft/contract';
 import type { TestDatabase } from './pg.js';
 import { api, CLI_BIN, createRealTestDatabase, killHost, type SpawnedHost, spawnHost, waitLog } from './spawned-host.js';
-import { CONTRACTS_DIR, REPO_ROOT } from './test-host.js';
+import { REPO_ROOT } from './test-host.js';
 
 const KEY = 'multi-process-key-0123456789abcdef';
 const TERMINAL = ['run.completed', 'run.failed', 'run.cancelled'];
@@ -25,7 +25,7 @@ function spawnServe(name: string, pgUrl: string): Promise<SpawnedHost> {
     key: KEY,
     env: {
       WEFT_API_KEYS: `multi:${KEY}`,
-      WEFT_WORKFLOWS_DIR: `${join(CONTRACTS_DIR, 'conformance-fixtures')}:${join(REPO_ROOT, 'examples', 'workflows')}`,
+      WEFT_WORKFLOWS_DIR: join(REPO_ROOT, 'examples', 'workflows'),
       WEFT_INTERRUPT_TOKEN_KEYS: 'multi1:multi-process-interrupt-token-secret-0123456789',
     },
   });
@@ -108,13 +108,13 @@ describe('three Weft processes on one Postgres', () => {
   });
 
   it('a run created on A streams live on B and long-polls on C; its approval is resolved through C', async () => {
-    const run = await api<{ runId: string }>(a, 'POST', '/v1/runs', { workflowId: 'conformance-approval' });
+    const run = await api<{ runId: string }>(a, 'POST', '/v1/runs', { workflowId: 'weft-review' });
     const stream = openStream(b, run.runId);
     await stream.connected;
     const polled = waitLog(c, run.runId, ended);
     await waitLog(c, run.runId, has('interrupt.requested'));
 
-    const res = await api<{ status?: string }>(c, 'POST', `/v1/runs/${run.runId}/interrupts/gate`, { resumeValue: { action: 'accept' } });
+    const res = await api<{ status?: string }>(c, 'POST', `/v1/runs/${run.runId}/interrupts/review`, { resumeValue: { action: 'accept' } });
     expect(res).toBeTypeOf('object');
 
     const frames = await stream.frames;
