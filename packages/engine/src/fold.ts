@@ -168,8 +168,18 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
       const drain = pl?.drainPolicy === 'immediate' ? 'immediate' : 'drain-current-node';
       p.paused = typeof pl?.reason === 'string' ? { at: ev.timestamp, reason: pl.reason, drainPolicy: drain } : { at: ev.timestamp, drainPolicy: drain };
       p.status = 'paused';
+      delete p.pausing;
       break;
     }
+    case 'weft.run.pausing':
+      // A drain-current-node pause accepted while nodes were running: nothing new starts.
+      p.pausing = { at: ev.timestamp };
+      if (typeof pl?.pausedBy === 'string') p.pausing.pausedBy = pl.pausedBy;
+      if (typeof pl?.reason === 'string') p.pausing.reason = pl.reason;
+      break;
+    case 'weft.run.pause-withdrawn':
+      delete p.pausing;
+      break;
     case 'run.resumed':
       delete p.paused;
       p.status = activeStatus(p);
@@ -192,6 +202,7 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
     case 'run.completed':
       closeOpenInterrupts(p, 'cancelled', ev.timestamp);
       delete p.paused;
+      delete p.pausing;
       p.status = 'completed';
       p.endedAt = ev.timestamp;
       if (pl?.outputs && typeof pl.outputs === 'object') p.outputs = pl.outputs as Record<string, unknown>;
@@ -199,6 +210,7 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
     case 'run.failed': {
       closeOpenInterrupts(p, 'cancelled', ev.timestamp);
       delete p.paused;
+      delete p.pausing;
       p.status = 'failed';
       p.endedAt = ev.timestamp;
       const err = asError(pl?.error);
@@ -208,6 +220,7 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
     case 'run.cancelled':
       closeOpenInterrupts(p, 'cancelled', ev.timestamp);
       delete p.paused;
+      delete p.pausing;
       p.status = 'cancelled';
       p.endedAt = ev.timestamp;
       break;
@@ -221,8 +234,11 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
   return p;
 }
 
-/** Folds a whole log (ascending sequence) into a projection. */
-export function foldEvents(graph: WorkflowGraph, events: Iterable<RunEventDoc>): RunProjection {
+/**
+ * Folds a whole log (ascending sequence) into a projection: the one fold a driver loads a run
+ * with, and the path replay and fork take.
+ */
+export function foldEvents(graph: WorkflowGraph, events: Iterable<Pick<RunEventDoc, 'type' | 'payload' | 'timestamp' | 'sequence' | 'nodeId'>>): RunProjection {
   const p = initialProjection(graph);
   for (const e of events) applyEvent(p, e);
   return p;

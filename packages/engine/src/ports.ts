@@ -13,6 +13,7 @@
  *
  * Managed keys and the audit log have their ports in `@weft/store-kit` (decision 0013).
  */
+import { randomUUID } from 'node:crypto';
 import type { RunStatus, WorkflowDefinition } from '@weft/contract';
 
 /**
@@ -29,14 +30,44 @@ export interface RecordRedactor {
   redact<T>(value: T): T;
 }
 
-/** Wall clock, injectable so engine behaviour is testable with a fake clock. */
+/** Cancels a timer set with {@link Clock.setTimer}; a no-op once it fired. */
+export type CancelTimer = () => void;
+
+/**
+ * Wall clock and timers, injectable so engine behaviour is testable with a fake clock: every
+ * engine wait (durable timers, retries, command deadlines) is set through `setTimer`, so a
+ * fake clock fires them when it is advanced.
+ */
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
+  /** Calls `fn` once, when the clock reaches `at` (epoch ms) or later. Never keeps the process alive. */
+  setTimer(at: number, fn: () => void): CancelTimer;
 }
 
-/** The system clock. */
-export const systemClock: Clock = { now: () => Date.now() };
+/** The system clock over `setTimeout` (unref'd). */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimer(at, fn) {
+    const t = setTimeout(fn, Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1));
+    t.unref();
+    return () => clearTimeout(t);
+  },
+};
+
+/** Identifier source, injectable so tests can make runs and commands with predictable ids. */
+export interface Ids {
+  /** A new run id (`run_…`). */
+  runId(): string;
+  /** A new command row id (`cmd_…`). */
+  commandId(): string;
+}
+
+/** Random ids: `randomUUID` draws from a cached entropy pool, much cheaper per call than `randomBytes`. */
+export const randomIds: Ids = {
+  runId: () => `run_${randomUUID().replaceAll('-', '')}`,
+  commandId: () => `cmd_${randomUUID().replaceAll('-', '')}`,
+};
 
 /** A workflow definition as stored: immutable, addressed by the hash of its canonical JSON. */
 export interface StoredWorkflow {
@@ -70,6 +101,8 @@ export interface RunProjection {
   interrupts?: Record<string, InterruptView>;
   /** Set while the run is paused. */
   paused?: { at: string; reason?: string; drainPolicy: 'immediate' | 'drain-current-node' };
+  /** Set while a `drain-current-node` pause waits for running nodes to end (`weft.run.pausing`). */
+  pausing?: { at: string; pausedBy?: string; reason?: string };
   /** Variables changed during the run (overlay on RunRecord.variables). */
   vars?: Record<string, unknown>;
   /** Set on a child run started by a sub-workflow node. */

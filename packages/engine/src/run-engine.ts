@@ -6,7 +6,7 @@
  *
  * @see ../../../docs/architecture.md
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   ENGINE_VERSION,
   EVENT_SCHEMA_VERSION,
@@ -22,17 +22,20 @@ import {
 } from '@weft/contract';
 import { EventBus } from './event-bus.js';
 import { InProcessNotifier } from './notifier.js';
-import { applyEvent, initialProjection, pendingInterruptOf } from './fold.js';
+import { foldEvents, initialProjection } from './fold.js';
 import type { WorkflowGraph } from './graph.js';
-import { NodeError, NodeRegistry, SuspendSignal, type ChildRunView, type InterruptRequest, type NodeResult } from './nodes.js';
+import { NodeError, NodeRegistry, type ChildRunView, type InterruptRequest, type NodeResult } from './nodes.js';
 import {
   COMMANDS_CHANNEL,
   COMMAND_DONE_CHANNEL,
   EVENTS_CHANNEL,
   LeaseLostError,
   StoreUnavailableError,
+  randomIds,
   systemClock,
+  type CancelTimer,
   type Clock,
+  type Ids,
   type CommandOutcome,
   type CommandRow,
   type EncodedEvent,
@@ -45,8 +48,16 @@ import {
   type Store,
   type TimerChanges,
 } from './ports.js';
-import { canonicalJson, decide, evaluateCondition } from './scheduler.js';
+import { applyCommand } from './run/commands.js';
+import { interruptAnswer } from './run/interrupts.js';
+import { type MachineEnv, nodeInputs, step } from './run/machine.js';
+import { makeState, type RunState } from './run/state.js';
+import type { CommandReply, CommandResult, Effect, NodeOutcome, RunCommand, StepInput, StepOutput, TimerPlan } from './run/types.js';
+import { canonicalJson } from './scheduler.js';
 import { WorkflowCatalog } from './workflow-catalog.js';
+
+export { DELEGATE_SCOPE, type CommandResult, type RunCommand } from './run/types.js';
+export { maskVariables } from './run/machine.js';
 
 /** Host-wide limits; advertised in discovery and enforced here. */
 export interface EngineLimits {
@@ -67,6 +78,8 @@ export interface EngineOptions {
   store: Store;
   limits: EngineLimits;
   clock?: Clock;
+  /** Run and command ids (default random). */
+  ids?: Ids;
   registry?: NodeRegistry;
   /** Runtime capabilities nodes may `require`. */
   runtimeCapabilities?: readonly string[];
@@ -115,51 +128,10 @@ export const CONFIGURABLE_KEYS = {
   runTimeoutMs: { type: 'integer', min: 1, description: 'Wall-clock limit for this run in ms (min with limits.maxRunDurationMs).' },
 } as const;
 
-/** A command applied by the run's driver, serialized with its steps (one writer per run). */
-export type RunCommand =
-  | {
-      kind: 'resolve';
-      nodeId?: string;
-      interruptId?: string;
-      resumeValue: unknown;
-      principal: string;
-      via: 'bearer' | 'token';
-      /** The caller holds {@link DELEGATE_SCOPE}: an approval `resumeValue.voter` is honoured. */
-      mayDelegate?: boolean;
-    }
-  | { kind: 'pause'; reason?: string; drainPolicy: 'immediate' | 'drain-current-node'; principal: string }
-  | { kind: 'resume'; reason?: string; principal: string };
-
-/** Scope that lets a principal vote on an approval on behalf of a named voter. */
-export const DELEGATE_SCOPE: Scope = 'interrupts:delegate';
-
-/** Named voters: printable, no spaces or quotes, 1..128 characters. */
-const VOTER_PATTERN = /^[A-Za-z0-9._@+:-]{1,128}$/;
-
-/** What a command answers. */
-export interface CommandResult {
-  runId: string;
-  status: RunStatus;
-  /** The vote identity (`voter:<name>`) when an approval vote was cast on behalf of a voter. */
-  voter?: string;
-  nodeId?: string;
-  interruptId?: string;
-  interrupt?: { kind: string; outcome?: string; votes?: { granted: number; rejected: number; required: number } };
-  pausedAt?: string;
-  resumedAt?: string;
-}
-
 /** A command accepted by this process, waiting for its outcome. */
 interface CommandWaiter {
   resolve: (r: CommandResult) => void;
   reject: (e: unknown) => void;
-}
-
-/** A command row being applied in a step, with what it answered. */
-interface AppliedCommand {
-  id: string;
-  result?: CommandResult;
-  error?: unknown;
 }
 
 /** Encodes an error for a command row: the closed envelope and headers only, never internals. */
@@ -190,120 +162,34 @@ function decodeOutcome(row: CommandRow): CommandResult {
 
 const COMMAND_TIMEOUT = Symbol('command timeout');
 
+/** A node body's outcome as it arrived, with the token of the body that produced it. */
 interface Settled {
   nodeId: string;
   token: symbol;
-  result?: NodeResult;
-  error?: unknown;
+  outcome: NodeOutcome;
 }
 
+/** A run this process drives: its machine state and what the driver holds beside it. */
 interface HotRun {
-  rec: RunRecord;
-  proj: RunRecord['projection'];
+  state: RunState;
   epoch: number;
-  graph: WorkflowGraph;
-  cancel: RunRecord['cancelRequested'];
-  inflight: Map<string, { ctrl: AbortController; token: symbol }>;
+  /** Bodies in flight: their abort controllers and tokens (a stale outcome is dropped). */
+  bodies: Map<string, { ctrl: AbortController; token: symbol }>;
+  /** Body outcomes not yet stepped. */
   settled: Settled[];
-  /** Node timers this process armed: key → fireAt. */
-  armed: Map<string, number>;
-  redactor: RecordRedactor;
-  recursionLimit: number;
-  deadlineLimit: number;
-  deadlineAt?: number;
-  /** Sub-workflow nodes waiting for a child run (re-executed when the child ends). */
-  waitingChild: Map<string, string>;
   /** Children started since the last step, not yet recorded with node.dispatched. */
   dispatched: Map<string, { runId: string; workflowId: string }>;
+  /** Node timer keys that fired since the last step. */
+  fired: string[];
+  /** Sub-workflow nodes whose child ended since the last step. */
+  childrenEnded: string[];
+  /** A cancel request not yet stepped. */
+  cancel?: NonNullable<RunRecord['cancelRequested']>;
   /** Command rows applied by this process, kept so a row whose outcome failed to record is not applied twice. */
   applied: Map<string, CommandOutcome>;
-  /**
-   * A `drain-current-node` pause accepted while nodes were running: nothing new starts, and
-   * `run.paused` is appended once the last running node reached its terminal event.
-   */
-  pausePending?: { payload: Record<string, unknown>; at: string };
 }
 
-/** True while any node is `running` (in flight, on a timer, or waiting for a child run). */
-const hasRunningNodes = (proj: RunRecord['projection']): boolean => Object.values(proj.nodeStates).some((s) => s.status === 'running');
 const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as { then?: unknown })?.then === 'function';
-const nodeTimerKey = (nodeId: string): string => `node:${nodeId}`;
-const DEADLINE_KEY = 'deadline';
-
-/** Collects one step's events, folding each into the projection as it is added. */
-class StepBatch {
-  readonly events: EncodedEvent[] = [];
-  readonly timers: Required<Pick<TimerChanges, 'set' | 'clear'>> & { clearAll: boolean } = { set: [], clear: [], clearAll: false };
-  /** Commands applied in this step; their outcomes are recorded once the batch committed. */
-  readonly answers: AppliedCommand[] = [];
-  readonly ts: string;
-  constructor(
-    private readonly h: HotRun,
-    readonly now: number,
-  ) {
-    this.ts = new Date(now).toISOString();
-  }
-  add(type: string, payload: unknown, nodeId?: string): void {
-    const sequence = this.h.proj.lastSequence + 1;
-    const doc: RunEventDoc = {
-      eventId: `${this.h.rec.runId}.${sequence}`,
-      runId: this.h.rec.runId,
-      type,
-      payload,
-      timestamp: this.ts,
-      sequence,
-      ...(nodeId === undefined ? {} : { nodeId }),
-      schemaVersion: EVENT_SCHEMA_VERSION,
-      engineVersion: String(ENGINE_VERSION),
-    };
-    const raw = JSON.stringify(doc);
-    const json = this.h.redactor.redactJson(raw);
-    // Fold what is stored: the projection (snapshots, downstream inputs) never holds a secret
-    // the log does not.
-    applyEvent(this.h.proj, json === raw ? doc : (JSON.parse(json) as RunEventDoc));
-    const ev: EncodedEvent = { sequence, type, json };
-    if (nodeId !== undefined) ev.nodeId = nodeId;
-    this.events.push(ev);
-  }
-  get empty(): boolean {
-    return this.events.length === 0 && this.timers.set.length === 0 && this.timers.clear.length === 0 && !this.timers.clearAll && this.answers.length === 0;
-  }
-}
-
-/** Error object of `node.failed` / `run.failed` payloads. */
-function toErrorObject(e: unknown): { code: string; message: string; details?: Record<string, unknown> } {
-  if (e instanceof NodeError) return e.details ? { code: e.code, message: e.message, details: e.details } : { code: e.code, message: e.message };
-  if (e instanceof Error) return { code: 'node_error', message: e.message || 'node failed' };
-  return { code: 'node_error', message: 'node failed' };
-}
-
-/**
- * Separates an approval's `resumeValue.voter` from the decision. Only a caller holding
- * {@link DELEGATE_SCOPE} may name a voter; the check runs before the interrupt's state is told.
- * @throws WeftError `forbidden` (no delegation scope) | `validation_error` (malformed voter)
- */
-function splitVoter(cmd: Extract<RunCommand, { kind: 'resolve' }>): { resumeValue: unknown; voter?: string } {
-  const rv = cmd.resumeValue;
-  if (!rv || typeof rv !== 'object' || Array.isArray(rv) || !('voter' in rv)) return { resumeValue: rv };
-  if (!cmd.mayDelegate) throw new WeftError('forbidden', 'Voting on behalf of a voter needs the interrupts:delegate scope.', { scopeRequired: DELEGATE_SCOPE });
-  const { voter, ...rest } = rv as Record<string, unknown>;
-  if (typeof voter !== 'string' || !VOTER_PATTERN.test(voter)) {
-    throw new WeftError('validation_error', 'The voter is invalid.', {
-      errors: [{ path: '/resumeValue/voter', message: 'must be 1..128 characters of A-Z a-z 0-9 . _ @ + : -' }],
-    });
-  }
-  return { resumeValue: rest, voter };
-}
-
-/**
- * The spec's external-event resume shape is `{eventPayload: <event>}`; Weft also accepts the
- * event itself. Either way the recorded value (and the node's `event` output) is the event.
- */
-function unwrapEventPayload(v: unknown): unknown {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) return v;
-  const keys = Object.keys(v);
-  return keys.length === 1 && keys[0] === 'eventPayload' ? (v as { eventPayload: unknown }).eventPayload : v;
-}
 
 /** The fallback {@link RecordRedactor}: masks the JSON-escaped form of known values only. */
 class KnownValuesRedactor implements RecordRedactor {
@@ -322,15 +208,6 @@ class KnownValuesRedactor implements RecordRedactor {
   redact<T>(value: T): T {
     return value;
   }
-}
-
-/** Variables with `sensitive: true` masked, for events and snapshots. */
-export function maskVariables(def: WorkflowDefinition, vars: Record<string, unknown>): Record<string, unknown> {
-  const sensitive = new Set(def.variables.filter((v) => v.sensitive).map((v) => v.name));
-  if (sensitive.size === 0) return vars;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(vars)) out[k] = sensitive.has(k) ? '[REDACTED]' : v;
-  return out;
 }
 
 const TYPE_CHECKS: Record<string, (v: unknown) => boolean> = {
@@ -371,7 +248,9 @@ export class RunEngine {
   /** Appends committed in this turn of the event loop, notified together. */
   private eventNotices: string[] = [];
   private readonly ajv = createAjv();
-  private timerHandle: NodeJS.Timeout | undefined;
+  private cancelTimer: CancelTimer | undefined;
+  private readonly ids: Ids;
+  private readonly env: MachineEnv;
   private timerAt = Number.POSITIVE_INFINITY;
   private intervals: NodeJS.Timeout[] = [];
   private stopped = false;
@@ -379,6 +258,7 @@ export class RunEngine {
   constructor(opts: EngineOptions) {
     this.store = opts.store;
     this.clock = opts.clock ?? systemClock;
+    this.ids = opts.ids ?? randomIds;
     this.registry = opts.registry ?? new NodeRegistry();
     this.limits = opts.limits;
     this.runtimeCapabilities = new Set(opts.runtimeCapabilities ?? []);
@@ -389,6 +269,7 @@ export class RunEngine {
     this.notifier = opts.notifier ?? new InProcessNotifier();
     this.commandTimeoutMs = opts.commandTimeoutMs ?? this.leaseTtlMs + 5000;
     this.catalog = new WorkflowCatalog(this.store, this.registry, this.clock);
+    this.env = { nodeType: (typeId) => this.registry.get(typeId), runtimeCapabilities: this.runtimeCapabilities, validator: this.validator };
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -442,10 +323,10 @@ export class RunEngine {
     this.cmdWaiters.clear();
     for (const i of this.intervals) clearInterval(i);
     this.intervals = [];
-    if (this.timerHandle) clearTimeout(this.timerHandle);
-    this.timerHandle = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
-    for (const h of this.hot.values()) for (const f of h.inflight.values()) f.ctrl.abort();
+    for (const h of this.hot.values()) for (const f of h.bodies.values()) f.ctrl.abort();
     for (const w of this.waiters.values()) w();
     await Promise.allSettled([...this.active.values()]);
     this.hot.clear();
@@ -483,8 +364,7 @@ export class RunEngine {
     const graph = this.catalog.graphOf(wf);
     const now = this.clock.now();
     const rec: RunRecord = {
-      // randomUUID draws from a cached entropy pool: much cheaper per run than randomBytes.
-      runId: child?.runId ?? `run_${randomUUID().replaceAll('-', '')}`,
+      runId: child?.runId ?? this.ids.runId(),
       tenant: p.tenant,
       principal: p.principal,
       workflowId: def.id,
@@ -518,7 +398,7 @@ export class RunEngine {
     const rec = await this.store.requestCancel(tenant, runId, reason, by);
     if (!rec || TERMINAL_STATUSES.has(rec.projection.status)) return rec;
     const h = this.hot.get(runId);
-    if (h) h.cancel = rec.cancelRequested;
+    if (h && rec.cancelRequested) h.cancel = rec.cancelRequested;
     else if (this.store.shared) this.notifyCommand(runId);
     this.wake(runId);
     const driving = this.active.get(runId);
@@ -570,9 +450,9 @@ export class RunEngine {
     const rec = tenant === null ? await this.store.getRunInternal(runId) : await this.store.getRun(tenant, runId);
     if (!rec) throw new WeftError('not_found', 'Run not found.');
     // No driver for finished runs: answer from the folded state (throws, or an idempotent replay).
-    if (TERMINAL_STATUSES.has(rec.projection.status)) return this.applyCommand(undefined, rec, rec.projection, cmd);
+    if (TERMINAL_STATUSES.has(rec.projection.status)) return applyCommand({ rec, proj: rec.projection }, cmd, this.validator);
     if (this.stopped) throw new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' });
-    const id = `cmd_${randomUUID().replaceAll('-', '')}`;
+    const id = this.ids.commandId();
     const outcome = new Promise<CommandResult>((resolve, reject) => this.cmdWaiters.set(id, { resolve, reject }));
     try {
       await this.store.enqueueCommand({
@@ -660,7 +540,7 @@ export class RunEngine {
   }
 
   /** Records command outcomes, answers this process's waiters and tells the others. */
-  private async finishCommands(applied: readonly AppliedCommand[]): Promise<void> {
+  private async finishCommands(applied: readonly CommandReply[]): Promise<void> {
     if (applied.length === 0) return;
     const outcomes: CommandOutcome[] = applied.map((a) =>
       a.error === undefined
@@ -859,32 +739,16 @@ export class RunEngine {
   // ------------------------------------------------------------------ driving
 
   private makeHot(rec: RunRecord, proj: RunRecord['projection'], epoch: number, graph: WorkflowGraph, def: WorkflowDefinition): HotRun {
-    const secrets = def.variables.filter((v) => v.sensitive && typeof rec.variables[v.name] === 'string').map((v) => rec.variables[v.name] as string);
-    const cfg = rec.configurable;
-    const recursionLimit = Math.min(typeof cfg.recursionLimit === 'number' ? cfg.recursionLimit : Number.POSITIVE_INFINITY, this.limits.maxNodeExecutions);
-    const deadlineLimit = Math.min(
-      typeof cfg.runTimeoutMs === 'number' ? cfg.runTimeoutMs : Number.POSITIVE_INFINITY,
-      typeof def.settings.timeout === 'number' && def.settings.timeout > 0 ? def.settings.timeout : Number.POSITIVE_INFINITY,
-      this.limits.maxRunDurationMs,
-    );
-    const h: HotRun = {
-      rec,
-      proj,
+    return {
+      state: makeState(rec, proj, graph, def, this.limits, this.redactor),
       epoch,
-      graph,
-      cancel: rec.cancelRequested,
-      inflight: new Map(),
+      bodies: new Map(),
       settled: [],
-      armed: new Map(),
-      redactor: this.redactor.withSecrets(secrets),
-      recursionLimit,
-      deadlineLimit,
-      waitingChild: new Map(),
       dispatched: new Map(),
+      fired: [],
+      childrenEnded: [],
       applied: new Map(),
     };
-    if (proj.startedAt) h.deadlineAt = Date.parse(proj.startedAt) + deadlineLimit;
-    return h;
   }
 
   /** Marks a run as needing a step and starts a driver if none runs. */
@@ -931,15 +795,15 @@ export class RunEngine {
           this.hot.delete(runId);
           this.dirty.delete(runId);
           if (this.commandRuns.has(runId)) this.wake(runId);
-          const parent = h.proj.parent;
+          const parent = h.state.proj.parent;
           if (parent) {
-            this.hot.get(parent.runId)?.waitingChild.delete(parent.nodeId);
+            this.hot.get(parent.runId)?.childrenEnded.push(parent.nodeId);
             this.wake(parent.runId);
           }
           return;
         }
         if (this.dirty.has(runId)) continue;
-        if (h.inflight.size === 0) return; // waiting on a timer or a person; a wake resumes it
+        if (h.bodies.size === 0) return; // waiting on a timer or a person; a wake resumes it
         await new Promise<void>((resolve) => this.waiters.set(runId, resolve));
       }
     } catch (e) {
@@ -954,15 +818,14 @@ export class RunEngine {
         return;
       }
       this.log.error({ runId, err: e instanceof Error ? e.message : String(e) }, 'run step failed; will retry');
-      const t = setTimeout(() => {
+      this.clock.setTimer(this.clock.now() + 1000, () => {
         if (hadCommands) this.commandRuns.add(runId);
         this.wake(runId);
-      }, 1000);
-      t.unref();
+      });
     }
   }
 
-  /** Loads a run that is not hot: claims its lease and rebuilds it by folding its log. */
+  /** Loads a run that is not hot: claims its lease and rebuilds its state by folding its log. */
   private async load(runId: string): Promise<HotRun | undefined> {
     const now = this.clock.now();
     const rec = await this.store.getRunInternal(runId);
@@ -978,17 +841,14 @@ export class RunEngine {
       return undefined;
     }
     const graph = this.catalog.graphOf(wf);
-    const proj = initialProjection(graph);
+    const docs: RunEventDoc[] = [];
     for (let after = -1; ; ) {
       const page = await this.store.readEvents(runId, after, 1000);
-      for (const e of page) applyEvent(proj, JSON.parse(e.json) as RunEventDoc);
+      for (const e of page) docs.push(JSON.parse(e.json) as RunEventDoc);
       if (page.length < 1000) break;
       after = page[page.length - 1]?.sequence ?? after;
     }
-    const h = this.makeHot(rec, proj, epoch, graph, wf.definition);
-    // A running node may own a timer row from before the restart; mark it so its completion
-    // clears the row (0 = due now, so the node is re-executed at once).
-    for (const [id, s] of Object.entries(proj.nodeStates)) if (s.status === 'running') h.armed.set(nodeTimerKey(id), 0);
+    const h = this.makeHot(rec, foldEvents(graph, docs), epoch, graph, wf.definition);
     this.hot.set(runId, h);
     // Commands may have been written while no process drove the run.
     this.commandRuns.add(runId);
@@ -999,10 +859,10 @@ export class RunEngine {
   private async answerFinished(runId: string): Promise<void> {
     const rec = await this.store.getRunInternal(runId);
     if (!rec || !TERMINAL_STATUSES.has(rec.projection.status)) return;
-    const applied: AppliedCommand[] = [];
+    const applied: CommandReply[] = [];
     for (const row of await this.store.pendingCommands(runId)) {
       try {
-        applied.push({ id: row.id, result: this.applyCommand(undefined, rec, rec.projection, JSON.parse(row.payload) as RunCommand) });
+        applied.push({ id: row.id, result: applyCommand({ rec, proj: rec.projection }, JSON.parse(row.payload) as RunCommand, this.validator) });
       } catch (error) {
         applied.push({ id: row.id, error });
       }
@@ -1015,208 +875,145 @@ export class RunEngine {
    * a cancel requested through another process. Rows this process already applied (their
    * outcome failed to record) are re-recorded, not applied again.
    */
-  private async takeCommands(h: HotRun): Promise<{ row: CommandRow; cmd: RunCommand }[]> {
-    const runId = h.rec.runId;
+  private async takeCommands(h: HotRun): Promise<{ id: string; cmd: RunCommand }[]> {
+    const runId = h.state.rec.runId;
     if (!this.commandRuns.has(runId)) return [];
     const rows = await this.store.pendingCommands(runId);
-    if (this.store.shared && !h.cancel) {
+    if (this.store.shared && !h.state.cancel && !h.cancel) {
       const fresh = await this.store.getRunInternal(runId);
       if (fresh?.cancelRequested) h.cancel = fresh.cancelRequested;
     }
     this.commandRuns.delete(runId);
     const again = rows.filter((r) => h.applied.has(r.id)).map((r) => h.applied.get(r.id) as CommandOutcome);
     if (again.length > 0) await this.store.finishCommands(again, this.clock.now());
-    return rows.filter((r) => !h.applied.has(r.id)).map((row) => ({ row, cmd: JSON.parse(row.payload) as RunCommand }));
+    return rows.filter((r) => !h.applied.has(r.id)).map((row) => ({ id: row.id, cmd: JSON.parse(row.payload) as RunCommand }));
   }
 
-  /** One engine step. Returns true when the run reached a terminal status. */
+  /**
+   * One driver step: gathers what happened since the last one, lets the state machine decide,
+   * runs the node bodies it asks for (synchronous outcomes are stepped again at once, so a chain
+   * of synchronous nodes is one append), commits, then carries out the remaining effects.
+   * Returns true when the run reached a terminal status.
+   */
   private async step(h: HotRun): Promise<boolean> {
     const now = this.clock.now();
-    const b = new StepBatch(h, now);
-    const runId = h.rec.runId;
-    const commands = await this.takeCommands(h);
-
-    if (h.proj.status === 'pending') {
-      const def = h.graph.definition;
-      const started: Record<string, unknown> = {
-        workflowId: h.rec.workflowId,
-        inputs: maskVariables(def, h.rec.variables),
-        owner: { tenant: h.rec.tenant, principal: h.rec.principal },
-        transport: 'rest',
-        engineVersion: String(ENGINE_VERSION),
-      };
-      if (h.rec.tags.length > 0) started.tags = h.rec.tags;
-      if (Object.keys(h.rec.metadata).length > 0) started.metadata = h.rec.metadata;
-      b.add('run.started', started);
-      h.deadlineAt = now + h.deadlineLimit;
-      if (Number.isFinite(h.deadlineAt)) {
-        b.timers.set.push({ runId, key: DEADLINE_KEY, fireAt: h.deadlineAt });
-        this.armTimer(h.deadlineAt);
-      }
-    }
-
+    const input: StepInput = { now, commands: await this.takeCommands(h) };
     if (h.cancel) {
-      this.abortInflight(h);
-      for (const [id, s] of Object.entries(h.proj.nodeStates)) {
-        if (s.status === 'running' || s.status === 'suspended') b.add('node.cancelled', { nodeId: id, reason: 'run-cancelled' }, id);
-      }
-      const payload: Record<string, unknown> = { durationMs: this.durationMs(h, now) };
-      if (h.cancel.reason !== undefined) payload.reason = h.cancel.reason;
-      if (h.cancel.by !== undefined) payload.cancelledBy = h.cancel.by;
-      if (h.cancel.reason === 'parent-cancelled' && h.proj.parent) payload.parentRunId = h.proj.parent.runId;
-      b.add('run.cancelled', payload);
-      for (const { row, cmd } of commands) {
-        const error =
-          cmd.kind === 'resolve'
-            ? new WeftError('interrupt_cancelled', 'The run was cancelled while the interrupt was pending.')
-            : new WeftError('run_state_conflict', 'The run is being cancelled.', { runStatus: 'cancelling' });
-        b.answers.push({ id: row.id, error });
-      }
-      const children = Object.values(h.proj.children ?? {});
-      const done = await this.commitTerminal(h, b);
-      for (const c of children) {
-        this.cancelRun(h.rec.tenant, c.runId, 'parent-cancelled', h.cancel.by ?? 'system', false).catch((e: unknown) =>
-          this.log.warn({ runId: c.runId, err: String(e) }, 'cascade cancel failed'),
-        );
-      }
-      return done;
+      input.cancel = h.cancel;
+      delete h.cancel;
     }
-
-    if (h.deadlineAt !== undefined && now >= h.deadlineAt) {
-      const observed = Math.max(now - Date.parse(h.proj.startedAt ?? new Date(now).toISOString()), h.deadlineLimit + 1);
-      b.add('cap.breached', { kind: 'run-duration', limit: h.deadlineLimit, observed });
-      this.failRun(h, b, { code: 'run_timeout', message: `The run exceeded its ${h.deadlineLimit} ms limit.` });
-      return this.commitTerminal(h, b);
+    if (h.dispatched.size > 0) {
+      input.dispatched = [...h.dispatched].map(([nodeId, c]) => ({ nodeId, ...c }));
+      h.dispatched.clear();
     }
-
-    for (const iv of Object.values(h.proj.interrupts ?? {})) {
-      if (iv.status !== 'pending' || !iv.expiresAt || Date.parse(iv.expiresAt) > now) continue;
-      if (iv.kind === 'approval') this.resolveWith(h, b, iv, { action: 'timeout', decidedAt: b.ts }, 'system:timeout', 'rejected', 'timeout');
-      else this.resolveWith(h, b, iv, null, 'system:timeout', 'expired', 'timeout');
-    }
-
-    for (const { row, cmd } of commands) {
-      try {
-        b.answers.push({ id: row.id, result: this.applyCommand(h, h.rec, h.proj, cmd, b) });
-      } catch (error) {
-        b.answers.push({ id: row.id, error });
-      }
-    }
-
-    for (const [nodeId, c] of h.dispatched) {
-      if (!h.proj.children?.[nodeId]) b.add('node.dispatched', { childRunId: c.runId, childWorkflowId: c.workflowId, childStatus: 'pending' }, nodeId);
-    }
-    h.dispatched.clear();
-
+    if (h.fired.length > 0) input.timersFired = h.fired.splice(0);
+    if (h.childrenEnded.length > 0) input.childrenEnded = h.childrenEnded.splice(0);
+    const settled: { nodeId: string; outcome: NodeOutcome }[] = [];
     for (const s of h.settled.splice(0)) {
-      const f = h.inflight.get(s.nodeId);
-      if (!f || f.token !== s.token) continue;
-      h.inflight.delete(s.nodeId);
-      if (h.proj.nodeStates[s.nodeId]?.status !== 'running') continue;
-      this.applyResult(h, b, s.nodeId, s.error === undefined ? { result: s.result as NodeResult } : { error: s.error });
+      // Outcomes of aborted or superseded bodies are dropped here.
+      if (h.bodies.get(s.nodeId)?.token !== s.token) continue;
+      h.bodies.delete(s.nodeId);
+      settled.push({ nodeId: s.nodeId, outcome: s.outcome });
     }
+    if (settled.length > 0) input.settled = settled;
 
-    // Paused: nothing new starts. With drain-current-node, nodes already running may finish.
-    if (h.proj.paused?.drainPolicy === 'immediate') {
-      await this.commit(h, b);
-      return false;
-    }
-
-    // Running nodes with no body in flight: after a restart, a resolved interrupt, or their
-    // timer fired. Re-execute from the start (at-least-once); a delay keeps its deadline.
-    for (const node of h.graph.order) {
-      if (h.proj.nodeStates[node.id]?.status !== 'running' || h.inflight.has(node.id)) continue;
-      const armedAt = h.armed.get(nodeTimerKey(node.id));
-      if (armedAt !== undefined && armedAt > now) continue;
-      if (h.waitingChild.has(node.id)) continue;
-      const terminal = this.execute(h, b, node);
-      if (terminal) return this.commitTerminal(h, b);
-    }
-
-    if (h.pausePending && !hasRunningNodes(h.proj)) {
-      b.add('run.paused', h.pausePending.payload);
-      delete h.pausePending;
-    }
-    if (h.proj.paused || h.pausePending) {
-      await this.commit(h, b);
-      return false;
-    }
-
-    for (;;) {
-      const d = decide(h.graph, h.proj);
-      for (const s of d.skip) b.add('node.skipped', { nodeId: s.nodeId, reason: s.reason }, s.nodeId);
-      if (d.final) {
-        if (d.final.status === 'completed') {
-          b.add('run.completed', { outputs: this.runOutputs(h), durationMs: this.durationMs(h, now) });
-        } else {
-          const payload: Record<string, unknown> = { error: d.final.error, durationMs: this.durationMs(h, now) };
-          if (d.final.failedNodeId) payload.failedNodeId = d.final.failedNodeId;
-          b.add('run.failed', payload);
-        }
-        return this.commitTerminal(h, b);
+    const acc = { events: [] as EncodedEvent[], timers: { set: [], clear: [], clearAll: false } as TimerPlan, replies: [] as CommandReply[], later: [] as Effect[] };
+    let out: StepOutput;
+    for (let next: StepInput | undefined = input, rounds = 0; ; ) {
+      out = step(h.state, next, this.env);
+      acc.events.push(...out.events);
+      acc.timers.set.push(...out.timers.set);
+      acc.timers.clear.push(...out.timers.clear);
+      if (out.timers.clearAll) acc.timers = { set: [], clear: [], clearAll: true };
+      acc.replies.push(...out.replies);
+      const sync = this.runEffects(h, out.effects, acc.later);
+      if (out.terminal || sync.length === 0) break;
+      // A synchronous chain is bounded per step; the rest follows in the next one.
+      if (++rounds >= 10_000) {
+        h.settled.push(...sync.map((s) => ({ ...s, token: this.trackBody(h, s.nodeId) })));
+        this.dirty.add(h.state.rec.runId);
+        break;
       }
-      if (d.ready.length === 0) break;
-      for (const id of d.ready) {
-        const node = h.graph.byId.get(id) as WorkflowNode;
-        const type = this.registry.get(node.typeId);
-        if (!type) {
-          this.failRun(
-            h,
-            b,
-            { code: 'unsupported_node_type', message: `No implementation for node type ${node.typeId}.`, details: { typeId: node.typeId, nodeId: id } },
-            id,
-          );
-          return this.commitTerminal(h, b);
-        }
-        const missing = [...(type.requires ?? []), ...(node.requires ?? [])].find((c) => !this.runtimeCapabilities.has(c));
-        if (missing) {
-          this.failRun(
-            h,
-            b,
-            {
-              code: 'capability_not_provided',
-              message: `Node ${id} requires capability ${missing}, which this host does not provide.`,
-              details: { capability: missing, nodeId: id },
-            },
-            id,
-          );
-          return this.commitTerminal(h, b);
-        }
-        if (h.proj.nodeExecutions + 1 > h.recursionLimit) {
-          b.add('cap.breached', { kind: 'node-executions', limit: h.recursionLimit, observed: h.proj.nodeExecutions + 1, nodeId: id });
-          this.failRun(h, b, { code: 'recursion_limit_exceeded', message: `The run exceeded its limit of ${h.recursionLimit} node executions.` }, id);
-          return this.commitTerminal(h, b);
-        }
-        b.add('node.started', { nodeId: id, typeId: node.typeId, attempt: 0 }, id);
-        if (this.execute(h, b, node)) return this.commitTerminal(h, b);
-      }
+      next = { now, settled: sync };
     }
-    await this.commit(h, b);
-    return false;
+    await this.commit(h, acc.events, acc.timers, acc.replies);
+    for (const t of acc.timers.set) this.armTimer(t.fireAt);
+    for (const e of acc.later) this.runLaterEffect(h, e);
+    return out.terminal;
   }
 
-  /** Runs a node body; a synchronous outcome is folded into `b` at once. */
-  private execute(h: HotRun, b: StepBatch, node: WorkflowNode): boolean {
+  /**
+   * Carries out the effects that belong before the commit (bodies start and aborts) and returns
+   * the synchronous node outcomes; the rest are queued in `later` for after the commit.
+   */
+  private runEffects(h: HotRun, effects: readonly Effect[], later: Effect[]): { nodeId: string; outcome: NodeOutcome }[] {
+    const sync: { nodeId: string; outcome: NodeOutcome }[] = [];
+    for (const e of effects) {
+      if (e.type === 'abort') {
+        for (const b of h.bodies.values()) b.ctrl.abort();
+        h.bodies.clear();
+      } else if (e.type === 'execute') {
+        const outcome = this.runBody(h, e.nodeId);
+        if (outcome) sync.push({ nodeId: e.nodeId, outcome });
+      } else later.push(e);
+    }
+    return sync;
+  }
+
+  private runLaterEffect(h: HotRun, e: Effect): void {
+    const runId = h.state.rec.runId;
+    if (e.type === 'cancel-children') {
+      for (const child of e.runIds) {
+        this.cancelRun(h.state.rec.tenant, child, 'parent-cancelled', e.by, false).catch((err: unknown) =>
+          this.log.warn({ runId: child, err: String(err) }, 'cascade cancel failed'),
+        );
+      }
+    } else if (e.type === 'watch-child') {
+      // The child may have ended after the node read it and before this wait was registered;
+      // its end then woke nobody. Read it once more now that the wait is visible.
+      this.store.getRunInternal(e.childRunId).then(
+        (c) => {
+          if (c && TERMINAL_STATUSES.has(c.projection.status) && h.state.waitingChild.get(e.nodeId) === e.childRunId) {
+            h.childrenEnded.push(e.nodeId);
+            this.wake(runId);
+          }
+        },
+        (err: unknown) => this.log.warn({ runId, childRunId: e.childRunId, err: String(err) }, 'child status check failed'),
+      );
+    }
+  }
+
+  /** A new body token for `nodeId` (the previous body's outcome, if any, no longer counts). */
+  private trackBody(h: HotRun, nodeId: string, ctrl = new AbortController()): symbol {
+    const token = Symbol(nodeId);
+    h.bodies.set(nodeId, { ctrl, token });
+    return token;
+  }
+
+  /** Runs a node body; returns its outcome when it ended synchronously. */
+  private runBody(h: HotRun, nodeId: string): NodeOutcome | undefined {
+    const s = h.state;
+    const node = s.graph.byId.get(nodeId) as WorkflowNode;
     const type = this.registry.get(node.typeId);
-    if (!type) return this.failRun(h, b, { code: 'unsupported_node_type', message: `No implementation for node type ${node.typeId}.` }, node.id);
-    const st = h.proj.nodeStates[node.id];
+    if (!type) return { error: new NodeError('unsupported_node_type', `No implementation for node type ${node.typeId}.`) };
+    const st = s.proj.nodeStates[node.id];
     const ctrl = new AbortController();
     let out: NodeResult | Promise<NodeResult>;
     try {
       out = type.execute({
-        runId: h.rec.runId,
+        runId: s.rec.runId,
         nodeId: node.id,
         typeId: node.typeId,
-        tenant: h.rec.tenant,
+        tenant: s.rec.tenant,
         attempt: st?.attempt ?? 0,
         config: node.config,
-        inputs: this.resolveInputs(h, node),
+        inputs: nodeInputs(s, node),
         startedAt: st?.startedAt ? Date.parse(st.startedAt) : this.clock.now(),
         signal: ctrl.signal,
         now: () => this.clock.now(),
-        variables: { ...h.rec.variables, ...(h.proj.vars ?? {}) },
+        variables: { ...s.rec.variables, ...(s.proj.vars ?? {}) },
         children: {
-          current: () => h.proj.children?.[node.id]?.runId ?? h.dispatched.get(node.id)?.runId,
+          current: () => s.proj.children?.[node.id]?.runId ?? h.dispatched.get(node.id)?.runId,
           start: (workflowId: string, inputs: Record<string, unknown>) => this.startChild(h, node.id, workflowId, inputs),
           get: async (childRunId: string) => {
             const c = await this.store.getRunInternal(childRunId);
@@ -1227,162 +1024,46 @@ export class RunEngine {
             return view;
           },
         },
-        interrupt: (req: InterruptRequest) => {
-          const key = req.key ?? node.id;
-          const iv = Object.values(h.proj.interrupts ?? {})
-            .filter((i) => i.nodeId === node.id && i.key === key)
-            .at(-1);
-          if (iv?.status === 'resolved') return structuredClone(iv.resumeValue);
-          if (iv?.status === 'expired')
-            throw new NodeError('interrupt_expired', `The ${iv.kind} interrupt timed out without a resolution.`, { interruptId: iv.interruptId });
-          if (iv?.status === 'cancelled') throw new NodeError('interrupt_cancelled', 'The interrupt was cancelled.', { interruptId: iv.interruptId });
-          throw new SuspendSignal({ ...req, key });
-        },
+        interrupt: (req: InterruptRequest) => interruptAnswer(s, node.id, req),
       });
-    } catch (e) {
-      this.applyResult(h, b, node.id, { error: e });
-      return false;
+    } catch (error) {
+      return { error };
     }
-    if (isPromise(out)) {
-      const token = Symbol(node.id);
-      h.inflight.set(node.id, { ctrl, token });
-      const runId = h.rec.runId;
-      out
-        .then(
-          (result) => h.settled.push({ nodeId: node.id, token, result }),
-          (error: unknown) => h.settled.push({ nodeId: node.id, token, error }),
-        )
-        .finally(() => this.wake(runId));
-      return false;
-    }
-    this.applyResult(h, b, node.id, { result: out });
-    return false;
+    if (!isPromise(out)) return { result: out };
+    const token = this.trackBody(h, node.id, ctrl);
+    const runId = s.rec.runId;
+    out
+      .then(
+        (result) => h.settled.push({ nodeId: node.id, token, outcome: { result } }),
+        (error: unknown) => h.settled.push({ nodeId: node.id, token, outcome: { error } }),
+      )
+      .finally(() => this.wake(runId));
+    return undefined;
   }
 
-  private applyResult(h: HotRun, b: StepBatch, nodeId: string, r: { result: NodeResult } | { error: unknown }): void {
-    const key = nodeTimerKey(nodeId);
-    if ('error' in r && r.error instanceof SuspendSignal) {
-      if (h.armed.delete(key)) b.timers.clear.push(key);
-      this.suspend(h, b, nodeId, r.error.request);
-      return;
-    }
-    if ('error' in r) {
-      const st = h.proj.nodeStates[nodeId];
-      b.add('node.failed', { nodeId, error: toErrorObject(r.error), attempts: (st?.attempt ?? 0) + 1 }, nodeId);
-      if (h.armed.delete(key)) b.timers.clear.push(key);
-      return;
-    }
-    if ('waitForChild' in r.result) {
-      const childRunId = r.result.waitForChild;
-      h.waitingChild.set(nodeId, childRunId);
-      // The child may have ended after the node read it and before this wait was registered;
-      // its end then woke nobody. Read it once more now that the wait is visible.
-      const runId = h.rec.runId;
-      this.store.getRunInternal(childRunId).then(
-        (c) => {
-          if (c && TERMINAL_STATUSES.has(c.projection.status) && h.waitingChild.get(nodeId) === childRunId) {
-            h.waitingChild.delete(nodeId);
-            this.wake(runId);
-          }
-        },
-        (e: unknown) => this.log.warn({ runId, childRunId, err: String(e) }, 'child status check failed'),
-      );
-      return;
-    }
-    if ('waitUntil' in r.result) {
-      const until = r.result.waitUntil;
-      if (h.armed.get(key) !== until) {
-        b.timers.set.push({ runId: h.rec.runId, key, fireAt: until });
-        h.armed.set(key, until);
-      }
-      this.armTimer(until);
-      return;
-    }
-    const st = h.proj.nodeStates[nodeId];
-    const durationMs = st?.startedAt ? Math.max(0, this.clock.now() - Date.parse(st.startedAt)) : 0;
-    for (const [name, next] of Object.entries(r.result.variables ?? {})) {
-      const previous = h.proj.vars?.[name] ?? h.rec.variables[name];
-      b.add('variable.changed', { name, ...(previous === undefined ? {} : { previous }), next, nodeId }, nodeId);
-    }
-    b.add('node.completed', { nodeId, outputs: r.result.outputs, durationMs }, nodeId);
-    if (h.armed.delete(key)) b.timers.clear.push(key);
-  }
-
-  private failRun(h: HotRun, b: StepBatch, error: { code: string; message: string; details?: Record<string, unknown> }, failedNodeId?: string): true {
-    this.abortInflight(h);
-    for (const [id, s] of Object.entries(h.proj.nodeStates)) {
-      if (s.status === 'running' || s.status === 'suspended')
-        b.add('node.failed', { nodeId: id, error: { code: error.code, message: error.message }, attempts: (s.attempt ?? 0) + 1 }, id);
-    }
-    const payload: Record<string, unknown> = { error, durationMs: this.durationMs(h, this.clock.now()) };
-    if (failedNodeId) payload.failedNodeId = failedNodeId;
-    b.add('run.failed', payload);
-    return true;
-  }
-
-  private abortInflight(h: HotRun): void {
-    for (const f of h.inflight.values()) f.ctrl.abort();
-    h.inflight.clear();
-  }
-
-  private resolveInputs(h: HotRun, node: WorkflowNode): Record<string, unknown> {
-    const inputs: Record<string, unknown> = {};
-    for (const e of h.graph.incoming.get(node.id) ?? []) {
-      const src = h.proj.nodeStates[e.sourceNodeId];
-      if (src?.status !== 'completed') continue;
-      if (e.condition && !evaluateCondition(e.condition, src.outputs)) continue;
-      const v = src.outputs?.[e.sourceOutput ?? 'output'];
-      if (v !== undefined) inputs[e.targetInput ?? 'input'] = v;
-    }
-    for (const [port, pv] of Object.entries(node.inputs)) {
-      let v: unknown;
-      if (pv.type === 'static') v = pv.value;
-      else if (pv.type === 'variable') v = h.proj.vars?.[pv.variableName] ?? h.rec.variables[pv.variableName];
-      else if (pv.type === 'connection') v = h.proj.nodeStates[pv.nodeId]?.outputs?.[pv.outputKey];
-      if (v !== undefined) inputs[port] = structuredClone(v);
-    }
-    return inputs;
-  }
-
-  private runOutputs(h: HotRun): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const id of h.graph.sinks) {
-      const s = h.proj.nodeStates[id];
-      if (s?.status === 'completed' && s.outputs) out[id] = s.outputs;
-    }
-    return out;
-  }
-
-  private durationMs(h: HotRun, now: number): number {
-    return h.proj.startedAt ? Math.max(0, now - Date.parse(h.proj.startedAt)) : 0;
-  }
-
-  private async commit(h: HotRun, b: StepBatch): Promise<void> {
-    if (b.empty) return;
-    const timers: TimerChanges = { set: b.timers.set, clear: b.timers.clear, clearAll: b.timers.clearAll };
+  private async commit(h: HotRun, events: EncodedEvent[], timers: TimerPlan, replies: CommandReply[]): Promise<void> {
+    const runId = h.state.rec.runId;
+    if (events.length === 0 && timers.set.length === 0 && timers.clear.length === 0 && !timers.clearAll && replies.length === 0) return;
     try {
-      if (b.events.length > 0 || timers.set?.length || timers.clear?.length || timers.clearAll) {
-        await this.store.appendEvents(h.rec.runId, h.epoch, b.events, h.proj, timers);
+      if (events.length > 0 || timers.set.length > 0 || timers.clear.length > 0 || timers.clearAll) {
+        await this.store.appendEvents(runId, h.epoch, events, h.state.proj, timers);
       }
     } catch (e) {
       // Nothing of this step is committed: its commands are still pending and are applied
       // again by the run's next step (here after a retry, or by the process that took the run).
-      if (b.answers.length > 0) this.commandRuns.add(h.rec.runId);
+      if (replies.length > 0) this.commandRuns.add(runId);
       throw e;
     }
-    if (b.events.length > 0) {
-      this.publish(h.rec.runId, b.events, h.proj);
-      if (this.store.shared) this.noticeEvents(h.rec.runId, b.events);
+    if (events.length > 0) {
+      this.publish(runId, events, h.state.proj);
+      if (this.store.shared) this.noticeEvents(runId, events);
     }
-    const answers = b.answers.map((a) =>
-      a.result === undefined ? a : { id: a.id, result: { ...a.result, status: a.result.status === 'paused' ? 'paused' : h.proj.status } },
-    );
+    const status = h.state.proj.status;
+    const answers = replies.map((a) => (a.result === undefined ? a : { id: a.id, result: { ...a.result, status: a.result.status === 'paused' ? 'paused' : status } }));
     for (const a of answers) {
       h.applied.set(
         a.id,
-        a.error === undefined
-          ? { id: a.id, state: 'done', result: JSON.stringify(a.result) }
-          : { id: a.id, state: 'failed', result: encodeCommandError(a.error) },
+        a.error === undefined ? { id: a.id, state: 'done', result: JSON.stringify(a.result) } : { id: a.id, state: 'failed', result: encodeCommandError(a.error) },
       );
     }
     await this.finishCommands(answers);
@@ -1402,14 +1083,6 @@ export class RunEngine {
     void relaying.then(() => this.bus.publish(runId, events, projection));
   }
 
-  private async commitTerminal(h: HotRun, b: StepBatch): Promise<true> {
-    b.timers.clearAll = true;
-    b.timers.set.length = 0;
-    h.armed.clear();
-    await this.commit(h, b);
-    return true;
-  }
-
   // ------------------------------------------------------------------ sub-workflows
 
   /**
@@ -1417,86 +1090,20 @@ export class RunEngine {
    * and node, so a node re-executed after a crash finds its child instead of starting another.
    */
   private async startChild(h: HotRun, nodeId: string, workflowId: string, inputs: Record<string, unknown>): Promise<string> {
-    const runId = `run_${createHash('sha256').update(`child\u0000${h.rec.runId}\u0000${nodeId}`).digest('base64url').slice(0, 22)}`;
+    const parent = h.state.rec;
+    const runId = `run_${createHash('sha256').update(`child\u0000${parent.runId}\u0000${nodeId}`).digest('base64url').slice(0, 22)}`;
     if (!(await this.store.getRunInternal(runId))) {
-      await this.createRun({ tenant: h.rec.tenant, principal: h.rec.principal, workflowId, inputs }, undefined, {
+      await this.createRun({ tenant: parent.tenant, principal: parent.principal, workflowId, inputs }, undefined, {
         runId,
-        parent: { runId: h.rec.runId, nodeId },
+        parent: { runId: parent.runId, nodeId },
       });
     }
     h.dispatched.set(nodeId, { runId, workflowId });
     return runId;
   }
 
-  // ------------------------------------------------------------------ interrupts
-
-  /** Appends the suspension of `nodeId` on a new interrupt. */
-  private suspend(h: HotRun, b: StepBatch, nodeId: string, req: InterruptRequest & { key: string }): void {
-    const runId = h.rec.runId;
-    const interruptId = `int_${createHash('sha256').update(`${runId}\u0000${nodeId}\u0000${req.key}`).digest('hex').slice(0, 24)}`;
-    if (h.proj.interrupts?.[interruptId]) {
-      // A second interrupt with a key already used in this run returns nothing new.
-      b.add('node.failed', { nodeId, error: { code: 'validation_error', message: `interrupt key ${req.key} was already used in this run` } }, nodeId);
-      return;
-    }
-    b.add('node.suspended', { nodeId, interruptId, kind: req.kind, key: req.key }, nodeId);
-    const payload: Record<string, unknown> = { kind: req.kind, key: req.key, data: req.data };
-    if (req.resumeSchema) payload.resumeSchema = req.resumeSchema;
-    if (req.timeoutMs !== undefined) payload.timeoutMs = req.timeoutMs;
-    b.add('interrupt.requested', payload, nodeId);
-    if (req.kind === 'approval') {
-      const d = req.data;
-      const legacy: Record<string, unknown> = {
-        nodeId,
-        interruptId,
-        artifactId: d.artifactId,
-        artifactType: d.artifactType,
-        title: d.title,
-        actions: (Array.isArray(d.actions) ? d.actions : []).map((a) => (a === 'edit-accept' ? 'edit' : a)),
-      };
-      if (typeof d.requiredApprovals === 'number') legacy.requiredApprovals = d.requiredApprovals;
-      if (Array.isArray(d.approversList)) legacy.approversList = d.approversList;
-      b.add('approval.requested', legacy, nodeId);
-    } else if (req.kind === 'clarification') {
-      b.add('clarification.requested', { nodeId, interruptId, questions: req.data.questions }, nodeId);
-    }
-    if (req.timeoutMs !== undefined) {
-      const fireAt = b.now + req.timeoutMs;
-      b.timers.set.push({ runId, key: `interrupt:${interruptId}`, fireAt });
-      this.armTimer(fireAt);
-    }
-  }
-
-  /** Appends the resolution of an interrupt; the node runs again and reads the value. */
-  private resolveWith(
-    h: HotRun,
-    b: StepBatch,
-    iv: InterruptView,
-    value: unknown,
-    resolvedBy: string,
-    outcome?: string,
-    reason?: string,
-    extra?: Record<string, unknown>,
-  ): void {
-    const { nodeId, interruptId } = iv;
-    const resolved: Record<string, unknown> = { nodeId, interruptId, kind: iv.kind, resumeValue: value, resolvedBy, resolvedAt: b.ts, ...extra };
-    if (outcome) resolved.outcome = outcome;
-    if (reason) resolved.reason = reason;
-    b.add('interrupt.resolved', resolved, nodeId);
-    if (iv.kind === 'approval') {
-      const v = (value ?? {}) as Record<string, unknown>;
-      const received: Record<string, unknown> = { nodeId, action: String(v.action), decidedAt: b.ts };
-      if (typeof v.decidedBy === 'string') received.decidedBy = v.decidedBy;
-      for (const k of ['comment', 'feedback', 'refineFeedback', 'editedArtifactData']) if (v[k] !== undefined) received[k] = v[k];
-      b.add('approval.received', received, nodeId);
-    } else if (iv.kind === 'clarification' && value && typeof value === 'object') {
-      b.add('clarification.resolved', { nodeId, answers: (value as { answers: unknown }).answers, answeredBy: resolvedBy }, nodeId);
-    }
-    b.add('node.resumed', { nodeId, interruptId, resumeValue: value }, nodeId);
-    b.timers.clear.push(`interrupt:${interruptId}`);
-  }
-
-  private resumeValidator(schema: Record<string, unknown>): (v: unknown, what?: string) => unknown {
+  /** Compiles (and caches) a resume-value or answer validator. */
+  private readonly validator = (schema: Record<string, unknown>): ((v: unknown, what?: string) => unknown) => {
     const k = canonicalJson(schema);
     let fn = this.resumeValidators.get(k);
     if (!fn) {
@@ -1504,230 +1111,22 @@ export class RunEngine {
       this.resumeValidators.set(k, fn);
     }
     return fn;
-  }
-
-  /**
-   * Applies a command to the run state: validates it against the folded state and, when `h`
-   * is given, appends its events. With `h` undefined (a finished run) it only throws the error
-   * the caller should see.
-   */
-  private applyCommand(h: HotRun | undefined, rec: RunRecord, proj: RunRecord['projection'], cmd: RunCommand, b?: StepBatch): CommandResult {
-    const runId = rec.runId;
-    if (cmd.kind === 'pause') {
-      if (proj.paused) throw new WeftError('run_state_conflict', 'The run is already paused.', { runStatus: 'paused', pausedAt: proj.paused.at });
-      if (h?.pausePending) throw new WeftError('run_state_conflict', 'The run is already pausing.', { runStatus: 'paused', pausedAt: h.pausePending.at });
-      if (!h || !b) throw new WeftError('run_state_conflict', `The run is ${proj.status}.`, { runStatus: proj.status });
-      if (h.cancel) throw new WeftError('run_state_conflict', 'The run is being cancelled.', { runStatus: 'cancelling' });
-      const payload: Record<string, unknown> = { drainPolicy: cmd.drainPolicy, pausedBy: cmd.principal };
-      if (cmd.reason !== undefined) payload.reason = cmd.reason;
-      if (cmd.drainPolicy === 'drain-current-node' && hasRunningNodes(proj)) {
-        // run.paused follows the running nodes' terminal events (see step()).
-        h.pausePending = { payload, at: b.ts };
-        return { runId, status: 'paused', pausedAt: b.ts };
-      }
-      b.add('run.paused', payload);
-      if (cmd.drainPolicy === 'immediate') this.abortInflight(h);
-      return { runId, status: 'paused', pausedAt: b.ts };
-    }
-    if (cmd.kind === 'resume') {
-      if (h?.pausePending && !proj.paused && b) {
-        // Resumed before the drain finished: the pause never took effect, so nothing is logged.
-        delete h.pausePending;
-        return { runId, status: 'running', resumedAt: b.ts };
-      }
-      if (!proj.paused || !h || !b) throw new WeftError('run_state_conflict', 'The run is not paused.', { runStatus: proj.status });
-      const payload: Record<string, unknown> = { resumedBy: cmd.principal };
-      if (cmd.reason !== undefined) payload.reason = cmd.reason;
-      b.add('run.resumed', payload);
-      return { runId, status: 'running', resumedAt: b.ts };
-    }
-    const all = Object.values(proj.interrupts ?? {});
-    const iv = cmd.interruptId
-      ? proj.interrupts?.[cmd.interruptId]
-      : (all.find((i) => i.nodeId === cmd.nodeId && i.status === 'pending') ?? all.filter((i) => i.nodeId === cmd.nodeId).at(-1));
-    if (!iv || (cmd.nodeId !== undefined && iv.nodeId !== cmd.nodeId)) throw new WeftError('not_found', 'No interrupt for this node.');
-    const answer = (outcome?: string, votes?: CommandResult['interrupt']): CommandResult => ({
-      runId,
-      status: proj.status,
-      nodeId: iv.nodeId,
-      interruptId: iv.interruptId,
-      interrupt: { kind: iv.kind, ...(outcome ? { outcome } : {}), ...(votes ? { votes: votes.votes } : {}) } as CommandResult['interrupt'],
-    });
-    // A delegated vote is refused before anything else about the interrupt is answered.
-    const split: { resumeValue: unknown; voter?: string } =
-      iv.kind === 'approval' ? splitVoter(cmd) : { resumeValue: iv.kind === 'external-event' ? unwrapEventPayload(cmd.resumeValue) : cmd.resumeValue };
-    const parentCancelled = rec.cancelRequested?.reason === 'parent-cancelled';
-    // A resolved interrupt never answers 2xx again, not even to an identical payload:
-    // re-delivery of one request is what Idempotency-Key replays are for.
-    if (iv.status === 'resolved') {
-      throw new WeftError('interrupt_already_resolved', 'The interrupt was already resolved.', { interruptId: iv.interruptId });
-    }
-    if (iv.status === 'expired') throw new WeftError('interrupt_expired', 'The interrupt passed its deadline.', { interruptId: iv.interruptId });
-    if (iv.status === 'cancelled' || rec.cancelRequested) {
-      if (parentCancelled || cmd.via === 'token') throw new WeftError('interrupt_gone', 'The interrupt was invalidated.', { interruptId: iv.interruptId });
-      throw new WeftError('interrupt_cancelled', 'The run was cancelled while the interrupt was pending.', { interruptId: iv.interruptId });
-    }
-    if (!h || !b) throw new WeftError('interrupt_gone', 'The interrupt is no longer pending.', { interruptId: iv.interruptId });
-    const node = h.graph.byId.get(iv.nodeId);
-    if (cmd.via === 'token' && node?.config.profile === 'openwop-interrupt-auth-required') {
-      throw new WeftError('auth_elevation_required', 'Resolve this interrupt with a bearer credential holding approvals:respond.');
-    }
-    if (iv.resumeSchema) {
-      try {
-        this.resumeValidator(iv.resumeSchema)(split.resumeValue, 'resumeValue');
-      } catch (e) {
-        if (e instanceof WeftError) throw new WeftError('validation_error', "resumeValue does not match the interrupt's resumeSchema.", e.details);
-        throw e;
-      }
-    }
-    if (iv.kind === 'approval') return this.applyApproval(h, b, iv, { ...cmd, resumeValue: split.resumeValue }, split.voter, answer);
-    let value = split.resumeValue;
-    if (iv.kind === 'clarification') value = this.checkAnswers(iv, value);
-    if (iv.kind === 'external-event') this.checkCorrelation(iv, value);
-    this.resolveWith(h, b, iv, value, cmd.principal);
-    return answer('resolved');
-  }
-
-  private applyApproval(
-    h: HotRun,
-    b: StepBatch,
-    iv: InterruptView,
-    cmd: Extract<RunCommand, { kind: 'resolve' }>,
-    voter: string | undefined,
-    answer: (outcome?: string, votes?: CommandResult['interrupt']) => CommandResult,
-  ): CommandResult {
-    const v = { ...((cmd.resumeValue ?? {}) as Record<string, unknown>) };
-    // The decider is the authenticated principal (or the voter it was trusted to name); a
-    // client-supplied decidedBy is ignored.
-    delete v.decidedBy;
-    delete v.decidedAt;
-    const action = v.action === 'edit' ? 'edit-accept' : String(v.action);
-    // Named voters live in their own namespace, so a delegate can never vote as an
-    // authenticated principal.
-    const identity = voter === undefined ? cmd.principal : `voter:${voter}`;
-    const delegated = voter === undefined ? undefined : { delegatedBy: cmd.principal };
-    const approvers = Array.isArray(iv.data.approversList) ? (iv.data.approversList as string[]) : [];
-    if (approvers.length > 0 && !approvers.includes(identity)) {
-      throw new WeftError('forbidden', 'This principal is not an approver of this gate.');
-    }
-    const required = typeof iv.data.requiredApprovals === 'number' ? iv.data.requiredApprovals : 1;
-    const answerFor = (outcome: string, votes?: CommandResult['interrupt']): CommandResult => {
-      const r = answer(outcome, votes);
-      return voter === undefined ? r : { ...r, voter: identity };
-    };
-    const recordDelegation = (): void => {
-      if (!delegated) return;
-      // approval.granted/rejected are closed payloads: the delegate is recorded beside them.
-      b.add(
-        'log.appended',
-        {
-          level: 'info',
-          message: 'approval vote cast on behalf of a named voter',
-          nodeId: iv.nodeId,
-          fields: { voter: identity, principal: cmd.principal, action },
-        },
-        iv.nodeId,
-      );
-    };
-    if (required <= 1) {
-      recordDelegation();
-      this.resolveWith(
-        h,
-        b,
-        iv,
-        { ...v, action, decidedBy: identity, decidedAt: b.ts },
-        identity,
-        action === 'reject' ? 'rejected' : 'accepted',
-        undefined,
-        delegated,
-      );
-      return answerFor(action === 'reject' ? 'rejected' : 'accepted');
-    }
-    const votes = iv.votes ?? [];
-    if (votes.some((x) => x.principal === identity)) {
-      throw new WeftError('already_voted', 'This principal or voter already voted on this approval.', { interruptId: iv.interruptId });
-    }
-    const granted = votes.filter((x) => x.action === 'accept').length + (action === 'reject' ? 0 : 1);
-    const rejected = votes.filter((x) => x.action === 'reject').length + (action === 'reject' ? 1 : 0);
-    const tally = { granted, rejected, required };
-    recordDelegation();
-    if (action === 'reject') {
-      const payload: Record<string, unknown> = { gateId: iv.nodeId, principal: identity };
-      if (typeof v.comment === 'string') payload.reason = v.comment;
-      b.add('approval.rejected', payload, iv.nodeId);
-      const threshold = iv.data.rejectionPolicy === 'majority' ? Math.floor(required / 2) + 1 : 1;
-      if (rejected < threshold) return answerFor('pending', { kind: 'approval', votes: tally });
-      this.resolveWith(
-        h,
-        b,
-        iv,
-        { action: 'reject', decidedBy: `quorum:${rejected}-of-${required}`, decidedAt: b.ts },
-        identity,
-        'rejected',
-        undefined,
-        delegated,
-      );
-      return answerFor('rejected', { kind: 'approval', votes: tally });
-    }
-    b.add('approval.granted', { gateId: iv.nodeId, principal: identity, quorumProgress: { granted, required } }, iv.nodeId);
-    if (granted < required) return answerFor('pending', { kind: 'approval', votes: tally });
-    this.resolveWith(h, b, iv, { ...v, action, decidedBy: `quorum:${granted}-of-${required}`, decidedAt: b.ts }, identity, 'accepted', undefined, delegated);
-    return answerFor('accepted', { kind: 'approval', votes: tally });
-  }
-
-  /** Normalizes clarification answers to a map and checks every question is answered. */
-  private checkAnswers(iv: InterruptView, value: unknown): { answers: Record<string, unknown> } {
-    const raw = (value as { answers?: unknown }).answers;
-    const answers: Record<string, unknown> = {};
-    if (Array.isArray(raw)) {
-      for (const a of raw)
-        if (a && typeof a === 'object' && typeof (a as { id?: unknown }).id === 'string')
-          answers[(a as { id: string }).id] = (a as { answer?: unknown }).answer;
-    } else if (raw && typeof raw === 'object') Object.assign(answers, raw);
-    const questions = (Array.isArray(iv.data.questions) ? iv.data.questions : []) as { id: string; schema?: Record<string, unknown> }[];
-    const errors: { path: string; message: string }[] = [];
-    const ids = new Set(questions.map((q) => q.id));
-    for (const q of questions) {
-      if (answers[q.id] === undefined || answers[q.id] === null || answers[q.id] === '')
-        errors.push({ path: `/resumeValue/answers/${q.id}`, message: 'missing answer' });
-      else if (q.schema) {
-        try {
-          this.resumeValidator(q.schema)(answers[q.id], `answer to ${q.id}`);
-        } catch {
-          errors.push({ path: `/resumeValue/answers/${q.id}`, message: 'does not match the question schema' });
-        }
-      }
-    }
-    for (const k of Object.keys(answers)) if (!ids.has(k)) errors.push({ path: `/resumeValue/answers/${k}`, message: 'unknown question' });
-    if (errors.length > 0) throw new WeftError('validation_error', 'The clarification answers are invalid.', { errors });
-    return { answers };
-  }
-
-  /** Shallow-matches every key of the interrupt's correlation against the event. */
-  private checkCorrelation(iv: InterruptView, value: unknown): void {
-    const expected = (iv.data.correlation ?? {}) as Record<string, unknown>;
-    const v = (value ?? {}) as Record<string, unknown>;
-    const got = (v.correlation && typeof v.correlation === 'object' ? v.correlation : v) as Record<string, unknown>;
-    const mismatched = Object.keys(expected).filter((k) => canonicalJson(got[k]) !== canonicalJson(expected[k]));
-    if (mismatched.length > 0) throw new WeftError('correlation_mismatch', 'The event does not match the interrupt correlation.', { mismatched });
-  }
+  };
 
   // ------------------------------------------------------------------ timers
 
   private armTimer(at: number): void {
     if (this.stopped || at >= this.timerAt) return;
-    if (this.timerHandle) clearTimeout(this.timerHandle);
+    this.cancelTimer?.();
     this.timerAt = at;
-    const delay = Math.min(Math.max(0, at - this.clock.now()), 2 ** 31 - 1);
-    this.timerHandle = setTimeout(() => {
+    this.cancelTimer = this.clock.setTimer(at, () => {
       this.fireTimers().catch((e: unknown) => {
         // The store failed (e.g. the database restarted): the due timers are still in it, so
         // look again shortly instead of waiting for the next unrelated arm.
         this.log.error({ err: String(e) }, 'timer sweep failed; retrying');
         this.armTimer(this.clock.now() + 1000);
       });
-    }, delay);
-    this.timerHandle.unref();
+    });
   }
 
   /**
@@ -1736,7 +1135,7 @@ export class RunEngine {
    * owner died), so every timer fires once across processes.
    */
   private async fireTimers(): Promise<void> {
-    this.timerHandle = undefined;
+    this.cancelTimer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
     if (this.stopped) return;
     const now = this.clock.now();
@@ -1744,8 +1143,10 @@ export class RunEngine {
     let ours = false;
     for (const t of due) {
       const h = this.hot.get(t.runId);
-      if (h) ours = true;
-      if (h && t.key.startsWith('node:')) h.armed.set(t.key, now);
+      if (h) {
+        ours = true;
+        if (t.key.startsWith('node:')) h.fired.push(t.key);
+      }
       this.wake(t.runId);
     }
     const next = await this.store.nextTimerAt();
