@@ -71,3 +71,17 @@ export function checkContract(kind: Kind, doc: unknown): void {
 export function contractCheckEnabled(): boolean {
   return load().size > 0;
 }
+
+let protocolTypes: ReadonlySet<string> | undefined;
+
+/**
+ * True for an event type of the official `RunEventType` catalog; false for a vendor-extension
+ * event (`acme.thing.happened`), which clients must ignore — so scenarios that assert an exact
+ * sequence of events filter with this and hold for any host.
+ */
+export function isProtocolEventType(type: string): boolean {
+  protocolTypes ??= new Set(
+    (JSON.parse(readFileSync(join(schemasDir, 'run-event.schema.json'), 'utf8')) as { $defs: { RunEventType: { enum: string[] } } }).$defs.RunEventType.enum,
+  );
+  return protocolTypes.has(type);
+}

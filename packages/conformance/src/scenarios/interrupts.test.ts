@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunEventDoc } from '@weft/contract';
 import { IDEMPOTENT_REPLAY_HEADER } from '@weft/contract';
+import { isProtocolEventType } from '../contract-check.js';
 import { call, freshKey, lacks, poll, snapshot, startRun, target, waitForEvent, waitForTerminal } from '../harness.js';
 
 interface Suspended {
@@ -21,7 +22,8 @@ async function suspended(workflowId: string, extra: Record<string, unknown> = {}
 const resolve = (runId: string, nodeId: string, resumeValue: unknown, key?: string) =>
   call('POST', `/v1/runs/${runId}/interrupts/${nodeId}`, { body: { resumeValue }, ...(key ? { key } : {}) });
 
-const types = (evs: RunEventDoc[]): string[] => evs.map((e) => e.type);
+/** The protocol event types of a log, in order (vendor-extension events are ignored, as a client must). */
+const types = (evs: RunEventDoc[]): string[] => evs.map((e) => e.type).filter(isProtocolEventType);
 
 describe.skipIf(await lacks('the approval scenarios', { fixtures: ['conformance-approval'] }))('interrupts: approval', () => {
   it('suspends in waiting-approval, and an accept resumes the node and completes the run', async () => {
