@@ -917,7 +917,12 @@ export class RunEngine {
     }
     if (settled.length > 0) input.settled = settled;
 
-    const acc = { events: [] as EncodedEvent[], timers: { set: [], clear: [], clearAll: false } as TimerPlan, replies: [] as CommandReply[], later: [] as Effect[] };
+    const acc = {
+      events: [] as EncodedEvent[],
+      timers: { set: [], clear: [], clearAll: false } as TimerPlan,
+      replies: [] as CommandReply[],
+      later: [] as Effect[],
+    };
     let out: StepOutput;
     for (let next: StepInput | undefined = input, rounds = 0; ; ) {
       out = step(h.state, next, this.env);
@@ -1059,11 +1064,17 @@ export class RunEngine {
       if (this.store.shared) this.noticeEvents(runId, events);
     }
     const status = h.state.proj.status;
-    const answers = replies.map((a) => (a.result === undefined ? a : { id: a.id, result: { ...a.result, status: a.result.status === 'paused' ? 'paused' : status } }));
+    // An interrupt answer carries the status the run reached with it; pause and resume answer
+    // the transition they made (`paused`, `running`) as the wire contract fixes.
+    const answers = replies.map((a) =>
+      a.result === undefined || a.result.pausedAt !== undefined || a.result.resumedAt !== undefined ? a : { id: a.id, result: { ...a.result, status } },
+    );
     for (const a of answers) {
       h.applied.set(
         a.id,
-        a.error === undefined ? { id: a.id, state: 'done', result: JSON.stringify(a.result) } : { id: a.id, state: 'failed', result: encodeCommandError(a.error) },
+        a.error === undefined
+          ? { id: a.id, state: 'done', result: JSON.stringify(a.result) }
+          : { id: a.id, state: 'failed', result: encodeCommandError(a.error) },
       );
     }
     await this.finishCommands(answers);

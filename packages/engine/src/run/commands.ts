@@ -173,7 +173,12 @@ function applyApproval(
     // approval.granted/rejected are closed payloads: the delegate is recorded beside them.
     b.add(
       'log.appended',
-      { level: 'info', message: 'approval vote cast on behalf of a named voter', nodeId: iv.nodeId, fields: { voter: identity, principal: cmd.principal, action } },
+      {
+        level: 'info',
+        message: 'approval vote cast on behalf of a named voter',
+        nodeId: iv.nodeId,
+        fields: { voter: identity, principal: cmd.principal, action },
+      },
       iv.nodeId,
     );
   };
@@ -218,7 +223,8 @@ function checkAnswers(iv: InterruptView, value: unknown, validator: ValidatorFac
   const errors: { path: string; message: string }[] = [];
   const ids = new Set(questions.map((q) => q.id));
   for (const q of questions) {
-    if (answers[q.id] === undefined || answers[q.id] === null || answers[q.id] === '') errors.push({ path: `/resumeValue/answers/${q.id}`, message: 'missing answer' });
+    if (answers[q.id] === undefined || answers[q.id] === null || answers[q.id] === '')
+      errors.push({ path: `/resumeValue/answers/${q.id}`, message: 'missing answer' });
     else if (q.schema) {
       try {
         validator(q.schema)(answers[q.id], `answer to ${q.id}`);

@@ -25,7 +25,8 @@ export function interruptAnswer(state: RunState, nodeId: string, req: InterruptR
     .filter((i) => i.nodeId === nodeId && i.key === key)
     .at(-1);
   if (iv?.status === 'resolved') return structuredClone(iv.resumeValue);
-  if (iv?.status === 'expired') throw new NodeError('interrupt_expired', `The ${iv.kind} interrupt timed out without a resolution.`, { interruptId: iv.interruptId });
+  if (iv?.status === 'expired')
+    throw new NodeError('interrupt_expired', `The ${iv.kind} interrupt timed out without a resolution.`, { interruptId: iv.interruptId });
   if (iv?.status === 'cancelled') throw new NodeError('interrupt_cancelled', 'The interrupt was cancelled.', { interruptId: iv.interruptId });
   throw new SuspendSignal({ ...req, key });
 }

@@ -9,7 +9,7 @@
  *
  * @see ../../../../docs/decisions/0014-pure-run-state-machine.md
  */
-import { ENGINE_VERSION, WeftError, type WorkflowNode } from '@weft/contract';
+import { ENGINE_VERSION, isTerminalStatus, WeftError, type WorkflowNode } from '@weft/contract';
 import { NodeError, SuspendSignal } from '../nodes.js';
 import { decide, evaluateCondition } from '../scheduler.js';
 import { Batch } from './batch.js';
@@ -52,6 +52,17 @@ export function step(state: RunState, input: StepInput, env: MachineEnv): StepOu
   const b = new Batch(state, input.now);
   const s = state;
   const now = input.now;
+  if (isTerminalStatus(s.proj.status)) {
+    // An ended run changes no more: commands are answered from the folded state alone.
+    for (const { id, cmd } of input.commands ?? []) {
+      try {
+        b.replies.push({ id, result: applyCommand({ rec: s.rec, proj: s.proj }, cmd, env.validator) });
+      } catch (error) {
+        b.replies.push({ id, error });
+      }
+    }
+    return b.output(true);
+  }
   if (input.cancel && !s.cancel) s.cancel = input.cancel;
   for (const key of input.timersFired ?? []) if (s.armed.has(key)) s.armed.set(key, now);
   for (const nodeId of input.childrenEnded ?? []) s.waitingChild.delete(nodeId);
@@ -150,7 +161,11 @@ export function step(state: RunState, input: StepInput, env: MachineEnv): StepOu
       const node = s.graph.byId.get(id) as WorkflowNode;
       const type = env.nodeType(node.typeId);
       if (!type) {
-        failRun(b, { code: 'unsupported_node_type', message: `No implementation for node type ${node.typeId}.`, details: { typeId: node.typeId, nodeId: id } }, id);
+        failRun(
+          b,
+          { code: 'unsupported_node_type', message: `No implementation for node type ${node.typeId}.`, details: { typeId: node.typeId, nodeId: id } },
+          id,
+        );
         return b.output(true);
       }
       const missing = [...(type.requires ?? []), ...(node.requires ?? [])].find((c) => !env.runtimeCapabilities.has(c));

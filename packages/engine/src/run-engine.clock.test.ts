@@ -1,0 +1,159 @@
+/**
+ * The engine (driver + state machine + memory store) on a {@link ManualClock}: durable timers,
+ * interrupt and run deadlines fire when the clock is advanced, so hour-long waits are tested in
+ * milliseconds, and a restart (a second engine on the same store) keeps every wait.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunEventDoc, WorkflowDefinition } from '@weft/contract';
+import { ManualClock } from './manual-clock.js';
+import { MemoryStore } from './memory-store.js';
+import { BUILTIN_NODES, NodeRegistry, type NodeResult } from './nodes.js';
+import { RunEngine } from './run-engine.js';
+
+const node = (id: string, typeId = 'core.noop', config: Record<string, unknown> = {}) => ({
+  id,
+  typeId,
+  name: id,
+  position: { x: 0, y: 0 },
+  config,
+  inputs: {},
+});
+const wf = (id: string, nodes: ReturnType<typeof node>[], edges: [string, string][] = []): WorkflowDefinition =>
+  ({
+    id,
+    name: id,
+    version: '1',
+    nodes,
+    edges: edges.map(([s, t], i) => ({ id: `e${i}`, sourceNodeId: s, targetNodeId: t })),
+    triggers: [{ id: 'manual', type: 'manual', enabled: true }],
+    variables: [],
+    metadata: {},
+    settings: {},
+  }) as WorkflowDefinition;
+
+const HOUR = 3_600_000;
+const engines: RunEngine[] = [];
+afterEach(async () => {
+  for (const e of engines.splice(0)) await e.stop();
+});
+
+/** Bodies of `test.hold` wait until the test releases them. */
+const held: (() => void)[] = [];
+function registry(): NodeRegistry {
+  const r = new NodeRegistry();
+  for (const n of BUILTIN_NODES) r.register(n);
+  r.register({ typeId: 'test.hold', execute: () => new Promise<NodeResult>((resolve) => held.push(() => resolve({ outputs: {} }))) });
+  return r;
+}
+
+async function engineOn(store: MemoryStore, clock: ManualClock, defs: WorkflowDefinition[]): Promise<RunEngine> {
+  const e = new RunEngine({ store, clock, registry: registry(), limits: { maxNodeExecutions: 100, maxRunDurationMs: 24 * HOUR } });
+  engines.push(e);
+  for (const d of defs) await e.catalog.register(d, 'test');
+  await e.start();
+  return e;
+}
+
+/** Resolves once the run's log holds an event of `type` (checked on every publish), or fails after 5 s. */
+async function eventually(store: MemoryStore, e: RunEngine, runId: string, type: string): Promise<RunEventDoc[]> {
+  const read = async () => (await store.readEvents(runId, -1, 10_000)).map((x) => JSON.parse(x.json) as RunEventDoc);
+  return new Promise<RunEventDoc[]>((resolve, reject) => {
+    const t = setTimeout(() => {
+      off();
+      void read().then((evs) => reject(new Error(`no ${type} in ${evs.map((x) => x.type).join(', ')}`)));
+    }, 5000);
+    const check = (): void => {
+      void read().then((evs) => {
+        if (!evs.some((x) => x.type === type)) return;
+        clearTimeout(t);
+        off();
+        resolve(evs);
+      });
+    };
+    const off = e.bus.subscribe(runId, check);
+    check();
+  });
+}
+
+describe('RunEngine on a manual clock', () => {
+  it('a 6-hour delay completes when the clock reaches it, and not before', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const e = await engineOn(store, clock, [wf('sleep', [node('d', 'core.delay', { delayMs: 6 * HOUR })])]);
+    const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'sleep' });
+    await eventually(store, e, rec.runId, 'node.started');
+    expect(await store.nextTimerAt()).toBe(clock.now() + 6 * HOUR);
+    clock.advance(6 * HOUR - 1);
+    expect((await store.getRunInternal(rec.runId))?.projection.status).toBe('running');
+    clock.advance(1);
+    const evs = await eventually(store, e, rec.runId, 'run.completed');
+    expect(evs.find((x) => x.type === 'node.completed')?.payload).toMatchObject({ outputs: { delayedMs: 6 * HOUR } });
+    expect(await store.nextTimerAt()).toBeNull();
+  });
+
+  it('an approval with a one-hour timeout fails closed when the hour passed', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const e = await engineOn(store, clock, [wf('gate', [node('gate', 'core.approvalGate', { timeoutMs: HOUR })])]);
+    const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'gate' });
+    await eventually(store, e, rec.runId, 'approval.requested');
+    clock.advance(HOUR);
+    const evs = await eventually(store, e, rec.runId, 'run.failed');
+    expect(evs.find((x) => x.type === 'interrupt.resolved')?.payload).toMatchObject({ resolvedBy: 'system:timeout', outcome: 'rejected' });
+    await expect(
+      e.resolveInterrupt('t', rec.runId, { nodeId: 'gate', resumeValue: { action: 'accept' }, principal: 'alice', via: 'bearer' }),
+    ).rejects.toMatchObject({
+      code: 'interrupt_already_resolved',
+    });
+  });
+
+  it('a run deadline fires on the clock and fails the run with run_timeout', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const e = await engineOn(store, clock, [wf('hold', [node('h', 'test.hold')])]);
+    const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'hold', configurable: { runTimeoutMs: 2 * HOUR } });
+    await eventually(store, e, rec.runId, 'node.started');
+    clock.advance(2 * HOUR);
+    const evs = await eventually(store, e, rec.runId, 'run.failed');
+    expect(evs.map((x) => x.type).slice(-3)).toEqual(['cap.breached', 'node.failed', 'run.failed']);
+    expect(evs.at(-1)?.payload).toMatchObject({ error: { code: 'run_timeout' } });
+  });
+
+  it('a restart keeps a draining pause: the re-executed node finishes, then run.paused, then resume completes', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const defs = [wf('two', [node('h', 'test.hold'), node('next')], [['h', 'next']])];
+    const first = await engineOn(store, clock, defs);
+    const rec = await first.createRun({ tenant: 't', principal: 'p', workflowId: 'two' });
+    await eventually(store, first, rec.runId, 'node.started');
+    await expect(first.pauseRun('t', rec.runId, { drainPolicy: 'drain-current-node', principal: 'p' })).resolves.toMatchObject({ status: 'paused' });
+    await first.stop();
+    held.length = 0;
+    // A second process on the same store: it folds the log, sees the pause still draining.
+    const second = await engineOn(store, clock, defs);
+    await second.start();
+    await expect.poll(() => held.length, { timeout: 5000 }).toBe(1);
+    held.shift()?.();
+    const paused = await eventually(store, second, rec.runId, 'run.paused');
+    expect(paused.map((x) => x.type).filter((t) => !t.startsWith('weft.'))).toEqual(['run.started', 'node.started', 'node.completed', 'run.paused']);
+    await expect(second.resumeRun('t', rec.runId, { principal: 'p' })).resolves.toMatchObject({ status: 'running' });
+    await eventually(store, second, rec.runId, 'run.completed');
+  });
+
+  it('a sub-workflow parent waits for its child approval, then completes with the child', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const e = await engineOn(store, clock, [
+      wf('child', [node('gate', 'core.approvalGate')]),
+      wf('parent', [{ ...node('call', 'core.subWorkflow', { workflowId: 'child' }) }]),
+    ]);
+    const parent = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'parent' });
+    const dispatched = await eventually(store, e, parent.runId, 'node.dispatched');
+    const childRunId = (dispatched.find((x) => x.type === 'node.dispatched')?.payload as { childRunId: string }).childRunId;
+    await eventually(store, e, childRunId, 'approval.requested');
+    await e.resolveInterrupt('t', childRunId, { nodeId: 'gate', resumeValue: { action: 'accept' }, principal: 'alice', via: 'bearer' });
+    await eventually(store, e, childRunId, 'run.completed');
+    const evs = await eventually(store, e, parent.runId, 'run.completed');
+    expect(evs.filter((x) => x.nodeId === 'call').map((x) => x.type)).toEqual(['node.started', 'node.dispatched', 'node.completed']);
+  });
+});
