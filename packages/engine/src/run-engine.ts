@@ -8,15 +8,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  ENGINE_VERSION,
-  EVENT_SCHEMA_VERSION,
   TERMINAL_STATUSES,
   WeftError,
   compileValidator,
   createAjv,
   type RunEventDoc,
   type RunStatus,
-  type Scope,
   type WorkflowDefinition,
   type WorkflowNode,
 } from '@weft/contract';
@@ -30,25 +27,24 @@ import {
   COMMAND_DONE_CHANNEL,
   EVENTS_CHANNEL,
   LeaseLostError,
-  StoreUnavailableError,
   randomIds,
   systemClock,
   type CancelTimer,
   type Clock,
   type Ids,
   type CommandOutcome,
-  type CommandRow,
   type EncodedEvent,
   type IdempotencyCompletion,
   type IdempotentResponse,
-  type InterruptView,
   type Notifier,
   type RecordRedactor,
   type RunRecord,
   type Store,
-  type TimerChanges,
 } from './ports.js';
+import { CommandBus, outcomeOf } from './run/command-bus.js';
 import { applyCommand } from './run/commands.js';
+import { EventRelay } from './run/event-relay.js';
+import { KnownValuesRedactor, RunInputs } from './run/run-inputs.js';
 import { interruptAnswer } from './run/interrupts.js';
 import { type MachineEnv, nodeInputs, step } from './run/machine.js';
 import { makeState, type RunState } from './run/state.js';
@@ -58,6 +54,7 @@ import { WorkflowCatalog } from './workflow-catalog.js';
 
 export { DELEGATE_SCOPE, type CommandResult, type RunCommand } from './run/types.js';
 export { maskVariables } from './run/machine.js';
+export { CONFIGURABLE_KEYS } from './run/run-inputs.js';
 
 /** Host-wide limits; advertised in discovery and enforced here. */
 export interface EngineLimits {
@@ -122,46 +119,6 @@ export interface CreateRunIdempotency {
   respond: (rec: RunRecord) => IdempotentResponse;
 }
 
-/** Reserved `configurable` keys this host enforces, with their shape. */
-export const CONFIGURABLE_KEYS = {
-  recursionLimit: { type: 'integer', min: 1, description: 'Cap on node executions for this run (min with limits.maxNodeExecutions).' },
-  runTimeoutMs: { type: 'integer', min: 1, description: 'Wall-clock limit for this run in ms (min with limits.maxRunDurationMs).' },
-} as const;
-
-/** A command accepted by this process, waiting for its outcome. */
-interface CommandWaiter {
-  resolve: (r: CommandResult) => void;
-  reject: (e: unknown) => void;
-}
-
-/** Encodes an error for a command row: the closed envelope and headers only, never internals. */
-function encodeCommandError(e: unknown): string {
-  if (e instanceof WeftError) return JSON.stringify({ code: e.code, message: e.message, details: e.details, headers: e.headers });
-  if (e instanceof StoreUnavailableError || e instanceof LeaseLostError) {
-    return JSON.stringify({
-      code: 'service_unavailable',
-      message: 'The run is temporarily unavailable; retry shortly.',
-      details: { retryAfter: 1 },
-      headers: { 'retry-after': '1' },
-    });
-  }
-  return JSON.stringify({ code: 'internal_error', message: 'The command failed.' });
-}
-
-/** The answer recorded on a finished command row: its result, or the error it threw. */
-function decodeOutcome(row: CommandRow): CommandResult {
-  if (row.state === 'done') return JSON.parse(row.result ?? '{}') as CommandResult;
-  const e = JSON.parse(row.result ?? '{}') as {
-    code?: WeftError['code'];
-    message?: string;
-    details?: Record<string, unknown>;
-    headers?: Record<string, string>;
-  };
-  throw new WeftError(e.code ?? 'internal_error', e.message ?? 'The command failed.', e.details, e.headers);
-}
-
-const COMMAND_TIMEOUT = Symbol('command timeout');
-
 /** A node body's outcome as it arrived, with the token of the body that produced it. */
 interface Settled {
   nodeId: string;
@@ -191,33 +148,6 @@ interface HotRun {
 
 const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as { then?: unknown })?.then === 'function';
 
-/** The fallback {@link RecordRedactor}: masks the JSON-escaped form of known values only. */
-class KnownValuesRedactor implements RecordRedactor {
-  private readonly needles: string[];
-  constructor(values: Iterable<string> = []) {
-    this.needles = [...values].filter((s) => s.length >= 4).map((s) => JSON.stringify(s).slice(1, -1));
-  }
-  withSecrets(values: Iterable<string>): RecordRedactor {
-    return new KnownValuesRedactor(values);
-  }
-  redactJson(json: string): string {
-    let out = json;
-    for (const n of this.needles) if (out.includes(n)) out = out.split(n).join('[REDACTED]');
-    return out;
-  }
-  redact<T>(value: T): T {
-    return value;
-  }
-}
-
-const TYPE_CHECKS: Record<string, (v: unknown) => boolean> = {
-  string: (v) => typeof v === 'string',
-  number: (v) => typeof v === 'number' && Number.isFinite(v),
-  boolean: (v) => typeof v === 'boolean',
-  object: (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
-  array: (v) => Array.isArray(v),
-};
-
 export class RunEngine {
   readonly bus = new EventBus();
   readonly catalog: WorkflowCatalog;
@@ -234,19 +164,15 @@ export class RunEngine {
   private readonly active = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, () => void>();
   private readonly dirty = new Set<string>();
-  private readonly configurableValidators = new Map<string, (v: unknown, what?: string) => unknown>();
+  private readonly inputs: RunInputs;
   private readonly resumeValidators = new Map<string, (v: unknown, what?: string) => unknown>();
-  /** Commands this process accepted, by command id. */
-  private readonly cmdWaiters = new Map<string, CommandWaiter>();
   /** Runs that may have pending command rows (or a cancel requested elsewhere). */
   private readonly commandRuns = new Set<string>();
-  /** Per-run chains relaying other processes' events to local subscribers. */
-  private readonly relays = new Map<string, Promise<void>>();
+  private readonly commands: CommandBus;
+  private readonly relay: EventRelay;
   private readonly notifier: Notifier;
   private readonly commandTimeoutMs: number;
   private unlisten: (() => void)[] = [];
-  /** Appends committed in this turn of the event loop, notified together. */
-  private eventNotices: string[] = [];
   private readonly ajv = createAjv();
   private cancelTimer: CancelTimer | undefined;
   private readonly ids: Ids;
@@ -266,9 +192,24 @@ export class RunEngine {
     this.leaseTtlMs = opts.leaseTtlMs ?? 5_000;
     this.log = opts.logger ?? silentLogger;
     this.redactor = opts.redactor ?? new KnownValuesRedactor();
+    this.inputs = new RunInputs(this.redactor);
     this.notifier = opts.notifier ?? new InProcessNotifier();
     this.commandTimeoutMs = opts.commandTimeoutMs ?? this.leaseTtlMs + 5000;
     this.catalog = new WorkflowCatalog(this.store, this.registry, this.clock);
+    this.commands = new CommandBus({
+      store: this.store,
+      notifier: this.notifier,
+      now: () => this.clock.now(),
+      newId: () => this.ids.commandId(),
+      timeoutMs: this.commandTimeoutMs,
+      retryMs: Math.max(250, Math.floor(this.leaseTtlMs / 3)),
+      wake: (runId) => {
+        this.commandRuns.add(runId);
+        this.wake(runId);
+      },
+      warn: (o, m) => this.log.warn(o, m),
+    });
+    this.relay = new EventRelay(this.bus, this.store, this.notifier, (o, m) => this.log.warn(o, m));
     this.env = { nodeType: (typeId) => this.registry.get(typeId), runtimeCapabilities: this.runtimeCapabilities, validator: this.validator };
   }
 
@@ -280,8 +221,8 @@ export class RunEngine {
     if (this.store.shared) {
       this.unlisten.push(
         await this.notifier.listen(COMMANDS_CHANNEL, (p) => this.onCommandNotice(p)),
-        await this.notifier.listen(COMMAND_DONE_CHANNEL, (p) => this.onCommandDone(p)),
-        await this.notifier.listen(EVENTS_CHANNEL, (p) => this.onEventsNotice(p)),
+        await this.notifier.listen(COMMAND_DONE_CHANNEL, (p) => this.commands.onDone(p)),
+        await this.notifier.listen(EVENTS_CHANNEL, (p) => this.relay.onNotice(p)),
       );
     }
     // The first heartbeat at once: it marks this process live (idempotency claims it makes are
@@ -318,9 +259,7 @@ export class RunEngine {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const u of this.unlisten.splice(0)) u();
-    for (const w of this.cmdWaiters.values())
-      w.reject(new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' }));
-    this.cmdWaiters.clear();
+    this.commands.rejectAll(new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' }));
     for (const i of this.intervals) clearInterval(i);
     this.intervals = [];
     this.cancelTimer?.();
@@ -359,8 +298,8 @@ export class RunEngine {
         nodeId: run.gated.nodeId,
       });
     }
-    const variables = this.seedVariables(def, this.redactInputs(def, p.inputs ?? {}));
-    const configurable = this.checkConfigurable(wf.hash, def, p.configurable ?? {});
+    const variables = this.inputs.seedVariables(def, this.inputs.redactInputs(def, p.inputs ?? {}));
+    const configurable = this.inputs.checkConfigurable(wf.hash, def, p.configurable ?? {});
     const graph = this.catalog.graphOf(wf);
     const now = this.clock.now();
     const rec: RunRecord = {
@@ -399,7 +338,7 @@ export class RunEngine {
     if (!rec || TERMINAL_STATUSES.has(rec.projection.status)) return rec;
     const h = this.hot.get(runId);
     if (h && rec.cancelRequested) h.cancel = rec.cancelRequested;
-    else if (this.store.shared) this.notifyCommand(runId);
+    else if (this.store.shared) this.commands.notifyRun(runId);
     this.wake(runId);
     const driving = this.active.get(runId);
     if (driving && wait) {
@@ -452,125 +391,7 @@ export class RunEngine {
     // No driver for finished runs: answer from the folded state (throws, or an idempotent replay).
     if (TERMINAL_STATUSES.has(rec.projection.status)) return applyCommand({ rec, proj: rec.projection }, cmd, this.validator);
     if (this.stopped) throw new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' });
-    const id = this.ids.commandId();
-    const outcome = new Promise<CommandResult>((resolve, reject) => this.cmdWaiters.set(id, { resolve, reject }));
-    try {
-      await this.store.enqueueCommand({
-        id,
-        runId,
-        tenant: rec.tenant,
-        kind: cmd.kind,
-        payload: JSON.stringify(cmd),
-        principal: cmd.principal,
-        createdAt: this.clock.now(),
-      });
-    } catch (e) {
-      this.cmdWaiters.delete(id);
-      throw e;
-    }
-    this.commandRuns.add(runId);
-    this.wake(runId);
-    if (this.store.shared) this.notifyCommand(runId);
-    return this.awaitCommand(id, runId, outcome);
-  }
-
-  /** Tells the other processes that run `runId` has a new command (or a cancel request). */
-  private notifyCommand(runId: string): void {
-    this.notifier.notify(COMMANDS_CHANNEL, runId).catch((e: unknown) => this.log.warn({ err: String(e) }, 'command notification failed'));
-  }
-
-  /**
-   * Waits for a command's outcome. On a shared store it also retries taking the run (its
-   * owner may have died) and re-reads the row (a notification may have been missed). Past
-   * the deadline the command is withdrawn if still pending, and the row's final state answers.
-   */
-  private async awaitCommand(id: string, runId: string, outcome: Promise<CommandResult>): Promise<CommandResult> {
-    let timer: NodeJS.Timeout | undefined;
-    let retry: NodeJS.Timeout | undefined;
-    try {
-      return await new Promise<CommandResult>((resolve, reject) => {
-        outcome.then(resolve, reject);
-        timer = setTimeout(() => reject(COMMAND_TIMEOUT), this.commandTimeoutMs);
-        if (this.store.shared) {
-          retry = setInterval(
-            () => {
-              this.commandRuns.add(runId);
-              this.wake(runId);
-              this.settleFromRow(id);
-            },
-            Math.max(250, Math.floor(this.leaseTtlMs / 3)),
-          );
-        }
-      });
-    } catch (e) {
-      if (e !== COMMAND_TIMEOUT) throw e;
-      this.cmdWaiters.delete(id);
-      const unavailable = new WeftError(
-        'service_unavailable',
-        'No host process applied the command in time; retry shortly.',
-        { retryAfter: 1 },
-        { 'retry-after': '1' },
-      );
-      await this.store.finishCommands([{ id, state: 'failed', result: encodeCommandError(unavailable) }], this.clock.now()).catch(() => undefined);
-      const row = await this.store.getCommand(id).catch(() => undefined);
-      if (!row || row.state === 'pending') throw unavailable;
-      return decodeOutcome(row);
-    } finally {
-      if (timer) clearTimeout(timer);
-      if (retry) clearInterval(retry);
-    }
-  }
-
-  /** Settles a local waiter from its row once another process recorded the outcome. */
-  private settleFromRow(id: string): void {
-    if (!this.cmdWaiters.has(id)) return;
-    this.store.getCommand(id).then(
-      (row) => {
-        const w = this.cmdWaiters.get(id);
-        if (!row || row.state === 'pending' || !w) return;
-        this.cmdWaiters.delete(id);
-        try {
-          w.resolve(decodeOutcome(row));
-        } catch (e) {
-          w.reject(e);
-        }
-      },
-      (e: unknown) => this.log.warn({ err: String(e) }, 'reading a command outcome failed'),
-    );
-  }
-
-  /** Records command outcomes, answers this process's waiters and tells the others. */
-  private async finishCommands(applied: readonly CommandReply[]): Promise<void> {
-    if (applied.length === 0) return;
-    const outcomes: CommandOutcome[] = applied.map((a) =>
-      a.error === undefined
-        ? { id: a.id, state: 'done', result: JSON.stringify(a.result) }
-        : { id: a.id, state: 'failed', result: encodeCommandError(a.error) },
-    );
-    try {
-      await this.store.finishCommands(outcomes, this.clock.now());
-    } catch (e) {
-      // The effects are committed; the rows stay pending and are re-recorded by a later step
-      // (see HotRun.applied). Local callers still get their answer now.
-      this.log.warn({ err: String(e) }, 'recording command outcomes failed');
-    }
-    let remote = false;
-    for (const a of applied) {
-      const w = this.cmdWaiters.get(a.id);
-      if (!w) {
-        remote = true;
-        continue;
-      }
-      this.cmdWaiters.delete(a.id);
-      if (a.error === undefined) w.resolve(a.result as CommandResult);
-      else w.reject(a.error);
-    }
-    if (remote && this.store.shared) {
-      for (const a of applied) {
-        if (this.cmdWaiters.has(a.id)) continue;
-        this.notifier.notify(COMMAND_DONE_CHANNEL, a.id).catch((e: unknown) => this.log.warn({ err: String(e) }, 'command notification failed'));
-      }
-    }
+    return this.commands.submit(runId, rec.tenant, cmd);
   }
 
   /** A command row was written for a run (or `''`: re-check every run this process drives). */
@@ -582,158 +403,10 @@ export class RunEngine {
     }
   }
 
-  /** Another process recorded a command outcome (or `''`: re-check every waiting command). */
-  private onCommandDone(id: string): void {
-    if (id === '') for (const k of this.cmdWaiters.keys()) this.settleFromRow(k);
-    else this.settleFromRow(id);
-  }
-
-  /**
-   * Another process appended events (`<runId>:<from>:<to>`): when this process has live
-   * subscribers for the run, read the log after the last delivered sequence and publish it
-   * locally, in order, once (`''`: catch up every subscribed run).
-   */
-  private onEventsNotice(payload: string): void {
-    if (payload === '') {
-      for (const runId of this.bus.runs()) this.queueRelay(runId, undefined);
-      return;
-    }
-    for (const line of payload.split('\n')) {
-      const m = /^(.+):(\d+):(\d+)$/.exec(line);
-      if (!m) continue;
-      const runId = m[1] as string;
-      if (!this.bus.has(runId)) continue;
-      const last = this.bus.lastSequence(runId);
-      if (last !== undefined && last >= Number(m[3])) continue;
-      this.queueRelay(runId, Number(m[2]));
-    }
-  }
-
-  /**
-   * Tells the other processes about committed events. Notifications are coalesced per turn of
-   * the event loop and sent outside the append's transaction: a NOTIFY inside it would take
-   * Postgres's cluster-wide notify lock across the commit's flush and serialize every append.
-   */
-  private noticeEvents(runId: string, events: EncodedEvent[]): void {
-    const first = events[0]?.sequence ?? 0;
-    this.eventNotices.push(`${runId}:${first}:${first + events.length - 1}`);
-    if (this.eventNotices.length > 1) return;
-    setImmediate(() => {
-      const lines = this.eventNotices.splice(0);
-      // Postgres caps a payload below 8000 bytes.
-      for (let i = 0, chunk: string[] = [], size = 0; i <= lines.length; i++) {
-        const line = lines[i];
-        if (line === undefined || size + line.length + 1 > 7800) {
-          if (chunk.length > 0)
-            this.notifier.notify(EVENTS_CHANNEL, chunk.join('\n')).catch((e: unknown) => this.log.warn({ err: String(e) }, 'event notification failed'));
-          chunk = [];
-          size = 0;
-        }
-        if (line === undefined) break;
-        chunk.push(line);
-        size += line.length + 1;
-      }
-    });
-  }
-
-  private queueRelay(runId: string, from: number | undefined): void {
-    const prev = this.relays.get(runId) ?? Promise.resolve();
-    const next: Promise<void> = prev
-      .then(() => this.relayOnce(runId, from))
-      .catch((e: unknown) => this.log.warn({ runId, err: String(e) }, 'event relay failed'))
-      .finally(() => {
-        if (this.relays.get(runId) === next) this.relays.delete(runId);
-      });
-    this.relays.set(runId, next);
-  }
-
-  private async relayOnce(runId: string, from: number | undefined): Promise<void> {
-    const known = this.bus.lastSequence(runId);
-    if (!this.bus.has(runId) || (known === undefined && from === undefined)) return;
-    const events: EncodedEvent[] = [];
-    for (let after = known ?? (from as number) - 1; ; ) {
-      const page = await this.store.readEvents(runId, after, 1000);
-      events.push(...page);
-      if (page.length < 1000) break;
-      after = page[page.length - 1]?.sequence ?? after;
-    }
-    if (events.length === 0) return;
-    const rec = await this.store.getRunInternal(runId);
-    // This process may have published some meanwhile (it took the run over): skip those.
-    const floor = this.bus.lastSequence(runId) ?? -1;
-    const fresh = events.filter((e) => e.sequence > floor);
-    if (rec && fresh.length > 0) this.bus.publish(runId, fresh, rec.projection);
-  }
-
   /** The status a client should see: `cancelling` while a cancel is pending. */
   static visibleStatus(rec: RunRecord): RunStatus {
     if (rec.cancelRequested && !TERMINAL_STATUSES.has(rec.projection.status)) return 'cancelling';
     return rec.projection.status;
-  }
-
-  /**
-   * Credential-shaped input values are scrubbed before the run row is written, so nodes see the
-   * marker too; declared-sensitive inputs are kept for nodes (masked by name and scrubbed by
-   * value in everything recorded instead).
-   */
-  private redactInputs(def: WorkflowDefinition, inputs: Record<string, unknown>): Record<string, unknown> {
-    const sensitive = new Set(def.variables.filter((v) => v.sensitive).map((v) => v.name));
-    let out: Record<string, unknown> | undefined;
-    for (const [k, v] of Object.entries(inputs)) {
-      if (sensitive.has(k)) continue;
-      const r = this.redactor.redact(v);
-      if (r !== v) (out ??= { ...inputs })[k] = r;
-    }
-    return out ?? inputs;
-  }
-
-  private seedVariables(def: WorkflowDefinition, inputs: Record<string, unknown>): Record<string, unknown> {
-    const vars: Record<string, unknown> = {};
-    const errors: { path: string; message: string }[] = [];
-    for (const v of def.variables) if (v.defaultValue !== undefined) vars[v.name] = structuredClone(v.defaultValue);
-    Object.assign(vars, inputs);
-    for (const v of def.variables) {
-      const val = vars[v.name];
-      if (val === undefined) {
-        if (v.required) errors.push({ path: `/inputs/${v.name}`, message: 'required input is missing' });
-        continue;
-      }
-      const check = TYPE_CHECKS[v.type];
-      if (check && !check(val)) errors.push({ path: `/inputs/${v.name}`, message: `must be of type ${v.type}` });
-    }
-    if (errors.length > 0) throw new WeftError('validation_error', 'The run inputs are invalid.', { errors });
-    return vars;
-  }
-
-  private checkConfigurable(hash: string, def: WorkflowDefinition, cfg: Record<string, unknown>): Record<string, unknown> {
-    const errors: { path: string; message: string }[] = [];
-    if (def.configurableSchema) {
-      let validate = this.configurableValidators.get(hash);
-      if (!validate) {
-        try {
-          validate = compileValidator<unknown>(def.configurableSchema, this.ajv);
-        } catch {
-          throw new WeftError('validation_error', 'The workflow configurableSchema cannot be compiled.', { workflowId: def.id });
-        }
-        this.configurableValidators.set(hash, validate);
-      }
-      try {
-        validate(cfg, 'configurable object');
-      } catch (e) {
-        if (e instanceof WeftError) throw new WeftError('validation_error', 'configurable does not match the workflow configurableSchema.', e.details);
-        throw e;
-      }
-    } else {
-      for (const k of Object.keys(cfg)) if (!(k in CONFIGURABLE_KEYS)) errors.push({ path: `/configurable/${k}`, message: 'unknown configurable key' });
-    }
-    for (const [k, spec] of Object.entries(CONFIGURABLE_KEYS)) {
-      const v = cfg[k];
-      if (v === undefined) continue;
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < spec.min)
-        errors.push({ path: `/configurable/${k}`, message: `must be an integer ≥ ${spec.min}` });
-    }
-    if (errors.length > 0) throw new WeftError('validation_error', 'The configurable object is invalid.', { errors });
-    return cfg;
   }
 
   // ------------------------------------------------------------------ driving
@@ -867,7 +540,7 @@ export class RunEngine {
         applied.push({ id: row.id, error });
       }
     }
-    await this.finishCommands(applied);
+    await this.commands.finish(applied);
   }
 
   /**
@@ -1060,8 +733,8 @@ export class RunEngine {
       throw e;
     }
     if (events.length > 0) {
-      this.publish(runId, events, h.state.proj);
-      if (this.store.shared) this.noticeEvents(runId, events);
+      this.relay.publish(runId, events, h.state.proj);
+      if (this.store.shared) this.relay.announce(runId, events);
     }
     const status = h.state.proj.status;
     // An interrupt answer carries the status the run reached with it; pause and resume answer
@@ -1069,29 +742,8 @@ export class RunEngine {
     const answers = replies.map((a) =>
       a.result === undefined || a.result.pausedAt !== undefined || a.result.resumedAt !== undefined ? a : { id: a.id, result: { ...a.result, status } },
     );
-    for (const a of answers) {
-      h.applied.set(
-        a.id,
-        a.error === undefined
-          ? { id: a.id, state: 'done', result: JSON.stringify(a.result) }
-          : { id: a.id, state: 'failed', result: encodeCommandError(a.error) },
-      );
-    }
-    await this.finishCommands(answers);
-  }
-
-  /**
-   * Publishes committed events on the local bus. While a relay of another process's earlier
-   * events is still reading (this process just took the run over), the publish waits behind
-   * it so subscribers get the sequences in order.
-   */
-  private publish(runId: string, events: EncodedEvent[], projection: RunRecord['projection']): void {
-    const relaying = this.relays.get(runId);
-    if (!relaying) {
-      this.bus.publish(runId, events, projection);
-      return;
-    }
-    void relaying.then(() => this.bus.publish(runId, events, projection));
+    for (const a of answers) h.applied.set(a.id, outcomeOf(a));
+    await this.commands.finish(answers);
   }
 
   // ------------------------------------------------------------------ sub-workflows
