@@ -169,9 +169,10 @@ export class MemoryStore implements Store {
     return out;
   }
 
-  async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<void> {
-    if (this.commands.has(cmd.id)) throw new Error(`duplicate command ${cmd.id}`);
+  async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<boolean> {
+    if (this.commands.has(cmd.id)) return false;
     this.commands.set(cmd.id, { ...cmd, state: 'pending', result: null });
+    return true;
   }
 
   async pendingCommands(runId: string): Promise<CommandRow[]> {

@@ -391,8 +391,11 @@ export interface RunStore {
   listRecoverableRuns(now: number, limit: number, includeLeased?: boolean): Promise<string[]>;
 
   // commands (run_commands)
-  /** Writes a pending command row. */
-  enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<void>;
+  /**
+   * Writes a pending command row; false (and nothing written) when a row with this id exists —
+   * a command re-sent under the same Idempotency-Key finds its first row.
+   */
+  enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<boolean>;
   /** The pending commands of a run, in the order they were written. */
   pendingCommands(runId: string): Promise<CommandRow[]>;
   /** Records outcomes; a row that is no longer pending is left as it is. */

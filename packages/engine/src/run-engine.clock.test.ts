@@ -157,3 +157,34 @@ describe('RunEngine on a manual clock', () => {
     expect(evs.filter((x) => x.nodeId === 'call').map((x) => x.type)).toEqual(['node.started', 'node.dispatched', 'node.completed']);
   });
 });
+
+describe('RunEngine: a command sent under a key is applied once', () => {
+  it('a retry with the same key answers the first outcome; a row left by a dead process is applied once', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const e = await engineOn(store, clock, [wf('quorum', [node('gate', 'core.approvalGate', { requiredApprovals: 2 })])]);
+    const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'quorum' });
+    await eventually(store, e, rec.runId, 'approval.requested');
+    const vote = (principal: string) => ({ nodeId: 'gate', resumeValue: { action: 'accept' }, principal, via: 'bearer' as const });
+    const first = await e.resolveInterrupt('t', rec.runId, vote('alice'), { commandKey: 'k1' });
+    expect(first.interrupt).toMatchObject({ outcome: 'pending', votes: { granted: 1 } });
+    // The same request again (its idempotency record was lost with the process that took it).
+    await expect(e.resolveInterrupt('t', rec.runId, vote('alice'), { commandKey: 'k1' })).resolves.toEqual(first);
+    // A request whose accepting process died after writing its row: the retry waits for that row.
+    await store.enqueueCommand({
+      id: 'cmd_k2',
+      runId: rec.runId,
+      tenant: 't',
+      kind: 'resolve',
+      payload: JSON.stringify({ kind: 'resolve', ...vote('bob') }),
+      principal: 'bob',
+      createdAt: clock.now(),
+    });
+    const second = await e.resolveInterrupt('t', rec.runId, vote('bob'), { commandKey: 'k2' });
+    expect(second.interrupt).toMatchObject({ outcome: 'accepted', votes: { granted: 2 } });
+    const evs = await eventually(store, e, rec.runId, 'run.completed');
+    expect(evs.filter((x) => x.type === 'approval.granted').map((x) => (x.payload as { principal: string }).principal)).toEqual(['alice', 'bob']);
+    // Once the run ended, the key still answers what it did.
+    await expect(e.resolveInterrupt('t', rec.runId, vote('bob'), { commandKey: 'k2' })).resolves.toMatchObject({ interrupt: { outcome: 'accepted' } });
+  });
+});

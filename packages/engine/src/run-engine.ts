@@ -41,7 +41,7 @@ import {
   type RunRecord,
   type Store,
 } from './ports.js';
-import { CommandBus, outcomeOf } from './run/command-bus.js';
+import { CommandBus, decodeOutcome, outcomeOf } from './run/command-bus.js';
 import { applyCommand } from './run/commands.js';
 import { EventRelay } from './run/event-relay.js';
 import { KnownValuesRedactor, RunInputs } from './run/run-inputs.js';
@@ -108,6 +108,15 @@ export interface CreateRunParams {
   configurable?: Record<string, unknown>;
   tags?: string[];
   metadata?: Record<string, unknown>;
+}
+
+/** How a command was sent. */
+export interface CommandOptions {
+  /**
+   * A key that identifies this request (derived from its Idempotency-Key): the command row is
+   * written under it once, so a retry after a crash finds the first row and its outcome.
+   */
+  commandKey?: string;
 }
 
 /** Idempotency completion written with the run row; the response is built from the record. */
@@ -357,8 +366,9 @@ export class RunEngine {
     tenant: string | null,
     runId: string,
     args: { nodeId?: string; interruptId?: string; resumeValue: unknown; principal: string; via: 'bearer' | 'token'; mayDelegate?: boolean },
+    opts?: CommandOptions,
   ): Promise<CommandResult> {
-    return this.command(tenant, runId, { kind: 'resolve', ...args });
+    return this.command(tenant, runId, { kind: 'resolve', ...args }, opts);
   }
 
   /** Pauses a run (`:pause`). */
@@ -366,13 +376,14 @@ export class RunEngine {
     tenant: string,
     runId: string,
     args: { reason?: string; drainPolicy: 'immediate' | 'drain-current-node'; principal: string },
+    opts?: CommandOptions,
   ): Promise<CommandResult> {
-    return this.command(tenant, runId, { kind: 'pause', ...args });
+    return this.command(tenant, runId, { kind: 'pause', ...args }, opts);
   }
 
   /** Resumes a paused run (`:resume`). */
-  resumeRun(tenant: string, runId: string, args: { reason?: string; principal: string }): Promise<CommandResult> {
-    return this.command(tenant, runId, { kind: 'resume', ...args });
+  resumeRun(tenant: string, runId: string, args: { reason?: string; principal: string }, opts?: CommandOptions): Promise<CommandResult> {
+    return this.command(tenant, runId, { kind: 'resume', ...args }, opts);
   }
 
   /** Reads a run for a signed-token caller (no tenant binding: the token is the authority). */
@@ -385,13 +396,19 @@ export class RunEngine {
    * lease applies it in its next step (woken locally or by a notification); when no live
    * process holds the lease, this one claims the run and applies it itself.
    */
-  private async command(tenant: string | null, runId: string, cmd: RunCommand): Promise<CommandResult> {
+  private async command(tenant: string | null, runId: string, cmd: RunCommand, opts?: CommandOptions): Promise<CommandResult> {
     const rec = tenant === null ? await this.store.getRunInternal(runId) : await this.store.getRun(tenant, runId);
     if (!rec) throw new WeftError('not_found', 'Run not found.');
+    const fixedId = opts?.commandKey === undefined ? undefined : `cmd_${opts.commandKey}`;
+    if (fixedId) {
+      // Sent before under this key: its row answers, even once the run has ended.
+      const row = await this.store.getCommand(fixedId);
+      if (row && row.runId === runId && row.state !== 'pending') return decodeOutcome(row);
+    }
     // No driver for finished runs: answer from the folded state (throws, or an idempotent replay).
     if (TERMINAL_STATUSES.has(rec.projection.status)) return applyCommand({ rec, proj: rec.projection }, cmd, this.validator);
     if (this.stopped) throw new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' });
-    return this.commands.submit(runId, rec.tenant, cmd);
+    return this.commands.submit(runId, rec.tenant, cmd, fixedId);
   }
 
   /** A command row was written for a run (or `''`: re-check every run this process drives). */

@@ -78,6 +78,18 @@ export async function claimOrReplay(
   }
 }
 
+/**
+ * The id a run command sent under an Idempotency-Key is written with: the same request (tenant,
+ * operation, key, body) always names the same command row, so a retry after the accepting
+ * process died finds the first row instead of applying the command again.
+ */
+export function commandKeyOf(tenant: string, route: string, key: string, body: unknown): string {
+  return createHash('sha256')
+    .update(`${tenant}\u0000${route}\u0000${key}\u0000${requestHash(body)}`)
+    .digest('base64url')
+    .slice(0, 32);
+}
+
 /** Stores the final response of a ticket. */
 export async function completeTicket(store: IdempotencyStore, t: IdempotencyTicket, response: IdempotentResponse, retentionMs: number): Promise<void> {
   await store.completeIdempotency({ ...t, response }, retentionMs, Date.now());
@@ -108,13 +120,13 @@ export async function withIdempotency(
   req: FastifyRequest,
   reply: FastifyReply,
   op: IdempotentOperation,
-  exec: () => Promise<Record<string, unknown>>,
+  exec: (sent: { commandKey?: string }) => Promise<Record<string, unknown>>,
 ): Promise<FastifyReply> {
   const key = idempotencyKeyOf(req);
   const ticket = key ? await claimOrReplay(op.store, req, reply, op.tenant, op.route, key, op.body, op.retentionMs) : undefined;
   if (key && !ticket) return reply;
   try {
-    const out = await exec();
+    const out = await exec(key === undefined ? {} : { commandKey: commandKeyOf(op.tenant, op.route, key, op.body) });
     if (ticket) await completeTicket(op.store, ticket, { status: op.status, body: JSON.stringify(out) }, op.retentionMs);
     return reply.code(op.status).send(out);
   } catch (e) {

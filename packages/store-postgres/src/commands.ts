@@ -27,8 +27,9 @@ const SQL = {
 export class PgCommands {
   constructor(private readonly q: PgQuery) {}
 
-  async enqueue(c: Omit<CommandRow, 'state' | 'result'>): Promise<void> {
-    await this.q('cmd_insert', SQL.insert, [c.id, c.runId, c.tenant, c.kind, c.payload, c.principal, c.createdAt]);
+  async enqueue(c: Omit<CommandRow, 'state' | 'result'>): Promise<boolean> {
+    const r = await this.q('cmd_insert', SQL.insert, [c.id, c.runId, c.tenant, c.kind, c.payload, c.principal, c.createdAt]);
+    return r.rowCount === 1;
   }
 
   async pendingOf(runId: string): Promise<CommandRow[]> {

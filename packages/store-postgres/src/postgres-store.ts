@@ -341,8 +341,8 @@ export class PostgresStore implements HostStore {
     }
   }
 
-  async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<void> {
-    await this.cmds.enqueue(cmd);
+  async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<boolean> {
+    return this.cmds.enqueue(cmd);
   }
 
   async pendingCommands(runId: string): Promise<CommandRow[]> {

@@ -29,8 +29,8 @@ export class SqliteCommands {
     });
   }
 
-  enqueue(c: Omit<CommandRow, 'state' | 'result'>): void {
-    this.insert.run(c.id, c.runId, c.tenant, c.kind, c.payload, c.principal, c.createdAt);
+  enqueue(c: Omit<CommandRow, 'state' | 'result'>): boolean {
+    return this.insert.run(c.id, c.runId, c.tenant, c.kind, c.payload, c.principal, c.createdAt).changes === 1;
   }
 
   pendingOf(runId: string): CommandRow[] {

@@ -221,8 +221,8 @@ export class SqliteStore implements HostStore {
     return (this.preparedCommands ??= new SqliteCommands(this.db));
   }
 
-  async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<void> {
-    this.cmds.enqueue(cmd);
+  async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<boolean> {
+    return this.cmds.enqueue(cmd);
   }
 
   async pendingCommands(runId: string): Promise<CommandRow[]> {

@@ -41,7 +41,7 @@ export function outcomeOf(a: CommandReply): CommandOutcome {
 }
 
 /** The answer recorded on a finished command row: its result, or the error it threw. */
-function decodeOutcome(row: CommandRow): CommandResult {
+export function decodeOutcome(row: CommandRow): CommandResult {
   if (row.state === 'done') return JSON.parse(row.result ?? '{}') as CommandResult;
   const e = JSON.parse(row.result ?? '{}') as {
     code?: WeftError['code'];
@@ -74,12 +74,32 @@ export class CommandBus {
   private readonly waiters = new Map<string, { resolve: (r: CommandResult) => void; reject: (e: unknown) => void }>();
   constructor(private readonly o: CommandBusOptions) {}
 
-  /** Writes the command as a row, wakes the run's owner and waits for the outcome. */
-  async submit(runId: string, tenant: string, cmd: RunCommand): Promise<CommandResult> {
-    const id = this.o.newId();
+  /**
+   * Writes the command as a row, wakes the run's owner and waits for the outcome. With a fixed
+   * `id` (derived from an Idempotency-Key) a row already written under it is not written again:
+   * its recorded outcome answers, or its pending outcome is awaited — so a request retried
+   * after the accepting process died never applies the command twice.
+   */
+  async submit(runId: string, tenant: string, cmd: RunCommand, fixedId?: string): Promise<CommandResult> {
+    const id = fixedId ?? this.o.newId();
     const outcome = new Promise<CommandResult>((resolve, reject) => this.waiters.set(id, { resolve, reject }));
     try {
-      await this.o.store.enqueueCommand({ id, runId, tenant, kind: cmd.kind, payload: JSON.stringify(cmd), principal: cmd.principal, createdAt: this.o.now() });
+      const written = await this.o.store.enqueueCommand({
+        id,
+        runId,
+        tenant,
+        kind: cmd.kind,
+        payload: JSON.stringify(cmd),
+        principal: cmd.principal,
+        createdAt: this.o.now(),
+      });
+      if (!written) {
+        const row = await this.o.store.getCommand(id);
+        if (row && row.state !== 'pending') {
+          this.waiters.delete(id);
+          return decodeOutcome(row);
+        }
+      }
     } catch (e) {
       this.waiters.delete(id);
       throw e;

@@ -64,7 +64,7 @@ const idempotent = (
   route: string,
   body: unknown,
   status: number,
-  exec: () => Promise<Record<string, unknown>>,
+  exec: (sent: { commandKey?: string }) => Promise<Record<string, unknown>>,
 ): Promise<FastifyReply> =>
   withIdempotency(req, reply, { store: ctx.store, retentionMs: ctx.config.idempotencyRetentionMs, tenant, route, body, status }, exec);
 
@@ -85,14 +85,13 @@ export function registerInterruptRoutes(app: WeftApp, ctx: HostContext): void {
     const nodeId = params.nodeId;
     if (nodeId.length === 0 || nodeId.length > 512) throw new WeftError('not_found', 'No interrupt for this node.');
     const route = `POST /v1/runs/${runId}/${legacy ? 'approvals' : 'interrupts'}/${nodeId}`;
-    return idempotent(ctx, req, reply, p.tenant, route, body, 200, async () => {
-      const r = await engine.resolveInterrupt(p.tenant, runId, {
-        nodeId,
-        resumeValue,
-        principal: p.principal,
-        via: 'bearer',
-        mayDelegate: p.scopes.has(DELEGATE_SCOPE),
-      });
+    return idempotent(ctx, req, reply, p.tenant, route, body, 200, async (sent) => {
+      const r = await engine.resolveInterrupt(
+        p.tenant,
+        runId,
+        { nodeId, resumeValue, principal: p.principal, via: 'bearer', mayDelegate: p.scopes.has(DELEGATE_SCOPE) },
+        sent,
+      );
       // A delegated vote is audited under the authenticated principal, naming the voter.
       const details = { nodeId, interruptId: r.interruptId ?? null, status: r.status, via: 'bearer', ...(r.voter ? { voter: r.voter } : {}) };
       await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'interrupt.resolved', target: runId, details });
@@ -167,13 +166,13 @@ export function registerInterruptRoutes(app: WeftApp, ctx: HostContext): void {
   app.post('/v1/interrupts/:token', { schema: ROUTE_SCHEMAS['POST /v1/interrupts/:token'] }, async (req, reply) => {
     const { rec, iv } = await tokenTarget(req.params.token);
     const body = validateResolve(req.body ?? undefined);
-    return idempotent(ctx, req, reply, rec.tenant, `POST /v1/interrupts/${iv.interruptId}`, body, 200, async () => {
-      const r = await engine.resolveInterrupt(null, rec.runId, {
-        interruptId: iv.interruptId,
-        resumeValue: body.resumeValue,
-        principal: `token:${iv.interruptId}`,
-        via: 'token',
-      });
+    return idempotent(ctx, req, reply, rec.tenant, `POST /v1/interrupts/${iv.interruptId}`, body, 200, async (sent) => {
+      const r = await engine.resolveInterrupt(
+        null,
+        rec.runId,
+        { interruptId: iv.interruptId, resumeValue: body.resumeValue, principal: `token:${iv.interruptId}`, via: 'token' },
+        sent,
+      );
       await ctx.audit.append({
         tenant: rec.tenant,
         principal: `token:${iv.interruptId}`,
@@ -193,12 +192,13 @@ export function registerInterruptRoutes(app: WeftApp, ctx: HostContext): void {
     const runId = pathId(m[1] as string, 'runId');
     if (m[2] === 'pause') {
       const body = validatePause(req.body ?? {});
-      return idempotent(ctx, req, reply, p.tenant, `POST /v1/runs/${runId}:pause`, body, 202, async () => {
-        const r = await engine.pauseRun(p.tenant, runId, {
-          drainPolicy: body.drainPolicy ?? 'drain-current-node',
-          principal: p.principal,
-          ...(body.reason === undefined ? {} : { reason: body.reason }),
-        });
+      return idempotent(ctx, req, reply, p.tenant, `POST /v1/runs/${runId}:pause`, body, 202, async (sent) => {
+        const r = await engine.pauseRun(
+          p.tenant,
+          runId,
+          { drainPolicy: body.drainPolicy ?? 'drain-current-node', principal: p.principal, ...(body.reason === undefined ? {} : { reason: body.reason }) },
+          sent,
+        );
         await ctx.audit.append({
           tenant: p.tenant,
           principal: p.principal,
@@ -210,8 +210,8 @@ export function registerInterruptRoutes(app: WeftApp, ctx: HostContext): void {
       });
     }
     const body = validateResume(req.body ?? {});
-    return idempotent(ctx, req, reply, p.tenant, `POST /v1/runs/${runId}:resume`, body, 202, async () => {
-      const r = await engine.resumeRun(p.tenant, runId, { principal: p.principal, ...(body.reason === undefined ? {} : { reason: body.reason }) });
+    return idempotent(ctx, req, reply, p.tenant, `POST /v1/runs/${runId}:resume`, body, 202, async (sent) => {
+      const r = await engine.resumeRun(p.tenant, runId, { principal: p.principal, ...(body.reason === undefined ? {} : { reason: body.reason }) }, sent);
       await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.resumed', target: runId });
       return { runId, status: 'running', resumedAt: r.resumedAt };
     });

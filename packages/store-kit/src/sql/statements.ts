@@ -25,7 +25,7 @@ export function sharedStatements(d: SqlDialect) {
     dueTimers: `SELECT run_id, key, fire_at FROM timers WHERE fire_at <= ${$(1)} ORDER BY fire_at, run_id, key LIMIT ${$(2)}`,
     nextTimer: 'SELECT min(fire_at) AS fire_at FROM timers',
     // commands: (id, runId, tenant, kind, payload, principal, createdAt) / (runId) / (id)
-    commandInsert: `INSERT INTO run_commands (id, run_id, tenant, kind, payload, principal, created_at, state) VALUES (${$(1)}, ${$(2)}, ${$(3)}, ${$(4)}, ${$(5)}, ${$(6)}, ${$(7)}, 'pending')`,
+    commandInsert: `INSERT INTO run_commands (id, run_id, tenant, kind, payload, principal, created_at, state) VALUES (${$(1)}, ${$(2)}, ${$(3)}, ${$(4)}, ${$(5)}, ${$(6)}, ${$(7)}, 'pending') ON CONFLICT (id) DO NOTHING`,
     commandsPending: `SELECT ${COMMAND_COLUMNS} FROM run_commands WHERE run_id = ${$(1)} AND state = 'pending' ORDER BY seq`,
     commandGet: `SELECT ${COMMAND_COLUMNS} FROM run_commands WHERE id = ${$(1)}`,
     // idempotency: (tenant, route, key[, owner]) / (now)
