@@ -11,6 +11,7 @@ import {
   type CommandOutcome,
   type CommandRow,
   type EncodedEvent,
+  type FinishedCommands,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
   type IdempotencyCompletion,
@@ -94,7 +95,14 @@ export class MemoryStore implements Store {
     return rows.slice(0, q.limit).map(clone);
   }
 
-  async appendEvents(runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers?: TimerChanges): Promise<void> {
+  async appendEvents(
+    runId: string,
+    epoch: number,
+    events: EncodedEvent[],
+    projection: RunProjection,
+    timers?: TimerChanges,
+    finished?: FinishedCommands,
+  ): Promise<void> {
     const run = this.runs.get(runId);
     if (!run || run.leaseEpoch !== epoch) throw new LeaseLostError(runId);
     const log = this.events.get(runId) as EncodedEvent[];
@@ -111,6 +119,7 @@ export class MemoryStore implements Store {
       run.cancelRequested = run.cancelRequested ?? null;
     }
     this.applyTimers(runId, timers);
+    if (finished) this.finish(finished.outcomes);
   }
 
   private applyTimers(runId: string, t: TimerChanges | undefined): void {
@@ -182,6 +191,10 @@ export class MemoryStore implements Store {
   }
 
   async finishCommands(outcomes: readonly CommandOutcome[], _now: number): Promise<void> {
+    this.finish(outcomes);
+  }
+
+  private finish(outcomes: readonly CommandOutcome[]): void {
     for (const o of outcomes) {
       const c = this.commands.get(o.id);
       if (c?.state === 'pending') this.commands.set(o.id, { ...c, state: o.state, result: o.result });

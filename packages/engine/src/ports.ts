@@ -319,6 +319,12 @@ export interface CommandRow {
   result: string | null;
 }
 
+/** Command outcomes recorded with an append, and when. */
+export interface FinishedCommands {
+  outcomes: readonly CommandOutcome[];
+  now: number;
+}
+
 /** The outcome of one command, recorded by the process that applied it. */
 export interface CommandOutcome {
   id: string;
@@ -362,10 +368,18 @@ export interface RunStore {
   listRuns(tenant: string, q: RunListQuery): Promise<RunRecord[]>;
   /**
    * Appends events under lease fencing: fails with {@link LeaseLostError} unless the run's
-   * lease epoch is `epoch`. Sequences must continue the log exactly. Projection, timers and
-   * events commit together.
+   * lease epoch is `epoch`. Sequences must continue the log exactly. Projection, timers,
+   * events and the outcomes of the commands the step applied commit together (an outcome only
+   * finishes a row that is still pending).
    */
-  appendEvents(runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers?: TimerChanges): Promise<void>;
+  appendEvents(
+    runId: string,
+    epoch: number,
+    events: EncodedEvent[],
+    projection: RunProjection,
+    timers?: TimerChanges,
+    finished?: FinishedCommands,
+  ): Promise<void>;
   /** Events with sequence > `afterSequence`, ascending, at most `limit`. */
   readEvents(runId: string, afterSequence: number, limit: number): Promise<EncodedEvent[]>;
   /** Marks a non-terminal run as cancel-requested. Returns the updated row (tenant-bound). */

@@ -736,12 +736,25 @@ export class RunEngine {
     return undefined;
   }
 
+  /**
+   * Commits a step: events, projection, timer changes and the outcomes of the commands it
+   * applied in one append, so a command's effect and its recorded answer are never apart.
+   * Then publishes, and answers the callers waiting here (and tells those elsewhere).
+   */
   private async commit(h: HotRun, events: EncodedEvent[], timers: TimerPlan, replies: CommandReply[]): Promise<void> {
     const runId = h.state.rec.runId;
-    if (events.length === 0 && timers.set.length === 0 && timers.clear.length === 0 && !timers.clearAll && replies.length === 0) return;
+    const changes = events.length > 0 || timers.set.length > 0 || timers.clear.length > 0 || timers.clearAll;
+    if (!changes && replies.length === 0) return;
+    const status = h.state.proj.status;
+    // An interrupt answer carries the status the run reached with it; pause and resume answer
+    // the transition they made (`paused`, `running`) as the wire contract fixes.
+    const answers = replies.map((a) =>
+      a.result === undefined || a.result.pausedAt !== undefined || a.result.resumedAt !== undefined ? a : { id: a.id, result: { ...a.result, status } },
+    );
+    const outcomes = answers.map(outcomeOf);
     try {
-      if (events.length > 0 || timers.set.length > 0 || timers.clear.length > 0 || timers.clearAll) {
-        await this.store.appendEvents(runId, h.epoch, events, h.state.proj, timers);
+      if (changes) {
+        await this.store.appendEvents(runId, h.epoch, events, h.state.proj, timers, outcomes.length > 0 ? { outcomes, now: this.clock.now() } : undefined);
       }
     } catch (e) {
       // Nothing of this step is committed: its commands are still pending and are applied
@@ -753,14 +766,10 @@ export class RunEngine {
       this.relay.publish(runId, events, h.state.proj);
       if (this.store.shared) this.relay.announce(runId, events);
     }
-    const status = h.state.proj.status;
-    // An interrupt answer carries the status the run reached with it; pause and resume answer
-    // the transition they made (`paused`, `running`) as the wire contract fixes.
-    const answers = replies.map((a) =>
-      a.result === undefined || a.result.pausedAt !== undefined || a.result.resumedAt !== undefined ? a : { id: a.id, result: { ...a.result, status } },
-    );
-    for (const a of answers) h.applied.set(a.id, outcomeOf(a));
-    await this.commands.finish(answers);
+    // Commands that changed nothing (refused) are recorded on their own: applying them again
+    // after a crash gives the same answer.
+    for (const o of outcomes) h.applied.set(o.id, o);
+    await this.commands.finish(answers, changes);
   }
 
   // ------------------------------------------------------------------ sub-workflows

@@ -21,6 +21,7 @@ import {
   type CommandOutcome,
   type CommandRow,
   type EncodedEvent,
+  type FinishedCommands,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
   type IdempotencyCompletion,
@@ -136,6 +137,10 @@ const SQL = {
       INSERT INTO timers (run_id, key, fire_at)
       SELECT run.run_id, s.key, s.fire_at FROM run, unnest($14::text[], $15::bigint[]) AS s(key, fire_at)
       ${postgresDialect.upsert(['run_id', 'key'], ['fire_at'])}
+    ), finished AS (
+      UPDATE run_commands c SET state = o.state, result = o.result, done_at = $19
+      FROM run, unnest($16::text[], $17::text[], $18::text[]) AS o(id, state, result)
+      WHERE c.id = o.id AND c.state = 'pending'
     )
     SELECT count(*)::int AS n FROM run`,
   // Update-if-allowed and read back in one round trip; the second branch sees the row as of
@@ -430,7 +435,15 @@ export class PostgresStore implements HostStore {
     return rows.map(toRunRecord);
   }
 
-  async appendEvents(runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers?: TimerChanges): Promise<void> {
+  async appendEvents(
+    runId: string,
+    epoch: number,
+    events: EncodedEvent[],
+    projection: RunProjection,
+    timers?: TimerChanges,
+    finished?: FinishedCommands,
+  ): Promise<void> {
+    const outcomes = finished?.outcomes ?? [];
     const first = events[0];
     const contiguous = events.every((e, i) => first !== undefined && e.sequence === first.sequence + i);
     if (!contiguous) return this.explainRejectedAppend(runId, epoch, events);
@@ -453,6 +466,10 @@ export class PostgresStore implements HostStore {
       timers?.clear ?? [],
       [...setTimers.keys()],
       [...setTimers.values()],
+      outcomes.map((o) => o.id),
+      outcomes.map((o) => o.state),
+      outcomes.map((o) => o.result),
+      finished?.now ?? 0,
     ]);
     if (rows[0]?.n !== 1) return this.explainRejectedAppend(runId, epoch, events);
   }

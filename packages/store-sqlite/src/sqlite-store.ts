@@ -18,6 +18,7 @@ import {
   type CommandOutcome,
   type CommandRow,
   type EncodedEvent,
+  type FinishedCommands,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
   type IdempotencyCompletion,
@@ -153,7 +154,16 @@ interface Prepared {
   idemPurge: Stmt<[number]>;
   putWorkflowTx: Database.Transaction<(wf: StoredWorkflow) => void>;
   createRunTx: Database.Transaction<(row: RunInsert, idem: IdempotencyCompletion | undefined) => void>;
-  appendTx: Database.Transaction<(runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers: TimerChanges | undefined) => void>;
+  appendTx: Database.Transaction<
+    (
+      runId: string,
+      epoch: number,
+      events: EncodedEvent[],
+      projection: RunProjection,
+      timers: TimerChanges | undefined,
+      finished: FinishedCommands | undefined,
+    ) => void
+  >;
   cancelTx: Database.Transaction<(tenant: string, runId: string, cancelJson: string) => RunRow | undefined>;
   claimIdemTx: Database.Transaction<(c: IdempotencyClaim) => IdempotencyClaimResult>;
 }
@@ -407,7 +417,14 @@ export class SqliteStore implements HostStore {
     });
 
     const appendTx = db.transaction(
-      (runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers: TimerChanges | undefined): void => {
+      (
+        runId: string,
+        epoch: number,
+        events: EncodedEvent[],
+        projection: RunProjection,
+        timers: TimerChanges | undefined,
+        finished: FinishedCommands | undefined,
+      ): void => {
         const cur = p.leaseState.get(runId);
         if (!cur || cur.lease_epoch !== epoch) throw new LeaseLostError(runId);
         let next = cur.last_sequence + 1;
@@ -429,6 +446,7 @@ export class SqliteStore implements HostStore {
           for (const key of timers.clear ?? []) p.deleteTimer.run(runId, key);
           for (const t of timers.set ?? []) p.upsertTimer.run(runId, t.key, t.fireAt);
         }
+        if (finished) this.cmds.finish(finished.outcomes, finished.now);
       },
     );
 
@@ -524,8 +542,15 @@ export class SqliteStore implements HostStore {
     return stmt.all(params).map(toRunRecord);
   }
 
-  async appendEvents(runId: string, epoch: number, events: EncodedEvent[], projection: RunProjection, timers?: TimerChanges): Promise<void> {
-    this.s.appendTx.immediate(runId, epoch, events, projection, timers);
+  async appendEvents(
+    runId: string,
+    epoch: number,
+    events: EncodedEvent[],
+    projection: RunProjection,
+    timers?: TimerChanges,
+    finished?: FinishedCommands,
+  ): Promise<void> {
+    this.s.appendTx.immediate(runId, epoch, events, projection, timers, finished);
   }
 
   async readEvents(runId: string, afterSequence: number, limit: number): Promise<EncodedEvent[]> {

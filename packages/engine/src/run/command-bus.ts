@@ -170,11 +170,14 @@ export class CommandBus {
     );
   }
 
-  /** Records command outcomes, answers this process's waiters and tells the others. */
-  async finish(applied: readonly CommandReply[]): Promise<void> {
+  /**
+   * Records command outcomes (unless `recorded`: the append that applied them did), answers
+   * this process's waiters and tells the others.
+   */
+  async finish(applied: readonly CommandReply[], recorded = false): Promise<void> {
     if (applied.length === 0) return;
     try {
-      await this.o.store.finishCommands(applied.map(outcomeOf), this.o.now());
+      if (!recorded) await this.o.store.finishCommands(applied.map(outcomeOf), this.o.now());
     } catch (e) {
       // The effects are committed; the rows stay pending and are re-recorded by a later step
       // (the driver keeps what it applied). Local callers still get their answer now.

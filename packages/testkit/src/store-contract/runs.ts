@@ -464,6 +464,24 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
         expect(pending[0]).toEqual({ ...command('cmd_b', 'run_1', T0 + 5), state: 'pending', result: null });
       });
 
+      it('records outcomes in the append that applied them, and not when the append is fenced', async () => {
+        const epoch = await leasedRun('r1');
+        await store.enqueueCommand(command('cmd_1', 'r1', T0));
+        await store.enqueueCommand(command('cmd_2', 'r1', T0));
+        const outcome = { id: 'cmd_1', state: 'done', result: '{"runId":"r1","status":"paused"}' } as const;
+        await store.appendEvents('r1', epoch, [event(0, 'run.started')], projection('running', 0), undefined, { outcomes: [outcome], now: T0 + 1 });
+        expect(await store.getCommand('cmd_1')).toMatchObject({ state: 'done', result: outcome.result });
+        const fresh = await store.claimRun('r1', 'worker-2', TTL, T0 + TTL);
+        expect(fresh).toBe(epoch + 1);
+        await expect(
+          store.appendEvents('r1', epoch, [event(1)], projection('running', 1), undefined, {
+            outcomes: [{ id: 'cmd_2', state: 'done', result: '{}' }],
+            now: T0 + 2,
+          }),
+        ).rejects.toBeInstanceOf(LeaseLostError);
+        expect(await store.pendingCommands('r1')).toMatchObject([{ id: 'cmd_2', state: 'pending' }]);
+      });
+
       it('records an outcome once: a finished row leaves the pending list and is not overwritten', async () => {
         await store.enqueueCommand(command('cmd_1', 'run_1', T0));
         await store.enqueueCommand(command('cmd_2', 'run_1', T0));
