@@ -176,7 +176,8 @@ export class OutboundClient {
           } catch {
             throw new OutboundError('fetch_failed', 'A redirect named an invalid URL.', { reason: 'redirect-invalid' });
           }
-          if (next.username || next.password) throw new OutboundError('fetch_failed', 'A redirect named a URL with credentials.', { reason: 'redirect-invalid' });
+          if (next.username || next.password)
+            throw new OutboundError('fetch_failed', 'A redirect named a URL with credentials.', { reason: 'redirect-invalid' });
           if (next.origin !== url.origin) for (const name of Object.keys(headers)) if (CREDENTIAL_HEADER.test(name)) delete headers[name];
           if (res.status === 303 || ((res.status === 301 || res.status === 302) && current === 'POST')) {
             if (current !== 'HEAD') current = 'GET';
@@ -198,7 +199,13 @@ export class OutboundClient {
   }
 
   /** One hop to the approved address; resolves with the status and headers. */
-  private send(dest: ApprovedDestination, method: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal): Promise<RawResponse> {
+  private send(
+    dest: ApprovedDestination,
+    method: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+    signal: AbortSignal,
+  ): Promise<RawResponse> {
     const { url, address, family } = dest;
     // The pin: the socket's own resolution returns the validated address and nothing else.
     const pinned = (_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void): void => {
@@ -260,15 +267,20 @@ function checkHeaders(given: Readonly<Record<string, string>>): Record<string, s
 async function readBody(res: RawResponse, limit: number): Promise<Uint8Array> {
   const declared = Number(res.headers['content-length']);
   const encoding = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
-  const tooLarge = (): OutboundError =>
-    new OutboundError('response_too_large', `The response body exceeds ${limit} bytes.`, { limitBytes: limit });
+  const tooLarge = (): OutboundError => new OutboundError('response_too_large', `The response body exceeds ${limit} bytes.`, { limitBytes: limit });
   if (!encoding && Number.isFinite(declared) && declared > limit) {
     res.stream.destroy();
     throw tooLarge();
   }
   let source: Readable = res.stream;
   const decoder =
-    encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : encoding === 'br' ? createBrotliDecompress() : undefined;
+    encoding === 'gzip' || encoding === 'x-gzip'
+      ? createGunzip()
+      : encoding === 'deflate'
+        ? createInflate()
+        : encoding === 'br'
+          ? createBrotliDecompress()
+          : undefined;
   if (decoder) {
     res.stream.on('error', (e) => decoder.destroy(e));
     source = res.stream.pipe(decoder);
@@ -305,7 +317,8 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 
 function toOutboundError(e: unknown, signal: AbortSignal, timeoutMs: number): OutboundError {
   if (signal.aborted) {
-    if (signal.reason instanceof DeadlineReached) return new OutboundError('fetch_timeout', `The request did not finish within ${timeoutMs} ms.`, { timeoutMs });
+    if (signal.reason instanceof DeadlineReached)
+      return new OutboundError('fetch_timeout', `The request did not finish within ${timeoutMs} ms.`, { timeoutMs });
     return new OutboundError('fetch_failed', 'The request was aborted.', { reason: 'aborted' });
   }
   if (e instanceof OutboundError) return e;

@@ -112,7 +112,15 @@ describe('SSRF guard: addresses', () => {
 
   it('invariant: http-client-ssrf-guard — URL spellings of loopback (hex, octal, decimal, short, mapped) are caught after normalisation', async () => {
     const guard = new SsrfGuard();
-    for (const u of ['http://0x7f.1/', 'http://0x7f000001/', 'http://017700000001/', 'http://2130706433/', 'http://127.1/', 'http://[::ffff:127.0.0.1]/', 'http://[0:0:0:0:0:ffff:7f00:1]/']) {
+    for (const u of [
+      'http://0x7f.1/',
+      'http://0x7f000001/',
+      'http://017700000001/',
+      'http://2130706433/',
+      'http://127.1/',
+      'http://[::ffff:127.0.0.1]/',
+      'http://[0:0:0:0:0:ffff:7f00:1]/',
+    ]) {
       expect((await refusal(guard, u)).reason).toBe('loopback');
     }
   });

@@ -314,9 +314,7 @@ export class SsrfGuard {
   }
 
   private nameAllowed(name: string, port: number): AllowEntry | undefined {
-    return this.allow.find(
-      (e) => e.kind === 'name' && (e.port === undefined || e.port === port) && (e.wildcard ? name.endsWith(e.name) : name === e.name),
-    );
+    return this.allow.find((e) => e.kind === 'name' && (e.port === undefined || e.port === port) && (e.wildcard ? name.endsWith(e.name) : name === e.name));
   }
 
   private addressAllowed(address: string, port: number): AllowEntry | undefined {
@@ -329,7 +327,8 @@ export class SsrfGuard {
    * @throws SsrfBlockedError when any part is refused; DnsLookupError when nothing resolves.
    */
   async check(url: URL): Promise<ApprovedDestination> {
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new SsrfBlockedError('scheme', `Scheme ${url.protocol} is not allowed; use http or https.`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new SsrfBlockedError('scheme', `Scheme ${url.protocol} is not allowed; use http or https.`);
     const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
     const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const name = hostname.toLowerCase().replace(/\.$/, '');
