@@ -40,6 +40,7 @@ import {
   type IdempotentResponse,
   type InterruptView,
   type Notifier,
+  type Outbound,
   type RecordRedactor,
   type RunRecord,
   type Store,
@@ -87,6 +88,8 @@ export interface EngineOptions {
    * without it only declared-sensitive values are scrubbed.
    */
   redactor?: RecordRedactor;
+  /** Outbound HTTP for nodes (`ctx.http`, `core.http.request`); the host wires the SSRF-guarded client. */
+  outbound?: Outbound;
 }
 
 /** Parameters of {@link RunEngine.createRun}; tenant and principal come from the credential. */
@@ -353,6 +356,7 @@ export class RunEngine {
   private readonly leaseTtlMs: number;
   private readonly log: EngineLogger;
   private readonly redactor: RecordRedactor;
+  private readonly outbound: Outbound | undefined;
   private readonly hot = new Map<string, HotRun>();
   private readonly active = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, () => void>();
@@ -386,6 +390,7 @@ export class RunEngine {
     this.leaseTtlMs = opts.leaseTtlMs ?? 5_000;
     this.log = opts.logger ?? silentLogger;
     this.redactor = opts.redactor ?? new KnownValuesRedactor();
+    this.outbound = opts.outbound;
     this.notifier = opts.notifier ?? new InProcessNotifier();
     this.commandTimeoutMs = opts.commandTimeoutMs ?? this.leaseTtlMs + 5000;
     this.catalog = new WorkflowCatalog(this.store, this.registry, this.clock);
@@ -1213,6 +1218,7 @@ export class RunEngine {
         inputs: this.resolveInputs(h, node),
         startedAt: st?.startedAt ? Date.parse(st.startedAt) : this.clock.now(),
         signal: ctrl.signal,
+        http: this.outbound,
         now: () => this.clock.now(),
         variables: { ...h.rec.variables, ...(h.proj.vars ?? {}) },
         children: {
