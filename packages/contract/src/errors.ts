@@ -123,7 +123,11 @@ export const ERROR_CATALOG = {
     details: ['reason', 'cause', 'status'],
   },
   fetch_timeout: { status: 0, when: 'An outbound HTTP call did not finish (redirects and body included) within its deadline.', details: ['timeoutMs'] },
-  response_too_large: { status: 0, when: 'The response body of an outbound HTTP call exceeded its byte limit (counted after decompression).', details: ['limitBytes'] },
+  response_too_large: {
+    status: 0,
+    when: 'The response body of an outbound HTTP call exceeded its byte limit (counted after decompression).',
+    details: ['limitBytes'],
+  },
   node_error: { status: 0, when: 'A node body threw an error without a code of its own.' },
 } as const satisfies Record<string, ErrorSpec>;
 
