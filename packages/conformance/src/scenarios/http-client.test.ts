@@ -97,7 +97,7 @@ describe.skipIf(gated)('httpClient: core.http.request behind the SSRF guard', ()
         const evs = await request({ url: `${target.outboundTarget}/redirect?to=${encodeURIComponent(to)}` });
         expect(evs.at(-1)?.type).toBe('run.failed');
         expect(evs.find((e) => e.type === 'node.failed')?.payload).toMatchObject({ error: { code: 'ssrf_blocked', details: { reason } } });
-      expect(failure(evs)).toMatchObject({ code: 'ssrf_blocked' });
+        expect(failure(evs)).toMatchObject({ code: 'ssrf_blocked' });
         if (target.inProcess) expect(connections).toBe(before);
       }
     },
