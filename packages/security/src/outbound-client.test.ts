@@ -285,6 +285,16 @@ describe('outbound client: limits', () => {
     expect(e).toMatchObject({ code: 'fetch_failed', details: { reason: 'aborted' } });
   });
 
+  it('a name that does not resolve fails fetch_failed (dns), and a redirect carrying credentials is refused', async () => {
+    const flip = flippingResolver({});
+    const e = await failure(client({ resolver: flip.resolver }).request({ method: 'GET', url: 'http://nowhere.weft.test/' }));
+    expect(e).toMatchObject({ code: 'fetch_failed', details: { reason: 'dns' } });
+    const creds = await failure(
+      client().request({ method: 'GET', url: `${echo.origin}/redirect?to=${encodeURIComponent(`http://u:p@127.0.0.1:${other.port}/`)}` }),
+    );
+    expect(creds).toMatchObject({ code: 'fetch_failed', details: { reason: 'redirect-invalid' } });
+  });
+
   it('a refused connection fails fetch_failed (connect)', async () => {
     const closed = await listen(createHttpServer(), '127.0.0.1', () => undefined);
     const url = `${closed.origin}/`;
