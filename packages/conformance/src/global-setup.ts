@@ -30,6 +30,12 @@ export interface TargetInfo {
   store: string;
   /** Weft-only routes the host serves (probed on external hosts; always true in-process). */
   routes: HostRoutes;
+  /**
+   * An http URL the host's outbound allowlist permits (the in-process host allows exactly this
+   * loopback target; for an external host set `WEFT_TEST_OUTBOUND_TARGET`). Absent: the
+   * allowed-target scenarios skip.
+   */
+  outboundTarget?: string;
 }
 
 /** Weft host extensions some scenarios need. */
@@ -70,6 +76,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (process.env.WEFT_TEST_API_KEY_CANCEL_ONLY) t.keyCancelOnly = process.env.WEFT_TEST_API_KEY_CANCEL_ONLY;
     const approvers = (process.env.WEFT_TEST_API_KEY_APPROVERS ?? '').split(',').filter(Boolean);
     if (approvers.length >= 2) t.approverKeys = [approvers[0] as string, approvers[1] as string];
+    if (process.env.WEFT_TEST_OUTBOUND_TARGET) t.outboundTarget = process.env.WEFT_TEST_OUTBOUND_TARGET.replace(/\/+$/, '');
     const yesNo = (b: boolean): string => (b ? 'served' : 'absent');
     process.stderr.write(
       `conformance target: external host at ${baseUrl} (audit verify: ${yesNo(t.routes.auditVerify)}, managed keys: ${yesNo(t.routes.managedKeys)})\n`,
@@ -79,8 +86,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   // A project's `test.env` reaches the workers, not this setup: read it from the project config.
   const store = (project.config.env?.WEFT_TEST_STORE ?? process.env.WEFT_TEST_STORE ?? 'memory') as 'memory' | 'sqlite' | 'postgres';
-  const { startTestHost, stopTestDatabases, TEST_KEYS } = await import('@weft/testkit');
-  const host = await startTestHost({ store });
+  const { startOutboundTarget, startTestHost, stopTestDatabases, TEST_KEYS } = await import('@weft/testkit');
+  // The host's SSRF guard refuses loopback; it allows exactly this target's address and port.
+  const outbound = await startOutboundTarget();
+  const host = await startTestHost({ store, config: { outboundAllow: [outbound.allowEntry] } });
   project.provide('target', {
     baseUrl: host.url,
     keyA: TEST_KEYS.tenantA,
@@ -91,10 +100,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     inProcess: true,
     store,
     routes: { auditVerify: true, managedKeys: true },
+    outboundTarget: outbound.url,
   });
   process.stderr.write(`conformance target: in-process Weft on ${store} at ${host.url}\n`);
   return async () => {
     await host.stop();
+    await outbound.close();
     await stopTestDatabases();
   };
 }

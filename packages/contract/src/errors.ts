@@ -112,6 +112,22 @@ export const ERROR_CATALOG = {
     details: ['childRunId', 'childError'],
   },
   deterministic_fail: { status: 0, when: 'Default error code of core.fail.' },
+  ssrf_blocked: {
+    status: 0,
+    when: 'An outbound HTTP call (core.http.request), or a redirect it followed, named a destination the SSRF guard refuses: a scheme other than http/https, a port outside the policy, an internal host name, or a host with any loopback, private, link-local, shared, metadata, multicast or reserved address; nothing was sent.',
+    details: ['reason'],
+  },
+  fetch_failed: {
+    status: 0,
+    when: 'An outbound HTTP call failed before a complete response: the name did not resolve (dns), the connection or TLS failed (connect), a redirect was invalid or over the limit, the body could not be decoded, or the call was aborted.',
+    details: ['reason', 'cause', 'status'],
+  },
+  fetch_timeout: { status: 0, when: 'An outbound HTTP call did not finish (redirects and body included) within its deadline.', details: ['timeoutMs'] },
+  response_too_large: {
+    status: 0,
+    when: 'The response body of an outbound HTTP call exceeded its byte limit (counted after decompression).',
+    details: ['limitBytes'],
+  },
   node_error: { status: 0, when: 'A node body threw an error without a code of its own.' },
 } as const satisfies Record<string, ErrorSpec>;
 

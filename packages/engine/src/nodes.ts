@@ -9,6 +9,7 @@
  * @see wire-contract.md §5.6, execution-semantics.md §6.7
  */
 import { isTerminalStatus } from '@weft/contract';
+import type { Outbound, OutboundRequest, OutboundResponse } from './ports.js';
 
 /** What a node body sees. */
 export interface NodeContext {
@@ -35,6 +36,8 @@ export interface NodeContext {
   /** Run variables (initial values overlaid by later variable changes). */
   readonly variables: Readonly<Record<string, unknown>>;
   readonly children: ChildRuns;
+  /** Outbound HTTP behind the host's SSRF guard; absent when the host offers none (`httpClient`). */
+  readonly http?: Outbound | undefined;
 }
 
 /** What a node asks for when it suspends. @see suspend-request.schema.json */
@@ -285,6 +288,143 @@ async function subWorkflow(ctx: NodeContext): Promise<NodeResult> {
   return Object.keys(variables).length > 0 ? { outputs, variables } : { outputs };
 }
 
+/** Codes an {@link Outbound} fails with, passed through to the node's failure; the first two may succeed on a retry. */
+const OUTBOUND_CODES: ReadonlyMap<string, boolean> = new Map([
+  ['fetch_failed', true],
+  ['fetch_timeout', true],
+  ['ssrf_blocked', false],
+  ['response_too_large', false],
+  ['validation_error', false],
+]);
+
+/**
+ * The one place a node's HTTP call leaves the engine, so the effect log can wrap it. Fails with
+ * `capability_not_provided` when the host wired no {@link Outbound}, and with the adapter's
+ * catalog code otherwise.
+ */
+export async function sendHttp(ctx: NodeContext, req: OutboundRequest): Promise<OutboundResponse> {
+  if (!ctx.http) throw new NodeError('capability_not_provided', 'This host offers no outbound HTTP client.', { capability: 'httpClient', nodeId: ctx.nodeId });
+  try {
+    return await ctx.http.request({ ...req, signal: ctx.signal });
+  } catch (e) {
+    const f = e as { code?: unknown; message?: unknown; details?: unknown };
+    const retryable = typeof f?.code === 'string' ? OUTBOUND_CODES.get(f.code) : undefined;
+    if (retryable === undefined) throw new NodeError('fetch_failed', 'The HTTP call failed.', { reason: 'connect' }, true);
+    const details = f.details && typeof f.details === 'object' ? (f.details as Record<string, unknown>) : undefined;
+    throw new NodeError(f.code as string, typeof f.message === 'string' ? f.message : 'The HTTP call failed.', details, retryable);
+  }
+}
+
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+const RESPONSE_TYPES = ['auto', 'json', 'text', 'base64'];
+
+/** Input port first, then config. */
+const setting = (ctx: NodeContext, key: string): unknown => (ctx.inputs[key] !== undefined ? ctx.inputs[key] : ctx.config[key]);
+
+function positiveInt(ctx: NodeContext, key: string, min: number): number | undefined {
+  const v = setting(ctx, key);
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+    throw new NodeError('validation_error', `core.http.request ${key} must be an integer ≥ ${min}`, { nodeId: ctx.nodeId });
+  return v;
+}
+
+/** The request `core.http.request` sends, from its inputs and config. */
+function httpRequestOf(ctx: NodeContext): OutboundRequest {
+  const bad = (message: string): NodeError => new NodeError('validation_error', `core.http.request ${message}`, { nodeId: ctx.nodeId });
+  const url = setting(ctx, 'url');
+  if (typeof url !== 'string' || url === '') throw bad('needs a url');
+  const headers: Record<string, string> = {};
+  for (const source of [ctx.config.headers, ctx.inputs.headers]) {
+    if (source === undefined) continue;
+    if (!source || typeof source !== 'object' || Array.isArray(source)) throw bad('headers must be an object of strings');
+    for (const [k, v] of Object.entries(source)) {
+      if (typeof v !== 'string') throw bad(`header ${k} must be a string`);
+      headers[k.toLowerCase()] = v;
+    }
+  }
+  const json = setting(ctx, 'json');
+  const raw = setting(ctx, 'body');
+  let body: string | undefined;
+  if (json !== undefined || (raw !== undefined && typeof raw !== 'string')) {
+    body = JSON.stringify(json !== undefined ? json : raw);
+    headers['content-type'] ??= 'application/json';
+  } else if (typeof raw === 'string') {
+    body = raw;
+    headers['content-type'] ??= 'text/plain; charset=utf-8';
+  }
+  const method = setting(ctx, 'method') ?? (body === undefined ? 'GET' : 'POST');
+  if (typeof method !== 'string' || !HTTP_METHODS.includes(method.toUpperCase())) throw bad(`method must be one of ${HTTP_METHODS.join(', ')}`);
+  const req: OutboundRequest = { method: method.toUpperCase(), url, headers };
+  if (body !== undefined) req.body = body;
+  const timeoutMs = positiveInt(ctx, 'timeoutMs', 1);
+  if (timeoutMs !== undefined) req.timeoutMs = timeoutMs;
+  const maxResponseBytes = positiveInt(ctx, 'maxResponseBytes', 1);
+  if (maxResponseBytes !== undefined) req.maxResponseBytes = maxResponseBytes;
+  const follow = setting(ctx, 'followRedirects');
+  if (follow !== undefined && typeof follow !== 'boolean') throw bad('followRedirects must be a boolean');
+  const maxRedirects = positiveInt(ctx, 'maxRedirects', 0);
+  if (follow === false) req.maxRedirects = 0;
+  else if (maxRedirects !== undefined) req.maxRedirects = maxRedirects;
+  return req;
+}
+
+const TEXT_TYPES = /^(text\/|application\/(xml|javascript|x-www-form-urlencoded|x-ndjson)$|.*\+xml$)/;
+
+/** The response body as the node outputs it: parsed JSON, text or base64, as the content type says. */
+function responseBody(want: string, res: OutboundResponse): { body: unknown; bodyEncoding: 'json' | 'text' | 'base64' | 'none' } {
+  if (res.body.length === 0) return { body: null, bodyEncoding: 'none' };
+  const mime = (res.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const bytes = res.body;
+  const asBase64 = () => ({ body: Buffer.from(bytes).toString('base64'), bodyEncoding: 'base64' as const });
+  const text = (): string | undefined => {
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return undefined;
+    }
+  };
+  if (want === 'base64') return asBase64();
+  const isJson = mime === 'application/json' || mime.endsWith('+json');
+  if (want === 'json' || (want === 'auto' && isJson)) {
+    const t = text();
+    try {
+      if (t !== undefined) return { body: JSON.parse(t) as unknown, bodyEncoding: 'json' };
+    } catch {
+      // falls through
+    }
+    if (want === 'json') throw new NodeError('fetch_failed', 'The response body is not valid JSON.', { reason: 'invalid-json', status: res.status });
+    return t === undefined ? asBase64() : { body: t, bodyEncoding: 'text' };
+  }
+  if (want === 'text' || TEXT_TYPES.test(mime) || mime === '') {
+    const t = text();
+    if (t !== undefined) return { body: t, bodyEncoding: 'text' };
+  }
+  return asBase64();
+}
+
+/** Response headers a node may output: cookies a server sets are credentials, so they stay out of the run log. */
+const outputHeaders = (h: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(h).filter(([k]) => k !== 'set-cookie'));
+
+/**
+ * `core.http.request`: one HTTP call through the host's guarded {@link Outbound}. Settings come
+ * from the input port of the same name, else config: `url`, `method` (default GET, or POST
+ * with a body), `headers`, `json` or `body`, `timeoutMs`, `maxResponseBytes`,
+ * `followRedirects`/`maxRedirects`, `responseType` (`auto`|`json`|`text`|`base64`). Outputs
+ * `{status, ok, headers, body, bodyEncoding, url}`; an HTTP error status is an output, not a
+ * failure. A body may run more than once (after a crash), so the call is at-least-once until
+ * the effect log wraps {@link sendHttp}.
+ */
+async function httpRequest(ctx: NodeContext): Promise<NodeResult> {
+  const req = httpRequestOf(ctx);
+  const want = setting(ctx, 'responseType') ?? 'auto';
+  if (typeof want !== 'string' || !RESPONSE_TYPES.includes(want))
+    throw new NodeError('validation_error', `core.http.request responseType must be one of ${RESPONSE_TYPES.join(', ')}`, { nodeId: ctx.nodeId });
+  const res = await sendHttp(ctx, req);
+  const { body, bodyEncoding } = responseBody(want, res);
+  return { outputs: { status: res.status, ok: res.status >= 200 && res.status < 300, headers: outputHeaders(res.headers), body, bodyEncoding, url: res.url } };
+}
+
 /** The built-in node types. */
 export const BUILTIN_NODES: readonly NodeType[] = [
   { typeId: 'core.noop', execute: (ctx) => ({ outputs: { ...ctx.inputs } }) },
@@ -308,6 +448,7 @@ export const BUILTIN_NODES: readonly NodeType[] = [
   { typeId: 'core.clarificationGate', execute: clarificationGate },
   { typeId: 'core.interrupt', execute: genericInterrupt },
   { typeId: 'core.subWorkflow', execute: subWorkflow },
+  { typeId: 'core.http.request', execute: httpRequest },
   {
     // Conformance fixture node that needs a capability no host provides.
     typeId: 'conformance.requiresMissing',

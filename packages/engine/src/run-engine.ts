@@ -37,6 +37,7 @@ import {
   type IdempotencyCompletion,
   type IdempotentResponse,
   type Notifier,
+  type Outbound,
   type RecordRedactor,
   type RunRecord,
   type Store,
@@ -97,6 +98,8 @@ export interface EngineOptions {
    * without it only declared-sensitive values are scrubbed.
    */
   redactor?: RecordRedactor;
+  /** Outbound HTTP for nodes (`ctx.http`, `core.http.request`); the host wires the SSRF-guarded client. */
+  outbound?: Outbound;
 }
 
 /** Parameters of {@link RunEngine.createRun}; tenant and principal come from the credential. */
@@ -169,6 +172,7 @@ export class RunEngine {
   private readonly leaseTtlMs: number;
   private readonly log: EngineLogger;
   private readonly redactor: RecordRedactor;
+  private readonly outbound: Outbound | undefined;
   private readonly hot = new Map<string, HotRun>();
   private readonly active = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, () => void>();
@@ -202,6 +206,7 @@ export class RunEngine {
     this.log = opts.logger ?? silentLogger;
     this.redactor = opts.redactor ?? new KnownValuesRedactor();
     this.inputs = new RunInputs(this.redactor);
+    this.outbound = opts.outbound;
     this.notifier = opts.notifier ?? new InProcessNotifier();
     this.commandTimeoutMs = opts.commandTimeoutMs ?? this.leaseTtlMs + 5000;
     this.catalog = new WorkflowCatalog(this.store, this.registry, this.clock);
@@ -705,6 +710,7 @@ export class RunEngine {
         inputs: nodeInputs(s, node),
         startedAt: st?.startedAt ? Date.parse(st.startedAt) : this.clock.now(),
         signal: ctrl.signal,
+        http: this.outbound,
         now: () => this.clock.now(),
         variables: { ...s.rec.variables, ...(s.proj.vars ?? {}) },
         children: {

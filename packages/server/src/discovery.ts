@@ -7,6 +7,7 @@ import { ENGINE_VERSION, EVENT_LOG_SCHEMA_VERSION, PROTOCOL_VERSION, STREAM_MODE
 import { CONFIGURABLE_KEYS } from '@weft/engine';
 import { authCapabilities, rateLimitCapabilities, type AuthAdvertisement } from './auth-discovery.js';
 import type { HostConfig } from './config.js';
+import { httpClientCapability } from './outbound-config.js';
 
 /**
  * Official fixture ids whose features this host implements and tests. A seeded fixture is
@@ -93,5 +94,7 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
   const rateLimits = rateLimitCapabilities(d.config);
   if (rateLimits) doc.rateLimits = rateLimits;
   if (d.fixtures.length > 0) doc.fixtures = d.fixtures;
+  const httpClient = httpClientCapability(d.config);
+  if (httpClient) doc.httpClient = httpClient;
   return doc;
 }

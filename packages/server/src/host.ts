@@ -20,6 +20,7 @@ import { InterruptTokens, loadTokenKeys } from './interrupt-tokens.js';
 import { devKeyWithheldNote, skippedWorkflowsNote, unreadableDirNotes, type DevKeyWithheld } from './startup-notes.js';
 import { loadWorkflowDirs, type WorkflowLoadResult } from './workflow-loader.js';
 import { openSecurityServices } from './security-services.js';
+import { createOutbound } from './outbound-config.js';
 
 /** A running host. */
 export interface RunningHost {
@@ -160,6 +161,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     leaseTtlMs: config.leaseTtlMs,
     logger: logger.child({ component: 'engine' }),
     redactor,
+    outbound: createOutbound(config, `weft/${WEFT_VERSION}`),
   });
   const dirs = config.workflowsDirs.length > 0 ? config.workflowsDirs : [join(repoRoot, 'examples', 'workflows')].filter((d) => existsSync(d));
   reportWorkflowLoad(await loadWorkflowDirs(engine, dirs, logger), config.announce, logger);
