@@ -3,3 +3,4 @@ export * from './jwt.js';
 export * from './mtls.js';
 export * from './rate-limit.js';
 export * from './redact.js';
+export * from './vault-crypto.js';
