@@ -12,3 +12,6 @@ export * from './audit-log.js';
 export * from './audit-chain.js';
 export * from './audit-signing-key.js';
 export * from './security-services.js';
+export type { HostVault } from './context.js';
+export * from './vault.js';
+export * from './master-key.js';
