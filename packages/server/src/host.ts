@@ -20,7 +20,7 @@ import { InterruptTokens, loadTokenKeys } from './interrupt-tokens.js';
 import { devKeyWithheldNote, skippedWorkflowsNote, unreadableDirNotes, type DevKeyWithheld } from './startup-notes.js';
 import { loadWorkflowDirs, type WorkflowLoadResult } from './workflow-loader.js';
 import { openSecurityServices } from './security-services.js';
-import { loadMasterKeys } from './master-key.js';
+import { loadMasterKeys, type MasterKeys } from './master-key.js';
 import { SecretVault } from './vault.js';
 import type { HostVault } from './context.js';
 
@@ -133,6 +133,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
  * host without a configured key keeps the vault disabled (decision 0018).
  */
 function openVault(
+  keys: MasterKeys | undefined,
   config: HostConfig,
   store: HostStore,
   redactor: Redactor,
@@ -140,7 +141,6 @@ function openVault(
   audit: HostContext['audit'],
   logger: Logger,
 ): HostVault | undefined {
-  const keys = loadMasterKeys(config);
   if (!keys) {
     logger.warn('WEFT_MASTER_KEY / WEFT_MASTER_KEY_FILE is not set: the secrets vault is disabled on this Postgres host');
     return undefined;
@@ -163,6 +163,8 @@ function openVault(
 /** Starts a host and resolves once it listens. */
 export async function startHost(config: HostConfig, opts: { logger?: Logger } = {}): Promise<RunningHost> {
   // The host's one redactor: credential shapes plus every secret value this process knows.
+  // Master keys first: a malformed or weak key stops the host before anything is opened.
+  const masterKeys = loadMasterKeys(config);
   const redactor = new Redactor();
   // Logs also scrub every value the vault resolves (for any tenant); tenant outputs scrub only
   // their own tenant's (see TenantRedactors).
@@ -187,7 +189,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   for (const k of keys) redactor.addSecret(k.key);
   if (config.operatorKey) redactor.addSecret(config.operatorKey);
   const { audit, managedKeys } = await openSecurityServices(store, config, { logger });
-  const vault = openVault(config, store, redactor, logRedactor, audit, logger);
+  const vault = openVault(masterKeys, config, store, redactor, logRedactor, audit, logger);
   const tokenKeys = loadTokenKeys(config.interruptTokenKeys, config.store === 'sqlite' ? config.dataDir : undefined);
   if (tokenKeys.source === 'ephemeral' && config.store === 'postgres') {
     logger.warn('WEFT_INTERRUPT_TOKEN_KEYS is not set: interrupt tokens are signed with a per-process key and die with it');

@@ -11,7 +11,7 @@
  * @see security-contract.md §4.1
  */
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalKeyManager, generateMasterKeyEntry, parseMasterKeys, type KeyManager, type MasterKey } from '@weft/security';
 
@@ -72,6 +72,7 @@ export function loadMasterKeys(s: MasterKeySettings): MasterKeys | undefined {
   if (s.masterKeyFile) return loaded(parseMasterKeys(readKeyFile(s.masterKeyFile, 'WEFT_MASTER_KEY_FILE'), `WEFT_MASTER_KEY_FILE (${s.masterKeyFile})`), 'file', s.masterKeyFile);
   if (s.store === 'memory') return loaded([{ id: `ephemeral-${randomBytes(4).toString('hex')}`, key: randomBytes(32) }], 'ephemeral');
   if (s.store !== 'sqlite') return undefined;
+  mkdirSync(s.dataDir, { recursive: true, mode: 0o700 });
   const file = join(s.dataDir, MASTER_KEY_FILE);
   let source: MasterKeys['source'] = 'data-dir';
   if (!existsSync(file)) {
