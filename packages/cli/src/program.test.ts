@@ -604,7 +604,13 @@ describe('weft runs pause and resume', () => {
 
 describe('weft secrets', () => {
   const VALUE = ['sk-', 'cli', 'VaultValue0123456789abcdef'].join('');
-  const meta = (version: number) => ({ secretId: 'openai', scope: 'tenant', version, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' });
+  const meta = (version: number) => ({
+    secretId: 'openai',
+    scope: 'tenant',
+    version,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+  });
 
   it('set reads the value from stdin, rotate from an env variable; nothing printed carries it', async () => {
     const host = await fakeHost((req, res) => {

@@ -381,7 +381,12 @@ export class WeftClient {
    * the value is write-only and redacted from any error this call raises). Weft host extension.
    */
   async createSecret(body: CreateSecretRequest, options: IdempotencyOptions & RequestOptions = {}): Promise<SecretMetadata> {
-    return this.#json<SecretMetadata>('POST', '/v1/host/weft/secrets', { body, headers: idempotencyHeaders(options), secret: body.value, signal: options.signal });
+    return this.#json<SecretMetadata>('POST', '/v1/host/weft/secrets', {
+      body,
+      headers: idempotencyHeaders(options),
+      secret: body.value,
+      signal: options.signal,
+    });
   }
 
   /** `GET /v1/host/weft/secrets` — the caller's secrets: metadata, never values. Weft host extension. */
@@ -401,7 +406,12 @@ export class WeftClient {
   async rotateSecret(secretId: string, body: RotateSecretRequest, options: SecretWriteOptions & RequestOptions = {}): Promise<SecretMetadata> {
     const headers = idempotencyHeaders(options);
     if (options.ifMatch !== undefined) headers['if-match'] = options.ifMatch;
-    return this.#json<SecretMetadata>('POST', `/v1/host/weft/secrets/${segment(secretId)}:rotate`, { body, headers, secret: body.value, signal: options.signal });
+    return this.#json<SecretMetadata>('POST', `/v1/host/weft/secrets/${segment(secretId)}:rotate`, {
+      body,
+      headers,
+      secret: body.value,
+      signal: options.signal,
+    });
   }
 
   /** `DELETE /v1/host/weft/secrets/{secretId}` — removes a secret at once (204). Weft host extension. */

@@ -9,7 +9,7 @@
  *
  * @see security-contract.md §4.2, §4.3
  */
-import { Redactor } from './redact.js';
+import type { Redactor } from './redact.js';
 
 /** One redactor per tenant, created on first use, each derived from the host redactor. */
 export class TenantRedactors {

@@ -85,7 +85,7 @@ describe('vault envelope encryption', () => {
     expect(String((err as Error).message)).not.toContain(s.wrappedKey);
   });
 
-  it('master-key rotation: the new key wraps, the old one still reads, rewrap moves the data key and keeps the ciphertext', async () => {
+  it('invariant: vault-master-key-rotation — the new key wraps, the old one still reads, rewrap moves the data key and keeps the ciphertext', async () => {
     const old = { id: 'k1', key: randomBytes(32) };
     const next = { id: 'k2', key: randomBytes(32) };
     const before = new LocalKeyManager([old]);

@@ -231,7 +231,8 @@ export function parseMasterKeys(text: string, source: string): MasterKey[] {
       if (b.length === KEY_BYTES && b.toString('base64url') === raw) key = b;
     }
     if (!key) throw new Error(`${where} (${id}): the key must be 32 bytes as 43 base64url characters or 64 hex digits`);
-    if (new Set(key).size < MIN_DISTINCT_BYTES) throw new Error(`${where} (${id}): the key is too weak (not random); generate one with \`openssl rand -base64 32 | tr '+/' '-_' | tr -d '='\``);
+    if (new Set(key).size < MIN_DISTINCT_BYTES)
+      throw new Error(`${where} (${id}): the key is too weak (not random); generate one with \`openssl rand -base64 32 | tr '+/' '-_' | tr -d '='\``);
     return { id, key };
   });
 }

@@ -69,7 +69,8 @@ function loaded(keys: MasterKey[], source: MasterKeys['source'], path?: string):
 export function loadMasterKeys(s: MasterKeySettings): MasterKeys | undefined {
   if (s.masterKey && s.masterKeyFile) throw new Error('set WEFT_MASTER_KEY or WEFT_MASTER_KEY_FILE, not both');
   if (s.masterKey) return loaded(parseMasterKeys(s.masterKey, 'WEFT_MASTER_KEY'), 'env');
-  if (s.masterKeyFile) return loaded(parseMasterKeys(readKeyFile(s.masterKeyFile, 'WEFT_MASTER_KEY_FILE'), `WEFT_MASTER_KEY_FILE (${s.masterKeyFile})`), 'file', s.masterKeyFile);
+  if (s.masterKeyFile)
+    return loaded(parseMasterKeys(readKeyFile(s.masterKeyFile, 'WEFT_MASTER_KEY_FILE'), `WEFT_MASTER_KEY_FILE (${s.masterKeyFile})`), 'file', s.masterKeyFile);
   if (s.store === 'memory') return loaded([{ id: `ephemeral-${randomBytes(4).toString('hex')}`, key: randomBytes(32) }], 'ephemeral');
   if (s.store !== 'sqlite') return undefined;
   mkdirSync(s.dataDir, { recursive: true, mode: 0o700 });
@@ -78,10 +79,14 @@ export function loadMasterKeys(s: MasterKeySettings): MasterKeys | undefined {
   if (!existsSync(file)) {
     try {
       // 'wx': two processes starting at once cannot both write; the loser reads the winner's.
-      writeFileSync(file, `# Weft vault master key (kid:key). Back it up apart from weft.db; see docs/security/README.md.\n${generateMasterKeyEntry(`local-${randomBytes(4).toString('hex')}`)}\n`, {
-        mode: 0o600,
-        flag: 'wx',
-      });
+      writeFileSync(
+        file,
+        `# Weft vault master key (kid:key). Back it up apart from weft.db; see docs/security/README.md.\n${generateMasterKeyEntry(`local-${randomBytes(4).toString('hex')}`)}\n`,
+        {
+          mode: 0o600,
+          flag: 'wx',
+        },
+      );
       source = 'generated';
     } catch (err) {
       if ((err as { code?: unknown }).code !== 'EEXIST') throw err;

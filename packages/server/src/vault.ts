@@ -172,7 +172,13 @@ export class SecretVault {
       }
     }
     const remaining = (await this.store.listSecretsNotWrappedBy(current, 1_000_000)).length;
-    await this.opts.audit?.append({ tenant: '', principal: actor.principal, action: 'vault.rewrapped', target: current, details: { rewrapped, remaining, unreadable } });
+    await this.opts.audit?.append({
+      tenant: '',
+      principal: actor.principal,
+      action: 'vault.rewrapped',
+      target: current,
+      details: { rewrapped, remaining, unreadable },
+    });
     return { masterKeyId: current, rewrapped, remaining, unreadable };
   }
 

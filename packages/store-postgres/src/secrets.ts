@@ -44,7 +44,10 @@ export class PgSecrets implements SecretStore {
   }
 
   async deleteSecret(tenant: string, secretId: string, version?: number): Promise<boolean> {
-    const r = version === undefined ? await this.q('secret_delete', SQL.delete, [tenant, secretId]) : await this.q('secret_deleteAt', SQL.deleteAt, [tenant, secretId, version]);
+    const r =
+      version === undefined
+        ? await this.q('secret_delete', SQL.delete, [tenant, secretId])
+        : await this.q('secret_deleteAt', SQL.deleteAt, [tenant, secretId, version]);
     return (r.rowCount ?? 0) === 1;
   }
 

@@ -61,17 +61,17 @@ export function registerSecretCommands(program: Command, ctx: CliContext): void 
       .option('--description <text>', 'a note shown in listings (never the value)')
       .option('--idempotency-key <key>', 'Idempotency-Key for a safe retry');
 
-  sources(secrets.command('set').description('store a new secret (POST /v1/host/weft/secrets)').argument('<secretId>', 'the reference nodes will resolve')).action(
-    async (secretId: string, o: ValueOptions, cmd: Command) => {
-      const g = cmd.optsWithGlobals<GlobalOptions>();
-      const value = await readSecretValue(ctx, o);
-      const m = await clientFor(ctx, g).createSecret(
-        { secretId, value, ...(o.description === undefined ? {} : { description: o.description }) },
-        o.idempotencyKey === undefined ? {} : { idempotencyKey: o.idempotencyKey },
-      );
-      print(g.json ? JSON.stringify(m) : `stored ${m.secretId} (version ${m.version})`);
-    },
-  );
+  sources(
+    secrets.command('set').description('store a new secret (POST /v1/host/weft/secrets)').argument('<secretId>', 'the reference nodes will resolve'),
+  ).action(async (secretId: string, o: ValueOptions, cmd: Command) => {
+    const g = cmd.optsWithGlobals<GlobalOptions>();
+    const value = await readSecretValue(ctx, o);
+    const m = await clientFor(ctx, g).createSecret(
+      { secretId, value, ...(o.description === undefined ? {} : { description: o.description }) },
+      o.idempotencyKey === undefined ? {} : { idempotencyKey: o.idempotencyKey },
+    );
+    print(g.json ? JSON.stringify(m) : `stored ${m.secretId} (version ${m.version})`);
+  });
 
   secrets
     .command('list')
@@ -118,7 +118,9 @@ export function registerSecretCommands(program: Command, ctx: CliContext): void 
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const r = await clientFor(ctx, g).rewrapVault();
       if (g.json) return print(JSON.stringify(r));
-      print(`rewrapped ${r.rewrapped} under ${r.masterKeyId}; ${r.remaining} remaining${r.unreadable > 0 ? `, ${r.unreadable} unreadable with the configured keys` : ''}`);
+      print(
+        `rewrapped ${r.rewrapped} under ${r.masterKeyId}; ${r.remaining} remaining${r.unreadable > 0 ? `, ${r.unreadable} unreadable with the configured keys` : ''}`,
+      );
       if (r.remaining > 0) ctx.exitCode = Math.max(ctx.exitCode, 1);
     });
 }

@@ -87,54 +87,71 @@ export function registerSecretRoutes(app: WeftApp, ctx: HostContext): void {
     return noStore(reply).send({ secrets: all.map((s) => v.view(s)) });
   });
 
-  app.get('/v1/host/weft/secrets/:secretId', { config: { scope: 'secrets:read' }, schema: ROUTE_SCHEMAS['GET /v1/host/weft/secrets/:secretId'] }, async (req, reply) => {
-    const p = principalOf(req);
-    const v = vault();
-    const rec = await v.get(p.tenant, secretIdOf(req.params.secretId));
-    const etag = v.etag(rec);
-    noStore(reply).header('etag', etag);
-    const inm = header(req, 'if-none-match');
-    if (inm !== undefined && (inm.trim() === '*' || inm.split(',').some((t) => t.trim() === etag))) return reply.code(304).send();
-    return reply.send(v.view(rec));
-  });
+  app.get(
+    '/v1/host/weft/secrets/:secretId',
+    { config: { scope: 'secrets:read' }, schema: ROUTE_SCHEMAS['GET /v1/host/weft/secrets/:secretId'] },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const v = vault();
+      const rec = await v.get(p.tenant, secretIdOf(req.params.secretId));
+      const etag = v.etag(rec);
+      noStore(reply).header('etag', etag);
+      const inm = header(req, 'if-none-match');
+      if (inm !== undefined && (inm.trim() === '*' || inm.split(',').some((t) => t.trim() === etag))) return reply.code(304).send();
+      return reply.send(v.view(rec));
+    },
+  );
 
   // `{secretId}:rotate` — the verb shares the id segment.
-  app.post('/v1/host/weft/secrets/:target', { config: { scope: 'secrets:write' }, schema: ROUTE_SCHEMAS['POST /v1/host/weft/secrets/:target'] }, async (req, reply) => {
-    const p = principalOf(req);
-    const m = /^(.+):rotate$/.exec(req.params.target);
-    if (!m) throw new WeftError('not_found', 'No such route.');
-    const v = vault();
-    const secretId = secretIdOf(m[1] as string);
-    const body = validateRotate(req.body ?? undefined);
-    const ifMatch = header(req, 'if-match');
-    noStore(reply);
-    const route = `POST /v1/host/weft/secrets/${secretId}:rotate`;
-    return withIdempotency(req, reply, { ...idem, tenant: p.tenant, route, body: { ...digestBody(body), ifMatch: ifMatch ?? null }, status: 200 }, async () => {
-      const rec = await v.rotate(p.tenant, secretId, body, p, ifMatch);
-      reply.header('etag', v.etag(rec));
-      return v.view(rec);
-    });
-  });
+  app.post(
+    '/v1/host/weft/secrets/:target',
+    { config: { scope: 'secrets:write' }, schema: ROUTE_SCHEMAS['POST /v1/host/weft/secrets/:target'] },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const m = /^(.+):rotate$/.exec(req.params.target);
+      if (!m) throw new WeftError('not_found', 'No such route.');
+      const v = vault();
+      const secretId = secretIdOf(m[1] as string);
+      const body = validateRotate(req.body ?? undefined);
+      const ifMatch = header(req, 'if-match');
+      noStore(reply);
+      const route = `POST /v1/host/weft/secrets/${secretId}:rotate`;
+      return withIdempotency(
+        req,
+        reply,
+        { ...idem, tenant: p.tenant, route, body: { ...digestBody(body), ifMatch: ifMatch ?? null }, status: 200 },
+        async () => {
+          const rec = await v.rotate(p.tenant, secretId, body, p, ifMatch);
+          reply.header('etag', v.etag(rec));
+          return v.view(rec);
+        },
+      );
+    },
+  );
 
-  app.delete('/v1/host/weft/secrets/:secretId', { config: { scope: 'secrets:write' }, schema: ROUTE_SCHEMAS['DELETE /v1/host/weft/secrets/:secretId'] }, async (req, reply) => {
-    const p = principalOf(req);
-    const v = vault();
-    const secretId = secretIdOf(req.params.secretId);
-    const ifMatch = header(req, 'if-match');
-    noStore(reply);
-    const key = idempotencyKeyOf(req);
-    const route = `DELETE /v1/host/weft/secrets/${secretId}`;
-    const ticket = key ? await claimOrReplay(ctx.store, req, reply, p.tenant, route, key, { ifMatch: ifMatch ?? null }, idem.retentionMs) : undefined;
-    if (key && !ticket) return reply;
-    try {
-      await v.delete(p.tenant, secretId, p, ifMatch);
-      if (ticket) await completeTicket(ctx.store, ticket, { status: 204, body: '' }, idem.retentionMs);
-      return reply.code(204).send();
-    } catch (e) {
-      if (ticket) await releaseTicket(ctx.store, ticket);
-      throw e;
-    }
-  });
+  app.delete(
+    '/v1/host/weft/secrets/:secretId',
+    { config: { scope: 'secrets:write' }, schema: ROUTE_SCHEMAS['DELETE /v1/host/weft/secrets/:secretId'] },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const v = vault();
+      const secretId = secretIdOf(req.params.secretId);
+      const ifMatch = header(req, 'if-match');
+      noStore(reply);
+      const key = idempotencyKeyOf(req);
+      const route = `DELETE /v1/host/weft/secrets/${secretId}`;
+      const ticket = key ? await claimOrReplay(ctx.store, req, reply, p.tenant, route, key, { ifMatch: ifMatch ?? null }, idem.retentionMs) : undefined;
+      if (key && !ticket) return reply;
+      try {
+        await v.delete(p.tenant, secretId, p, ifMatch);
+        if (ticket) await completeTicket(ctx.store, ticket, { status: 204, body: '' }, idem.retentionMs);
+        return reply.code(204).send();
+      } catch (e) {
+        if (ticket) await releaseTicket(ctx.store, ticket);
+        throw e;
+      }
+    },
+  );
 
   app.post('/v1/host/weft/vault::rewrap', { config: { scope: 'keys:admin' } }, async (req, reply) => {
     const p = principalOf(req);

@@ -72,5 +72,16 @@ export function secretStatements(d: SqlDialect) {
 
 /** The values of {@link secretStatements}' `replace`, in order. */
 export function replaceSecretValues(tenant: string, secretId: string, expected: { version: number; masterKeyId: string }, next: SecretRecord): unknown[] {
-  return [next.version, next.description, next.updatedAt, next.masterKeyId, next.wrappedKey, next.ciphertext, tenant, secretId, expected.version, expected.masterKeyId];
+  return [
+    next.version,
+    next.description,
+    next.updatedAt,
+    next.masterKeyId,
+    next.wrappedKey,
+    next.ciphertext,
+    tenant,
+    secretId,
+    expected.version,
+    expected.masterKeyId,
+  ];
 }

@@ -75,7 +75,9 @@ export function defineSecretStoreContract(name: string, factory: PortFactory<Sec
       expect(await store.replaceSecret('t1', 'k', { version: 2, masterKeyId: 'mk1' }, { ...rewrapped, wrappedKey: 'again' })).toBe(false);
       expect(await store.getSecret('t1', 'k')).toEqual(rewrapped);
       // Tenant and id in `next` are ignored: the row stays where it is.
-      expect(await store.replaceSecret('t1', 'k', { version: 2, masterKeyId: 'mk2' }, { ...rewrapped, tenant: 't9', secretId: 'moved', version: 3 })).toBe(true);
+      expect(await store.replaceSecret('t1', 'k', { version: 2, masterKeyId: 'mk2' }, { ...rewrapped, tenant: 't9', secretId: 'moved', version: 3 })).toBe(
+        true,
+      );
       expect(await store.getSecret('t9', 'moved')).toBeUndefined();
       expect((await store.getSecret('t1', 'k'))?.version).toBe(3);
       expect(await store.replaceSecret('t1', 'nope', { version: 1, masterKeyId: 'mk1' }, secretRecord('nope'))).toBe(false);
@@ -84,7 +86,9 @@ export function defineSecretStoreContract(name: string, factory: PortFactory<Sec
     it('lets exactly one of several concurrent rotations of one version win', async () => {
       await store.createSecret(secretRecord('k'));
       const results = await Promise.all(
-        Array.from({ length: 6 }, (_, i) => store.replaceSecret('t1', 'k', { version: 1, masterKeyId: 'mk1' }, secretRecord('k', { version: 2, ciphertext: `c${i}` }))),
+        Array.from({ length: 6 }, (_, i) =>
+          store.replaceSecret('t1', 'k', { version: 1, masterKeyId: 'mk1' }, secretRecord('k', { version: 2, ciphertext: `c${i}` })),
+        ),
       );
       expect(results.filter(Boolean)).toHaveLength(1);
       const winner = results.indexOf(true);
