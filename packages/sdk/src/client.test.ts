@@ -772,7 +772,8 @@ describe('vault secrets', () => {
       if (r.method === 'GET') return json(r.res, 200, meta, { etag: '"e1"' });
       if (r.method === 'DELETE') {
         r.res.writeHead(204);
-        return r.res.end();
+        r.res.end();
+        return;
       }
       json(r.res, r.path.endsWith(':rotate') ? 200 : 201, { ...meta, version: r.path.endsWith(':rotate') ? 2 : 1 });
     });
