@@ -7,7 +7,7 @@
  *
  * @see security-contract.md §4.1, §4.2; docs/decisions/0018-secrets-vault.md
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -316,7 +316,12 @@ describe.skipIf(notInProcess('the vault internals scenarios'))(`weft: vault inte
     const value = canary('db');
     const rotated = canary('db2');
     const id = sid('db');
-    await at('POST', ROOT, TENANT_A, { secretId: id, value, description: 'stored encrypted' });
+    const created = await callAt(host.url, 'POST', ROOT, {
+      bearer: TENANT_A,
+      body: { secretId: id, value, description: 'stored encrypted' },
+      headers: { 'idempotency-key': freshKey() },
+    });
+    expect(created.status).toBe(201);
     await at('POST', `${ROOT}/${id}:rotate`, TENANT_A, { value: rotated });
     await at('POST', ROOT, TENANT_A, { secretId: id, value: canary('conflict') });
     await at('POST', ROOT, TENANT_A, { secretId: sid('bad'), value: `${value.slice(0, 10)}` });
@@ -335,7 +340,16 @@ describe.skipIf(notInProcess('the vault internals scenarios'))(`weft: vault inte
       // Every byte of the database files (WAL included).
       for (const f of readdirSync(dataDir).filter((n) => n.startsWith('weft.db'))) {
         const bytes = readFileSync(join(dataDir, f)).toString('latin1');
-        for (const v of [value, rotated]) expect(bytes).not.toContain(v);
+        for (const v of [value, rotated]) {
+          expect(bytes).not.toContain(v);
+          // Nor a plain digest of it (the Idempotency-Key request hash covers an HMAC).
+          expect(bytes).not.toContain(createHash('sha256').update(v).digest('hex'));
+        }
+        // The request hash an unkeyed scheme would store for the idempotent create above.
+        const plainBodyHash = createHash('sha256')
+          .update(JSON.stringify({ description: 'stored encrypted', secretId: id, value }))
+          .digest('hex');
+        expect(bytes).not.toContain(plainBodyHash);
       }
     }
   });
