@@ -20,6 +20,8 @@ export interface CliIo {
   fetch?: typeof fetch;
   /** Clock for relative times such as interrupt ages (default `Date.now`). */
   now?: () => number;
+  /** Reads all of standard input (secret values; never taken from argv). */
+  readStdin?: () => Promise<string>;
 }
 
 /** Mutable state of one invocation, shared by the commands. */
@@ -38,6 +40,11 @@ export function processIo(): CliIo {
     stderr: (text) => void process.stderr.write(text),
     env: process.env,
     color: process.stdout.isTTY === true && !process.env.NO_COLOR,
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+      return Buffer.concat(chunks).toString('utf8');
+    },
   };
 }
 

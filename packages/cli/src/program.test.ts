@@ -601,3 +601,48 @@ describe('weft runs pause and resume', () => {
     expect(r).toEqual({ code: 1, out: '', err: 'error: run_state_conflict: The run is not paused. (run status: running)\n' });
   });
 });
+
+describe('weft secrets', () => {
+  const VALUE = ['sk-', 'cli', 'VaultValue0123456789abcdef'].join('');
+  const meta = (version: number) => ({
+    secretId: 'openai',
+    scope: 'tenant',
+    version,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+  });
+
+  it('set reads the value from stdin, rotate from an env variable; nothing printed carries it', async () => {
+    const host = await fakeHost((req, res) => {
+      if (req.method === 'GET') return json(res, 200, { secrets: [meta(2)] });
+      if (req.method === 'DELETE') {
+        res.writeHead(204);
+        return res.end();
+      }
+      json(res, req.url?.endsWith(':rotate') ? 200 : 201, meta(req.url?.endsWith(':rotate') ? 2 : 1));
+    });
+    const env = { OPENWOP_BASE_URL: host.url, OPENWOP_API_KEY: KEY, MY_KEY: `${VALUE}-2` };
+    const set = await cli(['secrets', 'set', 'openai', '--description', 'prod'], env, { readStdin: async () => `${VALUE}\n` });
+    expect(set).toMatchObject({ code: 0, out: 'stored openai (version 1)\n' });
+    const rot = await cli(['secrets', 'rotate', 'openai', '--from-env', 'MY_KEY', '--if-match', '"e1"'], env);
+    expect(rot).toMatchObject({ code: 0, out: 'rotated openai (version 2)\n' });
+    const list = await cli(['secrets', 'list'], env);
+    expect(list.out).toContain('openai\tv2');
+    expect((await cli(['secrets', 'rm', 'openai'], env)).out).toBe('deleted openai\n');
+    expect(JSON.parse(host.seen[0]?.body as string)).toEqual({ secretId: 'openai', value: VALUE, description: 'prod' });
+    expect(JSON.parse(host.seen[1]?.body as string)).toEqual({ value: `${VALUE}-2` });
+    for (const r of [set, rot, list]) expect(r.out + r.err).not.toContain(VALUE);
+  });
+
+  it('an error answer that echoes the value is printed redacted, and an empty value is refused locally', async () => {
+    const host = await fakeHost((_req, res) => json(res, 409, { error: 'secret_already_exists', message: `exists: ${VALUE}` }));
+    const env = { OPENWOP_BASE_URL: host.url, OPENWOP_API_KEY: KEY };
+    const r = await cli(['secrets', 'set', 'openai'], env, { readStdin: async () => VALUE });
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('secret_already_exists');
+    expect(r.err).not.toContain(VALUE);
+    const empty = await cli(['secrets', 'set', 'openai'], env, { readStdin: async () => '\n' });
+    expect(empty.code).toBe(1);
+    expect(host.seen).toHaveLength(1);
+  });
+});

@@ -9,6 +9,7 @@ import { registerDiscoveryCommand } from './commands/discovery.js';
 import { registerInterruptCommands } from './commands/interrupts.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerRunCommands } from './commands/runs.js';
+import { registerSecretCommands } from './commands/secrets.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerWorkflowCommands } from './commands/workflows.js';
 import { CLI_VERSION } from './connection.js';
@@ -34,6 +35,7 @@ export function createProgram(ctx: CliContext): Command {
   registerInterruptCommands(program, ctx);
   registerWorkflowCommands(program, ctx);
   registerKeyCommands(program, ctx);
+  registerSecretCommands(program, ctx);
   registerDiscoveryCommand(program, ctx);
   registerConformanceCommand(program, ctx);
   return program;

@@ -44,6 +44,8 @@ export interface HostRoutes {
   auditVerify: boolean;
   /** `/v1/host/weft/keys` (managed API keys). */
   managedKeys: boolean;
+  /** `/v1/host/weft/secrets` (the secrets vault). */
+  vault: boolean;
 }
 
 /**
@@ -61,6 +63,7 @@ export async function probeRoutes(baseUrl: string, key: string): Promise<HostRou
   return {
     auditVerify: await serves(baseUrl, key, '/v1/audit/verify?fromSeq=0&toSeq=0'),
     managedKeys: await serves(baseUrl, key, '/v1/host/weft/keys'),
+    vault: await serves(baseUrl, key, '/v1/host/weft/secrets'),
   };
 }
 
@@ -99,7 +102,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     approverKeys: [TEST_KEYS.approverA2, TEST_KEYS.approverA3],
     inProcess: true,
     store,
-    routes: { auditVerify: true, managedKeys: true },
+    routes: { auditVerify: true, managedKeys: true, vault: true },
     outboundTarget: outbound.url,
   });
   process.stderr.write(`conformance target: in-process Weft on ${store} at ${host.url}\n`);

@@ -78,6 +78,8 @@ export const ERROR_CATALOG = {
   interrupt_cancelled: { status: 422, when: 'The run was cancelled while the interrupt was pending.', details: ['interruptId'] },
   correlation_mismatch: { status: 422, when: "An external event does not match the interrupt's correlation.", details: ['mismatched'] },
   auth_elevation_required: { status: 403, when: 'This interrupt must be resolved with a bearer credential holding approvals:respond, not a callback token.' },
+  secret_already_exists: { status: 409, when: 'The tenant already has a vault secret with this secretId; rotate it instead.', details: ['secretId'] },
+  precondition_failed: { status: 412, when: 'If-Match names a version of the resource other than its current one (it changed meanwhile).', details: ['etag'] },
   key_state_conflict: { status: 409, when: 'The API key cannot be rotated: it is revoked, expired or was already rotated.', details: ['keyId'] },
   run_state_conflict: {
     status: 409,
@@ -110,6 +112,16 @@ export const ERROR_CATALOG = {
     status: 0,
     when: 'A sub-workflow child run failed and the parent node was configured to fail with it.',
     details: ['childRunId', 'childError'],
+  },
+  credential_not_found: {
+    status: 0,
+    when: "A secret reference does not name a secret of the run's tenant (missing, deleted, or another tenant's — the same answer).",
+    details: ['ref'],
+  },
+  credential_unavailable: {
+    status: 0,
+    when: 'The host cannot resolve secrets: the vault is not configured, or no configured master key opens the stored secret.',
+    details: ['ref'],
   },
   deterministic_fail: { status: 0, when: 'Default error code of core.fail.' },
   ssrf_blocked: {

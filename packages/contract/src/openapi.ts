@@ -18,7 +18,12 @@ import {
   PollResponseSchema,
   RunEventDocSchema,
   RunListResponseSchema,
+  RewrapResultSchema,
+  RotateSecretRequestSchema,
   RunSnapshotSchema,
+  CreateSecretRequestSchema,
+  SecretListSchema,
+  SecretMetadataSchema,
   WorkflowDefinitionSchema,
 } from './schemas.js';
 import { PROTOCOL_VERSION } from './wire.js';
@@ -31,6 +36,8 @@ const errors = (...statuses: number[]): Json =>
   Object.fromEntries(statuses.map((s) => [String(s), { description: `Error ${s}`, content: json(ref('ErrorEnvelope')) }]));
 const pathParam = (name: string): Json => ({ name, in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } });
 const queryParam = (name: string, schema: Json, extra: Json = {}): Json => ({ name, in: 'query', schema, ...extra });
+const ifMatchHeader: Json = { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' } };
+const ifNoneMatchHeader: Json = { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } };
 const idemHeader: Json = { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } };
 
 /** One OpenAPI operation (summary, security, parameters, request body, responses). */
@@ -396,6 +403,82 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
       },
     },
   ],
+  'GET /v1/host/weft/secrets': [
+    {
+      path: '/v1/host/weft/secrets',
+      method: 'get',
+      operation: {
+        summary: "List the tenant's vault secrets: metadata only, never values (Weft extension)",
+        security: secured,
+        responses: { '200': { description: 'Secret metadata', content: json(ref('SecretList')) }, ...errors(401, 403, 404) },
+      },
+    },
+  ],
+  'POST /v1/host/weft/secrets': [
+    {
+      path: '/v1/host/weft/secrets',
+      method: 'post',
+      operation: {
+        summary: 'Store a secret; the value is write-only and never returned (Weft extension)',
+        security: secured,
+        parameters: [idemHeader],
+        requestBody: { required: true, content: json(ref('CreateSecretRequest')) },
+        responses: { '201': { description: 'Stored; its metadata', content: json(ref('SecretMetadata')) }, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+  ],
+  'GET /v1/host/weft/secrets/:secretId': [
+    {
+      path: '/v1/host/weft/secrets/{secretId}',
+      method: 'get',
+      operation: {
+        summary: "A secret's metadata, with its ETag (Weft extension)",
+        security: secured,
+        parameters: [pathParam('secretId'), ifNoneMatchHeader],
+        responses: {
+          '200': { description: 'Secret metadata', content: json(ref('SecretMetadata')) },
+          '304': { description: 'Not modified' },
+          ...errors(401, 403, 404),
+        },
+      },
+    },
+  ],
+  'DELETE /v1/host/weft/secrets/:secretId': [
+    {
+      path: '/v1/host/weft/secrets/{secretId}',
+      method: 'delete',
+      operation: {
+        summary: 'Delete a secret at once (Weft extension)',
+        security: secured,
+        parameters: [pathParam('secretId'), ifMatchHeader, idemHeader],
+        responses: { '204': { description: 'Deleted' }, ...errors(401, 403, 404, 409, 412) },
+      },
+    },
+  ],
+  'POST /v1/host/weft/secrets/:target': [
+    {
+      path: '/v1/host/weft/secrets/{secretId}:rotate',
+      method: 'post',
+      operation: {
+        summary: 'Rotate a secret: a new value under a new data key and version; the old value is gone (Weft extension)',
+        security: secured,
+        parameters: [pathParam('secretId'), ifMatchHeader, idemHeader],
+        requestBody: { required: true, content: json(ref('RotateSecretRequest')) },
+        responses: { '200': { description: 'Rotated; its metadata', content: json(ref('SecretMetadata')) }, ...errors(400, 401, 403, 404, 409, 412) },
+      },
+    },
+  ],
+  'POST /v1/host/weft/vault::rewrap': [
+    {
+      path: '/v1/host/weft/vault:rewrap',
+      method: 'post',
+      operation: {
+        summary: 'Rewrap data keys under the current master key, every tenant (operator credential; Weft extension)',
+        security: secured,
+        responses: { '200': { description: 'Rewrap progress', content: json(ref('RewrapResult')) }, ...errors(401, 403, 404) },
+      },
+    },
+  ],
 };
 
 /** The query parameter names a route declares (by its `METHOD /fastify/url` key). */
@@ -462,6 +545,11 @@ export function buildOpenApi(info: { version: string }, served: readonly string[
         PollResponse: PollResponseSchema,
         RunListResponse: RunListResponseSchema,
         WorkflowDefinition: WorkflowDefinitionSchema,
+        CreateSecretRequest: CreateSecretRequestSchema,
+        RotateSecretRequest: RotateSecretRequestSchema,
+        SecretMetadata: SecretMetadataSchema,
+        SecretList: SecretListSchema,
+        RewrapResult: RewrapResultSchema,
       },
     },
     paths,

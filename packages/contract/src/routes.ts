@@ -37,6 +37,9 @@ export const ROUTE_SCHEMAS = {
   'GET /v1/audit/verify': { querystring: query('fromSeq', 'toSeq') },
   'GET /v1/host/weft/keys': { querystring: query('tenant') },
   'POST /v1/host/weft/keys/:target': { params: params('target') },
+  'GET /v1/host/weft/secrets/:secretId': { params: params('secretId') },
+  'DELETE /v1/host/weft/secrets/:secretId': { params: params('secretId') },
+  'POST /v1/host/weft/secrets/:target': { params: params('target') },
 } as const satisfies Record<string, { params?: TObject; querystring?: TObject }>;
 
 /** A route key that has a schema. */

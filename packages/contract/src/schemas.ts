@@ -202,6 +202,66 @@ export const BulkCancelRequestSchema = Type.Object(
   { additionalProperties: false },
 );
 
+// ---------------------------------------------------------------- secrets vault (Weft extension)
+
+/** Shortest secret value accepted: shorter values are too likely to occur in ordinary text for redaction to be safe. */
+export const MIN_SECRET_VALUE_LENGTH = 16;
+/** Longest secret value accepted (characters). */
+export const MAX_SECRET_VALUE_LENGTH = 65_536;
+/** A secret id: the tenant-unique reference nodes resolve. */
+export const SECRET_ID_PATTERN = '^[A-Za-z0-9._-]{1,128}$';
+const SecretValue = Type.String({ minLength: MIN_SECRET_VALUE_LENGTH, maxLength: MAX_SECRET_VALUE_LENGTH, writeOnly: true });
+const SecretDescription = Type.String({ maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f]*$' });
+
+/** `POST /v1/host/weft/secrets` body. The value is write-only: no response ever carries it. */
+export const CreateSecretRequestSchema = Type.Object(
+  {
+    secretId: Type.String({ pattern: SECRET_ID_PATTERN }),
+    value: SecretValue,
+    description: Type.Optional(SecretDescription),
+  },
+  { additionalProperties: false },
+);
+
+/** `POST /v1/host/weft/secrets/{secretId}:rotate` body: the new value (write-only). */
+export const RotateSecretRequestSchema = Type.Object(
+  {
+    value: SecretValue,
+    description: Type.Optional(SecretDescription),
+  },
+  { additionalProperties: false },
+);
+
+/** A secret's metadata: everything but the value, which is never returned. */
+export const SecretMetadataSchema = Type.Object(
+  {
+    secretId: Type.String(),
+    /** Resolution scope; Weft stores tenant-scoped secrets only. */
+    scope: Type.Literal('tenant'),
+    version: Type.Integer({ minimum: 1 }),
+    description: Type.Optional(Type.String()),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false },
+);
+
+/** `GET /v1/host/weft/secrets` response. */
+export const SecretListSchema = Type.Object({ secrets: Type.Array(SecretMetadataSchema) }, { additionalProperties: false });
+
+/** `POST /v1/host/weft/vault:rewrap` response (operator). */
+export const RewrapResultSchema = Type.Object(
+  {
+    masterKeyId: Type.String(),
+    rewrapped: Type.Integer({ minimum: 0 }),
+    /** Rows still wrapped by another key (a later call continues). */
+    remaining: Type.Integer({ minimum: 0 }),
+    /** Rows whose data key no configured master key opens (left untouched). */
+    unreadable: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+
 /** `POST /v1/host/weft/workflows` body: a workflow definition. */
 export const RegisterWorkflowRequestSchema = WorkflowDefinitionSchema;
 
@@ -388,6 +448,11 @@ export type BulkCancelResult = BulkCancelResponse['results'][number];
 export type RunListResponse = Static<typeof RunListResponseSchema>;
 export type CancelRunRequest = Static<typeof CancelRunRequestSchema>;
 export type BulkCancelRequest = Static<typeof BulkCancelRequestSchema>;
+export type CreateSecretRequest = Static<typeof CreateSecretRequestSchema>;
+export type RotateSecretRequest = Static<typeof RotateSecretRequestSchema>;
+export type SecretMetadata = Static<typeof SecretMetadataSchema>;
+export type SecretList = Static<typeof SecretListSchema>;
+export type RewrapResult = Static<typeof RewrapResultSchema>;
 
 /** Query of `GET /v1/runs/{runId}/events`. */
 export const STREAM_MODE_VALUES = STREAM_MODES;

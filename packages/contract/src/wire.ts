@@ -101,6 +101,10 @@ export const SCOPES = [
    * integrations that collect one vote per human. Distinct voters count toward the quorum.
    */
   'interrupts:delegate',
+  /** Weft: list the metadata of the tenant's vault secrets (never values). */
+  'secrets:read',
+  /** Weft: create, rotate and delete the tenant's vault secrets (values are write-only). */
+  'secrets:write',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

@@ -30,6 +30,27 @@ export interface RecordRedactor {
   redact<T>(value: T): T;
 }
 
+/**
+ * The outcome of {@link SecretResolver.resolve}: the value, or a run-level error code to fail
+ * the node with. A missing reference and another tenant's reference are the same answer.
+ */
+export type SecretResolution =
+  | { ok: true; value: string; version: number }
+  | { ok: false; code: 'credential_not_found' | 'credential_unavailable'; message: string };
+
+/**
+ * Resolves secret references at node execution time, bound to the run's tenant (tenant A can
+ * never resolve B's references). It never throws for a missing reference — the run fails
+ * cleanly with the code — and every value it returns is already registered with the host's
+ * redactors, so it is scrubbed from every output. Implemented by the server's vault.
+ *
+ * @see security-contract.md §4.1 (SEC-05)
+ */
+export interface SecretResolver {
+  /** `purpose` is recorded in the audit log (ids only, never the value). */
+  resolve(tenant: string, ref: string, purpose?: { runId?: string; nodeId?: string }): Promise<SecretResolution>;
+}
+
 /** One outbound HTTP request a node asks the host to make. */
 export interface OutboundRequest {
   method: string;

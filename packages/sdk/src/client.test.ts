@@ -762,3 +762,43 @@ describe('WeftClient interrupts and run control', () => {
     expect(err).toMatchObject({ status: 409, code: 'run_state_conflict', details: { runStatus: 'running' } });
   });
 });
+
+describe('vault secrets', () => {
+  const VALUE = ['sk-', 'sdk', 'SecretValue0123456789abcdef'].join('');
+  const meta = { secretId: 'openai', scope: 'tenant', version: 1, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' };
+
+  it('creates, reads (with the ETag), rotates with If-Match and deletes through the host extension', async () => {
+    const host = await fakeHost((r) => {
+      if (r.method === 'GET') return json(r.res, 200, meta, { etag: '"e1"' });
+      if (r.method === 'DELETE') {
+        r.res.writeHead(204);
+        r.res.end();
+        return;
+      }
+      json(r.res, r.path.endsWith(':rotate') ? 200 : 201, { ...meta, version: r.path.endsWith(':rotate') ? 2 : 1 });
+    });
+    const c = new WeftClient({ baseUrl: host.url, apiKey: API_KEY });
+    expect(await c.createSecret({ secretId: 'openai', value: VALUE }, { idempotencyKey: 'k1' })).toEqual(meta);
+    expect(await c.getSecret('openai')).toEqual({ ...meta, etag: '"e1"' });
+    expect((await c.rotateSecret('openai', { value: `${VALUE}2` }, { ifMatch: '"e1"' })).version).toBe(2);
+    await c.deleteSecret('openai', { ifMatch: '"e2"' });
+    expect(host.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /v1/host/weft/secrets',
+      'GET /v1/host/weft/secrets/openai',
+      'POST /v1/host/weft/secrets/openai:rotate',
+      'DELETE /v1/host/weft/secrets/openai',
+    ]);
+    expect(JSON.parse(host.requests[0]?.body as string)).toEqual({ secretId: 'openai', value: VALUE });
+    expect(host.requests[0]?.headers['idempotency-key']).toBe('k1');
+    expect(host.requests[2]?.headers['if-match']).toBe('"e1"');
+    expect(host.requests[3]?.headers['if-match']).toBe('"e2"');
+  });
+
+  it('redacts the value from an error whose body echoes it', async () => {
+    const host = await fakeHost((r) => json(r.res, 400, { error: 'validation_error', message: `bad value ${VALUE}`, details: { got: VALUE } }));
+    const c = new WeftClient({ baseUrl: host.url, apiKey: API_KEY });
+    const err = await c.createSecret({ secretId: 'x', value: VALUE }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WeftApiError);
+    expect(inspect(err, { depth: 5 })).not.toContain(VALUE);
+  });
+});

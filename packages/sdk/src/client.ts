@@ -11,6 +11,7 @@ import type {
   CancelRunResponse,
   CreateRunBody,
   CreateRunResponse,
+  CreateSecretRequest,
   DiscoveryDocument,
   InterruptList,
   InterruptView,
@@ -20,8 +21,12 @@ import type {
   RegisterWorkflowResult,
   ResolveInterruptResponse,
   ResumeRunResponse,
+  RewrapResult,
+  RotateSecretRequest,
   RunList,
   RunSnapshot,
+  SecretList,
+  SecretMetadata,
   Workflow,
   WorkflowList,
 } from './api-types.js';
@@ -33,6 +38,7 @@ import type {
   PauseRunOptions,
   PollEventsOptions,
   ResumeRunOptions,
+  SecretWriteOptions,
   StreamEventsOptions,
 } from './options.js';
 import { WeftApiError, WeftConnectionError, parseRetryAfter, redactSecret } from './errors.js';
@@ -368,6 +374,56 @@ export class WeftClient {
   /** `DELETE /v1/host/weft/workflows/{workflowId}` — removes a stored workflow (204). Weft host extension. */
   async deleteWorkflow(workflowId: string, options: RequestOptions = {}): Promise<void> {
     await this.#json<undefined>('DELETE', `/v1/host/weft/workflows/${segment(workflowId)}`, { signal: options.signal });
+  }
+
+  /**
+   * `POST /v1/host/weft/secrets` — stores a secret in the caller's tenant (201, metadata only;
+   * the value is write-only and redacted from any error this call raises). Weft host extension.
+   */
+  async createSecret(body: CreateSecretRequest, options: IdempotencyOptions & RequestOptions = {}): Promise<SecretMetadata> {
+    return this.#json<SecretMetadata>('POST', '/v1/host/weft/secrets', {
+      body,
+      headers: idempotencyHeaders(options),
+      secret: body.value,
+      signal: options.signal,
+    });
+  }
+
+  /** `GET /v1/host/weft/secrets` — the caller's secrets: metadata, never values. Weft host extension. */
+  async listSecrets(options: RequestOptions = {}): Promise<SecretList> {
+    return this.#json<SecretList>('GET', '/v1/host/weft/secrets', { signal: options.signal });
+  }
+
+  /** `GET /v1/host/weft/secrets/{secretId}` — one secret's metadata and its ETag. Weft host extension. */
+  async getSecret(secretId: string, options: RequestOptions = {}): Promise<SecretMetadata & { etag?: string }> {
+    const response = await this.#send('GET', `/v1/host/weft/secrets/${segment(secretId)}`, { signal: options.signal });
+    const meta = await this.#read<SecretMetadata>(response);
+    const etag = response.headers.get('etag');
+    return etag ? { ...meta, etag } : meta;
+  }
+
+  /** `POST /v1/host/weft/secrets/{secretId}:rotate` — a new value and version (200, metadata). Weft host extension. */
+  async rotateSecret(secretId: string, body: RotateSecretRequest, options: SecretWriteOptions & RequestOptions = {}): Promise<SecretMetadata> {
+    const headers = idempotencyHeaders(options);
+    if (options.ifMatch !== undefined) headers['if-match'] = options.ifMatch;
+    return this.#json<SecretMetadata>('POST', `/v1/host/weft/secrets/${segment(secretId)}:rotate`, {
+      body,
+      headers,
+      secret: body.value,
+      signal: options.signal,
+    });
+  }
+
+  /** `DELETE /v1/host/weft/secrets/{secretId}` — removes a secret at once (204). Weft host extension. */
+  async deleteSecret(secretId: string, options: SecretWriteOptions & RequestOptions = {}): Promise<void> {
+    const headers = idempotencyHeaders(options);
+    if (options.ifMatch !== undefined) headers['if-match'] = options.ifMatch;
+    await this.#json<undefined>('DELETE', `/v1/host/weft/secrets/${segment(secretId)}`, { headers, signal: options.signal });
+  }
+
+  /** `POST /v1/host/weft/vault:rewrap` — operator only: rewraps data keys under the current master key. */
+  async rewrapVault(options: RequestOptions = {}): Promise<RewrapResult> {
+    return this.#json<RewrapResult>('POST', '/v1/host/weft/vault:rewrap', { body: {}, signal: options.signal });
   }
 
   async #json<T>(method: string, path: string, options: SendOptions): Promise<T> {

@@ -67,3 +67,9 @@ export interface StreamEventsOptions {
   /** Base delay between failed reconnects, doubled each time up to 5 s. Default 250 ms. */
   retryDelayMs?: number;
 }
+
+/** Options of the conditional vault mutations (rotate, delete). */
+export interface SecretWriteOptions extends IdempotencyOptions {
+  /** An ETag from an earlier read: the host answers 412 `precondition_failed` when the secret changed since. */
+  ifMatch?: string;
+}

@@ -5,3 +5,5 @@ export * from './rate-limit.js';
 export * from './redact.js';
 export * from './ssrf-guard.js';
 export * from './outbound-client.js';
+export * from './vault-crypto.js';
+export * from './tenant-redactors.js';

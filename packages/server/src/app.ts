@@ -42,6 +42,7 @@ import { Authenticator, requireScope, type ApiKeyAuthenticator } from './auth.js
 import type { HostContext } from './context.js';
 import { sendError } from './errors.js';
 import { registerAuditRoutes } from './routes/audit.js';
+import { registerSecretRoutes } from './routes/secrets.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerInterruptRoutes } from './routes/interrupts.js';
 import { registerKeyRoutes } from './routes/keys.js';
@@ -323,5 +324,6 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   registerInterruptRoutes(app, ctx);
   registerKeyRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
+  registerSecretRoutes(app, ctx);
   return app;
 }

@@ -28,7 +28,12 @@ export type AuditAction =
   | 'run.resumed'
   | 'interrupt.resolved'
   | 'workflow.registered'
-  | 'workflow.deleted';
+  | 'workflow.deleted'
+  | 'secret.created'
+  | 'secret.rotated'
+  | 'secret.deleted'
+  | 'secret.resolved'
+  | 'vault.rewrapped';
 
 /** Detail values: ids, names, counts and flags — nothing else fits. */
 export type AuditDetailValue = string | number | boolean | null | readonly string[];

@@ -52,6 +52,10 @@ export interface HostConfig extends SecurityConfig, OutboundConfig {
   auditCheckpointEntries: number;
   /** …or once the oldest unsigned entry is this many seconds old, whichever comes first. */
   auditCheckpointSeconds: number;
+  /** Vault master keys `kid:key,…` (first wraps); never logged. */
+  masterKey?: string;
+  /** File holding the vault master keys (same format); refused when group- or world-writable. */
+  masterKeyFile?: string;
 }
 
 const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
@@ -116,6 +120,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (env.WEFT_PG_URL) base.pgUrl = env.WEFT_PG_URL;
   if (env.WEFT_INTERRUPT_TOKEN_KEYS) base.interruptTokenKeys = env.WEFT_INTERRUPT_TOKEN_KEYS;
   if (env.WEFT_AUDIT_SIGNING_KEY) base.auditSigningKey = resolve(env.WEFT_AUDIT_SIGNING_KEY);
+  if (env.WEFT_MASTER_KEY) base.masterKey = env.WEFT_MASTER_KEY;
+  if (env.WEFT_MASTER_KEY_FILE) base.masterKeyFile = resolve(env.WEFT_MASTER_KEY_FILE);
   const cfg: HostConfig = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
   if (cfg.store === 'postgres' && !cfg.pgUrl) throw new Error('WEFT_STORE=postgres needs WEFT_PG_URL');
   checkSecurityConfig(cfg);

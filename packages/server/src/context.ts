@@ -5,12 +5,27 @@ import type { RunEngine } from '@weft/engine';
 import type { HostStore } from '@weft/store-kit';
 import type { FastifyRequest } from 'fastify';
 import { WeftError } from '@weft/contract';
-import type { Redactor } from '@weft/security';
+import type { SecretResolver } from '@weft/engine';
+import type { Redactor, TenantRedactors } from '@weft/security';
 import type { Principal } from './auth.js';
 import type { HostConfig } from './config.js';
 import type { InterruptTokens } from './interrupt-tokens.js';
 import type { AuditLog } from './audit-log.js';
 import type { ManagedKeyService } from './managed-keys.js';
+import type { SecretVault } from './vault.js';
+
+/** The secrets vault of a host that has a master key. */
+export interface HostVault {
+  service: SecretVault;
+  /** The engine-facing resolver (tenant-bound; registers every value it returns with `redactors`). */
+  resolver: SecretResolver;
+  /** Per-tenant redactors that know the tenant's resolved values; runs derive theirs from these. */
+  redactors: TenantRedactors;
+  /** HMAC key for the Idempotency-Key request hash of vault routes. */
+  digestKey: Buffer;
+  /** Where the master key came from (start-up notes, docs). */
+  source: 'env' | 'file' | 'generated' | 'data-dir' | 'ephemeral';
+}
 
 export interface HostContext {
   engine: RunEngine;
@@ -28,6 +43,8 @@ export interface HostContext {
   managedKeys?: ManagedKeyService;
   /** The host's redactor (error envelopes; the engine and logger hold the same one). */
   redactor?: Redactor;
+  /** The secrets vault; absent when no master key is configured (a Postgres host without one). */
+  vault?: HostVault;
 }
 
 declare module 'fastify' {

@@ -54,6 +54,8 @@ export interface DiscoveryInput {
   runtimeCapabilities: string[];
   /** Auth profiles contributed by other subsystems; merged into `auth` with the configured ones. */
   auth?: AuthAdvertisement[];
+  /** True when the secrets vault API is served (a master key is configured). */
+  vault?: boolean;
 }
 
 export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
@@ -84,10 +86,22 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
     runs: { pauseResume: { supported: true, drainPolicies: ['immediate', 'drain-current-node'] } },
     // core.subWorkflow seeds the child's variables from inputMapping {childVar: parentVar}.
     subWorkflow: { inputMapping: true },
+    // Nodes cannot resolve secrets yet, so the spec's `secrets` block (BYOK resolution) says
+    // so; the vault's management API is advertised on its own below (decision 0018).
+    secrets: { supported: false },
     extensions: {
       interrupts: { profiles: [...INTERRUPT_PROFILES], signedCallbackTokens: true, tokenTtlSeconds: Math.floor(d.config.interruptTokenTtlMs / 1000) },
     },
   };
+  if (d.vault) {
+    (doc.extensions as Record<string, unknown>).vault = {
+      supported: true,
+      endpoint: '/v1/host/weft/secrets',
+      scopes: ['tenant'],
+      encryption: 'aes-256-gcm-envelope',
+      nodeResolution: false,
+    };
+  }
   if (d.runtimeCapabilities.length > 0) doc.runtimeCapabilities = d.runtimeCapabilities;
   const auth = authCapabilities(d.config, d.auth);
   if (auth) doc.auth = auth;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { InProcessNotifier, RunEngine, type Notifier } from '@weft/engine';
 import type { HostStore } from '@weft/store-kit';
 import type { FastifyInstance } from 'fastify';
-import { Redactor } from '@weft/security';
+import { Redactor, TenantRedactors } from '@weft/security';
 import pino, { type Logger } from 'pino';
 import { buildApp } from './app.js';
 import { ApiKeyAuthenticator } from './auth.js';
@@ -21,6 +21,9 @@ import { devKeyWithheldNote, skippedWorkflowsNote, unreadableDirNotes, type DevK
 import { loadWorkflowDirs, type WorkflowLoadResult } from './workflow-loader.js';
 import { openSecurityServices } from './security-services.js';
 import { createOutbound } from './outbound-config.js';
+import { loadMasterKeys, type MasterKeys } from './master-key.js';
+import { SecretVault } from './vault.js';
+import type { HostVault } from './context.js';
 
 /** A running host. */
 export interface RunningHost {
@@ -30,6 +33,8 @@ export interface RunningHost {
   engine: RunEngine;
   store: HostStore;
   logger: Logger;
+  /** The secrets vault (its resolver is what node execution will call); absent when disabled. */
+  vault?: HostVault;
   close(): Promise<void>;
 }
 
@@ -123,11 +128,49 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   return destination ? pino(options, destination) : pino(options);
 }
 
+/**
+ * Opens the secrets vault when a master key is configured or can be defaulted (SQLite: generated
+ * into the data directory; memory: per process), and says where the key came from. A Postgres
+ * host without a configured key keeps the vault disabled (decision 0018).
+ */
+function openVault(
+  keys: MasterKeys | undefined,
+  config: HostConfig,
+  store: HostStore,
+  redactor: Redactor,
+  logRedactor: Redactor,
+  audit: HostContext['audit'],
+  logger: Logger,
+): HostVault | undefined {
+  if (!keys) {
+    logger.warn('WEFT_MASTER_KEY / WEFT_MASTER_KEY_FILE is not set: the secrets vault is disabled on this Postgres host');
+    return undefined;
+  }
+  if (keys.source === 'generated') {
+    const note = `Generated the vault master key ${keys.keyIds[0]} at ${keys.path} (0600). Back it up apart from the database: secrets cannot be read without it.`;
+    if (config.announce) process.stderr.write(`${note}\n`);
+    else logger.warn(note);
+  } else {
+    logger.info({ masterKeyIds: keys.keyIds, source: keys.source }, 'secrets vault open');
+  }
+  const redactors = new TenantRedactors(redactor, logRedactor);
+  const service = new SecretVault(store, keys.manager, {
+    audit,
+    onResolved: ({ tenant, ref, value }) => redactors.register(tenant, value, ref),
+  });
+  return { service, resolver: service.resolver(), redactors, digestKey: keys.digestKey, source: keys.source };
+}
+
 /** Starts a host and resolves once it listens. */
 export async function startHost(config: HostConfig, opts: { logger?: Logger } = {}): Promise<RunningHost> {
   // The host's one redactor: credential shapes plus every secret value this process knows.
+  // Master keys first: a malformed or weak key stops the host before anything is opened.
+  const masterKeys = loadMasterKeys(config);
   const redactor = new Redactor();
-  const logger = opts.logger ?? createLogger(config.logLevel, undefined, redactor);
+  // Logs also scrub every value the vault resolves (for any tenant); tenant outputs scrub only
+  // their own tenant's (see TenantRedactors).
+  const logRedactor = redactor.withSecrets([]);
+  const logger = opts.logger ?? createLogger(config.logLevel, undefined, logRedactor);
   const store = await openStore(config);
   await store.migrate();
   let keys: ApiKeyConfig[] = config.apiKeys;
@@ -147,6 +190,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   for (const k of keys) redactor.addSecret(k.key);
   if (config.operatorKey) redactor.addSecret(config.operatorKey);
   const { audit, managedKeys } = await openSecurityServices(store, config, { logger });
+  const vault = openVault(masterKeys, config, store, redactor, logRedactor, audit, logger);
   const tokenKeys = loadTokenKeys(config.interruptTokenKeys, config.store === 'sqlite' ? config.dataDir : undefined);
   if (tokenKeys.source === 'ephemeral' && config.store === 'postgres') {
     logger.warn('WEFT_INTERRUPT_TOKEN_KEYS is not set: interrupt tokens are signed with a per-process key and die with it');
@@ -187,12 +231,14 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         fixtures,
         runtimeCapabilities: [...engine.runtimeCapabilities],
         auth: [managedKeys.advertisement(), audit.advertisement()],
+        vault: vault !== undefined,
       }),
     workflowsChanged: refreshFixtures,
     tokens,
     audit,
     managedKeys,
     redactor,
+    ...(vault ? { vault } : {}),
   };
   const app = buildApp(ctx, auth, logger);
   await engine.start();
@@ -217,6 +263,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     engine,
     store,
     logger,
+    ...(vault ? { vault } : {}),
     close() {
       closing ??= shutdown({ app, engine, store, notifier, audit, logger, timeoutMs: config.shutdownTimeoutMs, stopPurge: () => clearInterval(purge) });
       return closing;

@@ -13,3 +13,6 @@ export * from './audit-chain.js';
 export * from './audit-signing-key.js';
 export * from './security-services.js';
 export * from './outbound-config.js';
+export type { HostVault } from './context.js';
+export * from './vault.js';
+export * from './master-key.js';

@@ -5,3 +5,4 @@ export * from './sql/migrator.js';
 export * from './sql/rows.js';
 export * from './sql/dialect.js';
 export * from './sql/statements.js';
+export * from './sql/secrets.js';

@@ -1,6 +1,6 @@
 /**
- * In-memory {@link KeyStore} and {@link AuditStore}, the references the SQL stores are
- * checked against, and {@link MemoryHostStore}: the engine's `MemoryStore` plus both, which is
+ * In-memory {@link KeyStore}, {@link AuditStore} and {@link SecretStore}, the references the SQL stores are
+ * checked against, and {@link MemoryHostStore}: the engine's `MemoryStore` plus all three, which is
  * what `--store memory` runs on. Nothing survives the process.
  */
 import { MemoryStore } from '@weft/engine';
@@ -16,6 +16,9 @@ import {
   type HostStore,
   type KeyStore,
   type RotateApiKeyResult,
+  type SecretExpectation,
+  type SecretRecord,
+  type SecretStore,
 } from './ports.js';
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -112,13 +115,81 @@ export class MemoryAuditStore implements AuditStore {
   }
 }
 
+const byKey = (a: SecretRecord, b: SecretRecord): number =>
+  a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : a.secretId < b.secretId ? -1 : a.secretId > b.secretId ? 1 : 0;
+
+/** The vault's secrets in a map keyed by (tenant, secretId); every read returns a copy. */
+export class MemorySecretStore implements SecretStore {
+  private readonly secrets = new Map<string, SecretRecord>();
+  private static key(tenant: string, secretId: string): string {
+    return `${tenant}\0${secretId}`;
+  }
+
+  async createSecret(secret: SecretRecord): Promise<boolean> {
+    const k = MemorySecretStore.key(secret.tenant, secret.secretId);
+    if (this.secrets.has(k)) return false;
+    this.secrets.set(k, clone(secret));
+    return true;
+  }
+  async getSecret(tenant: string, secretId: string): Promise<SecretRecord | undefined> {
+    const s = this.secrets.get(MemorySecretStore.key(tenant, secretId));
+    return s && clone(s);
+  }
+  async listSecrets(tenant: string): Promise<SecretRecord[]> {
+    return [...this.secrets.values()]
+      .filter((s) => s.tenant === tenant)
+      .sort(byKey)
+      .map(clone);
+  }
+  async replaceSecret(tenant: string, secretId: string, expected: SecretExpectation, next: SecretRecord): Promise<boolean> {
+    const k = MemorySecretStore.key(tenant, secretId);
+    const cur = this.secrets.get(k);
+    if (!cur || cur.version !== expected.version || cur.masterKeyId !== expected.masterKeyId) return false;
+    this.secrets.set(k, { ...clone(next), tenant, secretId });
+    return true;
+  }
+  async deleteSecret(tenant: string, secretId: string, version?: number): Promise<boolean> {
+    const k = MemorySecretStore.key(tenant, secretId);
+    const cur = this.secrets.get(k);
+    if (!cur || (version !== undefined && cur.version !== version)) return false;
+    return this.secrets.delete(k);
+  }
+  async listSecretsNotWrappedBy(masterKeyId: string, limit: number): Promise<SecretRecord[]> {
+    return [...this.secrets.values()]
+      .filter((s) => s.masterKeyId !== masterKeyId)
+      .sort(byKey)
+      .slice(0, Math.max(0, limit))
+      .map(clone);
+  }
+}
+
 /**
  * The engine's {@link MemoryStore} (runs, workflows, idempotency) with a
- * {@link MemoryKeyStore} and a {@link MemoryAuditStore}: a whole {@link HostStore} in memory.
+ * {@link MemoryKeyStore} and a {@link MemoryAuditStore} and a {@link MemorySecretStore}: a whole {@link HostStore} in memory.
  */
 export class MemoryHostStore extends MemoryStore implements HostStore {
   private readonly keys = new MemoryKeyStore();
   private readonly auditLog = new MemoryAuditStore();
+  private readonly vault = new MemorySecretStore();
+
+  createSecret(secret: SecretRecord): Promise<boolean> {
+    return this.vault.createSecret(secret);
+  }
+  getSecret(tenant: string, secretId: string): Promise<SecretRecord | undefined> {
+    return this.vault.getSecret(tenant, secretId);
+  }
+  listSecrets(tenant: string): Promise<SecretRecord[]> {
+    return this.vault.listSecrets(tenant);
+  }
+  replaceSecret(tenant: string, secretId: string, expected: SecretExpectation, next: SecretRecord): Promise<boolean> {
+    return this.vault.replaceSecret(tenant, secretId, expected, next);
+  }
+  deleteSecret(tenant: string, secretId: string, version?: number): Promise<boolean> {
+    return this.vault.deleteSecret(tenant, secretId, version);
+  }
+  listSecretsNotWrappedBy(masterKeyId: string, limit: number): Promise<SecretRecord[]> {
+    return this.vault.listSecretsNotWrappedBy(masterKeyId, limit);
+  }
 
   createApiKey(key: ApiKeyRecord): Promise<void> {
     return this.keys.createApiKey(key);

@@ -5,6 +5,7 @@
  * Glossary
  * - managed key: an API key created through the admin API or CLI; only its hash is stored.
  * - audit entry: one hash-chained row of the append-only audit log; checkpoints sign its Merkle root.
+ * - secret: one tenant's vault entry, stored as ciphertext only (a data key wrapped by a master key).
  */
 import type { Store } from '@weft/engine';
 
@@ -141,11 +142,65 @@ export interface AuditStore {
 }
 
 /**
- * Everything a host keeps in one database: the engine's {@link Store} (runs, workflows,
- * idempotency, lifecycle) plus managed keys and the audit log. Each SQL store implements it
- * whole; consumers take the narrowest port they use.
+ * One secret of the vault as stored: ciphertext only. `ciphertext` is the value sealed with
+ * AES-256-GCM under a per-version data key; `wrappedKey` is that data key wrapped by the master
+ * key `masterKeyId`. Both layers bind (tenant, secretId, version) as additional data, so a row
+ * copied elsewhere does not decrypt. Times are epoch milliseconds.
+ *
+ * @see security-contract.md §4.1
  */
-export interface HostStore extends Store, KeyStore, AuditStore {}
+export interface SecretRecord {
+  tenant: string;
+  /** The caller-chosen id, unique per tenant; it is the reference nodes resolve. */
+  secretId: string;
+  /** 1 at creation, +1 per rotation. */
+  version: number;
+  description: string | null;
+  createdAt: number;
+  updatedAt: number;
+  masterKeyId: string;
+  wrappedKey: string;
+  ciphertext: string;
+}
+
+/** What a compare-and-set on a secret expects the row to hold. */
+export interface SecretExpectation {
+  version: number;
+  masterKeyId: string;
+}
+
+/**
+ * The vault's secrets. Every read and write is bound to the tenant in the same query (a foreign
+ * secret is simply absent), except {@link SecretStore.listSecretsNotWrappedBy}, which serves the
+ * operator's master-key rewrap across tenants.
+ *
+ * @see security-contract.md §4.1 (SEC-05)
+ */
+export interface SecretStore {
+  /** Inserts a secret; false (and nothing written) when the tenant already has this secretId. */
+  createSecret(secret: SecretRecord): Promise<boolean>;
+  /** The tenant's secret, if any. */
+  getSecret(tenant: string, secretId: string): Promise<SecretRecord | undefined>;
+  /** The tenant's secrets ordered by secretId. */
+  listSecrets(tenant: string): Promise<SecretRecord[]>;
+  /**
+   * Replaces the row (rotation: a new version; rewrap: the same version under another master
+   * key) only while it still holds `expected` — atomic compare-and-set. False when the row is
+   * gone or changed meanwhile; nothing is written then. Tenant and secretId never change.
+   */
+  replaceSecret(tenant: string, secretId: string, expected: SecretExpectation, next: SecretRecord): Promise<boolean>;
+  /** Deletes the secret (only at `version` when given); false when there was no such row. */
+  deleteSecret(tenant: string, secretId: string, version?: number): Promise<boolean>;
+  /** Up to `limit` secrets of any tenant whose data key is not wrapped by `masterKeyId`, by (tenant, secretId). */
+  listSecretsNotWrappedBy(masterKeyId: string, limit: number): Promise<SecretRecord[]>;
+}
+
+/**
+ * Everything a host keeps in one database: the engine's {@link Store} (runs, workflows,
+ * idempotency, lifecycle) plus managed keys, the audit log and the secrets vault. Each SQL store
+ * implements it whole; consumers take the narrowest port they use.
+ */
+export interface HostStore extends Store, KeyStore, AuditStore, SecretStore {}
 
 /**
  * The continuity rules every store applies to an audit write: entries continue the tip

@@ -66,11 +66,14 @@ import {
   type HostStore,
   type IdemRow,
   type RotateApiKeyResult,
+  type SecretExpectation,
+  type SecretRecord,
   type RunRow,
   type TimerDbRow,
   type WorkflowRow,
 } from '@weft/store-kit';
 import { PgCommands } from './commands.js';
+import { PgSecrets } from './secrets.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 /** Options of {@link PostgresStore}. */
@@ -235,7 +238,7 @@ const SQL = {
   touchKey: 'UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1',
 } as const;
 
-type StatementName = keyof typeof SQL | `listRuns_${string}` | `cmd_${string}`;
+type StatementName = keyof typeof SQL | `listRuns_${string}` | `cmd_${string}` | `secret_${string}`;
 
 /** How often a claim retries when the row changes between its upsert and its read-back. */
 const CLAIM_ATTEMPTS = 10;
@@ -294,6 +297,7 @@ export class PostgresStore implements HostStore {
   /** The host process heartbeating through this store (tags idempotency claims). */
   private process: string | undefined;
   private readonly cmds = new PgCommands((name, text, values) => this.q(name, text, values));
+  private readonly vault = new PgSecrets((name, text, values) => this.q(name, text, values));
 
   constructor(opts: PostgresStoreOptions) {
     this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.max ?? 10 });
@@ -344,6 +348,30 @@ export class PostgresStore implements HostStore {
     } catch (err) {
       throw unavailableOr(err);
     }
+  }
+
+  createSecret(secret: SecretRecord): Promise<boolean> {
+    return this.vault.createSecret(secret);
+  }
+
+  getSecret(tenant: string, secretId: string): Promise<SecretRecord | undefined> {
+    return this.vault.getSecret(tenant, secretId);
+  }
+
+  listSecrets(tenant: string): Promise<SecretRecord[]> {
+    return this.vault.listSecrets(tenant);
+  }
+
+  replaceSecret(tenant: string, secretId: string, expected: SecretExpectation, next: SecretRecord): Promise<boolean> {
+    return this.vault.replaceSecret(tenant, secretId, expected, next);
+  }
+
+  deleteSecret(tenant: string, secretId: string, version?: number): Promise<boolean> {
+    return this.vault.deleteSecret(tenant, secretId, version);
+  }
+
+  listSecretsNotWrappedBy(masterKeyId: string, limit: number): Promise<SecretRecord[]> {
+    return this.vault.listSecretsNotWrappedBy(masterKeyId, limit);
   }
 
   async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<boolean> {

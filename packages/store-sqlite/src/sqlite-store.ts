@@ -64,11 +64,14 @@ import {
   type HostStore,
   type IdemRow as SharedIdemRow,
   type RotateApiKeyResult,
+  type SecretExpectation,
+  type SecretRecord,
   type RunRow,
   type TimerDbRow,
   type WorkflowRow,
 } from '@weft/store-kit';
 import { SqliteCommands } from './commands.js';
+import { SqliteSecrets } from './secrets.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 /** Options of {@link SqliteStore}. */
@@ -196,6 +199,7 @@ export class SqliteStore implements HostStore {
   private prepared: Prepared | undefined;
   private preparedSecurity: PreparedSecurity | undefined;
   private preparedCommands: SqliteCommands | undefined;
+  private preparedSecrets: SqliteSecrets | undefined;
   /** The host process heartbeating through this store (tags idempotency claims). */
   private process: string | undefined;
   /** listRuns has eight filter shapes; each gets its own statement with its own plan. */
@@ -229,6 +233,35 @@ export class SqliteStore implements HostStore {
   /** Command rows (prepared on first use, after migrate). */
   private get cmds(): SqliteCommands {
     return (this.preparedCommands ??= new SqliteCommands(this.db));
+  }
+
+  /** Vault secrets (prepared on first use, after migrate). */
+  private get vault(): SqliteSecrets {
+    return (this.preparedSecrets ??= new SqliteSecrets(this.db));
+  }
+
+  createSecret(secret: SecretRecord): Promise<boolean> {
+    return this.vault.createSecret(secret);
+  }
+
+  getSecret(tenant: string, secretId: string): Promise<SecretRecord | undefined> {
+    return this.vault.getSecret(tenant, secretId);
+  }
+
+  listSecrets(tenant: string): Promise<SecretRecord[]> {
+    return this.vault.listSecrets(tenant);
+  }
+
+  replaceSecret(tenant: string, secretId: string, expected: SecretExpectation, next: SecretRecord): Promise<boolean> {
+    return this.vault.replaceSecret(tenant, secretId, expected, next);
+  }
+
+  deleteSecret(tenant: string, secretId: string, version?: number): Promise<boolean> {
+    return this.vault.deleteSecret(tenant, secretId, version);
+  }
+
+  listSecretsNotWrappedBy(masterKeyId: string, limit: number): Promise<SecretRecord[]> {
+    return this.vault.listSecretsNotWrappedBy(masterKeyId, limit);
   }
 
   async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<boolean> {

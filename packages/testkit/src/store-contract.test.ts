@@ -1,14 +1,14 @@
 /**
  * Runs each port's contract suite against every implementation: the in-memory references
- * (the engine's `MemoryStore` for runs, workflows and idempotency; `MemoryKeyStore` and
- * `MemoryAuditStore` for keys and audit), SQLite on a temporary file, and Postgres (a real
+ * (the engine's `MemoryStore` for runs, workflows and idempotency; `MemoryKeyStore`,
+ * `MemoryAuditStore` and `MemorySecretStore` for keys, audit and secrets), SQLite on a temporary file, and Postgres (a real
  * server when WEFT_TEST_PG_URL is set, otherwise an in-process PGlite — never skipped).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStore } from '@weft/engine';
-import { MemoryAuditStore, MemoryKeyStore } from '@weft/store-kit';
+import { MemoryAuditStore, MemoryKeyStore, MemorySecretStore } from '@weft/store-kit';
 import { SqliteStore } from '@weft/store-sqlite';
 import { PostgresStore } from '@weft/store-postgres';
 import {
@@ -16,6 +16,7 @@ import {
   defineIdempotencyStoreContract,
   defineKeyStoreContract,
   defineRunStoreContract,
+  defineSecretStoreContract,
   defineStoreContract,
   defineWorkflowStoreContract,
 } from './store-contract.js';
@@ -28,6 +29,7 @@ defineWorkflowStoreContract('memory', memory);
 defineIdempotencyStoreContract('memory', memory);
 defineKeyStoreContract('memory', async () => ({ store: new MemoryKeyStore(), cleanup: nothing }));
 defineAuditStoreContract('memory', async () => ({ store: new MemoryAuditStore(), cleanup: nothing }));
+defineSecretStoreContract('memory', async () => ({ store: new MemorySecretStore(), cleanup: nothing }));
 
 defineStoreContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-sqlite-'));

@@ -1,9 +1,9 @@
 /**
  * The store contract suites, one per port: runs (events, projection, leases, timers),
- * workflows, idempotency, managed keys and the audit log. Every implementation of a port must
+ * workflows, idempotency, managed keys, the audit log and the secrets vault. Every implementation of a port must
  * pass its suite unchanged: the in-memory stores are the reference, and the SQL stores must be
  * indistinguishable from them through the port. {@link defineStoreContract} registers all
- * five for a store that implements every port (`HostStore`).
+ * six for a store that implements every port (`HostStore`).
  *
  * @see execution-semantics.md §5
  */
@@ -13,10 +13,19 @@ import { defineAuditStoreContract } from './store-contract/audit.js';
 import { defineIdempotencyStoreContract } from './store-contract/idempotency.js';
 import { defineKeyStoreContract } from './store-contract/keys.js';
 import { defineRunStoreContract } from './store-contract/runs.js';
+import { defineSecretStoreContract, secretRecord } from './store-contract/secrets.js';
 import { defineWorkflowStoreContract } from './store-contract/workflows.js';
 import { T0, freshStorePerTest, type PortFactory, type PortFixture } from './store-contract/fixtures.js';
 
-export { defineAuditStoreContract, defineIdempotencyStoreContract, defineKeyStoreContract, defineRunStoreContract, defineWorkflowStoreContract };
+export {
+  defineAuditStoreContract,
+  defineIdempotencyStoreContract,
+  defineKeyStoreContract,
+  defineRunStoreContract,
+  defineSecretStoreContract,
+  defineWorkflowStoreContract,
+  secretRecord,
+};
 export type { PortFactory, PortFixture };
 
 /** What a whole-store factory hands the suites: a store over an empty database, not yet migrated. */
@@ -47,6 +56,7 @@ export function defineStoreContract(name: string, factory: () => Promise<StoreFi
   defineIdempotencyStoreContract(name, ready);
   defineKeyStoreContract(name, ready);
   defineAuditStoreContract(name, ready);
+  defineSecretStoreContract(name, ready);
   defineProcessHeartbeatContract(name, ready);
 }
 

@@ -1,6 +1,7 @@
 /**
  * Starts Weft in-process on an ephemeral loopback port for black-box tests.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +43,8 @@ export interface TestHost extends RunningHost {
   stop(): Promise<void>;
   /** The throwaway database of a Postgres host (for host-internal tests). */
   pgUrl?: string;
+  /** The data directory (SQLite database, generated keys). */
+  dataDir: string;
 }
 
 export interface TestHostOptions {
@@ -50,12 +53,14 @@ export interface TestHostOptions {
   config?: Partial<HostConfig>;
   /** Where log lines go (e.g. a capturing stream for canary scans); stdout by default. */
   logDestination?: DestinationStream;
+  /** Reuse this data directory (e.g. to restart a SQLite host); it is kept on stop. */
+  dataDir?: string;
 }
 
 /** Starts a host; Postgres gets a fresh throwaway database, SQLite a temp directory. */
 export async function startTestHost(opts: TestHostOptions = {}): Promise<TestHost> {
   const store = opts.store ?? 'memory';
-  const dataDir = mkdtempSync(join(tmpdir(), 'weft-test-'));
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'weft-test-'));
   const db = store === 'postgres' ? await createTestDatabase() : undefined;
   const config = loadConfig(
     {},
@@ -71,6 +76,9 @@ export async function startTestHost(opts: TestHostOptions = {}): Promise<TestHos
       logLevel: 'silent',
       sseKeepaliveMs: 1000,
       ...(db ? { pgUrl: db.url } : {}),
+      // A Postgres host keeps the vault disabled without a configured master key (SQLite
+      // generates one into the data directory, memory uses a per-process key).
+      ...(store === 'postgres' ? { masterKey: `test-pg:${randomBytes(32).toString('base64url')}` } : {}),
       ...opts.config,
     },
   );
@@ -78,10 +86,11 @@ export async function startTestHost(opts: TestHostOptions = {}): Promise<TestHos
   return {
     ...host,
     ...(config.pgUrl ? { pgUrl: config.pgUrl } : {}),
+    dataDir,
     async stop() {
       await host.close();
       await db?.drop();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (opts.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -17,6 +17,7 @@ export interface ServeOptions {
   workflowsDir?: string;
   apiKeys?: string;
   operatorKey?: string;
+  masterKeyFile?: string;
   shutdownTimeoutMs?: string;
 }
 
@@ -30,6 +31,7 @@ export const SERVE_FLAG_ENV: Readonly<Record<keyof ServeOptions, string>> = {
   workflowsDir: 'WEFT_WORKFLOWS_DIR',
   apiKeys: 'WEFT_API_KEYS',
   operatorKey: 'WEFT_OPERATOR_KEY',
+  masterKeyFile: 'WEFT_MASTER_KEY_FILE',
   shutdownTimeoutMs: 'WEFT_SHUTDOWN_TIMEOUT_MS',
 };
 
@@ -55,6 +57,14 @@ export function serveSecrets(env: NodeJS.ProcessEnv): string[] {
     if (key) out.push(key);
   }
   if (env.WEFT_OPERATOR_KEY?.trim()) out.push(env.WEFT_OPERATOR_KEY.trim());
+  // Vault master keys (`kid:key` entries): the key parts, and the whole variable.
+  if (env.WEFT_MASTER_KEY?.trim()) {
+    out.push(env.WEFT_MASTER_KEY.trim());
+    for (const entry of env.WEFT_MASTER_KEY.split(/[\n,]/)) {
+      const key = entry.slice(entry.indexOf(':') + 1).trim();
+      if (key.length >= 16) out.push(key);
+    }
+  }
   const pg = env.WEFT_PG_URL;
   if (pg) {
     out.push(pg);
@@ -81,6 +91,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--workflows-dir <dirs>', 'workflow directories loaded at boot, separated by ":" (WEFT_WORKFLOWS_DIR)')
     .option('--api-keys <list>', 'accepted keys as tenant:key,... (WEFT_API_KEYS); prefer the variable, flags show in ps')
     .option('--operator-key <key>', 'the operator credential that administers every tenant (WEFT_OPERATOR_KEY, ≥ 32 characters); prefer the variable')
+    .option('--master-key-file <path>', 'file of the secrets-vault master keys, kid:key per line (WEFT_MASTER_KEY_FILE)')
     .option('--shutdown-timeout-ms <ms>', 'longest a SIGTERM/SIGINT shutdown drains before it closes anyway (WEFT_SHUTDOWN_TIMEOUT_MS, default 10000)')
     .action(async (opts: ServeOptions) => {
       const env = serveEnvironment(opts, ctx.io.env);

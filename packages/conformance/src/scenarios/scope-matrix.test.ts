@@ -25,6 +25,11 @@ const ROUTES: [string, string, string, unknown?][] = [
   ['GET', '/v1/audit/verify?fromSeq=0&toSeq=0', 'audit:read'],
   ['GET', '/v1/host/weft/keys', 'keys:manage'],
   ['POST', '/v1/host/weft/keys', 'keys:manage', { name: 'x', scopes: ['runs:read'] }],
+  ['GET', '/v1/host/weft/secrets', 'secrets:read'],
+  ['GET', '/v1/host/weft/secrets/s1', 'secrets:read'],
+  ['POST', '/v1/host/weft/secrets', 'secrets:write', { secretId: 's1', value: 'a-value-long-enough-0123' }],
+  ['POST', '/v1/host/weft/secrets/s1:rotate', 'secrets:write', { value: 'a-value-long-enough-0123' }],
+  ['DELETE', '/v1/host/weft/secrets/s1', 'secrets:write'],
 ];
 
 /** One key per scope holding every scope except that one. */

@@ -4,10 +4,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { postgresDialect, sqliteDialect } from './dialect.js';
+import { secretStatements } from './secrets.js';
 import { sharedStatements } from './statements.js';
 
-const pg = sharedStatements(postgresDialect);
-const lite = sharedStatements(sqliteDialect);
+const pg = { ...sharedStatements(postgresDialect), ...prefixed(secretStatements(postgresDialect)) };
+const lite = { ...sharedStatements(sqliteDialect), ...prefixed(secretStatements(sqliteDialect)) };
+
+/** The secret statements under `secret.<name>`, beside the shared ones. */
+function prefixed<T extends Record<string, string>>(o: T): Record<`secret.${string & keyof T}`, string> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [`secret.${k}`, v])) as Record<`secret.${string & keyof T}`, string>;
+}
 
 describe('shared statements', () => {
   it.each(Object.keys(pg) as (keyof typeof pg)[])('%s uses $1..$n once each, in order, and the SQLite text matches it', (name) => {
