@@ -111,6 +111,11 @@ export const ERROR_CATALOG = {
     when: 'A sub-workflow child run failed and the parent node was configured to fail with it.',
     details: ['childRunId', 'childError'],
   },
+  pack_runtime_unavailable: {
+    status: 0,
+    when: 'A node type provided by a verified pack was dispatched, but no runtime for its pack language is attached to this host yet; the node never starts.',
+    details: ['typeId', 'nodeId', 'pack', 'language'],
+  },
   deterministic_fail: { status: 0, when: 'Default error code of core.fail.' },
   node_error: { status: 0, when: 'A node body threw an error without a code of its own.' },
 } as const satisfies Record<string, ErrorSpec>;
