@@ -3,6 +3,7 @@
  * mirror them. The configuration contract is documented in docs/operations.md.
  */
 import { resolve } from 'node:path';
+import { checkPacksConfig, loadPacksConfig, type PacksConfig } from './packs.js';
 import { checkSecurityConfig, loadSecurityConfig, type SecurityConfig } from './security-config.js';
 
 /** One configured API key: a tenant and its secret (hashed at load, never logged). */
@@ -13,7 +14,7 @@ export interface ApiKeyConfig {
   scopes?: string[];
 }
 
-export interface HostConfig extends SecurityConfig {
+export interface HostConfig extends SecurityConfig, PacksConfig {
   host: string;
   /** 0 = pick a free port. */
   port: number;
@@ -110,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     auditCheckpointEntries: int(env.WEFT_AUDIT_CHECKPOINT_ENTRIES, 'WEFT_AUDIT_CHECKPOINT_ENTRIES', 1000, 1, 1_000_000),
     auditCheckpointSeconds: int(env.WEFT_AUDIT_CHECKPOINT_SECONDS, 'WEFT_AUDIT_CHECKPOINT_SECONDS', 300, 1, 86_400),
     ...loadSecurityConfig(env),
+    ...loadPacksConfig(env),
   };
   if (env.WEFT_PG_URL) base.pgUrl = env.WEFT_PG_URL;
   if (env.WEFT_INTERRUPT_TOKEN_KEYS) base.interruptTokenKeys = env.WEFT_INTERRUPT_TOKEN_KEYS;
@@ -117,5 +119,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const cfg: HostConfig = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
   if (cfg.store === 'postgres' && !cfg.pgUrl) throw new Error('WEFT_STORE=postgres needs WEFT_PG_URL');
   checkSecurityConfig(cfg);
+  checkPacksConfig(cfg);
   return cfg;
 }

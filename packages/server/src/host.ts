@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InProcessNotifier, RunEngine, type Notifier } from '@weft/engine';
+import { InProcessNotifier, NodeRegistry, RunEngine, type Notifier } from '@weft/engine';
+import { PackError, registerPackNodes, type LoadedPack } from '@weft/packs';
 import type { HostStore } from '@weft/store-kit';
 import type { FastifyInstance } from 'fastify';
 import { Redactor } from '@weft/security';
@@ -20,6 +21,7 @@ import { InterruptTokens, loadTokenKeys } from './interrupt-tokens.js';
 import { devKeyWithheldNote, skippedWorkflowsNote, unreadableDirNotes, type DevKeyWithheld } from './startup-notes.js';
 import { loadWorkflowDirs, type WorkflowLoadResult } from './workflow-loader.js';
 import { openSecurityServices } from './security-services.js';
+import { loadConfiguredPacks } from './packs.js';
 
 /** A running host. */
 export interface RunningHost {
@@ -29,7 +31,24 @@ export interface RunningHost {
   engine: RunEngine;
   store: HostStore;
   logger: Logger;
+  /** The verified node packs whose types are registered. */
+  packs: readonly LoadedPack[];
   close(): Promise<void>;
+}
+
+/**
+ * The node registry: the built-in types plus every verified pack's types.
+ * @throws Error when a pack declares a typeId that is already registered
+ */
+export function nodeRegistryWith(packs: readonly LoadedPack[]): NodeRegistry {
+  const registry = new NodeRegistry();
+  try {
+    registerPackNodes(registry, packs);
+  } catch (e) {
+    if (e instanceof PackError) throw new Error(`pack verification failed: ${e.code}: ${e.message}`, { cause: e });
+    throw e;
+  }
+  return registry;
 }
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -127,6 +146,9 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   // The host's one redactor: credential shapes plus every secret value this process knows.
   const redactor = new Redactor();
   const logger = opts.logger ?? createLogger(config.logLevel, undefined, redactor);
+  // Packs first: a pack that fails verification stops the start before anything is opened.
+  const packs = await loadConfiguredPacks(config, logger, config.announce);
+  const registry = nodeRegistryWith(packs);
   const store = await openStore(config);
   await store.migrate();
   let keys: ApiKeyConfig[] = config.apiKeys;
@@ -160,6 +182,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     leaseTtlMs: config.leaseTtlMs,
     logger: logger.child({ component: 'engine' }),
     redactor,
+    registry,
   });
   const dirs = config.workflowsDirs.length > 0 ? config.workflowsDirs : [join(repoRoot, 'examples', 'workflows')].filter((d) => existsSync(d));
   reportWorkflowLoad(await loadWorkflowDirs(engine, dirs, logger), config.announce, logger);
@@ -215,6 +238,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     engine,
     store,
     logger,
+    packs,
     close() {
       closing ??= shutdown({ app, engine, store, notifier, audit, logger, timeoutMs: config.shutdownTimeoutMs, stopPurge: () => clearInterval(purge) });
       return closing;

@@ -12,3 +12,4 @@ export * from './audit-log.js';
 export * from './audit-chain.js';
 export * from './audit-signing-key.js';
 export * from './security-services.js';
+export * from './packs.js';
