@@ -300,7 +300,7 @@ describe('sources and sets of packs', () => {
     expect(() => parsePackSource('vendor.acme.tools@^1.0.0')).toThrow(PackError);
   });
 
-  it('refuses the same pack twice and two packs declaring the same typeId', async () => {
+  it('invariant: node-pack-typeid-namespace — refuses the same pack twice and two packs declaring the same typeId', async () => {
     const a = await signedDir();
     const e = await refusal(loadPacks([{ kind: 'directory', path: a }, { kind: 'directory', path: await signedDir() }], verified()));
     expect(e.code).toBe('pack_duplicate');

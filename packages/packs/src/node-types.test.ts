@@ -42,7 +42,7 @@ describe('pack node types', () => {
     expect(calls).toEqual(['vendor.acme.tools:vendor.acme.echo']);
   });
 
-  it('refuses to register a typeId that is already registered, registering none of the pack', async () => {
+  it('invariant: node-pack-typeid-namespace — refuses to register a typeId that is already registered, registering none of the pack', async () => {
     const registry = new NodeRegistry();
     registry.register({ typeId: 'vendor.acme.echo', execute: () => ({ outputs: {} }) });
     let e: unknown;
