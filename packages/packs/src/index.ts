@@ -6,6 +6,7 @@
  * @see ../../../docs/packs.md
  */
 export * from './archive.js';
+export * from './config.js';
 export * from './errors.js';
 export * from './keychain.js';
 export * from './loader.js';
