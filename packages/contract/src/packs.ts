@@ -203,3 +203,37 @@ export type RegistryVersionManifest = Static<typeof RegistryVersionManifestSchem
 /** A local keychain file: the registry's `signingKeys[]` shape, with each `publicKey` inline. */
 export const KeychainFileSchema = Type.Object({ signingKeys: Type.Array(RegistrySigningKeySchema, { maxItems: 1000 }) }, { additionalProperties: true });
 export type KeychainFile = Static<typeof KeychainFileSchema>;
+
+/** One loaded pack version as the host's `/v1/packs` read side shows it. */
+export const PackVersionViewSchema = Type.Object(
+  {
+    name: Type.String(),
+    version: Type.String(),
+    description: Type.Optional(Type.String()),
+    license: Type.Optional(Type.String()),
+    integrity: Type.String(),
+    typeIds: Type.Array(Type.String()),
+    runtime: Type.String({ description: 'The manifest runtime.language.' }),
+    signed: Type.Boolean({ description: 'True when the host verified an Ed25519 signature for it.' }),
+    signingKeyId: Type.Optional(Type.String()),
+    trustMode: Type.String({ description: 'The trust mode the pack was admitted under.' }),
+  },
+  { additionalProperties: false },
+);
+export type PackVersionView = Static<typeof PackVersionViewSchema>;
+
+/** `GET /v1/packs`: the packs this host loaded. */
+export const PackListResponseSchema = Type.Object({ packs: Type.Array(PackVersionViewSchema) }, { additionalProperties: false });
+
+/** `GET /v1/packs/{name}`: a catalog entry (`versions` keyed by SemVer, `dist-tags.latest`). */
+export const PackCatalogEntrySchema = Type.Object(
+  {
+    name: Type.String(),
+    versions: Type.Record(Type.String(), PackVersionViewSchema),
+    'dist-tags': Type.Object({ latest: Type.String() }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);
+
+/** `GET /v1/packs/-/search?q=`. */
+export const PackSearchResponseSchema = Type.Object({ results: Type.Array(PackVersionViewSchema) }, { additionalProperties: false });

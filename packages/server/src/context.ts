@@ -5,6 +5,7 @@ import type { RunEngine } from '@weft/engine';
 import type { HostStore } from '@weft/store-kit';
 import type { FastifyRequest } from 'fastify';
 import { WeftError } from '@weft/contract';
+import type { LoadedPack } from '@weft/packs';
 import type { Redactor } from '@weft/security';
 import type { Principal } from './auth.js';
 import type { HostConfig } from './config.js';
@@ -28,6 +29,8 @@ export interface HostContext {
   managedKeys?: ManagedKeyService;
   /** The host's redactor (error envelopes; the engine and logger hold the same one). */
   redactor?: Redactor;
+  /** The verified node packs (the `/v1/packs` read side). */
+  packs?: readonly LoadedPack[];
 }
 
 declare module 'fastify' {

@@ -214,6 +214,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     audit,
     managedKeys,
     redactor,
+    packs,
   };
   const app = buildApp(ctx, auth, logger);
   await engine.start();

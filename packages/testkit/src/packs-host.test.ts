@@ -110,6 +110,23 @@ describe('a host with node packs', () => {
     expect(done.error).toMatchObject({ code: 'capability_not_provided', details: { capability: 'weft.packRuntime.javascript', nodeId: 'step' } });
   });
 
+  it('serves the loaded packs on the public /v1/packs read side: list, search, catalog entry, version manifest and raw signature', async () => {
+    const files = testPackFiles(testManifest('vendor.acme.tools', { keyId: 'acme-1', version: '1.4.0' }), acme);
+    const host = await start({ packs: [await writePackDir(files)], packsKeychain: await keychainFile() });
+    const integrity = host.packs[0]?.integrity;
+    const view = { name: 'vendor.acme.tools', version: '1.4.0', description: 'A test pack.', license: 'Apache-2.0', integrity, typeIds: ['vendor.acme.echo'], runtime: 'javascript', signed: true, signingKeyId: 'acme-1', trustMode: 'verified' };
+    const list = await fetch(`${host.url}/v1/packs`);
+    expect(await list.json()).toEqual({ packs: [view] });
+    expect(await (await fetch(`${host.url}/v1/packs/-/search?q=echo`)).json()).toEqual({ results: [view] });
+    expect(await (await fetch(`${host.url}/v1/packs/vendor.acme.tools`)).json()).toEqual({ name: 'vendor.acme.tools', versions: { '1.4.0': view }, 'dist-tags': { latest: '1.4.0' } });
+    const manifest = (await (await fetch(`${host.url}/v1/packs/vendor.acme.tools/-/1.4.0.json`)).json()) as Record<string, unknown>;
+    expect(manifest).toMatchObject({ name: 'vendor.acme.tools', version: '1.4.0', integrity, signing: { method: 'manual', publicKeyRef: 'acme-1' } });
+    const sig = await fetch(`${host.url}/v1/packs/vendor.acme.tools/-/1.4.0.sig`);
+    expect(sig.headers.get('content-type')).toBe('application/octet-stream');
+    expect(Buffer.from(await sig.arrayBuffer()).equals(files.get('keys/pack.json.sig') as Buffer)).toBe(true);
+    expect((await fetch(`${host.url}/v1/packs/vendor.acme.tools/-/1.3.0.json`)).status).toBe(404);
+  });
+
   it('invariant: node-pack-sig-host-verify — refuses to start when a configured pack fails verification, naming the source and the code', async () => {
     const files = testPackFiles(testManifest('vendor.acme.tools', { keyId: 'acme-1' }), acme);
     files.set('pack.json', Buffer.from((files.get('pack.json') as Buffer).toString().replace('A test pack.', 'Tampered.')));
