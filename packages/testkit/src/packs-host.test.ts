@@ -125,6 +125,13 @@ describe('a host with node packs', () => {
     expect(sig.headers.get('content-type')).toBe('application/octet-stream');
     expect(Buffer.from(await sig.arrayBuffer()).equals(files.get('keys/pack.json.sig') as Buffer)).toBe(true);
     expect((await fetch(`${host.url}/v1/packs/vendor.acme.tools/-/1.3.0.json`)).status).toBe(404);
+    // Nothing about pack execution is advertised while no runtime (sandbox) is attached.
+    const discovery = (await (await fetch(`${host.url}/.well-known/openwop`)).json()) as { capabilities?: Record<string, unknown> } & Record<string, unknown>;
+    for (const key of ['packs', 'nodePackRuntimes', 'sandbox']) {
+      expect(discovery[key], key).toBeUndefined();
+      expect(discovery.capabilities?.[key], key).toBeUndefined();
+    }
+    expect(JSON.stringify(discovery)).not.toContain('weft.packRuntime');
   });
 
   it('invariant: node-pack-sig-host-verify — refuses to start when a configured pack fails verification, naming the source and the code', async () => {
