@@ -60,7 +60,9 @@ describe('weft packs', () => {
     const locked = await run(['packs', 'lock', dir, '--keychain', keychain, '--out', lockPath]);
     expect(locked.code, locked.err).toBe(0);
     const lock = JSON.parse(await readFile(lockPath, 'utf8')) as { packs: { name: string; integrity: string; signature?: { value: string } }[] };
-    expect(lock.packs).toEqual([expect.objectContaining({ name: 'vendor.acme.tools', version: '1.2.0', integrity, signature: expect.objectContaining({ algorithm: 'ed25519' }) })]);
+    expect(lock.packs).toEqual([
+      expect.objectContaining({ name: 'vendor.acme.tools', version: '1.2.0', integrity, signature: expect.objectContaining({ algorithm: 'ed25519' }) }),
+    ]);
     const listed = await run(['packs', 'list', '--lock', lockPath]);
     expect(listed.out).toBe(`vendor.acme.tools@1.2.0  ${integrity}  signed\n`);
 

@@ -60,7 +60,11 @@ export const ERROR_CATALOG = {
     when: 'A workflow definition failed validation at registration, or uses node types this host does not implement (named in unknownTypes).',
     details: ['errors', 'unknownTypes'],
   },
-  invalid_pack_name: { status: 400, when: 'A /v1/packs path names a pack that is not a reverse-DNS pack name ((core|vendor|community|private).owner.name).', details: ['name'] },
+  invalid_pack_name: {
+    status: 400,
+    when: 'A /v1/packs path names a pack that is not a reverse-DNS pack name ((core|vendor|community|private).owner.name).',
+    details: ['name'],
+  },
   invalid_version: { status: 400, when: 'A /v1/packs path names a version that is not an exact SemVer 2.0.0 version.', details: ['version'] },
   pack_not_found: { status: 404, when: 'No loaded pack has this name, or it has no such version.', details: ['name', 'version'] },
   signature_not_available: { status: 404, when: 'The pack version carries no signature (or does not exist).', details: ['name', 'version'] },

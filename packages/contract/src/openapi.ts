@@ -117,7 +117,10 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
         summary: 'The detached Ed25519 signature over pack.json (64 raw bytes)',
         security: [],
         parameters: [pathParam('name'), pathParam('version')],
-        responses: { '200': { description: 'Signature', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, ...errors(400, 404) },
+        responses: {
+          '200': { description: 'Signature', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          ...errors(400, 404),
+        },
       },
     },
   ],

@@ -231,7 +231,8 @@ export function buildArchive(files: PackFiles): Buffer {
     const header = new Header({ path, mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: new Date(0), type: 'File', uname: '', gname: '' });
     const block = Buffer.alloc(512);
     header.encode(block, 0);
-    if (header.needPax || Buffer.byteLength(path) > MAX_NAME_BYTES) throw new PackError('tarball_entry_unsupported', 'A file path exceeds 100 bytes.', { path });
+    if (header.needPax || Buffer.byteLength(path) > MAX_NAME_BYTES)
+      throw new PackError('tarball_entry_unsupported', 'A file path exceeds 100 bytes.', { path });
     blocks.push(block, body);
     const pad = (512 - (body.length % 512)) % 512;
     if (pad > 0) blocks.push(Buffer.alloc(pad));

@@ -56,7 +56,8 @@ export function checkPacksConfig(cfg: PacksConfig): void {
     throw new Error(`pack configuration: ${e instanceof Error ? e.message : String(e)}`);
   }
   if (cfg.packsTrust === 'pinned' && !cfg.packsLock) throw new Error('WEFT_PACKS_TRUST=pinned needs WEFT_PACKS_LOCK');
-  if (cfg.packsTrust === 'allowlist' && cfg.packsAllow.length === 0 && cfg.packs.length > 0) throw new Error('WEFT_PACKS_TRUST=allowlist needs WEFT_PACKS_ALLOW');
+  if (cfg.packsTrust === 'allowlist' && cfg.packsAllow.length === 0 && cfg.packs.length > 0)
+    throw new Error('WEFT_PACKS_TRUST=allowlist needs WEFT_PACKS_ALLOW');
 }
 
 /** What the operator configured, resolved to a policy (reading the keychain, the lockfile and the registry's keys). */
@@ -91,4 +92,3 @@ export async function packPolicy(cfg: PacksConfig, sources: readonly PackSource[
   }
   return registry ? { policy, registry } : { policy };
 }
-

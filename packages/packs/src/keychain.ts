@@ -67,10 +67,20 @@ export function parseKeychainFile(json: unknown, source: string): TrustedKey[] {
  */
 export function parseKeyPins(raw: string | undefined): KeyPins {
   const pins = new Map<string, string[]>();
-  for (const part of (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf('=');
     const ns = eq > 0 ? part.slice(0, eq).trim() : '';
-    const ids = eq > 0 ? part.slice(eq + 1).split('|').map((s) => s.trim()).filter(Boolean) : [];
+    const ids =
+      eq > 0
+        ? part
+            .slice(eq + 1)
+            .split('|')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : [];
     if (!/^[a-z][a-z0-9_.-]*(\.\*)?$/.test(ns) || ids.length === 0) {
       throw new PackError('pack_source_invalid', `Key pin "${part.slice(0, 100)}" must be namespace=keyId[|keyId…] (namespace exact or prefix.*).`);
     }
@@ -83,9 +93,13 @@ export function parseKeyPins(raw: string | undefined): KeyPins {
 export class Keychain {
   private readonly keys = new Map<string, TrustedKey>();
 
-  constructor(keys: readonly TrustedKey[] = [], readonly pins: KeyPins = new Map()) {
+  constructor(
+    keys: readonly TrustedKey[] = [],
+    readonly pins: KeyPins = new Map(),
+  ) {
     for (const k of keys) {
-      if (this.keys.has(k.keyId)) throw new PackError('registry_invalid', `Key id ${k.keyId} is listed twice (${this.keys.get(k.keyId)?.source}, ${k.source}).`);
+      if (this.keys.has(k.keyId))
+        throw new PackError('registry_invalid', `Key id ${k.keyId} is listed twice (${this.keys.get(k.keyId)?.source}, ${k.source}).`);
       this.keys.set(k.keyId, k);
     }
   }
@@ -125,7 +139,11 @@ export class Keychain {
     }
     for (const [ns, ids] of this.pins) {
       if (namespaceMatches(ns, packName) && !ids.includes(keyId)) {
-        throw new PackError('pack_key_not_pinned', `Packs in ${ns} must be signed by ${ids.join(' or ')}, not ${keyId}.`, { keyId, namespace: ns, pinned: ids });
+        throw new PackError('pack_key_not_pinned', `Packs in ${ns} must be signed by ${ids.join(' or ')}, not ${keyId}.`, {
+          keyId,
+          namespace: ns,
+          pinned: ids,
+        });
       }
     }
     return k;

@@ -14,7 +14,8 @@ const NAME = 'vendor.acme.tools';
 const acme = newSigner('acme-1');
 const other = newSigner('other-1');
 
-const keychainOf = (keys: Parameters<typeof testKeychain>[0], pins = ''): Keychain => new Keychain(parseKeychainFile(testKeychain(keys), 'test'), parseKeyPins(pins));
+const keychainOf = (keys: Parameters<typeof testKeychain>[0], pins = ''): Keychain =>
+  new Keychain(parseKeychainFile(testKeychain(keys), 'test'), parseKeyPins(pins));
 const acmeKeychain = (): Keychain => keychainOf([{ signer: acme, namespaces: ['vendor.acme.*'] }]);
 const verified = (over: Partial<TrustPolicy> = {}): TrustPolicy => ({ mode: 'verified', keychain: acmeKeychain(), ...over });
 
@@ -153,14 +154,24 @@ describe('the archive', () => {
 
   it('invariant: node-pack-path-traversal — entries with .. or absolute paths are refused', async () => {
     for (const path of ['../evil.js', 'dist/../../evil.js', '/etc/passwd', 'C:/x.js', 'dist\\x.js']) {
-      const e = await refusal(read([{ path: 'pack.json', body: manifestBytes() }, { path, body: 'x' }]));
+      const e = await refusal(
+        read([
+          { path: 'pack.json', body: manifestBytes() },
+          { path, body: 'x' },
+        ]),
+      );
       expect(e.code, path).toBe('tarball_path_traversal');
     }
   });
 
   it('invariant: node-pack-no-links — symbolic and hard links are refused, in archives and in directories', async () => {
     for (const type of ['SymbolicLink', 'Link'] as const) {
-      const e = await refusal(read([{ path: 'pack.json', body: manifestBytes() }, { path: 'dist/x.js', type, linkpath: '/etc/passwd' }]));
+      const e = await refusal(
+        read([
+          { path: 'pack.json', body: manifestBytes() },
+          { path: 'dist/x.js', type, linkpath: '/etc/passwd' },
+        ]),
+      );
       expect(e.code, type).toBe('tarball_symlink');
     }
     const dir = await signedDir();
@@ -170,7 +181,13 @@ describe('the archive', () => {
 
   it('invariant: node-pack-entry-size-cap — an entry over the per-entry cap is refused', async () => {
     const e = await refusal(
-      readArchive(craftTarball([{ path: 'pack.json', body: manifestBytes() }, { path: 'dist/big.js', body: Buffer.alloc(2048) }]), { ...DEFAULT_LIMITS, maxEntryBytes: 1024 }),
+      readArchive(
+        craftTarball([
+          { path: 'pack.json', body: manifestBytes() },
+          { path: 'dist/big.js', body: Buffer.alloc(2048) },
+        ]),
+        { ...DEFAULT_LIMITS, maxEntryBytes: 1024 },
+      ),
     );
     expect(e.code).toBe('tarball_entry_too_large');
   });
@@ -190,15 +207,36 @@ describe('the archive', () => {
 
   it('invariant: node-pack-expansion-cap — an archive that inflates past the expansion cap is refused (zip bomb)', async () => {
     // 64 MB of zeros compress to ~64 KB; the cap stops inflation at 8 MB.
-    const bomb = craftTarball([{ path: 'pack.json', body: manifestBytes() }, { path: 'dist/zeros.bin', body: Buffer.alloc(64 * 1024 * 1024) }]);
+    const bomb = craftTarball([
+      { path: 'pack.json', body: manifestBytes() },
+      { path: 'dist/zeros.bin', body: Buffer.alloc(64 * 1024 * 1024) },
+    ]);
     expect(bomb.length).toBeLessThan(DEFAULT_LIMITS.maxArchiveBytes);
     const e = await refusal(readArchive(bomb, { ...DEFAULT_LIMITS, maxExpandedBytes: 8 * 1024 * 1024, maxEntryBytes: 128 * 1024 * 1024 }));
     expect(e.code).toBe('tarball_too_large');
   });
 
   it('refuses duplicate paths, devices, missing pack.json, non-gzip and non-tar input', async () => {
-    expect((await refusal(read([{ path: 'pack.json', body: manifestBytes() }, { path: 'pack.json', body: '{}' }]))).code).toBe('tarball_duplicate_entry');
-    expect((await refusal(read([{ path: 'pack.json', body: manifestBytes() }, { path: 'dist/fifo', type: 'FIFO' }]))).code).toBe('tarball_entry_unsupported');
+    expect(
+      (
+        await refusal(
+          read([
+            { path: 'pack.json', body: manifestBytes() },
+            { path: 'pack.json', body: '{}' },
+          ]),
+        )
+      ).code,
+    ).toBe('tarball_duplicate_entry');
+    expect(
+      (
+        await refusal(
+          read([
+            { path: 'pack.json', body: manifestBytes() },
+            { path: 'dist/fifo', type: 'FIFO' },
+          ]),
+        )
+      ).code,
+    ).toBe('tarball_entry_unsupported');
     expect((await refusal(read([{ path: 'README.md', body: 'hi' }]))).code).toBe('tarball_manifest_missing');
     expect((await refusal(readArchive(Buffer.from('plain text')))).code).toBe('tarball_gunzip_failed');
   });
@@ -241,7 +279,12 @@ describe('the lockfile', () => {
     const dir = await signedDir();
     const pack = await loadPack({ kind: 'directory', path: dir }, verified());
     const sig = pack.signature as { publicKey: string; value: string };
-    return { dir, lock: lockFor([{ name: pack.name, version: pack.version, integrity: pack.integrity, signature: { algorithm: 'ed25519', publicKey: sig.publicKey, value: sig.value } }]) };
+    return {
+      dir,
+      lock: lockFor([
+        { name: pack.name, version: pack.version, integrity: pack.integrity, signature: { algorithm: 'ed25519', publicKey: sig.publicKey, value: sig.value } },
+      ]),
+    };
   }
 
   it('invariant: node-pack-lockfile-frozen — a pack matching its lock entry loads in pinned mode without a keychain', async () => {
@@ -261,7 +304,19 @@ describe('the lockfile', () => {
     expect((await refusal(loadPack({ kind: 'directory', path: dir }, policy(lock)))).code).toBe('pack_integrity_mismatch');
     // Re-signed by another (trusted) key: the lock pins the old signature.
     const resigned = await writePackDir(testPackFiles(testManifest(NAME, { keyId: 'acme-1' }), newSigner('acme-1')));
-    const e = await refusal(loadPack({ kind: 'directory', path: resigned }, { mode: 'pinned', keychain: new Keychain(), lock: { ...lock, packs: [{ ...entry, integrity: (await loadPack({ kind: 'directory', path: resigned }, { mode: 'open', keychain: new Keychain() })).integrity }] } }));
+    const e = await refusal(
+      loadPack(
+        { kind: 'directory', path: resigned },
+        {
+          mode: 'pinned',
+          keychain: new Keychain(),
+          lock: {
+            ...lock,
+            packs: [{ ...entry, integrity: (await loadPack({ kind: 'directory', path: resigned }, { mode: 'open', keychain: new Keychain() })).integrity }],
+          },
+        },
+      ),
+    );
     expect(e.code).toBe('pack_lock_mismatch');
   });
 
@@ -302,10 +357,26 @@ describe('sources and sets of packs', () => {
 
   it('invariant: node-pack-typeid-namespace — refuses the same pack twice and two packs declaring the same typeId', async () => {
     const a = await signedDir();
-    const e = await refusal(loadPacks([{ kind: 'directory', path: a }, { kind: 'directory', path: await signedDir() }], verified()));
+    const e = await refusal(
+      loadPacks(
+        [
+          { kind: 'directory', path: a },
+          { kind: 'directory', path: await signedDir() },
+        ],
+        verified(),
+      ),
+    );
     expect(e.code).toBe('pack_duplicate');
     const b = await signedDir(acme, { ...testManifest('vendor.acme.more', { keyId: 'acme-1' }) });
-    const clash = await refusal(loadPacks([{ kind: 'directory', path: a }, { kind: 'directory', path: b }], verified()));
+    const clash = await refusal(
+      loadPacks(
+        [
+          { kind: 'directory', path: a },
+          { kind: 'directory', path: b },
+        ],
+        verified(),
+      ),
+    );
     expect(clash.code).toBe('pack_typeid_conflict');
     expect(clash.message).toContain('vendor.acme.more');
   });

@@ -41,10 +41,7 @@ export const TRUST_MODES = ['verified', 'pinned', 'allowlist', 'open'] as const;
 export type TrustMode = (typeof TRUST_MODES)[number];
 
 /** Where a pack comes from. */
-export type PackSource =
-  | { kind: 'directory'; path: string }
-  | { kind: 'tarball'; path: string }
-  | { kind: 'registry'; name: string; version?: string };
+export type PackSource = { kind: 'directory'; path: string } | { kind: 'tarball'; path: string } | { kind: 'registry'; name: string; version?: string };
 
 /**
  * Parses one source: a path ending `.tgz`/`.tar.gz` is a tarball, `registry:name[@version]`
@@ -54,7 +51,11 @@ export type PackSource =
 export function parsePackSource(raw: string, cwd = process.cwd()): PackSource {
   const s = raw.trim();
   if (!s) throw new PackError('pack_source_invalid', 'An empty pack source.');
-  const reg = s.startsWith('registry:') ? s.slice('registry:'.length) : /^[a-z]+\.[a-z]/.test(s) && !s.includes('/') && !/\.(tgz|tar\.gz)$/.test(s) ? s : undefined;
+  const reg = s.startsWith('registry:')
+    ? s.slice('registry:'.length)
+    : /^[a-z]+\.[a-z]/.test(s) && !s.includes('/') && !/\.(tgz|tar\.gz)$/.test(s)
+      ? s
+      : undefined;
   if (reg !== undefined) {
     const at = reg.lastIndexOf('@');
     const name = at > 0 ? reg.slice(0, at) : reg;
@@ -135,7 +136,8 @@ async function candidateOf(src: PackSource, opts: LoadOptions): Promise<Candidat
       } catch (e) {
         throw new PackError('pack_source_invalid', `Cannot read ${src.path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}.`);
       }
-      if (size > limits.maxArchiveBytes) throw new PackError('tarball_too_large', `The archive exceeds ${limits.maxArchiveBytes} bytes.`, { limitBytes: limits.maxArchiveBytes });
+      if (size > limits.maxArchiveBytes)
+        throw new PackError('tarball_too_large', `The archive exceeds ${limits.maxArchiveBytes} bytes.`, { limitBytes: limits.maxArchiveBytes });
       const archive = await readFile(src.path);
       return { files: await readArchive(archive, limits), archive, source: `tarball:${src.path}` };
     }
@@ -215,12 +217,16 @@ function verify(c: Candidate, policy: TrustPolicy): LoadedPack {
   if (policy.mode === 'allowlist') {
     const allow = policy.allow ?? [];
     if (!allow.includes(manifest.name) && !allow.includes(`${manifest.name}@${manifest.version}`)) {
-      throw new PackError('pack_not_approved', `Pack ${manifest.name}@${manifest.version} is not on the allowlist.`, { pack: manifest.name, version: manifest.version });
+      throw new PackError('pack_not_approved', `Pack ${manifest.name}@${manifest.version} is not on the allowlist.`, {
+        pack: manifest.name,
+        version: manifest.version,
+      });
     }
   }
   if (policy.mode === 'pinned' && !policy.lock) throw new PackError('pack_lockfile_incomplete', 'Trust mode pinned needs a lockfile.');
   if (policy.lock) checkLock(pack, policy.lock, sig, c.archive);
-  if (policy.mode === 'open') pack.warnings.push(`trust mode open: ${manifest.name}@${manifest.version} loaded without required verification (development only)`);
+  if (policy.mode === 'open')
+    pack.warnings.push(`trust mode open: ${manifest.name}@${manifest.version} loaded without required verification (development only)`);
   return pack;
 }
 
@@ -242,7 +248,8 @@ function checkLock(pack: LoadedPack, lock: PackLockfile, sig: Buffer | undefined
   if (entry.signature) {
     if (!sig) throw new PackError('pack_lock_mismatch', `The lockfile records a signature for ${pack.name}, the source carries none.`, { pack: pack.name });
     const locked = decodeSignature(entry.signature.value);
-    if (!locked.equals(sig)) throw new PackError('pack_lock_mismatch', `The signature of ${pack.name} differs from the one in the lockfile.`, { pack: pack.name });
+    if (!locked.equals(sig))
+      throw new PackError('pack_lock_mismatch', `The signature of ${pack.name} differs from the one in the lockfile.`, { pack: pack.name });
     const key = parsePublicKey(entry.signature.publicKey);
     if (pack.signature?.publicKey && pack.signature.publicKey !== publicKeyBase64(key)) {
       throw new PackError('pack_lock_mismatch', `${pack.name} is signed by a different key than the lockfile records.`, { pack: pack.name });
@@ -272,7 +279,8 @@ export async function loadPacks(sources: readonly PackSource[], policy: TrustPol
     try {
       pack = await loadPack(src, policy, opts);
     } catch (e) {
-      if (e instanceof PackError) throw new PackError(e.code, `${describeSource(src)}: ${e.message}`, { ...e.details, source: describeSource(src) }, { cause: e });
+      if (e instanceof PackError)
+        throw new PackError(e.code, `${describeSource(src)}: ${e.message}`, { ...e.details, source: describeSource(src) }, { cause: e });
       throw e;
     }
     if (out.some((p) => p.name === pack.name)) throw new PackError('pack_duplicate', `Pack ${pack.name} is configured twice.`, { pack: pack.name });

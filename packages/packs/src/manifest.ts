@@ -42,7 +42,10 @@ export function parseManifest(bytes: Uint8Array, granted: readonly string[] = DE
   const seen = new Set<string>();
   for (const n of nodes) {
     if (!typeIdAllowed(m.name, n.typeId)) {
-      throw new PackError('pack_typeid_out_of_namespace', `Node type ${n.typeId} is outside the namespace of pack ${m.name}.`, { typeId: n.typeId, pack: m.name });
+      throw new PackError('pack_typeid_out_of_namespace', `Node type ${n.typeId} is outside the namespace of pack ${m.name}.`, {
+        typeId: n.typeId,
+        pack: m.name,
+      });
     }
     if (seen.has(n.typeId)) throw new PackError('pack_manifest_invalid', `Node type ${n.typeId} is declared twice.`, { typeId: n.typeId });
     seen.add(n.typeId);
@@ -54,7 +57,9 @@ export function parseManifest(bytes: Uint8Array, granted: readonly string[] = DE
   }
   const unmet = (m.runtime.requires ?? []).filter((r) => !granted.includes(r));
   if (unmet.length > 0) {
-    throw new PackError('pack_runtime_requirement_unmet', `Pack ${m.name} requires runtime primitives this host does not grant: ${unmet.join(', ')}.`, { unmet });
+    throw new PackError('pack_runtime_requirement_unmet', `Pack ${m.name} requires runtime primitives this host does not grant: ${unmet.join(', ')}.`, {
+      unmet,
+    });
   }
   return m;
 }

@@ -1,7 +1,7 @@
 import { NodeError, NodeRegistry, type NodeContext } from '@weft/engine';
-import { newSigner, testManifest, testPackFiles, writePackDir } from '@weft/testkit';
+import { testManifest, testPackFiles, writePackDir } from '@weft/testkit';
 import { describe, expect, it } from 'vitest';
-import { PackError } from './errors.js';
+import type { PackError } from './errors.js';
 import { Keychain } from './keychain.js';
 import { loadPack, type LoadedPack } from './loader.js';
 import { packNodeTypes, registerPackNodes, type PackRuntime } from './node-types.js';

@@ -48,9 +48,15 @@ export function packNodeTypes(pack: LoadedPack, runtime?: PackRuntime): NodeType
  * @throws PackError `pack_typeid_conflict` when a typeId is already registered (a built-in or another pack)
  */
 export function registerPackNodes(registry: NodeRegistry, packs: readonly LoadedPack[], runtimes: readonly PackRuntime[] = []): void {
-  const types = packs.flatMap((p) => packNodeTypes(p, runtimes.find((r) => r.language === p.manifest.runtime.language)).map((t) => ({ t, pack: p.name })));
+  const types = packs.flatMap((p) =>
+    packNodeTypes(
+      p,
+      runtimes.find((r) => r.language === p.manifest.runtime.language),
+    ).map((t) => ({ t, pack: p.name })),
+  );
   for (const { t, pack } of types) {
-    if (registry.has(t.typeId)) throw new PackError('pack_typeid_conflict', `Pack ${pack} declares node type ${t.typeId}, which is already registered.`, { typeId: t.typeId, pack });
+    if (registry.has(t.typeId))
+      throw new PackError('pack_typeid_conflict', `Pack ${pack} declares node type ${t.typeId}, which is already registered.`, { typeId: t.typeId, pack });
   }
   for (const { t } of types) registry.register(t);
 }

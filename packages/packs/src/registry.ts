@@ -103,7 +103,10 @@ export class RegistryClient {
 
   /** The URL of an endpoint with its `{placeholders}` filled (URL-encoded), on the registry's origin. */
   async url(endpoint: EndpointName, params: Record<string, string> = {}): Promise<URL> {
-    const doc = endpoint === 'registryIndex' || endpoint === 'publicKey' || endpoint.startsWith('version') || endpoint === 'packMetadata' ? await this.wellKnown() : undefined;
+    const doc =
+      endpoint === 'registryIndex' || endpoint === 'publicKey' || endpoint.startsWith('version') || endpoint === 'packMetadata'
+        ? await this.wellKnown()
+        : undefined;
     const template = doc?.endpoints?.[endpoint] ?? DEFAULT_ENDPOINTS[endpoint];
     const path = template.replace(/\{(\w+)\}/g, (_, k: string) => encodeURIComponent(params[k] ?? ''));
     return this.resolve(path);
@@ -237,10 +240,14 @@ export class RegistryClient {
     let wanted = version ?? idx.latest;
     if (!wanted) {
       const live = idx.versions.filter((v) => !v.yanked && isExactVersion(v.version) && !v.version.includes('-'));
-      wanted = live.map((v) => v.version).sort(compareVersions).at(-1);
+      wanted = live
+        .map((v) => v.version)
+        .sort(compareVersions)
+        .at(-1);
     }
     const entry = idx.versions.find((v) => v.version === wanted);
-    if (!wanted || !entry) throw new PackError('pack_version_not_found', `The registry has no version ${wanted ?? '(latest)'} of ${name}.`, { pack: name, version: wanted });
+    if (!wanted || !entry)
+      throw new PackError('pack_version_not_found', `The registry has no version ${wanted ?? '(latest)'} of ${name}.`, { pack: name, version: wanted });
     if (entry.yanked) throw new PackError('pack_yanked', `${name}@${entry.version} was yanked.`, { pack: name, version: entry.version });
     const out: { version: string; integrity?: string; keyId?: string } = { version: entry.version };
     if (entry.integrity) out.integrity = entry.integrity;

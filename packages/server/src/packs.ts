@@ -29,7 +29,17 @@ export async function loadConfiguredPacks(cfg: PacksConfig, logger: Logger, anno
     }
     const packs = await loadPacks(sources, policy, registry ? { registry } : {});
     for (const p of packs) {
-      log.info({ pack: p.name, version: p.version, integrity: p.integrity, trust: p.trust, source: p.source, nodeTypes: (p.manifest.nodes ?? []).map((n) => n.typeId) }, 'pack loaded');
+      log.info(
+        {
+          pack: p.name,
+          version: p.version,
+          integrity: p.integrity,
+          trust: p.trust,
+          source: p.source,
+          nodeTypes: (p.manifest.nodes ?? []).map((n) => n.typeId),
+        },
+        'pack loaded',
+      );
       for (const w of p.warnings) log.warn({ pack: p.name }, w);
     }
     return packs;

@@ -24,7 +24,10 @@ export function newSigner(keyId: string): TestSigner {
 }
 
 /** A minimal valid node-pack manifest named `name` with one node type per entry of `types` (suffixes). */
-export function testManifest(name: string, opts: { version?: string; types?: string[]; keyId?: string; extra?: Record<string, unknown> } = {}): Record<string, unknown> {
+export function testManifest(
+  name: string,
+  opts: { version?: string; types?: string[]; keyId?: string; extra?: Record<string, unknown> } = {},
+): Record<string, unknown> {
   const owner = name.split('.').slice(0, 2).join('.');
   return {
     name,
@@ -40,7 +43,11 @@ export function testManifest(name: string, opts: { version?: string; types?: str
 }
 
 /** The files of a pack: `pack.json` (the exact bytes given or pretty JSON), a JS entry, and the signature when a signer is given. */
-export function testPackFiles(manifest: Record<string, unknown> | Buffer, signer?: TestSigner, extra: Record<string, string | Buffer> = {}): Map<string, Buffer> {
+export function testPackFiles(
+  manifest: Record<string, unknown> | Buffer,
+  signer?: TestSigner,
+  extra: Record<string, string | Buffer> = {},
+): Map<string, Buffer> {
   const bytes = Buffer.isBuffer(manifest) ? manifest : Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   const files = new Map<string, Buffer>([
     ['pack.json', bytes],
@@ -86,7 +93,16 @@ export function craftTarball(entries: readonly RawEntry[]): Buffer {
   for (const e of entries) {
     const body = e.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(e.body) ? e.body : Buffer.from(e.body);
     const type = e.type ?? 'File';
-    const h = new Header({ path: e.path, mode: 0o644, uid: 0, gid: 0, size: type === 'File' ? (e.size ?? body.length) : 0, mtime: new Date(0), type, ...(e.linkpath ? { linkpath: e.linkpath } : {}) });
+    const h = new Header({
+      path: e.path,
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      size: type === 'File' ? (e.size ?? body.length) : 0,
+      mtime: new Date(0),
+      type,
+      ...(e.linkpath ? { linkpath: e.linkpath } : {}),
+    });
     const block = Buffer.alloc(512);
     h.encode(block, 0);
     blocks.push(block);
@@ -101,7 +117,9 @@ export function craftTarball(entries: readonly RawEntry[]): Buffer {
 }
 
 /** A keychain file granting each signer its namespaces. */
-export function testKeychain(keys: readonly { signer: TestSigner; namespaces: string[]; status?: string; expiresAt?: string }[]): { signingKeys: Record<string, unknown>[] } {
+export function testKeychain(keys: readonly { signer: TestSigner; namespaces: string[]; status?: string; expiresAt?: string }[]): {
+  signingKeys: Record<string, unknown>[];
+} {
   return {
     signingKeys: keys.map((k) => ({
       keyId: k.signer.keyId,
@@ -152,7 +170,7 @@ export async function startTestRegistry(
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+  const handler = (req: IncomingMessage, res: ServerResponse): unknown => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     requests.push(path);
     if (path === '/.well-known/openwop-registry') {

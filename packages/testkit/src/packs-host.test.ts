@@ -7,7 +7,17 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig, startHost, type HostConfig, type RunningHost } from '@weft/server';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { newSigner, startTestRegistry, tempDir, testKeychain, testManifest, testPackFiles, testTarball, writePackDir, type TestRegistry } from './pack-fixtures.js';
+import {
+  newSigner,
+  startTestRegistry,
+  tempDir,
+  testKeychain,
+  testManifest,
+  testPackFiles,
+  testTarball,
+  writePackDir,
+  type TestRegistry,
+} from './pack-fixtures.js';
 import { signManifest } from '@weft/packs';
 
 const KEY = 'packs-tenant-key-0123456789abcdef';
@@ -114,11 +124,26 @@ describe('a host with node packs', () => {
     const files = testPackFiles(testManifest('vendor.acme.tools', { keyId: 'acme-1', version: '1.4.0' }), acme);
     const host = await start({ packs: [await writePackDir(files)], packsKeychain: await keychainFile() });
     const integrity = host.packs[0]?.integrity;
-    const view = { name: 'vendor.acme.tools', version: '1.4.0', description: 'A test pack.', license: 'Apache-2.0', integrity, typeIds: ['vendor.acme.echo'], runtime: 'javascript', signed: true, signingKeyId: 'acme-1', trustMode: 'verified' };
+    const view = {
+      name: 'vendor.acme.tools',
+      version: '1.4.0',
+      description: 'A test pack.',
+      license: 'Apache-2.0',
+      integrity,
+      typeIds: ['vendor.acme.echo'],
+      runtime: 'javascript',
+      signed: true,
+      signingKeyId: 'acme-1',
+      trustMode: 'verified',
+    };
     const list = await fetch(`${host.url}/v1/packs`);
     expect(await list.json()).toEqual({ packs: [view] });
     expect(await (await fetch(`${host.url}/v1/packs/-/search?q=echo`)).json()).toEqual({ results: [view] });
-    expect(await (await fetch(`${host.url}/v1/packs/vendor.acme.tools`)).json()).toEqual({ name: 'vendor.acme.tools', versions: { '1.4.0': view }, 'dist-tags': { latest: '1.4.0' } });
+    expect(await (await fetch(`${host.url}/v1/packs/vendor.acme.tools`)).json()).toEqual({
+      name: 'vendor.acme.tools',
+      versions: { '1.4.0': view },
+      'dist-tags': { latest: '1.4.0' },
+    });
     const manifest = (await (await fetch(`${host.url}/v1/packs/vendor.acme.tools/-/1.4.0.json`)).json()) as Record<string, unknown>;
     expect(manifest).toMatchObject({ name: 'vendor.acme.tools', version: '1.4.0', integrity, signing: { method: 'manual', publicKeyRef: 'acme-1' } });
     const sig = await fetch(`${host.url}/v1/packs/vendor.acme.tools/-/1.4.0.sig`);
@@ -154,7 +179,10 @@ describe('a host with node packs', () => {
     const files = testPackFiles(testManifest('vendor.acme.tools', { keyId: 'acme-1' }));
     const { tgz } = testTarball(files);
     const signature = signManifest(files.get('pack.json') as Buffer, acme.privateKeyPem);
-    registry = await startTestRegistry([{ name: 'vendor.acme.tools', version: '1.0.0', tgz, signature, keyId: 'acme-1' }], [{ signer: acme, namespaces: ['vendor.acme.*'] }]);
+    registry = await startTestRegistry(
+      [{ name: 'vendor.acme.tools', version: '1.0.0', tgz, signature, keyId: 'acme-1' }],
+      [{ signer: acme, namespaces: ['vendor.acme.*'] }],
+    );
     const host = await start({ packs: ['vendor.acme.tools@1.0.0'], packsRegistry: registry.url });
     expect(host.packs[0]?.trust.verifiedBy).toBe('acme-1');
     await host.close();
@@ -162,8 +190,13 @@ describe('a host with node packs', () => {
     await registry.close();
 
     const evil = testTarball(testPackFiles(testManifest('vendor.acme.tools', { keyId: 'acme-1', extra: { description: 'evil' } }))).tgz;
-    registry = await startTestRegistry([{ name: 'vendor.acme.tools', version: '1.0.0', tgz, servedTgz: evil, signature, keyId: 'acme-1' }], [{ signer: acme, namespaces: ['vendor.acme.*'] }]);
-    await expect(start({ packs: ['vendor.acme.tools@1.0.0'], packsRegistry: registry.url })).rejects.toThrow(/^pack verification failed: pack_integrity_mismatch: /);
+    registry = await startTestRegistry(
+      [{ name: 'vendor.acme.tools', version: '1.0.0', tgz, servedTgz: evil, signature, keyId: 'acme-1' }],
+      [{ signer: acme, namespaces: ['vendor.acme.*'] }],
+    );
+    await expect(start({ packs: ['vendor.acme.tools@1.0.0'], packsRegistry: registry.url })).rejects.toThrow(
+      /^pack verification failed: pack_integrity_mismatch: /,
+    );
   });
 
   it('refuses pinned mode without a lockfile and allowlist mode without a list at configuration', () => {

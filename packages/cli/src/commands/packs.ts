@@ -78,7 +78,8 @@ function packsConfigOf(ctx: CliContext, sources: string[], f: TrustFlags): Packs
 }
 
 async function verifyAll(cfg: PacksConfig): Promise<LoadedPack[]> {
-  if (cfg.packs.length === 0) throw new CliError('invalid_argument', 'name at least one pack source (a directory, a .tgz, or name[@version]), or set WEFT_PACKS');
+  if (cfg.packs.length === 0)
+    throw new CliError('invalid_argument', 'name at least one pack source (a directory, a .tgz, or name[@version]), or set WEFT_PACKS');
   const sources = cfg.packs.map((s) => parsePackSource(s));
   const { policy, registry } = await packPolicy(cfg, sources);
   return loadPacks(sources, policy, registry ? { registry } : {});
@@ -122,7 +123,10 @@ export function registerPackCommands(program: Command, ctx: CliContext): void {
         keyId: opts.keyId,
         algorithm: 'ed25519',
         publicKey: publicKeyPem,
-        permittedNamespaces: opts.namespace.split(',').map((s) => s.trim()).filter(Boolean),
+        permittedNamespaces: opts.namespace
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
         status: 'active',
       };
       if (g().json) return print(JSON.stringify({ privateKey: keyFile, publicKey: join(dir, `${opts.keyId}.pub`), keychainEntry: entry }));
@@ -143,13 +147,20 @@ export function registerPackCommands(program: Command, ctx: CliContext): void {
       });
       const manifest = parseManifest(bytes, PACK_RUNTIME_REQUIREMENTS);
       if (!manifestKeyId(manifest)) {
-        throw new CliError('invalid_argument', 'pack.json must name its key first (signing: {method: "manual", publicKeyRef: "<key id>"}): the signature covers pack.json');
+        throw new CliError(
+          'invalid_argument',
+          'pack.json must name its key first (signing: {method: "manual", publicKeyRef: "<key id>"}): the signature covers pack.json',
+        );
       }
       const sig = signManifest(bytes, await readText(resolve(opts.key), 'key'));
       const target = join(dir, signaturePaths(manifest)[0] as string);
       await mkdir(join(target, '..'), { recursive: true });
       await writeFile(target, sig);
-      print(g().json ? JSON.stringify({ pack: manifest.name, version: manifest.version, signature: target }) : `signed ${manifest.name}@${manifest.version} → ${target}`);
+      print(
+        g().json
+          ? JSON.stringify({ pack: manifest.name, version: manifest.version, signature: target })
+          : `signed ${manifest.name}@${manifest.version} → ${target}`,
+      );
     });
 
   packs
@@ -195,7 +206,8 @@ export function registerPackCommands(program: Command, ctx: CliContext): void {
       .option('--out <file>', 'lockfile to write', 'pack-lock.json'),
   ).action(async (sources: string[], f: TrustFlags & { out: string }) => {
     const cfg = packsConfigOf(ctx, sources, { ...f, lock: undefined });
-    if (cfg.packsTrust === 'pinned') throw new CliError('invalid_argument', 'lock verifies packs to pin them: use --trust verified (or allowlist/open), not pinned');
+    if (cfg.packsTrust === 'pinned')
+      throw new CliError('invalid_argument', 'lock verifies packs to pin them: use --trust verified (or allowlist/open), not pinned');
     const loaded = await verifyAll(cfg);
     const lock: PackLockfile = {
       lockfileVersion: 1,
@@ -212,7 +224,9 @@ export function registerPackCommands(program: Command, ctx: CliContext): void {
     const out = resolve(f.out);
     await writeFile(out, serializeLockfile(lock));
     for (const p of loaded) if (!p.signature?.publicKey) ctx.io.stderr(`warning: ${p.name}@${p.version} is locked without a verified signature\n`);
-    print(g().json ? JSON.stringify({ lockfile: out, packs: lock.packs.length }) : `wrote ${out} (${lock.packs.length} pack${lock.packs.length === 1 ? '' : 's'})`);
+    print(
+      g().json ? JSON.stringify({ lockfile: out, packs: lock.packs.length }) : `wrote ${out} (${lock.packs.length} pack${lock.packs.length === 1 ? '' : 's'})`,
+    );
   });
 
   packs

@@ -21,7 +21,13 @@ describe('pack read side', () => {
   });
 
   it('answers 400 invalid_pack_name for a name that is not reverse-DNS, on every pack path', async () => {
-    for (const path of ['/v1/packs/not-a-pack', '/v1/packs/Vendor.Acme.x', '/v1/packs/local.acme.tools', '/v1/packs/vendor.acme/-/1.0.0.json', '/v1/packs/acme/-/1.0.0.sig']) {
+    for (const path of [
+      '/v1/packs/not-a-pack',
+      '/v1/packs/Vendor.Acme.x',
+      '/v1/packs/local.acme.tools',
+      '/v1/packs/vendor.acme/-/1.0.0.json',
+      '/v1/packs/acme/-/1.0.0.sig',
+    ]) {
       const r = await call('GET', path, { key: null });
       expect(r.status, path).toBe(400);
       expect(r.body.error, path).toBe('invalid_pack_name');

@@ -25,7 +25,8 @@ function checkName(name: string): string {
 }
 
 function checkVersion(version: string): string {
-  if (version.length > 64 || !SEMVER.test(version)) throw new WeftError('invalid_version', 'The version must be an exact SemVer 2.0.0 version.', { version: version.slice(0, 64) });
+  if (version.length > 64 || !SEMVER.test(version))
+    throw new WeftError('invalid_version', 'The version must be an exact SemVer 2.0.0 version.', { version: version.slice(0, 64) });
   return version;
 }
 
