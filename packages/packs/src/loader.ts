@@ -122,7 +122,7 @@ interface Candidate {
   keyId?: string;
 }
 
-async function candidateOf(src: PackSource, opts: LoadOptions): Promise<Candidate> {
+async function candidateOf(src: PackSource, opts: LoadOptions, lock: PackLockfile | undefined): Promise<Candidate> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
   switch (src.kind) {
     case 'directory': {
@@ -143,9 +143,12 @@ async function candidateOf(src: PackSource, opts: LoadOptions): Promise<Candidat
     }
     case 'registry': {
       if (!opts.registry) throw new PackError('pack_source_invalid', `Pack ${src.name} comes from a registry, but no registry is configured.`);
-      const f = await opts.registry.fetchPack(src.name, src.version);
-      // Integrity before the archive is inflated or parsed.
+      // A lock freezes the version: a source without one takes the locked version, not the latest.
+      const locked = lock ? lockedPack(lock, src.name) : undefined;
+      const f = await opts.registry.fetchPack(src.name, src.version ?? locked?.version);
+      // Integrity (the registry's and the lock's) before the archive is inflated or parsed.
       if (f.integrity) checkIntegrity(f.tgz, f.integrity);
+      if (locked && locked.version === f.version) checkIntegrity(f.tgz, locked.integrity);
       const c: Candidate = {
         files: await readArchive(f.tgz, limits),
         archive: f.tgz,
@@ -264,7 +267,7 @@ function checkLock(pack: LoadedPack, lock: PackLockfile, sig: Buffer | undefined
  * @throws PackError
  */
 export async function loadPack(src: PackSource, policy: TrustPolicy, opts: LoadOptions = {}): Promise<LoadedPack> {
-  return verify(await candidateOf(src, opts), policy);
+  return verify(await candidateOf(src, opts, policy.lock), policy);
 }
 
 /**
