@@ -93,3 +93,50 @@ describe('weft packs', () => {
     expect(none.err).toMatch(/^error: invalid_argument: name at least one pack source/);
   });
 });
+
+describe('weft packs init, add and remove', () => {
+  it('init scaffolds a signed pack with a typed node and its test, and the key stays outside the pack', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'weft-cli-init-'));
+    const dir = join(root, 'hello');
+    const keyDir = join(root, 'keys');
+    const r = await run(['--json', 'packs', 'init', dir, '--name', 'vendor.acme.hello', '--key-dir', keyDir]);
+    expect(r.code, r.err).toBe(0);
+    const out = JSON.parse(r.out) as { typeId: string; keychain: string; key: string };
+    expect(out.typeId).toBe('vendor.acme.hello');
+    expect(out.key.startsWith(keyDir)).toBe(true);
+    const verified = await run(['packs', 'verify', dir, '--keychain', out.keychain]);
+    expect(verified.code, verified.err).toBe(0);
+    expect(verified.out).toContain('ok  vendor.acme.hello@0.1.0');
+    const mod = (await import(join(dir, 'dist', 'index.js'))) as { default: Record<string, (ctx: unknown) => Promise<unknown>> };
+    expect(await mod.default['vendor.acme.hello']?.({ inputs: { name: 'Ada' } })).toEqual({ status: 'success', outputs: { greeting: 'hello, Ada' } });
+    expect((await readFile(join(dir, 'test', 'hello.test.mjs'), 'utf8')).includes("nodes['vendor.acme.hello']")).toBe(true);
+    expect((await run(['packs', 'init', dir, '--name', 'vendor.acme.hello', '--key-dir', keyDir])).err).toMatch(/is not empty/);
+    expect((await run(['packs', 'init', join(root, 'other'), '--name', 'vendor.acme.other', '--key-dir', join(root, 'other', 'k')])).err).toMatch(
+      /outside the pack/,
+    );
+  });
+
+  it('add verifies and upserts a lock entry; remove drops it', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'weft-cli-add-'));
+    const init = JSON.parse((await run(['--json', 'packs', 'init', join(root, 'a'), '--name', 'vendor.acme.alpha', '--key-dir', join(root, 'keys')])).out) as {
+      keychain: string;
+    };
+    const lockPath = join(root, 'pack-lock.json');
+    const added = await run(['packs', 'add', join(root, 'a'), '--keychain', init.keychain, '--lock', lockPath]);
+    expect(added.code, added.err).toBe(0);
+    expect(added.out).toContain('added vendor.acme.alpha@0.1.0');
+    const again = await run(['packs', 'add', join(root, 'a'), '--keychain', init.keychain, '--lock', lockPath]);
+    expect(again.out).toContain('replaced vendor.acme.alpha@0.1.0 with 0.1.0');
+    expect((await run(['packs', 'list', '--lock', lockPath])).out).toMatch(/^vendor\.acme\.alpha@0\.1\.0 {2}sha256-\S+ {2}signed\n$/);
+    const unsignedDir = join(root, 'b');
+    await mkdir(unsignedDir);
+    await writeFile(join(unsignedDir, 'pack.json'), JSON.stringify({ ...manifest, name: 'vendor.acme.beta', nodes: [{ typeId: 'vendor.acme.beta' }] }));
+    const refused = await run(['packs', 'add', unsignedDir, '--keychain', init.keychain, '--lock', lockPath]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/^error: pack_signature_missing: /);
+    const removed = await run(['packs', 'remove', 'vendor.acme.alpha', '--lock', lockPath]);
+    expect(removed.code, removed.err).toBe(0);
+    expect((await run(['packs', 'list', '--lock', lockPath])).out).toBe('no packs locked\n');
+    expect((await run(['packs', 'remove', 'vendor.acme.alpha', '--lock', lockPath])).err).toMatch(/^error: pack_not_found: /);
+  });
+});

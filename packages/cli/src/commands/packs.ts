@@ -7,7 +7,7 @@
  *
  * @see ../../../../docs/packs.md
  */
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PACK_RUNTIME_REQUIREMENTS, type PackLockfile } from '@weft/contract';
 import {
@@ -17,6 +17,7 @@ import {
   checkPacksConfig,
   generateSigningKey,
   integrityOf,
+  isPackName,
   loadPacks,
   loadPacksConfig,
   packPolicy,
@@ -28,6 +29,7 @@ import {
   signManifest,
   signaturePaths,
   manifestKeyId,
+  ownerNamespace,
   type LoadedPack,
   type PacksConfig,
 } from '@weft/packs';
@@ -96,6 +98,59 @@ async function readText(path: string, what: string): Promise<string> {
   }
 }
 
+/** A keychain entry as `keygen` prints it. */
+interface KeychainEntry {
+  keyId: string;
+  algorithm: 'ed25519';
+  publicKey: string;
+  permittedNamespaces: string[];
+  status: 'active';
+}
+
+/** Writes `<keyId>.key` (0600, never overwritten) and `<keyId>.pub` below `dir`. */
+async function writeKeyPair(dir: string, keyId: string, namespaces: string[]): Promise<{ keyFile: string; pubFile: string; entry: KeychainEntry }> {
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(keyId)) throw new CliError('invalid_argument', '--key-id must be 1–128 characters of [A-Za-z0-9._-]');
+  const { privateKeyPem, publicKeyPem } = generateSigningKey();
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const keyFile = join(dir, `${keyId}.key`);
+  await writeFile(keyFile, privateKeyPem, { mode: 0o600, flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+    throw new CliError('invalid_argument', e.code === 'EEXIST' ? `${keyFile} exists; not overwriting a key` : `cannot write ${keyFile}: ${e.code}`);
+  });
+  await chmod(keyFile, 0o600);
+  const pubFile = join(dir, `${keyId}.pub`);
+  await writeFile(pubFile, publicKeyPem);
+  const permittedNamespaces = namespaces.map((s) => s.trim()).filter(Boolean);
+  return { keyFile, pubFile, entry: { keyId, algorithm: 'ed25519', publicKey: publicKeyPem, permittedNamespaces, status: 'active' } };
+}
+
+/** Reads a lockfile, or an empty one when `path` does not exist. */
+async function readLockOrEmpty(path: string, now: number): Promise<PackLockfile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { lockfileVersion: 1, generatedAt: new Date(now).toISOString(), packs: [] };
+    throw new CliError('invalid_argument', `cannot read lockfile ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  try {
+    return parseLockfile(text);
+  } catch (e) {
+    if (e instanceof PackError) throw new CliError(e.code, `${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The lock entry of a verified pack. */
+function lockEntryOf(p: LoadedPack): PackLockfile['packs'][number] {
+  return {
+    name: p.name,
+    version: p.version,
+    ...(p.resolved ? { resolved: p.resolved } : {}),
+    integrity: p.integrity,
+    ...(p.signature?.publicKey ? { signature: { algorithm: 'ed25519' as const, publicKey: p.signature.publicKey, value: p.signature.value } } : {}),
+  };
+}
+
 /** Registers `weft packs …`. */
 export function registerPackCommands(program: Command, ctx: CliContext): void {
   const packs = program.command('packs').description('node packs: keys, signing, archives, verification and the lockfile (offline)');
@@ -109,28 +164,9 @@ export function registerPackCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--namespace <patterns>', 'namespaces it may sign, comma-separated (vendor.acme.* or exact names)')
     .option('--out-dir <dir>', 'where to write the files', '.')
     .action(async (opts: { keyId: string; namespace: string; outDir: string }) => {
-      if (!/^[A-Za-z0-9._-]{1,128}$/.test(opts.keyId)) throw new CliError('invalid_argument', '--key-id must be 1–128 characters of [A-Za-z0-9._-]');
-      const { privateKeyPem, publicKeyPem } = generateSigningKey();
-      const dir = resolve(opts.outDir);
-      await mkdir(dir, { recursive: true });
-      const keyFile = join(dir, `${opts.keyId}.key`);
-      await writeFile(keyFile, privateKeyPem, { mode: 0o600, flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
-        throw new CliError('invalid_argument', e.code === 'EEXIST' ? `${keyFile} exists; not overwriting a key` : `cannot write ${keyFile}: ${e.code}`);
-      });
-      await chmod(keyFile, 0o600);
-      await writeFile(join(dir, `${opts.keyId}.pub`), publicKeyPem);
-      const entry = {
-        keyId: opts.keyId,
-        algorithm: 'ed25519',
-        publicKey: publicKeyPem,
-        permittedNamespaces: opts.namespace
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-        status: 'active',
-      };
-      if (g().json) return print(JSON.stringify({ privateKey: keyFile, publicKey: join(dir, `${opts.keyId}.pub`), keychainEntry: entry }));
-      print(`wrote ${keyFile} (keep it secret) and ${join(dir, `${opts.keyId}.pub`)}`);
+      const { keyFile, pubFile, entry } = await writeKeyPair(resolve(opts.outDir), opts.keyId, opts.namespace.split(','));
+      if (g().json) return print(JSON.stringify({ privateKey: keyFile, publicKey: pubFile, keychainEntry: entry }));
+      print(`wrote ${keyFile} (keep it secret) and ${pubFile}`);
       print('keychain entry (add it to the signingKeys of the keychain file the host trusts):');
       print(JSON.stringify(entry, null, 2));
     });
@@ -213,13 +249,7 @@ export function registerPackCommands(program: Command, ctx: CliContext): void {
       lockfileVersion: 1,
       generatedAt: new Date((ctx.io.now ?? Date.now)()).toISOString(),
       ...(cfg.packsRegistry ? { registry: cfg.packsRegistry } : {}),
-      packs: loaded.map((p) => ({
-        name: p.name,
-        version: p.version,
-        ...(p.resolved ? { resolved: p.resolved } : {}),
-        integrity: p.integrity,
-        ...(p.signature?.publicKey ? { signature: { algorithm: 'ed25519' as const, publicKey: p.signature.publicKey, value: p.signature.value } } : {}),
-      })),
+      packs: loaded.map(lockEntryOf),
     };
     const out = resolve(f.out);
     await writeFile(out, serializeLockfile(lock));
@@ -245,5 +275,126 @@ export function registerPackCommands(program: Command, ctx: CliContext): void {
       if (g().json) return print(JSON.stringify({ packs: lock.packs }));
       if (lock.packs.length === 0) return print('no packs locked');
       for (const p of lock.packs) print(`${p.name}@${p.version}  ${p.integrity}  ${p.signature ? 'signed' : 'unsigned'}${p.resolved ? `  ${p.resolved}` : ''}`);
+    });
+
+  withTrustFlags(
+    packs
+      .command('add')
+      .description('verify one pack and add (or replace) its entry in the lockfile')
+      .argument('<source>', 'a directory, a .tgz file or name[@version]'),
+  ).action(async (source: string, f: TrustFlags) => {
+    const path = resolve(f.lock ?? ctx.io.env.WEFT_PACKS_LOCK ?? 'pack-lock.json');
+    const cfg = packsConfigOf(ctx, [source], { ...f, lock: undefined });
+    if (cfg.packsTrust === 'pinned')
+      throw new CliError('invalid_argument', 'add verifies a pack to pin it: use --trust verified (or allowlist/open), not pinned');
+    const now = (ctx.io.now ?? Date.now)();
+    const lock = await readLockOrEmpty(path, now);
+    const [p] = await verifyAll(cfg);
+    if (!p) throw new CliError('invalid_argument', 'no pack verified');
+    const replaced = lock.packs.find((x) => x.name === p.name);
+    const next: PackLockfile = { ...lock, generatedAt: new Date(now).toISOString(), packs: [...lock.packs.filter((x) => x.name !== p.name), lockEntryOf(p)] };
+    if (cfg.packsRegistry && !next.registry) next.registry = cfg.packsRegistry;
+    await writeFile(path, serializeLockfile(next));
+    if (!p.signature?.publicKey) ctx.io.stderr(`warning: ${p.name}@${p.version} is locked without a verified signature\n`);
+    const what = replaced ? `replaced ${p.name}@${replaced.version} with ${p.version}` : `added ${p.name}@${p.version}`;
+    print(g().json ? JSON.stringify({ lockfile: path, pack: p.name, version: p.version, replaced: replaced?.version ?? null }) : `${what} in ${path}`);
+  });
+
+  packs
+    .command('remove')
+    .description('remove a pack from the lockfile')
+    .argument('<name>', 'pack name')
+    .option('--lock <file>', 'lockfile (WEFT_PACKS_LOCK, default ./pack-lock.json)')
+    .action(async (name: string, opts: { lock?: string }) => {
+      const path = resolve(opts.lock ?? ctx.io.env.WEFT_PACKS_LOCK ?? 'pack-lock.json');
+      const now = (ctx.io.now ?? Date.now)();
+      const lock = await readLockOrEmpty(path, now);
+      if (!lock.packs.some((p) => p.name === name)) throw new CliError('pack_not_found', `${name.slice(0, 214)} is not in ${path}`);
+      await writeFile(path, serializeLockfile({ ...lock, generatedAt: new Date(now).toISOString(), packs: lock.packs.filter((p) => p.name !== name) }));
+      print(g().json ? JSON.stringify({ lockfile: path, removed: name }) : `removed ${name} from ${path}`);
+    });
+
+  packs
+    .command('init')
+    .description('scaffold a pack: pack.json with one typed node, its code and test, a signing key outside the pack, and the signature')
+    .argument('<dir>', 'new pack directory (must not exist or be empty)')
+    .requiredOption('--name <name>', 'pack name, e.g. vendor.acme.tools')
+    .option('--key-id <id>', 'signing key id (default <owner>-1)')
+    .option('--key-dir <dir>', 'where the private key goes — never inside the pack', '.weft-keys')
+    .action(async (dirArg: string, opts: { name: string; keyId?: string; keyDir: string }) => {
+      if (!isPackName(opts.name)) throw new CliError('invalid_argument', '--name must be (core|vendor|community|private).<owner>.<name>');
+      const dir = resolve(dirArg);
+      const keyDir = resolve(opts.keyDir);
+      if (keyDir === dir || keyDir.startsWith(`${dir}/`))
+        throw new CliError('invalid_argument', '--key-dir must be outside the pack directory (the key would be packed)');
+      const existing = await readdir(dir).catch(() => []);
+      if (existing.length > 0) throw new CliError('invalid_argument', `${dir} is not empty`);
+      const owner = ownerNamespace(opts.name);
+      const keyId = opts.keyId ?? `${owner.split('.')[1]}-1`;
+      const typeId = `${owner}.hello`;
+      const manifest = {
+        name: opts.name,
+        version: '0.1.0',
+        description: 'Says hello.',
+        license: 'Apache-2.0',
+        engines: { openwop: '>=1.0 <2.0.0' },
+        runtime: { language: 'javascript', entry: 'dist/index.js', format: 'esm', minRuntimeVersion: 'node>=20' },
+        nodes: [
+          {
+            typeId,
+            version: '0.1.0',
+            label: 'Hello',
+            description: 'Greets inputs.name.',
+            category: 'data',
+            role: 'pure',
+            inputSchemaRef: 'schemas/hello.input.json',
+            outputSchemaRef: 'schemas/hello.output.json',
+          },
+        ],
+        signing: { method: 'manual', publicKeyRef: keyId, signatureRef: 'keys/pack.json.sig' },
+      };
+      const files: Record<string, string> = {
+        'pack.json': `${JSON.stringify(manifest, null, 2)}\n`,
+        'schemas/hello.input.json': `${JSON.stringify({ type: 'object', properties: { name: { type: 'string', maxLength: 200 } }, additionalProperties: false }, null, 2)}\n`,
+        'schemas/hello.output.json': `${JSON.stringify({ type: 'object', required: ['greeting'], properties: { greeting: { type: 'string' } }, additionalProperties: false }, null, 2)}\n`,
+        'dist/index.js': [
+          '// Node bodies by typeId. Each gets the node context and returns a NodeOutcome.',
+          '// Pack code only reaches the outside world through ctx (it runs in a sandbox).',
+          `export default {`,
+          `  '${typeId}': async (ctx) => {`,
+          "    const name = typeof ctx.inputs?.name === 'string' ? ctx.inputs.name : 'world';",
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: the generated module's own template literal
+          "    return { status: 'success', outputs: { greeting: `hello, ${name}` } };",
+          '  },',
+          '};',
+          '',
+        ].join('\n'),
+        'test/hello.test.mjs': [
+          "import assert from 'node:assert/strict';",
+          "import { test } from 'node:test';",
+          "import nodes from '../dist/index.js';",
+          '',
+          `test('${typeId} greets its input', async () => {`,
+          `  const out = await nodes['${typeId}']({ inputs: { name: 'Ada' } });`,
+          "  assert.deepEqual(out, { status: 'success', outputs: { greeting: 'hello, Ada' } });",
+          '});',
+          '',
+        ].join('\n'),
+        'README.md': `# ${opts.name}\n\nTest: \`node --test test/\`. Sign after every change to pack.json: \`weft packs sign . --key ${join(keyDir, `${keyId}.key`)}\`.\n`,
+      };
+      for (const [path, body] of Object.entries(files)) {
+        await mkdir(join(dir, path, '..'), { recursive: true });
+        await writeFile(join(dir, path), body);
+      }
+      const { keyFile, entry } = await writeKeyPair(keyDir, keyId, [`${owner}.*`]);
+      await mkdir(join(dir, 'keys'), { recursive: true });
+      await writeFile(join(dir, 'keys', 'pack.json.sig'), signManifest(Buffer.from(files['pack.json'] as string), await readFile(keyFile, 'utf8')));
+      const keychain = join(keyDir, 'keychain.json');
+      await writeFile(keychain, `${JSON.stringify({ signingKeys: [entry] }, null, 2)}\n`, { flag: 'wx' }).catch(() => undefined);
+      if (g().json) return print(JSON.stringify({ pack: opts.name, dir, typeId, key: keyFile, keychain }));
+      print(`created ${opts.name} in ${dir} (node type ${typeId}), signed with ${keyId}`);
+      print(`  test:   (cd ${dir} && node --test test/)`);
+      print(`  verify: weft packs verify ${dir} --keychain ${keychain}`);
+      print(`  load:   WEFT_PACKS=${dir} WEFT_PACKS_KEYCHAIN=${keychain} weft serve`);
     });
 }
