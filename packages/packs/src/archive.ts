@@ -12,6 +12,7 @@
  * @see execution-semantics.md §6.3, security-contract.md §5.2 PACK-06
  */
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -56,13 +57,16 @@ const IGNORED = new Set(['.git', 'node_modules', '.DS_Store']);
  */
 export function checkEntryPath(raw: string): string {
   const path = raw.startsWith('./') ? raw.slice(2) : raw;
+  // One trailing slash marks a directory; any other empty segment (`a//b`) is refused, so no two
+  // spellings of one path can both be present.
+  const segments = (path.endsWith('/') ? path.slice(0, -1) : path).split('/');
   const bad =
     path.length === 0 ||
     path.startsWith('/') ||
     /^[A-Za-z]:/.test(path) ||
     path.includes('\\') ||
     path.includes('\0') ||
-    path.split('/').some((seg) => seg === '..' || seg === '.');
+    segments.some((seg) => seg === '..' || seg === '.' || seg === '');
   if (bad) throw new PackError('tarball_path_traversal', 'The archive holds an absolute path or a path that leaves the pack.', { path: raw.slice(0, 200) });
   return path;
 }
@@ -208,7 +212,8 @@ export async function readPackDirectory(dir: string, limits: ArchiveLimits = DEF
       }
       total += st.size;
       if (total > limits.maxExpandedBytes) throw new PackError('tarball_too_large', `The pack exceeds ${limits.maxExpandedBytes} bytes.`);
-      files.set(path, await readFile(p));
+      // O_NOFOLLOW: a file swapped for a link after the lstat above is refused, not followed.
+      files.set(path, await readFile(p, { flag: constants.O_RDONLY | constants.O_NOFOLLOW }));
     }
   };
   await walk(dir);

@@ -153,7 +153,7 @@ describe('the archive', () => {
   const read = (entries: Parameters<typeof craftTarball>[0]): Promise<unknown> => readArchive(craftTarball(entries));
 
   it('invariant: node-pack-path-traversal — entries with .. or absolute paths are refused', async () => {
-    for (const path of ['../evil.js', 'dist/../../evil.js', '/etc/passwd', 'C:/x.js', 'dist\\x.js']) {
+    for (const path of ['../evil.js', 'dist/../../evil.js', '/etc/passwd', 'C:/x.js', 'dist\\x.js', 'dist//x.js', './../x.js']) {
       const e = await refusal(
         read([
           { path: 'pack.json', body: manifestBytes() },
@@ -214,6 +214,25 @@ describe('the archive', () => {
     expect(bomb.length).toBeLessThan(DEFAULT_LIMITS.maxArchiveBytes);
     const e = await refusal(readArchive(bomb, { ...DEFAULT_LIMITS, maxExpandedBytes: 8 * 1024 * 1024, maxEntryBytes: 128 * 1024 * 1024 }));
     expect(e.code).toBe('tarball_too_large');
+  });
+
+  it('refuses entry names over 100 bytes (which would need PAX headers the registry refuses)', async () => {
+    const long = `dist/${'a'.repeat(60)}/${'b'.repeat(60)}.js`;
+    const e = await refusal(
+      read([
+        { path: 'pack.json', body: manifestBytes() },
+        { path: long, body: 'x' },
+      ]),
+    );
+    expect(e.code).toBe('tarball_entry_unsupported');
+    expect(() =>
+      buildArchive(
+        new Map([
+          ['pack.json', manifestBytes()],
+          [long, Buffer.from('x')],
+        ]),
+      ),
+    ).toThrow(PackError);
   });
 
   it('refuses duplicate paths, devices, missing pack.json, non-gzip and non-tar input', async () => {

@@ -103,11 +103,8 @@ export class RegistryClient {
 
   /** The URL of an endpoint with its `{placeholders}` filled (URL-encoded), on the registry's origin. */
   async url(endpoint: EndpointName, params: Record<string, string> = {}): Promise<URL> {
-    const doc =
-      endpoint === 'registryIndex' || endpoint === 'publicKey' || endpoint.startsWith('version') || endpoint === 'packMetadata'
-        ? await this.wellKnown()
-        : undefined;
-    const template = doc?.endpoints?.[endpoint] ?? DEFAULT_ENDPOINTS[endpoint];
+    const doc = await this.wellKnown();
+    const template = doc.endpoints?.[endpoint] ?? DEFAULT_ENDPOINTS[endpoint];
     const path = template.replace(/\{(\w+)\}/g, (_, k: string) => encodeURIComponent(params[k] ?? ''));
     return this.resolve(path);
   }
