@@ -8,6 +8,7 @@ import { registerConformanceCommand } from './commands/conformance.js';
 import { registerDiscoveryCommand } from './commands/discovery.js';
 import { registerInterruptCommands } from './commands/interrupts.js';
 import { registerKeyCommands } from './commands/keys.js';
+import { registerPackCommands } from './commands/packs.js';
 import { registerRunCommands } from './commands/runs.js';
 import { registerSecretCommands } from './commands/secrets.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -36,6 +37,7 @@ export function createProgram(ctx: CliContext): Command {
   registerWorkflowCommands(program, ctx);
   registerKeyCommands(program, ctx);
   registerSecretCommands(program, ctx);
+  registerPackCommands(program, ctx);
   registerDiscoveryCommand(program, ctx);
   registerConformanceCommand(program, ctx);
   return program;

@@ -60,6 +60,14 @@ export const ERROR_CATALOG = {
     when: 'A workflow definition failed validation at registration, or uses node types this host does not implement (named in unknownTypes).',
     details: ['errors', 'unknownTypes'],
   },
+  invalid_pack_name: {
+    status: 400,
+    when: 'A /v1/packs path names a pack that is not a reverse-DNS pack name ((core|vendor|community|private).owner.name).',
+    details: ['name'],
+  },
+  invalid_version: { status: 400, when: 'A /v1/packs path names a version that is not an exact SemVer 2.0.0 version.', details: ['version'] },
+  pack_not_found: { status: 404, when: 'No loaded pack has this name, or it has no such version.', details: ['name', 'version'] },
+  signature_not_available: { status: 404, when: 'The pack version carries no signature (or does not exist).', details: ['name', 'version'] },
   idempotency_key_mismatch: { status: 409, when: 'The Idempotency-Key was already used with a different request body.' },
   idempotency_in_flight: { status: 409, when: 'A request with the same Idempotency-Key is still being processed.', details: ['retryAfter'] },
   run_terminal: { status: 409, when: 'The run already ended as completed or failed and cannot be cancelled.', details: ['runStatus'] },
@@ -122,6 +130,11 @@ export const ERROR_CATALOG = {
     status: 0,
     when: 'The host cannot resolve secrets: the vault is not configured, or no configured master key opens the stored secret.',
     details: ['ref'],
+  },
+  pack_runtime_unavailable: {
+    status: 0,
+    when: 'A pack node body ran with no runtime attached for its pack language. Normally refused earlier: such nodes require weft.packRuntime.<language>, so a run reaching one fails with capability_not_provided before node.started.',
+    details: ['typeId', 'nodeId', 'pack', 'language'],
   },
   deterministic_fail: { status: 0, when: 'Default error code of core.fail.' },
   ssrf_blocked: {

@@ -26,6 +26,7 @@ import {
   SecretMetadataSchema,
   WorkflowDefinitionSchema,
 } from './schemas.js';
+import { PackCatalogEntrySchema, PackListResponseSchema, PackSearchResponseSchema } from './packs.js';
 import { PROTOCOL_VERSION } from './wire.js';
 
 type Json = Record<string, unknown>;
@@ -68,6 +69,66 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
       path: '/.well-known/openwop',
       method: 'get',
       operation: { summary: 'Discovery document', security: [], responses: { '200': { description: 'Capabilities' }, '304': { description: 'Not modified' } } },
+    },
+  ],
+  'GET /v1/packs': [
+    {
+      path: '/v1/packs',
+      method: 'get',
+      operation: {
+        summary: 'The node packs this host loaded and verified (read-only catalog)',
+        security: [],
+        responses: { '200': { description: 'Packs', content: json(ref('PackListResponse')) } },
+      },
+    },
+  ],
+  'GET /v1/packs/-/search': [
+    {
+      path: '/v1/packs/-/search',
+      method: 'get',
+      operation: {
+        summary: 'Search the loaded packs by name, description or typeId',
+        security: [],
+        parameters: [queryParam('q', { type: 'string', maxLength: 256 })],
+        responses: { '200': { description: 'Matches', content: json(ref('PackSearchResponse')) }, ...errors(400) },
+      },
+    },
+  ],
+  'GET /v1/packs/:name': [
+    {
+      path: '/v1/packs/{name}',
+      method: 'get',
+      operation: {
+        summary: 'A loaded pack: its versions and dist-tags',
+        security: [],
+        parameters: [pathParam('name')],
+        responses: { '200': { description: 'Catalog entry', content: json(ref('PackCatalogEntry')) }, ...errors(400, 404) },
+      },
+    },
+  ],
+  'GET /v1/packs/:name/-/:file': [
+    {
+      path: '/v1/packs/{name}/-/{version}.json',
+      method: 'get',
+      operation: {
+        summary: 'The version manifest: pack.json as loaded, with its integrity and signing block',
+        security: [],
+        parameters: [pathParam('name'), pathParam('version')],
+        responses: { '200': { description: 'Version manifest' }, ...errors(400, 404) },
+      },
+    },
+    {
+      path: '/v1/packs/{name}/-/{version}.sig',
+      method: 'get',
+      operation: {
+        summary: 'The detached Ed25519 signature over pack.json (64 raw bytes)',
+        security: [],
+        parameters: [pathParam('name'), pathParam('version')],
+        responses: {
+          '200': { description: 'Signature', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          ...errors(400, 404),
+        },
+      },
     },
   ],
   'GET /v1/openapi.json': [
@@ -550,6 +611,9 @@ export function buildOpenApi(info: { version: string }, served: readonly string[
         SecretMetadata: SecretMetadataSchema,
         SecretList: SecretListSchema,
         RewrapResult: RewrapResultSchema,
+        PackListResponse: PackListResponseSchema,
+        PackSearchResponse: PackSearchResponseSchema,
+        PackCatalogEntry: PackCatalogEntrySchema,
       },
     },
     paths,

@@ -20,6 +20,9 @@ const query = <const K extends string>(...names: K[]): TObject<Record<K, TOption
 
 /** `params` and `querystring` schemas per route (routes without either are absent). */
 export const ROUTE_SCHEMAS = {
+  'GET /v1/packs/-/search': { querystring: query('q') },
+  'GET /v1/packs/:name': { params: params('name') },
+  'GET /v1/packs/:name/-/:file': { params: params('name', 'file') },
   'GET /v1/workflows/:workflowId': { params: params('workflowId') },
   'DELETE /v1/host/weft/workflows/:workflowId': { params: params('workflowId') },
   'GET /v1/runs': { querystring: query('status', 'workflowId', 'limit', 'cursor') },

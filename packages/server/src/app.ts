@@ -46,6 +46,7 @@ import { registerSecretRoutes } from './routes/secrets.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerInterruptRoutes } from './routes/interrupts.js';
 import { registerKeyRoutes } from './routes/keys.js';
+import { registerPackRoutes } from './routes/packs.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerWorkflowRoutes } from './routes/workflows.js';
 import {
@@ -325,5 +326,6 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   registerKeyRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerSecretRoutes(app, ctx);
+  registerPackRoutes(app, ctx);
   return app;
 }

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { checkOutboundConfig, loadOutboundConfig, type OutboundConfig } from './outbound-config.js';
+import { checkPacksConfig, loadPacksConfig, type PacksConfig } from './packs.js';
 import { checkSecurityConfig, loadSecurityConfig, type SecurityConfig } from './security-config.js';
 
 /** One configured API key: a tenant and its secret (hashed at load, never logged). */
@@ -14,7 +15,7 @@ export interface ApiKeyConfig {
   scopes?: string[];
 }
 
-export interface HostConfig extends SecurityConfig, OutboundConfig {
+export interface HostConfig extends SecurityConfig, OutboundConfig, PacksConfig {
   host: string;
   /** 0 = pick a free port. */
   port: number;
@@ -116,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     auditCheckpointSeconds: int(env.WEFT_AUDIT_CHECKPOINT_SECONDS, 'WEFT_AUDIT_CHECKPOINT_SECONDS', 300, 1, 86_400),
     ...loadSecurityConfig(env),
     ...loadOutboundConfig(env),
+    ...loadPacksConfig(env),
   };
   if (env.WEFT_PG_URL) base.pgUrl = env.WEFT_PG_URL;
   if (env.WEFT_INTERRUPT_TOKEN_KEYS) base.interruptTokenKeys = env.WEFT_INTERRUPT_TOKEN_KEYS;
@@ -126,5 +128,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (cfg.store === 'postgres' && !cfg.pgUrl) throw new Error('WEFT_STORE=postgres needs WEFT_PG_URL');
   checkSecurityConfig(cfg);
   checkOutboundConfig(cfg);
+  checkPacksConfig(cfg);
   return cfg;
 }

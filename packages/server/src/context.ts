@@ -6,6 +6,7 @@ import type { HostStore } from '@weft/store-kit';
 import type { FastifyRequest } from 'fastify';
 import { WeftError } from '@weft/contract';
 import type { SecretResolver } from '@weft/engine';
+import type { LoadedPack } from '@weft/packs';
 import type { Redactor, TenantRedactors } from '@weft/security';
 import type { Principal } from './auth.js';
 import type { HostConfig } from './config.js';
@@ -45,6 +46,8 @@ export interface HostContext {
   redactor?: Redactor;
   /** The secrets vault; absent when no master key is configured (a Postgres host without one). */
   vault?: HostVault;
+  /** The verified node packs (the `/v1/packs` read side). */
+  packs?: readonly LoadedPack[];
 }
 
 declare module 'fastify' {

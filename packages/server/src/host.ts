@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InProcessNotifier, RunEngine, type Notifier } from '@weft/engine';
+import { InProcessNotifier, NodeRegistry, RunEngine, type Notifier } from '@weft/engine';
+import { PackError, registerPackNodes, type LoadedPack } from '@weft/packs';
 import type { HostStore } from '@weft/store-kit';
 import type { FastifyInstance } from 'fastify';
 import { Redactor, TenantRedactors } from '@weft/security';
@@ -24,6 +25,7 @@ import { createOutbound } from './outbound-config.js';
 import { loadMasterKeys, type MasterKeys } from './master-key.js';
 import { SecretVault } from './vault.js';
 import type { HostVault } from './context.js';
+import { loadConfiguredPacks } from './packs.js';
 
 /** A running host. */
 export interface RunningHost {
@@ -35,7 +37,24 @@ export interface RunningHost {
   logger: Logger;
   /** The secrets vault (its resolver is what node execution will call); absent when disabled. */
   vault?: HostVault;
+  /** The verified node packs whose types are registered. */
+  packs: readonly LoadedPack[];
   close(): Promise<void>;
+}
+
+/**
+ * The node registry: the built-in types plus every verified pack's types.
+ * @throws Error when a pack declares a typeId that is already registered
+ */
+export function nodeRegistryWith(packs: readonly LoadedPack[]): NodeRegistry {
+  const registry = new NodeRegistry();
+  try {
+    registerPackNodes(registry, packs);
+  } catch (e) {
+    if (e instanceof PackError) throw new Error(`pack verification failed: ${e.code}: ${e.message}`, { cause: e });
+    throw e;
+  }
+  return registry;
 }
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -171,6 +190,9 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   // their own tenant's (see TenantRedactors).
   const logRedactor = redactor.withSecrets([]);
   const logger = opts.logger ?? createLogger(config.logLevel, undefined, logRedactor);
+  // Packs first: a pack that fails verification stops the start before anything is opened.
+  const packs = await loadConfiguredPacks(config, logger, config.announce);
+  const registry = nodeRegistryWith(packs);
   const store = await openStore(config);
   await store.migrate();
   let keys: ApiKeyConfig[] = config.apiKeys;
@@ -206,6 +228,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     logger: logger.child({ component: 'engine' }),
     redactor,
     outbound: createOutbound(config, `weft/${WEFT_VERSION}`),
+    registry,
   });
   const dirs = config.workflowsDirs.length > 0 ? config.workflowsDirs : [join(repoRoot, 'examples', 'workflows')].filter((d) => existsSync(d));
   reportWorkflowLoad(await loadWorkflowDirs(engine, dirs, logger), config.announce, logger);
@@ -239,6 +262,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     managedKeys,
     redactor,
     ...(vault ? { vault } : {}),
+    packs,
   };
   const app = buildApp(ctx, auth, logger);
   await engine.start();
@@ -264,6 +288,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     store,
     logger,
     ...(vault ? { vault } : {}),
+    packs,
     close() {
       closing ??= shutdown({ app, engine, store, notifier, audit, logger, timeoutMs: config.shutdownTimeoutMs, stopPurge: () => clearInterval(purge) });
       return closing;

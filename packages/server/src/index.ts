@@ -16,3 +16,4 @@ export * from './outbound-config.js';
 export type { HostVault } from './context.js';
 export * from './vault.js';
 export * from './master-key.js';
+export * from './packs.js';

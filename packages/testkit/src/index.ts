@@ -4,3 +4,4 @@ export * from './jwks-issuer.js';
 export * from './certs.js';
 export * from './store-contract/records.js';
 export * from './outbound-target.js';
+export * from './pack-fixtures.js';

@@ -12,13 +12,14 @@ const ALLOWED: Record<string, string[]> = {
   engine: ['contract'],
   'store-kit': ['engine', 'contract'],
   security: ['contract'],
+  packs: ['contract', 'engine'],
   'store-sqlite': ['store-kit', 'engine', 'contract'],
   'store-postgres': ['store-kit', 'engine', 'contract'],
-  server: ['contract', 'engine', 'store-kit', 'security', 'store-sqlite', 'store-postgres'],
+  server: ['contract', 'engine', 'store-kit', 'security', 'packs', 'store-sqlite', 'store-postgres'],
   sdk: ['contract'],
-  cli: ['server', 'sdk', 'contract', 'engine'],
+  cli: ['server', 'sdk', 'contract', 'engine', 'packs'],
   conformance: ['sdk', 'contract', 'testkit'],
-  testkit: ['contract', 'engine', 'store-kit', 'security', 'store-sqlite', 'store-postgres', 'server', 'sdk'],
+  testkit: ['contract', 'engine', 'store-kit', 'security', 'packs', 'store-sqlite', 'store-postgres', 'server', 'sdk'],
 };
 
 /** Database drivers: only the store package of each may import its own. */
