@@ -37,6 +37,8 @@ export const ROUTE_SCHEMAS = {
   'GET /v1/audit/verify': { querystring: query('fromSeq', 'toSeq') },
   'GET /v1/host/weft/keys': { querystring: query('tenant') },
   'POST /v1/host/weft/keys/:target': { params: params('target') },
+  'GET /console/:file': { params: params('file') },
+  'GET /console/assets/:file': { params: params('file') },
 } as const satisfies Record<string, { params?: TObject; querystring?: TObject }>;
 
 /** A route key that has a schema. */
