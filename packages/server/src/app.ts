@@ -42,6 +42,7 @@ import { Authenticator, requireScope, type ApiKeyAuthenticator } from './auth.js
 import type { HostContext } from './context.js';
 import { sendError } from './errors.js';
 import { registerAuditRoutes } from './routes/audit.js';
+import { registerConsoleRoutes } from './routes/console.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerInterruptRoutes } from './routes/interrupts.js';
 import { registerKeyRoutes } from './routes/keys.js';
@@ -290,7 +291,7 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
       reply.header('allow', allow.join(', '));
       return sendError(new WeftError('method_not_allowed', 'This path does not support the request method.', { allow }), req, reply);
     }
-    const versioned = path.startsWith('/v1/') || path === '/v1' || path.startsWith('/.well-known/');
+    const versioned = path.startsWith('/v1/') || path === '/v1' || path.startsWith('/.well-known/') || path.startsWith('/console/');
     const err = versioned
       ? new WeftError('not_found', 'No such route.')
       : new WeftError('unversioned_path', 'API paths are versioned: use /v1/… (discovery is at /.well-known/openwop).');
@@ -323,5 +324,6 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   registerInterruptRoutes(app, ctx);
   registerKeyRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
+  registerConsoleRoutes(app, ctx);
   return app;
 }

@@ -51,6 +51,10 @@ export interface HostConfig extends SecurityConfig {
   auditCheckpointEntries: number;
   /** …or once the oldest unsigned entry is this many seconds old, whichever comes first. */
   auditCheckpointSeconds: number;
+  /** Serve the console at `/console` (`WEFT_CONSOLE=off` switches it off). */
+  console: boolean;
+  /** Directory of the console build; default `packages/console/dist` of this repository. */
+  consoleDir?: string;
 }
 
 const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
@@ -59,6 +63,13 @@ const int = (v: string | undefined, name: string, def: number, min: number, max:
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer between ${min} and ${max}`);
   return n;
 };
+
+/** `WEFT_CONSOLE`: `on` (default) or `off`. */
+function consoleSwitch(v: string | undefined): boolean {
+  if (v === undefined || v === '' || v === 'on') return true;
+  if (v === 'off') return false;
+  throw new Error('WEFT_CONSOLE must be on or off');
+}
 
 /**
  * Parses `WEFT_API_KEYS`: comma-separated `tenant:key` pairs. The key is never echoed in
@@ -109,10 +120,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     keyRotationGraceSeconds: int(env.WEFT_KEY_ROTATION_GRACE_SECONDS, 'WEFT_KEY_ROTATION_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
     auditCheckpointEntries: int(env.WEFT_AUDIT_CHECKPOINT_ENTRIES, 'WEFT_AUDIT_CHECKPOINT_ENTRIES', 1000, 1, 1_000_000),
     auditCheckpointSeconds: int(env.WEFT_AUDIT_CHECKPOINT_SECONDS, 'WEFT_AUDIT_CHECKPOINT_SECONDS', 300, 1, 86_400),
+    console: consoleSwitch(env.WEFT_CONSOLE),
     ...loadSecurityConfig(env),
   };
   if (env.WEFT_PG_URL) base.pgUrl = env.WEFT_PG_URL;
   if (env.WEFT_INTERRUPT_TOKEN_KEYS) base.interruptTokenKeys = env.WEFT_INTERRUPT_TOKEN_KEYS;
+  if (env.WEFT_CONSOLE_DIR) base.consoleDir = resolve(env.WEFT_CONSOLE_DIR);
   if (env.WEFT_AUDIT_SIGNING_KEY) base.auditSigningKey = resolve(env.WEFT_AUDIT_SIGNING_KEY);
   const cfg: HostConfig = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
   if (cfg.store === 'postgres' && !cfg.pgUrl) throw new Error('WEFT_STORE=postgres needs WEFT_PG_URL');
