@@ -3,3 +3,4 @@ export * from './test-host.js';
 export * from './jwks-issuer.js';
 export * from './certs.js';
 export * from './store-contract/records.js';
+export * from './chromium-gate.js';

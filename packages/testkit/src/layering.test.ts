@@ -18,6 +18,7 @@ const ALLOWED: Record<string, string[]> = {
   sdk: ['contract'],
   cli: ['server', 'sdk', 'contract', 'engine'],
   conformance: ['sdk', 'contract', 'testkit'],
+  console: ['sdk', 'contract'],
   testkit: ['contract', 'engine', 'store-kit', 'security', 'store-sqlite', 'store-postgres', 'server', 'sdk'],
 };
 
@@ -34,7 +35,7 @@ function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
     const p = join(dir, n);
     if (statSync(p).isDirectory()) return sources(p);
-    return p.endsWith('.ts') && !p.endsWith('.test.ts') ? [p] : [];
+    return /\.tsx?$/.test(p) && !/\.test\.tsx?$/.test(p) ? [p] : [];
   });
 }
 
