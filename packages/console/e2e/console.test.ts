@@ -10,6 +10,7 @@
  * Screenshots go to `.ci/out/console/`, or to `WEFT_CONSOLE_SCREENSHOTS` (the committed ones in
  * docs/console/ are made with `WEFT_CONSOLE_SCREENSHOTS=docs/console`).
  */
+// The strings passed to page.evaluate run in the browser (this file is typechecked without the DOM library).
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { WeftClient, type RunSnapshot } from '@weft/sdk';
@@ -64,12 +65,41 @@ async function runUntil(runId: string, done: (r: RunSnapshot) => boolean, timeou
   }
 }
 
-async function shot(page: Page, name: string): Promise<void> {
+async function shot(page: Page, name: string, fullPage = false): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, name), fullPage: false });
+  await page.screenshot({ path: join(SHOTS, name), fullPage });
 }
 
 const badge = (page: Page) => page.locator('#run-h .badge');
+
+/** A one-node workflow around `node` (the e2e-only interrupt kinds the examples lack). */
+const oneNode = (id: string, node: Record<string, unknown>) => ({
+  id,
+  name: id,
+  version: '1.0',
+  nodes: [{ id: 'gate', name: 'gate', position: { x: 0, y: 0 }, inputs: {}, ...node }],
+  edges: [],
+  triggers: [{ id: 'manual', type: 'manual', enabled: true }],
+  variables: [],
+  metadata: {},
+  settings: { timeout: 0 },
+});
+const E2E_WORKFLOWS = [
+  oneNode('e2e-clarify', {
+    typeId: 'core.clarificationGate',
+    config: {
+      questions: [
+        { id: 'audience', question: 'Who is the audience?' },
+        { id: 'words', question: 'How many words?', schema: { type: 'integer' } },
+      ],
+    },
+  }),
+  oneNode('e2e-external', { typeId: 'core.interrupt', config: { kind: 'external-event', data: { eventType: 'e2e.ready', correlation: { ticket: 'T-9' } } } }),
+  oneNode('e2e-quorum', { typeId: 'core.approvalGate', config: { title: 'Two approvals needed', actions: ['accept', 'reject'], requiredApprovals: 2 } }),
+];
+
+/** The inbox card of a run. */
+const cardOf = (page: Page, runId: string) => page.locator('article.interrupt', { has: page.locator(`a[href="#/runs/${runId}"]`) });
 
 describe.skipIf(gate.skip)('console (chromium)', () => {
   beforeAll(async () => {
@@ -77,6 +107,7 @@ describe.skipIf(gate.skip)('console (chromium)', () => {
     if (!existsSync(BUILD)) throw new Error(`The console is not built (${BUILD} is missing): run npm run build.`);
     host = await startTestHost({ store: 'memory', workflowsDirs: [join(REPO_ROOT, 'examples', 'workflows')] });
     api = new WeftClient({ baseUrl: host.url, apiKey: TEST_KEYS.tenantA });
+    for (const w of E2E_WORKFLOWS) await api.registerWorkflow(w);
     browser = await chromium.launch({ executablePath: gate.path, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
   });
 
@@ -94,7 +125,7 @@ describe.skipIf(gate.skip)('console (chromium)', () => {
     await host?.stop();
   });
 
-  it('serves the page with a strict Content-Security-Policy and records its first render', async () => {
+  it('invariant: console-strict-csp — serves the page with a strict Content-Security-Policy, loads nothing from elsewhere, and records its first render', async () => {
     const page = await newPage();
     const started = Date.now();
     const response = await page.goto(`${host.url}/console`);
@@ -116,17 +147,17 @@ describe.skipIf(gate.skip)('console (chromium)', () => {
     await signIn(page, 'not-a-key-of-this-host-0123456789');
     const error = page.locator('#signin-error');
     await expect.poll(() => error.textContent()).toContain('the host did not accept this API key');
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
     expect(await page.getByRole('navigation', { name: 'Main' }).count()).toBe(0);
   });
 
-  it('signs in, keeps the key in sessionStorage only, and lists runs', async () => {
+  it('invariant: console-key-session-only — signs in, keeps the key in sessionStorage only, and lists runs', async () => {
     await startRun('weft-hello', { greeting: 'hi from the console test' });
     const page = await newPage();
     await signIn(page);
     await page.locator('#runs-h').waitFor();
-    expect(await page.evaluate(() => sessionStorage.getItem('weft.console.apiKey'))).toBe(TEST_KEYS.tenantA);
-    expect(await page.evaluate(() => localStorage.length + document.cookie.length)).toBe(0);
+    expect(await page.evaluate("sessionStorage.getItem('weft.console.apiKey')")).toBe(TEST_KEYS.tenantA);
+    expect(await page.evaluate('localStorage.length + document.cookie.length')).toBe(0);
     expect(page.url()).not.toContain(TEST_KEYS.tenantA);
     await expect.poll(() => page.locator('table.runs tbody tr').count()).toBeGreaterThan(0);
     // A reload signs in again from the tab's storage.
@@ -163,7 +194,7 @@ describe.skipIf(gate.skip)('console (chromium)', () => {
     await signIn(page);
     await page.locator('#runs-h').waitFor();
     await page.getByRole('link', { name: 'Inbox' }).click();
-    const card = page.locator('article.interrupt', { has: page.locator(`a[href="#/runs/${runId}"]`) });
+    const card = cardOf(page, runId);
     await card.waitFor();
     await shot(page, 'interrupt-form.png');
     await card.getByRole('button', { name: 'Approve', exact: true }).click();
@@ -173,6 +204,10 @@ describe.skipIf(gate.skip)('console (chromium)', () => {
     await expect.poll(() => badge(page).textContent(), { timeout: 15_000 }).toBe('completed');
     await page.locator('g.dag-node[data-node="publish"][data-status="completed"]').waitFor();
     expect((await api.getRun(runId)).status).toBe('completed');
+    await page.locator('g.dag-node[data-node="review"]').click();
+    await page.locator('#inspector-h').waitFor();
+    await page.locator('.vrow .etype', { hasText: 'interrupt.resolved' }).click();
+    await shot(page, 'run-timeline-dag.png', true);
   });
 
   it('rejects with a reason, then filters the timeline to failures', async () => {
@@ -182,7 +217,7 @@ describe.skipIf(gate.skip)('console (chromium)', () => {
     await signIn(page);
     await page.locator('#runs-h').waitFor();
     await page.goto(`${host.url}/console#/inbox`);
-    const card = page.locator('article.interrupt', { has: page.locator(`a[href="#/runs/${runId}"]`) });
+    const card = cardOf(page, runId);
     await card.getByLabel(/Reason/).fill('not ready: needs sources');
     await card.getByRole('button', { name: 'Reject' }).click();
     await page.locator('.notice-success', { hasText: runId }).waitFor();
@@ -214,7 +249,6 @@ describe.skipIf(gate.skip)('console (chromium)', () => {
     await page.goto(`${host.url}/console#/runs/${runId}`);
     await expect.poll(() => badge(page).textContent()).toBe('running');
     await page.locator('.vrow').first().waitFor();
-    await shot(page, 'run-timeline-dag.png');
     await page.getByLabel('Reason').fill('no longer needed');
     await page.getByRole('button', { name: 'Cancel run' }).click();
     await expect.poll(() => badge(page).textContent(), { timeout: 15_000 }).toBe('cancelled');
@@ -224,6 +258,78 @@ describe.skipIf(gate.skip)('console (chromium)', () => {
     await page.goto(`${host.url}/console#/runs`);
     await expect.poll(() => page.locator('table.runs tbody tr').count()).toBeGreaterThan(2);
     await shot(page, 'runs-list.png');
+  });
+
+  it('answers clarification, external-event and quorum forms generated from the resumeSchema', async () => {
+    // The payload the host refuses on purpose shows up as a failed request in the browser's console.
+    expectedRefusals = /status of 4\d\d/;
+    const clarify = await startRun('e2e-clarify', {});
+    const external = await startRun('e2e-external', {});
+    const quorum = await startRun('e2e-quorum', {});
+    for (const id of [clarify, external, quorum]) await runUntil(id, (r) => r.status.startsWith('waiting-'));
+    const page = await newPage();
+    await signIn(page);
+    await page.locator('#runs-h').waitFor();
+    await page.goto(`${host.url}/console#/inbox`);
+
+    const q = cardOf(page, clarify);
+    await q.getByLabel('Who is the audience?').fill('operators');
+    await q.getByLabel('How many words?').fill('120');
+    await q.getByRole('button', { name: 'Submit answer' }).click();
+    await page.locator('.notice-success', { hasText: clarify }).waitFor();
+    expect((await runUntil(clarify, (r) => r.status === 'completed')).nodeStates).toMatchObject({
+      gate: { outputs: { answers: { audience: 'operators', words: 120 } } },
+    });
+
+    const x = cardOf(page, external);
+    const payload = x.getByLabel(/Event payload/);
+    expect(JSON.parse(await payload.inputValue())).toEqual({ type: 'e2e.ready', ticket: 'T-9' });
+    // The host's refusal is shown as written.
+    await payload.fill('[1, 2]');
+    await x.getByRole('button', { name: 'Send event' }).click();
+    await x.locator('.notice-error').waitFor();
+    expect(await x.locator('.notice-error').textContent()).toMatch(/^[a-z_]+: .+/);
+    await payload.fill('{"type": "e2e.ready", "ticket": "T-9", "ok": true}');
+    await x.getByRole('button', { name: 'Send event' }).click();
+    await page.locator('.notice-success', { hasText: external }).waitFor();
+    expect((await runUntil(external, (r) => r.status === 'completed')).status).toBe('completed');
+
+    const v = cardOf(page, quorum);
+    await v.getByText('0 of 2 approvals').waitFor();
+    await v.getByRole('button', { name: 'Approve', exact: true }).click();
+    await v.getByText(/Vote recorded; the approval still needs votes/).waitFor();
+    await v.getByText('1 of 2 approvals').waitFor();
+    const second = new WeftClient({ baseUrl: host.url, apiKey: TEST_KEYS.approverA2 });
+    await second.approve(quorum, 'gate');
+    expect((await runUntil(quorum, (r) => r.status === 'completed')).status).toBe('completed');
+  });
+
+  it('bulk-cancels selected runs from the live list, and pauses and resumes a run', async () => {
+    const page = await newPage();
+    await signIn(page);
+    await page.locator('#runs-h').waitFor();
+    await page.getByLabel('Workflow').selectOption('weft-sleep');
+    const a = await startRun('weft-sleep', { delayMs: 120_000 });
+    const b = await startRun('weft-sleep', { delayMs: 120_000 });
+    // Live: the new runs appear without a reload.
+    await page.locator(`tr[data-run="${a}"]`).waitFor({ timeout: 10_000 });
+    await page.locator(`tr[data-run="${b}"]`).waitFor({ timeout: 10_000 });
+    await page.getByLabel(`Select run ${a}`).check();
+    await page.getByLabel(`Select run ${b}`).check();
+    await page.getByLabel('Cancel reason').fill('bulk e2e');
+    await page.getByRole('button', { name: 'Cancel selected (2)' }).click();
+    await page.locator('.notice', { hasText: a }).waitFor();
+    for (const id of [a, b]) expect((await runUntil(id, (r) => r.status === 'cancelled')).cancelReason).toBe('bulk e2e');
+
+    const c = await startRun('weft-sleep', { delayMs: 120_000 });
+    await runUntil(c, (r) => r.status === 'running');
+    await page.goto(`${host.url}/console#/runs/${c}`);
+    await page.getByLabel('Pause', { exact: true }).selectOption('immediate');
+    await page.getByRole('button', { name: 'Pause run' }).click();
+    await expect.poll(() => badge(page).textContent(), { timeout: 10_000 }).toBe('paused');
+    await page.getByRole('button', { name: 'Resume run' }).click();
+    await expect.poll(() => badge(page).textContent(), { timeout: 10_000 }).toBe('running');
+    await api.cancelRun(c);
   });
 
   it('a key without admin scopes sees no admin pages', async () => {
@@ -318,9 +424,9 @@ describe.skipIf(gate.skip)('console (chromium)', () => {
     await page.goto(`${host.url}/console#/runs/${runId}`);
     await page.locator('g.dag-node[data-node="greet"]').waitFor();
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
     // Focus is visible: the focused element draws an outline.
-    const outline = await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle);
+    const outline = await page.evaluate('getComputedStyle(document.activeElement).outlineStyle');
     expect(outline).not.toBe('none');
     await page.locator('g.dag-node[data-node="greet"]').focus();
     await page.keyboard.press('Enter');
@@ -328,7 +434,7 @@ describe.skipIf(gate.skip)('console (chromium)', () => {
     expect(await page.locator('#inspector-h').textContent()).toContain('greet');
     // 200 % zoom: the layout reflows within the viewport (no horizontal page scroll).
     await page.setViewportSize({ width: 640, height: 430 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     expect(overflow).toBeLessThanOrEqual(1);
   });
 });

@@ -49,7 +49,7 @@ afterAll(async () => {
 });
 
 describe('console routes', () => {
-  it('serves index.html at /console and /console/ with a strict Content-Security-Policy', async () => {
+  it('invariant: console-strict-csp — serves index.html at /console and /console/ with a strict Content-Security-Policy', async () => {
     const h = await start({ consoleDir: join(dir, 'build') });
     for (const path of ['/console', '/console/']) {
       const r = await fetch(`${h.url}${path}`);
@@ -67,7 +67,7 @@ describe('console routes', () => {
     expect(CONSOLE_CSP).not.toMatch(/unsafe-|\*|data:|https?:/);
   });
 
-  it('serves the hashed assets for good and top-level files, without authentication', async () => {
+  it('invariant: console-strict-csp — serves the hashed assets for good and top-level files, without authentication', async () => {
     const h = await start({ consoleDir: join(dir, 'build') });
     const js = await fetch(`${h.url}/console/assets/app-1.js`);
     expect(js.status).toBe(200);
@@ -77,9 +77,10 @@ describe('console routes', () => {
     const svg = await fetch(`${h.url}/console/favicon.svg`);
     expect(svg.status).toBe(200);
     expect(svg.headers.get('content-type')).toBe('image/svg+xml');
+    for (const r of [js, svg]) expect(r.headers.get('content-security-policy')).toBe(CONSOLE_CSP);
   });
 
-  it('answers 404 in the error envelope for names outside the build, never reading a path from the request', async () => {
+  it('invariant: console-static-files-only — answers 404 in the error envelope for names outside the build, never reading a path from the request', async () => {
     const h = await start({ consoleDir: join(dir, 'build') });
     for (const path of [
       '/console/missing.js',

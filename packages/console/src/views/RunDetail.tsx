@@ -3,7 +3,7 @@
  * by node state as events arrive, the node inspector, parent/child links, pending interrupts,
  * and cancel / pause / resume.
  */
-import { isTerminalStatus, type RunEventDoc, type RunSnapshot, type Workflow } from '@weft/contract/types';
+import { isTerminalStatus, type DrainPolicy, type RunEventDoc, type RunSnapshot, type Workflow } from '@weft/contract/types';
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { Dag, JsonView, Notice, StatusBadge, Time, VirtualList } from '../components.tsx';
 import { errorText, isAbort } from '../lib/errors.ts';
@@ -89,6 +89,7 @@ function RunActions({ run, onChanged }: { run: RunSnapshot; onChanged(): void })
   const [reason, setReason] = useState('');
   const [message, setMessage] = useState<{ kind: 'error' | 'success'; text: string } | undefined>(undefined);
   const [busy, setBusy] = useState(false);
+  const [policy, setPolicy] = useState<DrainPolicy>('drain-current-node');
   const ended = isTerminalStatus(run.status);
   const act = (label: string, call: () => Promise<{ status: string }>): void => {
     setBusy(true);
@@ -96,7 +97,7 @@ function RunActions({ run, onChanged }: { run: RunSnapshot; onChanged(): void })
     call().then(
       (r) => {
         setBusy(false);
-        setMessage({ kind: 'success', text: `${label}: the run is ${r.status}.` });
+        setMessage({ kind: 'success', text: label.startsWith('Pause requested') ? `${label}.` : `${label}: the run is ${r.status}.` });
         onChanged();
       },
       (err: unknown) => {
@@ -121,13 +122,30 @@ function RunActions({ run, onChanged }: { run: RunSnapshot; onChanged(): void })
         Cancel run
       </button>
       {caps.pauseResume && run.status !== 'paused' && (
-        <button type="button" disabled={busy} onClick={() => act('Paused', () => client.pauseRun(run.runId, reason ? { reason } : {}))}>
-          Pause
-        </button>
+        <>
+          <div className="field inline">
+            <label htmlFor="pause-policy">Pause</label>
+            <select id="pause-policy" value={policy} onChange={(e) => setPolicy(e.target.value as DrainPolicy)}>
+              <option value="drain-current-node">after the running node finishes</option>
+              <option value="immediate">now (abort the running node)</option>
+            </select>
+          </div>
+          <button
+            type="button"
+            disabled={busy}
+            onClick={() =>
+              act(policy === 'immediate' ? 'Paused' : 'Pause requested (the run pauses once the running node finishes)', () =>
+                client.pauseRun(run.runId, { drainPolicy: policy, ...(reason ? { reason } : {}) }),
+              )
+            }
+          >
+            Pause run
+          </button>
+        </>
       )}
       {caps.pauseResume && run.status === 'paused' && (
         <button type="button" disabled={busy} onClick={() => act('Resumed', () => client.resumeRun(run.runId, reason ? { reason } : {}))}>
-          Resume
+          Resume run
         </button>
       )}
       {message && <Notice kind={message.kind}>{message.text}</Notice>}
