@@ -2,7 +2,7 @@
  * The console's static routes: what they serve, the headers every answer carries, a missing
  * build (a clear page, never a crash), names outside the build, and the off switch.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,6 +108,21 @@ describe('console routes', () => {
     expect(consoleNote({ console: true, consoleDir: join(dir, 'build') }, h.url)).toBe(`Console: ${h.url}/console`);
     // The API is unaffected.
     expect((await fetch(`${h.url}/.well-known/openwop`)).status).toBe(200);
+  });
+
+  it('picks up a build made while the host runs, and a rebuild from the next page load', async () => {
+    const later = join(dir, 'later');
+    const h = await start({ consoleDir: later });
+    expect((await fetch(`${h.url}/console`)).status).toBe(503);
+    mkdirSync(join(later, 'assets'), { recursive: true });
+    writeFileSync(join(later, 'assets', 'a-1.js'), 'export {};');
+    writeFileSync(join(later, 'index.html'), '<!doctype html><title>one</title>');
+    expect(await (await fetch(`${h.url}/console`)).text()).toContain('<title>one</title>');
+    writeFileSync(join(later, 'assets', 'a-2.js'), 'export {};');
+    writeFileSync(join(later, 'index.html'), '<!doctype html><title>two, longer</title>');
+    utimesSync(join(later, 'index.html'), new Date(), new Date(Date.now() + 5000));
+    expect(await (await fetch(`${h.url}/console/`)).text()).toContain('<title>two, longer</title>');
+    expect((await fetch(`${h.url}/console/assets/a-2.js`)).status).toBe(200);
   });
 
   it('WEFT_CONSOLE=off answers every console route like an unknown one', async () => {

@@ -83,18 +83,29 @@ function readLevel(dir: string, prefix: string, into: Map<string, ConsoleFile>):
 }
 
 /**
- * The build, read once on first use. Returns `undefined` while there is no build (checked again
- * on the next request, so building while the host runs works without a restart).
+ * The build, read on first use and kept in memory. Returns `undefined` while there is no build
+ * (checked again on the next request, so building while the host runs works without a
+ * restart). Requests for the page itself (`fresh`) re-read the table when `index.html`
+ * changed, so a rebuild is served from the next page load on.
  */
-function loader(dir: string): () => Map<string, ConsoleFile> | undefined {
+function loader(dir: string): (fresh: boolean) => Map<string, ConsoleFile> | undefined {
   let files: Map<string, ConsoleFile> | undefined;
-  return () => {
-    if (files) return files;
-    if (!consoleBuilt(dir)) return undefined;
+  let stamp = -1;
+  return (fresh) => {
+    if (files && !fresh) return files;
+    let mtime: number;
+    try {
+      mtime = statSync(join(dir, 'index.html')).mtimeMs;
+    } catch {
+      files = undefined;
+      return undefined;
+    }
+    if (files && mtime === stamp) return files;
     const table = new Map<string, ConsoleFile>();
     readLevel(dir, '', table);
     readLevel(join(dir, 'assets'), 'assets/', table);
     files = table;
+    stamp = mtime;
     return files;
   };
 }
@@ -128,7 +139,7 @@ export function registerConsoleRoutes(app: WeftApp, ctx: HostContext): void {
 
   const send = (name: string, reply: FastifyReply): FastifyReply => {
     if (!ctx.config.console) throw new WeftError('not_found', 'No such route.');
-    const table = files();
+    const table = files(name === 'index.html');
     if (!table) {
       return secure(reply).code(503).header('cache-control', 'no-store').header('retry-after', '5').type('text/html; charset=utf-8').send(NOT_BUILT_PAGE(dir));
     }
