@@ -68,6 +68,8 @@ const consoleE2e = {
     name: 'console-e2e',
     include: ['packages/console/e2e/**/*.test.ts'],
     setupFiles,
+    // A browser on a busy 2-core machine: give polled expectations room (they still end early on success).
+    expect: { poll: { timeout: 10_000 } },
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },
