@@ -22,6 +22,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { WeftError, ROUTE_SCHEMAS } from '@weft/contract';
 import type { FastifyReply } from 'fastify';
 import type { WeftApp } from '../app.js';
@@ -64,7 +65,7 @@ interface ConsoleFile {
 }
 
 /** The default build directory: `packages/console/dist` beside this package. */
-export const DEFAULT_CONSOLE_DIR = new URL('../../../console/dist/', import.meta.url).pathname;
+export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../../console/dist/', import.meta.url));
 
 /** True when `dir` holds a console build (its `index.html`). */
 export function consoleBuilt(dir: string): boolean {
