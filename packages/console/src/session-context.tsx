@@ -8,6 +8,7 @@
  */
 import { WeftClient, type DiscoveryDocument } from '@weft/sdk';
 import { createContext, useContext } from 'react';
+import { advertisesPause, advertisesReplay } from './lib/capabilities.ts';
 import { errorStatus, errorText } from './lib/errors.ts';
 
 /** What the signed-in key can reach. */
@@ -40,20 +41,6 @@ export function useSession(): Session {
   const s = useContext(SessionContext);
   if (!s) throw new Error('useSession outside a signed-in view');
   return s;
-}
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** True when the discovery document advertises replay / fork of runs. */
-export function advertisesReplay(doc: DiscoveryDocument): boolean {
-  const runs = isRecord(doc.runs) ? doc.runs : {};
-  const flag = (v: unknown): boolean => v === true || (isRecord(v) && v.supported === true);
-  return flag(doc.replay) || flag(runs.replay) || flag(runs.fork);
-}
-
-function advertisesPause(doc: DiscoveryDocument): boolean {
-  const runs = isRecord(doc.runs) ? doc.runs : {};
-  return isRecord(runs.pauseResume) && runs.pauseResume.supported === true;
 }
 
 /** The outcome of a sign-in attempt. */

@@ -2,36 +2,17 @@
  * The runs list: server-side filters (status, workflow), filters over the loaded page (tag,
  * time range, id text), live refresh every 2 s, cursor paging and bulk cancel.
  */
-import { RUN_STATUSES, isTerminalStatus, type RunSnapshot, type RunStatus } from '@weft/contract/types';
+import { RUN_STATUSES, isTerminalStatus, type RunStatus } from '@weft/contract/types';
 import type { BulkCancelResponse } from '@weft/sdk';
 import { useState, type ReactNode } from 'react';
 import { Notice, StatusBadge, Time } from '../components.tsx';
 import { errorText } from '../lib/errors.ts';
+import { matchesLocal, type RunFilters as Filters } from '../lib/run-filters.ts';
 import { newIdempotencyKey, useLoad } from '../lib/hooks.ts';
 import { href, navigate, replace } from '../router.ts';
 import { useSession } from '../session-context.tsx';
 
 const PAGE = 25;
-
-/** Filters kept in the URL (`#/runs?status=…`). */
-interface Filters {
-  status: string;
-  workflow: string;
-  tag: string;
-  from: string;
-  to: string;
-  q: string;
-}
-
-/** Whether a run passes the filters applied in the browser (tag, time range, id text). */
-export function matchesLocal(r: RunSnapshot, f: Filters): boolean {
-  if (f.tag && !(r.tags ?? []).some((t) => t.toLowerCase().includes(f.tag.toLowerCase()))) return false;
-  const created = r.createdAt ? Date.parse(r.createdAt) : Number.NaN;
-  if (f.from && !(created >= Date.parse(f.from))) return false;
-  if (f.to && !(created <= Date.parse(f.to))) return false;
-  if (f.q && !r.runId.toLowerCase().includes(f.q.trim().toLowerCase())) return false;
-  return true;
-}
 
 export function RunsView({ query }: { query: URLSearchParams }): ReactNode {
   const { client } = useSession();
