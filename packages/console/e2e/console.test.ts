@@ -415,6 +415,41 @@ describe.skipIf(gate.skip)('console (chromium)', () => {
     expect(renderMs).toBeLessThan(30_000);
   });
 
+  it('resumes a dropped timeline stream with Last-Event-ID and shows each event once', async () => {
+    const runId = 'run_console_e2e_resume';
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    const frame = (i: number, type: string): string =>
+      `id: ${i}\nevent: ${type}\ndata: ${JSON.stringify({ eventId: `ev_${i}`, runId, type, payload: {}, timestamp: new Date(t0 + i).toISOString(), sequence: i })}\n\n`;
+    const seen: (string | undefined)[] = [];
+    let status = 'running';
+    const page = await newPage();
+    await page.route(`**/v1/runs/${runId}/events**`, (route) => {
+      const last = route.request().headers()['last-event-id'];
+      seen.push(last);
+      // The first connection ends after five events without the terminal one; the resumed one
+      // repeats event 4 (as a host may) and then finishes the run.
+      const body =
+        last === undefined
+          ? [0, 1, 2, 3, 4].map((i) => frame(i, i === 0 ? 'run.started' : 'run.annotated')).join('')
+          : [4, 5, 6].map((i) => frame(i, i === 6 ? 'run.completed' : 'run.annotated')).join('');
+      if (last !== undefined) status = 'completed';
+      return route.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream' }, body });
+    });
+    await page.route(`**/v1/runs/${runId}`, (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({ runId, workflowId: 'weft-hello', status, createdAt: new Date(t0).toISOString() }),
+      }),
+    );
+    await signIn(page);
+    await page.locator('#runs-h').waitFor();
+    await page.goto(`${host.url}/console#/runs/${runId}`);
+    await expect.poll(() => page.getByTestId('event-count').textContent()).toBe('7 of 7 events');
+    expect(seen).toEqual([undefined, '4']);
+    expect(await page.locator('.vrow .seq').allTextContents()).toEqual(['#0', '#1', '#2', '#3', '#4', '#5', '#6']);
+  });
+
   it('is usable from the keyboard: skip link, focus on the nav, Enter on a DAG node opens the inspector', async () => {
     const runId = await startRun('weft-hello', { greeting: 'keyboard' });
     await runUntil(runId, (r) => r.status === 'completed');
