@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { chromiumGate } from './packages/testkit/src/chromium-gate.ts';
 import { contractsGate } from './packages/testkit/src/contracts-gate.ts';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
@@ -54,6 +55,26 @@ const conformance = (store: 'memory' | 'sqlite' | 'postgres') => ({
   },
 });
 
+/**
+ * The console's end-to-end tests drive Debian's chromium (scripts/ensure-chromium.sh installs
+ * it; .ci/run calls that first). Without it they are skipped with one line, except under CI,
+ * where they run and fail.
+ */
+const chromium = chromiumGate(process.env);
+if (chromium.skip) process.stderr.write(`skipping the console end-to-end tests: ${chromium.reason}\n`);
+const consoleE2e = {
+  resolve: { alias },
+  test: {
+    name: 'console-e2e',
+    include: ['packages/console/e2e/**/*.test.ts'],
+    setupFiles,
+    // A browser on a busy 2-core machine: give polled expectations room (they still end early on success).
+    expect: { poll: { timeout: 10_000 } },
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+};
+
 const conformanceProjects = !haveContracts ? [] : external ? [conformance('memory')] : [conformance('memory'), conformance('sqlite'), conformance('postgres')];
 
 export default defineConfig({
@@ -71,6 +92,7 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      consoleE2e,
       ...conformanceProjects,
     ],
   },

@@ -195,3 +195,83 @@ export interface WorkflowList {
 
 /** A workflow definition as stored and served by `GET /v1/workflows/{id}`. */
 export type Workflow = WorkflowDefinition;
+
+/** Lifecycle of a managed API key. */
+export type ApiKeyStatus = 'active' | 'rotating' | 'revoked' | 'expired';
+
+/**
+ * One managed API key as `GET /v1/host/weft/keys` lists it: never the secret, never a hash.
+ * Weft host extension.
+ *
+ * @see security-contract.md §1.4
+ */
+export interface ApiKeyView {
+  keyId: string;
+  tenant: string;
+  principal: string;
+  name: string;
+  scopes: string[];
+  status: ApiKeyStatus;
+  createdAt: string;
+  expiresAt?: string;
+  revokedAt?: string;
+  rotatedFrom?: string;
+  graceUntil?: string;
+  lastUsedAt?: string;
+  [key: string]: unknown;
+}
+
+/** The 200 body of `GET /v1/host/weft/keys`. */
+export interface ApiKeyList {
+  keys: ApiKeyView[];
+}
+
+/**
+ * The 201 body of `POST /v1/host/weft/keys` and `POST /v1/host/weft/keys/{keyId}:rotate`: the
+ * key and its secret, shown this once (the host keeps only a hash).
+ */
+export interface IssuedApiKey extends ApiKeyView {
+  secret: string;
+  /** On rotation: the predecessor and the end of its grace window. */
+  rotated?: { keyId: string; graceUntil: string };
+}
+
+/** The body of `POST /v1/host/weft/keys`. */
+export interface CreateApiKeyRequest {
+  /** Only the operator credential names a tenant; other callers create in their own. */
+  tenant?: string;
+  name?: string;
+  scopes: string[];
+  expiresInSeconds?: number;
+}
+
+/** The body of `POST /v1/host/weft/keys/{keyId}:rotate`. */
+export interface RotateApiKeyRequest {
+  graceSeconds?: number;
+  expiresInSeconds?: number;
+}
+
+/** One signed checkpoint in an audit verification. */
+export interface AuditCheckpointView {
+  checkpoint: string;
+  atSequence: number;
+  merkleRoot: string;
+  signature: string;
+}
+
+/** One break in the audit hash chain. */
+export interface AuditAnomaly {
+  atSeq: number;
+  expectedPrevHash: string;
+  actualPrevHash: string;
+}
+
+/** The 200 body of `GET /v1/audit/verify` (official schema `audit-verify-result`). */
+export interface AuditVerifyResult {
+  fromSeq: number;
+  toSeq: number;
+  chainValid: boolean;
+  checkpointsValid: boolean;
+  checkpoints: AuditCheckpointView[];
+  anomalies: AuditAnomaly[];
+}

@@ -57,6 +57,25 @@ const secured = [{ bearer: [] }];
 const pauseResumeBody: Json = { type: 'object', properties: { reason: { type: 'string', maxLength: 512 } }, additionalProperties: false };
 const resolveBody: Json = { type: 'object', required: ['resumeValue'], properties: { resumeValue: {} }, additionalProperties: false };
 
+/** The console page: public (it holds no data), served with a strict Content-Security-Policy. */
+const consolePage: OperationDoc = {
+  summary: 'The Weft console, a single-page app (Weft extension)',
+  security: [],
+  responses: {
+    '200': { description: 'The console page', content: { 'text/html': { schema: { type: 'string' } } } },
+    '503': { description: 'The console is not built; the page says how to build it', content: { 'text/html': { schema: { type: 'string' } } } },
+  },
+};
+const consoleFile: OperationDoc = {
+  summary: 'A file of the console build',
+  security: [],
+  responses: {
+    '200': { description: 'The file' },
+    '503': { description: 'The console is not built' },
+    ...errors(404),
+  },
+};
+
 /**
  * The route table: every route the server registers, keyed `METHOD /fastify/url` exactly as
  * Fastify reports it (`:param` segments, `::` for a literal colon). A key may document several
@@ -538,6 +557,22 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
         security: secured,
         responses: { '200': { description: 'Rewrap progress', content: json(ref('RewrapResult')) }, ...errors(401, 403, 404) },
       },
+    },
+  ],
+  'GET /console': [{ path: '/console', method: 'get', operation: consolePage }],
+  'GET /console/': [{ path: '/console/', method: 'get', operation: consolePage }],
+  'GET /console/:file': [
+    {
+      path: '/console/{file}',
+      method: 'get',
+      operation: { ...consoleFile, summary: 'A top-level file of the console build (Weft extension)', parameters: [pathParam('file')] },
+    },
+  ],
+  'GET /console/assets/:file': [
+    {
+      path: '/console/assets/{file}',
+      method: 'get',
+      operation: { ...consoleFile, summary: 'A script or stylesheet of the console build (Weft extension)', parameters: [pathParam('file')] },
     },
   ],
 };

@@ -43,6 +43,8 @@ export const ROUTE_SCHEMAS = {
   'GET /v1/host/weft/secrets/:secretId': { params: params('secretId') },
   'DELETE /v1/host/weft/secrets/:secretId': { params: params('secretId') },
   'POST /v1/host/weft/secrets/:target': { params: params('target') },
+  'GET /console/:file': { params: params('file') },
+  'GET /console/assets/:file': { params: params('file') },
 } as const satisfies Record<string, { params?: TObject; querystring?: TObject }>;
 
 /** A route key that has a schema. */

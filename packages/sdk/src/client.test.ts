@@ -219,6 +219,31 @@ describe('WeftClient REST calls', () => {
     expect(JSON.parse(r3?.body ?? '')).toEqual({ runIds: ['a'] });
   });
 
+  it('key management and audit verification call the Weft extension routes', async () => {
+    const key = { keyId: 'k1', tenant: 't', principal: 'key:k1', name: 'ci', scopes: ['runs:read'], status: 'active', createdAt: '2026-01-01T00:00:00.000Z' };
+    const host = await fakeHost((r) => {
+      if (r.path === '/v1/host/weft/keys' && r.method === 'GET') return json(r.res, 200, { keys: [key] });
+      if (r.path === '/v1/host/weft/keys') return json(r.res, 201, { ...key, secret: 'weft_secret' });
+      if (r.path.endsWith(':rotate'))
+        return json(r.res, 201, { ...key, keyId: 'k2', secret: 'weft_next', rotated: { keyId: 'k1', graceUntil: '2026-01-02T00:00:00.000Z' } });
+      if (r.path.endsWith(':revoke')) return json(r.res, 200, { ...key, status: 'revoked' });
+      return json(r.res, 200, { fromSeq: 0, toSeq: 9, chainValid: true, checkpointsValid: true, checkpoints: [], anomalies: [] });
+    });
+    const c = client(host);
+    expect((await c.listKeys({ tenant: 't' })).keys).toEqual([key]);
+    expect((await c.createKey({ scopes: ['runs:read'], name: 'ci' })).secret).toBe('weft_secret');
+    expect((await c.rotateKey('k1', { graceSeconds: 60 })).rotated?.keyId).toBe('k1');
+    expect((await c.revokeKey('k1')).status).toBe('revoked');
+    expect((await c.verifyAudit(0, 9)).chainValid).toBe(true);
+    const [list, create, rotate, revoke, verify] = host.requests;
+    expect([list?.method, list?.path, list?.query.get('tenant')]).toEqual(['GET', '/v1/host/weft/keys', 't']);
+    expect(JSON.parse(create?.body ?? '')).toEqual({ scopes: ['runs:read'], name: 'ci' });
+    expect([rotate?.path, JSON.parse(rotate?.body ?? '')]).toEqual(['/v1/host/weft/keys/k1:rotate', { graceSeconds: 60 }]);
+    expect([revoke?.method, revoke?.path, revoke?.body]).toEqual(['POST', '/v1/host/weft/keys/k1:revoke', '{}']);
+    expect([verify?.path, verify?.query.get('fromSeq'), verify?.query.get('toSeq')]).toEqual(['/v1/audit/verify', '0', '9']);
+    for (const r of host.requests) expect(r.headers.authorization).toBe(`Bearer ${API_KEY}`);
+  });
+
   it('pollEvents passes lastSequence and timeout', async () => {
     const body = { runId: 'r1', events: [ev(4, 'run.completed')], lastEventSeq: 4, runStatus: 'completed', isTerminal: true, isComplete: true };
     const host = await fakeHost((r) => json(r.res, 200, body));

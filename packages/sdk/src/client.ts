@@ -7,14 +7,19 @@
  */
 import { IDEMPOTENT_REPLAY_HEADER, isTerminalStatus, type RunEventDoc } from '@weft/contract/types';
 import type {
+  ApiKeyList,
+  ApiKeyView,
+  AuditVerifyResult,
   BulkCancelResponse,
   CancelRunResponse,
+  CreateApiKeyRequest,
   CreateRunBody,
   CreateRunResponse,
   CreateSecretRequest,
   DiscoveryDocument,
   InterruptList,
   InterruptView,
+  IssuedApiKey,
   PauseRunResponse,
   PendingInterruptList,
   PollEventsResponse,
@@ -23,6 +28,7 @@ import type {
   ResumeRunResponse,
   RewrapResult,
   RotateSecretRequest,
+  RotateApiKeyRequest,
   RunList,
   RunSnapshot,
   SecretList,
@@ -424,6 +430,43 @@ export class WeftClient {
   /** `POST /v1/host/weft/vault:rewrap` — operator only: rewraps data keys under the current master key. */
   async rewrapVault(options: RequestOptions = {}): Promise<RewrapResult> {
     return this.#json<RewrapResult>('POST', '/v1/host/weft/vault:rewrap', { body: {}, signal: options.signal });
+  }
+
+  /**
+   * `GET /v1/host/weft/keys` — the managed API keys of the caller's tenant (needs `keys:manage`);
+   * never a secret or a hash. Only the operator credential may name another `tenant`. Weft host extension.
+   */
+  async listKeys(query: { tenant?: string } = {}, options: RequestOptions = {}): Promise<ApiKeyList> {
+    return this.#json<ApiKeyList>('GET', '/v1/host/weft/keys', { query: { tenant: query.tenant }, signal: options.signal });
+  }
+
+  /**
+   * `POST /v1/host/weft/keys` — creates a managed key (201). The answer carries the secret this
+   * once; the host keeps only its hash. Weft host extension.
+   */
+  async createKey(body: CreateApiKeyRequest, options: RequestOptions = {}): Promise<IssuedApiKey> {
+    return this.#json<IssuedApiKey>('POST', '/v1/host/weft/keys', { body, signal: options.signal });
+  }
+
+  /**
+   * `POST /v1/host/weft/keys/{keyId}:rotate` — issues a successor (201, its secret once); the old
+   * key keeps working for the grace window. Weft host extension.
+   */
+  async rotateKey(keyId: string, body: RotateApiKeyRequest = {}, options: RequestOptions = {}): Promise<IssuedApiKey> {
+    return this.#json<IssuedApiKey>('POST', `/v1/host/weft/keys/${segment(keyId)}:rotate`, { body, signal: options.signal });
+  }
+
+  /** `POST /v1/host/weft/keys/{keyId}:revoke` — revokes a key at once. Weft host extension. */
+  async revokeKey(keyId: string, options: RequestOptions = {}): Promise<ApiKeyView> {
+    return this.#json<ApiKeyView>('POST', `/v1/host/weft/keys/${segment(keyId)}:revoke`, { body: {}, signal: options.signal });
+  }
+
+  /**
+   * `GET /v1/audit/verify?fromSeq&toSeq` — re-walks the audit log's hash chain over the range and
+   * checks its signed checkpoints (needs `audit:read`).
+   */
+  async verifyAudit(fromSeq: number, toSeq: number, options: RequestOptions = {}): Promise<AuditVerifyResult> {
+    return this.#json<AuditVerifyResult>('GET', '/v1/audit/verify', { query: { fromSeq, toSeq }, signal: options.signal });
   }
 
   async #json<T>(method: string, path: string, options: SendOptions): Promise<T> {

@@ -43,6 +43,7 @@ import type { HostContext } from './context.js';
 import { sendError } from './errors.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerSecretRoutes } from './routes/secrets.js';
+import { registerConsoleRoutes } from './routes/console.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerInterruptRoutes } from './routes/interrupts.js';
 import { registerKeyRoutes } from './routes/keys.js';
@@ -292,7 +293,7 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
       reply.header('allow', allow.join(', '));
       return sendError(new WeftError('method_not_allowed', 'This path does not support the request method.', { allow }), req, reply);
     }
-    const versioned = path.startsWith('/v1/') || path === '/v1' || path.startsWith('/.well-known/');
+    const versioned = path.startsWith('/v1/') || path === '/v1' || path.startsWith('/.well-known/') || path.startsWith('/console/');
     const err = versioned
       ? new WeftError('not_found', 'No such route.')
       : new WeftError('unversioned_path', 'API paths are versioned: use /v1/… (discovery is at /.well-known/openwop).');
@@ -327,5 +328,6 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   registerAuditRoutes(app, ctx);
   registerSecretRoutes(app, ctx);
   registerPackRoutes(app, ctx);
+  registerConsoleRoutes(app, ctx);
   return app;
 }

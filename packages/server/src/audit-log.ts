@@ -48,30 +48,9 @@ export interface AuditRecord {
   details?: Readonly<Record<string, AuditDetailValue>>;
 }
 
-/** One signed checkpoint as `GET /v1/audit/verify` returns it. */
-export interface AuditCheckpointView {
-  checkpoint: string;
-  atSequence: number;
-  merkleRoot: string;
-  signature: string;
-}
-
-/** One chain break. */
-export interface AuditAnomaly {
-  atSeq: number;
-  expectedPrevHash: string;
-  actualPrevHash: string;
-}
-
-/** The body of `GET /v1/audit/verify` (official schema `audit-verify-result`). */
-export interface AuditVerifyResult {
-  fromSeq: number;
-  toSeq: number;
-  chainValid: boolean;
-  checkpointsValid: boolean;
-  checkpoints: AuditCheckpointView[];
-  anomalies: AuditAnomaly[];
-}
+/** The wire shapes of `GET /v1/audit/verify`, declared once in the contract. */
+export type { AuditAnomaly, AuditCheckpointView, AuditVerifyResult } from '@weft/contract/types';
+import type { AuditAnomaly, AuditCheckpointView, AuditVerifyResult } from '@weft/contract/types';
 
 export interface AuditLogOptions {
   signingKey: Pick<AuditSigningKey, 'privateKey' | 'publicKey'>;

@@ -57,6 +57,10 @@ export interface HostConfig extends SecurityConfig, OutboundConfig, PacksConfig 
   masterKey?: string;
   /** File holding the vault master keys (same format); refused when group- or world-writable. */
   masterKeyFile?: string;
+  /** Serve the console at `/console` (`WEFT_CONSOLE=off` switches it off). */
+  console: boolean;
+  /** Directory of the console build; default `packages/console/dist` of this repository. */
+  consoleDir?: string;
 }
 
 const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
@@ -65,6 +69,13 @@ const int = (v: string | undefined, name: string, def: number, min: number, max:
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer between ${min} and ${max}`);
   return n;
 };
+
+/** `WEFT_CONSOLE`: `on` (default) or `off`. */
+function consoleSwitch(v: string | undefined): boolean {
+  if (v === undefined || v === '' || v === 'on') return true;
+  if (v === 'off') return false;
+  throw new Error('WEFT_CONSOLE must be on or off');
+}
 
 /**
  * Parses `WEFT_API_KEYS`: comma-separated `tenant:key` pairs. The key is never echoed in
@@ -115,12 +126,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     keyRotationGraceSeconds: int(env.WEFT_KEY_ROTATION_GRACE_SECONDS, 'WEFT_KEY_ROTATION_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
     auditCheckpointEntries: int(env.WEFT_AUDIT_CHECKPOINT_ENTRIES, 'WEFT_AUDIT_CHECKPOINT_ENTRIES', 1000, 1, 1_000_000),
     auditCheckpointSeconds: int(env.WEFT_AUDIT_CHECKPOINT_SECONDS, 'WEFT_AUDIT_CHECKPOINT_SECONDS', 300, 1, 86_400),
+    console: consoleSwitch(env.WEFT_CONSOLE),
     ...loadSecurityConfig(env),
     ...loadOutboundConfig(env),
     ...loadPacksConfig(env),
   };
   if (env.WEFT_PG_URL) base.pgUrl = env.WEFT_PG_URL;
   if (env.WEFT_INTERRUPT_TOKEN_KEYS) base.interruptTokenKeys = env.WEFT_INTERRUPT_TOKEN_KEYS;
+  if (env.WEFT_CONSOLE_DIR) base.consoleDir = resolve(env.WEFT_CONSOLE_DIR);
   if (env.WEFT_AUDIT_SIGNING_KEY) base.auditSigningKey = resolve(env.WEFT_AUDIT_SIGNING_KEY);
   if (env.WEFT_MASTER_KEY) base.masterKey = env.WEFT_MASTER_KEY;
   if (env.WEFT_MASTER_KEY_FILE) base.masterKeyFile = resolve(env.WEFT_MASTER_KEY_FILE);

@@ -18,7 +18,7 @@ import type { ApiKeyConfig, HostConfig } from './config.js';
 import type { HostContext } from './context.js';
 import { SUPPORTED_FIXTURES, buildDiscovery } from './discovery.js';
 import { InterruptTokens, loadTokenKeys } from './interrupt-tokens.js';
-import { devKeyWithheldNote, skippedWorkflowsNote, unreadableDirNotes, type DevKeyWithheld } from './startup-notes.js';
+import { consoleNote, devKeyWithheldNote, skippedWorkflowsNote, unreadableDirNotes, type DevKeyWithheld } from './startup-notes.js';
 import { loadWorkflowDirs, type WorkflowLoadResult } from './workflow-loader.js';
 import { openSecurityServices } from './security-services.js';
 import { createOutbound } from './outbound-config.js';
@@ -278,6 +278,8 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   if (config.announce) {
     const where = config.store === 'sqlite' ? ` at ${join(config.dataDir, 'weft.db')}` : '';
     process.stdout.write(`Weft ${WEFT_VERSION} listening on ${url} (store: ${config.store}${where})\n`);
+    const note = consoleNote(config, url);
+    if (note) process.stdout.write(`${note}\n`);
   }
   let closing: Promise<void> | undefined;
   return {

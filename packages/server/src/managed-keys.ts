@@ -11,6 +11,7 @@
  *
  * @see security-contract.md §1.1 (AUTH-05), §1.4 (AUTH-30..35)
  */
+import type { ApiKeyStatus, ApiKeyView } from '@weft/contract/types';
 import { createHash, randomBytes } from 'node:crypto';
 import { SCOPES, WeftError } from '@weft/contract';
 import type { ApiKeyRecord, KeyStore } from '@weft/store-kit';
@@ -61,23 +62,10 @@ export interface ManagedKeyOptions {
 }
 
 /** The state a key is in at `now`. */
-export type KeyStatus = 'active' | 'rotating' | 'revoked' | 'expired';
+export type KeyStatus = ApiKeyStatus;
 
 /** The wire view of a key: never the secret or its hash. */
-export interface KeyView {
-  keyId: string;
-  tenant: string;
-  principal: string;
-  name: string;
-  scopes: string[];
-  status: KeyStatus;
-  createdAt: string;
-  expiresAt?: string;
-  revokedAt?: string;
-  rotatedFrom?: string;
-  graceUntil?: string;
-  lastUsedAt?: string;
-}
+export type KeyView = ApiKeyView;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 

@@ -4,6 +4,8 @@
  * reason for each file is logged at debug level, never one warning per file).
  */
 import { basename, resolve } from 'node:path';
+import type { HostConfig } from './config.js';
+import { CONSOLE_BUILD_HINT, DEFAULT_CONSOLE_DIR, consoleBuilt } from './routes/console.js';
 import type { WorkflowLoadResult } from './workflow-loader.js';
 
 /** Why a host without configured keys did not generate a development key. */
@@ -42,4 +44,15 @@ export function skippedWorkflowsNote(report: WorkflowLoadResult): string | undef
     `Skipped ${n} of ${n + report.loaded.length} workflow file${n === 1 ? '' : 's'} that do not validate or need features this host lacks ` +
     `(${names.join(', ')}${more}); WEFT_LOG_LEVEL=debug logs the reason for each.`
   );
+}
+
+/**
+ * The console line: its URL, or why `/console` answers 503 (no build in the directory it reads).
+ * `undefined` when the console is switched off.
+ */
+export function consoleNote(config: Pick<HostConfig, 'console' | 'consoleDir'>, url: string): string | undefined {
+  if (!config.console) return undefined;
+  const dir = config.consoleDir ?? DEFAULT_CONSOLE_DIR;
+  if (consoleBuilt(dir)) return `Console: ${url}/console`;
+  return `Console: not built (no index.html in ${resolve(dir)}); run \`${CONSOLE_BUILD_HINT}\` and reload ${url}/console`;
 }

@@ -79,7 +79,20 @@ describe('start-up output', () => {
   it('prints no workflow note when every file loads', async () => {
     await start({});
     expect(err.join('')).toBe('');
-    expect(out.join('')).toMatch(/^Weft \S+ listening on http:\/\/127\.0\.0\.1:\d+ \(store: memory\)\n$/);
+    expect(out.join('')).toMatch(
+      /^Weft \S+ listening on http:\/\/127\.0\.0\.1:\d+ \(store: memory\)\nConsole: (http:\/\/127\.0\.0\.1:\d+\/console|not built .*)\n$/,
+    );
+  });
+
+  it('prints the console URL after the listening line, or says how to build it', async () => {
+    const built = await start({ consoleDir: EXAMPLES.replace(/workflows$/, 'missing-console-build') });
+    expect(out.join('')).toContain(
+      `Console: not built (no index.html in ${EXAMPLES.replace(/workflows$/, 'missing-console-build')}); run \`npm run build -w @weft/console\``,
+    );
+    out.length = 0;
+    await start({ console: false });
+    expect(out.join('')).not.toContain('Console:');
+    expect(built.url).toMatch(/^http:/);
   });
 
   it('says why no development key is printed when the store already holds managed keys', async () => {

@@ -19,6 +19,7 @@ const ALLOWED: Record<string, string[]> = {
   sdk: ['contract'],
   cli: ['server', 'sdk', 'contract', 'engine', 'packs'],
   conformance: ['sdk', 'contract', 'testkit'],
+  console: ['sdk', 'contract'],
   testkit: ['contract', 'engine', 'store-kit', 'security', 'packs', 'store-sqlite', 'store-postgres', 'server', 'sdk'],
 };
 
@@ -35,7 +36,7 @@ function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
     const p = join(dir, n);
     if (statSync(p).isDirectory()) return sources(p);
-    return p.endsWith('.ts') && !p.endsWith('.test.ts') ? [p] : [];
+    return /\.tsx?$/.test(p) && !/\.test\.tsx?$/.test(p) ? [p] : [];
   });
 }
 
