@@ -88,6 +88,14 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
         node.startedAt = ev.timestamp;
         node.attempt = typeof pl?.attempt === 'number' ? pl.attempt : 0;
         delete node.endedAt;
+        delete node.retry;
+      }
+      break;
+    case 'node.retried':
+      // The node stays running through its backoff; the next node.started begins the attempt.
+      if (node && typeof pl?.attempt === 'number') {
+        const delay = typeof pl.delayMs === 'number' ? pl.delayMs : 0;
+        node.retry = { attempt: pl.attempt, at: new Date(Date.parse(ev.timestamp) + delay).toISOString() };
       }
       break;
     case 'node.completed':

@@ -43,6 +43,9 @@ function ctx(config: Record<string, unknown>, http: Outbound | undefined, inputs
     variables: {},
     children: { current: () => undefined, start: async () => 'x', get: async () => undefined },
     http,
+    // No invocation log here: the effect is made directly.
+    effect: (_key, call) => call({ invocationId: 'inv', calls: 1, signal: new AbortController().signal }),
+    emit: () => undefined,
   };
 }
 

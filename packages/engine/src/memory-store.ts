@@ -11,6 +11,8 @@ import {
   type CommandOutcome,
   type CommandRow,
   type EncodedEvent,
+  type InvocationClaim,
+  type InvocationRecord,
   type FinishedCommands,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
@@ -46,6 +48,7 @@ export class MemoryStore implements Store {
   private readonly idem = new Map<string, IdemRow>();
   /** run_commands in insertion order. */
   private readonly commands = new Map<string, CommandRow>();
+  private readonly invocations = new Map<string, InvocationRecord>();
 
   async migrate(): Promise<void> {}
   async close(): Promise<void> {}
@@ -254,6 +257,38 @@ export class MemoryStore implements Store {
     const row = this.idem.get(k);
     if (row && row.state === 'pending' && row.owner === owner) this.idem.delete(k);
   }
+  async claimInvocation(r: Omit<InvocationRecord, 'state' | 'outcome' | 'calls' | 'updatedAt'>): Promise<InvocationClaim> {
+    const cur = this.invocations.get(r.id);
+    if (cur && cur.state !== 'pending') return { kind: 'recorded', record: { ...cur } };
+    const next: InvocationRecord = cur
+      ? { ...cur, attempt: r.attempt, calls: cur.calls + 1, updatedAt: r.createdAt }
+      : { ...r, state: 'pending', outcome: null, calls: 1, updatedAt: r.createdAt };
+    this.invocations.set(r.id, next);
+    return { kind: 'claimed', calls: next.calls };
+  }
+
+  async recordInvocation(id: string, state: 'done' | 'failed', outcome: string, now: number): Promise<void> {
+    const cur = this.invocations.get(id);
+    if (cur?.state === 'pending') this.invocations.set(id, { ...cur, state, outcome, updatedAt: now });
+  }
+
+  async releaseInvocation(id: string): Promise<void> {
+    if (this.invocations.get(id)?.state === 'pending') this.invocations.delete(id);
+  }
+
+  async listInvocations(runId: string): Promise<InvocationRecord[]> {
+    return [...this.invocations.values()]
+      .filter((r) => r.runId === runId)
+      .sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : a.ordinal - b.ordinal))
+      .map((r) => ({ ...r }));
+  }
+
+  async purgeExpiredInvocations(now: number): Promise<number> {
+    let n = 0;
+    for (const [id, r] of this.invocations) if (r.expiresAt <= now && this.invocations.delete(id)) n++;
+    return n;
+  }
+
   async purgeExpiredIdempotency(now: number): Promise<number> {
     let n = 0;
     for (const [k, row] of this.idem)

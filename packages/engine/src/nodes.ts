@@ -38,6 +38,36 @@ export interface NodeContext {
   readonly children: ChildRuns;
   /** Outbound HTTP behind the host's SSRF guard; absent when the host offers none (`httpClient`). */
   readonly http?: Outbound | undefined;
+  /**
+   * Makes an external effect once per logical invocation (Layer 2). The host derives the
+   * `logicalInvocationId` from tenant, run, node, the effect's ordinal within this execution of
+   * the node, and `providerKey` — never the attempt — and claims it in the invocation log before
+   * `call` runs. If an earlier execution (before a crash, a resume or a retry) recorded an
+   * outcome, that outcome is returned (or its error thrown) and `call` is not run again. Only
+   * a crash between the call and its record repeats it (the at-least-once window). A
+   * non-retryable `NodeError` is recorded as the outcome; any other failure is not, so a retry
+   * calls again. The result must be JSON; what it returns is the result as recorded (redacted).
+   * Effects must be made in the same order on every execution of the node.
+   */
+  effect<T>(providerKey: string, call: (e: EffectCall) => Promise<T>): Promise<T>;
+  /**
+   * Streams an event of this node while it runs — `output.chunk` (`{chunk, isLast?, channel?,
+   * meta?}`, delivered in the `messages` stream mode as `ai.message.chunk`) or `log.appended`
+   * (`{level, message, fields?}`). Appended in order, before the node's terminal event.
+   */
+  emit(type: EmittedEventType, payload: Record<string, unknown>): void;
+}
+
+/** The event types a running node may {@link NodeContext.emit}. */
+export type EmittedEventType = 'output.chunk' | 'log.appended';
+
+/** What an effect's call sees. */
+export interface EffectCall {
+  /** The logical invocation id: pass it as the provider's `Idempotency-Key` where supported. */
+  readonly invocationId: string;
+  /** 1 for the first call; more only when an interrupted call is repeated. */
+  readonly calls: number;
+  readonly signal: AbortSignal;
 }
 
 /** What a node asks for when it suspends. @see suspend-request.schema.json */
@@ -412,17 +442,20 @@ const outputHeaders = (h: Record<string, string>): Record<string, string> => Obj
  * with a body), `headers`, `json` or `body`, `timeoutMs`, `maxResponseBytes`,
  * `followRedirects`/`maxRedirects`, `responseType` (`auto`|`json`|`text`|`base64`). Outputs
  * `{status, ok, headers, body, bodyEncoding, url}`; an HTTP error status is an output, not a
- * failure. A body may run more than once (after a crash), so the call is at-least-once until
- * the effect log wraps {@link sendHttp}.
+ * failure. The call is an effect ({@link NodeContext.effect}): once recorded it is not made again.
  */
 async function httpRequest(ctx: NodeContext): Promise<NodeResult> {
   const req = httpRequestOf(ctx);
   const want = setting(ctx, 'responseType') ?? 'auto';
   if (typeof want !== 'string' || !RESPONSE_TYPES.includes(want))
     throw new NodeError('validation_error', `core.http.request responseType must be one of ${RESPONSE_TYPES.join(', ')}`, { nodeId: ctx.nodeId });
-  const res = await sendHttp(ctx, req);
-  const { body, bodyEncoding } = responseBody(want, res);
-  return { outputs: { status: res.status, ok: res.status >= 200 && res.status < 300, headers: outputHeaders(res.headers), body, bodyEncoding, url: res.url } };
+  // One effect: a re-execution after a crash or a resume answers the recorded response.
+  const outputs = await ctx.effect(`http:${req.method}`, async () => {
+    const res = await sendHttp(ctx, req);
+    const { body, bodyEncoding } = responseBody(want, res);
+    return { status: res.status, ok: res.status >= 200 && res.status < 300, headers: outputHeaders(res.headers), body, bodyEncoding, url: res.url };
+  });
+  return { outputs };
 }
 
 /** The built-in node types. */

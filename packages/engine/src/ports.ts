@@ -225,6 +225,8 @@ export interface NodeStateView {
   reason?: string;
   /** Between `node.suspended` and `interrupt.requested` only (fold-internal). */
   pendingInterruptId?: string;
+  /** After `node.retried`: the attempt that starts next, and when (ISO). */
+  retry?: { attempt: number; at: string };
 }
 
 /** A run row. */
@@ -501,4 +503,51 @@ export interface IdempotencyStore {
  *
  * @see execution-semantics.md §5
  */
-export interface Store extends StoreLifecycle, RunStore, WorkflowStore, IdempotencyStore {}
+/**
+ * A Layer-2 effect record (`invocation_log`): one external effect of one node, identified by its
+ * `logicalInvocationId` (no attempt in it, so a retry, a resume or a re-execution after a crash
+ * finds it). `outcome` is the recorded JSON result (`done`) or error envelope (`failed`).
+ *
+ * @see execution-semantics.md §5.4 (Layer 2)
+ */
+export interface InvocationRecord {
+  id: string;
+  tenant: string;
+  runId: string;
+  nodeId: string;
+  /** The effect's position among its node's effects (stable across attempts). */
+  ordinal: number;
+  /** What the effect talks to, e.g. `http:POST`, `openai:chat:completions`. */
+  providerKey: string;
+  /** The node attempt (zero-based) that last claimed it. */
+  attempt: number;
+  state: 'pending' | 'done' | 'failed';
+  outcome: string | null;
+  /** How many times the effect was started (more than 1 only across a crash). */
+  calls: number;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt: number;
+}
+
+/** What {@link InvocationStore.claimInvocation} answers. */
+export type InvocationClaim = { kind: 'claimed'; calls: number } | { kind: 'recorded'; record: InvocationRecord };
+
+/** The invocation log: effects claimed atomically before they are made, outcomes recorded after. */
+export interface InvocationStore {
+  /**
+   * Atomically inserts a pending record, or — for a pending one left by an interrupted call —
+   * counts another call; either way `claimed`, and the caller makes the effect. A recorded one
+   * answers `recorded` and must not be made again.
+   */
+  claimInvocation(r: Omit<InvocationRecord, 'state' | 'outcome' | 'calls' | 'updatedAt'>): Promise<InvocationClaim>;
+  /** Records the outcome of a pending invocation (a recorded one is never overwritten). */
+  recordInvocation(id: string, state: 'done' | 'failed', outcome: string, now: number): Promise<void>;
+  /** Drops a pending claim (a retryable failure: the next attempt calls again). */
+  releaseInvocation(id: string): Promise<void>;
+  /** The invocations of a run, by node and ordinal (fork and replay read them). */
+  listInvocations(runId: string): Promise<InvocationRecord[]>;
+  purgeExpiredInvocations(now: number): Promise<number>;
+}
+
+export interface Store extends StoreLifecycle, RunStore, WorkflowStore, IdempotencyStore, InvocationStore {}

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunEventDoc, WorkflowDefinition } from '@weft/contract';
 import { ManualClock } from './manual-clock.js';
 import { MemoryStore } from './memory-store.js';
-import { BUILTIN_NODES, NodeRegistry, type NodeResult } from './nodes.js';
+import { BUILTIN_NODES, NodeError, NodeRegistry, type NodeResult } from './nodes.js';
 import { RunEngine } from './run-engine.js';
 
 const node = (id: string, typeId = 'core.noop', config: Record<string, unknown> = {}) => ({
@@ -39,10 +39,26 @@ afterEach(async () => {
 
 /** Bodies of `test.hold` wait until the test releases them. */
 const held: (() => void)[] = [];
+/** Invocation ids the `test:charge` effect was called with, and errors it throws first. */
+const effectCalls: string[] = [];
+const effectPlan: unknown[] = [];
 function registry(): NodeRegistry {
   const r = new NodeRegistry();
   for (const n of BUILTIN_NODES) r.register(n);
   r.register({ typeId: 'test.hold', execute: () => new Promise<NodeResult>((resolve) => held.push(() => resolve({ outputs: {} }))) });
+  // One effect, then a wait the test releases: a restart in between re-executes the node.
+  r.register({
+    typeId: 'test.effect-then-hold',
+    execute: async (ctx) => {
+      const out = await ctx.effect('test:charge', async (e) => {
+        effectCalls.push(e.invocationId);
+        if (effectPlan.length > 0) throw effectPlan.shift();
+        return { charged: effectCalls.length };
+      });
+      await new Promise<void>((resolve) => held.push(resolve));
+      return { outputs: out };
+    },
+  });
   return r;
 }
 
@@ -186,5 +202,64 @@ describe('RunEngine: a command sent under a key is applied once', () => {
     expect(evs.filter((x) => x.type === 'approval.granted').map((x) => (x.payload as { principal: string }).principal)).toEqual(['alice', 'bob']);
     // Once the run ended, the key still answers what it did.
     await expect(e.resolveInterrupt('t', rec.runId, vote('bob'), { commandKey: 'k2' })).resolves.toMatchObject({ interrupt: { outcome: 'accepted' } });
+  });
+});
+
+describe('RunEngine: effects and retries', () => {
+  const effectful = (settings?: Record<string, unknown>) =>
+    wf('pay', [{ ...node('pay', 'test.effect-then-hold'), ...(settings ? { settings } : {}) } as ReturnType<typeof node>]);
+
+  it('an effect recorded before a restart is not made again: the re-executed node gets the recorded result', async () => {
+    effectCalls.length = 0;
+    held.length = 0;
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const first = await engineOn(store, clock, [effectful()]);
+    const rec = await first.createRun({ tenant: 't', principal: 'p', workflowId: 'pay' });
+    await expect.poll(() => held.length, { timeout: 5000 }).toBe(1);
+    expect(effectCalls).toHaveLength(1);
+    await first.stop();
+    held.length = 0;
+    const second = await engineOn(store, clock, [effectful()]);
+    await expect.poll(() => held.length, { timeout: 5000 }).toBe(1);
+    held.shift()?.();
+    const evs = await eventually(store, second, rec.runId, 'run.completed');
+    expect(effectCalls).toHaveLength(1);
+    expect(evs.find((x) => x.type === 'node.completed')?.payload).toMatchObject({ outputs: { charged: 1 } });
+    const [inv] = await store.listInvocations(rec.runId);
+    expect(inv).toMatchObject({ state: 'done', calls: 1, providerKey: 'test:charge', nodeId: 'pay', ordinal: 0, id: effectCalls[0] });
+  });
+
+  it('a retryable effect failure is not recorded: the retry, after its backoff on the clock, calls again', async () => {
+    effectCalls.length = 0;
+    held.length = 0;
+    effectPlan.push(new NodeError('upstream_unavailable', 'busy', undefined, true));
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const e = await engineOn(store, clock, [effectful({ retry: { maxRetries: 2, backoffMs: 30_000 } })]);
+    const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'pay' });
+    await eventually(store, e, rec.runId, 'node.retried');
+    expect(effectCalls).toHaveLength(1);
+    clock.advance(30_000);
+    await expect.poll(() => held.length, { timeout: 5000 }).toBe(1);
+    held.shift()?.();
+    const evs = await eventually(store, e, rec.runId, 'run.completed');
+    expect(effectCalls).toEqual([effectCalls[0], effectCalls[0]]); // the same logical invocation both times
+    expect(evs.filter((x) => x.type === 'node.started').map((x) => (x.payload as { attempt: number }).attempt)).toEqual([0, 1]);
+    expect((await store.listInvocations(rec.runId))[0]).toMatchObject({ state: 'done', attempt: 1 });
+  });
+
+  it('a deterministic effect failure is recorded: a re-execution fails the same way without calling', async () => {
+    effectCalls.length = 0;
+    held.length = 0;
+    effectPlan.push(new NodeError('card_declined', 'declined', { reason: 'test' }));
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const e = await engineOn(store, clock, [effectful({ retry: { maxRetries: 2, backoffMs: 0 } })]);
+    const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'pay' });
+    const evs = await eventually(store, e, rec.runId, 'run.failed');
+    expect(evs.find((x) => x.type === 'node.failed')?.payload).toMatchObject({ error: { code: 'card_declined' }, attempts: 1 });
+    expect((await store.listInvocations(rec.runId))[0]).toMatchObject({ state: 'failed' });
+    expect(effectCalls).toHaveLength(1);
   });
 });

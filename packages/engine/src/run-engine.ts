@@ -21,7 +21,7 @@ import { EventBus } from './event-bus.js';
 import { InProcessNotifier } from './notifier.js';
 import { foldEvents, initialProjection } from './fold.js';
 import type { WorkflowGraph } from './graph.js';
-import { NodeError, NodeRegistry, type ChildRunView, type InterruptRequest, type NodeResult } from './nodes.js';
+import { NodeError, NodeRegistry, type ChildRunView, type EffectCall, type EmittedEventType, type InterruptRequest, type NodeResult } from './nodes.js';
 import {
   COMMANDS_CHANNEL,
   COMMAND_DONE_CHANNEL,
@@ -34,6 +34,7 @@ import {
   type Ids,
   type CommandOutcome,
   type EncodedEvent,
+  type InvocationRecord,
   type IdempotencyCompletion,
   type IdempotentResponse,
   type Notifier,
@@ -47,7 +48,7 @@ import { applyCommand } from './run/commands.js';
 import { EventRelay } from './run/event-relay.js';
 import { KnownValuesRedactor, RunInputs } from './run/run-inputs.js';
 import { interruptAnswer } from './run/interrupts.js';
-import { type MachineEnv, nodeInputs, step } from './run/machine.js';
+import { type MachineEnv, nodeInputs, step, toErrorObject } from './run/machine.js';
 import { makeState, type RunState } from './run/state.js';
 import type { CommandReply, CommandResult, Effect, NodeOutcome, RunCommand, StepInput, StepOutput, TimerPlan } from './run/types.js';
 import { canonicalJson } from './scheduler.js';
@@ -146,6 +147,8 @@ interface HotRun {
   bodies: Map<string, { ctrl: AbortController; token: symbol }>;
   /** Body outcomes not yet stepped. */
   settled: Settled[];
+  /** Events bodies emitted (`ctx.emit`) not yet stepped, with the token of their body. */
+  emitted: { nodeId: string; token: symbol; type: string; payload: Record<string, unknown> }[];
   /** Children started since the last step, not yet recorded with node.dispatched. */
   dispatched: Map<string, { runId: string; workflowId: string }>;
   /** Node timer keys that fired since the last step. */
@@ -159,6 +162,29 @@ interface HotRun {
 }
 
 const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as { then?: unknown })?.then === 'function';
+
+/** What a node may emit while it runs. */
+const EMITTABLE: ReadonlySet<string> = new Set<EmittedEventType>(['output.chunk', 'log.appended']);
+
+/** How long an invocation record is kept (≈ 14 days, as execution-semantics §5.4 advises). */
+const INVOCATION_RETENTION_MS = 14 * 86_400_000;
+
+/**
+ * The Layer-2 `logicalInvocationId`: base64url(sha256("openwop:activity:v2\0" tenant "\0" run
+ * "\0" node "\0" ordinal "\0" providerKey)), unpadded — no attempt in it.
+ *
+ * @see execution-semantics.md §5.4
+ */
+export function logicalInvocationId(tenant: string, runId: string, nodeId: string, ordinal: number, providerKey: string): string {
+  return createHash('sha256').update(`openwop:activity:v2\u0000${tenant}\u0000${runId}\u0000${nodeId}\u0000${ordinal}\u0000${providerKey}`).digest('base64url');
+}
+
+/** A recorded effect outcome: its value, or its error thrown again. */
+function recordedOutcome<T>(r: InvocationRecord): T {
+  if (r.state === 'done') return JSON.parse(r.outcome ?? 'null') as T;
+  const e = JSON.parse(r.outcome ?? '{}') as { code?: string; message?: string; details?: Record<string, unknown> };
+  throw new NodeError(e.code ?? 'node_error', e.message ?? 'The effect failed.', e.details);
+}
 
 export class RunEngine {
   readonly bus = new EventBus();
@@ -439,6 +465,7 @@ export class RunEngine {
       epoch,
       bodies: new Map(),
       settled: [],
+      emitted: [],
       dispatched: new Map(),
       fired: [],
       childrenEnded: [],
@@ -603,6 +630,9 @@ export class RunEngine {
     }
     if (h.fired.length > 0) input.timersFired = h.fired.splice(0);
     if (h.childrenEnded.length > 0) input.childrenEnded = h.childrenEnded.splice(0);
+    // Emitted events of live bodies (their tokens are still current), before their outcomes.
+    const emitted = h.emitted.splice(0).filter((e) => h.bodies.get(e.nodeId)?.token === e.token);
+    if (emitted.length > 0) input.emitted = emitted;
     const settled: { nodeId: string; outcome: NodeOutcome }[] = [];
     for (const s of h.settled.splice(0)) {
       // Outcomes of aborted or superseded bodies are dropped here.
@@ -626,15 +656,19 @@ export class RunEngine {
       acc.timers.clear.push(...out.timers.clear);
       if (out.timers.clearAll) acc.timers = { set: [], clear: [], clearAll: true };
       acc.replies.push(...out.replies);
-      const sync = this.runEffects(h, out.effects, acc.later);
+      const { sync, emitted } = this.runEffects(h, out.effects, acc.later);
       if (out.terminal || sync.length === 0) break;
       // A synchronous chain is bounded per step; the rest follows in the next one.
       if (++rounds >= 10_000) {
-        h.settled.push(...sync.map((s) => ({ ...s, token: this.trackBody(h, s.nodeId) })));
+        for (const s of sync) {
+          const token = this.trackBody(h, s.nodeId);
+          for (const e of emitted) if (e.nodeId === s.nodeId) h.emitted.push({ ...e, token });
+          h.settled.push({ ...s, token });
+        }
         this.dirty.add(h.state.rec.runId);
         break;
       }
-      next = { now, settled: sync };
+      next = emitted.length > 0 ? { now, emitted, settled: sync } : { now, settled: sync };
     }
     await this.commit(h, acc.events, acc.timers, acc.replies);
     for (const t of acc.timers.set) this.armTimer(t.fireAt);
@@ -646,18 +680,37 @@ export class RunEngine {
    * Carries out the effects that belong before the commit (bodies start and aborts) and returns
    * the synchronous node outcomes; the rest are queued in `later` for after the commit.
    */
-  private runEffects(h: HotRun, effects: readonly Effect[], later: Effect[]): { nodeId: string; outcome: NodeOutcome }[] {
+  private runEffects(
+    h: HotRun,
+    effects: readonly Effect[],
+    later: Effect[],
+  ): { sync: { nodeId: string; outcome: NodeOutcome }[]; emitted: NonNullable<StepInput['emitted']>[number][] } {
     const sync: { nodeId: string; outcome: NodeOutcome }[] = [];
+    const emitted: NonNullable<StepInput['emitted']>[number][] = [];
     for (const e of effects) {
       if (e.type === 'abort') {
-        for (const b of h.bodies.values()) b.ctrl.abort();
-        h.bodies.clear();
+        for (const [id, b] of h.bodies) {
+          if (e.nodeIds && !e.nodeIds.includes(id)) continue;
+          b.ctrl.abort();
+          h.bodies.delete(id);
+        }
       } else if (e.type === 'execute') {
         const outcome = this.runBody(h, e.nodeId);
-        if (outcome) sync.push({ nodeId: e.nodeId, outcome });
+        if (!outcome) continue;
+        // A body that ended synchronously: what it emitted goes with its outcome.
+        const token = h.bodies.get(e.nodeId)?.token;
+        h.bodies.delete(e.nodeId);
+        for (let i = 0; i < h.emitted.length; ) {
+          const x = h.emitted[i] as HotRun['emitted'][number];
+          if (x.token === token) {
+            emitted.push({ nodeId: x.nodeId, type: x.type, payload: x.payload });
+            h.emitted.splice(i, 1);
+          } else i++;
+        }
+        sync.push({ nodeId: e.nodeId, outcome });
       } else later.push(e);
     }
-    return sync;
+    return { sync, emitted };
   }
 
   private runLaterEffect(h: HotRun, e: Effect): void {
@@ -683,6 +736,51 @@ export class RunEngine {
     }
   }
 
+  /**
+   * Makes one effect of a node body through the invocation log (Layer 2): claimed before the
+   * call, the outcome recorded after; a recorded outcome is returned (or its error thrown)
+   * without calling again.
+   */
+  private async runEffect<T>(
+    h: HotRun,
+    at: { nodeId: string; attempt: number; ordinal: number; providerKey: string; signal: AbortSignal },
+    call: (e: EffectCall) => Promise<T>,
+  ): Promise<T> {
+    const s = h.state;
+    const id = logicalInvocationId(s.rec.tenant, s.rec.runId, at.nodeId, at.ordinal, at.providerKey);
+    const now = this.clock.now();
+    const claim = await this.store.claimInvocation({
+      id,
+      tenant: s.rec.tenant,
+      runId: s.rec.runId,
+      nodeId: at.nodeId,
+      ordinal: at.ordinal,
+      providerKey: at.providerKey,
+      attempt: at.attempt,
+      createdAt: now,
+      expiresAt: now + INVOCATION_RETENTION_MS,
+    });
+    if (claim.kind === 'recorded') return recordedOutcome<T>(claim.record);
+    let value: T;
+    try {
+      value = await call({ invocationId: id, calls: claim.calls, signal: at.signal });
+    } catch (e) {
+      // A deterministic failure is the outcome; anything else (retryable, aborted, unexpected)
+      // is not, so the next execution calls again.
+      if (e instanceof NodeError && !e.retryable && !at.signal.aborted) {
+        const err = toErrorObject(e);
+        await this.store.recordInvocation(id, 'failed', s.redactor.redactJson(JSON.stringify(err)), this.clock.now());
+      } else await this.store.releaseInvocation(id).catch(() => undefined);
+      throw e;
+    }
+    const json = JSON.stringify(value);
+    if (json === undefined) throw new NodeError('validation_error', `The result of effect ${at.providerKey} is not JSON.`);
+    // Recorded as stored (redacted), and returned as recorded, so a live call and a replayed one agree.
+    const stored = s.redactor.redactJson(json);
+    await this.store.recordInvocation(id, 'done', stored, this.clock.now());
+    return JSON.parse(stored) as T;
+  }
+
   /** A new body token for `nodeId` (the previous body's outcome, if any, no longer counts). */
   private trackBody(h: HotRun, nodeId: string, ctrl = new AbortController()): symbol {
     const token = Symbol(nodeId);
@@ -698,6 +796,11 @@ export class RunEngine {
     if (!type) return { error: new NodeError('unsupported_node_type', `No implementation for node type ${node.typeId}.`) };
     const st = s.proj.nodeStates[node.id];
     const ctrl = new AbortController();
+    // Registered before the body runs, so what it emits synchronously counts.
+    const token = this.trackBody(h, node.id, ctrl);
+    const runId = s.rec.runId;
+    const attempt = st?.attempt ?? 0;
+    let ordinal = 0;
     let out: NodeResult | Promise<NodeResult>;
     try {
       out = type.execute({
@@ -726,13 +829,19 @@ export class RunEngine {
           },
         },
         interrupt: (req: InterruptRequest) => interruptAnswer(s, node.id, req),
+        effect: <T>(providerKey: string, call: (e: EffectCall) => Promise<T>) =>
+          this.runEffect(h, { nodeId: node.id, attempt, ordinal: ordinal++, providerKey, signal: ctrl.signal }, call),
+        emit: (type: EmittedEventType, payload: Record<string, unknown>) => {
+          if (!EMITTABLE.has(type)) throw new NodeError('validation_error', `A node may emit ${[...EMITTABLE].join(' or ')}, not ${String(type)}.`);
+          if (h.bodies.get(node.id)?.token !== token) return; // aborted or superseded
+          h.emitted.push({ nodeId: node.id, token, type, payload: structuredClone(payload) });
+          this.wake(runId);
+        },
       });
     } catch (error) {
       return { error };
     }
     if (!isPromise(out)) return { result: out };
-    const token = this.trackBody(h, node.id, ctrl);
-    const runId = s.rec.runId;
     out
       .then(
         (result) => h.settled.push({ nodeId: node.id, token, outcome: { result } }),
@@ -840,7 +949,7 @@ export class RunEngine {
       const h = this.hot.get(t.runId);
       if (h) {
         ours = true;
-        if (t.key.startsWith('node:')) h.fired.push(t.key);
+        if (t.key.startsWith('node:') || t.key.startsWith('attempt:')) h.fired.push(t.key);
       }
       this.wake(t.runId);
     }

@@ -21,6 +21,8 @@ import {
   type CommandOutcome,
   type CommandRow,
   type EncodedEvent,
+  type InvocationClaim,
+  type InvocationRecord,
   type FinishedCommands,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
@@ -73,6 +75,7 @@ import {
   type WorkflowRow,
 } from '@weft/store-kit';
 import { PgCommands } from './commands.js';
+import { PgInvocations } from './invocations.js';
 import { PgSecrets } from './secrets.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
@@ -238,7 +241,7 @@ const SQL = {
   touchKey: 'UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1',
 } as const;
 
-type StatementName = keyof typeof SQL | `listRuns_${string}` | `cmd_${string}` | `secret_${string}`;
+type StatementName = keyof typeof SQL | `listRuns_${string}` | `cmd_${string}` | `secret_${string}` | `inv_${string}`;
 
 /** How often a claim retries when the row changes between its upsert and its read-back. */
 const CLAIM_ATTEMPTS = 10;
@@ -298,6 +301,7 @@ export class PostgresStore implements HostStore {
   private process: string | undefined;
   private readonly cmds = new PgCommands((name, text, values) => this.q(name, text, values));
   private readonly vault = new PgSecrets((name, text, values) => this.q(name, text, values));
+  private readonly invocations = new PgInvocations((name, text, values) => this.q(name, text, values));
 
   constructor(opts: PostgresStoreOptions) {
     this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.max ?? 10 });
@@ -592,6 +596,26 @@ export class PostgresStore implements HostStore {
 
   async releaseIdempotency(tenant: string, route: string, key: string, owner: string): Promise<void> {
     await this.q('idemRelease', SQL.idemRelease, [tenant, route, key, owner]);
+  }
+
+  claimInvocation(r: Omit<InvocationRecord, 'state' | 'outcome' | 'calls' | 'updatedAt'>): Promise<InvocationClaim> {
+    return this.invocations.claimInvocation(r);
+  }
+
+  recordInvocation(id: string, state: 'done' | 'failed', outcome: string, now: number): Promise<void> {
+    return this.invocations.recordInvocation(id, state, outcome, now);
+  }
+
+  releaseInvocation(id: string): Promise<void> {
+    return this.invocations.releaseInvocation(id);
+  }
+
+  listInvocations(runId: string): Promise<InvocationRecord[]> {
+    return this.invocations.listInvocations(runId);
+  }
+
+  purgeExpiredInvocations(now: number): Promise<number> {
+    return this.invocations.purgeExpiredInvocations(now);
   }
 
   async purgeExpiredIdempotency(now: number): Promise<number> {

@@ -18,6 +18,8 @@ import {
   type CommandOutcome,
   type CommandRow,
   type EncodedEvent,
+  type InvocationClaim,
+  type InvocationRecord,
   type FinishedCommands,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
@@ -71,6 +73,7 @@ import {
   type WorkflowRow,
 } from '@weft/store-kit';
 import { SqliteCommands } from './commands.js';
+import { SqliteInvocations } from './invocations.js';
 import { SqliteSecrets } from './secrets.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
@@ -200,6 +203,7 @@ export class SqliteStore implements HostStore {
   private preparedSecurity: PreparedSecurity | undefined;
   private preparedCommands: SqliteCommands | undefined;
   private preparedSecrets: SqliteSecrets | undefined;
+  private preparedInvocations: SqliteInvocations | undefined;
   /** The host process heartbeating through this store (tags idempotency claims). */
   private process: string | undefined;
   /** listRuns has eight filter shapes; each gets its own statement with its own plan. */
@@ -633,6 +637,31 @@ export class SqliteStore implements HostStore {
 
   async releaseIdempotency(tenant: string, route: string, key: string, owner: string): Promise<void> {
     this.s.idemRelease.run(tenant, route, key, owner);
+  }
+
+  /** The invocation log (prepared on first use, after migrate). */
+  private get invocations(): SqliteInvocations {
+    return (this.preparedInvocations ??= new SqliteInvocations(this.db));
+  }
+
+  claimInvocation(r: Omit<InvocationRecord, 'state' | 'outcome' | 'calls' | 'updatedAt'>): Promise<InvocationClaim> {
+    return this.invocations.claimInvocation(r);
+  }
+
+  recordInvocation(id: string, state: 'done' | 'failed', outcome: string, now: number): Promise<void> {
+    return this.invocations.recordInvocation(id, state, outcome, now);
+  }
+
+  releaseInvocation(id: string): Promise<void> {
+    return this.invocations.releaseInvocation(id);
+  }
+
+  listInvocations(runId: string): Promise<InvocationRecord[]> {
+    return this.invocations.listInvocations(runId);
+  }
+
+  purgeExpiredInvocations(now: number): Promise<number> {
+    return this.invocations.purgeExpiredInvocations(now);
   }
 
   async purgeExpiredIdempotency(now: number): Promise<number> {

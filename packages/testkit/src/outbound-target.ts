@@ -26,6 +26,12 @@ function handle(req: IncomingMessage, res: ServerResponse, body: string): void {
     res.end();
     return;
   }
+  if (u.pathname === '/slow') {
+    // Answers only after `ms` (default 5 s): a caller with a shorter deadline times out.
+    const t = setTimeout(() => res.end('late'), Number(u.searchParams.get('ms') ?? 5000));
+    res.on('close', () => clearTimeout(t));
+    return;
+  }
   if (u.pathname === '/text') {
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'set-cookie': 'session=target-cookie' });
     res.end('plain text from the target');

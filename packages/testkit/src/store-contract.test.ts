@@ -14,6 +14,7 @@ import { PostgresStore } from '@weft/store-postgres';
 import {
   defineAuditStoreContract,
   defineIdempotencyStoreContract,
+  defineInvocationStoreContract,
   defineKeyStoreContract,
   defineRunStoreContract,
   defineSecretStoreContract,
@@ -27,6 +28,7 @@ const memory = async () => ({ store: new MemoryStore(), cleanup: nothing });
 defineRunStoreContract('memory', memory);
 defineWorkflowStoreContract('memory', memory);
 defineIdempotencyStoreContract('memory', memory);
+defineInvocationStoreContract('memory', memory);
 defineKeyStoreContract('memory', async () => ({ store: new MemoryKeyStore(), cleanup: nothing }));
 defineAuditStoreContract('memory', async () => ({ store: new MemoryAuditStore(), cleanup: nothing }));
 defineSecretStoreContract('memory', async () => ({ store: new MemorySecretStore(), cleanup: nothing }));

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { HostStore } from '@weft/store-kit';
 import { defineAuditStoreContract } from './store-contract/audit.js';
 import { defineIdempotencyStoreContract } from './store-contract/idempotency.js';
+import { defineInvocationStoreContract } from './store-contract/invocations.js';
 import { defineKeyStoreContract } from './store-contract/keys.js';
 import { defineRunStoreContract } from './store-contract/runs.js';
 import { defineSecretStoreContract, secretRecord } from './store-contract/secrets.js';
@@ -20,6 +21,7 @@ import { T0, freshStorePerTest, type PortFactory, type PortFixture } from './sto
 export {
   defineAuditStoreContract,
   defineIdempotencyStoreContract,
+  defineInvocationStoreContract,
   defineKeyStoreContract,
   defineRunStoreContract,
   defineSecretStoreContract,
@@ -54,6 +56,7 @@ export function defineStoreContract(name: string, factory: () => Promise<StoreFi
   defineRunStoreContract(name, ready);
   defineWorkflowStoreContract(name, ready);
   defineIdempotencyStoreContract(name, ready);
+  defineInvocationStoreContract(name, ready);
   defineKeyStoreContract(name, ready);
   defineAuditStoreContract(name, ready);
   defineSecretStoreContract(name, ready);

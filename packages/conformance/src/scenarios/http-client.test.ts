@@ -108,3 +108,27 @@ describe.skipIf(gated)('httpClient: core.http.request behind the SSRF guard', ()
     expect(outputs(evs)).toMatchObject({ status: 200, body: { method: 'GET', path: '/landed' } });
   });
 });
+
+const noRetryWorkflow = gated ? true : await lacks('the http retry scenario', { workflows: ['weft-http-retry'] });
+
+describe.skipIf(gated || noTarget || noRetryWorkflow)('node retries: core.http.request with settings.retry', () => {
+  it('a timed-out call is retried with node.retried and a new node.started per attempt, then fails with the total attempts', async () => {
+    const { runId } = await startRun('weft-http-retry', { inputs: { url: `${target.outboundTarget}/slow?ms=3000` } });
+    const evs = await waitForTerminal(runId, 20_000);
+    const mine = evs.filter((e) => e.nodeId === 'call').map((e) => e.type);
+    expect(mine).toEqual(['node.started', 'node.retried', 'node.started', 'node.retried', 'node.started', 'node.failed']);
+    expect(evs.filter((e) => e.type === 'node.started').map((e) => (e.payload as { attempt: number }).attempt)).toEqual([0, 1, 2]);
+    expect(evs.filter((e) => e.type === 'node.retried').map((e) => e.payload)).toEqual([
+      expect.objectContaining({ nodeId: 'call', attempt: 1, delayMs: 10, lastError: expect.objectContaining({ code: 'fetch_timeout' }) }),
+      expect.objectContaining({ nodeId: 'call', attempt: 2, delayMs: 20 }),
+    ]);
+    expect(evs.find((e) => e.type === 'node.failed')?.payload).toMatchObject({ attempts: 3, error: { code: 'fetch_timeout' } });
+    expect(evs.at(-1)?.type).toBe('run.failed');
+  });
+
+  it('a call that answers is one attempt: no retry', async () => {
+    const { runId } = await startRun('weft-http-retry', { inputs: { url: `${target.outboundTarget}/text` } });
+    const evs = await waitForTerminal(runId);
+    expect(evs.filter((e) => e.nodeId === 'call').map((e) => e.type)).toEqual(['node.started', 'node.completed']);
+  });
+});

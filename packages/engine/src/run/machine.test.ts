@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { compileValidator, createAjv, WeftError, type RunEventDoc, type WorkflowDefinition } from '@weft/contract';
 import { foldEvents, initialProjection } from '../fold.js';
 import { compileGraph, type WorkflowGraph } from '../graph.js';
-import { BUILTIN_NODES, NodeRegistry, type NodeContext, type NodeResult } from '../nodes.js';
+import { BUILTIN_NODES, NodeError, NodeRegistry, type NodeContext, type NodeResult } from '../nodes.js';
 import type { RecordRedactor, RunRecord } from '../ports.js';
 import { interruptAnswer } from './interrupts.js';
 import { type MachineEnv, nodeInputs, step } from './machine.js';
@@ -44,6 +44,27 @@ for (const n of BUILTIN_NODES) registry.register(n);
 /** A body that waits for a child run, then completes with the child's id. */
 let childDone = false;
 registry.register({ typeId: 'test.child', execute: (): NodeResult => (childDone ? { outputs: { child: 'run_child' } } : { waitForChild: 'run_child' }) });
+/** A body that fails `flakyFailures` times with a retryable error, then succeeds. */
+let flakyFailures = 0;
+registry.register({
+  typeId: 'test.flaky',
+  execute: (): NodeResult => {
+    if (flakyFailures > 0) {
+      flakyFailures--;
+      throw new NodeError('upstream_unavailable', 'try again', undefined, true);
+    }
+    return { outputs: { ok: true } };
+  },
+});
+/** A body that streams two chunks, then completes. */
+registry.register({
+  typeId: 'test.stream',
+  execute: (ctx): NodeResult => {
+    ctx.emit('output.chunk', { chunk: 'Hel' });
+    ctx.emit('output.chunk', { chunk: 'lo', isLast: true });
+    return { outputs: { text: 'Hello' } };
+  },
+});
 /** A body that never ends by itself (the driver reports its outcome). */
 registry.register({ typeId: 'test.async', execute: () => new Promise<NodeResult>(() => {}) });
 
@@ -103,16 +124,17 @@ class Driver {
       this.effects.push(...out.effects);
       this.terminal = out.terminal;
       const settled: NonNullable<StepInput['settled']>[number][] = [];
-      for (const e of out.effects) if (e.type === 'execute') this.body(e.nodeId, next.now, settled);
+      const emitted: NonNullable<StepInput['emitted']>[number][] = [];
+      for (const e of out.effects) if (e.type === 'execute') this.body(e.nodeId, next.now, settled, emitted);
       if (out.terminal || settled.length === 0) break;
-      next = { now: next.now, settled };
+      next = { now: next.now, settled, emitted };
     }
     // The projection is always exactly the fold of the log.
     expect(this.s.proj).toEqual(foldEvents(this.s.graph, this.log));
     return this;
   }
 
-  private body(nodeId: string, now: number, settled: NonNullable<StepInput['settled']>[number][]): void {
+  private body(nodeId: string, now: number, settled: NonNullable<StepInput['settled']>[number][], emitted: NonNullable<StepInput['emitted']>[number][]): void {
     const n = this.s.graph.byId.get(nodeId);
     const type = n && registry.get(n.typeId);
     if (!n || !type) throw new Error(`no node ${nodeId}`);
@@ -130,6 +152,8 @@ class Driver {
       variables: {},
       children: { current: () => undefined, start: async () => 'run_child', get: async () => undefined },
       interrupt: (req) => interruptAnswer(this.s, nodeId, req),
+      effect: (_key, call) => call({ invocationId: 'inv', calls: 1, signal: new AbortController().signal }),
+      emit: (type, payload) => emitted.push({ nodeId, type, payload }),
     } satisfies NodeContext;
     try {
       const r = type.execute(ctx);
@@ -431,5 +455,105 @@ describe('run state machine: sub-workflows', () => {
     d.step({ dispatched: [{ nodeId: 'sub', runId: 'run_child', workflowId: 'child' }] });
     d.step({ cancel: { reason: 'stop', by: 'alice' } as never });
     expect(d.effects).toContainEqual({ type: 'cancel-children', runIds: ['run_child'], by: 'alice' });
+  });
+});
+
+describe('run state machine: retries and streamed events', () => {
+  const flaky = (settings: Record<string, unknown>, wfSettings: Record<string, unknown> = {}) =>
+    wf([{ ...node('f', 'test.flaky'), settings } as ReturnType<typeof node>, node('after')], [['f', 'after']], {
+      settings: wfSettings,
+    } as Partial<WorkflowDefinition>);
+
+  it('retries a retryable failure after a durable backoff, with node.retried and a new node.started per attempt', () => {
+    flakyFailures = 2;
+    const d = new Driver(fresh(flaky({ retry: { maxRetries: 3, backoffMs: 100, multiplier: 2 } }))).step({});
+    expect(d.types()).toEqual(['run.started', 'node.started:f', 'node.retried:f']);
+    expect(d.log.at(-1)?.payload).toMatchObject({ attempt: 1, delayMs: 100, lastError: { code: 'upstream_unavailable' } });
+    expect(d.s.armed.get('node:f')).toBe(T0 + 100);
+    d.step({ now: T0 + 99 });
+    expect(d.types().length).toBe(3);
+    d.step({ now: T0 + 100, timersFired: ['node:f'] });
+    expect(d.types().slice(3)).toEqual(['node.started:f', 'node.retried:f']);
+    expect(d.log.find((e) => e.type === 'node.started' && (e.payload as { attempt: number }).attempt === 1)).toBeDefined();
+    expect(d.log.at(-1)?.payload).toMatchObject({ attempt: 2, delayMs: 200 });
+    d.step({ now: T0 + 300, timersFired: ['node:f'] });
+    expect(d.types().slice(5)).toEqual(['node.started:f', 'node.completed:f', 'node.started:after', 'node.completed:after', 'run.completed']);
+    expect(d.s.proj.nodeStates.f?.attempt).toBe(2);
+  });
+
+  it('fails with the total attempts once the retries are spent; the workflow maxRetries is the default', () => {
+    flakyFailures = 5;
+    const d = new Driver(fresh(flaky({}, { maxRetries: 1, retry: { backoffMs: 0 } }))).step({});
+    expect(d.types()).toEqual(['run.started', 'node.started:f', 'node.retried:f', 'node.started:f', 'node.failed:f', 'node.skipped:after', 'run.failed']);
+    expect(d.log.find((e) => e.type === 'node.failed')?.payload).toMatchObject({ attempts: 2, error: { code: 'upstream_unavailable' } });
+  });
+
+  it('never retries a non-retryable failure or a code the policy lists', () => {
+    const hard = new Driver(fresh(wf([{ ...node('x', 'core.fail'), settings: { retry: { maxRetries: 3, backoffMs: 0 } } } as ReturnType<typeof node>]))).step(
+      {},
+    );
+    expect(hard.types()).toEqual(['run.started', 'node.started:x', 'node.failed:x', 'run.failed']);
+    flakyFailures = 1;
+    const listed = new Driver(fresh(flaky({ retry: { maxRetries: 3, nonRetryableErrors: ['upstream_unavailable'] } }))).step({});
+    expect(listed.types().slice(0, 3)).toEqual(['run.started', 'node.started:f', 'node.failed:f']);
+  });
+
+  it('a retry counts against the node-executions cap', () => {
+    flakyFailures = 5;
+    const s = fresh(flaky({ retry: { maxRetries: 5, backoffMs: 0 } }), { maxNodeExecutions: 2, maxRunDurationMs: 60_000 });
+    const d = new Driver(s).step({});
+    expect(d.types()).toEqual([
+      'run.started',
+      'node.started:f',
+      'node.retried:f',
+      'node.started:f',
+      'node.retried:f',
+      'cap.breached',
+      'node.failed:f',
+      'run.failed',
+    ]);
+    expect(d.log.at(-1)?.payload).toMatchObject({ error: { code: 'recursion_limit_exceeded' } });
+  });
+
+  it('a backoff survives a reload: the fresh state waits for the recorded retry time', () => {
+    flakyFailures = 1;
+    const d = new Driver(fresh(flaky({ retry: { maxRetries: 1, backoffMs: 5000 } }))).step({});
+    const reloaded = makeState(
+      d.s.rec,
+      foldEvents(d.s.graph, d.log),
+      d.s.graph,
+      d.s.graph.definition,
+      { maxNodeExecutions: 100, maxRunDurationMs: 3_600_000 },
+      noRedaction,
+    );
+    expect(step(reloaded, { now: T0 + 4999 }, env).effects).toEqual([]);
+    expect(step(reloaded, { now: T0 + 5000 }, env).effects).toEqual([{ type: 'execute', nodeId: 'f' }]);
+  });
+
+  it('an attempt past attemptTimeoutMs is aborted and fails node_timeout, which is retried', () => {
+    const s = fresh(
+      wf([{ ...node('w', 'test.async'), settings: { retry: { maxRetries: 1, backoffMs: 0, attemptTimeoutMs: 50 } } } as ReturnType<typeof node>]),
+    );
+    const first = step(s, { now: T0 }, env);
+    expect(first.timers.set).toContainEqual({ runId: 'run_1', key: 'attempt:w', fireAt: T0 + 50 });
+    const late = step(s, { now: T0 + 50, timersFired: ['attempt:w'] }, env);
+    expect(late.effects).toEqual([
+      { type: 'abort', nodeIds: ['w'] },
+      { type: 'execute', nodeId: 'w' },
+    ]);
+    expect(late.events.map((e) => e.type)).toEqual(['node.retried', 'node.started']);
+    expect(JSON.parse(late.events[0]?.json ?? '{}').payload).toMatchObject({ lastError: { code: 'node_timeout' } });
+    // A late outcome of the aborted attempt would not count; the new attempt's does.
+    const done = step(s, { now: T0 + 60, settled: [{ nodeId: 'w', outcome: { result: { outputs: {} } } }] }, env);
+    expect(done.events.map((e) => e.type)).toEqual(['node.completed', 'run.completed']);
+  });
+
+  it('events a body emits are appended in order before its terminal event', () => {
+    const d = new Driver(fresh(wf([node('s', 'test.stream')]))).step({});
+    expect(d.types()).toEqual(['run.started', 'node.started:s', 'output.chunk:s', 'output.chunk:s', 'node.completed:s', 'run.completed']);
+    expect(d.log.filter((e) => e.type === 'output.chunk').map((e) => e.payload)).toEqual([
+      { chunk: 'Hel', nodeId: 's' },
+      { chunk: 'lo', isLast: true, nodeId: 's' },
+    ]);
   });
 });

@@ -15,7 +15,8 @@ import { decide, evaluateCondition } from '../scheduler.js';
 import { Batch } from './batch.js';
 import { abortAll, applyCommand, type ValidatorFactory } from './commands.js';
 import { expireInterrupts, suspend } from './interrupts.js';
-import { DEADLINE_KEY, hasRunningNodes, nodeTimerKey, type RunState } from './state.js';
+import { backoffMs, isRetryable, retryPolicyOf } from './retry.js';
+import { attemptTimerKey, DEADLINE_KEY, hasRunningNodes, nodeTimerKey, type RunState } from './state.js';
 import type { NodeOutcome, StepInput, StepOutput } from './types.js';
 import type { WorkflowDefinition } from '@weft/contract';
 
@@ -64,7 +65,12 @@ export function step(state: RunState, input: StepInput, env: MachineEnv): StepOu
     return b.output(true);
   }
   if (input.cancel && !s.cancel) s.cancel = input.cancel;
-  for (const key of input.timersFired ?? []) if (s.armed.has(key)) s.armed.set(key, now);
+  const attemptTimedOut: string[] = [];
+  for (const key of input.timersFired ?? []) {
+    if (key.startsWith('attempt:')) {
+      if (s.armed.delete(key)) attemptTimedOut.push(key.slice('attempt:'.length));
+    } else if (s.armed.has(key)) s.armed.set(key, now);
+  }
   for (const nodeId of input.childrenEnded ?? []) s.waitingChild.delete(nodeId);
 
   if (s.proj.status === 'pending') start(b);
@@ -113,6 +119,19 @@ export function step(state: RunState, input: StepInput, env: MachineEnv): StepOu
     if (!s.proj.children?.[c.nodeId]) b.add('node.dispatched', { childRunId: c.runId, childWorkflowId: c.workflowId, childStatus: 'pending' }, c.nodeId);
   }
 
+  // Events the bodies emitted while running, before their outcomes (a stream precedes its end).
+  for (const e of input.emitted ?? []) {
+    if (s.proj.nodeStates[e.nodeId]?.status !== 'running' || !s.inflight.has(e.nodeId)) continue;
+    b.add(e.type, { ...e.payload, nodeId: e.nodeId }, e.nodeId);
+  }
+
+  // An attempt past its deadline: its body is aborted and the attempt fails (retryable).
+  for (const nodeId of attemptTimedOut) {
+    if (!s.inflight.delete(nodeId) || s.proj.nodeStates[nodeId]?.status !== 'running') continue;
+    b.effects.push({ type: 'abort', nodeIds: [nodeId] });
+    applyOutcome(b, nodeId, { error: new NodeError('node_timeout', 'The node attempt exceeded its attemptTimeoutMs.', { nodeId }, true) });
+  }
+
   for (const { nodeId, outcome } of input.settled ?? []) {
     // An aborted body's outcome does not count (the driver drops those it knows are stale).
     if (!s.inflight.delete(nodeId) || s.proj.nodeStates[nodeId]?.status !== 'running') continue;
@@ -131,6 +150,16 @@ export function step(state: RunState, input: StepInput, env: MachineEnv): StepOu
     if (!env.nodeType(node.typeId)) {
       failRun(b, { code: 'unsupported_node_type', message: `No implementation for node type ${node.typeId}.` }, node.id);
       return b.output(true);
+    }
+    const retry = s.proj.nodeStates[node.id]?.retry;
+    if (retry) {
+      // A retry is a new execution: it counts against the cap and gets its own node.started.
+      if (s.proj.nodeExecutions + 1 > s.recursionLimit) {
+        b.add('cap.breached', { kind: 'node-executions', limit: s.recursionLimit, observed: s.proj.nodeExecutions + 1, nodeId: node.id });
+        failRun(b, { code: 'recursion_limit_exceeded', message: `The run exceeded its limit of ${s.recursionLimit} node executions.` }, node.id);
+        return b.output(true);
+      }
+      b.add('node.started', { nodeId: node.id, typeId: node.typeId, attempt: retry.attempt }, node.id);
     }
     execute(b, node.id);
   }
@@ -211,8 +240,15 @@ function start(b: Batch): void {
 }
 
 function execute(b: Batch, nodeId: string): void {
-  b.state.inflight.add(nodeId);
+  const s = b.state;
+  s.inflight.add(nodeId);
   b.effects.push({ type: 'execute', nodeId });
+  const node = s.graph.byId.get(nodeId);
+  const timeout = node && retryPolicyOf(s.graph.definition, node).attemptTimeoutMs;
+  if (timeout !== undefined && !s.armed.has(attemptTimerKey(nodeId))) {
+    s.armed.set(attemptTimerKey(nodeId), b.now + timeout);
+    b.setTimer(attemptTimerKey(nodeId), b.now + timeout);
+  }
 }
 
 function applyOutcome(b: Batch, nodeId: string, outcome: NodeOutcome): void {
@@ -220,6 +256,7 @@ function applyOutcome(b: Batch, nodeId: string, outcome: NodeOutcome): void {
   const key = nodeTimerKey(nodeId);
   const clearArmed = (): void => {
     if (s.armed.delete(key)) b.timers.clear.push(key);
+    if (s.armed.delete(attemptTimerKey(nodeId))) b.timers.clear.push(attemptTimerKey(nodeId));
   };
   if ('error' in outcome) {
     if (outcome.error instanceof SuspendSignal) {
@@ -228,8 +265,19 @@ function applyOutcome(b: Batch, nodeId: string, outcome: NodeOutcome): void {
       return;
     }
     const st = s.proj.nodeStates[nodeId];
-    b.add('node.failed', { nodeId, error: toErrorObject(outcome.error), attempts: (st?.attempt ?? 0) + 1 }, nodeId);
+    const attempt = st?.attempt ?? 0;
+    const node = s.graph.byId.get(nodeId);
+    const policy = node && retryPolicyOf(s.graph.definition, node);
     clearArmed();
+    if (policy && attempt < policy.maxRetries && isRetryable(outcome.error, policy)) {
+      // Retried after a durable backoff timer; the next attempt starts with its own node.started.
+      const delayMs = backoffMs(policy, attempt + 1, s.rec.runId, nodeId);
+      b.add('node.retried', { nodeId, attempt: attempt + 1, delayMs, lastError: toErrorObject(outcome.error) }, nodeId);
+      s.armed.set(key, b.now + delayMs);
+      b.setTimer(key, b.now + delayMs);
+      return;
+    }
+    b.add('node.failed', { nodeId, error: toErrorObject(outcome.error), attempts: attempt + 1 }, nodeId);
     return;
   }
   const r = outcome.result;

@@ -45,6 +45,8 @@ export interface RunState {
 export const nodeTimerKey = (nodeId: string): string => `node:${nodeId}`;
 /** The timer key of a run's deadline. */
 export const DEADLINE_KEY = 'deadline';
+/** The timer key of a node attempt's deadline (`settings.retry.attemptTimeoutMs`). */
+export const attemptTimerKey = (nodeId: string): string => `attempt:${nodeId}`;
 /** The timer key of an interrupt's deadline. */
 export const interruptTimerKey = (interruptId: string): string => `interrupt:${interruptId}`;
 
@@ -83,7 +85,8 @@ export function makeState(
   if (proj.startedAt) s.deadlineAt = Date.parse(proj.startedAt) + deadlineLimit;
   // A running node may own a timer row from before a restart; mark it so its completion clears
   // the row (0 = due now, so the node is executed again at once).
-  for (const [id, st] of Object.entries(proj.nodeStates)) if (st.status === 'running') s.armed.set(nodeTimerKey(id), 0);
+  // A node in a retry backoff keeps its backoff.
+  for (const [id, st] of Object.entries(proj.nodeStates)) if (st.status === 'running') s.armed.set(nodeTimerKey(id), st.retry ? Date.parse(st.retry.at) : 0);
   return s;
 }
 

@@ -62,14 +62,16 @@ export interface StepInput {
   timersFired?: readonly string[];
   /** Sub-workflow nodes whose child run ended. */
   childrenEnded?: readonly string[];
+  /** Events running node bodies emitted (`ctx.emit`), in order; stepped before `settled`. */
+  emitted?: readonly { nodeId: string; type: string; payload: Record<string, unknown> }[];
 }
 
 /** Something the driver must do for the machine; none of it changes the log by itself. */
 export type Effect =
   /** Run the node's body (its `node.started` is in this step's events, or it is re-executed). */
   | { type: 'execute'; nodeId: string }
-  /** Abort every body in flight; their outcomes are void. */
-  | { type: 'abort' }
+  /** Abort the bodies in flight (these nodes', or all); their outcomes are void. */
+  | { type: 'abort'; nodeIds?: string[] }
   /** Tell the machine (`childrenEnded`) once this child run has ended; it may have already. */
   | { type: 'watch-child'; nodeId: string; childRunId: string }
   /** Cancel these child runs (the parent was cancelled). */
