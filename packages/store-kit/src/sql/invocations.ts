@@ -1,5 +1,5 @@
 /**
- * The `invocation_log` table both SQL stores share (migration 0006): columns, row type, mapper
+ * The `invocation_log` table both SQL stores share (migration 0005): columns, row type, mapper
  * and every statement, dialect-neutral. A claim is one upsert: a new id is inserted pending; a
  * pending one (left by an interrupted call) counts another call; a recorded one is untouched and
  * the statement returns no row, so the caller reads the record instead.

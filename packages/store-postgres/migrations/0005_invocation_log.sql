@@ -1,4 +1,4 @@
--- 0006_invocation_log: Layer-2 effects. One row per external effect of a node, keyed by its
+-- 0005_invocation_log: Layer-2 effects. One row per external effect of a node, keyed by its
 -- logicalInvocationId (no attempt in it), claimed before the effect is made and holding its
 -- outcome after. `outcome` is JSON: the result (done) or the error envelope (failed). Times are
 -- epoch milliseconds (BIGINT).
