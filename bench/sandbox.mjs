@@ -17,10 +17,24 @@ const pack = {
   name: 'vendor.bench.tools',
   version: '1.0.0',
   integrity: 'sha256-bench',
-  manifest: { name: 'vendor.bench.tools', version: '1.0.0', runtime: { language: 'javascript', entry: 'dist/index.js' }, nodes: [{ typeId: 'vendor.bench.echo' }] },
+  manifest: {
+    name: 'vendor.bench.tools',
+    version: '1.0.0',
+    runtime: { language: 'javascript', entry: 'dist/index.js' },
+    nodes: [{ typeId: 'vendor.bench.echo' }],
+  },
   files: new Map([['dist/index.js', Buffer.from(body)]]),
 };
-const ctx = (v) => ({ runId: 'run_b', nodeId: 'n', typeId: 'vendor.bench.echo', tenant: 't', attempt: 1, config: {}, inputs: { v }, signal: new AbortController().signal });
+const ctx = (v) => ({
+  runId: 'run_b',
+  nodeId: 'n',
+  typeId: 'vendor.bench.echo',
+  tenant: 't',
+  attempt: 1,
+  config: {},
+  inputs: { v },
+  signal: new AbortController().signal,
+});
 
 const runtime = new JsPackRuntime({ settings: { workers } });
 await runtime.pool.warm();
@@ -58,4 +72,13 @@ const perSec = calls / ((performance.now() - t0) / 1000);
 await runtime.close();
 
 const f = (x) => x.toFixed(3);
-console.log(JSON.stringify({ calls, workers, concurrency, sandboxMs: { p50: f(pct(lat, 50)), p90: f(pct(lat, 90)), p99: f(pct(lat, 99)) }, inProcessMs: { p50: f(pct(base, 50)), p99: f(pct(base, 99)) }, concurrentCallsPerSec: Math.round(perSec) }));
+console.log(
+  JSON.stringify({
+    calls,
+    workers,
+    concurrency,
+    sandboxMs: { p50: f(pct(lat, 50)), p90: f(pct(lat, 90)), p99: f(pct(lat, 99)) },
+    inProcessMs: { p50: f(pct(base, 50)), p99: f(pct(base, 99)) },
+    concurrentCallsPerSec: Math.round(perSec),
+  }),
+);

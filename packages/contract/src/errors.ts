@@ -165,7 +165,11 @@ export const ERROR_CATALOG = {
     when: 'Pack code threw a non-Error, an error without a valid code (lower-case, at most 64 characters), or claimed a sandbox_* code.',
     details: ['thrown', 'packCode'],
   },
-  pack_node_missing: { status: 0, when: 'The pack entry module exports no function for the node type, or the entry module is missing.', details: ['pack', 'typeId'] },
+  pack_node_missing: {
+    status: 0,
+    when: 'The pack entry module exports no function for the node type, or the entry module is missing.',
+    details: ['pack', 'typeId'],
+  },
   ssrf_blocked: {
     status: 0,
     when: 'An outbound HTTP call (core.http.request), or a redirect it followed, named a destination the SSRF guard refuses: a scheme other than http/https, a port outside the policy, an internal host name, or a host with any loopback, private, link-local, shared, metadata, multicast or reserved address; nothing was sent.',

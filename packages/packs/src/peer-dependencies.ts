@@ -23,10 +23,14 @@ export function checkPeerDependencies(pack: LoadedPack, provided: ReadonlySet<st
   const meta = (pack.manifest as { peerDependenciesMeta?: Record<string, { optional?: unknown }> }).peerDependenciesMeta ?? {};
   const undefinedOnes = Object.keys(peers).filter((c) => UNDEFINED_SURFACES.has(c));
   if (undefinedOnes.length > 0)
-    throw new PackError('pack_peer_dependency_undefined', `Pack ${pack.name} depends on ${undefinedOnes.join(', ')}, which the protocol reserves but does not define.`, {
-      pack: pack.name,
-      undefined: undefinedOnes,
-    });
+    throw new PackError(
+      'pack_peer_dependency_undefined',
+      `Pack ${pack.name} depends on ${undefinedOnes.join(', ')}, which the protocol reserves but does not define.`,
+      {
+        pack: pack.name,
+        undefined: undefinedOnes,
+      },
+    );
   const missing: string[] = [];
   const degraded: string[] = [];
   for (const cap of Object.keys(peers).sort()) {

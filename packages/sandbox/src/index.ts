@@ -9,3 +9,5 @@
 export * from './js-runtime.js';
 export * from './pool.js';
 export type * from './protocol.js';
+export * from './wasm-module.js';
+export * from './wasm-runtime.js';

@@ -63,10 +63,13 @@ const ok = async (body: string, opts: Parameters<typeof packOf>[1] = {}, ctx?: P
 
 describe('JavaScript pack sandbox', () => {
   it('runs a pack node with its inputs, config and attempt, and imports the pack’s own modules', async () => {
-    const r = await ok(`async (ctx) => ({ status: 'success', outputs: { text: shout(ctx.config.greeting + ', ' + ctx.inputs.name), attempt: ctx.attempt, node: ctx.nodeId } })`, {
-      entry: "import { shout } from './lib/util.js';",
-      extra: { 'dist/lib/util.js': 'export const shout = (s) => s.toUpperCase();' },
-    });
+    const r = await ok(
+      `async (ctx) => ({ status: 'success', outputs: { text: shout(ctx.config.greeting + ', ' + ctx.inputs.name), attempt: ctx.attempt, node: ctx.nodeId } })`,
+      {
+        entry: "import { shout } from './lib/util.js';",
+        extra: { 'dist/lib/util.js': 'export const shout = (s) => s.toUpperCase();' },
+      },
+    );
     expect(r).toEqual({ outputs: { text: 'HI, ADA', attempt: 1, node: 'n1' } });
   });
 
@@ -86,7 +89,9 @@ describe('JavaScript pack sandbox', () => {
 
   it('invariant: node-pack-sandbox-no-env — nothing of the host environment is visible', async () => {
     process.env.WEFT_SANDBOX_TEST_SECRET = 'leak-me-0123456789';
-    const r = await ok(`() => ({ outputs: { keys: Object.getOwnPropertyNames(globalThis).filter((k) => !['process','module','exports','__dirname','__filename','Deno','Bun'].includes(k)).join(','), text: JSON.stringify(Object.getOwnPropertyNames(globalThis)) } })`);
+    const r = await ok(
+      `() => ({ outputs: { keys: Object.getOwnPropertyNames(globalThis).filter((k) => !['process','module','exports','__dirname','__filename','Deno','Bun'].includes(k)).join(','), text: JSON.stringify(Object.getOwnPropertyNames(globalThis)) } })`,
+    );
     expect(JSON.stringify(r)).not.toContain('leak-me');
     expect(String((r as { outputs: { keys: string } }).outputs.keys)).not.toMatch(/\b(Buffer|global|navigator|performance)\b/);
     delete process.env.WEFT_SANDBOX_TEST_SECRET;
@@ -130,12 +135,16 @@ describe('JavaScript pack sandbox', () => {
     const pollute = `() => { globalThis.leak = 'x'; Object.prototype.polluted = 'yes'; Array.prototype.push = () => 0; JSON.parse = () => ({ outputs: { hijacked: true } }); return { outputs: {} }; }`;
     await ok(pollute);
     await ok(pollute);
-    const r = await ok(`() => { const a = []; a.push(1); return { outputs: { leak: typeof globalThis.leak, polluted: typeof ({}).polluted, len: a.length } }; }`);
+    const r = await ok(
+      `() => { const a = []; a.push(1); return { outputs: { leak: typeof globalThis.leak, polluted: typeof ({}).polluted, len: a.length } }; }`,
+    );
     expect(r).toEqual({ outputs: { leak: 'undefined', polluted: 'undefined', len: 1 } });
   });
 
   it('invariant: node-pack-sandbox-bridge-tamper — pack code cannot replace the bridge, nor forge a host failure code', async () => {
-    const e = await failure(`() => { globalThis.__weftBridge = null; Object.defineProperty(globalThis, '__weftBridge', { value: 1 }); return { outputs: {} }; }`);
+    const e = await failure(
+      `() => { globalThis.__weftBridge = null; Object.defineProperty(globalThis, '__weftBridge', { value: 1 }); return { outputs: {} }; }`,
+    );
     expect(e.code).toBe('pack_node_failed');
     const forged = await failure(`() => { const e = new Error('fake'); e.code = 'sandbox_timeout'; throw e; }`);
     expect(forged.code).toBe('pack_node_failed');
@@ -214,7 +223,13 @@ describe('JavaScript pack sandbox', () => {
       request: async (req) => {
         seen.push(`${req.method} ${req.url}`);
         if (req.url.includes('blocked')) throw Object.assign(new Error('refused'), { code: 'ssrf_blocked', details: { reason: 'loopback' } });
-        return { status: 200, headers: { 'content-type': 'application/json', 'set-cookie': 's=1' }, body: new TextEncoder().encode('{"v":1}'), url: req.url, redirects: 0 };
+        return {
+          status: 200,
+          headers: { 'content-type': 'application/json', 'set-cookie': 's=1' },
+          body: new TextEncoder().encode('{"v":1}'),
+          url: req.url,
+          redirects: 0,
+        };
       },
     };
     const body = `async (ctx) => {

@@ -78,7 +78,7 @@ export function packSources(pack: LoadedPack): PackSources {
 }
 
 /** The deepest nesting of a parsed JSON value (iterative: no stack to exhaust). */
-function depthOf(value: unknown, limit: number): number {
+export function depthOf(value: unknown, limit: number): number {
   let max = 0;
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
@@ -91,8 +91,8 @@ function depthOf(value: unknown, limit: number): number {
   return max;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
-const PACK_CODE = /^[a-z][a-z0-9_.-]{0,63}$/;
+export const isRecord = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+export const PACK_CODE = /^[a-z][a-z0-9_.-]{0,63}$/;
 
 /**
  * Turns the serialised outcome into a node result.
@@ -109,7 +109,8 @@ export function resultOf(text: string, maxOutputBytes: number): NodeResult {
   }
   if (depthOf(v, MAX_OUTCOME_DEPTH) > MAX_OUTCOME_DEPTH)
     throw new NodeError('sandbox_output_invalid', `The node outcome nests deeper than ${MAX_OUTCOME_DEPTH} levels.`, { maxDepth: MAX_OUTCOME_DEPTH });
-  if (!isRecord(v)) throw new NodeError('sandbox_output_invalid', 'A pack node must return an object: {status:"success", outputs} or {status:"failure", error}.');
+  if (!isRecord(v))
+    throw new NodeError('sandbox_output_invalid', 'A pack node must return an object: {status:"success", outputs} or {status:"failure", error}.');
   const status = v.status;
   if (status === 'failure') {
     const err = isRecord(v.error) ? v.error : {};

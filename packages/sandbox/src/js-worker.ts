@@ -156,19 +156,33 @@ function failureOf(report: Record<string, unknown>, denied: string[], limits: In
   const name = typeof report.name === 'string' ? report.name : '';
   const message = typeof report.message === 'string' ? report.message : '';
   if (name === 'InternalError' && message === 'out of memory')
-    return { code: 'sandbox_memory_exceeded', message: `The pack node exceeded its ${limits.memoryBytes}-byte memory limit.`, details: { limitBytes: limits.memoryBytes, kind: 'heap' } };
+    return {
+      code: 'sandbox_memory_exceeded',
+      message: `The pack node exceeded its ${limits.memoryBytes}-byte memory limit.`,
+      details: { limitBytes: limits.memoryBytes, kind: 'heap' },
+    };
   if (name === 'InternalError' && message === 'stack overflow')
-    return { code: 'sandbox_memory_exceeded', message: `The pack node exceeded its ${limits.stackBytes}-byte stack limit.`, details: { limitBytes: limits.stackBytes, kind: 'stack' } };
+    return {
+      code: 'sandbox_memory_exceeded',
+      message: `The pack node exceeded its ${limits.stackBytes}-byte stack limit.`,
+      details: { limitBytes: limits.stackBytes, kind: 'stack' },
+    };
   if (name === 'InternalError' && message === 'interrupted') return TIMEOUT(limits, 'deadline');
   if (denied.length > 0)
-    return { code: 'sandbox_capability_denied', message: `The pack node used ${denied[0]}, which the sandbox does not grant.`, details: { requestedCapability: denied[0] } };
+    return {
+      code: 'sandbox_capability_denied',
+      message: `The pack node used ${denied[0]}, which the sandbox does not grant.`,
+      details: { requestedCapability: denied[0] },
+    };
   if (report.thrown === 'host' && typeof report.code === 'string') return { code: report.code, message };
-  const code = typeof report.code === 'string' && /^[a-z][a-z0-9_.-]{0,63}$/.test(report.code) && !report.code.startsWith('sandbox_') ? report.code : 'pack_node_failed';
+  const code =
+    typeof report.code === 'string' && /^[a-z][a-z0-9_.-]{0,63}$/.test(report.code) && !report.code.startsWith('sandbox_') ? report.code : 'pack_node_failed';
   const failure: SandboxFailure = {
     code,
     message: message || (report.thrown === 'object' ? 'The pack node threw.' : `The pack node threw a ${String(report.thrown)}.`),
   };
-  if (code === 'pack_node_failed') failure.details = { thrown: String(report.thrown ?? 'unknown'), ...(typeof report.code === 'string' ? { packCode: report.code.slice(0, 64) } : {}) };
+  if (code === 'pack_node_failed')
+    failure.details = { thrown: String(report.thrown ?? 'unknown'), ...(typeof report.code === 'string' ? { packCode: report.code.slice(0, 64) } : {}) };
   if (report.retryable === true) failure.retryable = true;
   return failure;
 }
@@ -395,7 +409,11 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
     if (outcome !== undefined) return { t: 'done', id: msg.id, ok: true, outcome };
     // Whatever the VM said, a failure past the deadline is the deadline's.
     if (Date.now() > deadline) throw new Stop(TIMEOUT(limits, 'deadline'));
-    const failure = failureOf(report ?? { thrown: 'host', code: 'sandbox_output_invalid', message: 'The pack node finished without an outcome.' }, denied, limits);
+    const failure = failureOf(
+      report ?? { thrown: 'host', code: 'sandbox_output_invalid', message: 'The pack node finished without an outcome.' },
+      denied,
+      limits,
+    );
     recycle = failure.code === 'sandbox_timeout' || failure.code === 'sandbox_memory_exceeded';
     return { t: 'done', id: msg.id, ok: false, error: failure, recycle };
   } catch (e) {
@@ -425,7 +443,11 @@ let disposeFailed = false;
 async function warmUp(Q: QuickJSWASMModule): Promise<void> {
   const limits: InvocationLimits = { memoryBytes: 8 << 20, stackBytes: 256 << 10, timeoutMs: 1000, maxOutputBytes: 1024, maxHttpCalls: 0 };
   const input: InvocationInput = { typeId: 'warm', runId: 'warm', nodeId: 'warm', tenantId: 'warm', attempt: 1, inputs: {}, config: {} };
-  const pack: PackSources = { key: 'weft:warm-up', entry: 'index.js', modules: { 'index.js': 'export default { warm: async (ctx) => ({ outputs: { ok: ctx.attempt } }) };' } };
+  const pack: PackSources = {
+    key: 'weft:warm-up',
+    entry: 'index.js',
+    modules: { 'index.js': 'export default { warm: async (ctx) => ({ outputs: { ok: ctx.attempt } }) };' },
+  };
   for (let i = 0; i < 3; i++) await invoke(Q, { t: 'run', id: -1, pack: { key: pack.key }, input, limits, http: false }, pack);
 }
 

@@ -7,7 +7,16 @@
  * V8 heap or could not clean up is replaced the same way, so the next call never meets its state.
  */
 import { Worker } from 'node:worker_threads';
-import type { BridgeHttpRequest, BridgeHttpResponse, FromWorker, InvocationInput, InvocationLimits, PackSources, SandboxFailure, ToWorker } from './protocol.js';
+import type {
+  BridgeHttpRequest,
+  BridgeHttpResponse,
+  FromWorker,
+  InvocationInput,
+  InvocationLimits,
+  PackSources,
+  SandboxFailure,
+  ToWorker,
+} from './protocol.js';
 
 /** What one invocation needs besides its input. */
 export interface PoolTask {
@@ -173,10 +182,17 @@ export class SandboxPool {
         http: r.task.http,
       };
       slot.known.add(pack.key);
-      r.timer = setTimeout(() => {
-        if (slot.task !== r) return;
-        this.replace(slot, { code: 'sandbox_timeout', message: `The pack node exceeded its ${r.task.limits.timeoutMs} ms limit.`, details: { limitMs: r.task.limits.timeoutMs, reason: 'terminated' } });
-      }, r.task.limits.timeoutMs + (this.opts.graceMs ?? 1000));
+      r.timer = setTimeout(
+        () => {
+          if (slot.task !== r) return;
+          this.replace(slot, {
+            code: 'sandbox_timeout',
+            message: `The pack node exceeded its ${r.task.limits.timeoutMs} ms limit.`,
+            details: { limitMs: r.task.limits.timeoutMs, reason: 'terminated' },
+          });
+        },
+        r.task.limits.timeoutMs + (this.opts.graceMs ?? 1000),
+      );
       r.timer.unref();
       slot.worker.postMessage(msg);
     }

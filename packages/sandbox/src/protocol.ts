@@ -4,6 +4,11 @@
  * only what the runner builds from these values.
  */
 
+import './webassembly.js';
+
+/** The type id of a WASM probe: the worker reports the module's ABI version and node ids instead of invoking. */
+export const PROBE = '\u0000probe';
+
 /** Per-invocation limits the worker enforces (the host thread enforces the wall clock too). */
 export interface InvocationLimits {
   /** QuickJS heap limit (bytes). */
@@ -27,6 +32,8 @@ export interface InvocationInput {
   attempt: number;
   inputs: Record<string, unknown>;
   config: Record<string, unknown>;
+  /** Epoch ms of the node's recorded start (WASM `openwop_now_ms`, so replays see the same time). */
+  startedAt?: number;
 }
 
 /** A pack's module sources, sent once per worker and cached there by `key` (the integrity). */
@@ -35,6 +42,8 @@ export interface PackSources {
   entry: string;
   /** ES module sources by archive path. */
   modules: Record<string, string>;
+  /** For a WASM pack: the compiled module (memory capped) and its imports. */
+  wasm?: { module: WebAssembly.Module; imports: Array<{ module: string; name: string; result?: string }>; maxMemoryBytes: number };
 }
 
 /** Host → worker. */

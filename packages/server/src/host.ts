@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InProcessNotifier, NodeRegistry, RunEngine, type Notifier } from '@weft/engine';
 import { PackError, checkPeerDependencies, packRuntimeCapability, registerPackNodes, type LoadedPack, type PackRuntime } from '@weft/packs';
-import type { JsPackRuntime } from '@weft/sandbox';
+import type { JsPackRuntime, WasmPackRuntime } from '@weft/sandbox';
 import type { HostStore } from '@weft/store-kit';
 import type { FastifyInstance } from 'fastify';
 import { Redactor, TenantRedactors } from '@weft/security';
@@ -27,7 +27,7 @@ import { loadMasterKeys, type MasterKeys } from './master-key.js';
 import { SecretVault } from './vault.js';
 import type { HostVault } from './context.js';
 import { loadConfiguredPacks } from './packs.js';
-import { sandboxCapabilities, startJsRuntime } from './sandbox-config.js';
+import { sandboxCapabilities, startJsRuntime, startWasmRuntime } from './sandbox-config.js';
 
 /** A running host. */
 export interface RunningHost {
@@ -43,6 +43,8 @@ export interface RunningHost {
   packs: readonly LoadedPack[];
   /** The JavaScript pack sandbox, when a JavaScript pack is loaded and the sandbox is on. */
   sandbox?: JsPackRuntime;
+  /** The WASM pack sandbox, when a WASM pack is loaded and the sandbox is on. */
+  wasmSandbox?: WasmPackRuntime;
   close(): Promise<void>;
 }
 
@@ -226,11 +228,15 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   // Packs first: a pack that fails verification stops the start before anything is opened.
   const packs = await loadConfiguredPacks(config, logger, config.announce);
   const sandbox = await startJsRuntime(config, packs);
+  let wasmSandbox: WasmPackRuntime | undefined;
   const runtimes: PackRuntime[] = sandbox ? [sandbox] : [];
   try {
+    wasmSandbox = await startWasmRuntime(config, packs);
+    if (wasmSandbox) runtimes.push(wasmSandbox);
     checkPacksAgainstHost(packs, config, runtimes, logger);
   } catch (e) {
     await sandbox?.close();
+    await wasmSandbox?.close();
     throw e;
   }
   const registry = nodeRegistryWith(packs, runtimes);
@@ -297,7 +303,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         runtimeCapabilities: [...engine.runtimeCapabilities],
         auth: [managedKeys.advertisement(), audit.advertisement()],
         vault: vault !== undefined,
-        extra: sandboxCapabilities(sandbox, packs, config.packsGrantNet === true),
+        extra: sandboxCapabilities(sandbox, packs, config.packsGrantNet === true, wasmSandbox),
       }),
     workflowsChanged: refreshFixtures,
     tokens,
@@ -333,6 +339,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     ...(vault ? { vault } : {}),
     packs,
     ...(sandbox ? { sandbox } : {}),
+    ...(wasmSandbox ? { wasmSandbox } : {}),
     close() {
       closing ??= shutdown({
         app,
@@ -343,7 +350,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         logger,
         timeoutMs: config.shutdownTimeoutMs,
         stopPurge: () => clearInterval(purge),
-        ...(sandbox ? { sandbox } : {}),
+        sandboxes: [sandbox, wasmSandbox].filter((s): s is JsPackRuntime | WasmPackRuntime => s !== undefined),
       });
       return closing;
     },
@@ -385,7 +392,7 @@ async function shutdown(h: {
   logger: Logger;
   timeoutMs: number;
   stopPurge: () => void;
-  sandbox?: { close(): Promise<void> };
+  sandboxes: { close(): Promise<void> }[];
 }): Promise<void> {
   const deadline = Date.now() + h.timeoutMs;
   const left = (): number => deadline - Date.now();
@@ -397,7 +404,7 @@ async function shutdown(h: {
     await http;
   }
   if (!(await settlesWithin(h.engine.stop(), left()))) h.logger.warn('shutdown: run steps still busy at the deadline; recovery will resume them');
-  await h.sandbox?.close().catch(() => undefined);
+  for (const s of h.sandboxes) await s.close().catch(() => undefined);
   await h.store.releaseLeases?.(h.engine.ownerId).catch((e: unknown) => h.logger.warn({ err: String(e) }, 'shutdown: could not release leases'));
   await h.notifier.close().catch(() => undefined);
   await h.audit.close();

@@ -2,7 +2,7 @@
  * Configuration of the pack sandbox (`WEFT_SANDBOX_*`, `WEFT_PACKS_GRANT_NET`). Part of
  * {@link HostConfig}; README "Configuration" and docs/packs.md#runtimes-and-limits list them.
  */
-import { DEFAULT_SANDBOX_SETTINGS, JsPackRuntime } from '@weft/sandbox';
+import { DEFAULT_SANDBOX_SETTINGS, JsPackRuntime, WASM_ABI_VERSIONS, WasmModuleError, WasmPackRuntime } from '@weft/sandbox';
 import type { LoadedPack } from '@weft/packs';
 
 /** Sandbox settings (part of `HostConfig`). */
@@ -49,24 +49,55 @@ export async function startJsRuntime(cfg: SandboxConfig & { packsGrantNet?: bool
   return runtime;
 }
 
-/** The discovery blocks for an attached runtime (`sandbox`, `nodePackRuntimes`; capabilities.schema.json). */
-export function sandboxCapabilities(runtime: JsPackRuntime | undefined, packs: readonly LoadedPack[], grantNet: boolean): Record<string, unknown> {
-  if (!runtime) return {};
+/**
+ * The WASM runtime for the loaded packs: started only when a WASM pack is loaded and the
+ * sandbox is on; every WASM pack is checked, compiled and probed before the host starts.
+ * @throws Error `pack verification failed: <code>: …` for a module that is refused
+ */
+export async function startWasmRuntime(cfg: SandboxConfig, packs: readonly LoadedPack[]): Promise<WasmPackRuntime | undefined> {
+  const wasm = packs.filter((p) => p.manifest.runtime.language === 'wasm');
+  if (cfg.sandboxWorkers === 0 || wasm.length === 0) return undefined;
+  const runtime = new WasmPackRuntime({
+    settings: { workers: cfg.sandboxWorkers, memoryBytes: cfg.sandboxMemoryBytes, timeoutMs: cfg.sandboxTimeoutMs, maxOutputBytes: cfg.sandboxMaxOutputBytes },
+  });
+  try {
+    await runtime.pool.warm();
+    for (const p of wasm) await runtime.prepare(p);
+  } catch (e) {
+    await runtime.close();
+    if (e instanceof WasmModuleError) throw new Error(`pack verification failed: ${e.code}: ${e.message}`, { cause: e });
+    throw e;
+  }
+  return runtime;
+}
+
+/** The discovery blocks for the attached runtimes (`sandbox`, `nodePackRuntimes`; capabilities.schema.json). */
+export function sandboxCapabilities(
+  runtime: JsPackRuntime | undefined,
+  packs: readonly LoadedPack[],
+  grantNet: boolean,
+  wasm?: WasmPackRuntime,
+): Record<string, unknown> {
+  const limits = runtime?.settings ?? wasm?.settings;
+  if (!limits) return {};
+  const runtimes: Record<string, unknown> = {};
+  if (runtime)
+    runtimes.javascript = {
+      supported: true,
+      engine: 'quickjs',
+      loadedPacks: packs.filter((p) => p.manifest.runtime.language === 'javascript').map((p) => p.name),
+    };
+  // maxMemoryBytes is not advertised: its breach should also emit cap.breached, which pack nodes cannot emit yet.
+  if (wasm) runtimes.wasm = { supported: true, abiVersions: [...WASM_ABI_VERSIONS], loadedPacks: wasm.loadedPacks };
   return {
     sandbox: {
       supported: true,
       // QuickJS compiled to WebAssembly: pack code reaches only the imports and bridge functions the host defines.
       isolationModel: 'wasm',
-      allowedHostCalls: grantNet ? ['host.fetch'] : [],
-      memoryLimitBytes: runtime.settings.memoryBytes,
-      wallClockLimitMs: runtime.settings.timeoutMs,
+      allowedHostCalls: grantNet && runtime ? ['host.fetch'] : [],
+      memoryLimitBytes: limits.memoryBytes,
+      wallClockLimitMs: limits.timeoutMs,
     },
-    nodePackRuntimes: {
-      javascript: {
-        supported: true,
-        engine: 'quickjs',
-        loadedPacks: packs.filter((p) => p.manifest.runtime.language === 'javascript').map((p) => p.name),
-      },
-    },
+    nodePackRuntimes: runtimes,
   };
 }

@@ -5,3 +5,4 @@ export * from './certs.js';
 export * from './store-contract/records.js';
 export * from './outbound-target.js';
 export * from './pack-fixtures.js';
+export * from './wasm-fixture.js';

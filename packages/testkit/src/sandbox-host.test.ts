@@ -3,7 +3,8 @@
  * HTTP: the example pack in examples/packs (signed here with a key the test generates) runs a
  * workflow to completion; a misbehaving pack node fails its run with the sandbox's code while
  * other runs keep completing; discovery advertises the sandbox; and a pack that requires the
- * sandbox is refused by a host that runs none.
+ * sandbox is refused by a host that runs none. A signed WASM pack runs the same way, and one
+ * importing outside the ABI stops the start.
  */
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { loadConfig, startHost, type HostConfig, type RunningHost } from '@weft/
 import { afterEach, describe, expect, it } from 'vitest';
 import { newSigner, tempDir, testKeychain, testManifest, testPackFiles, writePackDir } from './pack-fixtures.js';
 import { REPO_ROOT } from './test-host.js';
+import { WASM_TEST_NODES, wasmModule } from './wasm-fixture.js';
 
 const KEY = 'sandbox-tenant-key-0123456789abcdef';
 const hosts: RunningHost[] = [];
@@ -123,7 +125,12 @@ describe('a host running pack code in the sandbox', () => {
       'dist/index.js': "export default { 'vendor.acme.spin': () => { for (;;) {} }, 'vendor.acme.env': () => ({ outputs: { env: process.env } }) };\n",
     });
     const bad = await writePackDir(files);
-    const host = await start({ packs: [dir, bad], packsKeychain: keychain, sandboxTimeoutMs: 500, workflowsDirs: [join(REPO_ROOT, 'examples', 'packs', 'workflows')] });
+    const host = await start({
+      packs: [dir, bad],
+      packsKeychain: keychain,
+      sandboxTimeoutMs: 500,
+      workflowsDirs: [join(REPO_ROOT, 'examples', 'packs', 'workflows')],
+    });
     for (const [id, type] of [
       ['spin', 'vendor.acme.spin'],
       ['env', 'vendor.acme.env'],
@@ -145,6 +152,37 @@ describe('a host running pack code in the sandbox', () => {
     const { dir, keychain } = await signedExample();
     await expect(start({ packs: [dir], packsKeychain: keychain, sandboxWorkers: 0 })).rejects.toThrow(
       /^pack verification failed: pack_peer_dependency_missing: .*host\.sandbox/,
+    );
+  });
+
+  it('runs a signed WASM pack node over HTTP, fails its memory bomb with sandbox_memory_exceeded, and advertises nodePackRuntimes.wasm', async () => {
+    const manifest = testManifest('vendor.acme.wasm', { keyId: 'acme-1', types: ['ok', 'grow', 'spin'] });
+    manifest.runtime = { language: 'wasm', entry: 'dist/pack.wasm', format: 'wasm' };
+    const files = testPackFiles(manifest, acme, { 'dist/pack.wasm': Buffer.from(wasmModule()) });
+    files.delete('dist/index.js');
+    const { keychain } = await signedExample();
+    const host = await start({ packs: [await writePackDir(files)], packsKeychain: keychain, sandboxMemoryBytes: 2 * 1024 * 1024 });
+    for (const type of WASM_TEST_NODES)
+      expect((await call(host, 'POST', '/v1/host/weft/workflows', workflow(type.replace('vendor.acme.', 'wasm-'), type))).status).toBe(201);
+    const ok = await call(host, 'POST', '/v1/runs', { workflowId: 'wasm-ok', inputs: {} });
+    const bomb = await call(host, 'POST', '/v1/runs', { workflowId: 'wasm-grow', inputs: {} });
+    const [o, b] = await Promise.all([ok, bomb].map((r) => waitForTerminal(host, String(r.body.runId))));
+    expect(o?.status, JSON.stringify(o?.error)).toBe('completed');
+    expect(b?.status).toBe('failed');
+    expect(b?.error).toMatchObject({ code: 'sandbox_memory_exceeded' });
+    const discovery = (await (await fetch(`${host.url}/.well-known/openwop`)).json()) as Record<string, unknown>;
+    expect(discovery.nodePackRuntimes).toEqual({ wasm: { supported: true, abiVersions: [1], loadedPacks: ['vendor.acme.wasm'] } });
+    expect(discovery.sandbox).toMatchObject({ supported: true, isolationModel: 'wasm', memoryLimitBytes: 2 * 1024 * 1024 });
+    expect(discovery.runtimeCapabilities).toEqual(['weft.packRuntime.wasm']);
+  });
+
+  it('invariant: node-pack-sandbox-no-process — a WASM pack importing outside the openwop ABI stops the start', async () => {
+    const manifest = testManifest('vendor.acme.wasm', { keyId: 'acme-1', types: ['ok', 'grow', 'spin'] });
+    manifest.runtime = { language: 'wasm', entry: 'dist/pack.wasm', format: 'wasm' };
+    const files = testPackFiles(manifest, acme, { 'dist/pack.wasm': Buffer.from(wasmModule({ imports: [['env', 'system']] })) });
+    const { keychain } = await signedExample();
+    await expect(start({ packs: [await writePackDir(files)], packsKeychain: keychain })).rejects.toThrow(
+      /^pack verification failed: sandbox_capability_denied: .*env\.system/,
     );
   });
 });
