@@ -349,7 +349,7 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
     const pre = vm.evalCode(PRELUDE, 'weft:prelude.js');
     if (pre.error) {
       pre.error.dispose();
-      throw new Stop({ code: 'internal_error', message: 'The sandbox prelude failed.' });
+      throw new Stop({ code: 'sandbox_failed', message: 'The sandbox prelude failed.' });
     }
     pre.value.dispose();
     const entry = `pack:${pack.entry.replace(/^\.\//, '')}`;
@@ -419,7 +419,23 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
   } catch (e) {
     recycle = true;
     if (e instanceof Stop) return { t: 'done', id: msg.id, ok: false, error: e.failure, recycle };
-    return { t: 'done', id: msg.id, ok: false, error: { code: 'internal_error', message: 'The sandbox failed.' }, recycle };
+    // Native recursion inside the interpreter (JSON.stringify through toJSON, deep regexps) can
+    // exhaust the worker's own stack before QuickJS's limit sees it; the interpreter is then
+    // unusable, and the worker is replaced.
+    if (e instanceof RangeError && /call stack/i.test(e.message))
+      return {
+        t: 'done',
+        id: msg.id,
+        ok: false,
+        error: {
+          code: 'sandbox_memory_exceeded',
+          message: 'The pack node exhausted the sandbox stack.',
+          details: { limitBytes: limits.stackBytes, kind: 'stack' },
+        },
+        recycle,
+      };
+    if (Date.now() > deadline) return { t: 'done', id: msg.id, ok: false, error: TIMEOUT(limits, 'deadline'), recycle };
+    return { t: 'done', id: msg.id, ok: false, error: { code: 'sandbox_failed', message: 'The sandbox failed.' }, recycle };
   } finally {
     current = undefined;
     for (const d of inv.pending.values()) d.dispose();
@@ -468,7 +484,7 @@ async function main(): Promise<void> {
         const pack = sources.get(msg.pack.key);
         const reply: FromWorker = pack
           ? await invoke(Q, msg, pack)
-          : { t: 'done', id: msg.id, ok: false, error: { code: 'internal_error', message: 'The sandbox lost the pack sources.' }, recycle: true };
+          : { t: 'done', id: msg.id, ok: false, error: { code: 'sandbox_failed', message: 'The sandbox lost the pack sources.' }, recycle: true };
         if (disposeFailed && reply.t === 'done') reply.recycle = true;
         post(reply);
       }

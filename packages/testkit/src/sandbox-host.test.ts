@@ -10,16 +10,20 @@ import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { signManifest } from '@weft/packs';
 import { loadConfig, startHost, type HostConfig, type RunningHost } from '@weft/server';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { newSigner, tempDir, testKeychain, testManifest, testPackFiles, writePackDir } from './pack-fixtures.js';
+import { createTestDatabase, stopTestDatabases, type TestDatabase } from './pg.js';
 import { REPO_ROOT } from './test-host.js';
 import { WASM_TEST_NODES, wasmModule } from './wasm-fixture.js';
 
 const KEY = 'sandbox-tenant-key-0123456789abcdef';
 const hosts: RunningHost[] = [];
+const databases: TestDatabase[] = [];
 afterEach(async () => {
   for (const h of hosts.splice(0)) await h.close();
+  for (const d of databases.splice(0)) await d.drop();
 });
+afterAll(() => stopTestDatabases());
 
 const example = newSigner('example-1');
 const acme = newSigner('acme-1');
@@ -41,6 +45,12 @@ async function signedExample(): Promise<{ dir: string; keychain: string }> {
     ),
   );
   return { dir, keychain };
+}
+
+async function database(): Promise<string> {
+  const db = await createTestDatabase();
+  databases.push(db);
+  return db.url;
 }
 
 async function start(overrides: Partial<HostConfig>): Promise<RunningHost> {
@@ -100,23 +110,33 @@ const workflow = (id: string, typeId: string): Record<string, unknown> => ({
 });
 
 describe('a host running pack code in the sandbox', () => {
-  it('runs the signed example pack’s JavaScript nodes in a workflow to completion, and advertises the sandbox', async () => {
-    const { dir, keychain } = await signedExample();
-    const host = await start({ packs: [dir], packsKeychain: keychain, workflowsDirs: [join(REPO_ROOT, 'examples', 'packs', 'workflows')] });
-    expect(host.sandbox).toBeDefined();
-    const run = await call(host, 'POST', '/v1/runs', { workflowId: 'example-text', inputs: { title: 'Héllo, Wörld — a Weft pack!' } });
-    expect(run.status, JSON.stringify(run.body)).toBe(201);
-    const done = await waitForTerminal(host, String(run.body.runId));
-    expect(done.status, JSON.stringify(done.error)).toBe('completed');
-    const events = await call(host, 'GET', `/v1/runs/${String(run.body.runId)}/events/poll?timeout=0`);
-    const completed = (events.body.events as { type: string; nodeId?: string; payload: { outputs?: unknown } }[]).filter((e) => e.type === 'node.completed');
-    expect(completed.map((e) => e.payload.outputs)).toEqual([{ slug: 'hello-world-a-weft-pack' }, { words: 6 }]);
+  it.each(['memory', 'sqlite', 'postgres'] as const)(
+    'runs the signed example pack’s JavaScript nodes in a workflow to completion on %s, and advertises the sandbox',
+    async (store) => {
+      const { dir, keychain } = await signedExample();
+      const host = await start({
+        packs: [dir],
+        packsKeychain: keychain,
+        workflowsDirs: [join(REPO_ROOT, 'examples', 'packs', 'workflows')],
+        store,
+        ...(store === 'sqlite' ? { dataDir: await tempDir('weft-sandbox-db-') } : {}),
+        ...(store === 'postgres' ? { pgUrl: await database() } : {}),
+      });
+      expect(host.sandbox).toBeDefined();
+      const run = await call(host, 'POST', '/v1/runs', { workflowId: 'example-text', inputs: { title: 'Héllo, Wörld — a Weft pack!' } });
+      expect(run.status, JSON.stringify(run.body)).toBe(201);
+      const done = await waitForTerminal(host, String(run.body.runId));
+      expect(done.status, JSON.stringify(done.error)).toBe('completed');
+      const events = await call(host, 'GET', `/v1/runs/${String(run.body.runId)}/events/poll?timeout=0`);
+      const completed = (events.body.events as { type: string; nodeId?: string; payload: { outputs?: unknown } }[]).filter((e) => e.type === 'node.completed');
+      expect(completed.map((e) => e.payload.outputs)).toEqual([{ slug: 'hello-world-a-weft-pack' }, { words: 6 }]);
 
-    const discovery = (await (await fetch(`${host.url}/.well-known/openwop`)).json()) as Record<string, unknown>;
-    expect(discovery.sandbox).toEqual({ supported: true, isolationModel: 'wasm', allowedHostCalls: [], memoryLimitBytes: 67108864, wallClockLimitMs: 10000 });
-    expect(discovery.nodePackRuntimes).toEqual({ javascript: { supported: true, engine: 'quickjs', loadedPacks: ['vendor.example.text'] } });
-    expect(discovery.runtimeCapabilities).toEqual(['weft.packRuntime.javascript']);
-  });
+      const discovery = (await (await fetch(`${host.url}/.well-known/openwop`)).json()) as Record<string, unknown>;
+      expect(discovery.sandbox).toEqual({ supported: true, isolationModel: 'wasm', allowedHostCalls: [], memoryLimitBytes: 67108864, wallClockLimitMs: 10000 });
+      expect(discovery.nodePackRuntimes).toEqual({ javascript: { supported: true, engine: 'quickjs', loadedPacks: ['vendor.example.text'] } });
+      expect(discovery.runtimeCapabilities).toEqual(['weft.packRuntime.javascript']);
+    },
+  );
 
   it('invariant: node-pack-sandbox-timeout — a hanging pack node fails its run with sandbox_timeout while other runs complete', async () => {
     const { dir, keychain } = await signedExample();
