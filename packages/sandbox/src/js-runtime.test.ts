@@ -98,7 +98,7 @@ describe('JavaScript pack sandbox', () => {
   });
 
   it('invariant: node-pack-sandbox-fs-gated — imports outside the pack (node:fs, bare names, ../ escapes) are denied', async () => {
-    for (const spec of ['node:fs', 'fs', '../../etc/passwd.js', 'https://example.com/x.js']) {
+    for (const spec of ['node:fs', 'fs', 'std', 'os', '../../etc/passwd.js', 'https://example.com/x.js', '/etc/passwd']) {
       const e = await failure(`async () => { await import(${JSON.stringify(spec)}); return { outputs: {} }; }`);
       expect(e.code, spec).toBe('sandbox_capability_denied');
       expect(String(e.details?.requestedCapability)).toContain('import:');
