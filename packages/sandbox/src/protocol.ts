@@ -4,7 +4,7 @@
  * only what the runner builds from these values.
  */
 
-import './webassembly.js';
+import type { WasmModule } from './webassembly.js';
 
 /** The type id of a WASM probe: the worker reports the module's ABI version and node ids instead of invoking. */
 export const PROBE = '\u0000probe';
@@ -43,7 +43,7 @@ export interface PackSources {
   /** ES module sources by archive path. */
   modules: Record<string, string>;
   /** For a WASM pack: the compiled module (memory capped) and its imports. */
-  wasm?: { module: WebAssembly.Module; imports: Array<{ module: string; name: string; result?: string }>; maxMemoryBytes: number };
+  wasm?: { module: WasmModule; imports: Array<{ module: string; name: string; result?: string }>; maxMemoryBytes: number };
 }
 
 /** Host → worker. */

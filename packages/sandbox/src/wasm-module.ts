@@ -8,7 +8,7 @@
  * @see execution-semantics.md §6.6 (RFC 0008 ABI v1)
  */
 
-import './webassembly.js';
+import { Wasm } from './webassembly.js';
 
 /** Imports a pack module may declare (namespace `openwop`). */
 export const WASM_ALLOWED_IMPORTS: readonly string[] = [
@@ -175,8 +175,8 @@ export function inspectWasm(bytes: Uint8Array, maxMemoryBytes: number): { bytes:
   }
   if (memories !== 1) throw new WasmModuleError('wasm_module_invalid', 'A WASM pack must define exactly one memory and export it.');
   const patched = Uint8Array.from(out);
-  const mod = new WebAssembly.Module(patched);
-  const exports = new Set(WebAssembly.Module.exports(mod).map((e) => e.name));
+  const mod = new Wasm.Module(patched);
+  const exports = new Set(Wasm.Module.exports(mod).map((e) => e.name));
   const missing = WASM_REQUIRED_EXPORTS.filter((e) => !exports.has(e));
   if (missing.length > 0) throw new WasmModuleError('wasm_module_invalid', `The module lacks the ABI exports ${missing.join(', ')}.`, { missing });
   return { bytes: patched, imports };

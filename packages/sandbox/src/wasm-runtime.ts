@@ -10,7 +10,7 @@
  *
  * @see execution-semantics.md §6.6; ../../../docs/packs.md#runtimes-and-limits
  */
-import './webassembly.js';
+import { Wasm } from './webassembly.js';
 import { NodeError, type NodeContext, type NodeResult } from '@weft/engine';
 import type { LoadedPack, PackRuntime } from '@weft/packs';
 import { DEFAULT_SANDBOX_SETTINGS, MAX_OUTCOME_DEPTH, PACK_CODE, depthOf, isRecord, type SandboxSettings } from './js-runtime.js';
@@ -95,7 +95,7 @@ export class WasmPackRuntime implements PackRuntime {
       key: `${pack.name}@${pack.version}#${pack.integrity}`,
       entry,
       modules: {},
-      wasm: { module: new WebAssembly.Module(capped), imports, maxMemoryBytes: this.settings.memoryBytes },
+      wasm: { module: new Wasm.Module(capped), imports, maxMemoryBytes: this.settings.memoryBytes },
     };
     const r = await this.pool.run({
       pack: src,

@@ -9,7 +9,7 @@
  *
  * @see execution-semantics.md §6.6
  */
-import './webassembly.js';
+import { Wasm, type WasmMemory } from './webassembly.js';
 import { createHash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { PROBE, type FromWorker, type PackSources, type SandboxFailure, type ToWorker } from './protocol.js';
@@ -18,7 +18,7 @@ if (!parentPort) throw new Error('wasm-worker runs in a worker thread');
 const port = parentPort;
 const sources = new Map<string, PackSources>();
 
-type Exports = Record<string, unknown> & { memory: WebAssembly.Memory };
+type Exports = Record<string, unknown> & { memory: WasmMemory };
 
 function seeded(runId: string, nodeId: string, attempt: number): () => bigint {
   const h = createHash('sha256').update(`${runId}\u0000${nodeId}\u0000${attempt}`).digest();
@@ -39,7 +39,7 @@ function typed(result: string | undefined, v: number | bigint): number | bigint 
 }
 
 /** Reads a (ptr, len) the module returned: a packed i64 (ptr << 32 | len) or two values. */
-function slice(mem: WebAssembly.Memory, v: unknown, max: number): string {
+function slice(mem: WasmMemory, v: unknown, max: number): string {
   let ptr: number;
   let len: number;
   if (typeof v === 'bigint') {
@@ -79,9 +79,9 @@ function invoke(msg: Extract<ToWorker, { t: 'run' }>, pack: PackSources): FromWo
             ? () => typed(imp.result, 0)
             : () => typed(imp.result, -1);
   }
-  let mem: WebAssembly.Memory | undefined;
+  let mem: WasmMemory | undefined;
   try {
-    const instance = new WebAssembly.Instance(wasm.module, { openwop: fns });
+    const instance = new Wasm.Instance(wasm.module, { openwop: fns });
     const e = instance.exports as Exports;
     mem = e.memory;
     const call = (name: string, ...args: unknown[]): unknown => (e[name] as (...a: unknown[]) => unknown)(...args);
@@ -113,7 +113,7 @@ function invoke(msg: Extract<ToWorker, { t: 'run' }>, pack: PackSources): FromWo
   } catch (err) {
     let failure: SandboxFailure;
     if (err instanceof Abi) failure = { code: err.code, message: err.message };
-    else if (err instanceof WebAssembly.RuntimeError || err instanceof RangeError) {
+    else if (err instanceof Wasm.RuntimeError || err instanceof RangeError) {
       const message = String(err.message);
       const observed = mem?.buffer.byteLength ?? 0;
       failure =
