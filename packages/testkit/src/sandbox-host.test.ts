@@ -6,8 +6,10 @@
  * sandbox is refused by a host that runs none. A signed WASM pack runs the same way, and one
  * importing outside the ABI stops the start.
  */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createAjv } from '@weft/contract';
 import { signManifest } from '@weft/packs';
 import { loadConfig, startHost, type HostConfig, type RunningHost } from '@weft/server';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -45,6 +47,26 @@ async function signedExample(): Promise<{ dir: string; keychain: string }> {
     ),
   );
   return { dir, keychain };
+}
+
+/** Validates a discovery document against the official capabilities schema (when the contracts are present). */
+function checkDiscovery(doc: unknown): void {
+  const dir = join(process.env.WEFT_CONTRACTS_DIR ?? '', 'schemas');
+  if (!existsSync(join(dir, 'capabilities.schema.json'))) return;
+  const ajv = createAjv();
+  const walk = (d: string): string[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.json') ? [join(d, e.name)] : []));
+  for (const f of walk(dir)) {
+    try {
+      ajv.addSchema(JSON.parse(readFileSync(f, 'utf8')) as object);
+    } catch {
+      // a duplicate $id between copies: the first one stays
+    }
+  }
+  const id = (JSON.parse(readFileSync(join(dir, 'capabilities.schema.json'), 'utf8')) as { $id: string }).$id;
+  const validate = ajv.getSchema(id);
+  expect(validate).toBeDefined();
+  expect(validate?.(doc), JSON.stringify(validate?.errors)).toBe(true);
 }
 
 async function database(): Promise<string> {
@@ -135,6 +157,7 @@ describe('a host running pack code in the sandbox', () => {
       expect(discovery.sandbox).toEqual({ supported: true, isolationModel: 'wasm', allowedHostCalls: [], memoryLimitBytes: 67108864, wallClockLimitMs: 10000 });
       expect(discovery.nodePackRuntimes).toEqual({ javascript: { supported: true, engine: 'quickjs', loadedPacks: ['vendor.example.text'] } });
       expect(discovery.runtimeCapabilities).toEqual(['weft.packRuntime.javascript']);
+      checkDiscovery(discovery);
     },
   );
 
@@ -194,6 +217,7 @@ describe('a host running pack code in the sandbox', () => {
     expect(discovery.nodePackRuntimes).toEqual({ wasm: { supported: true, abiVersions: [1], loadedPacks: ['vendor.acme.wasm'] } });
     expect(discovery.sandbox).toMatchObject({ supported: true, isolationModel: 'wasm', memoryLimitBytes: 2 * 1024 * 1024 });
     expect(discovery.runtimeCapabilities).toEqual(['weft.packRuntime.wasm']);
+    checkDiscovery(discovery);
   });
 
   it('invariant: node-pack-sandbox-no-process — a WASM pack importing outside the openwop ABI stops the start', async () => {
