@@ -113,6 +113,13 @@ describe('JavaScript pack sandbox', () => {
     expect((await failure('() => new WebSocket("ws://x")')).code).toBe('sandbox_capability_denied');
     const r = await ok('(ctx) => ({ outputs: { http: typeof ctx.http } })');
     expect(r).toEqual({ outputs: { http: 'undefined' } });
+    // Calling the bridge directly without the grant only gets refusals (and the worker stays healthy).
+    const before = runtime.pool.recycled;
+    const direct = await ok(
+      `async () => { const out = []; for (let i = 0; i < 3; i++) out.push(JSON.parse(await globalThis.__weftBridge.http('{"url":"http://127.0.0.1/"}')).error.code); return { outputs: { out } }; }`,
+    );
+    expect(direct).toEqual({ outputs: { out: ['sandbox_capability_denied', 'sandbox_capability_denied', 'sandbox_capability_denied'] } });
+    expect(runtime.pool.recycled).toBe(before);
   });
 
   it('invariant: node-pack-sandbox-no-eval — eval and every Function constructor are denied', async () => {
@@ -260,8 +267,11 @@ describe('JavaScript pack sandbox', () => {
 
   it('runs concurrent invocations across the pool', async () => {
     const p = await packOf('async (ctx) => ({ outputs: { n: ctx.inputs.n * 2 } })');
+    const before = runtime.pool.recycled;
     const rs = await Promise.all(Array.from({ length: 20 }, (_, n) => runtime.execute(p, 'vendor.acme.run', ctxOf({ inputs: { n } }))));
     expect(rs.map((r) => (r as { outputs: { n: number } }).outputs.n)).toEqual(Array.from({ length: 20 }, (_, n) => n * 2));
+    // Healthy calls dispose their runtime cleanly: no worker is replaced.
+    expect(runtime.pool.recycled).toBe(before);
   });
 });
 

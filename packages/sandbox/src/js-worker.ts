@@ -145,6 +145,8 @@ const TIMEOUT = (limits: InvocationLimits, reason: string): SandboxFailure => ({
 interface Invocation {
   id: number;
   pending: Map<number, QuickJSDeferredPromise>;
+  /** Promises answered at once (denied or invalid calls), disposed with the invocation. */
+  settled: QuickJSDeferredPromise[];
   results: Array<{ call: number; text: string }>;
   wake?: () => void;
 }
@@ -241,7 +243,7 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
   let outcome: string | undefined;
   let report: Record<string, unknown> | undefined;
   let httpCalls = 0;
-  const inv: Invocation = { id: msg.id, pending: new Map(), results: [] };
+  const inv: Invocation = { id: msg.id, pending: new Map(), settled: [], results: [] };
   current = inv;
   const rt = Q.newRuntime();
   rt.setMemoryLimit(limits.memoryBytes);
@@ -321,6 +323,7 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
         const h = vm.newString(JSON.stringify(body));
         deferred.resolve(h);
         h.dispose();
+        inv.settled.push(deferred);
       };
       const call = ++httpCalls;
       let parsed: unknown;
@@ -438,7 +441,7 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
     return { t: 'done', id: msg.id, ok: false, error: { code: 'sandbox_failed', message: 'The sandbox failed.' }, recycle };
   } finally {
     current = undefined;
-    for (const d of inv.pending.values()) d.dispose();
+    for (const d of [...inv.pending.values(), ...inv.settled]) if (d.alive) d.dispose();
     if (!recycle) {
       // A runtime that breached a limit may hold objects QuickJS cannot free cleanly; the
       // worker is thrown away instead (the host starts a new one).
