@@ -2,6 +2,9 @@ import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { NodeContext } from '@weft/engine';
+import { Keychain, loadPack } from '@weft/packs';
+import { JsPackRuntime } from '@weft/sandbox';
 import type { CliIo } from './cli-io.js';
 import { runCli } from './program.js';
 
@@ -109,6 +112,23 @@ describe('weft packs init, add and remove', () => {
     expect(verified.out).toContain('ok  vendor.acme.hello@0.1.0');
     const mod = (await import(join(dir, 'dist', 'index.js'))) as { default: Record<string, (ctx: unknown) => Promise<unknown>> };
     expect(await mod.default['vendor.acme.hello']?.({ inputs: { name: 'Ada' } })).toEqual({ status: 'success', outputs: { greeting: 'hello, Ada' } });
+    // The scaffold runs unchanged in the sandbox.
+    const pack = await loadPack({ kind: 'directory', path: dir }, { mode: 'open', keychain: new Keychain() });
+    const sandbox = new JsPackRuntime({ settings: { workers: 1 } });
+    try {
+      const ctx = {
+        runId: 'r',
+        nodeId: 'n',
+        tenant: 't',
+        attempt: 1,
+        config: {},
+        inputs: { name: 'Ada' },
+        signal: new AbortController().signal,
+      } as unknown as NodeContext;
+      expect(await sandbox.execute(pack, 'vendor.acme.hello', ctx)).toEqual({ outputs: { greeting: 'hello, Ada' } });
+    } finally {
+      await sandbox.close();
+    }
     expect((await readFile(join(dir, 'test', 'hello.test.mjs'), 'utf8')).includes("nodes['vendor.acme.hello']")).toBe(true);
     expect((await run(['packs', 'init', dir, '--name', 'vendor.acme.hello', '--key-dir', keyDir])).err).toMatch(/is not empty/);
     expect((await run(['packs', 'init', join(root, 'other'), '--name', 'vendor.acme.other', '--key-dir', join(root, 'other', 'k')])).err).toMatch(

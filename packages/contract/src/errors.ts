@@ -137,6 +137,39 @@ export const ERROR_CATALOG = {
     details: ['typeId', 'nodeId', 'pack', 'language'],
   },
   deterministic_fail: { status: 0, when: 'Default error code of core.fail.' },
+  sandbox_timeout: {
+    status: 0,
+    when: 'A sandboxed pack node ran past its wall-clock limit (WEFT_SANDBOX_TIMEOUT_MS), or waited on a promise that could never settle; the interpreter was interrupted and its worker replaced.',
+    details: ['limitMs', 'reason'],
+  },
+  sandbox_memory_exceeded: {
+    status: 0,
+    when: 'A sandboxed pack node exceeded its heap (WEFT_SANDBOX_MEMORY_BYTES) or stack limit; its worker was replaced.',
+    details: ['limitBytes', 'kind'],
+  },
+  sandbox_capability_denied: {
+    status: 0,
+    when: 'Pack code used something the sandbox does not grant: require, process, fetch, timers, eval or the Function constructor, an import outside the pack, ctx.http without net.outbound, or suspending.',
+    details: ['requestedCapability'],
+  },
+  sandbox_output_invalid: {
+    status: 0,
+    when: 'A pack node returned something other than {status:"success", outputs:{…}} or {status:"failure", error}: not JSON-serialisable, not an object, or nested deeper than 64 levels.',
+    details: ['maxDepth'],
+  },
+  sandbox_output_too_large: { status: 0, when: 'A pack node outcome exceeded WEFT_SANDBOX_MAX_OUTPUT_BYTES.', details: ['limitBytes'] },
+  sandbox_failed: { status: 0, when: 'The sandbox worker crashed or was shut down during the call; retryable.' },
+  sandbox_cancelled: { status: 0, when: 'The run was cancelled while a pack node ran; its worker was terminated.' },
+  pack_node_failed: {
+    status: 0,
+    when: 'Pack code threw a non-Error, an error without a valid code (lower-case, at most 64 characters), or claimed a sandbox_* code.',
+    details: ['thrown', 'packCode'],
+  },
+  pack_node_missing: {
+    status: 0,
+    when: 'The pack entry module exports no function for the node type, or the entry module is missing.',
+    details: ['pack', 'typeId'],
+  },
   ssrf_blocked: {
     status: 0,
     when: 'An outbound HTTP call (core.http.request), or a redirect it followed, named a destination the SSRF guard refuses: a scheme other than http/https, a port outside the policy, an internal host name, or a host with any loopback, private, link-local, shared, metadata, multicast or reserved address; nothing was sent.',

@@ -10,6 +10,7 @@ import { PackError } from './errors.js';
 import { Keychain, parseKeyPins, parseKeychainFile } from './keychain.js';
 import { TRUST_MODES, parsePackSource, type PackSource, type TrustMode, type TrustPolicy } from './loader.js';
 import { parseLockfile } from './lockfile.js';
+import { DEFAULT_GRANTED_REQUIREMENTS } from './manifest.js';
 import { RegistryClient } from './registry.js';
 
 /** Pack settings (part of `HostConfig`); each has a `WEFT_PACKS*` variable. */
@@ -27,6 +28,12 @@ export interface PacksConfig {
   packsAllow: string[];
   /** `pack-lock.json` every pack must match. */
   packsLock?: string;
+  /**
+   * Grant `net.outbound` to packs that declare it in `runtime.requires` (`WEFT_PACKS_GRANT_NET`):
+   * their code may then call `ctx.http.request`, which goes through the host's SSRF-guarded
+   * Outbound. Off by default: such packs are refused at load.
+   */
+  packsGrantNet?: boolean;
 }
 
 const list = (raw: string | undefined): string[] =>
@@ -44,6 +51,9 @@ export function loadPacksConfig(env: NodeJS.ProcessEnv): PacksConfig {
   if (env.WEFT_PACKS_KEYCHAIN) cfg.packsKeychain = env.WEFT_PACKS_KEYCHAIN;
   if (env.WEFT_PACKS_PINNED_KEYS) cfg.packsPinnedKeys = env.WEFT_PACKS_PINNED_KEYS;
   if (env.WEFT_PACKS_LOCK) cfg.packsLock = env.WEFT_PACKS_LOCK;
+  const grant = (env.WEFT_PACKS_GRANT_NET ?? '').trim().toLowerCase();
+  if (!['', 'on', 'off', 'true', 'false', '1', '0'].includes(grant)) throw new Error('WEFT_PACKS_GRANT_NET must be on or off');
+  if (['on', 'true', '1'].includes(grant)) cfg.packsGrantNet = true;
   return cfg;
 }
 
@@ -80,7 +90,12 @@ export async function packPolicy(cfg: PacksConfig, sources: readonly PackSource[
     keychain = keychain.with(parseKeychainFile(json, cfg.packsKeychain));
   }
   if (registry && cfg.packsTrust !== 'pinned' && sources.length > 0) keychain = keychain.with(await registry.keys());
-  const policy: TrustPolicy = { mode: cfg.packsTrust, keychain, allow: cfg.packsAllow };
+  const policy: TrustPolicy = {
+    mode: cfg.packsTrust,
+    keychain,
+    allow: cfg.packsAllow,
+    granted: cfg.packsGrantNet ? [...DEFAULT_GRANTED_REQUIREMENTS, 'net.outbound'] : DEFAULT_GRANTED_REQUIREMENTS,
+  };
   if (cfg.packsLock) {
     let text: string;
     try {

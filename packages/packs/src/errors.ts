@@ -24,6 +24,8 @@ export const PACK_ERROR_CODES = [
   'pack_typeid_conflict',
   'unsupported_runtime',
   'pack_runtime_requirement_unmet',
+  'pack_peer_dependency_missing',
+  'pack_peer_dependency_undefined',
   // integrity and signature
   'pack_integrity_mismatch',
   'pack_signature_missing',

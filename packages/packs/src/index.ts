@@ -14,5 +14,6 @@ export * from './lockfile.js';
 export * from './manifest.js';
 export * from './names.js';
 export * from './node-types.js';
+export * from './peer-dependencies.js';
 export * from './registry.js';
 export * from './signature.js';

@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { checkOutboundConfig, loadOutboundConfig, type OutboundConfig } from './outbound-config.js';
 import { checkPacksConfig, loadPacksConfig, type PacksConfig } from './packs.js';
+import { loadSandboxConfig, type SandboxConfig } from './sandbox-config.js';
 import { checkSecurityConfig, loadSecurityConfig, type SecurityConfig } from './security-config.js';
 
 /** One configured API key: a tenant and its secret (hashed at load, never logged). */
@@ -15,7 +16,7 @@ export interface ApiKeyConfig {
   scopes?: string[];
 }
 
-export interface HostConfig extends SecurityConfig, OutboundConfig, PacksConfig {
+export interface HostConfig extends SecurityConfig, OutboundConfig, PacksConfig, SandboxConfig {
   host: string;
   /** 0 = pick a free port. */
   port: number;
@@ -130,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     ...loadSecurityConfig(env),
     ...loadOutboundConfig(env),
     ...loadPacksConfig(env),
+    ...loadSandboxConfig(env),
   };
   if (env.WEFT_PG_URL) base.pgUrl = env.WEFT_PG_URL;
   if (env.WEFT_INTERRUPT_TOKEN_KEYS) base.interruptTokenKeys = env.WEFT_INTERRUPT_TOKEN_KEYS;

@@ -56,6 +56,8 @@ export interface DiscoveryInput {
   auth?: AuthAdvertisement[];
   /** True when the secrets vault API is served (a master key is configured). */
   vault?: boolean;
+  /** Root blocks contributed by attached subsystems (the pack sandbox's `sandbox`, `nodePackRuntimes`). */
+  extra?: Record<string, unknown>;
 }
 
 export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
@@ -110,5 +112,6 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
   if (d.fixtures.length > 0) doc.fixtures = d.fixtures;
   const httpClient = httpClientCapability(d.config);
   if (httpClient) doc.httpClient = httpClient;
+  if (d.extra) Object.assign(doc, d.extra);
   return doc;
 }

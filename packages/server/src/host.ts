@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InProcessNotifier, NodeRegistry, RunEngine, type Notifier } from '@weft/engine';
-import { PackError, registerPackNodes, type LoadedPack } from '@weft/packs';
+import { PackError, checkPeerDependencies, packRuntimeCapability, registerPackNodes, type LoadedPack, type PackRuntime } from '@weft/packs';
+import type { JsPackRuntime, WasmPackRuntime } from '@weft/sandbox';
 import type { HostStore } from '@weft/store-kit';
 import type { FastifyInstance } from 'fastify';
 import { Redactor, TenantRedactors } from '@weft/security';
@@ -26,6 +27,7 @@ import { loadMasterKeys, type MasterKeys } from './master-key.js';
 import { SecretVault } from './vault.js';
 import type { HostVault } from './context.js';
 import { loadConfiguredPacks } from './packs.js';
+import { sandboxCapabilities, startJsRuntime, startWasmRuntime } from './sandbox-config.js';
 
 /** A running host. */
 export interface RunningHost {
@@ -39,17 +41,22 @@ export interface RunningHost {
   vault?: HostVault;
   /** The verified node packs whose types are registered. */
   packs: readonly LoadedPack[];
+  /** The JavaScript pack sandbox, when a JavaScript pack is loaded and the sandbox is on. */
+  sandbox?: JsPackRuntime;
+  /** The WASM pack sandbox, when a WASM pack is loaded and the sandbox is on. */
+  wasmSandbox?: WasmPackRuntime;
   close(): Promise<void>;
 }
 
 /**
- * The node registry: the built-in types plus every verified pack's types.
+ * The node registry: the built-in types plus every verified pack's types, run by the attached
+ * `runtimes` (a pack language without one keeps requiring `weft.packRuntime.<language>`).
  * @throws Error when a pack declares a typeId that is already registered
  */
-export function nodeRegistryWith(packs: readonly LoadedPack[]): NodeRegistry {
+export function nodeRegistryWith(packs: readonly LoadedPack[], runtimes: readonly PackRuntime[] = []): NodeRegistry {
   const registry = new NodeRegistry();
   try {
-    registerPackNodes(registry, packs);
+    registerPackNodes(registry, packs, runtimes);
   } catch (e) {
     if (e instanceof PackError) throw new Error(`pack verification failed: ${e.code}: ${e.message}`, { cause: e });
     throw e;
@@ -180,6 +187,34 @@ function openVault(
   return { service, resolver: service.resolver(), redactors, digestKey: keys.digestKey, source: keys.source };
 }
 
+/**
+ * Host capabilities a pack of `language` may name in `peerDependencies`: `host.sandbox` when a
+ * sandboxed runtime runs that language, `host.httpClient` when outbound HTTP is offered.
+ */
+export function providedPeerCapabilities(config: HostConfig, runtimes: readonly PackRuntime[], language: string): Set<string> {
+  const provided = new Set<string>();
+  if (runtimes.some((r) => r.language === language)) provided.add('host.sandbox');
+  if (config.outboundEnabled) provided.add('host.httpClient');
+  return provided;
+}
+
+/**
+ * Refuses packs whose peer dependencies this host does not provide (a pack requiring
+ * `host.sandbox` whose language no sandboxed runtime runs among them).
+ * @throws Error `pack verification failed: pack_peer_dependency_…`
+ */
+function checkPacksAgainstHost(packs: readonly LoadedPack[], config: HostConfig, runtimes: readonly PackRuntime[], logger: Logger): void {
+  for (const p of packs) {
+    try {
+      const degraded = checkPeerDependencies(p, providedPeerCapabilities(config, runtimes, p.manifest.runtime.language));
+      if (degraded.length > 0) logger.warn({ pack: p.name, degraded }, 'pack loaded degraded: optional host capabilities missing');
+    } catch (e) {
+      if (e instanceof PackError) throw new Error(`pack verification failed: ${e.code}: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
+}
+
 /** Starts a host and resolves once it listens. */
 export async function startHost(config: HostConfig, opts: { logger?: Logger } = {}): Promise<RunningHost> {
   // The host's one redactor: credential shapes plus every secret value this process knows.
@@ -192,7 +227,19 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   const logger = opts.logger ?? createLogger(config.logLevel, undefined, logRedactor);
   // Packs first: a pack that fails verification stops the start before anything is opened.
   const packs = await loadConfiguredPacks(config, logger, config.announce);
-  const registry = nodeRegistryWith(packs);
+  const sandbox = await startJsRuntime(config, packs);
+  let wasmSandbox: WasmPackRuntime | undefined;
+  const runtimes: PackRuntime[] = sandbox ? [sandbox] : [];
+  try {
+    wasmSandbox = await startWasmRuntime(config, packs);
+    if (wasmSandbox) runtimes.push(wasmSandbox);
+    checkPacksAgainstHost(packs, config, runtimes, logger);
+  } catch (e) {
+    await sandbox?.close();
+    await wasmSandbox?.close();
+    throw e;
+  }
+  const registry = nodeRegistryWith(packs, runtimes);
   const store = await openStore(config);
   await store.migrate();
   let keys: ApiKeyConfig[] = config.apiKeys;
@@ -229,6 +276,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     redactor,
     outbound: createOutbound(config, `weft/${WEFT_VERSION}`),
     registry,
+    runtimeCapabilities: runtimes.map((r) => packRuntimeCapability(r.language)),
   });
   const dirs = config.workflowsDirs.length > 0 ? config.workflowsDirs : [join(repoRoot, 'examples', 'workflows')].filter((d) => existsSync(d));
   reportWorkflowLoad(await loadWorkflowDirs(engine, dirs, logger), config.announce, logger);
@@ -255,6 +303,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         runtimeCapabilities: [...engine.runtimeCapabilities],
         auth: [managedKeys.advertisement(), audit.advertisement()],
         vault: vault !== undefined,
+        extra: sandboxCapabilities(sandbox, packs, config.packsGrantNet === true, wasmSandbox),
       }),
     workflowsChanged: refreshFixtures,
     tokens,
@@ -291,8 +340,20 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     logger,
     ...(vault ? { vault } : {}),
     packs,
+    ...(sandbox ? { sandbox } : {}),
+    ...(wasmSandbox ? { wasmSandbox } : {}),
     close() {
-      closing ??= shutdown({ app, engine, store, notifier, audit, logger, timeoutMs: config.shutdownTimeoutMs, stopPurge: () => clearInterval(purge) });
+      closing ??= shutdown({
+        app,
+        engine,
+        store,
+        notifier,
+        audit,
+        logger,
+        timeoutMs: config.shutdownTimeoutMs,
+        stopPurge: () => clearInterval(purge),
+        sandboxes: [sandbox, wasmSandbox].filter((s): s is JsPackRuntime | WasmPackRuntime => s !== undefined),
+      });
       return closing;
     },
   };
@@ -333,6 +394,7 @@ async function shutdown(h: {
   logger: Logger;
   timeoutMs: number;
   stopPurge: () => void;
+  sandboxes: { close(): Promise<void> }[];
 }): Promise<void> {
   const deadline = Date.now() + h.timeoutMs;
   const left = (): number => deadline - Date.now();
@@ -344,6 +406,7 @@ async function shutdown(h: {
     await http;
   }
   if (!(await settlesWithin(h.engine.stop(), left()))) h.logger.warn('shutdown: run steps still busy at the deadline; recovery will resume them');
+  for (const s of h.sandboxes) await s.close().catch(() => undefined);
   await h.store.releaseLeases?.(h.engine.ownerId).catch((e: unknown) => h.logger.warn({ err: String(e) }, 'shutdown: could not release leases'));
   await h.notifier.close().catch(() => undefined);
   await h.audit.close();

@@ -13,14 +13,15 @@ const ALLOWED: Record<string, string[]> = {
   'store-kit': ['engine', 'contract'],
   security: ['contract'],
   packs: ['contract', 'engine'],
+  sandbox: ['contract', 'engine', 'packs'],
   'store-sqlite': ['store-kit', 'engine', 'contract'],
   'store-postgres': ['store-kit', 'engine', 'contract'],
-  server: ['contract', 'engine', 'store-kit', 'security', 'packs', 'store-sqlite', 'store-postgres'],
+  server: ['contract', 'engine', 'store-kit', 'security', 'packs', 'sandbox', 'store-sqlite', 'store-postgres'],
   sdk: ['contract'],
   cli: ['server', 'sdk', 'contract', 'engine', 'packs'],
   conformance: ['sdk', 'contract', 'testkit'],
   console: ['sdk', 'contract'],
-  testkit: ['contract', 'engine', 'store-kit', 'security', 'packs', 'store-sqlite', 'store-postgres', 'server', 'sdk'],
+  testkit: ['contract', 'engine', 'store-kit', 'security', 'packs', 'sandbox', 'store-sqlite', 'store-postgres', 'server', 'sdk'],
 };
 
 /** Database drivers: only the store package of each may import its own. */

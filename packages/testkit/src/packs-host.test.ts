@@ -103,7 +103,7 @@ async function waitForTerminal(host: RunningHost, runId: string): Promise<Record
 describe('a host with node packs', () => {
   it('invariant: node-pack-sig-host-verify — accepts a workflow using a verified pack type, names unknown types, and fails its run with capability_not_provided', async () => {
     const dir = await writePackDir(testPackFiles(testManifest('vendor.acme.tools', { keyId: 'acme-1', types: ['echo', 'shout'] }), acme));
-    const host = await start({ packs: [dir], packsKeychain: await keychainFile() });
+    const host = await start({ packs: [dir], packsKeychain: await keychainFile(), sandboxWorkers: 0 });
     expect(host.packs.map((p) => `${p.name}@${p.version}`)).toEqual(['vendor.acme.tools@1.0.0']);
 
     const ok = await call(host, 'POST', '/v1/host/weft/workflows', workflow('uses-pack', 'vendor.acme.echo'));
@@ -122,7 +122,7 @@ describe('a host with node packs', () => {
 
   it('serves the loaded packs on the public /v1/packs read side: list, search, catalog entry, version manifest and raw signature', async () => {
     const files = testPackFiles(testManifest('vendor.acme.tools', { keyId: 'acme-1', version: '1.4.0' }), acme);
-    const host = await start({ packs: [await writePackDir(files)], packsKeychain: await keychainFile() });
+    const host = await start({ packs: [await writePackDir(files)], packsKeychain: await keychainFile(), sandboxWorkers: 0 });
     const integrity = host.packs[0]?.integrity;
     const view = {
       name: 'vendor.acme.tools',
