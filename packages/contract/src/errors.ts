@@ -170,6 +170,16 @@ export const ERROR_CATALOG = {
     when: 'The pack entry module exports no function for the node type, or the entry module is missing.',
     details: ['pack', 'typeId'],
   },
+  node_timeout: {
+    status: 0,
+    when: "A node attempt ran past its settings.retry.attemptTimeoutMs; its body was aborted. Retryable: the node's retry policy applies.",
+    details: ['nodeId'],
+  },
+  loop_limit_exceeded: {
+    status: 0,
+    when: 'core.loop was given more items than its maxIterations (capped at 10,000).',
+    details: ['nodeId', 'limit', 'observed'],
+  },
   ssrf_blocked: {
     status: 0,
     when: 'An outbound HTTP call (core.http.request), or a redirect it followed, named a destination the SSRF guard refuses: a scheme other than http/https, a port outside the policy, an internal host name, or a host with any loopback, private, link-local, shared, metadata, multicast or reserved address; nothing was sent.',

@@ -9,6 +9,7 @@
  * @see wire-contract.md §5.6, execution-semantics.md §6.7
  */
 import { isTerminalStatus } from '@weft/contract';
+import { FLOW_NODES } from './flow-nodes.js';
 import type { Outbound, OutboundRequest, OutboundResponse } from './ports.js';
 
 /** What a node body sees. */
@@ -493,7 +494,7 @@ export const BUILTIN_NODES: readonly NodeType[] = [
 /** Node types by typeId. */
 export class NodeRegistry {
   private readonly types = new Map<string, NodeType>();
-  constructor(types: readonly NodeType[] = BUILTIN_NODES) {
+  constructor(types: readonly NodeType[] = [...BUILTIN_NODES, ...FLOW_NODES]) {
     for (const t of types) this.register(t);
   }
   register(t: NodeType): void {
