@@ -6,3 +6,4 @@ export * from './sql/rows.js';
 export * from './sql/dialect.js';
 export * from './sql/statements.js';
 export * from './sql/secrets.js';
+export * from './sql/webhooks.js';

@@ -195,12 +195,95 @@ export interface SecretStore {
   listSecretsNotWrappedBy(masterKeyId: string, limit: number): Promise<SecretRecord[]>;
 }
 
+/** Health of a webhook subscription (security-contract §3.2 WH-16). */
+export type WebhookState = 'active' | 'failed';
+
+/**
+ * A webhook subscription. The signing secret is stored sealed with the vault's envelope scheme
+ * (ciphertext, wrapped data key, master key id); only its fingerprint is ever shown again.
+ *
+ * @see security-contract.md §3.1
+ */
+export interface WebhookRecord {
+  tenant: string;
+  webhookId: string;
+  url: string;
+  /** Event types delivered (non-empty). */
+  events: string[];
+  /** When non-empty, only runs whose tags overlap deliver. */
+  tags: string[];
+  /** First 8 hex digits of sha256(secret). */
+  secretFingerprint: string;
+  masterKeyId: string;
+  wrappedKey: string;
+  ciphertext: string;
+  state: WebhookState;
+  /** Consecutive failed deliveries (the circuit breaker counts these). */
+  consecutiveFailures: number;
+  /** Epoch ms until which the circuit is open (no attempts), or null when closed. */
+  circuitOpenUntil: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The breaker's view of a subscription, written after each attempt. */
+export interface WebhookHealth {
+  state: WebhookState;
+  consecutiveFailures: number;
+  circuitOpenUntil: number | null;
+  updatedAt: number;
+}
+
+/** One delivery attempt record (`webhook_deliveries`), keyed by its stable dedupe key. */
+export interface WebhookDeliveryRecord {
+  tenant: string;
+  webhookId: string;
+  /** `<webhookId>:<runId>:<sequence>` — the same for every attempt at this delivery. */
+  deliveryId: string;
+  runId: string;
+  sequence: number;
+  eventType: string;
+  status: 'delivered' | 'failed' | 'skipped';
+  attempts: number;
+  /** HTTP status of the last attempt, when one answered. */
+  responseStatus: number | null;
+  /** Why the last attempt failed (a short code: `timeout`, `status_500`, `redirect`, `ssrf_blocked`, `circuit_open`, …). */
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * Webhook subscriptions and their delivery records. Every read and write is tenant-bound in
+ * the same query, except {@link WebhookStore.listActiveWebhooks}, which the dispatcher uses to
+ * match appended events (it then matches each run's tenant exactly).
+ */
+export interface WebhookStore {
+  /** Inserts a subscription; false when the id exists. */
+  createWebhook(rec: WebhookRecord): Promise<boolean>;
+  getWebhook(tenant: string, webhookId: string): Promise<WebhookRecord | undefined>;
+  /** The tenant's subscriptions by creation time, then id. */
+  listWebhooks(tenant: string): Promise<WebhookRecord[]>;
+  /** Every `active` subscription of every tenant (the dispatcher's match cache). */
+  listActiveWebhooks(): Promise<WebhookRecord[]>;
+  /** Deletes the subscription and its delivery records; false when there was none. */
+  deleteWebhook(tenant: string, webhookId: string): Promise<boolean>;
+  /** Writes the breaker state; false when the subscription is gone. */
+  updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean>;
+  /** Inserts or replaces the record of a delivery (by tenant and deliveryId). */
+  putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void>;
+  /** The subscription's most recent delivery records, newest first. */
+  listWebhookDeliveries(tenant: string, webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]>;
+  /** Failed delivery records of the subscription updated at or after `since` (the 7-day rule). */
+  countWebhookFailures(tenant: string, webhookId: string, since: number): Promise<number>;
+}
+
 /**
  * Everything a host keeps in one database: the engine's {@link Store} (runs, workflows,
  * idempotency, lifecycle) plus managed keys, the audit log and the secrets vault. Each SQL store
  * implements it whole; consumers take the narrowest port they use.
  */
-export interface HostStore extends Store, KeyStore, AuditStore, SecretStore {}
+export interface HostStore extends Store, KeyStore, AuditStore, SecretStore, WebhookStore {}
 
 /**
  * The continuity rules every store applies to an audit write: entries continue the tip

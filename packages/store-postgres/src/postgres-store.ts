@@ -68,12 +68,16 @@ import {
   type RotateApiKeyResult,
   type SecretExpectation,
   type SecretRecord,
+  type WebhookDeliveryRecord,
+  type WebhookHealth,
+  type WebhookRecord,
   type RunRow,
   type TimerDbRow,
   type WorkflowRow,
 } from '@weft/store-kit';
 import { PgCommands } from './commands.js';
 import { PgSecrets } from './secrets.js';
+import { PgWebhooks } from './webhooks.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 /** Options of {@link PostgresStore}. */
@@ -238,7 +242,7 @@ const SQL = {
   touchKey: 'UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1',
 } as const;
 
-type StatementName = keyof typeof SQL | `listRuns_${string}` | `cmd_${string}` | `secret_${string}`;
+type StatementName = keyof typeof SQL | `listRuns_${string}` | `cmd_${string}` | `secret_${string}` | `webhook_${string}`;
 
 /** How often a claim retries when the row changes between its upsert and its read-back. */
 const CLAIM_ATTEMPTS = 10;
@@ -298,6 +302,7 @@ export class PostgresStore implements HostStore {
   private process: string | undefined;
   private readonly cmds = new PgCommands((name, text, values) => this.q(name, text, values));
   private readonly vault = new PgSecrets((name, text, values) => this.q(name, text, values));
+  private readonly hooks = new PgWebhooks((name, text, values) => this.q(name, text, values));
 
   constructor(opts: PostgresStoreOptions) {
     this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.max ?? 10 });
@@ -372,6 +377,42 @@ export class PostgresStore implements HostStore {
 
   listSecretsNotWrappedBy(masterKeyId: string, limit: number): Promise<SecretRecord[]> {
     return this.vault.listSecretsNotWrappedBy(masterKeyId, limit);
+  }
+
+  createWebhook(rec: WebhookRecord): Promise<boolean> {
+    return this.hooks.createWebhook(rec);
+  }
+
+  getWebhook(tenant: string, webhookId: string): Promise<WebhookRecord | undefined> {
+    return this.hooks.getWebhook(tenant, webhookId);
+  }
+
+  listWebhooks(tenant: string): Promise<WebhookRecord[]> {
+    return this.hooks.listWebhooks(tenant);
+  }
+
+  listActiveWebhooks(): Promise<WebhookRecord[]> {
+    return this.hooks.listActiveWebhooks();
+  }
+
+  deleteWebhook(tenant: string, webhookId: string): Promise<boolean> {
+    return this.hooks.deleteWebhook(tenant, webhookId);
+  }
+
+  updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
+    return this.hooks.updateWebhookHealth(tenant, webhookId, health);
+  }
+
+  putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
+    return this.hooks.putWebhookDelivery(d);
+  }
+
+  listWebhookDeliveries(tenant: string, webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]> {
+    return this.hooks.listWebhookDeliveries(tenant, webhookId, limit);
+  }
+
+  countWebhookFailures(tenant: string, webhookId: string, since: number): Promise<number> {
+    return this.hooks.countWebhookFailures(tenant, webhookId, since);
   }
 
   async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<boolean> {

@@ -66,12 +66,16 @@ import {
   type RotateApiKeyResult,
   type SecretExpectation,
   type SecretRecord,
+  type WebhookDeliveryRecord,
+  type WebhookHealth,
+  type WebhookRecord,
   type RunRow,
   type TimerDbRow,
   type WorkflowRow,
 } from '@weft/store-kit';
 import { SqliteCommands } from './commands.js';
 import { SqliteSecrets } from './secrets.js';
+import { SqliteWebhooks } from './webhooks.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 /** Options of {@link SqliteStore}. */
@@ -200,6 +204,7 @@ export class SqliteStore implements HostStore {
   private preparedSecurity: PreparedSecurity | undefined;
   private preparedCommands: SqliteCommands | undefined;
   private preparedSecrets: SqliteSecrets | undefined;
+  private preparedWebhooks: SqliteWebhooks | undefined;
   /** The host process heartbeating through this store (tags idempotency claims). */
   private process: string | undefined;
   /** listRuns has eight filter shapes; each gets its own statement with its own plan. */
@@ -262,6 +267,47 @@ export class SqliteStore implements HostStore {
 
   listSecretsNotWrappedBy(masterKeyId: string, limit: number): Promise<SecretRecord[]> {
     return this.vault.listSecretsNotWrappedBy(masterKeyId, limit);
+  }
+
+  /** Webhook subscriptions and deliveries (prepared on first use, after migrate). */
+  private get hooks(): SqliteWebhooks {
+    return (this.preparedWebhooks ??= new SqliteWebhooks(this.db));
+  }
+
+  createWebhook(rec: WebhookRecord): Promise<boolean> {
+    return this.hooks.createWebhook(rec);
+  }
+
+  getWebhook(tenant: string, webhookId: string): Promise<WebhookRecord | undefined> {
+    return this.hooks.getWebhook(tenant, webhookId);
+  }
+
+  listWebhooks(tenant: string): Promise<WebhookRecord[]> {
+    return this.hooks.listWebhooks(tenant);
+  }
+
+  listActiveWebhooks(): Promise<WebhookRecord[]> {
+    return this.hooks.listActiveWebhooks();
+  }
+
+  deleteWebhook(tenant: string, webhookId: string): Promise<boolean> {
+    return this.hooks.deleteWebhook(tenant, webhookId);
+  }
+
+  updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
+    return this.hooks.updateWebhookHealth(tenant, webhookId, health);
+  }
+
+  putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
+    return this.hooks.putWebhookDelivery(d);
+  }
+
+  listWebhookDeliveries(tenant: string, webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]> {
+    return this.hooks.listWebhookDeliveries(tenant, webhookId, limit);
+  }
+
+  countWebhookFailures(tenant: string, webhookId: string, since: number): Promise<number> {
+    return this.hooks.countWebhookFailures(tenant, webhookId, since);
   }
 
   async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<boolean> {

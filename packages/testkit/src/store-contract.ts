@@ -14,6 +14,7 @@ import { defineIdempotencyStoreContract } from './store-contract/idempotency.js'
 import { defineKeyStoreContract } from './store-contract/keys.js';
 import { defineRunStoreContract } from './store-contract/runs.js';
 import { defineSecretStoreContract, secretRecord } from './store-contract/secrets.js';
+import { defineWebhookStoreContract, webhookRecord } from './store-contract/webhooks.js';
 import { defineWorkflowStoreContract } from './store-contract/workflows.js';
 import { T0, freshStorePerTest, type PortFactory, type PortFixture } from './store-contract/fixtures.js';
 
@@ -23,8 +24,10 @@ export {
   defineKeyStoreContract,
   defineRunStoreContract,
   defineSecretStoreContract,
+  defineWebhookStoreContract,
   defineWorkflowStoreContract,
   secretRecord,
+  webhookRecord,
 };
 export type { PortFactory, PortFixture };
 
@@ -57,6 +60,7 @@ export function defineStoreContract(name: string, factory: () => Promise<StoreFi
   defineKeyStoreContract(name, ready);
   defineAuditStoreContract(name, ready);
   defineSecretStoreContract(name, ready);
+  defineWebhookStoreContract(name, ready);
   defineProcessHeartbeatContract(name, ready);
 }
 
