@@ -100,6 +100,11 @@ export interface EngineOptions {
   redactor?: RecordRedactor;
   /** Outbound HTTP for nodes (`ctx.http`, `core.http.request`); the host wires the SSRF-guarded client. */
   outbound?: Outbound;
+  /**
+   * Told of every append this process committed (after it committed; never of relayed
+   * events), e.g. the webhook dispatcher. Must not throw or block.
+   */
+  committed?: (run: RunRecord, events: readonly EncodedEvent[]) => void;
 }
 
 /** Parameters of {@link RunEngine.createRun}; tenant and principal come from the credential. */
@@ -173,6 +178,7 @@ export class RunEngine {
   private readonly log: EngineLogger;
   private readonly redactor: RecordRedactor;
   private readonly outbound: Outbound | undefined;
+  private readonly committed: EngineOptions['committed'];
   private readonly hot = new Map<string, HotRun>();
   private readonly active = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, () => void>();
@@ -207,6 +213,7 @@ export class RunEngine {
     this.redactor = opts.redactor ?? new KnownValuesRedactor();
     this.inputs = new RunInputs(this.redactor);
     this.outbound = opts.outbound;
+    this.committed = opts.committed;
     this.notifier = opts.notifier ?? new InProcessNotifier();
     this.commandTimeoutMs = opts.commandTimeoutMs ?? this.leaseTtlMs + 5000;
     this.catalog = new WorkflowCatalog(this.store, this.registry, this.clock);
@@ -771,6 +778,7 @@ export class RunEngine {
     if (events.length > 0) {
       this.relay.publish(runId, events, h.state.proj);
       if (this.store.shared) this.relay.announce(runId, events);
+      this.committed?.(h.state.rec, events);
     }
     // Commands that changed nothing (refused) are recorded on their own: applying them again
     // after a crash gives the same answer.

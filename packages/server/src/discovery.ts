@@ -3,7 +3,7 @@
  *
  * @see wire-contract.md §2, §10 A
  */
-import { ENGINE_VERSION, EVENT_LOG_SCHEMA_VERSION, PROTOCOL_VERSION, STREAM_MODES } from '@weft/contract';
+import { ENGINE_VERSION, EVENT_LOG_SCHEMA_VERSION, PROTOCOL_VERSION, STREAM_MODES, WEBHOOK_SIGNATURE_ALGORITHM } from '@weft/contract';
 import { CONFIGURABLE_KEYS } from '@weft/engine';
 import { authCapabilities, rateLimitCapabilities, type AuthAdvertisement } from './auth-discovery.js';
 import type { HostConfig } from './config.js';
@@ -56,6 +56,8 @@ export interface DiscoveryInput {
   auth?: AuthAdvertisement[];
   /** True when the secrets vault API is served (a master key is configured). */
   vault?: boolean;
+  /** True when webhooks are served (they need the vault's master key). */
+  webhooks?: boolean;
 }
 
 export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
@@ -102,6 +104,8 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
       nodeResolution: false,
     };
   }
+  // Best-effort delivery only: `durable` is advertised once the outbox mode exists (decision 0019).
+  if (d.webhooks) doc.webhooks = { supported: true, signatureAlgorithms: [WEBHOOK_SIGNATURE_ALGORITHM], signed: true };
   if (d.runtimeCapabilities.length > 0) doc.runtimeCapabilities = d.runtimeCapabilities;
   const auth = authCapabilities(d.config, d.auth);
   if (auth) doc.auth = auth;

@@ -22,6 +22,7 @@ import { devKeyWithheldNote, skippedWorkflowsNote, unreadableDirNotes, type DevK
 import { loadWorkflowDirs, type WorkflowLoadResult } from './workflow-loader.js';
 import { openSecurityServices } from './security-services.js';
 import { createOutbound } from './outbound-config.js';
+import { WebhookService } from './webhooks.js';
 import { loadMasterKeys, type MasterKeys } from './master-key.js';
 import { SecretVault } from './vault.js';
 import type { HostVault } from './context.js';
@@ -37,6 +38,8 @@ export interface RunningHost {
   logger: Logger;
   /** The secrets vault (its resolver is what node execution will call); absent when disabled. */
   vault?: HostVault;
+  /** Webhook subscriptions and delivery; absent without a master key. */
+  webhooks?: WebhookService;
   /** The verified node packs whose types are registered. */
   packs: readonly LoadedPack[];
   close(): Promise<void>;
@@ -220,6 +223,20 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   for (const k of tokenKeys.keys) redactor.addSecret(k.secret.toString('utf8'));
   const tokens = new InterruptTokens(tokenKeys.keys, config.interruptTokenTtlMs);
   const notifier = await openNotifier(config);
+  // Webhook secrets are sealed with the vault's master key: no key, no webhooks (decision 0019).
+  const webhooks = masterKeys
+    ? new WebhookService({
+        store,
+        keys: masterKeys.manager,
+        notifier,
+        allow: config.webhookAllow,
+        ports: config.outboundPorts,
+        timeoutMs: config.webhookTimeoutMs,
+        version: WEFT_VERSION,
+        warn: (o, m) => logger.warn(o, m),
+      })
+    : undefined;
+  if (!webhooks) logger.warn('webhooks are disabled on this Postgres host: their secrets need WEFT_MASTER_KEY / WEFT_MASTER_KEY_FILE');
   const engine = new RunEngine({
     store,
     notifier,
@@ -229,6 +246,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     redactor,
     outbound: createOutbound(config, `weft/${WEFT_VERSION}`),
     registry,
+    ...(webhooks ? { committed: webhooks.onCommitted } : {}),
   });
   const dirs = config.workflowsDirs.length > 0 ? config.workflowsDirs : [join(repoRoot, 'examples', 'workflows')].filter((d) => existsSync(d));
   reportWorkflowLoad(await loadWorkflowDirs(engine, dirs, logger), config.announce, logger);
@@ -255,6 +273,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         runtimeCapabilities: [...engine.runtimeCapabilities],
         auth: [managedKeys.advertisement(), audit.advertisement()],
         vault: vault !== undefined,
+        webhooks: webhooks !== undefined,
       }),
     workflowsChanged: refreshFixtures,
     tokens,
@@ -262,9 +281,11 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     managedKeys,
     redactor,
     ...(vault ? { vault } : {}),
+    ...(webhooks ? { webhooks } : {}),
     packs,
   };
   const app = buildApp(ctx, auth, logger);
+  await webhooks?.start();
   await engine.start();
   const purge = setInterval(() => {
     store.purgeExpiredIdempotency(Date.now()).catch((e: unknown) => logger.warn({ err: String(e) }, 'idempotency purge failed'));
@@ -288,9 +309,10 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     store,
     logger,
     ...(vault ? { vault } : {}),
+    ...(webhooks ? { webhooks } : {}),
     packs,
     close() {
-      closing ??= shutdown({ app, engine, store, notifier, audit, logger, timeoutMs: config.shutdownTimeoutMs, stopPurge: () => clearInterval(purge) });
+      closing ??= shutdown({ app, engine, webhooks, store, notifier, audit, logger, timeoutMs: config.shutdownTimeoutMs, stopPurge: () => clearInterval(purge) });
       return closing;
     },
   };
@@ -325,6 +347,7 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
 async function shutdown(h: {
   app: FastifyInstance;
   engine: RunEngine;
+  webhooks: WebhookService | undefined;
   store: HostStore;
   notifier: Notifier;
   audit: { close(): Promise<void> };
@@ -342,6 +365,7 @@ async function shutdown(h: {
     await http;
   }
   if (!(await settlesWithin(h.engine.stop(), left()))) h.logger.warn('shutdown: run steps still busy at the deadline; recovery will resume them');
+  if (h.webhooks && !(await settlesWithin(h.webhooks.stop(), left()))) h.logger.warn('shutdown: webhook deliveries still in flight at the deadline');
   await h.store.releaseLeases?.(h.engine.ownerId).catch((e: unknown) => h.logger.warn({ err: String(e) }, 'shutdown: could not release leases'));
   await h.notifier.close().catch(() => undefined);
   await h.audit.close();

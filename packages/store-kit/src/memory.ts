@@ -209,7 +209,7 @@ export class MemoryWebhookStore implements WebhookStore {
     return true;
   }
   async putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
-    const k = MemoryWebhookStore.key(d.tenant, d.deliveryId);
+    const k = `${MemoryWebhookStore.key(d.tenant, d.webhookId)}\u0000${d.deliveryId}`;
     const prev = this.deliveries.get(k);
     this.deliveries.set(k, prev ? { ...prev, status: d.status, attempts: d.attempts, responseStatus: d.responseStatus, error: d.error, updatedAt: d.updatedAt } : clone(d));
   }

@@ -238,7 +238,7 @@ export interface WebhookHealth {
 export interface WebhookDeliveryRecord {
   tenant: string;
   webhookId: string;
-  /** `<webhookId>:<runId>:<sequence>` — the same for every attempt at this delivery. */
+  /** `<runId>.<sequence>`: with the webhookId, the stable dedupe key of every attempt at this delivery. */
   deliveryId: string;
   runId: string;
   sequence: number;
@@ -270,7 +270,7 @@ export interface WebhookStore {
   deleteWebhook(tenant: string, webhookId: string): Promise<boolean>;
   /** Writes the breaker state; false when the subscription is gone. */
   updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean>;
-  /** Inserts or replaces the record of a delivery (by tenant and deliveryId). */
+  /** Inserts or replaces the record of a delivery (by tenant, webhookId and deliveryId). */
   putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void>;
   /** The subscription's most recent delivery records, newest first. */
   listWebhookDeliveries(tenant: string, webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]>;

@@ -22,7 +22,8 @@ CREATE TABLE webhooks (
 );
 CREATE INDEX webhooks_state ON webhooks (state);
 
--- One row per (subscription, run, sequence): `delivery_id` is the stable dedupe key.
+-- One row per (subscription, run, sequence): `delivery_id` (`<runId>.<sequence>`) with the
+-- subscription is the stable dedupe key.
 CREATE TABLE webhook_deliveries (
   tenant          TEXT COLLATE "C" NOT NULL,
   webhook_id      TEXT COLLATE "C" NOT NULL,
@@ -36,6 +37,6 @@ CREATE TABLE webhook_deliveries (
   error           TEXT,
   created_at      BIGINT NOT NULL,
   updated_at      BIGINT NOT NULL,
-  PRIMARY KEY (tenant, delivery_id)
+  PRIMARY KEY (tenant, webhook_id, delivery_id)
 );
 CREATE INDEX webhook_deliveries_by_hook ON webhook_deliveries (tenant, webhook_id, updated_at);

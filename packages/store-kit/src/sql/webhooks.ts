@@ -141,7 +141,7 @@ export function webhookStatements(d: SqlDialect) {
     health: `UPDATE webhooks SET state = ${$(1)}, consecutive_failures = ${$(2)}, circuit_open_until = ${$(3)}, updated_at = ${$(4)} WHERE tenant = ${$(5)} AND webhook_id = ${$(6)}`,
     /** {@link webhookDeliveryValues} */
     putDelivery: `INSERT INTO webhook_deliveries (${WEBHOOK_DELIVERY_COLUMNS}) VALUES (${params(12)}) ${d.upsert(
-      ['tenant', 'delivery_id'],
+      ['tenant', 'webhook_id', 'delivery_id'],
       ['status', 'attempts', 'response_status', 'error', 'updated_at'],
     )}`,
     /** (tenant, webhookId, limit) */

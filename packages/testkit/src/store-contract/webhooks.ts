@@ -32,7 +32,7 @@ function delivery(webhookId: string, sequence: number, over: Partial<WebhookDeli
   return {
     tenant: 't1',
     webhookId,
-    deliveryId: `${webhookId}:run_1:${sequence}`,
+    deliveryId: `run_1.${sequence}`,
     runId: 'run_1',
     sequence,
     eventType: 'run.completed',
