@@ -92,7 +92,7 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
     expect(r.body.webhooks).toEqual({ supported: true, signatureAlgorithms: ['v1'], signed: true });
   });
 
-  it('invariant: WH-04 — the secret is returned once; later reads show only its fingerprint', async () => {
+  it('invariant: webhook-secret-once — the secret is returned once; later reads show only its fingerprint', async () => {
     const url = 'https://93.184.216.34/weft';
     const r = await register({ url, events: ['run.completed'], tags: ['a'] });
     expect(r.status).toBe(201);
@@ -114,7 +114,7 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
     expect((await call('DELETE', `/v1/webhooks/${r.body.webhookId}`)).status).toBe(404);
   });
 
-  it('invariant: WH-02 — events are required and non-empty, the body is closed, caller secrets are refused', async () => {
+  it('invariant: webhook-registration-shape — events are required and non-empty, the body is closed, caller secrets are refused', async () => {
     const url = 'https://93.184.216.34/x';
     for (const body of [
       { url },
@@ -136,7 +136,7 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
     await call('DELETE', `/v1/webhooks/${alias.body.webhookId}`);
   });
 
-  it('invariant: WH-20 — registration refuses http, every private, loopback, link-local, ULA and metadata form, internal names and credentials', async () => {
+  it('invariant: webhook-ssrf-registration — registration refuses http, every private, loopback, link-local, ULA and metadata form, internal names and credentials', async () => {
     const port = receiver ? new URL(receiver).port : '8080';
     const refused = [
       'http://hooks.example.com/x',
@@ -187,7 +187,7 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
     expect(list.body.webhooks.map((w) => w.url)).not.toContain('https://10.0.0.1/x');
   });
 
-  it('invariant: AUTH-18 — webhook routes need webhooks:manage, and authentication comes first', async () => {
+  it('invariant: webhook-scope-before-lookup — webhook routes need webhooks:manage, and authentication comes first', async () => {
     expect((await call('POST', '/v1/webhooks', { key: null, body: {} })).status).toBe(401);
     expect((await call('GET', '/v1/webhooks', { key: null })).status).toBe(401);
     if (target.keyReadOnly) {
@@ -199,7 +199,7 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
     }
   });
 
-  it.skipIf(!target.keyB)('invariant: WH-06 — foreign tenantId registration is 403, foreign unregister is never 204, lists are tenant-bound', async () => {
+  it.skipIf(!target.keyB)('invariant: webhook-cross-tenant-isolation — foreign tenantId registration is 403, foreign unregister is never 204, lists are tenant-bound', async () => {
     const keyB = target.keyB as string;
     const foreign = await register({ url: 'https://93.184.216.34/x', events: ['run.completed'], tenantId: 'tenant-b' });
     expect(foreign.status).toBe(403);
@@ -227,7 +227,7 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
   });
 
   describe.skipIf(!receiver)('deliveries to the allowlisted loopback receiver', () => {
-    it('invariant: WH-10 — a delivery carries exactly the spec headers; invariant: WH-11 — the body wraps the logged event verbatim; invariant: WH-12 — the v1 signature verifies and tampering fails', async () => {
+    it('invariant: webhook-delivery-headers — a delivery carries exactly the spec headers; invariant: webhook-delivery-body — the body wraps the logged event verbatim; invariant: webhook-signature-v1 — the v1 signature verifies and tampering fails', async () => {
       const box = name('sig');
       const hook = await hookTo('ok', box);
       const run = await hello();
@@ -286,7 +286,7 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
       await call('DELETE', `/v1/webhooks/${hook.webhookId}`);
     });
 
-    it.skipIf(!target.keyB)('invariant: WH-06 — a subscription never receives another tenant\'s run events, whatever its filters', async () => {
+    it.skipIf(!target.keyB)('invariant: webhook-cross-tenant-isolation — a subscription never receives another tenant\'s run events, whatever its filters', async () => {
       const keyB = target.keyB as string;
       const boxA = name('iso-a');
       const boxB = name('iso-b');
@@ -306,7 +306,7 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
       await call('DELETE', `/v1/webhooks/${b.webhookId}`, { key: keyB });
     });
 
-    it('invariant: WH-16 — failures are recorded once, never retried; four in a row open the circuit and later events are skipped', async () => {
+    it('invariant: webhook-best-effort-breaker — failures are recorded once, never retried; four in a row open the circuit and later events are skipped', async () => {
       const box = name('fail');
       const hook = await hookTo('fail', box);
       const run = await hello();
@@ -329,7 +329,7 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
       await call('DELETE', `/v1/webhooks/${hook.webhookId}`);
     });
 
-    it('invariant: WH-21 — a redirect is a failed delivery and is never followed; slow and oversized receivers fail the attempt without holding the run', async () => {
+    it('invariant: webhook-delivery-egress-revalidation — a redirect is a failed delivery and is never followed; slow and oversized receivers fail the attempt without holding the run', async () => {
       const boxR = name('redir');
       const boxS = name('slow');
       const boxB = name('big');

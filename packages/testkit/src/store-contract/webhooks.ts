@@ -62,7 +62,7 @@ export function defineWebhookStoreContract(name: string, factory: PortFactory<We
       expect((await store.getWebhook('t1', 'wh_1'))?.url).toBe(w.url);
     });
 
-    it('invariant: WH-06 — reads, lists, health updates and deletes never cross tenants', async () => {
+    it('invariant: webhook-cross-tenant-isolation — reads, lists, health updates and deletes never cross tenants', async () => {
       await store.createWebhook(webhookRecord('wh_a'));
       await store.createWebhook(webhookRecord('wh_b', { tenant: 't2', createdAt: T0 + 1 }));
       expect(await store.getWebhook('t2', 'wh_a')).toBeUndefined();
