@@ -19,7 +19,9 @@ describe('verifyWebhook', () => {
   it('accepts a v1 delivery from a record or a Headers object (algorithm absent means v1), over string or bytes', async () => {
     const ok = await verifyWebhook(body, headers(), secret, { now });
     expect(ok).toMatchObject({ ok: true, webhookId: 'wh_1', eventType: 'run.completed', timestamp: ts, body: { runId: 'run_1' } });
-    expect((await verifyWebhook(new TextEncoder().encode(body), new Headers({ ...headers(), 'x-openwop-signature-algorithm': 'v1' }), secret, { now })).ok).toBe(true);
+    expect(
+      (await verifyWebhook(new TextEncoder().encode(body), new Headers({ ...headers(), 'x-openwop-signature-algorithm': 'v1' }), secret, { now })).ok,
+    ).toBe(true);
   });
 
   it('refuses tampering, other secrets, stale or future timestamps, unknown algorithms and malformed headers', async () => {
@@ -29,8 +31,14 @@ describe('verifyWebhook', () => {
     expect(await verifyWebhook(body, headers(), secret, { now: now - 301_000 })).toEqual({ ok: false, reason: 'timestamp_out_of_window' });
     expect((await verifyWebhook(body, headers(), secret, { now: now + 299_000 })).ok).toBe(true);
     expect(await verifyWebhook(body, headers(), secret, { now: now + 11_000, toleranceSeconds: 10 })).toEqual({ ok: false, reason: 'timestamp_out_of_window' });
-    expect(await verifyWebhook(body, headers({ 'X-openwop-Signature-Algorithm': 'v2' }), secret, { now })).toEqual({ ok: false, reason: 'unsupported_algorithm' });
-    expect(await verifyWebhook(body, headers({ 'X-openwop-Signature': sign(ts, body).slice(7) }), secret, { now })).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(await verifyWebhook(body, headers({ 'X-openwop-Signature-Algorithm': 'v2' }), secret, { now })).toEqual({
+      ok: false,
+      reason: 'unsupported_algorithm',
+    });
+    expect(await verifyWebhook(body, headers({ 'X-openwop-Signature': sign(ts, body).slice(7) }), secret, { now })).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+    });
     expect(await verifyWebhook(body, headers({ 'X-openwop-Timestamp': '17e8' }), secret, { now })).toEqual({ ok: false, reason: 'bad_timestamp' });
     const { 'X-openwop-Signature': _s, ...noSig } = headers();
     expect(await verifyWebhook(body, noSig, secret, { now })).toEqual({ ok: false, reason: 'missing_signature' });

@@ -312,7 +312,17 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     ...(webhooks ? { webhooks } : {}),
     packs,
     close() {
-      closing ??= shutdown({ app, engine, webhooks, store, notifier, audit, logger, timeoutMs: config.shutdownTimeoutMs, stopPurge: () => clearInterval(purge) });
+      closing ??= shutdown({
+        app,
+        engine,
+        webhooks,
+        store,
+        notifier,
+        audit,
+        logger,
+        timeoutMs: config.shutdownTimeoutMs,
+        stopPurge: () => clearInterval(purge),
+      });
       return closing;
     },
   };

@@ -84,10 +84,17 @@ describe('WebhookService', () => {
     await svc.stop();
   });
 
-  it('invariant: webhook-cross-tenant-isolation — matching is by the run\'s tenant first; the filters only narrow', async () => {
+  it("invariant: webhook-cross-tenant-isolation — matching is by the run's tenant first; the filters only narrow", async () => {
     const store = new MemoryHostStore();
     await store.migrate();
-    const svc = new WebhookService({ store, keys: km(), notifier: new InProcessNotifier(), allow: [], version: 'test', resolver: async () => [{ address: '93.184.216.34', family: 4 }] });
+    const svc = new WebhookService({
+      store,
+      keys: km(),
+      notifier: new InProcessNotifier(),
+      allow: [],
+      version: 'test',
+      resolver: async () => [{ address: '93.184.216.34', family: 4 }],
+    });
     await svc.start();
     const broad = await svc.create('tenant-a', { url: 'https://hooks.weft.test/a', events: ['run.completed', 'run.started', 'node.completed'] });
     // The store refuses nothing here, but no record must appear for another tenant's run.
@@ -101,7 +108,14 @@ describe('WebhookService', () => {
   it('invariant: webhook-secret-sealed — stores the secret sealed: the row holds neither the secret nor its plain hash, and a replay reopens it', async () => {
     const store = new MemoryHostStore();
     await store.migrate();
-    const svc = new WebhookService({ store, keys: km(), notifier: new InProcessNotifier(), allow: [], version: 'test', resolver: async () => [{ address: '93.184.216.34', family: 4 }] });
+    const svc = new WebhookService({
+      store,
+      keys: km(),
+      notifier: new InProcessNotifier(),
+      allow: [],
+      version: 'test',
+      resolver: async () => [{ address: '93.184.216.34', family: 4 }],
+    });
     const created = await svc.create('acme', { url: 'https://hooks.weft.test/s', events: ['run.completed'] });
     const row = await store.getWebhook('acme', created.webhookId);
     expect(JSON.stringify(row)).not.toContain(created.secret);

@@ -248,8 +248,7 @@ export class WebhookService {
       return reject('invalid_url', 'The webhook URL is not an absolute URL.');
     }
     if (url.username || url.password) reject('credentials', 'The webhook URL must not carry credentials.');
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && httpAllowed(url, this.allow)))
-      reject('scheme', 'The webhook URL must use https://.');
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && httpAllowed(url, this.allow))) reject('scheme', 'The webhook URL must use https://.');
     try {
       await this.guard.check(url);
     } catch (e) {
@@ -263,8 +262,10 @@ export class WebhookService {
   /** Registers a subscription for `tenant`; returns it with its secret (shown this once). */
   async create(tenant: string, req: CreateWebhookRequest): Promise<Webhook & { secret: string }> {
     const events = req.events ?? req.eventTypes;
-    if (req.events && req.eventTypes) throw new WeftError('validation_error', 'Send events or eventTypes, not both.', { errors: [{ path: '/eventTypes', message: 'alias of events' }] });
-    if (!events) throw new WeftError('validation_error', 'events is required (a non-empty list of event types).', { errors: [{ path: '/events', message: 'required' }] });
+    if (req.events && req.eventTypes)
+      throw new WeftError('validation_error', 'Send events or eventTypes, not both.', { errors: [{ path: '/eventTypes', message: 'alias of events' }] });
+    if (!events)
+      throw new WeftError('validation_error', 'events is required (a non-empty list of event types).', { errors: [{ path: '/events', message: 'required' }] });
     const url = await this.checkUrl(req.url);
     const secret = randomBytes(32).toString('hex');
     const webhookId = `wh_${randomBytes(12).toString('base64url')}`;
@@ -296,7 +297,11 @@ export class WebhookService {
    */
   async createdAgain(tenant: string, webhookId: string): Promise<Webhook & { secret: string }> {
     const rec = await this.get(tenant, webhookId);
-    const secret = await openSecret(this.keys, secretContext(tenant, webhookId), { masterKeyId: rec.masterKeyId, wrappedKey: rec.wrappedKey, ciphertext: rec.ciphertext });
+    const secret = await openSecret(this.keys, secretContext(tenant, webhookId), {
+      masterKeyId: rec.masterKeyId,
+      wrappedKey: rec.wrappedKey,
+      ciphertext: rec.ciphertext,
+    });
     return { ...this.view(rec), secret };
   }
 
@@ -384,7 +389,11 @@ export class WebhookService {
 
   private secretOf(hook: CachedHook): Promise<string> {
     const r = hook.rec;
-    hook.secret ??= openSecret(this.keys, secretContext(r.tenant, r.webhookId), { masterKeyId: r.masterKeyId, wrappedKey: r.wrappedKey, ciphertext: r.ciphertext });
+    hook.secret ??= openSecret(this.keys, secretContext(r.tenant, r.webhookId), {
+      masterKeyId: r.masterKeyId,
+      wrappedKey: r.wrappedKey,
+      ciphertext: r.ciphertext,
+    });
     hook.secret.catch(() => {
       hook.secret = undefined;
     });
@@ -392,7 +401,14 @@ export class WebhookService {
   }
 
   /** One attempt (or a skip while the circuit is open), recorded with the breaker's new state. */
-  private async attempt(hook: CachedHook, run: RunRecord, e: EncodedEvent, priorAttempts: number, manual: boolean, createdAt?: number): Promise<WebhookDeliveryRecord> {
+  private async attempt(
+    hook: CachedHook,
+    run: RunRecord,
+    e: EncodedEvent,
+    priorAttempts: number,
+    manual: boolean,
+    createdAt?: number,
+  ): Promise<WebhookDeliveryRecord> {
     const rec = hook.rec;
     const start = this.now();
     if (!manual && rec.circuitOpenUntil !== null && rec.circuitOpenUntil > start) {
@@ -433,7 +449,13 @@ export class WebhookService {
       const open = failures >= WEBHOOK_LIMITS.circuitFailures ? now + WEBHOOK_LIMITS.circuitOpenMs : rec.circuitOpenUntil;
       health = { state: 'active', consecutiveFailures: failures, circuitOpenUntil: open };
     }
-    const out = await this.record(rec, run, e, { status: outcome.ok ? 'delivered' : 'failed', attempts: priorAttempts + 1, responseStatus: outcome.responseStatus, error: outcome.error }, createdAt);
+    const out = await this.record(
+      rec,
+      run,
+      e,
+      { status: outcome.ok ? 'delivered' : 'failed', attempts: priorAttempts + 1, responseStatus: outcome.responseStatus, error: outcome.error },
+      createdAt,
+    );
     if (!outcome.ok && (await this.store.countWebhookFailures(rec.tenant, rec.webhookId, now - WEBHOOK_LIMITS.failedWindowMs)) >= WEBHOOK_LIMITS.failedAfter) {
       health.state = 'failed';
     }

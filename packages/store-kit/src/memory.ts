@@ -211,7 +211,10 @@ export class MemoryWebhookStore implements WebhookStore {
   async putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
     const k = `${MemoryWebhookStore.key(d.tenant, d.webhookId)}\u0000${d.deliveryId}`;
     const prev = this.deliveries.get(k);
-    this.deliveries.set(k, prev ? { ...prev, status: d.status, attempts: d.attempts, responseStatus: d.responseStatus, error: d.error, updatedAt: d.updatedAt } : clone(d));
+    this.deliveries.set(
+      k,
+      prev ? { ...prev, status: d.status, attempts: d.attempts, responseStatus: d.responseStatus, error: d.error, updatedAt: d.updatedAt } : clone(d),
+    );
   }
   async listWebhookDeliveries(tenant: string, webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]> {
     return [...this.deliveries.values()]

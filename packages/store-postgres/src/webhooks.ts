@@ -56,7 +56,11 @@ export class PgWebhooks implements WebhookStore {
     await this.q('webhook_putDelivery', SQL.putDelivery, webhookDeliveryValues(d));
   }
   async listWebhookDeliveries(tenant: string, webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]> {
-    const { rows } = await this.q<WebhookDeliveryRow<string>>('webhook_listDeliveries', SQL.listDeliveries, [tenant, webhookId, Math.max(0, Math.trunc(limit))]);
+    const { rows } = await this.q<WebhookDeliveryRow<string>>('webhook_listDeliveries', SQL.listDeliveries, [
+      tenant,
+      webhookId,
+      Math.max(0, Math.trunc(limit)),
+    ]);
     return rows.map(toWebhookDelivery);
   }
   async countWebhookFailures(tenant: string, webhookId: string, since: number): Promise<number> {

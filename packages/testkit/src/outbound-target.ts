@@ -41,7 +41,10 @@ function answerReceived(res: ServerResponse, name: string, count: number, timeou
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(received.get(name) ?? []));
   };
-  if ((received.get(name)?.length ?? 0) >= count || timeoutMs <= 0) return send();
+  if ((received.get(name)?.length ?? 0) >= count || timeoutMs <= 0) {
+    send();
+    return;
+  }
   const check = (): void => {
     if ((received.get(name)?.length ?? 0) < count) return;
     done();

@@ -57,7 +57,10 @@ async function register(body: Record<string, unknown>, key?: string, headers?: R
 }
 
 async function hookTo(mode: string, box: string, extra: Record<string, unknown> = {}, key?: string): Promise<Hook> {
-  const r = await register({ url: `${receiver}/hooks/${mode}/${box}`, events: ['run.started', 'node.started', 'node.completed', 'run.completed'], ...extra }, key);
+  const r = await register(
+    { url: `${receiver}/hooks/${mode}/${box}`, events: ['run.started', 'node.started', 'node.completed', 'run.completed'], ...extra },
+    key,
+  );
   if (r.status !== 201) throw new Error(`register → ${r.status} ${r.text}`);
   return r.body;
 }
@@ -100,7 +103,15 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
     const secret = r.body.secret as string;
     expect(secret).toMatch(/^[0-9a-f]{64}$/);
     expect(r.body.secretFingerprint).toBe(createHash('sha256').update(secret).digest('hex').slice(0, 8));
-    expect(r.body).toMatchObject({ url, events: ['run.completed'], tags: ['a'], signatureAlgorithm: 'v1', delivery: 'best-effort', state: 'active', tenantId: 'tenant-a' });
+    expect(r.body).toMatchObject({
+      url,
+      events: ['run.completed'],
+      tags: ['a'],
+      signatureAlgorithm: 'v1',
+      delivery: 'best-effort',
+      state: 'active',
+      tenantId: 'tenant-a',
+    });
     const one = await call<Hook>('GET', `/v1/webhooks/${r.body.webhookId}`);
     expect(one.status).toBe(200);
     expect(one.text).not.toContain(secret);
@@ -199,32 +210,35 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
     }
   });
 
-  it.skipIf(!target.keyB)('invariant: webhook-cross-tenant-isolation — foreign tenantId registration is 403, foreign unregister is never 204, lists are tenant-bound', async () => {
-    const keyB = target.keyB as string;
-    const foreign = await register({ url: 'https://93.184.216.34/x', events: ['run.completed'], tenantId: 'tenant-b' });
-    expect(foreign.status).toBe(403);
-    expect(foreign.body).toMatchObject({ error: 'tenant_membership_required' });
-    const own = await register({ url: 'https://93.184.216.34/a', events: ['run.completed'], tenantId: 'tenant-a' });
-    expect(own.status).toBe(201);
-    const id = own.body.webhookId;
-    // B cannot see, read or delete A's subscription: a foreign id answers like a missing one.
-    const missing = await call('DELETE', '/v1/webhooks/wh_doesnotexist', { key: keyB });
-    const del = await call('DELETE', `/v1/webhooks/${id}`, { key: keyB });
-    expect(del.status).toBe(404);
-    expect(del.text).toBe(missing.text);
-    const viaTenant = await call('DELETE', `/v1/webhooks/${id}?tenantId=tenant-a`, { key: keyB });
-    expect(viaTenant.status).toBe(403);
-    expect(viaTenant.body).toMatchObject({ error: 'tenant_membership_required' });
-    // 403 before the lookup: the same answer whether or not the id exists.
-    const viaTenantMissing = await call('DELETE', '/v1/webhooks/wh_doesnotexist?tenantId=tenant-a', { key: keyB });
-    expect(viaTenantMissing.text).toBe(viaTenant.text);
-    expect((await call('GET', `/v1/webhooks/${id}`, { key: keyB })).status).toBe(404);
-    expect((await call('GET', `/v1/webhooks/${id}/deliveries`, { key: keyB })).status).toBe(404);
-    const listB = await call<{ webhooks: Hook[] }>('GET', '/v1/webhooks', { key: keyB });
-    expect(listB.body.webhooks.map((w) => w.webhookId)).not.toContain(id);
-    expect((await call('GET', `/v1/webhooks/${id}`)).status).toBe(200);
-    expect((await call('DELETE', `/v1/webhooks/${id}?tenantId=tenant-a`)).status).toBe(204);
-  });
+  it.skipIf(!target.keyB)(
+    'invariant: webhook-cross-tenant-isolation — foreign tenantId registration is 403, foreign unregister is never 204, lists are tenant-bound',
+    async () => {
+      const keyB = target.keyB as string;
+      const foreign = await register({ url: 'https://93.184.216.34/x', events: ['run.completed'], tenantId: 'tenant-b' });
+      expect(foreign.status).toBe(403);
+      expect(foreign.body).toMatchObject({ error: 'tenant_membership_required' });
+      const own = await register({ url: 'https://93.184.216.34/a', events: ['run.completed'], tenantId: 'tenant-a' });
+      expect(own.status).toBe(201);
+      const id = own.body.webhookId;
+      // B cannot see, read or delete A's subscription: a foreign id answers like a missing one.
+      const missing = await call('DELETE', '/v1/webhooks/wh_doesnotexist', { key: keyB });
+      const del = await call('DELETE', `/v1/webhooks/${id}`, { key: keyB });
+      expect(del.status).toBe(404);
+      expect(del.text).toBe(missing.text);
+      const viaTenant = await call('DELETE', `/v1/webhooks/${id}?tenantId=tenant-a`, { key: keyB });
+      expect(viaTenant.status).toBe(403);
+      expect(viaTenant.body).toMatchObject({ error: 'tenant_membership_required' });
+      // 403 before the lookup: the same answer whether or not the id exists.
+      const viaTenantMissing = await call('DELETE', '/v1/webhooks/wh_doesnotexist?tenantId=tenant-a', { key: keyB });
+      expect(viaTenantMissing.text).toBe(viaTenant.text);
+      expect((await call('GET', `/v1/webhooks/${id}`, { key: keyB })).status).toBe(404);
+      expect((await call('GET', `/v1/webhooks/${id}/deliveries`, { key: keyB })).status).toBe(404);
+      const listB = await call<{ webhooks: Hook[] }>('GET', '/v1/webhooks', { key: keyB });
+      expect(listB.body.webhooks.map((w) => w.webhookId)).not.toContain(id);
+      expect((await call('GET', `/v1/webhooks/${id}`)).status).toBe(200);
+      expect((await call('DELETE', `/v1/webhooks/${id}?tenantId=tenant-a`)).status).toBe(204);
+    },
+  );
 
   describe.skipIf(!receiver)('deliveries to the allowlisted loopback receiver', () => {
     it('invariant: webhook-delivery-headers — a delivery carries exactly the spec headers; invariant: webhook-delivery-body — the body wraps the logged event verbatim; invariant: webhook-signature-v1 — the v1 signature verifies and tampering fails', async () => {
@@ -234,7 +248,9 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
       const log = await waitForTerminal(run.runId);
       const got = await received(box, log.length);
       expect(got).toHaveLength(log.length);
-      const version = ((await call<{ implementation: { version: string } }>('GET', '/.well-known/openwop', { key: null })).body.implementation as { version: string }).version;
+      const version = (
+        (await call<{ implementation: { version: string } }>('GET', '/.well-known/openwop', { key: null })).body.implementation as { version: string }
+      ).version;
       const seen: number[] = [];
       for (const g of got) {
         const h = g.headers;
@@ -261,7 +277,10 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
         expect((await verifyWebhook(g.body, h, 'f'.repeat(64))).ok).toBe(false);
         expect(await verifyWebhook(g.body, h, hook.secret as string, { now: Date.now() + 301_000 })).toEqual({ ok: false, reason: 'timestamp_out_of_window' });
         expect(await verifyWebhook(g.body, h, hook.secret as string, { now: Date.now() - 301_000 })).toEqual({ ok: false, reason: 'timestamp_out_of_window' });
-        expect(await verifyWebhook(g.body, { ...h, 'x-openwop-signature-algorithm': 'v2' }, hook.secret as string)).toEqual({ ok: false, reason: 'unsupported_algorithm' });
+        expect(await verifyWebhook(g.body, { ...h, 'x-openwop-signature-algorithm': 'v2' }, hook.secret as string)).toEqual({
+          ok: false,
+          reason: 'unsupported_algorithm',
+        });
       }
       expect(seen.sort((a, b) => a - b)).toEqual(log.map((e) => e.sequence));
       const records = await deliveriesUntil(hook.webhookId, (d) => d.length === log.length && d.every((x) => x.status === 'delivered'));
@@ -286,25 +305,28 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
       await call('DELETE', `/v1/webhooks/${hook.webhookId}`);
     });
 
-    it.skipIf(!target.keyB)('invariant: webhook-cross-tenant-isolation — a subscription never receives another tenant\'s run events, whatever its filters', async () => {
-      const keyB = target.keyB as string;
-      const boxA = name('iso-a');
-      const boxB = name('iso-b');
-      const a = await hookTo('ok', boxA, { events: ['run.completed'] });
-      const b = await hookTo('ok', boxB, { events: ['run.started', 'node.started', 'node.completed', 'run.completed'] }, keyB);
-      const runB = await hello({}, keyB);
-      // B's run.completed reached B's receiver, so it was committed before A's run started.
-      const gotB = await received(boxB, 6);
-      expect(gotB.map((g) => (JSON.parse(g.body) as { event: { type: string } }).event.type)).toContain('run.completed');
-      const runA = await hello();
-      await waitForTerminal(runA.runId);
-      const gotA = await received(boxA, 1);
-      expect(gotA.map((g) => (JSON.parse(g.body) as { runId: string }).runId)).toEqual([runA.runId]);
-      expect(new Set(gotB.map((g) => (JSON.parse(g.body) as { runId: string; workspaceId: string }).runId))).toEqual(new Set([runB.runId]));
-      for (const g of gotB) expect((JSON.parse(g.body) as { workspaceId: string }).workspaceId).toBe('tenant-b');
-      await call('DELETE', `/v1/webhooks/${a.webhookId}`);
-      await call('DELETE', `/v1/webhooks/${b.webhookId}`, { key: keyB });
-    });
+    it.skipIf(!target.keyB)(
+      "invariant: webhook-cross-tenant-isolation — a subscription never receives another tenant's run events, whatever its filters",
+      async () => {
+        const keyB = target.keyB as string;
+        const boxA = name('iso-a');
+        const boxB = name('iso-b');
+        const a = await hookTo('ok', boxA, { events: ['run.completed'] });
+        const b = await hookTo('ok', boxB, { events: ['run.started', 'node.started', 'node.completed', 'run.completed'] }, keyB);
+        const runB = await hello({}, keyB);
+        // B's run.completed reached B's receiver, so it was committed before A's run started.
+        const gotB = await received(boxB, 6);
+        expect(gotB.map((g) => (JSON.parse(g.body) as { event: { type: string } }).event.type)).toContain('run.completed');
+        const runA = await hello();
+        await waitForTerminal(runA.runId);
+        const gotA = await received(boxA, 1);
+        expect(gotA.map((g) => (JSON.parse(g.body) as { runId: string }).runId)).toEqual([runA.runId]);
+        expect(new Set(gotB.map((g) => (JSON.parse(g.body) as { runId: string; workspaceId: string }).runId))).toEqual(new Set([runB.runId]));
+        for (const g of gotB) expect((JSON.parse(g.body) as { workspaceId: string }).workspaceId).toBe('tenant-b');
+        await call('DELETE', `/v1/webhooks/${a.webhookId}`);
+        await call('DELETE', `/v1/webhooks/${b.webhookId}`, { key: keyB });
+      },
+    );
 
     it('invariant: webhook-best-effort-breaker — failures are recorded once, never retried; four in a row open the circuit and later events are skipped', async () => {
       const box = name('fail');
@@ -371,7 +393,9 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
       expect((await call('POST', `/v1/webhooks/${hook.webhookId}/deliveries/${run.runId}.999:redeliver`, { body: {} })).status).toBe(404);
       expect((await call('POST', `/v1/webhooks/${hook.webhookId}/deliveries/run_nope.0:redeliver`, { body: {} })).status).toBe(404);
       if (target.keyB) {
-        expect((await call('POST', `/v1/webhooks/${hook.webhookId}/deliveries/${run.runId}.${seq}:redeliver`, { body: {}, key: target.keyB })).status).toBe(404);
+        expect((await call('POST', `/v1/webhooks/${hook.webhookId}/deliveries/${run.runId}.${seq}:redeliver`, { body: {}, key: target.keyB })).status).toBe(
+          404,
+        );
       }
       await call('DELETE', `/v1/webhooks/${hook.webhookId}`);
     });

@@ -67,7 +67,10 @@ export function registerWebhookRoutes(app: WeftApp, ctx: HostContext): void {
       throw new WeftError('idempotency_in_flight', 'A request with this Idempotency-Key is still in progress.', { retryAfter: 1 }, { 'retry-after': '1' });
     if (claim.kind === 'replay') {
       const { webhookId } = JSON.parse(claim.response.body) as { webhookId: string };
-      return reply.code(201).header(IDEMPOTENT_REPLAY_HEADER, 'true').send(await w.createdAgain(p.tenant, webhookId));
+      return reply
+        .code(201)
+        .header(IDEMPOTENT_REPLAY_HEADER, 'true')
+        .send(await w.createdAgain(p.tenant, webhookId));
     }
     const ticket = { tenant: p.tenant, route, key, owner };
     try {
@@ -122,7 +125,8 @@ export function registerWebhookRoutes(app: WeftApp, ctx: HostContext): void {
       const w = hooks();
       const raw = req.query.limit;
       const limit = raw === undefined ? 100 : /^[1-9][0-9]{0,2}$/.test(raw) && Number(raw) <= 500 ? Number(raw) : Number.NaN;
-      if (Number.isNaN(limit)) throw new WeftError('validation_error', 'limit must be an integer from 1 to 500.', { errors: [{ path: '/limit', message: 'out of range' }] });
+      if (Number.isNaN(limit))
+        throw new WeftError('validation_error', 'limit must be an integer from 1 to 500.', { errors: [{ path: '/limit', message: 'out of range' }] });
       return noStore(reply).send({ deliveries: await w.deliveries(p.tenant, pathId(req.params.webhookId, 'webhookId'), limit) });
     },
   );

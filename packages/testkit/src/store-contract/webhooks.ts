@@ -81,7 +81,9 @@ export function defineWebhookStoreContract(name: string, factory: PortFactory<We
       await store.createWebhook(webhookRecord('wh_2', { tenant: 't2' }));
       await store.createWebhook(webhookRecord('wh_3', { createdAt: T0 + 1 }));
       expect((await store.listActiveWebhooks()).map((w) => `${w.tenant}/${w.webhookId}`)).toEqual(['t1/wh_1', 't1/wh_3', 't2/wh_2']);
-      expect(await store.updateWebhookHealth('t1', 'wh_1', { state: 'failed', consecutiveFailures: 4, circuitOpenUntil: T0 + 3_600_000, updatedAt: T0 + 2 })).toBe(true);
+      expect(
+        await store.updateWebhookHealth('t1', 'wh_1', { state: 'failed', consecutiveFailures: 4, circuitOpenUntil: T0 + 3_600_000, updatedAt: T0 + 2 }),
+      ).toBe(true);
       expect((await store.listActiveWebhooks()).map((w) => w.webhookId)).toEqual(['wh_3', 'wh_2']);
       const w = await store.getWebhook('t1', 'wh_1');
       expect([w?.state, w?.consecutiveFailures, w?.circuitOpenUntil, w?.updatedAt]).toEqual(['failed', 4, T0 + 3_600_000, T0 + 2]);
