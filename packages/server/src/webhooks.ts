@@ -49,6 +49,8 @@ export const WEBHOOK_LIMITS = {
   maxResponseBytes: 65_536,
   /** Deliveries waiting per subscription; beyond it an event is recorded as failed (`queue_full`). */
   maxQueuedPerSubscription: 10_000,
+  /** Most attempts in flight per healthy subscription. */
+  maxInFlightPerSubscription: 32,
 } as const;
 
 /** Cross-process hint that a subscription changed (payload: tenant). */
@@ -92,9 +94,15 @@ export interface WebhookServiceOptions {
 interface CachedHook {
   rec: WebhookRecord;
   secret?: Promise<string>;
-  /** The per-subscription chain (deliveries are serialized so the breaker counts in order). */
-  chain: Promise<void>;
-  queued: number;
+  /** Deliveries waiting for a slot, in commit order. */
+  waiting: (() => void)[];
+  /** Attempts in flight. */
+  running: number;
+  /**
+   * How many attempts may run at once: 1 for a new or failing subscription (so the breaker
+   * counts failures in order and opens after exactly four), +1 per success up to the cap.
+   */
+  window: number;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -112,6 +120,8 @@ function httpAllowed(url: URL, allow: readonly string[]): boolean {
     return entry === host || entry === hostPort;
   });
 }
+
+const newHook = (rec: WebhookRecord): CachedHook => ({ rec, waiting: [], running: 0, window: 1 });
 
 /** Webhook subscriptions and the best-effort dispatcher of one host process. */
 export class WebhookService {
@@ -199,7 +209,7 @@ export class WebhookService {
     }
     const cur = m.get(rec.webhookId);
     if (cur) cur.rec = rec;
-    else m.set(rec.webhookId, { rec, chain: Promise.resolve(), queued: 0 });
+    else m.set(rec.webhookId, newHook(rec));
   }
 
   private uncache(tenant: string, webhookId: string): void {
@@ -346,7 +356,7 @@ export class WebhookService {
     const [event] = await this.store.readEvents(runId, sequence - 1, 1);
     if (!event || event.sequence !== sequence) throw notFound;
     const prior = (await this.store.listWebhookDeliveries(tenant, webhookId, 1000)).find((d) => d.deliveryId === deliveryId);
-    const hook = this.hooks.get(tenant)?.get(webhookId) ?? { rec, chain: Promise.resolve(), queued: 0 };
+    const hook = this.hooks.get(tenant)?.get(webhookId) ?? newHook(rec);
     const out = await this.attempt(hook, run, event, prior?.attempts ?? 0, true, prior?.createdAt);
     return deliveryView(out);
   }
@@ -368,23 +378,35 @@ export class WebhookService {
   };
 
   private enqueue(hook: CachedHook, run: RunRecord, e: EncodedEvent): void {
-    if (hook.queued >= WEBHOOK_LIMITS.maxQueuedPerSubscription) {
+    if (hook.waiting.length >= WEBHOOK_LIMITS.maxQueuedPerSubscription) {
       void this.record(hook.rec, run, e, { status: 'failed', attempts: 0, responseStatus: null, error: 'queue_full' }).catch(() => undefined);
       return;
     }
-    hook.queued++;
-    const p = hook.chain
-      .then(() => this.attempt(hook, run, e, 0, false))
-      .then(
-        () => undefined,
-        (err: unknown) => this.warn({ webhookId: hook.rec.webhookId, err: String(err) }, 'webhook delivery bookkeeping failed'),
-      )
-      .finally(() => {
-        hook.queued--;
-        this.inflight.delete(p);
+    const p = new Promise<void>((resolve) => {
+      hook.waiting.push(() => {
+        hook.running++;
+        this.attempt(hook, run, e, 0, false)
+          .then(
+            (d) => {
+              hook.window = d.status === 'delivered' ? Math.min(WEBHOOK_LIMITS.maxInFlightPerSubscription, hook.window + 1) : 1;
+            },
+            (err: unknown) => this.warn({ webhookId: hook.rec.webhookId, err: String(err) }, 'webhook delivery bookkeeping failed'),
+          )
+          .finally(() => {
+            hook.running--;
+            this.pump(hook);
+            resolve();
+          });
       });
-    hook.chain = p;
+    });
     this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+    this.pump(hook);
+  }
+
+  /** Starts waiting deliveries while the subscription's window has room. */
+  private pump(hook: CachedHook): void {
+    while (hook.running < hook.window && hook.waiting.length > 0) (hook.waiting.shift() as () => void)();
   }
 
   private secretOf(hook: CachedHook): Promise<string> {
@@ -444,9 +466,9 @@ export class WebhookService {
     let health: Pick<WebhookRecord, 'state' | 'consecutiveFailures' | 'circuitOpenUntil'>;
     if (outcome.ok) health = { state: 'active', consecutiveFailures: 0, circuitOpenUntil: null };
     else {
-      const failures = rec.consecutiveFailures + 1;
+      const failures = hook.rec.consecutiveFailures + 1;
       // A failed half-open probe (failures past the threshold) reopens at once.
-      const open = failures >= WEBHOOK_LIMITS.circuitFailures ? now + WEBHOOK_LIMITS.circuitOpenMs : rec.circuitOpenUntil;
+      const open = failures >= WEBHOOK_LIMITS.circuitFailures ? now + WEBHOOK_LIMITS.circuitOpenMs : hook.rec.circuitOpenUntil;
       health = { state: 'active', consecutiveFailures: failures, circuitOpenUntil: open };
     }
     const out = await this.record(
@@ -459,9 +481,11 @@ export class WebhookService {
     if (!outcome.ok && (await this.store.countWebhookFailures(rec.tenant, rec.webhookId, now - WEBHOOK_LIMITS.failedWindowMs)) >= WEBHOOK_LIMITS.failedAfter) {
       health.state = 'failed';
     }
-    const next = { ...rec, ...health, updatedAt: now };
-    hook.rec = next;
-    await this.store.updateWebhookHealth(rec.tenant, rec.webhookId, { ...health, updatedAt: now });
+    const cur = hook.rec;
+    const unchanged = cur.state === health.state && cur.consecutiveFailures === health.consecutiveFailures && cur.circuitOpenUntil === health.circuitOpenUntil;
+    hook.rec = { ...cur, ...health, updatedAt: now };
+    // A healthy subscription staying healthy writes nothing (one write per delivery, not two).
+    if (!unchanged) await this.store.updateWebhookHealth(rec.tenant, rec.webhookId, { ...health, updatedAt: now });
     if (health.state === 'failed') {
       this.uncache(rec.tenant, rec.webhookId);
       this.warn({ webhookId: rec.webhookId, secretFingerprint: rec.secretFingerprint }, 'webhook subscription failed: 100 failed deliveries in 7 days');
