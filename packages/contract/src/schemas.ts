@@ -222,6 +222,8 @@ export const CreateWebhookRequestSchema = Type.Object(
     eventTypes: Type.Optional(WebhookEvents),
     tenantId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     tags: Type.Optional(WebhookTags),
+    /** `best-effort` (default) or `durable` (outbox in the append, retries, dead letters). Weft extension. */
+    delivery: Type.Optional(Type.Union([Type.Literal('best-effort'), Type.Literal('durable')])),
   },
   { additionalProperties: false },
 );
@@ -237,8 +239,12 @@ export const WebhookSchema = Type.Object(
     /** First 8 hex digits of sha256(secret). */
     secretFingerprint: Type.String({ pattern: '^[0-9a-f]{8}$' }),
     signatureAlgorithm: Type.Literal(WEBHOOK_SIGNATURE_ALGORITHM),
-    /** `best-effort`: one attempt per event, failures recorded, never retried. */
-    delivery: Type.Literal('best-effort'),
+    /**
+     * `best-effort`: one attempt per event after it committed, failures recorded, never
+     * retried. `durable`: an outbox row written with the event, retried with backoff, then
+     * dead-lettered.
+     */
+    delivery: Type.Union([Type.Literal('best-effort'), Type.Literal('durable')]),
     /** `failed` after 100 failures in 7 days: re-register (a fresh secret) to reactivate. */
     state: Type.Union([Type.Literal('active'), Type.Literal('failed')]),
     /** Consecutive failed deliveries; at 4 the circuit opens for an hour. */
@@ -267,8 +273,8 @@ export const WebhookDeliverySchema = Type.Object(
     runId: Type.String(),
     sequence: Type.Integer({ minimum: 0 }),
     eventType: Type.String(),
-    /** `skipped`: not attempted (the circuit was open). */
-    status: Type.Union([Type.Literal('delivered'), Type.Literal('failed'), Type.Literal('skipped')]),
+    /** `skipped`: not attempted (the circuit was open); `retrying`/`dead-lettered`: durable only. */
+    status: Type.Union([Type.Literal('delivered'), Type.Literal('failed'), Type.Literal('skipped'), Type.Literal('retrying'), Type.Literal('dead-lettered')]),
     attempts: Type.Integer({ minimum: 0 }),
     responseStatus: Type.Optional(Type.Integer()),
     error: Type.Optional(Type.String()),

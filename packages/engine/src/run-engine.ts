@@ -38,6 +38,7 @@ import {
   type IdempotentResponse,
   type Notifier,
   type Outbound,
+  type OutboxRow,
   type RecordRedactor,
   type RunRecord,
   type Store,
@@ -105,6 +106,8 @@ export interface EngineOptions {
    * events), e.g. the webhook dispatcher. Must not throw or block.
    */
   committed?: (run: RunRecord, events: readonly EncodedEvent[]) => void;
+  /** Outbox rows (durable webhooks) to write in the same append as `events`. Must not throw. */
+  outbox?: (run: RunRecord, events: readonly EncodedEvent[]) => OutboxRow[];
 }
 
 /** Parameters of {@link RunEngine.createRun}; tenant and principal come from the credential. */
@@ -179,6 +182,7 @@ export class RunEngine {
   private readonly redactor: RecordRedactor;
   private readonly outbound: Outbound | undefined;
   private readonly committed: EngineOptions['committed'];
+  private readonly outboxOf: EngineOptions['outbox'];
   private readonly hot = new Map<string, HotRun>();
   private readonly active = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, () => void>();
@@ -214,6 +218,7 @@ export class RunEngine {
     this.inputs = new RunInputs(this.redactor);
     this.outbound = opts.outbound;
     this.committed = opts.committed;
+    this.outboxOf = opts.outbox;
     this.notifier = opts.notifier ?? new InProcessNotifier();
     this.commandTimeoutMs = opts.commandTimeoutMs ?? this.leaseTtlMs + 5000;
     this.catalog = new WorkflowCatalog(this.store, this.registry, this.clock);
@@ -767,7 +772,9 @@ export class RunEngine {
     const outcomes = answers.map(outcomeOf);
     try {
       if (changes) {
-        await this.store.appendEvents(runId, h.epoch, events, h.state.proj, timers, outcomes.length > 0 ? { outcomes, now: this.clock.now() } : undefined);
+        const outbox = events.length > 0 ? this.outboxOf?.(h.state.rec, events) : undefined;
+        const now = this.clock.now();
+        await this.store.appendEvents(runId, h.epoch, events, h.state.proj, timers, outcomes.length > 0 ? { outcomes, now } : undefined, outbox?.length ? { rows: outbox, now } : undefined);
       }
     } catch (e) {
       // Nothing of this step is committed: its commands are still pending and are applied

@@ -104,8 +104,8 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
       nodeResolution: false,
     };
   }
-  // Best-effort delivery only: `durable` is advertised once the outbox mode exists (decision 0019).
-  if (d.webhooks) doc.webhooks = { supported: true, signatureAlgorithms: [WEBHOOK_SIGNATURE_ALGORITHM], signed: true };
+  // Both modes: best-effort by default, durable (outbox) per subscription (decision 0019).
+  if (d.webhooks) doc.webhooks = { supported: true, signatureAlgorithms: [WEBHOOK_SIGNATURE_ALGORITHM], signed: true, durable: true };
   if (d.runtimeCapabilities.length > 0) doc.runtimeCapabilities = d.runtimeCapabilities;
   const auth = authCapabilities(d.config, d.auth);
   if (auth) doc.auth = auth;

@@ -232,6 +232,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         allow: config.webhookAllow,
         ports: config.outboundPorts,
         timeoutMs: config.webhookTimeoutMs,
+        retryBaseMs: config.webhookRetryBaseMs,
         version: WEFT_VERSION,
         warn: (o, m) => logger.warn(o, m),
       })
@@ -246,7 +247,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     redactor,
     outbound: createOutbound(config, `weft/${WEFT_VERSION}`),
     registry,
-    ...(webhooks ? { committed: webhooks.onCommitted } : {}),
+    ...(webhooks ? { committed: webhooks.onCommitted, outbox: webhooks.outboxRows } : {}),
   });
   const dirs = config.workflowsDirs.length > 0 ? config.workflowsDirs : [join(repoRoot, 'examples', 'workflows')].filter((d) => existsSync(d));
   reportWorkflowLoad(await loadWorkflowDirs(engine, dirs, logger), config.announce, logger);

@@ -30,6 +30,8 @@ export interface OutboundConfig {
   webhookAllow: string[];
   /** Per-attempt webhook deadline (`WEFT_WEBHOOK_TIMEOUT_MS`, default and maximum 5000). */
   webhookTimeoutMs: number;
+  /** First retry delay of a durable delivery, doubling per attempt up to 5 min (`WEFT_WEBHOOK_RETRY_BASE_MS`, default 2000). */
+  webhookRetryBaseMs: number;
 }
 
 const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
@@ -55,6 +57,7 @@ export function loadOutboundConfig(env: NodeJS.ProcessEnv): OutboundConfig {
     outboundMaxRedirects: int(env.WEFT_OUTBOUND_MAX_REDIRECTS, 'WEFT_OUTBOUND_MAX_REDIRECTS', OUTBOUND_DEFAULTS.maxRedirects, 0, 20),
     webhookAllow: (env.WEFT_WEBHOOK_ALLOW ?? '').split(/[\s,]+/).filter(Boolean),
     webhookTimeoutMs: int(env.WEFT_WEBHOOK_TIMEOUT_MS, 'WEFT_WEBHOOK_TIMEOUT_MS', 5000, 100, 5000),
+    webhookRetryBaseMs: int(env.WEFT_WEBHOOK_RETRY_BASE_MS, 'WEFT_WEBHOOK_RETRY_BASE_MS', 2000, 10, 300_000),
   };
   checkOutboundConfig(cfg);
   return cfg;

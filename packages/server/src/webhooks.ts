@@ -16,15 +16,20 @@
  *   are never followed (a 3xx is a failed delivery); 5 s per attempt. Failures are recorded,
  *   never retried. Four consecutive failures open the circuit for an hour (then one probe);
  *   100 failures in seven days mark the subscription `failed`.
- * - **Which process delivers:** the engine tells this service of the appends *this* process
- *   committed (never of relayed ones), so with several processes each event is attempted by
- *   exactly one of them.
+ * - **Which process delivers:** best-effort — the engine tells this service of the appends
+ *   *this* process committed (never of relayed ones), so with several processes each event is
+ *   attempted by exactly one of them. Durable — the engine writes an outbox row per matching
+ *   (subscription, event) in the append itself; every process claims due rows under a lease
+ *   (Postgres: `FOR UPDATE SKIP LOCKED`), delivers, and records the outcome: delivered (row
+ *   removed), retry with doubling backoff, or dead-lettered after five attempts. A row whose
+ *   process died is claimed again once its lease expires, so it survives kill -9 and restarts;
+ *   the dedupe key (`X-openwop-Webhook-Id`, runId, sequence) stays the same.
  *
  * @see security-contract.md §3, docs/webhooks.md, docs/decisions/0019-webhooks.md
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { WEBHOOK_HEADERS, WEBHOOK_SIGNATURE_ALGORITHM, WeftError, type CreateWebhookRequest, type Webhook, type WebhookDelivery } from '@weft/contract';
-import type { EncodedEvent, Notifier, RunRecord } from '@weft/engine';
+import type { EncodedEvent, Notifier, OutboxRow, RunRecord } from '@weft/engine';
 import {
   DnsLookupError,
   OutboundClient,
@@ -36,7 +41,7 @@ import {
   type KeyManager,
   type Resolver,
 } from '@weft/security';
-import type { HostStore, WebhookDeliveryRecord, WebhookRecord } from '@weft/store-kit';
+import type { HostStore, OutboxItem, OutboxOutcome, WebhookDeliveryRecord, WebhookRecord } from '@weft/store-kit';
 
 /** The spec's best-effort numbers (WH-16). */
 export const WEBHOOK_LIMITS = {
@@ -51,6 +56,15 @@ export const WEBHOOK_LIMITS = {
   maxQueuedPerSubscription: 10_000,
   /** Most attempts in flight per healthy subscription. */
   maxInFlightPerSubscription: 32,
+  /** Durable: attempts before a row is dead-lettered. */
+  durableAttempts: 5,
+  /** Durable: the retry delay doubles from the base up to this. */
+  durableMaxBackoffMs: 300_000,
+  /** Durable: how long a claimed row stays ours (covers one attempt with room to spare). */
+  outboxLeaseMs: 30_000,
+  /** Durable: rows claimed per round, and how often an idle dispatcher looks for work (rows of a dead process, retries due). */
+  outboxBatch: 64,
+  outboxPollMs: 500,
 } as const;
 
 /** Cross-process hint that a subscription changed (payload: tenant). */
@@ -83,6 +97,10 @@ export interface WebhookServiceOptions {
   ports?: string;
   /** Per-attempt deadline; at most the spec's 5 s. */
   timeoutMs?: number;
+  /** Durable first retry delay (doubling). Default 2 s. */
+  retryBaseMs?: number;
+  /** This process's id (outbox lease owner). */
+  owner?: string;
   /** `openwop-webhook-dispatcher/{version}`. */
   version: string;
   /** Name resolution (tests flip a name to a private address). */
@@ -138,8 +156,13 @@ export class WebhookService {
   /** Active subscriptions by tenant. */
   private readonly hooks = new Map<string, Map<string, CachedHook>>();
   private readonly inflight = new Set<Promise<void>>();
+  private readonly retryBaseMs: number;
+  private readonly owner: string;
   private unlisten: (() => void) | undefined;
   private refresher: NodeJS.Timeout | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  private pumping: Promise<void> | undefined;
+  private kicked = false;
   private stopped = false;
 
   constructor(opts: WebhookServiceOptions) {
@@ -160,6 +183,8 @@ export class WebhookService {
     });
     this.now = opts.now ?? Date.now;
     this.warn = opts.warn ?? (() => {});
+    this.retryBaseMs = Math.max(1, opts.retryBaseMs ?? 2000);
+    this.owner = opts.owner ?? `weft-wh-${randomBytes(6).toString('hex')}`;
   }
 
   /** Loads the active subscriptions and listens for changes made by other processes. */
@@ -173,6 +198,10 @@ export class WebhookService {
       this.reload().catch((e: unknown) => this.warn({ err: String(e) }, 'webhook subscriptions reload failed'));
     }, 30_000);
     this.refresher.unref();
+    // Durable rows left by a previous process (or another one) are picked up from here on.
+    this.poller = setInterval(() => this.kick(), WEBHOOK_LIMITS.outboxPollMs);
+    this.poller.unref();
+    this.kick();
   }
 
   /** Stops matching new events and waits (bounded by the attempt timeout) for attempts in flight. */
@@ -180,12 +209,13 @@ export class WebhookService {
     this.stopped = true;
     this.unlisten?.();
     if (this.refresher) clearInterval(this.refresher);
-    await Promise.allSettled([...this.inflight]);
+    if (this.poller) clearInterval(this.poller);
+    await Promise.allSettled([...this.inflight, this.pumping]);
   }
 
   /** Resolves once every queued delivery has been attempted (tests, benchmarks). */
   async idle(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    while (this.inflight.size > 0 || this.pumping) await Promise.allSettled([...this.inflight, this.pumping]);
   }
 
   private async reload(): Promise<void> {
@@ -234,7 +264,7 @@ export class WebhookService {
       tags: r.tags,
       secretFingerprint: r.secretFingerprint,
       signatureAlgorithm: WEBHOOK_SIGNATURE_ALGORITHM,
-      delivery: 'best-effort',
+      delivery: r.delivery,
       state: r.state,
       consecutiveFailures: r.consecutiveFailures,
       ...(r.circuitOpenUntil !== null && r.circuitOpenUntil > this.now() ? { circuitOpenUntil: iso(r.circuitOpenUntil) } : {}),
@@ -287,6 +317,7 @@ export class WebhookService {
       url: url.href,
       events: [...events],
       tags: [...(req.tags ?? [])],
+      delivery: req.delivery ?? 'best-effort',
       secretFingerprint: secretFingerprint(secret),
       ...sealed,
       state: 'active',
@@ -356,6 +387,12 @@ export class WebhookService {
     const [event] = await this.store.readEvents(runId, sequence - 1, 1);
     if (!event || event.sequence !== sequence) throw notFound;
     const prior = (await this.store.listWebhookDeliveries(tenant, webhookId, 1000)).find((d) => d.deliveryId === deliveryId);
+    // A durable dead letter goes back to the outbox with a fresh attempt budget.
+    if (rec.delivery === 'durable' && (await this.store.requeueOutbox(tenant, webhookId, deliveryId, this.now()))) {
+      const d = await this.record(rec, run, event, { status: 'retrying', attempts: 0, responseStatus: null, error: 'redelivery_requested' }, prior?.createdAt);
+      this.kick();
+      return deliveryView(d);
+    }
     const hook = this.hooks.get(tenant)?.get(webhookId) ?? newHook(rec);
     const out = await this.attempt(hook, run, event, prior?.attempts ?? 0, true, prior?.createdAt);
     return deliveryView(out);
@@ -363,19 +400,109 @@ export class WebhookService {
 
   // ------------------------------------------------------------------ dispatch
 
-  /** The engine's `committed` hook: match and queue, never throw, never block the run. */
-  readonly onCommitted = (run: RunRecord, events: readonly EncodedEvent[]): void => {
-    if (this.stopped) return;
+  /** Active subscriptions of the run's own tenant whose tags admit the run (WH-06: the tenant first; filters only narrow). */
+  private *candidates(run: RunRecord): Generator<CachedHook> {
     const hooks = this.hooks.get(run.tenant);
-    if (!hooks || hooks.size === 0) return;
+    if (!hooks) return;
     for (const hook of hooks.values()) {
       const rec = hook.rec;
-      // Tenant isolation is the map key above; the filters only narrow (WH-06).
       if (rec.tenant !== run.tenant || rec.state !== 'active') continue;
       if (rec.tags.length > 0 && !rec.tags.some((t) => run.tags.includes(t))) continue;
-      for (const e of events) if (rec.events.includes(e.type)) this.enqueue(hook, run, e);
+      yield hook;
     }
+  }
+
+  /** The engine's `committed` hook: match best-effort subscriptions and queue, never throw, never block the run. */
+  readonly onCommitted = (run: RunRecord, events: readonly EncodedEvent[]): void => {
+    if (this.stopped) return;
+    let durable = false;
+    for (const hook of this.candidates(run)) {
+      if (hook.rec.delivery === 'durable') {
+        durable ||= events.some((e) => hook.rec.events.includes(e.type));
+        continue;
+      }
+      for (const e of events) if (hook.rec.events.includes(e.type)) this.enqueue(hook, run, e);
+    }
+    // The append just wrote outbox rows: deliver them now rather than at the next poll.
+    if (durable) this.kick();
   };
+
+  /** The engine's `outbox` hook: one row per (durable subscription, matching event), written in the append. */
+  readonly outboxRows = (run: RunRecord, events: readonly EncodedEvent[]): OutboxRow[] => {
+    if (this.stopped) return [];
+    const rows: OutboxRow[] = [];
+    for (const hook of this.candidates(run)) {
+      if (hook.rec.delivery !== 'durable') continue;
+      for (const e of events) {
+        if (hook.rec.events.includes(e.type)) rows.push({ tenant: run.tenant, webhookId: hook.rec.webhookId, runId: run.runId, sequence: e.sequence, eventType: e.type });
+      }
+    }
+    return rows;
+  };
+
+  // ------------------------------------------------------------------ durable dispatch
+
+  /** Asks for an outbox round (coalesced: one runs at a time, one more follows if asked meanwhile). */
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.kicked = true;
+      return;
+    }
+    this.pumping = (async () => {
+      try {
+        do {
+          this.kicked = false;
+          while (!this.stopped && (await this.outboxRound()) >= WEBHOOK_LIMITS.outboxBatch);
+        } while (this.kicked && !this.stopped);
+      } catch (e) {
+        this.warn({ err: String(e) }, 'webhook outbox round failed');
+      } finally {
+        this.pumping = undefined;
+      }
+    })();
+  }
+
+  /** Claims one batch of due rows and delivers them; returns how many were claimed. */
+  private async outboxRound(): Promise<number> {
+    const items = await this.store.claimOutbox(this.owner, this.now(), WEBHOOK_LIMITS.outboxLeaseMs, WEBHOOK_LIMITS.outboxBatch);
+    await Promise.all(items.map((i) => this.deliverOutbox(i).catch((e: unknown) => this.warn({ webhookId: i.webhookId, err: String(e) }, 'webhook outbox delivery failed'))));
+    return items.length;
+  }
+
+  private async deliverOutbox(item: OutboxItem): Promise<void> {
+    const done = (o: OutboxOutcome) => this.store.finishOutbox(item.tenant, item.webhookId, item.deliveryId, this.owner, o);
+    let hook = this.hooks.get(item.tenant)?.get(item.webhookId);
+    if (!hook) {
+      const rec = await this.store.getWebhook(item.tenant, item.webhookId);
+      if (!rec) return; // deleted meanwhile: its rows went with it
+      hook = newHook(rec);
+    }
+    const run = await this.store.getRun(item.tenant, item.runId);
+    const [event] = run ? await this.store.readEvents(item.runId, item.sequence - 1, 1) : [];
+    if (!run || !event || event.sequence !== item.sequence) {
+      await done({ kind: 'dead', attempts: item.attempts, error: 'event_missing' });
+      return;
+    }
+    const attempts = item.attempts + 1;
+    const outcome = await this.send(hook, run, event);
+    if (outcome.ok) {
+      // The row goes first: a crash between the two leaves a record saying less, never a second delivery.
+      if (await done({ kind: 'delivered' })) await this.record(hook.rec, run, event, { status: 'delivered', attempts, responseStatus: outcome.responseStatus, error: null }, item.createdAt);
+      return;
+    }
+    const error = outcome.error ?? 'failed';
+    if (attempts >= WEBHOOK_LIMITS.durableAttempts) {
+      if (await done({ kind: 'dead', attempts, error })) {
+        await this.record(hook.rec, run, event, { status: 'dead-lettered', attempts, responseStatus: outcome.responseStatus, error }, item.createdAt);
+      }
+      return;
+    }
+    const delay = Math.min(WEBHOOK_LIMITS.durableMaxBackoffMs, this.retryBaseMs * 2 ** (attempts - 1));
+    if (await done({ kind: 'retry', attempts, availableAt: this.now() + delay, error })) {
+      await this.record(hook.rec, run, event, { status: 'retrying', attempts, responseStatus: outcome.responseStatus, error }, item.createdAt);
+    }
+  }
 
   private enqueue(hook: CachedHook, run: RunRecord, e: EncodedEvent): void {
     if (hook.waiting.length >= WEBHOOK_LIMITS.maxQueuedPerSubscription) {
@@ -422,21 +549,9 @@ export class WebhookService {
     return hook.secret;
   }
 
-  /** One attempt (or a skip while the circuit is open), recorded with the breaker's new state. */
-  private async attempt(
-    hook: CachedHook,
-    run: RunRecord,
-    e: EncodedEvent,
-    priorAttempts: number,
-    manual: boolean,
-    createdAt?: number,
-  ): Promise<WebhookDeliveryRecord> {
+  /** One signed POST to the subscription's URL (pinned, no redirects); never throws. */
+  private async send(hook: CachedHook, run: RunRecord, e: EncodedEvent): Promise<{ ok: boolean; responseStatus: number | null; error: string | null }> {
     const rec = hook.rec;
-    const start = this.now();
-    if (!manual && rec.circuitOpenUntil !== null && rec.circuitOpenUntil > start) {
-      return this.record(rec, run, e, { status: 'skipped', attempts: priorAttempts, responseStatus: null, error: 'circuit_open' }, createdAt);
-    }
-    let outcome: { ok: boolean; responseStatus: number | null; error: string | null };
     try {
       const secret = await this.secretOf(hook);
       const body = deliveryBody(run.runId, run.tenant, e.json);
@@ -457,11 +572,28 @@ export class WebhookService {
         body,
         maxRedirects: 0,
       });
-      if (res.status >= 200 && res.status < 300) outcome = { ok: true, responseStatus: res.status, error: null };
-      else outcome = { ok: false, responseStatus: res.status, error: res.status >= 300 && res.status < 400 ? 'redirect' : `status_${res.status}` };
+      if (res.status >= 200 && res.status < 300) return { ok: true, responseStatus: res.status, error: null };
+      return { ok: false, responseStatus: res.status, error: res.status >= 300 && res.status < 400 ? 'redirect' : `status_${res.status}` };
     } catch (err) {
-      outcome = { ok: false, responseStatus: null, error: failureCode(err) };
+      return { ok: false, responseStatus: null, error: failureCode(err) };
     }
+  }
+
+  /** One best-effort attempt (or a skip while the circuit is open), recorded with the breaker's new state. */
+  private async attempt(
+    hook: CachedHook,
+    run: RunRecord,
+    e: EncodedEvent,
+    priorAttempts: number,
+    manual: boolean,
+    createdAt?: number,
+  ): Promise<WebhookDeliveryRecord> {
+    const rec = hook.rec;
+    const start = this.now();
+    if (!manual && rec.circuitOpenUntil !== null && rec.circuitOpenUntil > start) {
+      return this.record(rec, run, e, { status: 'skipped', attempts: priorAttempts, responseStatus: null, error: 'circuit_open' }, createdAt);
+    }
+    const outcome = await this.send(hook, run, e);
     const now = this.now();
     let health: Pick<WebhookRecord, 'state' | 'consecutiveFailures' | 'circuitOpenUntil'>;
     if (outcome.ok) health = { state: 'active', consecutiveFailures: 0, circuitOpenUntil: null };

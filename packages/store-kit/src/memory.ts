@@ -18,6 +18,8 @@ import {
   type RotateApiKeyResult,
   type SecretExpectation,
   type SecretRecord,
+  type OutboxItem,
+  type OutboxOutcome,
   type SecretStore,
   type WebhookDeliveryRecord,
   type WebhookHealth,
@@ -253,7 +255,50 @@ export class MemoryHostStore extends MemoryStore implements HostStore {
     return this.hooks.listActiveWebhooks();
   }
   deleteWebhook(tenant: string, webhookId: string): Promise<boolean> {
+    for (const [k, r] of this.outboxRows) if (r.tenant === tenant && r.webhookId === webhookId) this.outboxRows.delete(k);
     return this.hooks.deleteWebhook(tenant, webhookId);
+  }
+  async claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]> {
+    const due = [...this.outboxRows.values()]
+      .filter((r) => r.state === 'pending' && r.availableAt <= now && (r.leaseUntil === null || r.leaseUntil < now))
+      .sort((a, b) => a.availableAt - b.availableAt || a.createdAt - b.createdAt)
+      .slice(0, Math.max(0, limit));
+    for (const r of due) {
+      r.leaseOwner = owner;
+      r.leaseUntil = now + leaseMs;
+    }
+    return due.map((r) => ({ tenant: r.tenant, webhookId: r.webhookId, deliveryId: r.deliveryId, runId: r.runId, sequence: r.sequence, eventType: r.eventType, attempts: r.attempts, createdAt: r.createdAt }));
+  }
+  async finishOutbox(tenant: string, webhookId: string, deliveryId: string, owner: string, outcome: OutboxOutcome): Promise<boolean> {
+    const k = `${tenant}\u0000${webhookId}\u0000${deliveryId}`;
+    const r = this.outboxRows.get(k);
+    if (!r || r.leaseOwner !== owner) return false;
+    if (outcome.kind === 'delivered') return this.outboxRows.delete(k);
+    Object.assign(r, {
+      state: outcome.kind === 'dead' ? 'dead' : 'pending',
+      attempts: outcome.attempts,
+      availableAt: outcome.kind === 'retry' ? outcome.availableAt : 0,
+      lastError: outcome.error,
+      leaseOwner: null,
+      leaseUntil: null,
+    });
+    return true;
+  }
+  async requeueOutbox(tenant: string, webhookId: string, deliveryId: string, now: number): Promise<boolean> {
+    const r = this.outboxRows.get(`${tenant}\u0000${webhookId}\u0000${deliveryId}`);
+    if (!r || r.state !== 'dead') return false;
+    Object.assign(r, { state: 'pending', attempts: 0, availableAt: now, lastError: null, leaseOwner: null, leaseUntil: null });
+    return true;
+  }
+  async countOutbox(tenant?: string, webhookId?: string): Promise<{ pending: number; dead: number }> {
+    let pending = 0;
+    let dead = 0;
+    for (const r of this.outboxRows.values()) {
+      if ((tenant !== undefined && r.tenant !== tenant) || (webhookId !== undefined && r.webhookId !== webhookId)) continue;
+      if (r.state === 'pending') pending++;
+      else dead++;
+    }
+    return { pending, dead };
   }
   updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
     return this.hooks.updateWebhookHealth(tenant, webhookId, health);

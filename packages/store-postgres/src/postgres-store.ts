@@ -22,6 +22,7 @@ import {
   type CommandRow,
   type EncodedEvent,
   type FinishedCommands,
+  type OutboxRow,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
   type IdempotencyCompletion,
@@ -68,6 +69,8 @@ import {
   type RotateApiKeyResult,
   type SecretExpectation,
   type SecretRecord,
+  type OutboxItem,
+  type OutboxOutcome,
   type WebhookDeliveryRecord,
   type WebhookHealth,
   type WebhookRecord,
@@ -148,6 +151,11 @@ const SQL = {
       UPDATE run_commands c SET state = o.state, result = o.result, done_at = $19
       FROM run, unnest($16::text[], $17::text[], $18::text[]) AS o(id, state, result)
       WHERE c.id = o.id AND c.state = 'pending'
+    ), outboxed AS (
+      INSERT INTO webhook_outbox (tenant, webhook_id, delivery_id, run_id, sequence, event_type, state, attempts, available_at, created_at)
+      SELECT b.tenant, b.webhook_id, run.run_id || '.' || b.sequence, run.run_id, b.sequence, b.event_type, 'pending', 0, $24, $24
+      FROM run, unnest($20::text[], $21::text[], $22::int[], $23::text[]) AS b(tenant, webhook_id, sequence, event_type)
+      ON CONFLICT (tenant, webhook_id, delivery_id) DO NOTHING
     )
     SELECT count(*)::int AS n FROM run`,
   // Update-if-allowed and read back in one round trip; the second branch sees the row as of
@@ -415,6 +423,22 @@ export class PostgresStore implements HostStore {
     return this.hooks.countWebhookFailures(tenant, webhookId, since);
   }
 
+  claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]> {
+    return this.hooks.claimOutbox(owner, now, leaseMs, limit);
+  }
+
+  finishOutbox(tenant: string, webhookId: string, deliveryId: string, owner: string, outcome: OutboxOutcome): Promise<boolean> {
+    return this.hooks.finishOutbox(tenant, webhookId, deliveryId, owner, outcome);
+  }
+
+  requeueOutbox(tenant: string, webhookId: string, deliveryId: string, now: number): Promise<boolean> {
+    return this.hooks.requeueOutbox(tenant, webhookId, deliveryId, now);
+  }
+
+  countOutbox(tenant?: string, webhookId?: string): Promise<{ pending: number; dead: number }> {
+    return this.hooks.countOutbox(tenant, webhookId);
+  }
+
   async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<boolean> {
     return this.cmds.enqueue(cmd);
   }
@@ -511,8 +535,10 @@ export class PostgresStore implements HostStore {
     projection: RunProjection,
     timers?: TimerChanges,
     finished?: FinishedCommands,
+    outbox?: { rows: readonly OutboxRow[]; now: number },
   ): Promise<void> {
     const outcomes = finished?.outcomes ?? [];
+    const ob = outbox?.rows ?? [];
     const first = events[0];
     const contiguous = events.every((e, i) => first !== undefined && e.sequence === first.sequence + i);
     if (!contiguous) return this.explainRejectedAppend(runId, epoch, events);
@@ -539,6 +565,11 @@ export class PostgresStore implements HostStore {
       outcomes.map((o) => o.state),
       outcomes.map((o) => o.result),
       finished?.now ?? 0,
+      ob.map((r) => r.tenant),
+      ob.map((r) => r.webhookId),
+      ob.map((r) => r.sequence),
+      ob.map((r) => r.eventType),
+      outbox?.now ?? 0,
     ]);
     if (rows[0]?.n !== 1) return this.explainRejectedAppend(runId, epoch, events);
   }

@@ -17,6 +17,13 @@ import {
   type WebhookRecord,
   type WebhookRow,
   type WebhookStore,
+  type OutboxItem,
+  type OutboxOutcome,
+  type OutboxRowSql,
+  type WebhookOutboxStore,
+  OUTBOX_COLUMNS,
+  outboxUpdateValues,
+  toOutboxItem,
 } from '@weft/store-kit';
 
 /** Runs a named prepared statement (the store's pooled, error-classifying query). */
@@ -24,8 +31,27 @@ export type PgWebhookQuery = <R extends pg.QueryResultRow>(name: `webhook_${stri
 
 const SQL = webhookStatements(postgresDialect);
 
+/**
+ * The claim: lease due rows no live claim holds. `FOR UPDATE SKIP LOCKED` makes concurrent
+ * claimers on several processes take disjoint rows (a row another claimer is leasing right now
+ * is skipped, not waited for); the lease then keeps it theirs until it expires.
+ */
+const CLAIM = `
+  UPDATE webhook_outbox o SET lease_owner = $1, lease_until = $3
+  FROM (
+    SELECT tenant, webhook_id, delivery_id FROM webhook_outbox
+    WHERE state = 'pending' AND available_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
+    ORDER BY available_at, created_at
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+  ) c
+  WHERE o.tenant = c.tenant AND o.webhook_id = c.webhook_id AND o.delivery_id = c.delivery_id
+  RETURNING ${OUTBOX_COLUMNS.split(', ')
+    .map((c) => `o.${c}`)
+    .join(', ')}`;
+
 /** The webhook statements, run through the store's query function. */
-export class PgWebhooks implements WebhookStore {
+export class PgWebhooks implements WebhookStore, WebhookOutboxStore {
   constructor(private readonly q: PgWebhookQuery) {}
 
   async createWebhook(rec: WebhookRecord): Promise<boolean> {
@@ -47,6 +73,7 @@ export class PgWebhooks implements WebhookStore {
     // Delivery records first: a concurrent delivery may write one more, which is harmless
     // (records of a deleted subscription are never listed: reads go through the subscription).
     await this.q('webhook_deleteDeliveries', SQL.deleteDeliveries, [tenant, webhookId]);
+    await this.q('webhook_deleteOutbox', SQL.deleteOutbox, [tenant, webhookId]);
     return ((await this.q('webhook_delete', SQL.delete, [tenant, webhookId])).rowCount ?? 0) === 1;
   }
   async updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
@@ -66,5 +93,24 @@ export class PgWebhooks implements WebhookStore {
   async countWebhookFailures(tenant: string, webhookId: string, since: number): Promise<number> {
     const { rows } = await this.q<{ n: string }>('webhook_countFailures', SQL.countFailures, [tenant, webhookId, since]);
     return Number(rows[0]?.n ?? 0);
+  }
+
+  async claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]> {
+    const { rows } = await this.q<OutboxRowSql<string>>('webhook_claimOutbox', CLAIM, [owner, now, now + leaseMs, Math.max(0, Math.trunc(limit))]);
+    return rows.map(toOutboxItem).sort((a, b) => a.createdAt - b.createdAt);
+  }
+  async finishOutbox(tenant: string, webhookId: string, deliveryId: string, owner: string, outcome: OutboxOutcome): Promise<boolean> {
+    const r =
+      outcome.kind === 'delivered'
+        ? await this.q('webhook_outboxDone', SQL.outboxDone, [tenant, webhookId, deliveryId, owner])
+        : await this.q('webhook_outboxUpdate', SQL.outboxUpdate, outboxUpdateValues(tenant, webhookId, deliveryId, owner, outcome));
+    return (r.rowCount ?? 0) === 1;
+  }
+  async requeueOutbox(tenant: string, webhookId: string, deliveryId: string, now: number): Promise<boolean> {
+    return ((await this.q('webhook_outboxRequeue', SQL.outboxRequeue, [now, tenant, webhookId, deliveryId])).rowCount ?? 0) === 1;
+  }
+  async countOutbox(tenant?: string, webhookId?: string): Promise<{ pending: number; dead: number }> {
+    const { rows } = await this.q<{ pending: string; dead: string }>('webhook_outboxCount', SQL.outboxCount, [tenant ?? null, tenant ?? null, webhookId ?? null, webhookId ?? null]);
+    return { pending: Number(rows[0]?.pending ?? 0), dead: Number(rows[0]?.dead ?? 0) };
   }
 }

@@ -19,6 +19,7 @@ import {
   type CommandRow,
   type EncodedEvent,
   type FinishedCommands,
+  type OutboxRow,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
   type IdempotencyCompletion,
@@ -66,6 +67,8 @@ import {
   type RotateApiKeyResult,
   type SecretExpectation,
   type SecretRecord,
+  type OutboxItem,
+  type OutboxOutcome,
   type WebhookDeliveryRecord,
   type WebhookHealth,
   type WebhookRecord,
@@ -169,6 +172,7 @@ interface Prepared {
       projection: RunProjection,
       timers: TimerChanges | undefined,
       finished: FinishedCommands | undefined,
+      outbox: { rows: readonly OutboxRow[]; now: number } | undefined,
     ) => void
   >;
   cancelTx: Database.Transaction<(tenant: string, runId: string, cancelJson: string) => RunRow | undefined>;
@@ -308,6 +312,22 @@ export class SqliteStore implements HostStore {
 
   countWebhookFailures(tenant: string, webhookId: string, since: number): Promise<number> {
     return this.hooks.countWebhookFailures(tenant, webhookId, since);
+  }
+
+  claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]> {
+    return this.hooks.claimOutbox(owner, now, leaseMs, limit);
+  }
+
+  finishOutbox(tenant: string, webhookId: string, deliveryId: string, owner: string, outcome: OutboxOutcome): Promise<boolean> {
+    return this.hooks.finishOutbox(tenant, webhookId, deliveryId, owner, outcome);
+  }
+
+  requeueOutbox(tenant: string, webhookId: string, deliveryId: string, now: number): Promise<boolean> {
+    return this.hooks.requeueOutbox(tenant, webhookId, deliveryId, now);
+  }
+
+  countOutbox(tenant?: string, webhookId?: string): Promise<{ pending: number; dead: number }> {
+    return this.hooks.countOutbox(tenant, webhookId);
   }
 
   async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<boolean> {
@@ -495,6 +515,9 @@ export class SqliteStore implements HostStore {
       if (idem) completeIdem(idem);
     });
 
+    const insertOutbox = db.prepare(
+      `INSERT INTO webhook_outbox (tenant, webhook_id, delivery_id, run_id, sequence, event_type, state, attempts, available_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (tenant, webhook_id, delivery_id) DO NOTHING`,
+    );
     const appendTx = db.transaction(
       (
         runId: string,
@@ -503,6 +526,7 @@ export class SqliteStore implements HostStore {
         projection: RunProjection,
         timers: TimerChanges | undefined,
         finished: FinishedCommands | undefined,
+        outbox: { rows: readonly OutboxRow[]; now: number } | undefined,
       ): void => {
         const cur = p.leaseState.get(runId);
         if (!cur || cur.lease_epoch !== epoch) throw new LeaseLostError(runId);
@@ -526,6 +550,7 @@ export class SqliteStore implements HostStore {
           for (const t of timers.set ?? []) p.upsertTimer.run(runId, t.key, t.fireAt);
         }
         if (finished) this.cmds.finish(finished.outcomes, finished.now);
+        if (outbox) for (const r of outbox.rows) insertOutbox.run(r.tenant, r.webhookId, `${r.runId}.${r.sequence}`, r.runId, r.sequence, r.eventType, outbox.now, outbox.now);
       },
     );
 
@@ -628,8 +653,9 @@ export class SqliteStore implements HostStore {
     projection: RunProjection,
     timers?: TimerChanges,
     finished?: FinishedCommands,
+    outbox?: { rows: readonly OutboxRow[]; now: number },
   ): Promise<void> {
-    this.s.appendTx.immediate(runId, epoch, events, projection, timers, finished);
+    this.s.appendTx.immediate(runId, epoch, events, projection, timers, finished, outbox);
   }
 
   async readEvents(runId: string, afterSequence: number, limit: number): Promise<EncodedEvent[]> {

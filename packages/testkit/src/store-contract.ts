@@ -14,7 +14,7 @@ import { defineIdempotencyStoreContract } from './store-contract/idempotency.js'
 import { defineKeyStoreContract } from './store-contract/keys.js';
 import { defineRunStoreContract } from './store-contract/runs.js';
 import { defineSecretStoreContract, secretRecord } from './store-contract/secrets.js';
-import { defineWebhookStoreContract, webhookRecord } from './store-contract/webhooks.js';
+import { defineWebhookOutboxContract, defineWebhookStoreContract, webhookRecord } from './store-contract/webhooks.js';
 import { defineWorkflowStoreContract } from './store-contract/workflows.js';
 import { T0, freshStorePerTest, type PortFactory, type PortFixture } from './store-contract/fixtures.js';
 
@@ -24,6 +24,7 @@ export {
   defineKeyStoreContract,
   defineRunStoreContract,
   defineSecretStoreContract,
+  defineWebhookOutboxContract,
   defineWebhookStoreContract,
   defineWorkflowStoreContract,
   secretRecord,
@@ -61,6 +62,7 @@ export function defineStoreContract(name: string, factory: () => Promise<StoreFi
   defineAuditStoreContract(name, ready);
   defineSecretStoreContract(name, ready);
   defineWebhookStoreContract(name, ready);
+  defineWebhookOutboxContract(name, ready);
   defineProcessHeartbeatContract(name, ready);
 }
 

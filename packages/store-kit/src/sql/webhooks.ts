@@ -6,13 +6,13 @@
  *
  * @see ../ports.ts WebhookStore
  */
-import type { WebhookDeliveryRecord, WebhookHealth, WebhookRecord } from '../ports.js';
+import type { OutboxItem, OutboxOutcome, WebhookDeliveryRecord, WebhookHealth, WebhookRecord } from '../ports.js';
 import type { SqlDialect } from './dialect.js';
 import type { Int } from './rows.js';
 
 /** Column list of `webhooks`, in {@link webhookValues} order. */
 export const WEBHOOK_COLUMNS =
-  'tenant, webhook_id, url, events, tags, secret_fingerprint, master_key_id, wrapped_key, ciphertext, state, consecutive_failures, circuit_open_until, created_at, updated_at';
+  'tenant, webhook_id, url, events, tags, delivery, secret_fingerprint, master_key_id, wrapped_key, ciphertext, state, consecutive_failures, circuit_open_until, created_at, updated_at';
 
 /** Column list of `webhook_deliveries`, in {@link webhookDeliveryValues} order. */
 export const WEBHOOK_DELIVERY_COLUMNS =
@@ -25,6 +25,7 @@ export interface WebhookRow<I extends Int = Int> {
   url: string;
   events: string;
   tags: string;
+  delivery: string;
   secret_fingerprint: string;
   master_key_id: string;
   wrapped_key: string;
@@ -60,6 +61,7 @@ export function webhookValues(w: WebhookRecord): unknown[] {
     w.url,
     JSON.stringify(w.events),
     JSON.stringify(w.tags),
+    w.delivery,
     w.secretFingerprint,
     w.masterKeyId,
     w.wrappedKey,
@@ -80,6 +82,7 @@ export function toWebhook(r: WebhookRow): WebhookRecord {
     url: r.url,
     events: JSON.parse(r.events) as string[],
     tags: JSON.parse(r.tags) as string[],
+    delivery: r.delivery === 'durable' ? 'durable' : 'best-effort',
     secretFingerprint: r.secret_fingerprint,
     masterKeyId: r.master_key_id,
     wrappedKey: r.wrapped_key,
@@ -126,7 +129,7 @@ export function webhookStatements(d: SqlDialect) {
   const params = (n: number): string => Array.from({ length: n }, (_, i) => $(i + 1)).join(', ');
   return {
     /** {@link webhookValues}; a duplicate id does nothing (0 rows). */
-    insert: `INSERT INTO webhooks (${WEBHOOK_COLUMNS}) VALUES (${params(14)}) ON CONFLICT (tenant, webhook_id) DO NOTHING`,
+    insert: `INSERT INTO webhooks (${WEBHOOK_COLUMNS}) VALUES (${params(15)}) ON CONFLICT (tenant, webhook_id) DO NOTHING`,
     /** (tenant, webhookId) */
     get: `SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE tenant = ${$(1)} AND webhook_id = ${$(2)}`,
     /** (tenant) */
@@ -135,6 +138,16 @@ export function webhookStatements(d: SqlDialect) {
     listActive: `SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE state = 'active' ORDER BY tenant, created_at, webhook_id`,
     /** (tenant, webhookId) */
     delete: `DELETE FROM webhooks WHERE tenant = ${$(1)} AND webhook_id = ${$(2)}`,
+    /** (tenant, webhookId) */
+    deleteOutbox: `DELETE FROM webhook_outbox WHERE tenant = ${$(1)} AND webhook_id = ${$(2)}`,
+    /** (tenant, webhookId, deliveryId, owner) — the row is done */
+    outboxDone: `DELETE FROM webhook_outbox WHERE tenant = ${$(1)} AND webhook_id = ${$(2)} AND delivery_id = ${$(3)} AND lease_owner = ${$(4)}`,
+    /** (state, attempts, availableAt, lastError, tenant, webhookId, deliveryId, owner) */
+    outboxUpdate: `UPDATE webhook_outbox SET state = ${$(1)}, attempts = ${$(2)}, available_at = ${$(3)}, last_error = ${$(4)}, lease_owner = NULL, lease_until = NULL WHERE tenant = ${$(5)} AND webhook_id = ${$(6)} AND delivery_id = ${$(7)} AND lease_owner = ${$(8)}`,
+    /** (now, tenant, webhookId, deliveryId) */
+    outboxRequeue: `UPDATE webhook_outbox SET state = 'pending', attempts = 0, available_at = ${$(1)}, last_error = NULL, lease_owner = NULL, lease_until = NULL WHERE tenant = ${$(2)} AND webhook_id = ${$(3)} AND delivery_id = ${$(4)} AND state = 'dead'`,
+    /** (tenant, webhookId) — either may be NULL for all */
+    outboxCount: `SELECT COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0) AS pending, COALESCE(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END), 0) AS dead FROM webhook_outbox WHERE (CAST(${$(1)} AS TEXT) IS NULL OR tenant = ${$(2)}) AND (CAST(${$(3)} AS TEXT) IS NULL OR webhook_id = ${$(4)})`,
     /** (tenant, webhookId) */
     deleteDeliveries: `DELETE FROM webhook_deliveries WHERE tenant = ${$(1)} AND webhook_id = ${$(2)}`,
     /** {@link webhookHealthValues} */
@@ -149,4 +162,38 @@ export function webhookStatements(d: SqlDialect) {
     /** (tenant, webhookId, since) */
     countFailures: `SELECT COUNT(*) AS n FROM webhook_deliveries WHERE tenant = ${$(1)} AND webhook_id = ${$(2)} AND status = 'failed' AND updated_at >= ${$(3)}`,
   } as const;
+}
+
+/** Column list of `webhook_outbox`. */
+export const OUTBOX_COLUMNS = 'tenant, webhook_id, delivery_id, run_id, sequence, event_type, attempts, created_at';
+
+/** A claimed `webhook_outbox` row. */
+export interface OutboxRowSql<I extends Int = Int> {
+  tenant: string;
+  webhook_id: string;
+  delivery_id: string;
+  run_id: string;
+  sequence: I;
+  event_type: string;
+  attempts: I;
+  created_at: I;
+}
+
+/** A claimed row as a port record. */
+export function toOutboxItem(r: OutboxRowSql): OutboxItem {
+  return {
+    tenant: r.tenant,
+    webhookId: r.webhook_id,
+    deliveryId: r.delivery_id,
+    runId: r.run_id,
+    sequence: Number(r.sequence),
+    eventType: r.event_type,
+    attempts: Number(r.attempts),
+    createdAt: Number(r.created_at),
+  };
+}
+
+/** The values of `outboxUpdate` for a retry or a dead letter, in order. */
+export function outboxUpdateValues(tenant: string, webhookId: string, deliveryId: string, owner: string, o: Exclude<OutboxOutcome, { kind: 'delivered' }>): unknown[] {
+  return [o.kind === 'dead' ? 'dead' : 'pending', o.attempts, o.kind === 'retry' ? o.availableAt : 0, o.error, tenant, webhookId, deliveryId, owner];
 }
