@@ -102,10 +102,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const outbound = await startOutboundTarget();
   // Webhooks: the same target is the receiver, allowed through the webhook allowlist only (the
   // default guard still refuses every other loopback destination); attempts time out in 1 s
-  // instead of 5 s so the slow-receiver scenario is quick.
+  // instead of 5 s so the slow-receiver scenario is quick, and durable retries start at 20 ms.
   const host = await startTestHost({
     store,
-    config: { outboundAllow: [outbound.allowEntry], webhookAllow: [outbound.allowEntry], webhookTimeoutMs: 1000 },
+    config: { outboundAllow: [outbound.allowEntry], webhookAllow: [outbound.allowEntry], webhookTimeoutMs: 1000, webhookRetryBaseMs: 20 },
   });
   project.provide('target', {
     baseUrl: host.url,

@@ -163,6 +163,8 @@ export class WebhookService {
   private poller: NodeJS.Timeout | undefined;
   private pumping: Promise<void> | undefined;
   private kicked = false;
+  private wakeAt = Number.POSITIVE_INFINITY;
+  private wakeTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(opts: WebhookServiceOptions) {
@@ -210,6 +212,7 @@ export class WebhookService {
     this.unlisten?.();
     if (this.refresher) clearInterval(this.refresher);
     if (this.poller) clearInterval(this.poller);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
     await Promise.allSettled([...this.inflight, this.pumping]);
   }
 
@@ -463,6 +466,22 @@ export class WebhookService {
     })();
   }
 
+  /** Runs an outbox round at `at` (a retry this process scheduled), unless one is due sooner. */
+  private wakeBy(at: number): void {
+    if (at >= this.wakeAt) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    this.wakeTimer = setTimeout(
+      () => {
+        this.wakeAt = Number.POSITIVE_INFINITY;
+        this.wakeTimer = undefined;
+        this.kick();
+      },
+      Math.max(0, at - this.now()),
+    );
+    this.wakeTimer.unref();
+  }
+
   /** Claims one batch of due rows and delivers them; returns how many were claimed. */
   private async outboxRound(): Promise<number> {
     const items = await this.store.claimOutbox(this.owner, this.now(), WEBHOOK_LIMITS.outboxLeaseMs, WEBHOOK_LIMITS.outboxBatch);
@@ -499,7 +518,9 @@ export class WebhookService {
       return;
     }
     const delay = Math.min(WEBHOOK_LIMITS.durableMaxBackoffMs, this.retryBaseMs * 2 ** (attempts - 1));
-    if (await done({ kind: 'retry', attempts, availableAt: this.now() + delay, error })) {
+    const at = this.now() + delay;
+    this.wakeBy(at);
+    if (await done({ kind: 'retry', attempts, availableAt: at, error })) {
       await this.record(hook.rec, run, event, { status: 'retrying', attempts, responseStatus: outcome.responseStatus, error }, item.createdAt);
     }
   }

@@ -89,10 +89,10 @@ const hello = (extra: Record<string, unknown> = {}, key?: string) =>
   startRun('weft-hello', { inputs: { greeting: 'hi' }, ...extra }, key === undefined ? {} : { key });
 
 describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello'] }))('webhooks', () => {
-  it('discovery advertises webhooks with the v1 signature and no durable mode', async () => {
+  it('discovery advertises webhooks with the v1 signature and the durable mode', async () => {
     const r = await call<{ webhooks?: Record<string, unknown> }>('GET', '/.well-known/openwop', { key: null });
     checkContract('capabilities', r.body);
-    expect(r.body.webhooks).toEqual({ supported: true, signatureAlgorithms: ['v1'], signed: true });
+    expect(r.body.webhooks).toEqual({ supported: true, signatureAlgorithms: ['v1'], signed: true, durable: true });
   });
 
   it('invariant: webhook-secret-once — the secret is returned once; later reads show only its fingerprint', async () => {
@@ -128,6 +128,7 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
   it('invariant: webhook-registration-shape — events are required and non-empty, the body is closed, caller secrets are refused', async () => {
     const url = 'https://93.184.216.34/x';
     for (const body of [
+      { url, events: ['run.completed'], delivery: 'sometimes' },
       { url },
       { url, events: [] },
       { url, events: ['run.completed'], secret: 'a'.repeat(64) },
@@ -275,8 +276,8 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
         // Tampered body, wrong secret, stale or future timestamp, unknown algorithm: refused.
         expect((await verifyWebhook(g.body.replace('tenant-a', 'tenant-b'), h, hook.secret as string)).ok).toBe(false);
         expect((await verifyWebhook(g.body, h, 'f'.repeat(64))).ok).toBe(false);
-        expect(await verifyWebhook(g.body, h, hook.secret as string, { now: Date.now() + 301_000 })).toEqual({ ok: false, reason: 'timestamp_out_of_window' });
-        expect(await verifyWebhook(g.body, h, hook.secret as string, { now: Date.now() - 301_000 })).toEqual({ ok: false, reason: 'timestamp_out_of_window' });
+        expect(await verifyWebhook(g.body, h, hook.secret as string, { now: Date.now() + 302_000 })).toEqual({ ok: false, reason: 'timestamp_out_of_window' });
+        expect(await verifyWebhook(g.body, h, hook.secret as string, { now: Date.now() - 302_000 })).toEqual({ ok: false, reason: 'timestamp_out_of_window' });
         expect(await verifyWebhook(g.body, { ...h, 'x-openwop-signature-algorithm': 'v2' }, hook.secret as string)).toEqual({
           ok: false,
           reason: 'unsupported_algorithm',
@@ -374,6 +375,53 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
       const [db] = await deliveriesUntil(b.webhookId, (d) => d.length === 1);
       expect(db).toMatchObject({ status: 'failed', error: 'response_too_large' });
       for (const h of [r, s, b]) await call('DELETE', `/v1/webhooks/${h.webhookId}`);
+    });
+
+    it('invariant: webhook-durable-outbox — a durable subscription gets every event once, signed, with delivery records', async () => {
+      const box = name('durable');
+      const hook = await hookTo('ok', box, { delivery: 'durable' });
+      expect(hook.delivery).toBe('durable');
+      const run = await hello();
+      const log = await waitForTerminal(run.runId);
+      const got = await received(box, log.length);
+      expect(got).toHaveLength(log.length);
+      const seqs: number[] = [];
+      for (const g of got) {
+        const v = await verifyWebhook(g.body, g.headers, hook.secret as string);
+        expect(v.ok).toBe(true);
+        if (v.ok) {
+          expect(v.body.event).toEqual(log.find((e) => e.sequence === v.body.event.sequence));
+          seqs.push(v.body.event.sequence as number);
+        }
+      }
+      expect(seqs.sort((a, b) => a - b)).toEqual(log.map((e) => e.sequence));
+      const records = await deliveriesUntil(hook.webhookId, (d) => d.length === log.length && d.every((x) => x.status === 'delivered'));
+      expect(records.every((d) => d.attempts === 1)).toBe(true);
+      expect(await received(box, log.length + 1, 300)).toHaveLength(log.length);
+      await call('DELETE', `/v1/webhooks/${hook.webhookId}`);
+    });
+
+    it('invariant: webhook-durable-retry-dead-letter — a durable delivery to a failing receiver is retried with backoff, dead-lettered, and redelivered on request', async () => {
+      const box = name('dfail');
+      const hook = await hookTo('fail', box, { delivery: 'durable', events: ['run.completed'] });
+      const run = await hello();
+      const log = await waitForTerminal(run.runId);
+      const seq = (log.at(-1) as { sequence: number }).sequence;
+      const [dead] = await deliveriesUntil(hook.webhookId, (d) => d.length === 1 && d[0]?.status === 'dead-lettered');
+      expect(dead).toMatchObject({ deliveryId: `${run.runId}.${seq}`, attempts: 5, responseStatus: 500, error: 'status_500' });
+      const attempts = await received(box, 5);
+      expect(attempts).toHaveLength(5);
+      // Backoff: each retry waits longer than the one before (20, 40, 80, 160 ms here).
+      const gaps = attempts.slice(1).map((a, i) => a.at - (attempts[i] as Received).at);
+      for (let i = 1; i < gaps.length; i++) expect(gaps[i] as number).toBeGreaterThanOrEqual((gaps[i - 1] as number) * 1.2);
+      // Every attempt carries the same event and webhook id: the receiver's dedupe key is stable.
+      expect(new Set(attempts.map((a) => `${a.headers['x-openwop-webhook-id']}|${JSON.parse(a.body).runId}|${JSON.parse(a.body).event.sequence}`)).size).toBe(1);
+      const re = await call<Delivery>('POST', `/v1/webhooks/${hook.webhookId}/deliveries/${run.runId}.${seq}:redeliver`, { body: {} });
+      expect(re.status).toBe(200);
+      expect(re.body).toMatchObject({ status: 'retrying', attempts: 0 });
+      expect(await received(box, 10)).toHaveLength(10);
+      await deliveriesUntil(hook.webhookId, (d) => d[0]?.status === 'dead-lettered' && d[0]?.attempts === 5);
+      await call('DELETE', `/v1/webhooks/${hook.webhookId}`);
     });
 
     it('redelivers a recorded event once on request, freshly signed; a foreign or unknown delivery is 404', async () => {
