@@ -141,7 +141,17 @@ export class MemoryStore implements Store {
       const deliveryId = `${r.runId}.${r.sequence}`;
       const k = `${r.tenant}\u0000${r.webhookId}\u0000${deliveryId}`;
       if (this.outboxRows.has(k)) continue;
-      this.outboxRows.set(k, { ...r, deliveryId, state: 'pending', attempts: 0, availableAt: outbox?.now ?? 0, leaseOwner: null, leaseUntil: null, lastError: null, createdAt: outbox?.now ?? 0 });
+      this.outboxRows.set(k, {
+        ...r,
+        deliveryId,
+        state: 'pending',
+        attempts: 0,
+        availableAt: outbox?.now ?? 0,
+        leaseOwner: null,
+        leaseUntil: null,
+        lastError: null,
+        createdAt: outbox?.now ?? 0,
+      });
     }
   }
 

@@ -774,7 +774,15 @@ export class RunEngine {
       if (changes) {
         const outbox = events.length > 0 ? this.outboxOf?.(h.state.rec, events) : undefined;
         const now = this.clock.now();
-        await this.store.appendEvents(runId, h.epoch, events, h.state.proj, timers, outcomes.length > 0 ? { outcomes, now } : undefined, outbox?.length ? { rows: outbox, now } : undefined);
+        await this.store.appendEvents(
+          runId,
+          h.epoch,
+          events,
+          h.state.proj,
+          timers,
+          outcomes.length > 0 ? { outcomes, now } : undefined,
+          outbox?.length ? { rows: outbox, now } : undefined,
+        );
       }
     } catch (e) {
       // Nothing of this step is committed: its commands are still pending and are applied

@@ -60,8 +60,8 @@ export const WEBHOOK_LIMITS = {
   durableAttempts: 5,
   /** Durable: the retry delay doubles from the base up to this. */
   durableMaxBackoffMs: 300_000,
-  /** Durable: how long a claimed row stays ours (covers one attempt with room to spare). */
-  outboxLeaseMs: 30_000,
+  /** Durable: a claimed row stays ours for twice the attempt timeout plus this (a dead process's rows free up after it). */
+  outboxLeaseSlackMs: 2_000,
   /** Durable: rows claimed per round, and how often an idle dispatcher looks for work (rows of a dead process, retries due). */
   outboxBatch: 64,
   outboxPollMs: 500,
@@ -437,7 +437,8 @@ export class WebhookService {
     for (const hook of this.candidates(run)) {
       if (hook.rec.delivery !== 'durable') continue;
       for (const e of events) {
-        if (hook.rec.events.includes(e.type)) rows.push({ tenant: run.tenant, webhookId: hook.rec.webhookId, runId: run.runId, sequence: e.sequence, eventType: e.type });
+        if (hook.rec.events.includes(e.type))
+          rows.push({ tenant: run.tenant, webhookId: hook.rec.webhookId, runId: run.runId, sequence: e.sequence, eventType: e.type });
       }
     }
     return rows;
@@ -484,8 +485,10 @@ export class WebhookService {
 
   /** Claims one batch of due rows and delivers them; returns how many were claimed. */
   private async outboxRound(): Promise<number> {
-    const items = await this.store.claimOutbox(this.owner, this.now(), WEBHOOK_LIMITS.outboxLeaseMs, WEBHOOK_LIMITS.outboxBatch);
-    await Promise.all(items.map((i) => this.deliverOutbox(i).catch((e: unknown) => this.warn({ webhookId: i.webhookId, err: String(e) }, 'webhook outbox delivery failed'))));
+    const items = await this.store.claimOutbox(this.owner, this.now(), this.timeoutMs * 2 + WEBHOOK_LIMITS.outboxLeaseSlackMs, WEBHOOK_LIMITS.outboxBatch);
+    await Promise.all(
+      items.map((i) => this.deliverOutbox(i).catch((e: unknown) => this.warn({ webhookId: i.webhookId, err: String(e) }, 'webhook outbox delivery failed'))),
+    );
     return items.length;
   }
 
@@ -507,7 +510,8 @@ export class WebhookService {
     const outcome = await this.send(hook, run, event);
     if (outcome.ok) {
       // The row goes first: a crash between the two leaves a record saying less, never a second delivery.
-      if (await done({ kind: 'delivered' })) await this.record(hook.rec, run, event, { status: 'delivered', attempts, responseStatus: outcome.responseStatus, error: null }, item.createdAt);
+      if (await done({ kind: 'delivered' }))
+        await this.record(hook.rec, run, event, { status: 'delivered', attempts, responseStatus: outcome.responseStatus, error: null }, item.createdAt);
       return;
     }
     const error = outcome.error ?? 'failed';

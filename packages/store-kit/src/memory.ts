@@ -267,7 +267,16 @@ export class MemoryHostStore extends MemoryStore implements HostStore {
       r.leaseOwner = owner;
       r.leaseUntil = now + leaseMs;
     }
-    return due.map((r) => ({ tenant: r.tenant, webhookId: r.webhookId, deliveryId: r.deliveryId, runId: r.runId, sequence: r.sequence, eventType: r.eventType, attempts: r.attempts, createdAt: r.createdAt }));
+    return due.map((r) => ({
+      tenant: r.tenant,
+      webhookId: r.webhookId,
+      deliveryId: r.deliveryId,
+      runId: r.runId,
+      sequence: r.sequence,
+      eventType: r.eventType,
+      attempts: r.attempts,
+      createdAt: r.createdAt,
+    }));
   }
   async finishOutbox(tenant: string, webhookId: string, deliveryId: string, owner: string, outcome: OutboxOutcome): Promise<boolean> {
     const k = `${tenant}\u0000${webhookId}\u0000${deliveryId}`;

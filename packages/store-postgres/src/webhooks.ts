@@ -110,7 +110,12 @@ export class PgWebhooks implements WebhookStore, WebhookOutboxStore {
     return ((await this.q('webhook_outboxRequeue', SQL.outboxRequeue, [now, tenant, webhookId, deliveryId])).rowCount ?? 0) === 1;
   }
   async countOutbox(tenant?: string, webhookId?: string): Promise<{ pending: number; dead: number }> {
-    const { rows } = await this.q<{ pending: string; dead: string }>('webhook_outboxCount', SQL.outboxCount, [tenant ?? null, tenant ?? null, webhookId ?? null, webhookId ?? null]);
+    const { rows } = await this.q<{ pending: string; dead: string }>('webhook_outboxCount', SQL.outboxCount, [
+      tenant ?? null,
+      tenant ?? null,
+      webhookId ?? null,
+      webhookId ?? null,
+    ]);
     return { pending: Number(rows[0]?.pending ?? 0), dead: Number(rows[0]?.dead ?? 0) };
   }
 }

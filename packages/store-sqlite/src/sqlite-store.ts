@@ -550,7 +550,9 @@ export class SqliteStore implements HostStore {
           for (const t of timers.set ?? []) p.upsertTimer.run(runId, t.key, t.fireAt);
         }
         if (finished) this.cmds.finish(finished.outcomes, finished.now);
-        if (outbox) for (const r of outbox.rows) insertOutbox.run(r.tenant, r.webhookId, `${r.runId}.${r.sequence}`, r.runId, r.sequence, r.eventType, outbox.now, outbox.now);
+        if (outbox)
+          for (const r of outbox.rows)
+            insertOutbox.run(r.tenant, r.webhookId, `${r.runId}.${r.sequence}`, r.runId, r.sequence, r.eventType, outbox.now, outbox.now);
       },
     );
 

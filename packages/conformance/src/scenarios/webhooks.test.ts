@@ -415,7 +415,9 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
       const gaps = attempts.slice(1).map((a, i) => a.at - (attempts[i] as Received).at);
       for (let i = 1; i < gaps.length; i++) expect(gaps[i] as number).toBeGreaterThanOrEqual((gaps[i - 1] as number) * 1.2);
       // Every attempt carries the same event and webhook id: the receiver's dedupe key is stable.
-      expect(new Set(attempts.map((a) => `${a.headers['x-openwop-webhook-id']}|${JSON.parse(a.body).runId}|${JSON.parse(a.body).event.sequence}`)).size).toBe(1);
+      expect(new Set(attempts.map((a) => `${a.headers['x-openwop-webhook-id']}|${JSON.parse(a.body).runId}|${JSON.parse(a.body).event.sequence}`)).size).toBe(
+        1,
+      );
       const re = await call<Delivery>('POST', `/v1/webhooks/${hook.webhookId}/deliveries/${run.runId}.${seq}:redeliver`, { body: {} });
       expect(re.status).toBe(200);
       expect(re.body).toMatchObject({ status: 'retrying', attempts: 0 });

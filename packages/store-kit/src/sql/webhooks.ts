@@ -194,6 +194,12 @@ export function toOutboxItem(r: OutboxRowSql): OutboxItem {
 }
 
 /** The values of `outboxUpdate` for a retry or a dead letter, in order. */
-export function outboxUpdateValues(tenant: string, webhookId: string, deliveryId: string, owner: string, o: Exclude<OutboxOutcome, { kind: 'delivered' }>): unknown[] {
+export function outboxUpdateValues(
+  tenant: string,
+  webhookId: string,
+  deliveryId: string,
+  owner: string,
+  o: Exclude<OutboxOutcome, { kind: 'delivered' }>,
+): unknown[] {
   return [o.kind === 'dead' ? 'dead' : 'pending', o.attempts, o.kind === 'retry' ? o.availableAt : 0, o.error, tenant, webhookId, deliveryId, owner];
 }

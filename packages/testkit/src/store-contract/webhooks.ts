@@ -141,7 +141,9 @@ export function defineWebhookOutboxContract(name: string, factory: PortFactory<H
       });
       expect(await store.countOutbox('t1', 'wh_1')).toEqual({ pending: 2, dead: 0 });
       await store.createRun(runRecord('r2'));
-      await expect(store.appendEvents('r2', 99, [event(0, 'run.started')], projection('running', 0), undefined, undefined, { rows: [row('wh_1', 'r2', 0)], now: T0 })).rejects.toThrow();
+      await expect(
+        store.appendEvents('r2', 99, [event(0, 'run.started')], projection('running', 0), undefined, undefined, { rows: [row('wh_1', 'r2', 0)], now: T0 }),
+      ).rejects.toThrow();
       expect(await store.countOutbox()).toEqual({ pending: 2, dead: 0 });
       expect(await store.countOutbox('t2')).toEqual({ pending: 0, dead: 0 });
     });
@@ -149,10 +151,18 @@ export function defineWebhookOutboxContract(name: string, factory: PortFactory<H
     it('leases each row to one claimer until it expires; only the holder finishes it', async () => {
       await store.createWebhook(webhookRecord('wh_1', { delivery: 'durable' }));
       const epoch = await leased('r1');
-      await store.appendEvents('r1', epoch, [event(0, 'run.started'), event(1, 'node.started'), event(2, 'run.completed')], projection('completed', 2), undefined, undefined, {
-        rows: [row('wh_1', 'r1', 0), row('wh_1', 'r1', 1), row('wh_1', 'r1', 2)],
-        now: T0,
-      });
+      await store.appendEvents(
+        'r1',
+        epoch,
+        [event(0, 'run.started'), event(1, 'node.started'), event(2, 'run.completed')],
+        projection('completed', 2),
+        undefined,
+        undefined,
+        {
+          rows: [row('wh_1', 'r1', 0), row('wh_1', 'r1', 1), row('wh_1', 'r1', 2)],
+          now: T0,
+        },
+      );
       const a = await store.claimOutbox('proc-a', T0, 1000, 2);
       const b = await store.claimOutbox('proc-b', T0, 1000, 10);
       expect(a.map((i) => i.deliveryId)).toHaveLength(2);
@@ -175,7 +185,10 @@ export function defineWebhookOutboxContract(name: string, factory: PortFactory<H
     it('retries at the scheduled time, dead-letters, requeues, and drops rows with their subscription', async () => {
       await store.createWebhook(webhookRecord('wh_1', { delivery: 'durable' }));
       const epoch = await leased('r1');
-      await store.appendEvents('r1', epoch, [event(0, 'run.completed')], projection('completed', 0), undefined, undefined, { rows: [row('wh_1', 'r1', 0)], now: T0 });
+      await store.appendEvents('r1', epoch, [event(0, 'run.completed')], projection('completed', 0), undefined, undefined, {
+        rows: [row('wh_1', 'r1', 0)],
+        now: T0,
+      });
       const [first] = await store.claimOutbox('p', T0, 1000, 10);
       expect(await store.finishOutbox('t1', 'wh_1', 'r1.0', 'p', { kind: 'retry', attempts: 1, availableAt: T0 + 500, error: 'status_500' })).toBe(true);
       expect(first?.attempts).toBe(0);
