@@ -295,7 +295,7 @@ export class MemoryHostStore extends MemoryStore implements HostStore {
   }
   async requeueOutbox(tenant: string, webhookId: string, deliveryId: string, now: number): Promise<boolean> {
     const r = this.outboxRows.get(`${tenant}\u0000${webhookId}\u0000${deliveryId}`);
-    if (!r || r.state !== 'dead') return false;
+    if (r?.state !== 'dead') return false;
     Object.assign(r, { state: 'pending', attempts: 0, availableAt: now, lastError: null, leaseOwner: null, leaseUntil: null });
     return true;
   }
