@@ -15,7 +15,7 @@
  *   the engine in the step that appended it, so it includes the append's commit), p50/p95/p99;
  * - the delivery records' failures (should be 0) and runs/s for context.
  *
- *   npx tsc -b && node bench/webhooks.mjs [-c 16] [-d 15] [--warmup 3] [--store sqlite|memory]
+ *   npx tsc -b && node bench/webhooks.mjs [-c 16] [-d 15] [--warmup 3] [--store sqlite|memory] [--delivery best-effort|durable]
  */
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -37,6 +37,7 @@ const CONC = Number(flag(['-c', '--concurrency'], 16));
 const DURATION = Number(flag(['-d', '--duration'], 15)) * 1000;
 const WARMUP = Number(flag(['--warmup'], 3)) * 1000;
 const STORE = String(flag(['--store'], 'sqlite'));
+const DELIVERY = String(flag(['--delivery'], 'best-effort'));
 
 const freePort = () =>
   new Promise((res, rej) => {
@@ -118,7 +119,7 @@ try {
   const reg = await request(
     'POST',
     '/v1/webhooks',
-    JSON.stringify({ url: `http://127.0.0.1:${rport}/hook`, events: ['run.started', 'node.started', 'node.completed', 'run.completed'] }),
+    JSON.stringify({ url: `http://127.0.0.1:${rport}/hook`, events: ['run.started', 'node.started', 'node.completed', 'run.completed'], delivery: DELIVERY }),
   );
   if (reg.status !== 201) throw new Error(`register → ${reg.status} ${reg.body}`);
   const hook = JSON.parse(reg.body);
@@ -157,7 +158,7 @@ try {
   ).length;
   latencies.sort((a, b) => a - b);
   const s = DURATION / 1000;
-  console.log(`store ${STORE}, C=${CONC}, ${s} s recorded (+${WARMUP / 1000} s warm-up), 4 subscribed events per run`);
+  console.log(`store ${STORE}, ${DELIVERY}, C=${CONC}, ${s} s recorded (+${WARMUP / 1000} s warm-up), 4 subscribed events per run`);
   console.log(`runs/s            ${(runs / s).toFixed(1)}`);
   console.log(
     `deliveries/s      ${(received / s).toFixed(1)}  (bad signatures ${badSignatures}, failed records in the last 500: ${failed}, run errors ${errors})`,
