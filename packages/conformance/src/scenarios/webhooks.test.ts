@@ -13,7 +13,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { verifyWebhook } from '@weft/sdk';
 import { describe, expect, it } from 'vitest';
 import { checkContract } from '../contract-check.js';
-import { call, freshKey, lacks, startRun, target, waitForTerminal } from '../harness.js';
+import { call, callAt, freshKey, lacks, startRun, target, waitForTerminal } from '../harness.js';
+import { LineCapture, OWN_HOSTS } from '../own-host.js';
 
 interface Hook {
   webhookId: string;
@@ -469,5 +470,53 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
     const list = await call<{ webhooks: Hook[] }>('GET', '/v1/webhooks');
     expect(list.body.webhooks.filter((w) => w.url === body.url)).toHaveLength(1);
     await call('DELETE', `/v1/webhooks/${a.body.webhookId}`);
+  });
+});
+
+/** The test kit, for the host this block starts itself (only against the in-process host). */
+const kit = target.inProcess ? await import('@weft/testkit') : undefined;
+
+describe.skipIf(!OWN_HOSTS || !receiver)('webhooks: logs of a host at debug level', () => {
+  it('invariant: webhook-secret-never-logged — registration, deliveries, failures and replays never log a secret', async () => {
+    const logs = new LineCapture();
+    const allow = new URL(receiver as string).host;
+    const host = await (kit as NonNullable<typeof kit>).startTestHost({
+      logDestination: logs,
+      config: { logLevel: 'debug', webhookAllow: [allow], webhookTimeoutMs: 500 },
+    });
+    try {
+      const at = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+        callAt<Hook>(host.url, method, path, {
+          bearer: 'test-tenant-a-key-0123456789abcdef',
+          ...(body === undefined ? {} : { body }),
+          ...(headers ? { headers } : {}),
+        });
+      const secrets: string[] = [];
+      const ids: string[] = [];
+      for (const mode of ['ok', 'fail', 'slow']) {
+        const key = freshKey();
+        const body = { url: `${receiver}/hooks/${mode}/${name('log')}`, events: ['run.completed'] };
+        const r = await at('POST', '/v1/webhooks', body, { 'idempotency-key': key });
+        expect(r.status).toBe(201);
+        expect((await at('POST', '/v1/webhooks', body, { 'idempotency-key': key })).body.secret).toBe(r.body.secret);
+        secrets.push(r.body.secret as string);
+        ids.push(r.body.webhookId);
+      }
+      const run = await callAt<{ runId: string }>(host.url, 'POST', '/v1/runs', {
+        bearer: 'test-tenant-a-key-0123456789abcdef',
+        body: { workflowId: 'weft-hello', inputs: { greeting: 'hi' } },
+      });
+      expect(run.status).toBe(201);
+      // Wait (deadline) until every subscription has its delivery record: delivered, 500, timeout.
+      const end = Date.now() + 10_000;
+      const recorded = async (): Promise<number> =>
+        (await Promise.all(ids.map((id) => host.store.listWebhookDeliveries('tenant-a', id, 10)))).filter((d) => d.length > 0).length;
+      while ((await recorded()) < ids.length && Date.now() < end) await host.webhooks?.idle();
+      expect(await recorded()).toBe(ids.length);
+      expect(logs.lines.length).toBeGreaterThan(0);
+      for (const s of secrets) expect(logs.text).not.toContain(s);
+    } finally {
+      await host.stop();
+    }
   });
 });
