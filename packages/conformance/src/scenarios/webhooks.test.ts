@@ -415,7 +415,7 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
       // Backoff: the n-th retry comes at least 20·2^(n-1) ms after the attempt before it (the
       // suite's host starts at 20 ms); load can only make the gaps longer.
       const gaps = attempts.slice(1).map((a, i) => a.at - (attempts[i] as Received).at);
-      gaps.forEach((g, i) => expect(g, `gap ${i}`).toBeGreaterThanOrEqual(20 * 2 ** i - 2));
+      for (const [i, g] of gaps.entries()) expect(g, `gap ${i}`).toBeGreaterThanOrEqual(20 * 2 ** i - 2);
       // Every attempt carries the same event and webhook id: the receiver's dedupe key is stable.
       expect(new Set(attempts.map((a) => `${a.headers['x-openwop-webhook-id']}|${JSON.parse(a.body).runId}|${JSON.parse(a.body).event.sequence}`)).size).toBe(
         1,
