@@ -646,3 +646,82 @@ describe('weft secrets', () => {
     expect(host.seen).toHaveLength(1);
   });
 });
+
+describe('weft webhooks', () => {
+  const SECRET = 'e'.repeat(64);
+  const hook = {
+    webhookId: 'wh_1',
+    tenantId: 'acme',
+    url: 'https://hooks.example.com/x',
+    events: ['run.completed'],
+    tags: [],
+    secretFingerprint: '0a1b2c3d',
+    signatureAlgorithm: 'v1',
+    delivery: 'best-effort',
+    state: 'active',
+    consecutiveFailures: 0,
+    createdAt: '2026-01-01T00:00:00.000Z',
+  };
+
+  it('add prints the secret once; list shows the fingerprint only; remove and deliveries call their routes', async () => {
+    const host = await fakeHost((req, res) => {
+      if (req.method === 'POST') return json(res, 201, { ...hook, secret: SECRET });
+      if (req.method === 'DELETE') {
+        res.writeHead(204);
+        return res.end();
+      }
+      if (req.url?.endsWith('/deliveries?limit=5'))
+        return json(res, 200, {
+          deliveries: [
+            {
+              deliveryId: 'run_1.3',
+              webhookId: 'wh_1',
+              runId: 'run_1',
+              sequence: 3,
+              eventType: 'run.completed',
+              status: 'failed',
+              attempts: 1,
+              responseStatus: 500,
+              error: 'status_500',
+              createdAt: hook.createdAt,
+              updatedAt: hook.createdAt,
+            },
+          ],
+        });
+      json(res, 200, { webhooks: [hook] });
+    });
+    const env = { OPENWOP_BASE_URL: host.url, OPENWOP_API_KEY: KEY };
+    const add = await cli(['webhooks', 'add', hook.url, '--events', 'run.completed, run.failed', '--tags', 'blue'], env);
+    expect(add.code).toBe(0);
+    expect(add.out).toContain(`secret (shown once; later reads show 0a1b2c3d…): ${SECRET}`);
+    expect(JSON.parse(host.seen[0]?.body as string)).toEqual({ url: hook.url, events: ['run.completed', 'run.failed'], tags: ['blue'] });
+    const list = await cli(['webhooks', 'list'], env);
+    expect(list.out).toBe('wh_1\tactive\thttps://hooks.example.com/x\trun.completed\tsecret 0a1b2c3d…\n');
+    expect(list.out).not.toContain(SECRET);
+    const d = await cli(['webhooks', 'deliveries', 'wh_1', '--limit', '5'], env);
+    expect(d.out).toContain('run_1.3\tfailed\trun.completed\tattempts=1\tHTTP 500\tstatus_500');
+    expect((await cli(['webhooks', 'remove', 'wh_1'], env)).out).toBe('removed wh_1\n');
+    expect(host.seen.map((s) => s.method)).toEqual(['POST', 'GET', 'GET', 'DELETE']);
+  });
+
+  it('listen verifies deliveries with the secret from an env variable: a good one is 204 and printed, a forged one 401', async () => {
+    const { createHmac } = await import('node:crypto');
+    const started = startCli(['webhooks', 'listen', '--port', '0', '--from-env', 'HOOK_SECRET', '--count', '1'], { HOOK_SECRET: SECRET });
+    await waitFor(started.err, 'listening on ');
+    const url = /listening on (\S+)/.exec(started.err())?.[1] as string;
+    const body = JSON.stringify({ runId: 'run_9', workspaceId: 'acme', event: { type: 'run.completed', runId: 'run_9', sequence: 4 } });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const headers = (sig: string) => ({
+      'content-type': 'application/json',
+      'x-openwop-timestamp': ts,
+      'x-openwop-signature': sig,
+      'x-openwop-webhook-id': 'wh_1',
+    });
+    const forged = await fetch(url, { method: 'POST', body, headers: headers(`sha256=${'0'.repeat(64)}`) });
+    expect(forged.status).toBe(401);
+    const good = await fetch(url, { method: 'POST', body, headers: headers(`sha256=${createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex')}`) });
+    expect(good.status).toBe(204);
+    expect(await started.done).toBe(0);
+    expect(started.out()).toBe('rejected\tbad_signature\nok\trun.completed\trun=run_9\tseq=4\twebhook=wh_1\n');
+  });
+});

@@ -11,6 +11,7 @@ import { registerKeyCommands } from './commands/keys.js';
 import { registerPackCommands } from './commands/packs.js';
 import { registerRunCommands } from './commands/runs.js';
 import { registerSecretCommands } from './commands/secrets.js';
+import { registerWebhookCommands } from './commands/webhooks.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerWorkflowCommands } from './commands/workflows.js';
 import { CLI_VERSION } from './connection.js';
@@ -37,6 +38,7 @@ export function createProgram(ctx: CliContext): Command {
   registerWorkflowCommands(program, ctx);
   registerKeyCommands(program, ctx);
   registerSecretCommands(program, ctx);
+  registerWebhookCommands(program, ctx);
   registerPackCommands(program, ctx);
   registerDiscoveryCommand(program, ctx);
   registerConformanceCommand(program, ctx);

@@ -36,6 +36,13 @@ export interface TargetInfo {
    * allowed-target scenarios skip.
    */
   outboundTarget?: string;
+  /**
+   * Base URL of a webhook receiver the host's `WEFT_WEBHOOK_ALLOW` permits, speaking the
+   * `/hooks/<mode>/<name>` + `/_received/<name>` protocol of `packages/testkit/src/outbound-target.ts`
+   * (in-process: the same loopback target; external: `WEFT_TEST_WEBHOOK_TARGET`). Absent: the
+   * delivery scenarios skip.
+   */
+  webhookTarget?: string;
 }
 
 /** Weft host extensions some scenarios need. */
@@ -79,6 +86,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (process.env.WEFT_TEST_API_KEY_CANCEL_ONLY) t.keyCancelOnly = process.env.WEFT_TEST_API_KEY_CANCEL_ONLY;
     const approvers = (process.env.WEFT_TEST_API_KEY_APPROVERS ?? '').split(',').filter(Boolean);
     if (approvers.length >= 2) t.approverKeys = [approvers[0] as string, approvers[1] as string];
+    if (process.env.WEFT_TEST_WEBHOOK_TARGET) t.webhookTarget = process.env.WEFT_TEST_WEBHOOK_TARGET.replace(/\/+$/, '');
     if (process.env.WEFT_TEST_OUTBOUND_TARGET) t.outboundTarget = process.env.WEFT_TEST_OUTBOUND_TARGET.replace(/\/+$/, '');
     const yesNo = (b: boolean): string => (b ? 'served' : 'absent');
     process.stderr.write(
@@ -92,7 +100,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const { startOutboundTarget, startTestHost, stopTestDatabases, TEST_KEYS } = await import('@weft/testkit');
   // The host's SSRF guard refuses loopback; it allows exactly this target's address and port.
   const outbound = await startOutboundTarget();
-  const host = await startTestHost({ store, config: { outboundAllow: [outbound.allowEntry] } });
+  // Webhooks: the same target is the receiver, allowed through the webhook allowlist only (the
+  // default guard still refuses every other loopback destination); attempts time out in 1 s
+  // instead of 5 s so the slow-receiver scenario is quick, and durable retries start at 20 ms.
+  const host = await startTestHost({
+    store,
+    config: { outboundAllow: [outbound.allowEntry], webhookAllow: [outbound.allowEntry], webhookTimeoutMs: 1000, webhookRetryBaseMs: 20 },
+  });
   project.provide('target', {
     baseUrl: host.url,
     keyA: TEST_KEYS.tenantA,
@@ -104,6 +118,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     store,
     routes: { auditVerify: true, managedKeys: true, vault: true },
     outboundTarget: outbound.url,
+    webhookTarget: outbound.url,
   });
   process.stderr.write(`conformance target: in-process Weft on ${store} at ${host.url}\n`);
   return async () => {

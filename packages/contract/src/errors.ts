@@ -86,6 +86,15 @@ export const ERROR_CATALOG = {
   interrupt_cancelled: { status: 422, when: 'The run was cancelled while the interrupt was pending.', details: ['interruptId'] },
   correlation_mismatch: { status: 422, when: "An external event does not match the interrupt's correlation.", details: ['mismatched'] },
   auth_elevation_required: { status: 403, when: 'This interrupt must be resolved with a bearer credential holding approvals:respond, not a callback token.' },
+  webhook_url_rejected: {
+    status: 400,
+    when: 'A webhook URL is not https:// (only an operator-allowlisted destination may be http://), carries credentials, or names a destination the SSRF guard refuses (an internal name, or a host with any loopback, private, link-local, ULA, metadata or reserved address, in any spelling); nothing was stored.',
+    details: ['reason'],
+  },
+  tenant_membership_required: {
+    status: 403,
+    when: "A webhook request names a tenantId other than the credential's own tenant (checked before any lookup).",
+  },
   secret_already_exists: { status: 409, when: 'The tenant already has a vault secret with this secretId; rotate it instead.', details: ['secretId'] },
   precondition_failed: { status: 412, when: 'If-Match names a version of the resource other than its current one (it changed meanwhile).', details: ['etag'] },
   key_state_conflict: { status: 409, when: 'The API key cannot be rotated: it is revoked, expired or was already rotated.', details: ['keyId'] },

@@ -25,6 +25,12 @@ import {
   SecretListSchema,
   SecretMetadataSchema,
   WorkflowDefinitionSchema,
+  CreateWebhookRequestSchema,
+  CreatedWebhookSchema,
+  WebhookSchema,
+  WebhookListSchema,
+  WebhookDeliverySchema,
+  WebhookDeliveryListSchema,
 } from './schemas.js';
 import { PackCatalogEntrySchema, PackListResponseSchema, PackSearchResponseSchema } from './packs.js';
 import { PROTOCOL_VERSION } from './wire.js';
@@ -548,6 +554,78 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
       },
     },
   ],
+  'POST /v1/webhooks': [
+    {
+      path: '/v1/webhooks',
+      method: 'post',
+      operation: {
+        summary: 'Subscribe to run events: signed best-effort deliveries; the secret is returned once',
+        security: secured,
+        parameters: [idemHeader],
+        requestBody: { required: true, content: json(ref('CreateWebhookRequest')) },
+        responses: { '201': { description: 'The subscription and its secret', content: json(ref('CreatedWebhook')) }, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+  ],
+  'GET /v1/webhooks': [
+    {
+      path: '/v1/webhooks',
+      method: 'get',
+      operation: {
+        summary: "The tenant's webhook subscriptions (secrets by fingerprint only)",
+        security: secured,
+        responses: { '200': { description: 'Subscriptions', content: json(ref('WebhookList')) }, ...errors(401, 403, 404) },
+      },
+    },
+  ],
+  'GET /v1/webhooks/:webhookId': [
+    {
+      path: '/v1/webhooks/{webhookId}',
+      method: 'get',
+      operation: {
+        summary: 'One webhook subscription (secret by fingerprint only)',
+        security: secured,
+        parameters: [pathParam('webhookId')],
+        responses: { '200': { description: 'Subscription', content: json(ref('Webhook')) }, ...errors(401, 403, 404) },
+      },
+    },
+  ],
+  'DELETE /v1/webhooks/:webhookId': [
+    {
+      path: '/v1/webhooks/{webhookId}',
+      method: 'delete',
+      operation: {
+        summary: 'Unsubscribe at once; a foreign tenantId is refused before any lookup',
+        security: secured,
+        parameters: [pathParam('webhookId'), queryParam('tenantId', { type: 'string', maxLength: 128 }), idemHeader],
+        responses: { '204': { description: 'Deleted' }, ...errors(400, 401, 403, 404) },
+      },
+    },
+  ],
+  'GET /v1/webhooks/:webhookId/deliveries': [
+    {
+      path: '/v1/webhooks/{webhookId}/deliveries',
+      method: 'get',
+      operation: {
+        summary: "A subscription's delivery records, newest first (Weft extension)",
+        security: secured,
+        parameters: [pathParam('webhookId'), queryParam('limit', { type: 'integer', minimum: 1, maximum: 500 })],
+        responses: { '200': { description: 'Delivery records', content: json(ref('WebhookDeliveryList')) }, ...errors(400, 401, 403, 404) },
+      },
+    },
+  ],
+  'POST /v1/webhooks/:webhookId/deliveries/:target': [
+    {
+      path: '/v1/webhooks/{webhookId}/deliveries/{deliveryId}:redeliver',
+      method: 'post',
+      operation: {
+        summary: 'Deliver one recorded event again, once, with a fresh timestamp and signature (Weft extension)',
+        security: secured,
+        parameters: [pathParam('webhookId'), pathParam('deliveryId'), idemHeader],
+        responses: { '200': { description: 'The new delivery record', content: json(ref('WebhookDelivery')) }, ...errors(400, 401, 403, 404) },
+      },
+    },
+  ],
   'POST /v1/host/weft/vault::rewrap': [
     {
       path: '/v1/host/weft/vault:rewrap',
@@ -646,6 +724,12 @@ export function buildOpenApi(info: { version: string }, served: readonly string[
         SecretMetadata: SecretMetadataSchema,
         SecretList: SecretListSchema,
         RewrapResult: RewrapResultSchema,
+        CreateWebhookRequest: CreateWebhookRequestSchema,
+        CreatedWebhook: CreatedWebhookSchema,
+        Webhook: WebhookSchema,
+        WebhookList: WebhookListSchema,
+        WebhookDelivery: WebhookDeliverySchema,
+        WebhookDeliveryList: WebhookDeliveryListSchema,
         PackListResponse: PackListResponseSchema,
         PackSearchResponse: PackSearchResponseSchema,
         PackCatalogEntry: PackCatalogEntrySchema,

@@ -45,6 +45,10 @@ export const ROUTE_SCHEMAS = {
   'POST /v1/host/weft/secrets/:target': { params: params('target') },
   'GET /console/:file': { params: params('file') },
   'GET /console/assets/:file': { params: params('file') },
+  'GET /v1/webhooks/:webhookId': { params: params('webhookId') },
+  'DELETE /v1/webhooks/:webhookId': { params: params('webhookId'), querystring: query('tenantId') },
+  'GET /v1/webhooks/:webhookId/deliveries': { params: params('webhookId'), querystring: query('limit') },
+  'POST /v1/webhooks/:webhookId/deliveries/:target': { params: params('webhookId', 'target') },
 } as const satisfies Record<string, { params?: TObject; querystring?: TObject }>;
 
 /** A route key that has a schema. */

@@ -5,7 +5,7 @@
  * @see wire-contract.md §1.3, §3, §5
  */
 import { Type, type Static, type TLiteral, type TUnion } from 'typebox';
-import { RUN_STATUSES, STREAM_MODES } from './wire.js';
+import { RUN_STATUSES, STREAM_MODES, WEBHOOK_SIGNATURE_ALGORITHM } from './wire.js';
 
 /**
  * A union of string literals (`anyOf` of `const`s) whose static type is the union of the values.
@@ -201,6 +201,99 @@ export const BulkCancelRequestSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+// ---------------------------------------------------------------- webhooks
+
+/** An event type a subscription names: `run.completed`, `node.failed`, `weft.run.pausing`, … */
+export const WEBHOOK_EVENT_PATTERN = '^[a-z][a-z0-9]*(\\.[a-z0-9_-]+)+$';
+const WebhookEvents = Type.Array(Type.String({ pattern: WEBHOOK_EVENT_PATTERN, maxLength: 128 }), { minItems: 1, maxItems: 64, uniqueItems: true });
+const WebhookTags = Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100, uniqueItems: true });
+
+/**
+ * `POST /v1/webhooks` body. `url` must be `https://` (an operator-allowlisted destination may
+ * be `http://`); `events` is required and non-empty (`eventTypes` is accepted as an alias);
+ * `tenantId`, when sent, must be the caller's own tenant. Caller-chosen secrets are refused:
+ * the host generates the secret (WH-04).
+ */
+export const CreateWebhookRequestSchema = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 2048 }),
+    events: Type.Optional(WebhookEvents),
+    eventTypes: Type.Optional(WebhookEvents),
+    tenantId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    tags: Type.Optional(WebhookTags),
+    /** `best-effort` (default) or `durable` (outbox in the append, retries, dead letters). Weft extension. */
+    delivery: Type.Optional(Type.Union([Type.Literal('best-effort'), Type.Literal('durable')])),
+  },
+  { additionalProperties: false },
+);
+
+/** A subscription as later reads show it: the secret only by its fingerprint. */
+export const WebhookSchema = Type.Object(
+  {
+    webhookId: Type.String(),
+    tenantId: Type.String(),
+    url: Type.String(),
+    events: Type.Array(Type.String()),
+    tags: Type.Array(Type.String()),
+    /** First 8 hex digits of sha256(secret). */
+    secretFingerprint: Type.String({ pattern: '^[0-9a-f]{8}$' }),
+    signatureAlgorithm: Type.Literal(WEBHOOK_SIGNATURE_ALGORITHM),
+    /**
+     * `best-effort`: one attempt per event after it committed, failures recorded, never
+     * retried. `durable`: an outbox row written with the event, retried with backoff, then
+     * dead-lettered.
+     */
+    delivery: Type.Union([Type.Literal('best-effort'), Type.Literal('durable')]),
+    /** `failed` after 100 failures in 7 days: re-register (a fresh secret) to reactivate. */
+    state: Type.Union([Type.Literal('active'), Type.Literal('failed')]),
+    /** Consecutive failed deliveries; at 4 the circuit opens for an hour. */
+    consecutiveFailures: Type.Integer({ minimum: 0 }),
+    circuitOpenUntil: Type.Optional(Type.String({ format: 'date-time' })),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false },
+);
+
+/** `POST /v1/webhooks` 201 response: the subscription and its secret, returned this once. */
+export const CreatedWebhookSchema = Type.Object(
+  { ...WebhookSchema.properties, secret: Type.String({ pattern: '^[0-9a-f]{64}$' }) },
+  { additionalProperties: false },
+);
+
+/** `GET /v1/webhooks` response. */
+export const WebhookListSchema = Type.Object({ webhooks: Type.Array(WebhookSchema) }, { additionalProperties: false });
+
+/** One delivery record: the last attempt at delivering one event to one subscription. */
+export const WebhookDeliverySchema = Type.Object(
+  {
+    /** `<runId>.<sequence>`: with the webhookId, the stable dedupe key of this delivery. */
+    deliveryId: Type.String(),
+    webhookId: Type.String(),
+    runId: Type.String(),
+    sequence: Type.Integer({ minimum: 0 }),
+    eventType: Type.String(),
+    /** `skipped`: not attempted (the circuit was open); `retrying`/`dead-lettered`: durable only. */
+    status: Type.Union([Type.Literal('delivered'), Type.Literal('failed'), Type.Literal('skipped'), Type.Literal('retrying'), Type.Literal('dead-lettered')]),
+    attempts: Type.Integer({ minimum: 0 }),
+    responseStatus: Type.Optional(Type.Integer()),
+    error: Type.Optional(Type.String()),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false },
+);
+
+/** `GET /v1/webhooks/{webhookId}/deliveries` response, newest first. */
+export const WebhookDeliveryListSchema = Type.Object({ deliveries: Type.Array(WebhookDeliverySchema) }, { additionalProperties: false });
+
+/** The body POSTed to a receiver (WH-11): the event exactly as the log holds it. */
+export interface WebhookDeliveryBody {
+  runId: string;
+  /** The run's scope; Weft's workspace is its tenant. */
+  workspaceId: string;
+  event: Record<string, unknown>;
+}
 
 // ---------------------------------------------------------------- secrets vault (Weft extension)
 
@@ -456,3 +549,10 @@ export type RewrapResult = Static<typeof RewrapResultSchema>;
 
 /** Query of `GET /v1/runs/{runId}/events`. */
 export const STREAM_MODE_VALUES = STREAM_MODES;
+
+export type CreateWebhookRequest = Static<typeof CreateWebhookRequestSchema>;
+export type Webhook = Static<typeof WebhookSchema>;
+export type CreatedWebhook = Static<typeof CreatedWebhookSchema>;
+export type WebhookList = Static<typeof WebhookListSchema>;
+export type WebhookDelivery = Static<typeof WebhookDeliverySchema>;
+export type WebhookDeliveryList = Static<typeof WebhookDeliveryListSchema>;

@@ -110,3 +110,18 @@ export type Scope = (typeof SCOPES)[number];
 
 /** Response header marking a replayed idempotent response. */
 export const IDEMPOTENT_REPLAY_HEADER = 'openwop-Idempotent-Replay';
+
+/** The one webhook signature scheme: HMAC-SHA256 over `{timestamp}.{rawBody}` (security-contract §3.2 WH-12). */
+export const WEBHOOK_SIGNATURE_ALGORITHM = 'v1';
+
+/** The headers of a webhook delivery (WH-10), lower-case as Node reads them. */
+export const WEBHOOK_HEADERS = {
+  id: 'x-openwop-webhook-id',
+  eventType: 'x-openwop-event-type',
+  timestamp: 'x-openwop-timestamp',
+  signature: 'x-openwop-signature',
+  algorithm: 'x-openwop-signature-algorithm',
+} as const;
+
+/** Receivers reject a delivery whose timestamp is further than this from their clock (WH-12). */
+export const WEBHOOK_TOLERANCE_SECONDS = 300;

@@ -14,6 +14,7 @@ import {
   type InvocationClaim,
   type InvocationRecord,
   type FinishedCommands,
+  type OutboxRow,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
   type IdempotencyCompletion,
@@ -37,7 +38,22 @@ interface IdemRow {
 
 const clone = <T>(v: T): T => structuredClone(v);
 
+/** An outbox row as the memory store keeps it (the host store claims and finishes these). */
+export interface MemoryOutboxEntry extends OutboxRow {
+  /** `<runId>.<sequence>`. */
+  deliveryId: string;
+  state: 'pending' | 'dead';
+  attempts: number;
+  availableAt: number;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+  lastError: string | null;
+  createdAt: number;
+}
+
 export class MemoryStore implements Store {
+  /** Outbox rows by `tenant \0 webhookId \0 deliveryId`, written by {@link MemoryStore.appendEvents}. */
+  protected readonly outboxRows = new Map<string, MemoryOutboxEntry>();
   readonly kind = 'memory' as const;
   readonly shared = false;
   private readonly workflows = new Map<string, StoredWorkflow>(); // by hash
@@ -105,6 +121,7 @@ export class MemoryStore implements Store {
     projection: RunProjection,
     timers?: TimerChanges,
     finished?: FinishedCommands,
+    outbox?: { rows: readonly OutboxRow[]; now: number },
   ): Promise<void> {
     const run = this.runs.get(runId);
     if (!run || run.leaseEpoch !== epoch) throw new LeaseLostError(runId);
@@ -123,6 +140,22 @@ export class MemoryStore implements Store {
     }
     this.applyTimers(runId, timers);
     if (finished) this.finish(finished.outcomes);
+    for (const r of outbox?.rows ?? []) {
+      const deliveryId = `${r.runId}.${r.sequence}`;
+      const k = `${r.tenant}\u0000${r.webhookId}\u0000${deliveryId}`;
+      if (this.outboxRows.has(k)) continue;
+      this.outboxRows.set(k, {
+        ...r,
+        deliveryId,
+        state: 'pending',
+        attempts: 0,
+        availableAt: outbox?.now ?? 0,
+        leaseOwner: null,
+        leaseUntil: null,
+        lastError: null,
+        createdAt: outbox?.now ?? 0,
+      });
+    }
   }
 
   private applyTimers(runId: string, t: TimerChanges | undefined): void {

@@ -396,6 +396,20 @@ export interface CommandOutcome {
   result: string;
 }
 
+/**
+ * A delivery to make for an appended event (a durable webhook's outbox row), written in the
+ * same transaction as the event it announces, so an event is never committed without it nor
+ * announced without being committed. `(tenant, webhookId, runId, sequence)` is its identity;
+ * writing the same row twice keeps the first.
+ */
+export interface OutboxRow {
+  tenant: string;
+  webhookId: string;
+  runId: string;
+  sequence: number;
+  eventType: string;
+}
+
 /** What every store says about itself, and its lifecycle. */
 export interface StoreLifecycle {
   readonly kind: 'memory' | 'sqlite' | 'postgres';
@@ -433,8 +447,9 @@ export interface RunStore {
   /**
    * Appends events under lease fencing: fails with {@link LeaseLostError} unless the run's
    * lease epoch is `epoch`. Sequences must continue the log exactly. Projection, timers,
-   * events and the outcomes of the commands the step applied commit together (an outcome only
-   * finishes a row that is still pending).
+   * events, the outcomes of the commands the step applied (an outcome only finishes a row that
+   * is still pending) and the outbox rows announcing the events commit together, or none does.
+   * Outbox rows become claimable at once (`available at` = the append's `now`).
    */
   appendEvents(
     runId: string,
@@ -443,6 +458,7 @@ export interface RunStore {
     projection: RunProjection,
     timers?: TimerChanges,
     finished?: FinishedCommands,
+    outbox?: { rows: readonly OutboxRow[]; now: number },
   ): Promise<void>;
   /** Events with sequence > `afterSequence`, ascending, at most `limit`. */
   readEvents(runId: string, afterSequence: number, limit: number): Promise<EncodedEvent[]>;

@@ -39,6 +39,7 @@ import {
   type IdempotentResponse,
   type Notifier,
   type Outbound,
+  type OutboxRow,
   type RecordRedactor,
   type RunRecord,
   type Store,
@@ -101,6 +102,13 @@ export interface EngineOptions {
   redactor?: RecordRedactor;
   /** Outbound HTTP for nodes (`ctx.http`, `core.http.request`); the host wires the SSRF-guarded client. */
   outbound?: Outbound;
+  /**
+   * Told of every append this process committed (after it committed; never of relayed
+   * events), e.g. the webhook dispatcher. Must not throw or block.
+   */
+  committed?: (run: RunRecord, events: readonly EncodedEvent[]) => void;
+  /** Outbox rows (durable webhooks) to write in the same append as `events`. Must not throw. */
+  outbox?: (run: RunRecord, events: readonly EncodedEvent[]) => OutboxRow[];
 }
 
 /** Parameters of {@link RunEngine.createRun}; tenant and principal come from the credential. */
@@ -199,6 +207,8 @@ export class RunEngine {
   private readonly log: EngineLogger;
   private readonly redactor: RecordRedactor;
   private readonly outbound: Outbound | undefined;
+  private readonly committed: EngineOptions['committed'];
+  private readonly outboxOf: EngineOptions['outbox'];
   private readonly hot = new Map<string, HotRun>();
   private readonly active = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, () => void>();
@@ -233,6 +243,8 @@ export class RunEngine {
     this.redactor = opts.redactor ?? new KnownValuesRedactor();
     this.inputs = new RunInputs(this.redactor);
     this.outbound = opts.outbound;
+    this.committed = opts.committed;
+    this.outboxOf = opts.outbox;
     this.notifier = opts.notifier ?? new InProcessNotifier();
     this.commandTimeoutMs = opts.commandTimeoutMs ?? this.leaseTtlMs + 5000;
     this.catalog = new WorkflowCatalog(this.store, this.registry, this.clock);
@@ -869,7 +881,17 @@ export class RunEngine {
     const outcomes = answers.map(outcomeOf);
     try {
       if (changes) {
-        await this.store.appendEvents(runId, h.epoch, events, h.state.proj, timers, outcomes.length > 0 ? { outcomes, now: this.clock.now() } : undefined);
+        const outbox = events.length > 0 ? this.outboxOf?.(h.state.rec, events) : undefined;
+        const now = this.clock.now();
+        await this.store.appendEvents(
+          runId,
+          h.epoch,
+          events,
+          h.state.proj,
+          timers,
+          outcomes.length > 0 ? { outcomes, now } : undefined,
+          outbox?.length ? { rows: outbox, now } : undefined,
+        );
       }
     } catch (e) {
       // Nothing of this step is committed: its commands are still pending and are applied
@@ -880,6 +902,7 @@ export class RunEngine {
     if (events.length > 0) {
       this.relay.publish(runId, events, h.state.proj);
       if (this.store.shared) this.relay.announce(runId, events);
+      this.committed?.(h.state.rec, events);
     }
     // Commands that changed nothing (refused) are recorded on their own: applying them again
     // after a crash gives the same answer.

@@ -16,6 +16,8 @@ import type {
   CreateRunBody,
   CreateRunResponse,
   CreateSecretRequest,
+  CreateWebhookRequest,
+  CreatedWebhook,
   DiscoveryDocument,
   InterruptList,
   InterruptView,
@@ -33,6 +35,10 @@ import type {
   RunSnapshot,
   SecretList,
   SecretMetadata,
+  Webhook,
+  WebhookDelivery,
+  WebhookDeliveryList,
+  WebhookList,
   Workflow,
   WorkflowList,
 } from './api-types.js';
@@ -425,6 +431,45 @@ export class WeftClient {
     const headers = idempotencyHeaders(options);
     if (options.ifMatch !== undefined) headers['if-match'] = options.ifMatch;
     await this.#json<undefined>('DELETE', `/v1/host/weft/secrets/${segment(secretId)}`, { headers, signal: options.signal });
+  }
+
+  /**
+   * `POST /v1/webhooks` — subscribes a receiver to the caller's run events (201). The response
+   * carries the signing `secret` this once (later reads show `secretFingerprint` only); it is
+   * redacted from any error this call raises.
+   */
+  async createWebhook(body: CreateWebhookRequest, options: IdempotencyOptions & RequestOptions = {}): Promise<CreatedWebhook> {
+    return this.#json<CreatedWebhook>('POST', '/v1/webhooks', { body, headers: idempotencyHeaders(options), signal: options.signal });
+  }
+
+  /** `GET /v1/webhooks` — the caller's subscriptions. */
+  async listWebhooks(options: RequestOptions = {}): Promise<WebhookList> {
+    return this.#json<WebhookList>('GET', '/v1/webhooks', { signal: options.signal });
+  }
+
+  /** `GET /v1/webhooks/{webhookId}` — one subscription. */
+  async getWebhook(webhookId: string, options: RequestOptions = {}): Promise<Webhook> {
+    return this.#json<Webhook>('GET', `/v1/webhooks/${segment(webhookId)}`, { signal: options.signal });
+  }
+
+  /** `DELETE /v1/webhooks/{webhookId}` — unsubscribes at once (204). */
+  async deleteWebhook(webhookId: string, options: IdempotencyOptions & RequestOptions = {}): Promise<void> {
+    await this.#json<undefined>('DELETE', `/v1/webhooks/${segment(webhookId)}`, { headers: idempotencyHeaders(options), signal: options.signal });
+  }
+
+  /** `GET /v1/webhooks/{webhookId}/deliveries` — delivery records, newest first. Weft extension. */
+  async listWebhookDeliveries(webhookId: string, query: { limit?: number } = {}, options: RequestOptions = {}): Promise<WebhookDeliveryList> {
+    const q = query.limit === undefined ? '' : `?limit=${query.limit}`;
+    return this.#json<WebhookDeliveryList>('GET', `/v1/webhooks/${segment(webhookId)}/deliveries${q}`, { signal: options.signal });
+  }
+
+  /** `POST /v1/webhooks/{webhookId}/deliveries/{deliveryId}:redeliver` — one more attempt now. Weft extension. */
+  async redeliverWebhook(webhookId: string, deliveryId: string, options: IdempotencyOptions & RequestOptions = {}): Promise<WebhookDelivery> {
+    return this.#json<WebhookDelivery>('POST', `/v1/webhooks/${segment(webhookId)}/deliveries/${segment(deliveryId)}:redeliver`, {
+      body: {},
+      headers: idempotencyHeaders(options),
+      signal: options.signal,
+    });
   }
 
   /** `POST /v1/host/weft/vault:rewrap` — operator only: rewraps data keys under the current master key. */

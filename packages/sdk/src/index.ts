@@ -4,3 +4,4 @@ export * from './client.js';
 export * from './errors.js';
 export { isTerminalEvent, resumableEventStream, type EventStreamConnector } from './event-stream.js';
 export * from './sse.js';
+export * from './webhooks.js';

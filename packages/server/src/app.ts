@@ -49,6 +49,7 @@ import { registerInterruptRoutes } from './routes/interrupts.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerPackRoutes } from './routes/packs.js';
 import { registerRunRoutes } from './routes/runs.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerWorkflowRoutes } from './routes/workflows.js';
 import {
   MAX_JSON_DEPTH,
@@ -327,6 +328,7 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   registerKeyRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerSecretRoutes(app, ctx);
+  registerWebhookRoutes(app, ctx);
   registerPackRoutes(app, ctx);
   registerConsoleRoutes(app, ctx);
   return app;

@@ -14,6 +14,7 @@ import type { InterruptTokens } from './interrupt-tokens.js';
 import type { AuditLog } from './audit-log.js';
 import type { ManagedKeyService } from './managed-keys.js';
 import type { SecretVault } from './vault.js';
+import type { WebhookService } from './webhooks.js';
 
 /** The secrets vault of a host that has a master key. */
 export interface HostVault {
@@ -46,6 +47,8 @@ export interface HostContext {
   redactor?: Redactor;
   /** The secrets vault; absent when no master key is configured (a Postgres host without one). */
   vault?: HostVault;
+  /** Webhook subscriptions and delivery; absent when the vault is (their secrets are sealed with its key). */
+  webhooks?: WebhookService;
   /** The verified node packs (the `/v1/packs` read side). */
   packs?: readonly LoadedPack[];
 }

@@ -3,7 +3,7 @@
  *
  * @see wire-contract.md §2, §10 A
  */
-import { ENGINE_VERSION, EVENT_LOG_SCHEMA_VERSION, PROTOCOL_VERSION, STREAM_MODES } from '@weft/contract';
+import { ENGINE_VERSION, EVENT_LOG_SCHEMA_VERSION, PROTOCOL_VERSION, STREAM_MODES, WEBHOOK_SIGNATURE_ALGORITHM } from '@weft/contract';
 import { CONFIGURABLE_KEYS } from '@weft/engine';
 import { authCapabilities, rateLimitCapabilities, type AuthAdvertisement } from './auth-discovery.js';
 import type { HostConfig } from './config.js';
@@ -58,6 +58,8 @@ export interface DiscoveryInput {
   vault?: boolean;
   /** Root blocks contributed by attached subsystems (the pack sandbox's `sandbox`, `nodePackRuntimes`). */
   extra?: Record<string, unknown>;
+  /** True when webhooks are served (they need the vault's master key). */
+  webhooks?: boolean;
 }
 
 export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
@@ -104,6 +106,8 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
       nodeResolution: false,
     };
   }
+  // Both modes: best-effort by default, durable (outbox) per subscription (decision 0019).
+  if (d.webhooks) doc.webhooks = { supported: true, signatureAlgorithms: [WEBHOOK_SIGNATURE_ALGORITHM], signed: true, durable: true };
   if (d.runtimeCapabilities.length > 0) doc.runtimeCapabilities = d.runtimeCapabilities;
   const auth = authCapabilities(d.config, d.auth);
   if (auth) doc.auth = auth;

@@ -23,6 +23,7 @@ import { consoleNote, devKeyWithheldNote, skippedWorkflowsNote, unreadableDirNot
 import { loadWorkflowDirs, type WorkflowLoadResult } from './workflow-loader.js';
 import { openSecurityServices } from './security-services.js';
 import { createOutbound } from './outbound-config.js';
+import { WebhookService } from './webhooks.js';
 import { loadMasterKeys, type MasterKeys } from './master-key.js';
 import { SecretVault } from './vault.js';
 import type { HostVault } from './context.js';
@@ -39,6 +40,8 @@ export interface RunningHost {
   logger: Logger;
   /** The secrets vault (its resolver is what node execution will call); absent when disabled. */
   vault?: HostVault;
+  /** Webhook subscriptions and delivery; absent without a master key. */
+  webhooks?: WebhookService;
   /** The verified node packs whose types are registered. */
   packs: readonly LoadedPack[];
   /** The JavaScript pack sandbox, when a JavaScript pack is loaded and the sandbox is on. */
@@ -267,6 +270,21 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   for (const k of tokenKeys.keys) redactor.addSecret(k.secret.toString('utf8'));
   const tokens = new InterruptTokens(tokenKeys.keys, config.interruptTokenTtlMs);
   const notifier = await openNotifier(config);
+  // Webhook secrets are sealed with the vault's master key: no key, no webhooks (decision 0019).
+  const webhooks = masterKeys
+    ? new WebhookService({
+        store,
+        keys: masterKeys.manager,
+        notifier,
+        allow: config.webhookAllow,
+        ports: config.outboundPorts,
+        timeoutMs: config.webhookTimeoutMs,
+        retryBaseMs: config.webhookRetryBaseMs,
+        version: WEFT_VERSION,
+        warn: (o, m) => logger.warn(o, m),
+      })
+    : undefined;
+  if (!webhooks) logger.warn('webhooks are disabled on this Postgres host: their secrets need WEFT_MASTER_KEY / WEFT_MASTER_KEY_FILE');
   const engine = new RunEngine({
     store,
     notifier,
@@ -277,6 +295,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     outbound: createOutbound(config, `weft/${WEFT_VERSION}`),
     registry,
     runtimeCapabilities: runtimes.map((r) => packRuntimeCapability(r.language)),
+    ...(webhooks ? { committed: webhooks.onCommitted, outbox: webhooks.outboxRows } : {}),
   });
   const dirs = config.workflowsDirs.length > 0 ? config.workflowsDirs : [join(repoRoot, 'examples', 'workflows')].filter((d) => existsSync(d));
   reportWorkflowLoad(await loadWorkflowDirs(engine, dirs, logger), config.announce, logger);
@@ -304,6 +323,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         auth: [managedKeys.advertisement(), audit.advertisement()],
         vault: vault !== undefined,
         extra: sandboxCapabilities(sandbox, packs, config.packsGrantNet === true, wasmSandbox),
+        webhooks: webhooks !== undefined,
       }),
     workflowsChanged: refreshFixtures,
     tokens,
@@ -311,9 +331,11 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     managedKeys,
     redactor,
     ...(vault ? { vault } : {}),
+    ...(webhooks ? { webhooks } : {}),
     packs,
   };
   const app = buildApp(ctx, auth, logger);
+  await webhooks?.start();
   await engine.start();
   const purge = setInterval(() => {
     store.purgeExpiredIdempotency(Date.now()).catch((e: unknown) => logger.warn({ err: String(e) }, 'idempotency purge failed'));
@@ -339,6 +361,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     store,
     logger,
     ...(vault ? { vault } : {}),
+    ...(webhooks ? { webhooks } : {}),
     packs,
     ...(sandbox ? { sandbox } : {}),
     ...(wasmSandbox ? { wasmSandbox } : {}),
@@ -346,6 +369,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
       closing ??= shutdown({
         app,
         engine,
+        webhooks,
         store,
         notifier,
         audit,
@@ -388,6 +412,7 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
 async function shutdown(h: {
   app: FastifyInstance;
   engine: RunEngine;
+  webhooks: WebhookService | undefined;
   store: HostStore;
   notifier: Notifier;
   audit: { close(): Promise<void> };
@@ -407,6 +432,7 @@ async function shutdown(h: {
   }
   if (!(await settlesWithin(h.engine.stop(), left()))) h.logger.warn('shutdown: run steps still busy at the deadline; recovery will resume them');
   for (const s of h.sandboxes) await s.close().catch(() => undefined);
+  if (h.webhooks && !(await settlesWithin(h.webhooks.stop(), left()))) h.logger.warn('shutdown: webhook deliveries still in flight at the deadline');
   await h.store.releaseLeases?.(h.engine.ownerId).catch((e: unknown) => h.logger.warn({ err: String(e) }, 'shutdown: could not release leases'));
   await h.notifier.close().catch(() => undefined);
   await h.audit.close();

@@ -17,3 +17,4 @@ export type { HostVault } from './context.js';
 export * from './vault.js';
 export * from './master-key.js';
 export * from './packs.js';
+export * from './webhooks.js';

@@ -22,6 +22,16 @@ export interface OutboundConfig {
   outboundTimeoutMs: number;
   /** Most redirects followed, each re-checked (`WEFT_OUTBOUND_MAX_REDIRECTS`). */
   outboundMaxRedirects: number;
+  /**
+   * Webhook receivers the SSRF guard would refuse but the operator permits
+   * (`WEFT_WEBHOOK_ALLOW`, the same syntax); a plain `http://` receiver is accepted only when
+   * its host or `host:port` is listed here verbatim. Separate from `outboundAllow`.
+   */
+  webhookAllow: string[];
+  /** Per-attempt webhook deadline (`WEFT_WEBHOOK_TIMEOUT_MS`, default and maximum 5000). */
+  webhookTimeoutMs: number;
+  /** First retry delay of a durable delivery, doubling per attempt up to 5 min (`WEFT_WEBHOOK_RETRY_BASE_MS`, default 2000). */
+  webhookRetryBaseMs: number;
 }
 
 const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
@@ -45,6 +55,9 @@ export function loadOutboundConfig(env: NodeJS.ProcessEnv): OutboundConfig {
     outboundMaxBodyBytes: int(env.WEFT_OUTBOUND_MAX_BODY_BYTES, 'WEFT_OUTBOUND_MAX_BODY_BYTES', OUTBOUND_DEFAULTS.maxResponseBytes, 1, 64 * 1_048_576),
     outboundTimeoutMs: int(env.WEFT_OUTBOUND_TIMEOUT_MS, 'WEFT_OUTBOUND_TIMEOUT_MS', OUTBOUND_DEFAULTS.timeoutMs, 100, 600_000),
     outboundMaxRedirects: int(env.WEFT_OUTBOUND_MAX_REDIRECTS, 'WEFT_OUTBOUND_MAX_REDIRECTS', OUTBOUND_DEFAULTS.maxRedirects, 0, 20),
+    webhookAllow: (env.WEFT_WEBHOOK_ALLOW ?? '').split(/[\s,]+/).filter(Boolean),
+    webhookTimeoutMs: int(env.WEFT_WEBHOOK_TIMEOUT_MS, 'WEFT_WEBHOOK_TIMEOUT_MS', 5000, 100, 5000),
+    webhookRetryBaseMs: int(env.WEFT_WEBHOOK_RETRY_BASE_MS, 'WEFT_WEBHOOK_RETRY_BASE_MS', 2000, 10, 300_000),
   };
   checkOutboundConfig(cfg);
   return cfg;
@@ -56,6 +69,7 @@ export function loadOutboundConfig(env: NodeJS.ProcessEnv): OutboundConfig {
  */
 export function checkOutboundConfig(cfg: OutboundConfig): void {
   parseOutboundAllow(cfg.outboundAllow);
+  parseOutboundAllow(cfg.webhookAllow);
   parsePortPolicy(cfg.outboundPorts);
 }
 

@@ -7,3 +7,4 @@ export * from './sql/dialect.js';
 export * from './sql/statements.js';
 export * from './sql/secrets.js';
 export * from './sql/invocations.js';
+export * from './sql/webhooks.js';

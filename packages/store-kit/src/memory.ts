@@ -18,10 +18,18 @@ import {
   type RotateApiKeyResult,
   type SecretExpectation,
   type SecretRecord,
+  type OutboxItem,
+  type OutboxOutcome,
   type SecretStore,
+  type WebhookDeliveryRecord,
+  type WebhookHealth,
+  type WebhookRecord,
+  type WebhookStore,
 } from './ports.js';
 
 const clone = <T>(v: T): T => structuredClone(v);
+/** Byte-order string comparison (the SQL stores sort with the C collation). */
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Managed keys in a map; every read returns a copy. */
 export class MemoryKeyStore implements KeyStore {
@@ -163,6 +171,67 @@ export class MemorySecretStore implements SecretStore {
   }
 }
 
+/** Webhook subscriptions and delivery records in maps; every read returns a copy. */
+export class MemoryWebhookStore implements WebhookStore {
+  private readonly hooks = new Map<string, WebhookRecord>();
+  private readonly deliveries = new Map<string, WebhookDeliveryRecord>();
+  private static key(tenant: string, id: string): string {
+    return `${tenant}\u0000${id}`;
+  }
+  async createWebhook(rec: WebhookRecord): Promise<boolean> {
+    const k = MemoryWebhookStore.key(rec.tenant, rec.webhookId);
+    if (this.hooks.has(k)) return false;
+    this.hooks.set(k, clone(rec));
+    return true;
+  }
+  async getWebhook(tenant: string, webhookId: string): Promise<WebhookRecord | undefined> {
+    const w = this.hooks.get(MemoryWebhookStore.key(tenant, webhookId));
+    return w && clone(w);
+  }
+  async listWebhooks(tenant: string): Promise<WebhookRecord[]> {
+    return [...this.hooks.values()]
+      .filter((w) => w.tenant === tenant)
+      .sort((a, b) => a.createdAt - b.createdAt || cmp(a.webhookId, b.webhookId))
+      .map(clone);
+  }
+  async listActiveWebhooks(): Promise<WebhookRecord[]> {
+    return [...this.hooks.values()]
+      .filter((w) => w.state === 'active')
+      .sort((a, b) => cmp(a.tenant, b.tenant) || a.createdAt - b.createdAt || cmp(a.webhookId, b.webhookId))
+      .map(clone);
+  }
+  async deleteWebhook(tenant: string, webhookId: string): Promise<boolean> {
+    for (const [k, d] of this.deliveries) if (d.tenant === tenant && d.webhookId === webhookId) this.deliveries.delete(k);
+    return this.hooks.delete(MemoryWebhookStore.key(tenant, webhookId));
+  }
+  async updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
+    const w = this.hooks.get(MemoryWebhookStore.key(tenant, webhookId));
+    if (!w) return false;
+    Object.assign(w, health);
+    return true;
+  }
+  async putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
+    const k = `${MemoryWebhookStore.key(d.tenant, d.webhookId)}\u0000${d.deliveryId}`;
+    const prev = this.deliveries.get(k);
+    this.deliveries.set(
+      k,
+      prev ? { ...prev, status: d.status, attempts: d.attempts, responseStatus: d.responseStatus, error: d.error, updatedAt: d.updatedAt } : clone(d),
+    );
+  }
+  async listWebhookDeliveries(tenant: string, webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]> {
+    return [...this.deliveries.values()]
+      .filter((d) => d.tenant === tenant && d.webhookId === webhookId)
+      .sort((a, b) => b.updatedAt - a.updatedAt || cmp(b.deliveryId, a.deliveryId))
+      .slice(0, Math.max(0, limit))
+      .map(clone);
+  }
+  async countWebhookFailures(tenant: string, webhookId: string, since: number): Promise<number> {
+    let n = 0;
+    for (const d of this.deliveries.values()) if (d.tenant === tenant && d.webhookId === webhookId && d.status === 'failed' && d.updatedAt >= since) n++;
+    return n;
+  }
+}
+
 /**
  * The engine's {@link MemoryStore} (runs, workflows, idempotency) with a
  * {@link MemoryKeyStore} and a {@link MemoryAuditStore} and a {@link MemorySecretStore}: a whole {@link HostStore} in memory.
@@ -171,6 +240,87 @@ export class MemoryHostStore extends MemoryStore implements HostStore {
   private readonly keys = new MemoryKeyStore();
   private readonly auditLog = new MemoryAuditStore();
   private readonly vault = new MemorySecretStore();
+  private readonly hooks = new MemoryWebhookStore();
+
+  createWebhook(rec: WebhookRecord): Promise<boolean> {
+    return this.hooks.createWebhook(rec);
+  }
+  getWebhook(tenant: string, webhookId: string): Promise<WebhookRecord | undefined> {
+    return this.hooks.getWebhook(tenant, webhookId);
+  }
+  listWebhooks(tenant: string): Promise<WebhookRecord[]> {
+    return this.hooks.listWebhooks(tenant);
+  }
+  listActiveWebhooks(): Promise<WebhookRecord[]> {
+    return this.hooks.listActiveWebhooks();
+  }
+  deleteWebhook(tenant: string, webhookId: string): Promise<boolean> {
+    for (const [k, r] of this.outboxRows) if (r.tenant === tenant && r.webhookId === webhookId) this.outboxRows.delete(k);
+    return this.hooks.deleteWebhook(tenant, webhookId);
+  }
+  async claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]> {
+    const due = [...this.outboxRows.values()]
+      .filter((r) => r.state === 'pending' && r.availableAt <= now && (r.leaseUntil === null || r.leaseUntil < now))
+      .sort((a, b) => a.availableAt - b.availableAt || a.createdAt - b.createdAt)
+      .slice(0, Math.max(0, limit));
+    for (const r of due) {
+      r.leaseOwner = owner;
+      r.leaseUntil = now + leaseMs;
+    }
+    return due.map((r) => ({
+      tenant: r.tenant,
+      webhookId: r.webhookId,
+      deliveryId: r.deliveryId,
+      runId: r.runId,
+      sequence: r.sequence,
+      eventType: r.eventType,
+      attempts: r.attempts,
+      createdAt: r.createdAt,
+    }));
+  }
+  async finishOutbox(tenant: string, webhookId: string, deliveryId: string, owner: string, outcome: OutboxOutcome): Promise<boolean> {
+    const k = `${tenant}\u0000${webhookId}\u0000${deliveryId}`;
+    const r = this.outboxRows.get(k);
+    if (!r || r.leaseOwner !== owner) return false;
+    if (outcome.kind === 'delivered') return this.outboxRows.delete(k);
+    Object.assign(r, {
+      state: outcome.kind === 'dead' ? 'dead' : 'pending',
+      attempts: outcome.attempts,
+      availableAt: outcome.kind === 'retry' ? outcome.availableAt : 0,
+      lastError: outcome.error,
+      leaseOwner: null,
+      leaseUntil: null,
+    });
+    return true;
+  }
+  async requeueOutbox(tenant: string, webhookId: string, deliveryId: string, now: number): Promise<boolean> {
+    const r = this.outboxRows.get(`${tenant}\u0000${webhookId}\u0000${deliveryId}`);
+    if (r?.state !== 'dead') return false;
+    Object.assign(r, { state: 'pending', attempts: 0, availableAt: now, lastError: null, leaseOwner: null, leaseUntil: null });
+    return true;
+  }
+  async countOutbox(tenant?: string, webhookId?: string): Promise<{ pending: number; dead: number }> {
+    let pending = 0;
+    let dead = 0;
+    for (const r of this.outboxRows.values()) {
+      if ((tenant !== undefined && r.tenant !== tenant) || (webhookId !== undefined && r.webhookId !== webhookId)) continue;
+      if (r.state === 'pending') pending++;
+      else dead++;
+    }
+    return { pending, dead };
+  }
+  updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
+    return this.hooks.updateWebhookHealth(tenant, webhookId, health);
+  }
+  putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
+    return this.hooks.putWebhookDelivery(d);
+  }
+  listWebhookDeliveries(tenant: string, webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]> {
+    return this.hooks.listWebhookDeliveries(tenant, webhookId, limit);
+  }
+  countWebhookFailures(tenant: string, webhookId: string, since: number): Promise<number> {
+    return this.hooks.countWebhookFailures(tenant, webhookId, since);
+  }
 
   createSecret(secret: SecretRecord): Promise<boolean> {
     return this.vault.createSecret(secret);

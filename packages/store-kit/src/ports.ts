@@ -7,7 +7,7 @@
  * - audit entry: one hash-chained row of the append-only audit log; checkpoints sign its Merkle root.
  * - secret: one tenant's vault entry, stored as ciphertext only (a data key wrapped by a master key).
  */
-import type { Store } from '@weft/engine';
+import type { OutboxRow, Store } from '@weft/engine';
 
 /**
  * A managed API key as stored. The secret is never stored: only the SHA-256 (hex) of the whole
@@ -195,12 +195,133 @@ export interface SecretStore {
   listSecretsNotWrappedBy(masterKeyId: string, limit: number): Promise<SecretRecord[]>;
 }
 
+/** How a subscription's deliveries are made (security-contract §3.2 WH-16, WH-17). */
+export type WebhookDeliveryMode = 'best-effort' | 'durable';
+
+/** Health of a webhook subscription (security-contract §3.2 WH-16). */
+export type WebhookState = 'active' | 'failed';
+
+/**
+ * A webhook subscription. The signing secret is stored sealed with the vault's envelope scheme
+ * (ciphertext, wrapped data key, master key id); only its fingerprint is ever shown again.
+ *
+ * @see security-contract.md §3.1
+ */
+export interface WebhookRecord {
+  tenant: string;
+  webhookId: string;
+  url: string;
+  /** Event types delivered (non-empty). */
+  events: string[];
+  /** When non-empty, only runs whose tags overlap deliver. */
+  tags: string[];
+  /** `best-effort` (one attempt, after commit) or `durable` (an outbox row in the append, retried). */
+  delivery: WebhookDeliveryMode;
+  /** First 8 hex digits of sha256(secret). */
+  secretFingerprint: string;
+  masterKeyId: string;
+  wrappedKey: string;
+  ciphertext: string;
+  state: WebhookState;
+  /** Consecutive failed deliveries (the circuit breaker counts these). */
+  consecutiveFailures: number;
+  /** Epoch ms until which the circuit is open (no attempts), or null when closed. */
+  circuitOpenUntil: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The breaker's view of a subscription, written after each attempt. */
+export interface WebhookHealth {
+  state: WebhookState;
+  consecutiveFailures: number;
+  circuitOpenUntil: number | null;
+  updatedAt: number;
+}
+
+/** One delivery attempt record (`webhook_deliveries`), keyed by its stable dedupe key. */
+export interface WebhookDeliveryRecord {
+  tenant: string;
+  webhookId: string;
+  /** `<runId>.<sequence>`: with the webhookId, the stable dedupe key of every attempt at this delivery. */
+  deliveryId: string;
+  runId: string;
+  sequence: number;
+  eventType: string;
+  /** `retrying`: a durable delivery failed and waits for its next attempt; `dead-lettered`: it ran out of attempts. */
+  status: 'delivered' | 'failed' | 'skipped' | 'retrying' | 'dead-lettered';
+  attempts: number;
+  /** HTTP status of the last attempt, when one answered. */
+  responseStatus: number | null;
+  /** Why the last attempt failed (a short code: `timeout`, `status_500`, `redirect`, `ssrf_blocked`, `circuit_open`, …). */
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * Webhook subscriptions and their delivery records. Every read and write is tenant-bound in
+ * the same query, except {@link WebhookStore.listActiveWebhooks}, which the dispatcher uses to
+ * match appended events (it then matches each run's tenant exactly).
+ */
+export interface WebhookStore {
+  /** Inserts a subscription; false when the id exists. */
+  createWebhook(rec: WebhookRecord): Promise<boolean>;
+  getWebhook(tenant: string, webhookId: string): Promise<WebhookRecord | undefined>;
+  /** The tenant's subscriptions by creation time, then id. */
+  listWebhooks(tenant: string): Promise<WebhookRecord[]>;
+  /** Every `active` subscription of every tenant (the dispatcher's match cache). */
+  listActiveWebhooks(): Promise<WebhookRecord[]>;
+  /** Deletes the subscription, its delivery records and its outbox rows; false when there was none. */
+  deleteWebhook(tenant: string, webhookId: string): Promise<boolean>;
+  /** Writes the breaker state; false when the subscription is gone. */
+  updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean>;
+  /** Inserts or replaces the record of a delivery (by tenant, webhookId and deliveryId). */
+  putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void>;
+  /** The subscription's most recent delivery records, newest first. */
+  listWebhookDeliveries(tenant: string, webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]>;
+  /** Failed delivery records of the subscription updated at or after `since` (the 7-day rule). */
+  countWebhookFailures(tenant: string, webhookId: string, since: number): Promise<number>;
+}
+
+/** A claimed outbox row (durable webhooks). */
+export interface OutboxItem extends OutboxRow {
+  /** `<runId>.<sequence>`. */
+  deliveryId: string;
+  /** Attempts made before this claim. */
+  attempts: number;
+  createdAt: number;
+}
+
+/** What the dispatcher did with a claimed outbox row. */
+export type OutboxOutcome =
+  | { kind: 'delivered' }
+  | { kind: 'retry'; attempts: number; availableAt: number; error: string }
+  | { kind: 'dead'; attempts: number; error: string };
+
+/**
+ * The durable webhooks' outbox: rows are written by {@link RunStore.appendEvents} in the
+ * transaction of the events they announce; any process claims them under a lease (Postgres:
+ * `FOR UPDATE SKIP LOCKED`, so two processes never hold the same row), and only the lease
+ * holder finishes one. A row whose lease expired (its process died) is claimable again.
+ */
+export interface WebhookOutboxStore {
+  /** Leases up to `limit` pending rows available at `now` and not leased by a live claim, oldest first. */
+  claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]>;
+  /** Records the outcome (delivered: the row is removed; dead: kept as a dead letter); false unless `owner` still holds the lease. */
+  finishOutbox(tenant: string, webhookId: string, deliveryId: string, owner: string, outcome: OutboxOutcome): Promise<boolean>;
+  /** Makes a dead-lettered row pending again with a fresh attempt budget (redelivery); false when there is none. */
+  requeueOutbox(tenant: string, webhookId: string, deliveryId: string, now: number): Promise<boolean>;
+  /** Rows not yet delivered (pending or dead) of a subscription, or of all when omitted (operations, tests). */
+  countOutbox(tenant?: string, webhookId?: string): Promise<{ pending: number; dead: number }>;
+}
+
 /**
  * Everything a host keeps in one database: the engine's {@link Store} (runs, workflows,
  * idempotency, lifecycle) plus managed keys, the audit log and the secrets vault. Each SQL store
  * implements it whole; consumers take the narrowest port they use.
  */
-export interface HostStore extends Store, KeyStore, AuditStore, SecretStore {}
+export interface HostStore extends Store, KeyStore, AuditStore, SecretStore, WebhookStore, WebhookOutboxStore {}
 
 /**
  * The continuity rules every store applies to an audit write: entries continue the tip

@@ -24,6 +24,7 @@ import {
   type InvocationClaim,
   type InvocationRecord,
   type FinishedCommands,
+  type OutboxRow,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
   type IdempotencyCompletion,
@@ -70,6 +71,11 @@ import {
   type RotateApiKeyResult,
   type SecretExpectation,
   type SecretRecord,
+  type OutboxItem,
+  type OutboxOutcome,
+  type WebhookDeliveryRecord,
+  type WebhookHealth,
+  type WebhookRecord,
   type RunRow,
   type TimerDbRow,
   type WorkflowRow,
@@ -77,6 +83,7 @@ import {
 import { PgCommands } from './commands.js';
 import { PgInvocations } from './invocations.js';
 import { PgSecrets } from './secrets.js';
+import { PgWebhooks } from './webhooks.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 /** Options of {@link PostgresStore}. */
@@ -147,6 +154,11 @@ const SQL = {
       UPDATE run_commands c SET state = o.state, result = o.result, done_at = $19
       FROM run, unnest($16::text[], $17::text[], $18::text[]) AS o(id, state, result)
       WHERE c.id = o.id AND c.state = 'pending'
+    ), outboxed AS (
+      INSERT INTO webhook_outbox (tenant, webhook_id, delivery_id, run_id, sequence, event_type, state, attempts, available_at, created_at)
+      SELECT b.tenant, b.webhook_id, run.run_id || '.' || b.sequence, run.run_id, b.sequence, b.event_type, 'pending', 0, $24, $24
+      FROM run, unnest($20::text[], $21::text[], $22::int[], $23::text[]) AS b(tenant, webhook_id, sequence, event_type)
+      ON CONFLICT (tenant, webhook_id, delivery_id) DO NOTHING
     )
     SELECT count(*)::int AS n FROM run`,
   // Update-if-allowed and read back in one round trip; the second branch sees the row as of
@@ -241,7 +253,7 @@ const SQL = {
   touchKey: 'UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1',
 } as const;
 
-type StatementName = keyof typeof SQL | `listRuns_${string}` | `cmd_${string}` | `secret_${string}` | `inv_${string}`;
+type StatementName = keyof typeof SQL | `listRuns_${string}` | `cmd_${string}` | `secret_${string}` | `inv_${string}` | `webhook_${string}`;
 
 /** How often a claim retries when the row changes between its upsert and its read-back. */
 const CLAIM_ATTEMPTS = 10;
@@ -302,6 +314,7 @@ export class PostgresStore implements HostStore {
   private readonly cmds = new PgCommands((name, text, values) => this.q(name, text, values));
   private readonly vault = new PgSecrets((name, text, values) => this.q(name, text, values));
   private readonly invocations = new PgInvocations((name, text, values) => this.q(name, text, values));
+  private readonly hooks = new PgWebhooks((name, text, values) => this.q(name, text, values));
 
   constructor(opts: PostgresStoreOptions) {
     this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.max ?? 10 });
@@ -376,6 +389,58 @@ export class PostgresStore implements HostStore {
 
   listSecretsNotWrappedBy(masterKeyId: string, limit: number): Promise<SecretRecord[]> {
     return this.vault.listSecretsNotWrappedBy(masterKeyId, limit);
+  }
+
+  createWebhook(rec: WebhookRecord): Promise<boolean> {
+    return this.hooks.createWebhook(rec);
+  }
+
+  getWebhook(tenant: string, webhookId: string): Promise<WebhookRecord | undefined> {
+    return this.hooks.getWebhook(tenant, webhookId);
+  }
+
+  listWebhooks(tenant: string): Promise<WebhookRecord[]> {
+    return this.hooks.listWebhooks(tenant);
+  }
+
+  listActiveWebhooks(): Promise<WebhookRecord[]> {
+    return this.hooks.listActiveWebhooks();
+  }
+
+  deleteWebhook(tenant: string, webhookId: string): Promise<boolean> {
+    return this.hooks.deleteWebhook(tenant, webhookId);
+  }
+
+  updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
+    return this.hooks.updateWebhookHealth(tenant, webhookId, health);
+  }
+
+  putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
+    return this.hooks.putWebhookDelivery(d);
+  }
+
+  listWebhookDeliveries(tenant: string, webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]> {
+    return this.hooks.listWebhookDeliveries(tenant, webhookId, limit);
+  }
+
+  countWebhookFailures(tenant: string, webhookId: string, since: number): Promise<number> {
+    return this.hooks.countWebhookFailures(tenant, webhookId, since);
+  }
+
+  claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]> {
+    return this.hooks.claimOutbox(owner, now, leaseMs, limit);
+  }
+
+  finishOutbox(tenant: string, webhookId: string, deliveryId: string, owner: string, outcome: OutboxOutcome): Promise<boolean> {
+    return this.hooks.finishOutbox(tenant, webhookId, deliveryId, owner, outcome);
+  }
+
+  requeueOutbox(tenant: string, webhookId: string, deliveryId: string, now: number): Promise<boolean> {
+    return this.hooks.requeueOutbox(tenant, webhookId, deliveryId, now);
+  }
+
+  countOutbox(tenant?: string, webhookId?: string): Promise<{ pending: number; dead: number }> {
+    return this.hooks.countOutbox(tenant, webhookId);
   }
 
   async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<boolean> {
@@ -474,8 +539,10 @@ export class PostgresStore implements HostStore {
     projection: RunProjection,
     timers?: TimerChanges,
     finished?: FinishedCommands,
+    outbox?: { rows: readonly OutboxRow[]; now: number },
   ): Promise<void> {
     const outcomes = finished?.outcomes ?? [];
+    const ob = outbox?.rows ?? [];
     const first = events[0];
     const contiguous = events.every((e, i) => first !== undefined && e.sequence === first.sequence + i);
     if (!contiguous) return this.explainRejectedAppend(runId, epoch, events);
@@ -502,6 +569,11 @@ export class PostgresStore implements HostStore {
       outcomes.map((o) => o.state),
       outcomes.map((o) => o.result),
       finished?.now ?? 0,
+      ob.map((r) => r.tenant),
+      ob.map((r) => r.webhookId),
+      ob.map((r) => r.sequence),
+      ob.map((r) => r.eventType),
+      outbox?.now ?? 0,
     ]);
     if (rows[0]?.n !== 1) return this.explainRejectedAppend(runId, epoch, events);
   }

@@ -21,6 +21,7 @@ import {
   type InvocationClaim,
   type InvocationRecord,
   type FinishedCommands,
+  type OutboxRow,
   type IdempotencyClaim,
   type IdempotencyClaimResult,
   type IdempotencyCompletion,
@@ -68,6 +69,11 @@ import {
   type RotateApiKeyResult,
   type SecretExpectation,
   type SecretRecord,
+  type OutboxItem,
+  type OutboxOutcome,
+  type WebhookDeliveryRecord,
+  type WebhookHealth,
+  type WebhookRecord,
   type RunRow,
   type TimerDbRow,
   type WorkflowRow,
@@ -75,6 +81,7 @@ import {
 import { SqliteCommands } from './commands.js';
 import { SqliteInvocations } from './invocations.js';
 import { SqliteSecrets } from './secrets.js';
+import { SqliteWebhooks } from './webhooks.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
 /** Options of {@link SqliteStore}. */
@@ -168,6 +175,7 @@ interface Prepared {
       projection: RunProjection,
       timers: TimerChanges | undefined,
       finished: FinishedCommands | undefined,
+      outbox: { rows: readonly OutboxRow[]; now: number } | undefined,
     ) => void
   >;
   cancelTx: Database.Transaction<(tenant: string, runId: string, cancelJson: string) => RunRow | undefined>;
@@ -204,6 +212,7 @@ export class SqliteStore implements HostStore {
   private preparedCommands: SqliteCommands | undefined;
   private preparedSecrets: SqliteSecrets | undefined;
   private preparedInvocations: SqliteInvocations | undefined;
+  private preparedWebhooks: SqliteWebhooks | undefined;
   /** The host process heartbeating through this store (tags idempotency claims). */
   private process: string | undefined;
   /** listRuns has eight filter shapes; each gets its own statement with its own plan. */
@@ -266,6 +275,63 @@ export class SqliteStore implements HostStore {
 
   listSecretsNotWrappedBy(masterKeyId: string, limit: number): Promise<SecretRecord[]> {
     return this.vault.listSecretsNotWrappedBy(masterKeyId, limit);
+  }
+
+  /** Webhook subscriptions and deliveries (prepared on first use, after migrate). */
+  private get hooks(): SqliteWebhooks {
+    return (this.preparedWebhooks ??= new SqliteWebhooks(this.db));
+  }
+
+  createWebhook(rec: WebhookRecord): Promise<boolean> {
+    return this.hooks.createWebhook(rec);
+  }
+
+  getWebhook(tenant: string, webhookId: string): Promise<WebhookRecord | undefined> {
+    return this.hooks.getWebhook(tenant, webhookId);
+  }
+
+  listWebhooks(tenant: string): Promise<WebhookRecord[]> {
+    return this.hooks.listWebhooks(tenant);
+  }
+
+  listActiveWebhooks(): Promise<WebhookRecord[]> {
+    return this.hooks.listActiveWebhooks();
+  }
+
+  deleteWebhook(tenant: string, webhookId: string): Promise<boolean> {
+    return this.hooks.deleteWebhook(tenant, webhookId);
+  }
+
+  updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
+    return this.hooks.updateWebhookHealth(tenant, webhookId, health);
+  }
+
+  putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
+    return this.hooks.putWebhookDelivery(d);
+  }
+
+  listWebhookDeliveries(tenant: string, webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]> {
+    return this.hooks.listWebhookDeliveries(tenant, webhookId, limit);
+  }
+
+  countWebhookFailures(tenant: string, webhookId: string, since: number): Promise<number> {
+    return this.hooks.countWebhookFailures(tenant, webhookId, since);
+  }
+
+  claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]> {
+    return this.hooks.claimOutbox(owner, now, leaseMs, limit);
+  }
+
+  finishOutbox(tenant: string, webhookId: string, deliveryId: string, owner: string, outcome: OutboxOutcome): Promise<boolean> {
+    return this.hooks.finishOutbox(tenant, webhookId, deliveryId, owner, outcome);
+  }
+
+  requeueOutbox(tenant: string, webhookId: string, deliveryId: string, now: number): Promise<boolean> {
+    return this.hooks.requeueOutbox(tenant, webhookId, deliveryId, now);
+  }
+
+  countOutbox(tenant?: string, webhookId?: string): Promise<{ pending: number; dead: number }> {
+    return this.hooks.countOutbox(tenant, webhookId);
   }
 
   async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<boolean> {
@@ -453,6 +519,9 @@ export class SqliteStore implements HostStore {
       if (idem) completeIdem(idem);
     });
 
+    const insertOutbox = db.prepare(
+      `INSERT INTO webhook_outbox (tenant, webhook_id, delivery_id, run_id, sequence, event_type, state, attempts, available_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (tenant, webhook_id, delivery_id) DO NOTHING`,
+    );
     const appendTx = db.transaction(
       (
         runId: string,
@@ -461,6 +530,7 @@ export class SqliteStore implements HostStore {
         projection: RunProjection,
         timers: TimerChanges | undefined,
         finished: FinishedCommands | undefined,
+        outbox: { rows: readonly OutboxRow[]; now: number } | undefined,
       ): void => {
         const cur = p.leaseState.get(runId);
         if (!cur || cur.lease_epoch !== epoch) throw new LeaseLostError(runId);
@@ -484,6 +554,9 @@ export class SqliteStore implements HostStore {
           for (const t of timers.set ?? []) p.upsertTimer.run(runId, t.key, t.fireAt);
         }
         if (finished) this.cmds.finish(finished.outcomes, finished.now);
+        if (outbox)
+          for (const r of outbox.rows)
+            insertOutbox.run(r.tenant, r.webhookId, `${r.runId}.${r.sequence}`, r.runId, r.sequence, r.eventType, outbox.now, outbox.now);
       },
     );
 
@@ -586,8 +659,9 @@ export class SqliteStore implements HostStore {
     projection: RunProjection,
     timers?: TimerChanges,
     finished?: FinishedCommands,
+    outbox?: { rows: readonly OutboxRow[]; now: number },
   ): Promise<void> {
-    this.s.appendTx.immediate(runId, epoch, events, projection, timers, finished);
+    this.s.appendTx.immediate(runId, epoch, events, projection, timers, finished, outbox);
   }
 
   async readEvents(runId: string, afterSequence: number, limit: number): Promise<EncodedEvent[]> {

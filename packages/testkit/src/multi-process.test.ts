@@ -7,15 +7,21 @@
  * Needs a real server (LISTEN/NOTIFY across sessions, kill -9 mid-transaction): the one in
  * WEFT_TEST_PG_URL, or the machine's local server when that is unset.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEventDoc } from '@weft/contract';
 import type { TestDatabase } from './pg.js';
 import { api, CLI_BIN, createRealTestDatabase, killHost, type SpawnedHost, spawnHost, waitLog } from './spawned-host.js';
 import { REPO_ROOT } from './test-host.js';
+import { countingReceiver, type CountingReceiver } from './webhook-receiver.js';
 
 const KEY = 'multi-process-key-0123456789abcdef';
 const TERMINAL = ['run.completed', 'run.failed', 'run.cancelled'];
+
+/** One master key for all three (webhook secrets are sealed with it), and the webhook receiver they may reach. */
+const MASTER = `multi1:${randomBytes(32).toString('base64url')}`;
+let receiver: CountingReceiver;
 
 /** Spawns `weft serve --store postgres` on port 0; resolves once it prints its URL. */
 function spawnServe(name: string, pgUrl: string): Promise<SpawnedHost> {
@@ -27,6 +33,8 @@ function spawnServe(name: string, pgUrl: string): Promise<SpawnedHost> {
       WEFT_API_KEYS: `multi:${KEY}`,
       WEFT_WORKFLOWS_DIR: join(REPO_ROOT, 'examples', 'workflows'),
       WEFT_INTERRUPT_TOKEN_KEYS: 'multi1:multi-process-interrupt-token-secret-0123456789',
+      WEFT_MASTER_KEY: MASTER,
+      WEFT_WEBHOOK_ALLOW: receiver.allowEntry,
     },
   });
 }
@@ -96,6 +104,7 @@ describe('three Weft processes on one Postgres', () => {
 
   beforeAll(async () => {
     db = await createRealTestDatabase();
+    receiver = await countingReceiver();
     // One at a time: the first one migrates, the others find the schema current.
     a = await spawnServe('A', db.url);
     b = await spawnServe('B', db.url);
@@ -104,6 +113,7 @@ describe('three Weft processes on one Postgres', () => {
 
   afterAll(async () => {
     for (const p of [a, b, c]) if (p) await killHost(p);
+    await receiver?.close();
     await db?.drop();
   });
 
@@ -138,6 +148,31 @@ describe('three Weft processes on one Postgres', () => {
     expect(log.at(-1)?.type).toBe('run.cancelled');
     expect(log.at(-1)?.payload).toMatchObject({ reason: 'from B' });
     expect((await api<{ status: string }>(a, 'GET', `/v1/runs/${run.runId}`)).status).toBe('cancelled');
+  }, 60_000);
+
+  it('invariant: webhook-durable-crash-safe — each durable outbox row is delivered by exactly one of the three processes', async () => {
+    const hook = await api<{ webhookId: string }>(a, 'POST', '/v1/webhooks', {
+      url: `${receiver.url}/hook`,
+      events: ['run.completed', 'node.completed'],
+      delivery: 'durable',
+    });
+    const runs: string[] = [];
+    const hosts = [a, b, c];
+    for (let i = 0; i < 30; i++)
+      runs.push(
+        (await api<{ runId: string }>(hosts[i % 3] as SpawnedHost, 'POST', '/v1/runs', { workflowId: 'weft-hello', inputs: { greeting: 'hi' } })).runId,
+      );
+    const keys: string[] = [];
+    for (const id of runs) {
+      const log = await waitLog(c, id, ended);
+      for (const e of log) if (e.type === 'run.completed' || e.type === 'node.completed') keys.push(`${hook.webhookId}|${id}|${e.sequence}`);
+    }
+    await receiver.until(() => keys.every((k) => receiver.acked.has(k)));
+    // Every process polls the outbox; let any second delivery arrive before counting.
+    const seen = receiver.seen;
+    await receiver.until(() => receiver.seen > seen, 1500).catch(() => undefined);
+    expect([...receiver.acked.entries()].filter(([k]) => keys.includes(k)).every(([, n]) => n === 1)).toBe(true);
+    expect(receiver.acked.size).toBe(keys.length);
   }, 60_000);
 
   it('after kill -9 of the owner another process finishes the run within 10 s; no event lost or duplicated, the timer fires once', async () => {

@@ -5,6 +5,13 @@
  *
  * Routes: `/redirect?to=<url>&status=<3xx>` answers a redirect; `/text` a plain-text body;
  * anything else echoes `{method, path, headers, body}` as JSON.
+ *
+ * It is also the webhook receiver of the black-box suite: `POST /hooks/<mode>/<name>` records
+ * the request (headers and the raw body) under `<name>` and answers by mode — `ok` 204, `fail`
+ * 500, `slow` never (the host's attempt timeout ends it), `big` 200 with a 4 MiB body,
+ * `redirect` 302 to `/hooks/ok/<name>-redirected`. `GET /_received/<name>?count=N&timeout=MS`
+ * returns the recorded requests as JSON (oldest first) once there are at least N (default 0)
+ * or the timeout (default 0, at most 30 s) passed — a long-poll, so tests wait for an event.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,8 +26,77 @@ export interface OutboundTarget {
   close(): Promise<void>;
 }
 
+/** One request the webhook receiver recorded. */
+export interface ReceivedHook {
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  at: number;
+}
+
+const received = new Map<string, ReceivedHook[]>();
+const waiters = new Set<() => void>();
+
+function answerReceived(res: ServerResponse, name: string, count: number, timeoutMs: number): void {
+  const send = (): void => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(received.get(name) ?? []));
+  };
+  if ((received.get(name)?.length ?? 0) >= count || timeoutMs <= 0) {
+    send();
+    return;
+  }
+  const check = (): void => {
+    if ((received.get(name)?.length ?? 0) < count) return;
+    done();
+  };
+  const done = (): void => {
+    waiters.delete(check);
+    clearTimeout(timer);
+    send();
+  };
+  const timer = setTimeout(done, Math.min(timeoutMs, 30_000));
+  waiters.add(check);
+}
+
+function hook(req: IncomingMessage, res: ServerResponse, body: string, u: URL): boolean {
+  const r = /^\/_received\/([A-Za-z0-9._-]+)$/.exec(u.pathname);
+  if (r && req.method === 'GET') {
+    answerReceived(res, r[1] as string, Number(u.searchParams.get('count') ?? 0), Number(u.searchParams.get('timeout') ?? 0));
+    return true;
+  }
+  const m = /^\/hooks\/(ok|fail|slow|big|redirect)\/([A-Za-z0-9._-]+)$/.exec(u.pathname);
+  if (!m) return false;
+  const name = m[2] as string;
+  const list = received.get(name) ?? [];
+  list.push({ headers: req.headers, body, at: Date.now() });
+  received.set(name, list);
+  for (const w of [...waiters]) w();
+  switch (m[1]) {
+    case 'ok':
+      res.writeHead(204);
+      res.end();
+      break;
+    case 'fail':
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('receiver failure');
+      break;
+    case 'slow':
+      break;
+    case 'big':
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(Buffer.alloc(4 * 1_048_576, 120));
+      break;
+    case 'redirect':
+      res.writeHead(302, { location: `/hooks/ok/${name}-redirected` });
+      res.end();
+      break;
+  }
+  return true;
+}
+
 function handle(req: IncomingMessage, res: ServerResponse, body: string): void {
   const u = new URL(req.url ?? '/', 'http://target');
+  if (hook(req, res, body, u)) return;
   if (u.pathname === '/redirect') {
     res.writeHead(Number(u.searchParams.get('status') ?? 302), { location: u.searchParams.get('to') ?? '/' });
     res.end();

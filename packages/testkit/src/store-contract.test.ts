@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStore } from '@weft/engine';
-import { MemoryAuditStore, MemoryKeyStore, MemorySecretStore } from '@weft/store-kit';
+import { MemoryAuditStore, MemoryKeyStore, MemorySecretStore, MemoryWebhookStore } from '@weft/store-kit';
 import { SqliteStore } from '@weft/store-sqlite';
 import { PostgresStore } from '@weft/store-postgres';
 import {
@@ -18,6 +18,7 @@ import {
   defineKeyStoreContract,
   defineRunStoreContract,
   defineSecretStoreContract,
+  defineWebhookStoreContract,
   defineStoreContract,
   defineWorkflowStoreContract,
 } from './store-contract.js';
@@ -32,6 +33,7 @@ defineInvocationStoreContract('memory', memory);
 defineKeyStoreContract('memory', async () => ({ store: new MemoryKeyStore(), cleanup: nothing }));
 defineAuditStoreContract('memory', async () => ({ store: new MemoryAuditStore(), cleanup: nothing }));
 defineSecretStoreContract('memory', async () => ({ store: new MemorySecretStore(), cleanup: nothing }));
+defineWebhookStoreContract('memory', async () => ({ store: new MemoryWebhookStore(), cleanup: nothing }));
 
 defineStoreContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-sqlite-'));

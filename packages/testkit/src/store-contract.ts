@@ -15,6 +15,7 @@ import { defineInvocationStoreContract } from './store-contract/invocations.js';
 import { defineKeyStoreContract } from './store-contract/keys.js';
 import { defineRunStoreContract } from './store-contract/runs.js';
 import { defineSecretStoreContract, secretRecord } from './store-contract/secrets.js';
+import { defineWebhookOutboxContract, defineWebhookStoreContract, webhookRecord } from './store-contract/webhooks.js';
 import { defineWorkflowStoreContract } from './store-contract/workflows.js';
 import { T0, freshStorePerTest, type PortFactory, type PortFixture } from './store-contract/fixtures.js';
 
@@ -25,8 +26,11 @@ export {
   defineKeyStoreContract,
   defineRunStoreContract,
   defineSecretStoreContract,
+  defineWebhookOutboxContract,
+  defineWebhookStoreContract,
   defineWorkflowStoreContract,
   secretRecord,
+  webhookRecord,
 };
 export type { PortFactory, PortFixture };
 
@@ -60,6 +64,8 @@ export function defineStoreContract(name: string, factory: () => Promise<StoreFi
   defineKeyStoreContract(name, ready);
   defineAuditStoreContract(name, ready);
   defineSecretStoreContract(name, ready);
+  defineWebhookStoreContract(name, ready);
+  defineWebhookOutboxContract(name, ready);
   defineProcessHeartbeatContract(name, ready);
 }
 
