@@ -21,7 +21,7 @@ import { EventBus } from './event-bus.js';
 import { InProcessNotifier } from './notifier.js';
 import { foldEvents, initialProjection } from './fold.js';
 import type { WorkflowGraph } from './graph.js';
-import { NodeError, NodeRegistry, type ChildRunView, type EffectCall, type EmittedEventType, type InterruptRequest, type NodeResult } from './nodes.js';
+import { EMITTED_EVENT_TYPES, NodeError, NodeRegistry, type NodeCredentials, type ChildRunView, type EffectCall, type EmittedEventType, type InterruptRequest, type NodeResult } from './nodes.js';
 import {
   COMMANDS_CHANNEL,
   COMMAND_DONE_CHANNEL,
@@ -41,6 +41,7 @@ import {
   type Outbound,
   type RecordRedactor,
   type RunRecord,
+  type SecretResolver,
   type Store,
 } from './ports.js';
 import { CommandBus, decodeOutcome, outcomeOf } from './run/command-bus.js';
@@ -101,6 +102,10 @@ export interface EngineOptions {
   redactor?: RecordRedactor;
   /** Outbound HTTP for nodes (`ctx.http`, `core.http.request`); the host wires the SSRF-guarded client. */
   outbound?: Outbound;
+  /** The redactor of a tenant's runs (the vault's per-tenant redactor); default {@link redactor}. */
+  redactorFor?: (tenant: string) => RecordRedactor;
+  /** Resolves secret references for nodes that declare `requiresSecrets` (`ctx.credentials`). */
+  secrets?: SecretResolver;
 }
 
 /** Parameters of {@link RunEngine.createRun}; tenant and principal come from the credential. */
@@ -164,7 +169,21 @@ interface HotRun {
 const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as { then?: unknown })?.then === 'function';
 
 /** What a node may emit while it runs. */
-const EMITTABLE: ReadonlySet<string> = new Set<EmittedEventType>(['output.chunk', 'log.appended']);
+const EMITTABLE: ReadonlySet<string> = new Set<EmittedEventType>(EMITTED_EVENT_TYPES);
+
+/** `ctx.credentials` of a node that declared `requiresSecrets`: bound to the run's tenant. */
+function nodeCredentials(secrets: SecretResolver | undefined, tenant: string, runId: string, nodeId: string): NodeCredentials {
+  return {
+    async resolve(r) {
+      const ref = typeof r === 'string' ? r : r?.ref;
+      if (typeof ref !== 'string' || ref === '') throw new NodeError('validation_error', 'A credential reference is a non-empty string.', { nodeId });
+      if (!secrets) throw new NodeError('credential_unavailable', 'This host resolves no secrets.', { ref });
+      const res = await secrets.resolve(tenant, ref, { runId, nodeId });
+      if (!res.ok) throw new NodeError(res.code, res.message, { ref });
+      return res.value;
+    },
+  };
+}
 
 /** How long an invocation record is kept (≈ 14 days, as execution-semantics §5.4 advises). */
 const INVOCATION_RETENTION_MS = 14 * 86_400_000;
@@ -199,6 +218,8 @@ export class RunEngine {
   private readonly log: EngineLogger;
   private readonly redactor: RecordRedactor;
   private readonly outbound: Outbound | undefined;
+  private readonly redactorFor: ((tenant: string) => RecordRedactor) | undefined;
+  private readonly secrets: SecretResolver | undefined;
   private readonly hot = new Map<string, HotRun>();
   private readonly active = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, () => void>();
@@ -233,6 +254,8 @@ export class RunEngine {
     this.redactor = opts.redactor ?? new KnownValuesRedactor();
     this.inputs = new RunInputs(this.redactor);
     this.outbound = opts.outbound;
+    this.redactorFor = opts.redactorFor;
+    this.secrets = opts.secrets;
     this.notifier = opts.notifier ?? new InProcessNotifier();
     this.commandTimeoutMs = opts.commandTimeoutMs ?? this.leaseTtlMs + 5000;
     this.catalog = new WorkflowCatalog(this.store, this.registry, this.clock);
@@ -461,7 +484,7 @@ export class RunEngine {
 
   private makeHot(rec: RunRecord, proj: RunRecord['projection'], epoch: number, graph: WorkflowGraph, def: WorkflowDefinition): HotRun {
     return {
-      state: makeState(rec, proj, graph, def, this.limits, this.redactor),
+      state: makeState(rec, proj, graph, def, this.limits, this.redactorFor?.(rec.tenant) ?? this.redactor),
       epoch,
       bodies: new Map(),
       settled: [],
@@ -837,6 +860,8 @@ export class RunEngine {
           h.emitted.push({ nodeId: node.id, token, type, payload: structuredClone(payload) });
           this.wake(runId);
         },
+        configurable: s.rec.configurable,
+        ...(type.requiresSecrets ? { credentials: nodeCredentials(this.secrets, s.rec.tenant, runId, node.id) } : {}),
       });
     } catch (error) {
       return { error };

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InProcessNotifier, NodeRegistry, RunEngine, type Notifier } from '@weft/engine';
+import { aiNodeTypes, InProcessNotifier, NodeRegistry, RunEngine, type AiProviderConfig, type Notifier } from '@weft/engine';
 import { PackError, registerPackNodes, type LoadedPack } from '@weft/packs';
 import type { HostStore } from '@weft/store-kit';
 import type { FastifyInstance } from 'fastify';
@@ -46,8 +46,10 @@ export interface RunningHost {
  * The node registry: the built-in types plus every verified pack's types.
  * @throws Error when a pack declares a typeId that is already registered
  */
-export function nodeRegistryWith(packs: readonly LoadedPack[]): NodeRegistry {
+export function nodeRegistryWith(packs: readonly LoadedPack[], aiProviders: readonly AiProviderConfig[] = []): NodeRegistry {
   const registry = new NodeRegistry();
+  // The LLM nodes and their conformance fixtures (decision 0022).
+  for (const t of aiNodeTypes(new Map(aiProviders.map((p) => [p.id, p])))) registry.register(t);
   try {
     registerPackNodes(registry, packs);
   } catch (e) {
@@ -192,7 +194,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   const logger = opts.logger ?? createLogger(config.logLevel, undefined, logRedactor);
   // Packs first: a pack that fails verification stops the start before anything is opened.
   const packs = await loadConfiguredPacks(config, logger, config.announce);
-  const registry = nodeRegistryWith(packs);
+  const registry = nodeRegistryWith(packs, config.aiProviders);
   const store = await openStore(config);
   await store.migrate();
   let keys: ApiKeyConfig[] = config.apiKeys;
@@ -229,6 +231,9 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     redactor,
     outbound: createOutbound(config, `weft/${WEFT_VERSION}`),
     registry,
+    // Secrets resolve into nodes that declare requiresSecrets; each run's redactor is its
+    // tenant's, so every value resolved for the tenant is scrubbed from its events.
+    ...(vault ? { secrets: vault.resolver, redactorFor: (tenant: string) => vault.redactors.for(tenant) } : {}),
   });
   const dirs = config.workflowsDirs.length > 0 ? config.workflowsDirs : [join(repoRoot, 'examples', 'workflows')].filter((d) => existsSync(d));
   reportWorkflowLoad(await loadWorkflowDirs(engine, dirs, logger), config.announce, logger);
@@ -255,6 +260,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         runtimeCapabilities: [...engine.runtimeCapabilities],
         auth: [managedKeys.advertisement(), audit.advertisement()],
         vault: vault !== undefined,
+        aiProviders: config.aiProviders,
       }),
     workflowsChanged: refreshFixtures,
     tokens,

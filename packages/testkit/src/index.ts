@@ -6,3 +6,4 @@ export * from './store-contract/records.js';
 export * from './outbound-target.js';
 export * from './pack-fixtures.js';
 export * from './chromium-gate.js';
+export * from './fake-llm.js';
