@@ -5,8 +5,8 @@
  *
  * - `fake-chat` (default): streams `You said: <last user message>` word by word.
  * - `fake-json`: answers `{"valid":true,"result":"ok"}`.
- * - `fake-tools`: calls tool `lookup` with `{"q":"weft"}` until the request carries a tool
- *   result, then answers `Done: <tool result>`.
+ * - `fake-tools`: when offered tools, calls `lookup` with `{"q":"weft"}` until the request
+ *   carries a tool result, then answers `Done: <tool result>`; without tools, like `fake-chat`.
  * - `fake-refusal`: refuses (OpenAI `refusal` delta / Anthropic `stop_reason: "refusal"`).
  * - `fake-truncate`: stops at the token limit (`length` / `max_tokens`).
  * - `fake-429`: the first request of each `Idempotency-Key` gets 429 with `Retry-After: 1`.
@@ -23,6 +23,9 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
+/** The vault reference the conformance hosts configure as the fake providers' key. */
+export const FAKE_LLM_KEY_REF = 'fake-llm-key';
 
 /** One received request, as `GET /requests` lists it. */
 export interface FakeLlmRequest {
@@ -80,7 +83,7 @@ function toolResult(messages: unknown[]): string | undefined {
   return undefined;
 }
 
-function answerFor(model: string, messages: unknown[], key: string | undefined): Answer {
+function answerFor(model: string, messages: unknown[], key: string | undefined, toolsOffered: boolean): Answer {
   const plain = (text: string, finish: Answer['finish'] = 'stop'): Answer => ({ text, toolCalls: [], finish });
   switch (model) {
     case 'fake-json':
@@ -88,6 +91,8 @@ function answerFor(model: string, messages: unknown[], key: string | undefined):
     case 'fake-tools': {
       const r = toolResult(messages);
       if (r !== undefined) return plain(`Done: ${r}`);
+      // A model cannot call tools it was not offered.
+      if (!toolsOffered) return plain(`You said: ${lastUserText(messages)}`);
       return { text: '', toolCalls: [{ id: 'call_lookup_1', name: 'lookup', arguments: '{"q":"weft"}' }], finish: 'tool_calls' };
     }
     case 'fake-refusal':
@@ -221,7 +226,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       return;
     }
     const messages = Array.isArray(body.messages) ? body.messages : [];
-    const a = answerFor(model, messages, key);
+    const a = answerFor(model, messages, key, Array.isArray(body.tools) && body.tools.length > 0);
     const malformed = model === 'fake-malformed';
     if (openai) openaiAnswer(res, model, a, stream, malformed);
     else anthropicAnswer(res, model, a, stream, malformed);

@@ -67,7 +67,7 @@ async function prepare(ctx: NodeContext, providers: AiProviders, needs: readonly
   if (!cfg) throw new NodeError('provider_not_supported', `Provider ${id} is not configured on this host.`, { provider: id });
   const model = str(setting(ctx, 'model')) ?? cfg.defaultModel;
   if (!model) throw new NodeError('validation_error', `${ctx.typeId} needs config.model (provider ${cfg.id} has no default model).`, { provider: cfg.id });
-  const ref = str(ctx.config.credentialRef) ?? str(obj(ctx.config.credential).ref);
+  const ref = str(setting(ctx, 'credentialRef')) ?? str(obj(ctx.config.credential).ref);
   if (ref !== undefined && (KEY_SHAPED.test(ref) || !REF_RE.test(ref)))
     throw new NodeError('credential_forbidden', 'credentialRef must be a vault reference, never key material.', { provider: cfg.id });
   if (ref !== undefined && !cfg.byok) throw new NodeError('credential_forbidden', `Provider ${cfg.id} does not accept caller credentials (BYOK).`, { provider: cfg.id });
@@ -380,7 +380,8 @@ interface HttpTool extends ToolSpec {
 
 function toolsOf(ctx: NodeContext): HttpTool[] {
   const raw = setting(ctx, 'tools');
-  if (!Array.isArray(raw) || raw.length === 0) throw new NodeError('validation_error', 'core.ai.toolCalling needs tools [{name, description?, parameters, url}].');
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) throw new NodeError('validation_error', 'core.ai.toolCalling tools must be an array of {name, description?, parameters, url}.');
   const seen = new Set<string>();
   return raw.map((t) => {
     const x = obj(t);
@@ -417,7 +418,7 @@ async function toolCalling(ctx: NodeContext, providers: AiProviders): Promise<No
   const calls: { name: string; callId: string; status: string }[] = [];
   const agentId = `agent:${ctx.nodeId}`;
   for (let turn = 0; turn < maxTurns; turn++) {
-    const r = await llm.call({ messages, tools: specs, ...sampling });
+    const r = await llm.call({ messages, ...(specs.length > 0 ? { tools: specs } : {}), ...sampling });
     if (r.finishReason === 'content_filter' && r.refusal !== undefined) throw refusalError(d, ctx, r);
     if (r.toolCalls.length === 0) return { outputs: { ...resultOutputs(d, r), toolCalls: calls, turns: turn + 1 } };
     messages.push({ role: 'assistant', content: r.content, toolCalls: r.toolCalls });
