@@ -35,6 +35,8 @@ export interface FakeLlmRequest {
   /** SHA-256 of the presented key (`Authorization: Bearer` or `x-api-key`), if any. */
   authSha256?: string;
   stream: boolean;
+  /** The request's output token budget (`max_tokens`), if any. */
+  maxTokens?: number;
 }
 
 /** A running fake provider. */
@@ -207,7 +209,14 @@ export async function startFakeLlm(): Promise<FakeLlm> {
     const key = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : typeof req.headers['x-api-key'] === 'string' ? req.headers['x-api-key'] : undefined;
     const idem = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : undefined;
     const stream = body.stream === true;
-    log.push({ path, model, stream, ...(idem ? { idempotencyKey: idem } : {}), ...(key ? { authSha256: sha(key) } : {}) });
+    log.push({
+      path,
+      model,
+      stream,
+      ...(idem ? { idempotencyKey: idem } : {}),
+      ...(key ? { authSha256: sha(key) } : {}),
+      ...(typeof body.max_tokens === 'number' ? { maxTokens: body.max_tokens } : {}),
+    });
     if (model === 'fake-hang') return; // never answers; the caller's deadline ends it
     if (model === 'fake-500') {
       res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
