@@ -9,10 +9,11 @@
  * @see security-contract.md §4, §5.1, §5.3; execution-semantics.md §3.3; docs/decisions/0022-llm-provider-nodes.md
  */
 import { createHash } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEventDoc } from '@weft/contract';
 import { checkContract } from '../contract-check.js';
 import { call, callAt, docsOf, snapshot, sse, startRun, target, waitForEvent, waitForTerminal } from '../harness.js';
+import { LineCapture, OWN_HOSTS } from '../own-host.js';
 
 const MARK = 'CANARY-openwop-CONFORMANCE-NEVER-SECRET';
 // Assembled at runtime so secret scanners do not flag the source; not credential-shaped, so
@@ -282,6 +283,82 @@ describe.skipIf(skip)('ai: LLM provider nodes against the fake provider', () => 
     expect((snap.metrics as { openwopCost: unknown }).openwopCost).toMatchObject({ usd: 0.00123, tokens: { input: 100, output: 50 }, provider: 'anthropic' });
     clean('events', JSON.stringify(events));
     clean('snapshot', JSON.stringify(snap));
+  });
+});
+
+const kit = OWN_HOSTS ? await import('@weft/testkit') : undefined;
+
+describe.skipIf(!OWN_HOSTS || skip)('ai: canary sweep with the logs (own host, debug logging)', () => {
+  type Kit = NonNullable<typeof kit>;
+  let host: Awaited<ReturnType<Kit['startTestHost']>>;
+  let llm: Awaited<ReturnType<Kit['startFakeLlm']>>;
+  const logs = new LineCapture();
+  const A = 'test-tenant-a-key-0123456789abcdef';
+  const secretValue = ['sweepkey', MARK, 'secret', '0b9d'].join('-');
+  const inputCanary = ['sk-', 'proj-', MARK, '-input-0123456789'].join('');
+
+  beforeAll(async () => {
+    const k = kit as Kit;
+    llm = await k.startFakeLlm();
+    host = await k.startTestHost({
+      store: 'memory',
+      logDestination: logs,
+      config: {
+        logLevel: 'debug',
+        outboundAllow: [llm.allowEntry],
+        aiProviders: [{ id: 'sweep', kind: 'openai', baseUrl: llm.baseUrl, credentialRef: 'sweep-key', defaultModel: 'fake-chat' }],
+      },
+    });
+    const r = await callAt(host.url, 'POST', '/v1/host/weft/secrets', { bearer: A, body: { secretId: 'sweep-key', value: secretValue } });
+    expect(r.status).toBe(201);
+  }, 60_000);
+  afterAll(async () => {
+    await host?.stop();
+    await llm?.close();
+  });
+
+  it('invariant: secret-leakage-stream-error — a canary planted as the secret, a run input, a node output, a provider echo and an error appears in no event, SSE frame, snapshot, error or log line', async () => {
+    const runs: string[] = [];
+    for (const inputs of [
+      { provider: 'sweep', model: 'fake-echo-key', prompt: 'echo the key' },
+      { provider: 'sweep', model: 'fake-echo-auth', prompt: 'fail with an echo' },
+      { provider: 'sweep', model: 'fake-chat', prompt: `repeat ${inputCanary}` },
+      { provider: 'sweep', model: 'fake-malformed', prompt: `break ${inputCanary}` },
+    ]) {
+      const c = await callAt<{ runId: string }>(host.url, 'POST', '/v1/runs', { bearer: A, body: { workflowId: 'weft-ai-prompt', inputs } });
+      expect(c.status).toBe(201);
+      const scan = (surface: string, text: string): void => {
+        expect(text.includes(secretValue), `${surface} carries the secret`).toBe(false);
+        expect(text.includes(inputCanary), `${surface} carries the input canary`).toBe(false);
+        expect(text.includes(MARK), `${surface} carries the marker`).toBe(false);
+      };
+      scan('create response', c.text);
+      const runId = c.body.runId;
+      runs.push(runId);
+      let done = false;
+      for (let last = -1; !done; ) {
+        const p = await callAt<{ events: RunEventDoc[]; lastEventSeq: number; isTerminal: boolean; isComplete: boolean }>(
+          host.url,
+          'GET',
+          `/v1/runs/${runId}/events/poll?lastSequence=${last}&timeout=5`,
+          { bearer: A },
+        );
+        scan('poll', p.text);
+        last = p.body.lastEventSeq;
+        done = p.body.isTerminal && p.body.isComplete;
+      }
+      scan('snapshot', (await callAt(host.url, 'GET', `/v1/runs/${runId}`, { bearer: A })).text);
+      const stream = await fetch(`${host.url}/v1/runs/${runId}/events?streamMode=debug,messages`, { headers: { authorization: `Bearer ${A}`, accept: 'text/event-stream' } });
+      scan('SSE', await stream.text());
+    }
+    // The provider did see the key (in its auth header), and the echo run completed with the marker instead.
+    expect(llm.requests().some((q) => q.authSha256 === sha(secretValue))).toBe(true);
+    const echo = await callAt<{ outputs?: Record<string, { text?: string }> }>(host.url, 'GET', `/v1/runs/${runs[0]}`, { bearer: A });
+    expect(JSON.stringify(echo.body)).toContain('[REDACTED:sweep-key]');
+    expect(logs.text.length).toBeGreaterThan(0);
+    expect(logs.text.includes(secretValue), 'logs carry the secret').toBe(false);
+    expect(logs.text.includes(inputCanary), 'logs carry the input canary').toBe(false);
+    expect(logs.text.includes(MARK), 'logs carry the marker').toBe(false);
   });
 });
 
