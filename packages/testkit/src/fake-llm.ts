@@ -16,6 +16,8 @@
  *   host must never pass on).
  * - `fake-echo-key`: 200 whose streamed text contains the presented key.
  * - `fake-hang`: never answers.
+ * - `fake-stall`: the first request of each `Idempotency-Key` streams one token and then stalls
+ *   (the connection stays open); a repeat with the same key answers like `fake-chat`.
  *
  * `GET /requests` lists what was received (`{path, model, idempotencyKey, authSha256}`, never a
  * key); `DELETE /requests` clears it.
@@ -181,6 +183,7 @@ function anthropicAnswer(res: ServerResponse, model: string, a: Answer, stream: 
 export async function startFakeLlm(): Promise<FakeLlm> {
   const log: FakeLlmRequest[] = [];
   const seen429 = new Set<string>();
+  const stalled = new Set<string>();
   const handle = (req: IncomingMessage, res: ServerResponse, raw: string): void => {
     const path = new URL(req.url ?? '/', 'http://fake').pathname;
     if (path === '/requests') {
@@ -218,6 +221,12 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       ...(typeof body.max_tokens === 'number' ? { maxTokens: body.max_tokens } : {}),
     });
     if (model === 'fake-hang') return; // never answers; the caller's deadline ends it
+    if (model === 'fake-stall' && !stalled.has(idem ?? '')) {
+      stalled.add(idem ?? '');
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'partial ' }, finish_reason: null }] })}\n\n`);
+      return; // stalls mid-stream
+    }
     if (model === 'fake-500') {
       res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
       res.end('{"error":{"message":"overloaded"}}');
