@@ -57,7 +57,7 @@ function workflow(typeId, fake) {
     inputs: {},
   }));
   return {
-    id: `bench-${typeId.replaceAll(".", "-").toLowerCase()}`,
+    id: `bench-${typeId.replaceAll('.', '-').toLowerCase()}`,
     name: 'bench',
     version: '1',
     nodes,
@@ -80,15 +80,16 @@ async function measure(outbound, baseUrl, typeId) {
   const one = async () => {
     const rec = await engine.createRun({ tenant: 't', principal: 'p', workflowId: def.id });
     await new Promise((resolve, reject) => {
-      const done = () => store.getRunInternal(rec.runId).then((r) => {
-        if (['completed', 'failed', 'cancelled'].includes(r.projection.status)) {
-          off();
-          if (r.projection.status !== 'completed') reject(new Error(`run ${r.projection.status}: ${JSON.stringify(r.projection.error)}`));
-          else resolve();
-        }
-      });
-      const off = engine.bus.subscribe(rec.runId, done);
-      done();
+      const done = () =>
+        store.getRunInternal(rec.runId).then((r) => {
+          if (['completed', 'failed', 'cancelled'].includes(r.projection.status)) {
+            off();
+            if (r.projection.status !== 'completed') reject(new Error(`run ${r.projection.status}: ${JSON.stringify(r.projection.error)}`));
+            else resolve();
+          }
+        });
+      const off = engine.bus.subscribe(rec.runId, () => void done());
+      void done();
     });
   };
   for (let i = 0; i < Math.min(20, RUNS); i++) await one(); // warm-up

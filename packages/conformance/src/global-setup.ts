@@ -100,7 +100,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // and the fake LLM provider's (an operator points WEFT_OUTBOUND_ALLOW at a local Ollama the same way).
   const outbound = await startOutboundTarget();
   const llm = await startFakeLlm();
-  const fake = (id: string, kind: 'openai' | 'anthropic', extra: Record<string, unknown> = {}) => ({ id, kind, baseUrl: llm.baseUrl, credentialRef: FAKE_LLM_KEY_REF, ...extra });
+  const fake = (id: string, kind: 'openai' | 'anthropic', extra: Record<string, unknown> = {}) => ({
+    id,
+    kind,
+    baseUrl: llm.baseUrl,
+    credentialRef: FAKE_LLM_KEY_REF,
+    ...extra,
+  });
   const host = await startTestHost({
     store,
     config: {

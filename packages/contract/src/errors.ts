@@ -139,7 +139,7 @@ export const ERROR_CATALOG = {
   provider_not_supported: { status: 0, when: 'An LLM node names a provider this host does not configure.', details: ['provider'] },
   provider_policy_denied: {
     status: 0,
-    when: "The provider policy refused the call: reason provider_disabled, byok_required, byok_required_but_unresolved or model_not_allowed (with the allowed globs).",
+    when: 'The provider policy refused the call: reason provider_disabled, byok_required, byok_required_but_unresolved or model_not_allowed (with the allowed globs).',
     details: ['provider', 'reason', 'allowed'],
   },
   provider_quota_exhausted: {
@@ -152,8 +152,16 @@ export const ERROR_CATALOG = {
     when: 'The LLM provider answered 5xx, reported an error in its stream, or sent a malformed stream; retryable.',
     details: ['provider', 'status', 'retryAfterMs', 'reason'],
   },
-  provider_request_rejected: { status: 0, when: 'The LLM provider refused the request with a 4xx other than 429 (bad key, bad model, bad request); its body is never quoted.', details: ['provider', 'status'] },
-  envelope_refused_by_provider: { status: 0, when: 'The model refused (safety); terminal, never retried. The refusal text is only on the envelope.refusal event.', details: ['provider'] },
+  provider_request_rejected: {
+    status: 0,
+    when: 'The LLM provider refused the request with a 4xx other than 429 (bad key, bad model, bad request); its body is never quoted.',
+    details: ['provider', 'status'],
+  },
+  envelope_refused_by_provider: {
+    status: 0,
+    when: 'The model refused (safety); terminal, never retried. The refusal text is only on the envelope.refusal event.',
+    details: ['provider'],
+  },
   envelope_payload_invalid: {
     status: 0,
     when: 'core.ai.structuredOutput got no answer that parses and matches the schema within limits.schemaRounds retries.',

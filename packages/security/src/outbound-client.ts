@@ -266,7 +266,11 @@ function checkHeaders(given: Readonly<Record<string, string>>): Record<string, s
 }
 
 /** Reads the body, decoded, failing as soon as it passes `limit` bytes. */
-async function readBody(res: RawResponse, limit: number, onChunk?: (chunk: Uint8Array, head: { status: number; headers: Record<string, string> }) => void): Promise<Uint8Array> {
+async function readBody(
+  res: RawResponse,
+  limit: number,
+  onChunk?: (chunk: Uint8Array, head: { status: number; headers: Record<string, string> }) => void,
+): Promise<Uint8Array> {
   const declared = Number(res.headers['content-length']);
   const encoding = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
   const tooLarge = (): OutboundError => new OutboundError('response_too_large', `The response body exceeds ${limit} bytes.`, { limitBytes: limit });

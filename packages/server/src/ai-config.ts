@@ -69,7 +69,8 @@ function checkAiProvider(p: unknown, i: number, seen: Set<string>): AiProviderCo
     if (!pol || typeof pol !== 'object' || !['disabled', 'optional', 'required', 'restricted'].includes(String(pol.mode)))
       throw bad('policy.mode must be disabled, optional, required or restricted');
     const allowed = pol.allowedModels;
-    if (allowed !== undefined && (!Array.isArray(allowed) || allowed.some((g) => typeof g !== 'string'))) throw bad('policy.allowedModels must be an array of globs');
+    if (allowed !== undefined && (!Array.isArray(allowed) || allowed.some((g) => typeof g !== 'string')))
+      throw bad('policy.allowedModels must be an array of globs');
     if (pol.mode === 'required' && !cfg.byok) throw bad('policy.mode required needs byok: true');
     cfg.policy = { mode: pol.mode as NonNullable<AiProviderConfig['policy']>['mode'], ...(allowed ? { allowedModels: allowed as string[] } : {}) };
   }

@@ -47,7 +47,13 @@ export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined, mint?
   if (p.cost) {
     const ms = p.startedAt ? Math.max(0, Date.parse(p.endedAt ?? new Date().toISOString()) - Date.parse(p.startedAt)) : 0;
     snap.metrics = {
-      openwopCost: { usd: p.cost.usd, tokens: { input: p.cost.inputTokens, output: p.cost.outputTokens }, model: p.cost.model, provider: p.cost.provider, duration_ms: ms },
+      openwopCost: {
+        usd: p.cost.usd,
+        tokens: { input: p.cost.inputTokens, output: p.cost.outputTokens },
+        model: p.cost.model,
+        provider: p.cost.provider,
+        duration_ms: ms,
+      },
     };
   }
   const pending = Object.values(p.interrupts ?? {}).filter((i) => i.status === 'pending');

@@ -152,7 +152,17 @@ function anthropicAnswer(res: ServerResponse, model: string, a: Answer, stream: 
     const content: unknown[] = a.text ? [{ type: 'text', text: a.text }] : [];
     for (const c of a.toolCalls) content.push({ type: 'tool_use', id: c.id, name: c.name, input: JSON.parse(c.arguments) as unknown });
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ id: 'msg_fake', type: 'message', role: 'assistant', model, content, stop_reason: stop, usage: { input_tokens: 12, output_tokens: out } }));
+    res.end(
+      JSON.stringify({
+        id: 'msg_fake',
+        type: 'message',
+        role: 'assistant',
+        model,
+        content,
+        stop_reason: stop,
+        usage: { input_tokens: 12, output_tokens: out },
+      }),
+    );
     return;
   }
   const frames: { event: string; data: string }[] = [];
@@ -209,7 +219,12 @@ export async function startFakeLlm(): Promise<FakeLlm> {
     }
     const model = typeof body.model === 'string' ? body.model : 'fake-chat';
     const auth = req.headers.authorization;
-    const key = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : typeof req.headers['x-api-key'] === 'string' ? req.headers['x-api-key'] : undefined;
+    const key =
+      typeof auth === 'string' && auth.startsWith('Bearer ')
+        ? auth.slice(7)
+        : typeof req.headers['x-api-key'] === 'string'
+          ? req.headers['x-api-key']
+          : undefined;
     const idem = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : undefined;
     const stream = body.stream === true;
     log.push({

@@ -47,10 +47,16 @@ describe('LLM calls across kill -9 (SQLite)', () => {
     let p = await spawn();
     try {
       // After the record: the agent's draft is recorded, the run waits for approval.
-      const agent = await api<{ runId: string }>(p, 'POST', '/v1/runs', { workflowId: 'weft-agent', inputs: { provider: 'local', model: 'fake-chat', topic: 'crash draft' } });
+      const agent = await api<{ runId: string }>(p, 'POST', '/v1/runs', {
+        workflowId: 'weft-agent',
+        inputs: { provider: 'local', model: 'fake-chat', topic: 'crash draft' },
+      });
       await waitLog(p, agent.runId, (e) => e.some((x) => x.type === 'interrupt.requested'));
       // During the stream: the provider streamed a token and stalls.
-      const stall = await api<{ runId: string }>(p, 'POST', '/v1/runs', { workflowId: 'weft-ai-prompt', inputs: { provider: 'local', model: 'fake-stall', prompt: 'stall' } });
+      const stall = await api<{ runId: string }>(p, 'POST', '/v1/runs', {
+        workflowId: 'weft-ai-prompt',
+        inputs: { provider: 'local', model: 'fake-stall', prompt: 'stall' },
+      });
       await waitLog(p, stall.runId, (e) => e.some((x) => x.type === 'output.chunk'));
       const before = llm.requests();
       expect(before.filter((q) => q.model === 'fake-chat')).toHaveLength(1);

@@ -41,7 +41,8 @@ async function run(workflowId: string, inputs: Record<string, unknown>, deadline
 const ofType = (evs: RunEventDoc[], type: string) => evs.filter((e) => e.type === type);
 const payload = (evs: RunEventDoc[], type: string) => ofType(evs, type)[0]?.payload as Record<string, unknown> | undefined;
 /** The failure with its details (on node.failed; run.failed carries code and message). */
-const failure = (evs: RunEventDoc[]) => (payload(evs, 'node.failed')?.error ?? payload(evs, 'run.failed')?.error ?? {}) as { code?: string; message?: string; details?: Record<string, unknown> };
+const failure = (evs: RunEventDoc[]) =>
+  (payload(evs, 'node.failed')?.error ?? payload(evs, 'run.failed')?.error ?? {}) as { code?: string; message?: string; details?: Record<string, unknown> };
 const outputsOf = (evs: RunEventDoc[], nodeId: string) =>
   (evs.find((e) => e.type === 'node.completed' && e.nodeId === nodeId)?.payload as { outputs: Record<string, unknown> } | undefined)?.outputs ?? {};
 
@@ -146,7 +147,9 @@ describe.skipIf(skip)('ai: LLM provider nodes against the fake provider', () => 
 
   it('invariant: byok-raw-key-refused — key material offered as a credentialRef is refused with credential_forbidden and never echoed', async () => {
     const raw = ['sk-', 'proj-', MARK, '-0123456789abcdef'].join('');
-    const r = await call<{ runId: string }>('POST', '/v1/runs', { body: { workflowId: 'weft-ai-prompt', inputs: { provider: 'fake-openai', model: 'fake-chat', prompt: 'x', credentialRef: raw } } });
+    const r = await call<{ runId: string }>('POST', '/v1/runs', {
+      body: { workflowId: 'weft-ai-prompt', inputs: { provider: 'fake-openai', model: 'fake-chat', prompt: 'x', credentialRef: raw } },
+    });
     clean('create response', r.text);
     if (r.status === 201) {
       const evs = await waitForTerminal(r.body.runId);
@@ -158,7 +161,11 @@ describe.skipIf(skip)('ai: LLM provider nodes against the fake provider', () => 
 
   it('invariant: vault-resolution-tenant-bound — tenant B cannot resolve tenant A’s reference: credential_not_found, nothing sent', async () => {
     const before = (await fakeRequests()).length;
-    const { runId } = await startRun('weft-ai-prompt', { inputs: { provider: 'fake-openai', model: 'fake-chat', prompt: 'x', credentialRef: BYOK_REF } }, { key: target.keyB as string });
+    const { runId } = await startRun(
+      'weft-ai-prompt',
+      { inputs: { provider: 'fake-openai', model: 'fake-chat', prompt: 'x', credentialRef: BYOK_REF } },
+      { key: target.keyB as string },
+    );
     const all = await waitUntilTerminal(runId, target.keyB as string);
     expect(failure(all).code).toBe('credential_not_found');
     expect((await fakeRequests()).length).toBe(before);
@@ -168,7 +175,12 @@ describe.skipIf(skip)('ai: LLM provider nodes against the fake provider', () => 
     const before = (await fakeRequests()).length;
     const disabled = await run('weft-ai-prompt', { provider: 'fake-disabled', model: 'fake-chat', prompt: 'x' });
     expect(failure(disabled.events)).toMatchObject({ code: 'provider_policy_denied', details: { reason: 'provider_disabled' } });
-    expect(payload(disabled.events, 'policy.decision')).toMatchObject({ provider: 'fake-disabled', mode: 'disabled', decision: 'deny', reason: 'provider_disabled' });
+    expect(payload(disabled.events, 'policy.decision')).toMatchObject({
+      provider: 'fake-disabled',
+      mode: 'disabled',
+      decision: 'deny',
+      reason: 'provider_disabled',
+    });
     const restricted = await run('weft-ai-prompt', { provider: 'fake-restricted', model: 'fake-json', prompt: 'x' });
     expect(failure(restricted.events)).toMatchObject({ code: 'provider_policy_denied', details: { reason: 'model_not_allowed', allowed: ['fake-chat*'] } });
     const required = await run('weft-ai-prompt', { provider: 'fake-required', model: 'fake-chat', prompt: 'x' });
@@ -195,7 +207,13 @@ describe.skipIf(skip)('ai: LLM provider nodes against the fake provider', () => 
 
   it('structuredOutput: truncation on every attempt doubles the budget, emits envelope.truncated per attempt and fails envelope_truncation_unrecoverable within schemaRounds', async () => {
     const schema = { type: 'object', required: ['valid'], properties: { valid: { type: 'boolean' } } };
-    const { events } = await run('weft-ai-structured', { provider: 'fake-anthropic', model: 'fake-truncate', prompt: 'emit', outputSchema: schema, maxTokens: 50 });
+    const { events } = await run('weft-ai-structured', {
+      provider: 'fake-anthropic',
+      model: 'fake-truncate',
+      prompt: 'emit',
+      outputSchema: schema,
+      maxTokens: 50,
+    });
     expect(ofType(events, 'envelope.truncated')).toHaveLength(3);
     expect(ofType(events, 'envelope.retry.attempted').map((e) => (e.payload as { attempt: number }).attempt)).toEqual([2, 3]);
     expect(payload(events, 'envelope.retry.exhausted')).toMatchObject({ totalAttempts: 3, finalReason: 'truncation' });
@@ -226,7 +244,14 @@ describe.skipIf(skip)('ai: LLM provider nodes against the fake provider', () => 
   });
 
   it('toolCalling: the model calls a declared tool (an effect through the SSRF guard), gets its result as untrusted content, and finishes', async () => {
-    const tools = [{ name: 'lookup', description: 'Look a word up.', parameters: { type: 'object', properties: { q: { type: 'string' } } }, url: `${target.outboundTarget}/tool` }];
+    const tools = [
+      {
+        name: 'lookup',
+        description: 'Look a word up.',
+        parameters: { type: 'object', properties: { q: { type: 'string' } } },
+        url: `${target.outboundTarget}/tool`,
+      },
+    ];
     const { runId } = await startRun('weft-agent', { inputs: { provider: 'fake-openai', model: 'fake-tools', topic: 'weft', tools } });
     const evs = await waitForEvent(runId, 'interrupt.requested', 15_000);
     expect(payload(evs, 'agent.toolCalled')).toMatchObject({ toolName: 'lookup', callId: 'call_lookup_1', agentId: 'agent:draft' });
@@ -268,7 +293,10 @@ describe.skipIf(skip)('ai: LLM provider nodes against the fake provider', () => 
     const types = events.map((e) => e.type);
     expect(types.indexOf('model.capability.insufficient')).toBeGreaterThan(-1);
     expect(types.indexOf('model.capability.insufficient')).toBeLessThan(types.indexOf('node.failed'));
-    expect(payload(events, 'model.capability.insufficient')).toMatchObject({ nodeId: 'insufficient-node', missingCapabilities: ['nonexistent-capability-9b3f'] });
+    expect(payload(events, 'model.capability.insufficient')).toMatchObject({
+      nodeId: 'insufficient-node',
+      missingCapabilities: ['nonexistent-capability-9b3f'],
+    });
     expect(failure(events).code).toBe('capability_not_provided');
   });
 
@@ -277,7 +305,15 @@ describe.skipIf(skip)('ai: LLM provider nodes against the fake provider', () => 
     expect(events.at(-1)?.type).toBe('run.completed');
     const cost = outputsOf(events, 'emit-cost').cost as Record<string, unknown>;
     expect(Object.keys(cost).sort()).toEqual(
-      ['openwop.cost.currency', 'openwop.cost.estimated', 'openwop.cost.provider', 'openwop.cost.tokens.input', 'openwop.cost.tokens.output', 'openwop.cost.tokens.total', 'openwop.cost.usd'].sort(),
+      [
+        'openwop.cost.currency',
+        'openwop.cost.estimated',
+        'openwop.cost.provider',
+        'openwop.cost.tokens.input',
+        'openwop.cost.tokens.output',
+        'openwop.cost.tokens.total',
+        'openwop.cost.usd',
+      ].sort(),
     );
     const snap = await snapshot(runId);
     expect((snap.metrics as { openwopCost: unknown }).openwopCost).toMatchObject({ usd: 0.00123, tokens: { input: 100, output: 50 }, provider: 'anthropic' });
@@ -348,7 +384,9 @@ describe.skipIf(!OWN_HOSTS || skip)('ai: canary sweep with the logs (own host, d
         done = p.body.isTerminal && p.body.isComplete;
       }
       scan('snapshot', (await callAt(host.url, 'GET', `/v1/runs/${runId}`, { bearer: A })).text);
-      const stream = await fetch(`${host.url}/v1/runs/${runId}/events?streamMode=debug,messages`, { headers: { authorization: `Bearer ${A}`, accept: 'text/event-stream' } });
+      const stream = await fetch(`${host.url}/v1/runs/${runId}/events?streamMode=debug,messages`, {
+        headers: { authorization: `Bearer ${A}`, accept: 'text/event-stream' },
+      });
       scan('SSE', await stream.text());
     }
     // The provider did see the key (in its auth header), and the echo run completed with the marker instead.
@@ -368,7 +406,11 @@ async function waitUntilTerminal(runId: string, key: string): Promise<RunEventDo
   let last = -1;
   const out: RunEventDoc[] = [];
   while (Date.now() < end) {
-    const r = await call<{ events: RunEventDoc[]; lastEventSeq: number; isTerminal: boolean }>('GET', `/v1/runs/${runId}/events/poll?lastSequence=${last}&timeout=5`, { key });
+    const r = await call<{ events: RunEventDoc[]; lastEventSeq: number; isTerminal: boolean }>(
+      'GET',
+      `/v1/runs/${runId}/events/poll?lastSequence=${last}&timeout=5`,
+      { key },
+    );
     out.push(...r.body.events);
     last = r.body.lastEventSeq;
     if (r.body.isTerminal) return out;

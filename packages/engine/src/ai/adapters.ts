@@ -8,7 +8,7 @@
  * @see ../../../../docs/decisions/0022-llm-provider-nodes.md
  */
 import { NodeError } from '../nodes.js';
-import type { Outbound, OutboundRequest, OutboundResponse } from '../ports.js';
+import type { OutboundRequest, OutboundResponse } from '../ports.js';
 import { SseParser, type SseEvent } from './sse.js';
 import type { AiProviderConfig, ChatMessage, ChatRequest, ChatResult, FinishReason, ToolCall } from './types.js';
 
@@ -113,7 +113,13 @@ function openaiMessages(messages: ChatMessage[]): unknown[] {
   });
 }
 
-const OPENAI_FINISH: Record<string, FinishReason> = { stop: 'stop', length: 'length', tool_calls: 'tool_calls', function_call: 'tool_calls', content_filter: 'content_filter' };
+const OPENAI_FINISH: Record<string, FinishReason> = {
+  stop: 'stop',
+  length: 'length',
+  tool_calls: 'tool_calls',
+  function_call: 'tool_calls',
+  content_filter: 'content_filter',
+};
 
 /** The Chat Completions request body. */
 export function openaiBody(req: ChatRequest): Record<string, unknown> {
@@ -124,7 +130,10 @@ export function openaiBody(req: ChatRequest): Record<string, unknown> {
   if (req.stop !== undefined) body.stop = req.stop;
   if (req.seed !== undefined) body.seed = req.seed;
   if (req.tools && req.tools.length > 0)
-    body.tools = req.tools.map((t) => ({ type: 'function', function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.parameters } }));
+    body.tools = req.tools.map((t) => ({
+      type: 'function',
+      function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.parameters },
+    }));
   if (req.responseFormat?.type === 'json') {
     body.response_format = req.responseFormat.schema
       ? { type: 'json_schema', json_schema: { name: 'output', schema: req.responseFormat.schema } }
@@ -144,7 +153,8 @@ async function callOpenai(send: Send, cfg: AiProviderConfig, req: ChatRequest, o
   const usage = { inputTokens: 0, outputTokens: 0 };
   const calls = new Map<number, ToolCall>();
   const onChunk = (chunk: Record<string, unknown>): void => {
-    if (chunk.error !== undefined) throw new NodeError('provider_unavailable', `Provider ${cfg.id} reported an error in the stream.`, { provider: cfg.id, reason: 'stream-error' }, true);
+    if (chunk.error !== undefined)
+      throw new NodeError('provider_unavailable', `Provider ${cfg.id} reported an error in the stream.`, { provider: cfg.id, reason: 'stream-error' }, true);
     if (typeof chunk.model === 'string') model = chunk.model;
     const u = rec(chunk.usage);
     if (chunk.usage) {
@@ -173,7 +183,13 @@ async function callOpenai(send: Send, cfg: AiProviderConfig, req: ChatRequest, o
   };
   const { json } = await streamed(
     send,
-    { method: 'POST', url: `${trimSlash(cfg.baseUrl ?? '')}/chat/completions`, headers, body: JSON.stringify(openaiBody(req)), ...(cfg.timeoutMs ? { timeoutMs: cfg.timeoutMs } : {}) },
+    {
+      method: 'POST',
+      url: `${trimSlash(cfg.baseUrl ?? '')}/chat/completions`,
+      headers,
+      body: JSON.stringify(openaiBody(req)),
+      ...(cfg.timeoutMs ? { timeoutMs: cfg.timeoutMs } : {}),
+    },
     cfg.id,
     (e) => {
       if (e.data === '[DONE]') return;
@@ -260,7 +276,8 @@ async function callAnthropic(send: Send, cfg: AiProviderConfig, req: ChatRequest
   const usage = { inputTokens: 0, outputTokens: 0 };
   const blocks = new Map<number, { kind: string; call?: ToolCall }>();
   const onEvent = (type: string, ev: Record<string, unknown>): void => {
-    if (type === 'error') throw new NodeError('provider_unavailable', `Provider ${cfg.id} reported an error in the stream.`, { provider: cfg.id, reason: 'stream-error' }, true);
+    if (type === 'error')
+      throw new NodeError('provider_unavailable', `Provider ${cfg.id} reported an error in the stream.`, { provider: cfg.id, reason: 'stream-error' }, true);
     if (type === 'message_start') {
       const m = rec(ev.message);
       if (typeof m.model === 'string') model = m.model;
@@ -292,7 +309,13 @@ async function callAnthropic(send: Send, cfg: AiProviderConfig, req: ChatRequest
   };
   const { json } = await streamed(
     send,
-    { method: 'POST', url: `${trimSlash(cfg.baseUrl ?? '')}/messages`, headers, body: JSON.stringify(anthropicBody(req)), ...(cfg.timeoutMs ? { timeoutMs: cfg.timeoutMs } : {}) },
+    {
+      method: 'POST',
+      url: `${trimSlash(cfg.baseUrl ?? '')}/messages`,
+      headers,
+      body: JSON.stringify(anthropicBody(req)),
+      ...(cfg.timeoutMs ? { timeoutMs: cfg.timeoutMs } : {}),
+    },
     cfg.id,
     (e) => {
       let ev: unknown;
@@ -308,20 +331,22 @@ async function callAnthropic(send: Send, cfg: AiProviderConfig, req: ChatRequest
   if (json !== undefined) {
     // A non-streamed answer: one message object.
     const m = rec(json);
-    if (m.type === 'error') throw new NodeError('provider_unavailable', `Provider ${cfg.id} reported an error.`, { provider: cfg.id, reason: 'error-body' }, true);
+    if (m.type === 'error')
+      throw new NodeError('provider_unavailable', `Provider ${cfg.id} reported an error.`, { provider: cfg.id, reason: 'error-body' }, true);
     onEvent('message_start', { message: m });
     (Array.isArray(m.content) ? m.content : []).forEach((b, index) => {
       const blk = rec(b);
       if (blk.type === 'tool_use') {
-        blocks.set(index, { kind: 'tool_use', call: { id: String(blk.id ?? `call_${index}`), name: String(blk.name ?? ''), arguments: JSON.stringify(blk.input ?? {}) } });
+        blocks.set(index, {
+          kind: 'tool_use',
+          call: { id: String(blk.id ?? `call_${index}`), name: String(blk.name ?? ''), arguments: JSON.stringify(blk.input ?? {}) },
+        });
       } else onEvent('content_block_start', { index, content_block: blk });
     });
     onEvent('message_delta', { delta: { stop_reason: m.stop_reason }, usage: m.usage });
   }
   if (finish === undefined) throw malformed(cfg.id, 'stream (it ended without a stop reason)');
-  const toolCalls = [...blocks.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .flatMap(([, b]) => (b.call ? [b.call] : []));
+  const toolCalls = [...blocks.entries()].sort((a, b) => a[0] - b[0]).flatMap(([, b]) => (b.call ? [b.call] : []));
   const out: ChatResult = { content, toolCalls, finishReason: finish, usage, model };
   if (finish === 'content_filter') out.refusal = content;
   return out;

@@ -117,7 +117,7 @@ describe('LLM cache key (execution-semantics §3.3)', () => {
   });
 
   it('JCS sorts keys by UTF-16 code units and prints numbers as ECMAScript does', () => {
-    expect(jcs({ b: 1, a: [1e21, 0.1, -0], 'é': null, A: 'x' })).toBe('{"A":"x","a":[1e+21,0.1,0],"b":1,"é":null}');
+    expect(jcs({ b: 1, a: [1e21, 0.1, -0], é: null, A: 'x' })).toBe('{"A":"x","a":[1e+21,0.1,0],"b":1,"é":null}');
   });
 });
 
@@ -131,7 +131,12 @@ describe('OpenAI Chat Completions adapter', () => {
     const deltas: string[] = [];
     const r = await callProvider(send, OPENAI, REQ, { key: 'sk-test-key-0123456789', onDelta: (d) => deltas.push(d), idempotencyKey: 'inv1' });
     expect(deltas).toEqual(['Hel', 'lo']);
-    expect(r).toMatchObject({ content: 'Hello', finishReason: 'tool_calls', usage: { inputTokens: 7, outputTokens: 2 }, toolCalls: [{ id: 'c1', name: 'look', arguments: '{"q":"w"}' }] });
+    expect(r).toMatchObject({
+      content: 'Hello',
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 7, outputTokens: 2 },
+      toolCalls: [{ id: 'c1', name: 'look', arguments: '{"q":"w"}' }],
+    });
     const req = send.seen[0] as OutboundRequest;
     expect(req.url).toBe('https://llm.example/v1/chat/completions');
     expect(req.headers).toMatchObject({ authorization: 'Bearer sk-test-key-0123456789', 'idempotency-key': 'inv1' });
@@ -140,7 +145,11 @@ describe('OpenAI Chat Completions adapter', () => {
   });
 
   it('reads a JSON (non-streamed) answer and a refusal', async () => {
-    const body = { model: 'gpt-x-2', choices: [{ message: { role: 'assistant', content: null, refusal: 'no' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1 } };
+    const body = {
+      model: 'gpt-x-2',
+      choices: [{ message: { role: 'assistant', content: null, refusal: 'no' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 1, completion_tokens: 1 },
+    };
     const r = await callProvider(
       scripted(() => res(200, { 'content-type': 'application/json' }, JSON.stringify(body))),
       OPENAI,
@@ -151,20 +160,55 @@ describe('OpenAI Chat Completions adapter', () => {
   });
 
   it('429 is retryable with Retry-After; 5xx retryable; other 4xx not — and an error body echoing the key is never quoted', async () => {
-    const e429 = await failure(callProvider(scripted(() => res(429, { 'retry-after': '2' }, '{}')), OPENAI, REQ, {}));
+    const e429 = await failure(
+      callProvider(
+        scripted(() => res(429, { 'retry-after': '2' }, '{}')),
+        OPENAI,
+        REQ,
+        {},
+      ),
+    );
     expect(e429).toMatchObject({ code: 'provider_quota_exhausted', retryable: true, details: { retryAfterMs: 2000, status: 429 } });
-    const e503 = await failure(callProvider(scripted(() => res(503, {}, '{}')), OPENAI, REQ, {}));
+    const e503 = await failure(
+      callProvider(
+        scripted(() => res(503, {}, '{}')),
+        OPENAI,
+        REQ,
+        {},
+      ),
+    );
     expect(e503).toMatchObject({ code: 'provider_unavailable', retryable: true });
     const key = 'sk-canary-echo-0123456789abcdef';
-    const e401 = await failure(callProvider(scripted((r) => res(401, { 'content-type': 'text/event-stream' }, `data: bad key ${String(r.headers?.authorization)}\n\n`)), OPENAI, REQ, { key }));
+    const e401 = await failure(
+      callProvider(
+        scripted((r) => res(401, { 'content-type': 'text/event-stream' }, `data: bad key ${String(r.headers?.authorization)}\n\n`)),
+        OPENAI,
+        REQ,
+        { key },
+      ),
+    );
     expect(e401).toMatchObject({ code: 'provider_request_rejected', retryable: false });
     expect(JSON.stringify({ m: e401.message, d: e401.details })).not.toContain(key);
   });
 
   it('a malformed chunk or a stream without a finish reason fails provider_unavailable (retryable), no partial success', async () => {
-    const bad = await failure(callProvider(scripted(() => res(200, { 'content-type': 'text/event-stream' }, 'data: {"choices": [ nope\n\n')), OPENAI, REQ, {}));
+    const bad = await failure(
+      callProvider(
+        scripted(() => res(200, { 'content-type': 'text/event-stream' }, 'data: {"choices": [ nope\n\n')),
+        OPENAI,
+        REQ,
+        {},
+      ),
+    );
     expect(bad).toMatchObject({ code: 'provider_unavailable', retryable: true, details: { reason: 'malformed-stream' } });
-    const cut = await failure(callProvider(scripted(() => res(200, { 'content-type': 'text/event-stream' }, sse([{ choices: [{ delta: { content: 'x' } }] }]))), OPENAI, REQ, {}));
+    const cut = await failure(
+      callProvider(
+        scripted(() => res(200, { 'content-type': 'text/event-stream' }, sse([{ choices: [{ delta: { content: 'x' } }] }]))),
+        OPENAI,
+        REQ,
+        {},
+      ),
+    );
     expect(cut.code).toBe('provider_unavailable');
   });
 
@@ -204,7 +248,13 @@ describe('Anthropic Messages adapter', () => {
     const deltas: string[] = [];
     const r = await callProvider(send, ANTHROPIC, { ...REQ, provider: 'anthropic' }, { key: 'sk-ant-test-0123456789', onDelta: (d) => deltas.push(d) });
     expect(deltas).toEqual(['Hi ', 'there']);
-    expect(r).toMatchObject({ content: 'Hi there', finishReason: 'tool_calls', model: 'claude-x', usage: { inputTokens: 9, outputTokens: 4 }, toolCalls: [{ id: 'tu1', name: 'look', arguments: '{"q":"w"}' }] });
+    expect(r).toMatchObject({
+      content: 'Hi there',
+      finishReason: 'tool_calls',
+      model: 'claude-x',
+      usage: { inputTokens: 9, outputTokens: 4 },
+      toolCalls: [{ id: 'tu1', name: 'look', arguments: '{"q":"w"}' }],
+    });
     const req = send.seen[0] as OutboundRequest;
     expect(req.url).toBe('https://llm.example/v1/messages');
     expect(req.headers).toMatchObject({ 'x-api-key': 'sk-ant-test-0123456789', 'anthropic-version': '2023-06-01' });
@@ -212,11 +262,28 @@ describe('Anthropic Messages adapter', () => {
   });
 
   it('maps max_tokens to length and refusal to content_filter; an error event fails provider_unavailable', async () => {
-    const t = await callProvider(scripted(() => res(200, { 'content-type': 'text/event-stream' }, stream('max_tokens', []))), ANTHROPIC, REQ, {});
+    const t = await callProvider(
+      scripted(() => res(200, { 'content-type': 'text/event-stream' }, stream('max_tokens', []))),
+      ANTHROPIC,
+      REQ,
+      {},
+    );
     expect(t.finishReason).toBe('length');
-    const f = await callProvider(scripted(() => res(200, { 'content-type': 'text/event-stream' }, stream('refusal', []))), ANTHROPIC, REQ, {});
+    const f = await callProvider(
+      scripted(() => res(200, { 'content-type': 'text/event-stream' }, stream('refusal', []))),
+      ANTHROPIC,
+      REQ,
+      {},
+    );
     expect(f.finishReason).toBe('content_filter');
-    const e = await failure(callProvider(scripted(() => res(200, { 'content-type': 'text/event-stream' }, sse([{ type: 'error', error: { type: 'overloaded_error' } }], ['error']))), ANTHROPIC, REQ, {}));
+    const e = await failure(
+      callProvider(
+        scripted(() => res(200, { 'content-type': 'text/event-stream' }, sse([{ type: 'error', error: { type: 'overloaded_error' } }], ['error']))),
+        ANTHROPIC,
+        REQ,
+        {},
+      ),
+    );
     expect(e.code).toBe('provider_unavailable');
   });
 
@@ -370,7 +437,9 @@ describe('LLM nodes in the engine', () => {
     expect(chunks.join('')).toBe('Draft ready');
     expect(evs.find((x) => x.type === 'provider.usage')?.payload).toMatchObject({ provider: 'openai', model: 'gpt-x', inputTokens: 7, outputTokens: 2 });
     expect(evs.find((x) => x.type === 'policy.decision')?.payload).toMatchObject({ provider: 'openai', decision: 'permit', mode: 'optional' });
-    expect(evs.find((x) => x.type === 'node.completed' && x.nodeId === 'draft')?.payload).toMatchObject({ outputs: { text: 'Draft ready', finishReason: 'stop' } });
+    expect(evs.find((x) => x.type === 'node.completed' && x.nodeId === 'draft')?.payload).toMatchObject({
+      outputs: { text: 'Draft ready', finishReason: 'stop' },
+    });
     const projection = (await store.getRunInternal(rec.runId))?.projection;
     expect(projection?.cost).toMatchObject({ inputTokens: 7, outputTokens: 2, provider: 'openai' });
     const [inv] = await store.listInvocations(rec.runId);
@@ -397,7 +466,14 @@ describe('LLM nodes in the engine', () => {
     const clock = new ManualClock();
     const def = wf([{ id: 'draft', typeId: 'test.ai-then-hold', config: { provider: 'openai', model: 'gpt-x', prompt: 'write' } }]);
     const mk = async () => {
-      const e = new RunEngine({ store, clock, registry: r, limits: { maxNodeExecutions: 100, maxRunDurationMs: 24 * HOUR }, outbound: { request: (q) => send(q) }, secrets: resolver });
+      const e = new RunEngine({
+        store,
+        clock,
+        registry: r,
+        limits: { maxNodeExecutions: 100, maxRunDurationMs: 24 * HOUR },
+        outbound: { request: (q) => send(q) },
+        secrets: resolver,
+      });
       engines.push(e);
       await e.catalog.register(def, 'test');
       await e.start();
@@ -417,10 +493,19 @@ describe('LLM nodes in the engine', () => {
   });
 
   it('a 429 with Retry-After is retried no sooner than it asks, even with a shorter configured backoff', async () => {
-    const send = scripted((_q, n) => (n === 1 ? res(429, { 'retry-after': '30' }, '{}') : res(200, { 'content-type': 'text/event-stream' }, openaiStream(['fine']))));
+    const send = scripted((_q, n) =>
+      n === 1 ? res(429, { 'retry-after': '30' }, '{}') : res(200, { 'content-type': 'text/event-stream' }, openaiStream(['fine'])),
+    );
     const store = new MemoryStore();
     const clock = new ManualClock();
-    const def = wf([{ id: 'draft', typeId: 'core.ai.callPrompt', config: { provider: 'openai', model: 'gpt-x', prompt: 'w' }, settings: { retry: { maxRetries: 2, backoffMs: 10 } } }]);
+    const def = wf([
+      {
+        id: 'draft',
+        typeId: 'core.ai.callPrompt',
+        config: { provider: 'openai', model: 'gpt-x', prompt: 'w' },
+        settings: { retry: { maxRetries: 2, backoffMs: 10 } },
+      },
+    ]);
     const e = await engineOn(store, clock, send, def);
     const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'agent' });
     const evs = await eventually(store, e, rec.runId, 'node.retried');
@@ -440,7 +525,13 @@ describe('LLM nodes in the engine', () => {
     const cfg = { ...OPENAI, credentialRef: 'gone' };
     const r = new NodeRegistry();
     for (const n of aiNodeTypes(new Map([['openai', cfg]]))) r.register(n);
-    const e = new RunEngine({ store, registry: r, limits: { maxNodeExecutions: 100, maxRunDurationMs: HOUR }, outbound: { request: (q) => send(q) }, secrets: resolver });
+    const e = new RunEngine({
+      store,
+      registry: r,
+      limits: { maxNodeExecutions: 100, maxRunDurationMs: HOUR },
+      outbound: { request: (q) => send(q) },
+      secrets: resolver,
+    });
     engines.push(e);
     await e.catalog.register(def, 'test');
     await e.start();
@@ -464,7 +555,12 @@ describe('LLM nodes in the engine', () => {
         },
       },
     ]);
-    const e = await engineOn(store, new ManualClock(), scripted(() => res(500, {}, '')), def);
+    const e = await engineOn(
+      store,
+      new ManualClock(),
+      scripted(() => res(500, {}, '')),
+      def,
+    );
     const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'agent' });
     const evs = await eventually(store, e, rec.runId, 'run.completed');
     const retries = evs.filter((x) => x.type === 'envelope.retry.attempted');

@@ -42,7 +42,9 @@ export function semanticRequest(req: ChatRequest): Record<string, unknown> {
   if (req.tools && req.tools.length > 0) {
     out.tools = [...req.tools]
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-      .map((t) => (t.description === undefined ? { name: t.name, parameters: t.parameters } : { name: t.name, description: t.description, parameters: t.parameters }));
+      .map((t) =>
+        t.description === undefined ? { name: t.name, parameters: t.parameters } : { name: t.name, description: t.description, parameters: t.parameters },
+      );
   }
   if (req.temperature !== undefined) out.temperature = req.temperature;
   if (req.topP !== undefined) out.topP = req.topP;
@@ -55,5 +57,7 @@ export function semanticRequest(req: ChatRequest): Record<string, unknown> {
 
 /** The 64-hex-character cache key of a request. */
 export function llmCacheKey(req: ChatRequest): string {
-  return createHash('sha256').update(jcs(semanticRequest(req))).digest('hex');
+  return createHash('sha256')
+    .update(jcs(semanticRequest(req)))
+    .digest('hex');
 }

@@ -29,7 +29,19 @@ export const SCHEMA_ROUNDS = 2;
 export const MAX_TOOL_TURNS = 10;
 
 /** Property names that carry key material: refused anywhere in an LLM node's config or inputs (SEC-01). */
-const RAW_KEY_NAMES = new Set(['apikey', 'api_key', 'authorization', 'accesstoken', 'access_token', 'clientsecret', 'client_secret', 'password', 'privatekey', 'secretkey', 'x-api-key']);
+const RAW_KEY_NAMES = new Set([
+  'apikey',
+  'api_key',
+  'authorization',
+  'accesstoken',
+  'access_token',
+  'clientsecret',
+  'client_secret',
+  'password',
+  'privatekey',
+  'secretkey',
+  'x-api-key',
+]);
 /** Credential-shaped strings offered where a reference belongs. */
 const KEY_SHAPED = /^(?:sk-|sk_|xai-|AIza|gh[pousr]_|glpat-|xox[abposr]-|Bearer\s)/;
 const REF_RE = /^[A-Za-z0-9._-]{1,128}$/;
@@ -70,7 +82,8 @@ async function prepare(ctx: NodeContext, providers: AiProviders, needs: readonly
   const ref = str(setting(ctx, 'credentialRef')) ?? str(obj(ctx.config.credential).ref);
   if (ref !== undefined && (KEY_SHAPED.test(ref) || !REF_RE.test(ref)))
     throw new NodeError('credential_forbidden', 'credentialRef must be a vault reference, never key material.', { provider: cfg.id });
-  if (ref !== undefined && !cfg.byok) throw new NodeError('credential_forbidden', `Provider ${cfg.id} does not accept caller credentials (BYOK).`, { provider: cfg.id });
+  if (ref !== undefined && !cfg.byok)
+    throw new NodeError('credential_forbidden', `Provider ${cfg.id} does not accept caller credentials (BYOK).`, { provider: cfg.id });
   const decision = decidePolicy(cfg, model, ref !== undefined);
   ctx.emit('policy.decision', { ...decision });
   if (decision.decision === 'deny') {
@@ -81,11 +94,17 @@ async function prepare(ctx: NodeContext, providers: AiProviders, needs: readonly
       ...(decision.allowed ? { allowed: decision.allowed } : {}),
     });
   }
-  const required = [...needs, ...(Array.isArray(ctx.config.requiredModelCapabilities) ? ctx.config.requiredModelCapabilities.filter((c): c is string => typeof c === 'string') : [])];
+  const required = [
+    ...needs,
+    ...(Array.isArray(ctx.config.requiredModelCapabilities) ? ctx.config.requiredModelCapabilities.filter((c): c is string => typeof c === 'string') : []),
+  ];
   const missing = missingCapabilities(cfg, model, required);
   if (missing.length > 0) {
     ctx.emit('model.capability.insufficient', { provider: cfg.id, model, missingCapabilities: missing, fallbackAttempted: false });
-    throw new NodeError('capability_not_provided', `Model ${model} of ${cfg.id} lacks ${missing.join(', ')}.`, { capability: missing.join(','), nodeId: ctx.nodeId });
+    throw new NodeError('capability_not_provided', `Model ${model} of ${cfg.id} lacks ${missing.join(', ')}.`, {
+      capability: missing.join(','),
+      nodeId: ctx.nodeId,
+    });
   }
   const keyRef = ref ?? cfg.credentialRef;
   if (keyRef === undefined || cfg.kind === 'mock') return { cfg, model };
@@ -94,7 +113,10 @@ async function prepare(ctx: NodeContext, providers: AiProviders, needs: readonly
     return { cfg, model, key: await ctx.credentials.resolve(keyRef) };
   } catch (e) {
     if (e instanceof NodeError && cfg.policy?.mode === 'required' && ref !== undefined)
-      throw new NodeError('provider_policy_denied', `The caller credential for ${cfg.id} cannot be resolved.`, { provider: cfg.id, reason: 'byok_required_but_unresolved' });
+      throw new NodeError('provider_policy_denied', `The caller credential for ${cfg.id} cannot be resolved.`, {
+        provider: cfg.id,
+        reason: 'byok_required_but_unresolved',
+      });
     throw e;
   }
 }
@@ -123,7 +145,11 @@ function mockAnswer(ctx: NodeContext, req: ChatRequest, n: number, onDelta: (t: 
     typeof entry.content === 'string' ? entry.content : entry.json !== undefined ? JSON.stringify(entry.json) : list.length === 0 ? `mock: ${lastUser}` : '';
   const toolCalls: ToolCall[] = (Array.isArray(entry.toolCalls) ? entry.toolCalls : []).map((c, i) => {
     const t = obj(c);
-    return { id: str(t.id) ?? `call_${n}_${i}`, name: String(t.name ?? ''), arguments: typeof t.arguments === 'string' ? t.arguments : JSON.stringify(t.arguments ?? {}) };
+    return {
+      id: str(t.id) ?? `call_${n}_${i}`,
+      name: String(t.name ?? ''),
+      arguments: typeof t.arguments === 'string' ? t.arguments : JSON.stringify(t.arguments ?? {}),
+    };
   });
   const finishReason = MOCK_FINISH[String(entry.stopReason ?? entry.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop'))] ?? 'stop';
   const refusal = finishReason === 'content_filter' ? (str(entry.refusalText) ?? 'refused') : undefined;
@@ -165,7 +191,12 @@ function caller(ctx: NodeContext, d: Dispatch, stream: boolean): Caller {
         const r =
           d.cfg.kind === 'mock'
             ? mockAnswer(ctx, req, index, onDelta)
-            : await callProvider((o) => sendHttp(ctx, o), d.cfg, req, { ...(d.key ? { key: d.key } : {}), onDelta, signal: e.signal, idempotencyKey: e.invocationId });
+            : await callProvider((o) => sendHttp(ctx, o), d.cfg, req, {
+                ...(d.key ? { key: d.key } : {}),
+                onDelta,
+                signal: e.signal,
+                idempotencyKey: e.invocationId,
+              });
         const usage = { promptTokens: r.usage.inputTokens, completionTokens: r.usage.outputTokens, totalTokens: r.usage.inputTokens + r.usage.outputTokens };
         if (stream) ctx.emit('output.chunk', { chunk: '', isLast: true, meta: { finishReason: r.finishReason, model: r.model, provider: d.cfg.id, usage } });
         const p = d.cfg.pricing;
@@ -300,7 +331,8 @@ async function structuredOutput(ctx: NodeContext, providers: AiProviders): Promi
   }
   const d = await prepare(ctx, providers, ['structured-output']);
   const llm = caller(ctx, d, ctx.config.stream === true);
-  const want = typeof ctx.config.maxRetries === 'number' && Number.isInteger(ctx.config.maxRetries) && ctx.config.maxRetries >= 0 ? ctx.config.maxRetries : SCHEMA_ROUNDS;
+  const want =
+    typeof ctx.config.maxRetries === 'number' && Number.isInteger(ctx.config.maxRetries) && ctx.config.maxRetries >= 0 ? ctx.config.maxRetries : SCHEMA_ROUNDS;
   const attempts = 1 + Math.min(want, SCHEMA_ROUNDS);
   const base = messagesOf(ctx);
   const sampling = samplingOf(ctx);
@@ -331,7 +363,12 @@ async function structuredOutput(ctx: NodeContext, providers: AiProviders): Promi
   };
   for (let attempt = 1; attempt <= attempts; attempt++) {
     if (attempt > 1) ctx.emit('envelope.retry.attempted', { attempt, reason, previousError: lastError });
-    const r = await llm.call({ messages, ...sampling, ...(maxTokens !== undefined ? { maxOutputTokens: maxTokens } : {}), responseFormat: { type: 'json', schema } });
+    const r = await llm.call({
+      messages,
+      ...sampling,
+      ...(maxTokens !== undefined ? { maxOutputTokens: maxTokens } : {}),
+      responseFormat: { type: 'json', schema },
+    });
     if (r.finishReason === 'content_filter') throw refusalError(d, ctx, r);
     if (r.finishReason === 'length') {
       ctx.emit('envelope.truncated', {
@@ -358,7 +395,10 @@ async function structuredOutput(ctx: NodeContext, providers: AiProviders): Promi
   if (reason === 'parse-error' && !/^\s*[{[`]/.test(lastText)) {
     ctx.emit('envelope.nlToFormat.engaged', { originalEnvelopeType: str(schema.title) ?? 'schema.response', fallbackCalls: 1 });
     const r = await llm.call({
-      messages: [{ role: 'system', content: instruction }, { role: 'user', content: `Convert this text into JSON matching the schema, and answer with the JSON only:\n<UNTRUSTED>${lastText}</UNTRUSTED>` }],
+      messages: [
+        { role: 'system', content: instruction },
+        { role: 'user', content: `Convert this text into JSON matching the schema, and answer with the JSON only:\n<UNTRUSTED>${lastText}</UNTRUSTED>` },
+      ],
       ...sampling,
       responseFormat: { type: 'json', schema },
     });
@@ -387,7 +427,8 @@ function toolsOf(ctx: NodeContext): HttpTool[] {
     const x = obj(t);
     const name = str(x.name);
     const url = str(x.url);
-    if (!name || !/^[A-Za-z0-9_-]{1,64}$/.test(name) || seen.has(name)) throw new NodeError('validation_error', 'Each tool needs a unique name of [A-Za-z0-9_-]{1,64}.');
+    if (!name || !/^[A-Za-z0-9_-]{1,64}$/.test(name) || seen.has(name))
+      throw new NodeError('validation_error', 'Each tool needs a unique name of [A-Za-z0-9_-]{1,64}.');
     if (!url) throw new NodeError('validation_error', `Tool ${name} needs a url (the host POSTs the arguments there, behind the SSRF guard).`);
     seen.add(name);
     const out: HttpTool = { name, url, parameters: Object.keys(obj(x.parameters)).length > 0 ? obj(x.parameters) : { type: 'object' } };
@@ -521,7 +562,10 @@ export function aiNodeTypes(providers: AiProviders = new Map()): NodeType[] {
       execute(ctx) {
         const missing = missingCapabilities(MOCK_PROVIDER, 'mock-mini', ['nonexistent-capability-9b3f']);
         ctx.emit('model.capability.insufficient', { provider: 'mock', model: 'mock-mini', missingCapabilities: missing, fallbackAttempted: false });
-        throw new NodeError('capability_not_provided', 'No model provides nonexistent-capability-9b3f.', { capability: 'nonexistent-capability-9b3f', nodeId: ctx.nodeId });
+        throw new NodeError('capability_not_provided', 'No model provides nonexistent-capability-9b3f.', {
+          capability: 'nonexistent-capability-9b3f',
+          nodeId: ctx.nodeId,
+        });
       },
     },
   ];

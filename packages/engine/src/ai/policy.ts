@@ -18,7 +18,12 @@ export interface PolicyDecision {
 
 /** `*` globs, case-sensitive, anchored. */
 export function globMatch(glob: string, s: string): boolean {
-  const re = new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const re = new RegExp(
+    `^${glob
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return re.test(s);
 }
 
