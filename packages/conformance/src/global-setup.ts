@@ -43,6 +43,12 @@ export interface TargetInfo {
    * delivery scenarios skip.
    */
   webhookTarget?: string;
+  /**
+   * The loopback fake LLM provider (`packages/testkit/src/fake-llm.ts`) the in-process host
+   * configures as `fake-openai`, `fake-anthropic`, `fake-restricted` and `fake-disabled` and
+   * allowlists, like the outbound target. Absent on external hosts: the LLM scenarios skip.
+   */
+  fakeLlm?: string;
 }
 
 /** Weft host extensions some scenarios need. */
@@ -97,15 +103,33 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   // A project's `test.env` reaches the workers, not this setup: read it from the project config.
   const store = (project.config.env?.WEFT_TEST_STORE ?? process.env.WEFT_TEST_STORE ?? 'memory') as 'memory' | 'sqlite' | 'postgres';
-  const { startOutboundTarget, startTestHost, stopTestDatabases, TEST_KEYS } = await import('@weft/testkit');
-  // The host's SSRF guard refuses loopback; it allows exactly this target's address and port.
+  const { startFakeLlm, startOutboundTarget, startTestHost, stopTestDatabases, TEST_KEYS, FAKE_LLM_KEY_REF } = await import('@weft/testkit');
+  // The host's SSRF guard refuses loopback; it allows exactly this target's address and port,
+  // and the fake LLM provider's (an operator points WEFT_OUTBOUND_ALLOW at a local Ollama the same way).
   const outbound = await startOutboundTarget();
-  // Webhooks: the same target is the receiver, allowed through the webhook allowlist only (the
-  // default guard still refuses every other loopback destination); attempts time out in 1 s
-  // instead of 5 s so the slow-receiver scenario is quick, and durable retries start at 20 ms.
+  const llm = await startFakeLlm();
+  const fake = (id: string, kind: 'openai' | 'anthropic', extra: Record<string, unknown> = {}) => ({
+    id,
+    kind,
+    baseUrl: llm.baseUrl,
+    credentialRef: FAKE_LLM_KEY_REF,
+    ...extra,
+  });
   const host = await startTestHost({
     store,
-    config: { outboundAllow: [outbound.allowEntry], webhookAllow: [outbound.allowEntry], webhookTimeoutMs: 1000, webhookRetryBaseMs: 20 },
+    config: {
+      outboundAllow: [outbound.allowEntry, llm.allowEntry],
+      webhookAllow: [outbound.allowEntry],
+      webhookTimeoutMs: 1000,
+      webhookRetryBaseMs: 20,
+      aiProviders: [
+        fake('fake-openai', 'openai', { byok: true, pricing: { inputPerMTok: 1, outputPerMTok: 2 } }),
+        fake('fake-anthropic', 'anthropic'),
+        fake('fake-restricted', 'openai', { policy: { mode: 'restricted', allowedModels: ['fake-chat*'] } }),
+        fake('fake-disabled', 'openai', { policy: { mode: 'disabled' } }),
+        fake('fake-required', 'openai', { byok: true, policy: { mode: 'required' } }),
+      ],
+    },
   });
   project.provide('target', {
     baseUrl: host.url,
@@ -119,11 +143,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     routes: { auditVerify: true, managedKeys: true, vault: true },
     outboundTarget: outbound.url,
     webhookTarget: outbound.url,
+    fakeLlm: `http://127.0.0.1:${llm.port}`,
   });
   process.stderr.write(`conformance target: in-process Weft on ${store} at ${host.url}\n`);
   return async () => {
     await host.stop();
     await outbound.close();
+    await llm.close();
     await stopTestDatabases();
   };
 }

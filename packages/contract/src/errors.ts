@@ -140,6 +140,47 @@ export const ERROR_CATALOG = {
     when: 'The host cannot resolve secrets: the vault is not configured, or no configured master key opens the stored secret.',
     details: ['ref'],
   },
+  credential_forbidden: {
+    status: 0,
+    when: "An LLM node's credentialRef is not a vault reference (it looks like key material), or names a provider that does not accept caller credentials (BYOK).",
+    details: ['provider'],
+  },
+  provider_not_supported: { status: 0, when: 'An LLM node names a provider this host does not configure.', details: ['provider'] },
+  provider_policy_denied: {
+    status: 0,
+    when: 'The provider policy refused the call: reason provider_disabled, byok_required, byok_required_but_unresolved or model_not_allowed (with the allowed globs).',
+    details: ['provider', 'reason', 'allowed'],
+  },
+  provider_quota_exhausted: {
+    status: 0,
+    when: 'The LLM provider answered 429; retryable, and a Retry-After is honoured as the minimum backoff.',
+    details: ['provider', 'status', 'retryAfterMs'],
+  },
+  provider_unavailable: {
+    status: 0,
+    when: 'The LLM provider answered 5xx, reported an error in its stream, or sent a malformed stream; retryable.',
+    details: ['provider', 'status', 'retryAfterMs', 'reason'],
+  },
+  provider_request_rejected: {
+    status: 0,
+    when: 'The LLM provider refused the request with a 4xx other than 429 (bad key, bad model, bad request); its body is never quoted.',
+    details: ['provider', 'status'],
+  },
+  envelope_refused_by_provider: {
+    status: 0,
+    when: 'The model refused (safety); terminal, never retried. The refusal text is only on the envelope.refusal event.',
+    details: ['provider'],
+  },
+  envelope_payload_invalid: {
+    status: 0,
+    when: 'core.ai.structuredOutput got no answer that parses and matches the schema within limits.schemaRounds retries.',
+    details: ['attempts', 'reason', 'provider'],
+  },
+  envelope_truncation_unrecoverable: {
+    status: 0,
+    when: 'core.ai.structuredOutput answers stayed truncated at the output token limit (doubled on each retry) within limits.schemaRounds retries.',
+    details: ['attempts', 'provider'],
+  },
   pack_runtime_unavailable: {
     status: 0,
     when: 'A pack node body ran with no runtime attached for its pack language. Normally refused earlier: such nodes require weft.packRuntime.<language>, so a run reaching one fails with capability_not_provided before node.started.',
@@ -186,7 +227,7 @@ export const ERROR_CATALOG = {
   },
   loop_limit_exceeded: {
     status: 0,
-    when: 'core.loop was given more items than its maxIterations (capped at 10,000).',
+    when: 'A loop ran out of iterations: core.loop was given more items than its maxIterations (capped at 10,000), or core.ai.toolCalling was still calling tools after its maxIterations turns.',
     details: ['nodeId', 'limit', 'observed'],
   },
   ssrf_blocked: {

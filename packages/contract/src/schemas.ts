@@ -493,6 +493,21 @@ export const RunSnapshotSchema = Type.Object(
     interrupt: Type.Optional(RunInterruptBlockSchema),
     /** Every pending interrupt of the run (parallel branches can wait at once). */
     pendingInterrupts: Type.Optional(Type.Array(PendingInterruptRefSchema)),
+    /** Cost rollup of the run's `provider.usage` events (wire-contract §3.2 `metrics.openwopCost`). */
+    metrics: Type.Optional(
+      Type.Object(
+        {
+          openwopCost: Type.Object({
+            usd: Type.Number({ minimum: 0 }),
+            tokens: Type.Object({ input: Type.Integer({ minimum: 0 }), output: Type.Integer({ minimum: 0 }) }),
+            model: Type.String(),
+            provider: Type.String(),
+            duration_ms: Type.Integer({ minimum: 0 }),
+          }),
+        },
+        { additionalProperties: true },
+      ),
+    ),
   },
   { additionalProperties: true },
 );

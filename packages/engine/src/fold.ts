@@ -225,6 +225,19 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
       if (err) p.error = err;
       break;
     }
+    case 'provider.usage': {
+      // The run's cost rollup (metrics.openwopCost).
+      const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+      const c = p.cost ?? { usd: 0, inputTokens: 0, outputTokens: 0, model: '', provider: '' };
+      p.cost = {
+        usd: c.usd + n(pl?.costEstimateUsd),
+        inputTokens: c.inputTokens + Math.floor(n(pl?.inputTokens)),
+        outputTokens: c.outputTokens + Math.floor(n(pl?.outputTokens)),
+        model: typeof pl?.model === 'string' ? pl.model : c.model,
+        provider: typeof pl?.provider === 'string' ? pl.provider : c.provider,
+      };
+      break;
+    }
     case 'run.cancelled':
       closeOpenInterrupts(p, 'cancelled', ev.timestamp);
       delete p.paused;

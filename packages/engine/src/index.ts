@@ -15,3 +15,9 @@ export { step, nodeInputs, toErrorObject, type MachineEnv } from './run/machine.
 export { applyCommand, type ValidatorFactory, type CommandTarget } from './run/commands.js';
 export { interruptIdOf } from './run/interrupts.js';
 export * from './flow-nodes.js';
+export * from './ai/types.js';
+export { aiNodeTypes, MOCK_PROVIDER, SCHEMA_ROUNDS, MAX_TOOL_TURNS, COST_ATTRIBUTES, sanitizeCost } from './ai/nodes.js';
+export { llmCacheKey, jcs, semanticRequest } from './ai/cache-key.js';
+export { callProvider, parseRetryAfter, openaiBody, anthropicBody, type CallOptions, type Send } from './ai/adapters.js';
+export { SseParser, type SseEvent } from './ai/sse.js';
+export { decidePolicy, missingCapabilities, globMatch, RESERVED_CAPABILITIES, type PolicyDecision } from './ai/policy.js';

@@ -57,10 +57,45 @@ export interface NodeContext {
    * (`{level, message, fields?}`). Appended in order, before the node's terminal event.
    */
   emit(type: EmittedEventType, payload: Record<string, unknown>): void;
+  /** The run's `configurable` object (read-only). */
+  readonly configurable?: Readonly<Record<string, unknown>>;
+  /**
+   * Secret references resolved at execution time, bound to the run's tenant; present only for
+   * node types that declare {@link NodeType.requiresSecrets}. Fails with `credential_not_found`
+   * (missing, deleted or another tenant's) or `credential_unavailable`; every value returned is
+   * already registered with the run's redactor. @see security-contract.md §4.1 (SEC-02, SEC-05)
+   */
+  readonly credentials?: NodeCredentials;
 }
 
+/** `ctx.credentials`: resolves a secret reference of the run's tenant. */
+export interface NodeCredentials {
+  /** The value; throws a non-retryable {@link NodeError} when it cannot be resolved. */
+  resolve(ref: string | { ref: string; scope?: string }): Promise<string>;
+}
+
+/**
+ * The event types a running node may {@link NodeContext.emit}: streamed output and logs, and
+ * the AI envelope and governance records of the LLM nodes (none of them changes run state).
+ */
+export const EMITTED_EVENT_TYPES = [
+  'output.chunk',
+  'log.appended',
+  'provider.usage',
+  'policy.decision',
+  'model.capability.insufficient',
+  'envelope.retry.attempted',
+  'envelope.retry.exhausted',
+  'envelope.refusal',
+  'envelope.truncated',
+  'envelope.nlToFormat.engaged',
+  'envelope.recovery.applied',
+  'agent.toolCalled',
+  'agent.toolReturned',
+] as const;
+
 /** The event types a running node may {@link NodeContext.emit}. */
-export type EmittedEventType = 'output.chunk' | 'log.appended';
+export type EmittedEventType = (typeof EMITTED_EVENT_TYPES)[number];
 
 /** What an effect's call sees. */
 export interface EffectCall {
@@ -114,6 +149,8 @@ export interface NodeType {
   readonly typeId: string;
   /** Runtime capabilities the node needs; missing ones fail the run before `node.started`. */
   readonly requires?: readonly string[];
+  /** True when the node resolves secret references: only then does it get `ctx.credentials`. */
+  readonly requiresSecrets?: boolean;
   execute(ctx: NodeContext): NodeResult | Promise<NodeResult>;
 }
 

@@ -65,6 +65,8 @@ export interface OutboundRequest {
   /** Redirects to follow (0: a 3xx is the response); capped by the host. */
   maxRedirects?: number;
   signal?: AbortSignal;
+  /** Called with each decoded body chunk of the final response as it arrives (streamed LLM tokens). */
+  onBodyChunk?: (chunk: Uint8Array, head: { status: number; headers: Record<string, string> }) => void;
 }
 
 /** The response to an {@link OutboundRequest}, after redirects. */
@@ -171,6 +173,8 @@ export interface RunProjection {
   parent?: { runId: string; nodeId: string };
   /** Child runs started by sub-workflow nodes, by nodeId. */
   children?: Record<string, { runId: string; workflowId: string }>;
+  /** Sum of the run's `provider.usage` events (last model and provider seen). */
+  cost?: { usd: number; inputTokens: number; outputTokens: number; model: string; provider: string };
 }
 
 /** The interrupt kinds of the wire contract. */

@@ -22,6 +22,7 @@ import { InProcessNotifier } from './notifier.js';
 import { foldEvents, initialProjection } from './fold.js';
 import type { WorkflowGraph } from './graph.js';
 import { NodeError, NodeRegistry, type ChildRunView, type EffectCall, type EmittedEventType, type InterruptRequest, type NodeResult } from './nodes.js';
+import { EMITTED_EVENT_TYPES, type NodeCredentials } from './nodes.js';
 import {
   COMMANDS_CHANNEL,
   COMMAND_DONE_CHANNEL,
@@ -42,6 +43,7 @@ import {
   type OutboxRow,
   type RecordRedactor,
   type RunRecord,
+  type SecretResolver,
   type Store,
 } from './ports.js';
 import { CommandBus, decodeOutcome, outcomeOf } from './run/command-bus.js';
@@ -109,6 +111,10 @@ export interface EngineOptions {
   committed?: (run: RunRecord, events: readonly EncodedEvent[]) => void;
   /** Outbox rows (durable webhooks) to write in the same append as `events`. Must not throw. */
   outbox?: (run: RunRecord, events: readonly EncodedEvent[]) => OutboxRow[];
+  /** The redactor of a tenant's runs (the vault's per-tenant redactor); default {@link redactor}. */
+  redactorFor?: (tenant: string) => RecordRedactor;
+  /** Resolves secret references for nodes that declare `requiresSecrets` (`ctx.credentials`). */
+  secrets?: SecretResolver;
 }
 
 /** Parameters of {@link RunEngine.createRun}; tenant and principal come from the credential. */
@@ -172,7 +178,21 @@ interface HotRun {
 const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as { then?: unknown })?.then === 'function';
 
 /** What a node may emit while it runs. */
-const EMITTABLE: ReadonlySet<string> = new Set<EmittedEventType>(['output.chunk', 'log.appended']);
+const EMITTABLE: ReadonlySet<string> = new Set<EmittedEventType>(EMITTED_EVENT_TYPES);
+
+/** `ctx.credentials` of a node that declared `requiresSecrets`: bound to the run's tenant. */
+function nodeCredentials(secrets: SecretResolver | undefined, tenant: string, runId: string, nodeId: string): NodeCredentials {
+  return {
+    async resolve(r) {
+      const ref = typeof r === 'string' ? r : r?.ref;
+      if (typeof ref !== 'string' || ref === '') throw new NodeError('validation_error', 'A credential reference is a non-empty string.', { nodeId });
+      if (!secrets) throw new NodeError('credential_unavailable', 'This host resolves no secrets.', { ref });
+      const res = await secrets.resolve(tenant, ref, { runId, nodeId });
+      if (!res.ok) throw new NodeError(res.code, res.message, { ref });
+      return res.value;
+    },
+  };
+}
 
 /** How long an invocation record is kept (≈ 14 days, as execution-semantics §5.4 advises). */
 const INVOCATION_RETENTION_MS = 14 * 86_400_000;
@@ -209,6 +229,8 @@ export class RunEngine {
   private readonly outbound: Outbound | undefined;
   private readonly committed: EngineOptions['committed'];
   private readonly outboxOf: EngineOptions['outbox'];
+  private readonly redactorFor: ((tenant: string) => RecordRedactor) | undefined;
+  private readonly secrets: SecretResolver | undefined;
   private readonly hot = new Map<string, HotRun>();
   private readonly active = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, () => void>();
@@ -245,6 +267,8 @@ export class RunEngine {
     this.outbound = opts.outbound;
     this.committed = opts.committed;
     this.outboxOf = opts.outbox;
+    this.redactorFor = opts.redactorFor;
+    this.secrets = opts.secrets;
     this.notifier = opts.notifier ?? new InProcessNotifier();
     this.commandTimeoutMs = opts.commandTimeoutMs ?? this.leaseTtlMs + 5000;
     this.catalog = new WorkflowCatalog(this.store, this.registry, this.clock);
@@ -473,7 +497,7 @@ export class RunEngine {
 
   private makeHot(rec: RunRecord, proj: RunRecord['projection'], epoch: number, graph: WorkflowGraph, def: WorkflowDefinition): HotRun {
     return {
-      state: makeState(rec, proj, graph, def, this.limits, this.redactor),
+      state: makeState(rec, proj, graph, def, this.limits, this.redactorFor?.(rec.tenant) ?? this.redactor),
       epoch,
       bodies: new Map(),
       settled: [],
@@ -849,6 +873,8 @@ export class RunEngine {
           h.emitted.push({ nodeId: node.id, token, type, payload: structuredClone(payload) });
           this.wake(runId);
         },
+        configurable: s.rec.configurable,
+        ...(type.requiresSecrets ? { credentials: nodeCredentials(this.secrets, s.rec.tenant, runId, node.id) } : {}),
       });
     } catch (error) {
       return { error };

@@ -50,6 +50,8 @@ export interface OutboundRequest {
   /** Redirects to follow (0: a 3xx is the response); clamped to the host limit. */
   maxRedirects?: number;
   signal?: AbortSignal;
+  /** Called with each decoded body chunk of the final response as it arrives (streaming). */
+  onBodyChunk?: (chunk: Uint8Array, head: { status: number; headers: Record<string, string> }) => void;
 }
 
 /** The final response. */
@@ -187,7 +189,7 @@ export class OutboundClient {
           url = next;
           continue;
         }
-        const bytes = current === 'HEAD' || res.status === 204 || res.status === 304 ? new Uint8Array(0) : await readBody(res, limit);
+        const bytes = current === 'HEAD' || res.status === 204 || res.status === 304 ? new Uint8Array(0) : await readBody(res, limit, req.onBodyChunk);
         return { status: res.status, headers: res.headers, body: bytes, url: url.href, redirects };
       }
     } catch (e) {
@@ -264,7 +266,11 @@ function checkHeaders(given: Readonly<Record<string, string>>): Record<string, s
 }
 
 /** Reads the body, decoded, failing as soon as it passes `limit` bytes. */
-async function readBody(res: RawResponse, limit: number): Promise<Uint8Array> {
+async function readBody(
+  res: RawResponse,
+  limit: number,
+  onChunk?: (chunk: Uint8Array, head: { status: number; headers: Record<string, string> }) => void,
+): Promise<Uint8Array> {
   const declared = Number(res.headers['content-length']);
   const encoding = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
   const tooLarge = (): OutboundError => new OutboundError('response_too_large', `The response body exceeds ${limit} bytes.`, { limitBytes: limit });
@@ -293,6 +299,7 @@ async function readBody(res: RawResponse, limit: number): Promise<Uint8Array> {
       total += b.length;
       if (total > limit) throw tooLarge();
       chunks.push(b);
+      onChunk?.(b, res);
     }
   } catch (e) {
     if (e instanceof OutboundError) {

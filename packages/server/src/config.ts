@@ -3,6 +3,7 @@
  * mirror them. The configuration contract is documented in docs/operations.md.
  */
 import { resolve } from 'node:path';
+import { loadAiConfig, parseAiProviders, type AiConfig } from './ai-config.js';
 import { checkOutboundConfig, loadOutboundConfig, type OutboundConfig } from './outbound-config.js';
 import { checkPacksConfig, loadPacksConfig, type PacksConfig } from './packs.js';
 import { loadSandboxConfig, type SandboxConfig } from './sandbox-config.js';
@@ -16,7 +17,7 @@ export interface ApiKeyConfig {
   scopes?: string[];
 }
 
-export interface HostConfig extends SecurityConfig, OutboundConfig, PacksConfig, SandboxConfig {
+export interface HostConfig extends SecurityConfig, OutboundConfig, PacksConfig, SandboxConfig, AiConfig {
   host: string;
   /** 0 = pick a free port. */
   port: number;
@@ -132,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     ...loadOutboundConfig(env),
     ...loadPacksConfig(env),
     ...loadSandboxConfig(env),
+    ...loadAiConfig(env),
   };
   if (env.WEFT_PG_URL) base.pgUrl = env.WEFT_PG_URL;
   if (env.WEFT_INTERRUPT_TOKEN_KEYS) base.interruptTokenKeys = env.WEFT_INTERRUPT_TOKEN_KEYS;
@@ -144,5 +146,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   checkSecurityConfig(cfg);
   checkOutboundConfig(cfg);
   checkPacksConfig(cfg);
+  if (overrides.aiProviders) cfg.aiProviders = parseAiProviders(JSON.stringify(overrides.aiProviders));
   return cfg;
 }

@@ -4,7 +4,7 @@
  * @see wire-contract.md §2, §10 A
  */
 import { ENGINE_VERSION, EVENT_LOG_SCHEMA_VERSION, PROTOCOL_VERSION, STREAM_MODES, WEBHOOK_SIGNATURE_ALGORITHM } from '@weft/contract';
-import { CONFIGURABLE_KEYS } from '@weft/engine';
+import { CONFIGURABLE_KEYS, SCHEMA_ROUNDS, type AiProviderConfig } from '@weft/engine';
 import { authCapabilities, rateLimitCapabilities, type AuthAdvertisement } from './auth-discovery.js';
 import type { HostConfig } from './config.js';
 import { httpClientCapability } from './outbound-config.js';
@@ -34,6 +34,7 @@ export const SUPPORTED_FIXTURES: ReadonlySet<string> = new Set([
   'conformance-interrupt-parent-child-cancel',
   'conformance-interrupt-parent-child-cancel-child',
   'conformance-subworkflow-parent',
+  'conformance-model-capability-insufficient',
   'conformance-subworkflow-child',
   'conformance-subworkflow-input-mapping',
   'conformance-subworkflow-input-mapping-child',
@@ -60,6 +61,8 @@ export interface DiscoveryInput {
   extra?: Record<string, unknown>;
   /** True when webhooks are served (they need the vault's master key). */
   webhooks?: boolean;
+  /** The configured LLM providers (decision 0022). */
+  aiProviders?: readonly AiProviderConfig[];
 }
 
 export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
@@ -73,7 +76,8 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
     schemaVersions: {},
     limits: {
       clarificationRounds: 0,
-      schemaRounds: 0,
+      // core.ai.structuredOutput retries at most this many times (enforced in the node).
+      schemaRounds: SCHEMA_ROUNDS,
       envelopesPerTurn: 0,
       maxNodeExecutions: d.config.maxNodeExecutions,
       maxRunDurationMs: d.config.maxRunDurationMs,
@@ -90,9 +94,9 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
     runs: { pauseResume: { supported: true, drainPolicies: ['immediate', 'drain-current-node'] } },
     // core.subWorkflow seeds the child's variables from inputMapping {childVar: parentVar}.
     subWorkflow: { inputMapping: true },
-    // Nodes cannot resolve secrets yet, so the spec's `secrets` block (BYOK resolution) says
-    // so; the vault's management API is advertised on its own below (decision 0018).
-    secrets: { supported: false },
+    // Nodes resolve vault references (decision 0022) when the vault is open; the management
+    // API is advertised on its own below (decision 0018).
+    secrets: d.vault ? { supported: true, scopes: ['tenant'], resolution: 'host-managed' } : { supported: false },
     extensions: {
       interrupts: { profiles: [...INTERRUPT_PROFILES], signedCallbackTokens: true, tokenTtlSeconds: Math.floor(d.config.interruptTokenTtlMs / 1000) },
     },
@@ -103,7 +107,17 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
       endpoint: '/v1/host/weft/secrets',
       scopes: ['tenant'],
       encryption: 'aes-256-gcm-envelope',
-      nodeResolution: false,
+      nodeResolution: true,
+    };
+  }
+  const providers = d.aiProviders ?? [];
+  if (providers.length > 0) {
+    // Only configured providers; BYOK where the operator allows a node's own credentialRef
+    // (and the vault can resolve it); the four policy modes are enforced per provider.
+    doc.aiProviders = {
+      supported: providers.map((p) => p.id),
+      byok: d.vault ? providers.filter((p) => p.byok).map((p) => p.id) : [],
+      policies: { modes: ['disabled', 'optional', 'required', 'restricted'], scopes: ['host'], errorCode: 'provider_policy_denied' },
     };
   }
   // Both modes: best-effort by default, durable (outbox) per subscription (decision 0019).

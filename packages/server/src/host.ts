@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InProcessNotifier, NodeRegistry, RunEngine, type Notifier } from '@weft/engine';
+import { aiNodeTypes, InProcessNotifier, NodeRegistry, RunEngine, type AiProviderConfig, type Notifier } from '@weft/engine';
 import { PackError, checkPeerDependencies, packRuntimeCapability, registerPackNodes, type LoadedPack, type PackRuntime } from '@weft/packs';
 import type { JsPackRuntime, WasmPackRuntime } from '@weft/sandbox';
 import type { HostStore } from '@weft/store-kit';
@@ -56,8 +56,14 @@ export interface RunningHost {
  * `runtimes` (a pack language without one keeps requiring `weft.packRuntime.<language>`).
  * @throws Error when a pack declares a typeId that is already registered
  */
-export function nodeRegistryWith(packs: readonly LoadedPack[], runtimes: readonly PackRuntime[] = []): NodeRegistry {
+export function nodeRegistryWith(
+  packs: readonly LoadedPack[],
+  runtimes: readonly PackRuntime[] = [],
+  aiProviders: readonly AiProviderConfig[] = [],
+): NodeRegistry {
   const registry = new NodeRegistry();
+  // The LLM nodes and their conformance fixtures (decision 0022).
+  for (const t of aiNodeTypes(new Map(aiProviders.map((p) => [p.id, p])))) registry.register(t);
   try {
     registerPackNodes(registry, packs, runtimes);
   } catch (e) {
@@ -242,7 +248,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     await wasmSandbox?.close();
     throw e;
   }
-  const registry = nodeRegistryWith(packs, runtimes);
+  const registry = nodeRegistryWith(packs, runtimes, config.aiProviders);
   const store = await openStore(config);
   await store.migrate();
   let keys: ApiKeyConfig[] = config.apiKeys;
@@ -296,6 +302,9 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     registry,
     runtimeCapabilities: runtimes.map((r) => packRuntimeCapability(r.language)),
     ...(webhooks ? { committed: webhooks.onCommitted, outbox: webhooks.outboxRows } : {}),
+    // Secrets resolve into nodes that declare requiresSecrets; each run's redactor is its
+    // tenant's, so every value resolved for the tenant is scrubbed from its events.
+    ...(vault ? { secrets: vault.resolver, redactorFor: (tenant: string) => vault.redactors.for(tenant) } : {}),
   });
   const dirs = config.workflowsDirs.length > 0 ? config.workflowsDirs : [join(repoRoot, 'examples', 'workflows')].filter((d) => existsSync(d));
   reportWorkflowLoad(await loadWorkflowDirs(engine, dirs, logger), config.announce, logger);
@@ -324,6 +333,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         vault: vault !== undefined,
         extra: sandboxCapabilities(sandbox, packs, config.packsGrantNet === true, wasmSandbox),
         webhooks: webhooks !== undefined,
+        aiProviders: config.aiProviders,
       }),
     workflowsChanged: refreshFixtures,
     tokens,

@@ -44,6 +44,18 @@ export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined, mint?
     snap.parentNodeId = p.parent.nodeId;
   }
   if (p.children) snap.childRuns = Object.entries(p.children).map(([nodeId, c]) => ({ runId: c.runId, nodeId, workflowId: c.workflowId }));
+  if (p.cost) {
+    const ms = p.startedAt ? Math.max(0, Date.parse(p.endedAt ?? new Date().toISOString()) - Date.parse(p.startedAt)) : 0;
+    snap.metrics = {
+      openwopCost: {
+        usd: p.cost.usd,
+        tokens: { input: p.cost.inputTokens, output: p.cost.outputTokens },
+        model: p.cost.model,
+        provider: p.cost.provider,
+        duration_ms: ms,
+      },
+    };
+  }
   const pending = Object.values(p.interrupts ?? {}).filter((i) => i.status === 'pending');
   if (pending.length > 0) {
     const first = pending[0] as InterruptView;

@@ -7,3 +7,4 @@ export * from './outbound-target.js';
 export * from './pack-fixtures.js';
 export * from './chromium-gate.js';
 export * from './wasm-fixture.js';
+export * from './fake-llm.js';

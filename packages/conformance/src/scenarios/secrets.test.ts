@@ -47,11 +47,11 @@ async function create(secretId: string, value: string, key?: string, extra: Reco
 }
 
 describe.skipIf(await lacks('the secrets vault scenarios', { routes: ['vault'] }))('weft: secrets vault API', () => {
-  it('discovery keeps the BYOK secrets block honest (no node resolution yet) and advertises the vault API apart', async () => {
+  it('discovery advertises secret resolution into nodes (tenant scope, host-managed) and the vault API apart', async () => {
     const r = await call<{ secrets?: { supported: boolean }; extensions?: { vault?: Record<string, unknown> } }>('GET', '/.well-known/openwop', { key: null });
     checkContract('capabilities', r.body);
-    expect(r.body.secrets).toEqual({ supported: false });
-    expect(r.body.extensions?.vault).toMatchObject({ supported: true, endpoint: ROOT, scopes: ['tenant'], nodeResolution: false });
+    expect(r.body.secrets).toEqual({ supported: true, scopes: ['tenant'], resolution: 'host-managed' });
+    expect(r.body.extensions?.vault).toMatchObject({ supported: true, endpoint: ROOT, scopes: ['tenant'], nodeResolution: true });
   });
 
   it('invariant: vault-value-write-only — create answers metadata only (no-store, ETag); list, get and every header never carry the value', async () => {

@@ -15,7 +15,7 @@ import { decide, evaluateCondition } from '../scheduler.js';
 import { Batch } from './batch.js';
 import { abortAll, applyCommand, type ValidatorFactory } from './commands.js';
 import { expireInterrupts, suspend } from './interrupts.js';
-import { backoffMs, isRetryable, retryPolicyOf } from './retry.js';
+import { backoffMs, isRetryable, retryAfterMs, retryPolicyOf } from './retry.js';
 import { attemptTimerKey, DEADLINE_KEY, hasRunningNodes, nodeTimerKey, type RunState } from './state.js';
 import type { NodeOutcome, StepInput, StepOutput } from './types.js';
 import type { WorkflowDefinition } from '@weft/contract';
@@ -271,7 +271,7 @@ function applyOutcome(b: Batch, nodeId: string, outcome: NodeOutcome): void {
     clearArmed();
     if (policy && attempt < policy.maxRetries && isRetryable(outcome.error, policy)) {
       // Retried after a durable backoff timer; the next attempt starts with its own node.started.
-      const delayMs = backoffMs(policy, attempt + 1, s.rec.runId, nodeId);
+      const delayMs = Math.max(backoffMs(policy, attempt + 1, s.rec.runId, nodeId), retryAfterMs(outcome.error)); // Retry-After is a minimum
       b.add('node.retried', { nodeId, attempt: attempt + 1, delayMs, lastError: toErrorObject(outcome.error) }, nodeId);
       s.armed.set(key, b.now + delayMs);
       b.setTimer(key, b.now + delayMs);

@@ -86,3 +86,12 @@ export function backoffMs(p: RetryPolicy, retry: number, runId: string, nodeId: 
   const unit = h.readUInt32BE(0) / 0xffffffff;
   return Math.round(base * (1 - p.jitter) + base * p.jitter * unit);
 }
+
+/**
+ * The provider-requested minimum wait of a retryable failure (`details.retryAfterMs` of a
+ * `NodeError`, from an HTTP `Retry-After`), capped; 0 when none.
+ */
+export function retryAfterMs(e: unknown): number {
+  const v = e instanceof NodeError ? e.details?.retryAfterMs : undefined;
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.min(Math.ceil(v), RETRY_LIMITS.maxDelayMs) : 0;
+}

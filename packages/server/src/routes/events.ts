@@ -60,6 +60,16 @@ function passes(modes: Set<StreamMode>, type: string): boolean {
   return false;
 }
 
+/**
+ * The `messages` stream mode's frame for a streamed token: a persisted `output.chunk` shown as
+ * `ai.message.chunk` (wire-contract §3: payload = the output chunk plus `runId`), same sequence.
+ */
+export function messageChunk(e: EncodedEvent): string | undefined {
+  if (e.type !== 'output.chunk') return undefined;
+  const doc = JSON.parse(e.json) as { runId: string; eventId: string; payload: Record<string, unknown> } & Record<string, unknown>;
+  return JSON.stringify({ ...doc, eventId: `${doc.eventId}.message`, type: 'ai.message.chunk', payload: { ...doc.payload, runId: doc.runId } });
+}
+
 async function readAll(ctx: HostContext, runId: string, after: number): Promise<EncodedEvent[]> {
   const out: EncodedEvent[] = [];
   for (let cur = after; ; ) {
@@ -151,6 +161,8 @@ class SseSession {
         continue;
       }
       if (passes(this.modes, e.type)) this.queue.push({ id: e.sequence, event: e.type, data: e.json });
+      const message = this.modes.has('messages') ? messageChunk(e) : undefined;
+      if (message) this.queue.push({ id: e.sequence, event: 'ai.message.chunk', data: message });
       if (e.type === 'node.suspended') this.flush();
     }
     if (snapshotAt >= 0) this.pushSnapshot({ ...this.rec, projection }, snapshotAt);
@@ -250,7 +262,11 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
       if (!rec) throw runNotFound();
       // HEAD: the headers of the stream, without opening (and holding) one.
       if (!wantsJson) return reply.header('cache-control', 'no-cache, no-transform').type('text/event-stream; charset=utf-8').send();
-      const events = (await readAll(ctx, runId, lastId)).filter((e) => modes.has('values') || passes(modes, e.type));
+      const events = (await readAll(ctx, runId, lastId)).flatMap((e): EncodedEvent[] => {
+        const message = modes.has('messages') ? messageChunk(e) : undefined;
+        const own = modes.has('values') || passes(modes, e.type) ? [e] : [];
+        return message ? [...own, { sequence: e.sequence, type: 'ai.message.chunk', json: message }] : own;
+      });
       return reply.type('application/json').send(pollBody(runId, events, lastId, rec, true));
     }
 
