@@ -18,6 +18,8 @@ export type {
   CreateRunRequest,
   CreateRunResponse,
   CreateSecretRequest,
+  ForkRunRequest,
+  ForkRunResponse,
   EdgeCondition,
   InterruptVote,
   PendingInterruptRef,
