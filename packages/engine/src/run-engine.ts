@@ -815,7 +815,10 @@ export class RunEngine {
     const s = h.state;
     const now = this.clock.now();
     // A replay fork makes no effect: the source's recorded outcome is served (run/fork.ts, §3.4).
-    if (h.replay) return recordedOutcome<T>(await h.replay.serve(at, (run) => logicalInvocationId(s.rec.tenant, run, at.nodeId, at.ordinal, at.providerKey), now, INVOCATION_RETENTION_MS));
+    if (h.replay)
+      return recordedOutcome<T>(
+        await h.replay.serve(at, (run) => logicalInvocationId(s.rec.tenant, run, at.nodeId, at.ordinal, at.providerKey), now, INVOCATION_RETENTION_MS),
+      );
     const id = logicalInvocationId(s.rec.tenant, s.rec.runId, at.nodeId, at.ordinal, at.providerKey);
     const claim = await this.store.claimInvocation({
       id,
@@ -886,7 +889,8 @@ export class RunEngine {
         variables: { ...s.rec.variables, ...(s.proj.vars ?? {}) },
         children: {
           current: () => s.proj.children?.[node.id]?.runId ?? h.dispatched.get(node.id)?.runId,
-          start: (workflowId: string, inputs: Record<string, unknown>) => (h.replay ? h.replay.refuseDispatch() : this.startChild(h, node.id, workflowId, inputs)),
+          start: (workflowId: string, inputs: Record<string, unknown>) =>
+            h.replay ? h.replay.refuseDispatch() : this.startChild(h, node.id, workflowId, inputs),
           get: async (childRunId: string) => {
             const c = await this.store.getRunInternal(childRunId);
             if (!c) return undefined;

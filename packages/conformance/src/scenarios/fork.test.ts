@@ -71,7 +71,14 @@ describe.skipIf(gated)('fork and replay', () => {
       const src = await httpRun();
       const r = await fork(src.runId, { mode: 'replay', fromSeq: 0 });
       expect(r.status).toBe(201);
-      expect(r.body).toEqual({ runId: expect.any(String), sourceRunId: src.runId, fromSeq: 0, mode: 'replay', status: 'pending', eventsUrl: `/v1/runs/${r.body.runId}/events` });
+      expect(r.body).toEqual({
+        runId: expect.any(String),
+        sourceRunId: src.runId,
+        fromSeq: 0,
+        mode: 'replay',
+        status: 'pending',
+        eventsUrl: `/v1/runs/${r.body.runId}/events`,
+      });
       expect(r.body.runId).not.toBe(src.runId);
       const evs = await waitForTerminal(r.body.runId);
       expect(evs.at(-1)?.type).toBe('run.completed');
@@ -118,7 +125,11 @@ describe.skipIf(gated)('fork and replay', () => {
     expect(evs.slice(0, fromSeq).map(comparable)).toEqual(src.events.slice(0, fromSeq).map(comparable));
     expect(evs.at(-1)?.type).toBe('run.completed');
     expect(await hits(src.key)).toBe(2);
-    expect(await snapshot(r.body.runId)).toMatchObject({ tags: ['branched'], metadata: { why: 'try again' }, forkedFrom: { runId: src.runId, fromSeq, mode: 'branch' } });
+    expect(await snapshot(r.body.runId)).toMatchObject({
+      tags: ['branched'],
+      metadata: { why: 'try again' },
+      forkedFrom: { runId: src.runId, fromSeq, mode: 'branch' },
+    });
   });
 
   it.skipIf(noTarget)(

@@ -55,7 +55,8 @@ async function terminal(store: MemoryStore, e: RunEngine, runId: string, ms = 50
 }
 
 const types = (evs: RunEventDoc[]) => evs.map((e) => (e.nodeId ? `${e.type}:${e.nodeId}` : e.type));
-const outputsOf = (evs: RunEventDoc[], nodeId: string) => (evs.find((e) => e.type === 'node.completed' && e.nodeId === nodeId)?.payload as { outputs: unknown }).outputs;
+const outputsOf = (evs: RunEventDoc[], nodeId: string) =>
+  (evs.find((e) => e.type === 'node.completed' && e.nodeId === nodeId)?.payload as { outputs: unknown }).outputs;
 
 describe('fork helpers', () => {
   it('deliversOutbound: everything for a plain run, nothing for a replay fork, a branch fork from fromSeq on', () => {
@@ -70,7 +71,9 @@ describe('fork helpers', () => {
     expect(() => checkFromSeq('r', 1, [])).toThrow(expect.objectContaining({ code: 'invalid_from_seq' }));
     const running = [ev(0, 'run.started'), ev(1, 'node.started')];
     expect(() => checkFromSeq('r', 2, running)).not.toThrow();
-    expect(() => checkFromSeq('r', 3, running)).toThrow(expect.objectContaining({ code: 'invalid_from_seq', details: { sourceRunId: 'r', fromSeq: 3, lastSequence: 1 } }));
+    expect(() => checkFromSeq('r', 3, running)).toThrow(
+      expect.objectContaining({ code: 'invalid_from_seq', details: { sourceRunId: 'r', fromSeq: 3, lastSequence: 1 } }),
+    );
     const done = [...running, ev(2, 'run.completed')];
     expect(() => checkFromSeq('r', 2, done)).not.toThrow();
     expect(() => checkFromSeq('r', 3, done)).toThrow(expect.objectContaining({ code: 'invalid_from_seq' }));
@@ -122,7 +125,10 @@ describe('RunEngine.forkRun', () => {
           throw new NodeError('remote_refused', 'no');
         }),
     };
-    const direct: NodeType = { typeId: 'test.direct', execute: async (ctx) => ({ outputs: { status: (await ctx.http?.request({ method: 'GET', url: 'http://x/' }))?.status } }) };
+    const direct: NodeType = {
+      typeId: 'test.direct',
+      execute: async (ctx) => ({ outputs: { status: (await ctx.http?.request({ method: 'GET', url: 'http://x/' }))?.status } }),
+    };
     const store = new MemoryStore();
     const e = await engineOn(store, [failing, direct], outbound);
     await e.catalog.register(wf('fail', ['test.failing']), 'test');
@@ -154,7 +160,15 @@ describe('RunEngine.forkRun', () => {
     const original = srcLog.find((x) => x.type === 'node.completed' && x.nodeId === 'n0') as RunEventDoc;
     const fork = await e.forkRun({ tenant: 't', sourceRunId: src.runId, mode: 'replay', fromSeq: 0 });
     const log = await terminal(store, e, fork.runId);
-    expect(types(log)).toEqual(['run.started', 'node.started:n0', 'replay.diverged:n0', 'node.completed:n0', 'node.started:n1', 'node.completed:n1', 'run.completed']);
+    expect(types(log)).toEqual([
+      'run.started',
+      'node.started:n0',
+      'replay.diverged:n0',
+      'node.completed:n0',
+      'node.started:n1',
+      'node.completed:n1',
+      'run.completed',
+    ]);
     expect(log[2]?.payload).toEqual({
       sourceRunId: src.runId,
       atSequence: original.sequence,

@@ -79,7 +79,13 @@ export function restampPrefix(prefix: readonly RunEventDoc[], runId: string): { 
  * Writes a fork's fixed history as its first append (the run row holds the link; the log is
  * empty until this ran — after a crash in between, the next load runs it). Returns the prefix.
  */
-export async function copyPrefix(store: Store, rec: RunRecord, epoch: number, graph: WorkflowGraph, sourceLog?: readonly RunEventDoc[]): Promise<RunEventDoc[]> {
+export async function copyPrefix(
+  store: Store,
+  rec: RunRecord,
+  epoch: number,
+  graph: WorkflowGraph,
+  sourceLog?: readonly RunEventDoc[],
+): Promise<RunEventDoc[]> {
   const fork = rec.fork as RunFork;
   if (fork.fromSeq === 0) return [];
   const prefix = sourceLog ? sourceLog.filter((d) => d.sequence < fork.fromSeq) : await readLog(store, fork.sourceRunId, fork.fromSeq);
@@ -191,12 +197,16 @@ export class ReplaySession {
     const src = this.recorded.get(idOf(this.sourceRunId));
     const base = { id: own, tenant: this.rec.tenant, runId: this.rec.runId, ...at, calls: 0, createdAt: now, updatedAt: now, expiresAt: now + retentionMs };
     if (!src || src.providerKey !== at.providerKey || src.nodeId !== at.nodeId) {
-      const err = new NodeError(REPLAY_SOURCE_MISSING, `The source run holds no recorded outcome for effect ${at.providerKey} #${at.ordinal} of node ${at.nodeId}.`, {
-        sourceRunId: this.sourceRunId,
-        nodeId: at.nodeId,
-        ordinal: at.ordinal,
-        providerKey: at.providerKey,
-      });
+      const err = new NodeError(
+        REPLAY_SOURCE_MISSING,
+        `The source run holds no recorded outcome for effect ${at.providerKey} #${at.ordinal} of node ${at.nodeId}.`,
+        {
+          sourceRunId: this.sourceRunId,
+          nodeId: at.nodeId,
+          ordinal: at.ordinal,
+          providerKey: at.providerKey,
+        },
+      );
       const outcome = JSON.stringify(toErrorObject(err));
       await this.store.recordInvocation(own, 'failed', outcome, now);
       return { ...base, state: 'failed', outcome };

@@ -35,7 +35,9 @@ function checkForkBody(body: ForkRunRequest): void {
     });
   }
   if (o?.metadata && Buffer.byteLength(JSON.stringify(o.metadata)) > 8192) {
-    throw new WeftError('validation_error', 'metadata must serialize to at most 8192 bytes.', { errors: [{ path: '/runOptionsOverlay/metadata', message: 'too large' }] });
+    throw new WeftError('validation_error', 'metadata must serialize to at most 8192 bytes.', {
+      errors: [{ path: '/runOptionsOverlay/metadata', message: 'too large' }],
+    });
   }
 }
 

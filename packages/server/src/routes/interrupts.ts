@@ -187,7 +187,8 @@ export function registerInterruptRoutes(app: WeftApp, ctx: HostContext): void {
 
   // `POST /v1/runs/{runId}:pause|:resume|:fork` — one route, since the verb shares the id segment.
   const verbOf = (target: string) => /^(.+):(pause|resume|fork)$/.exec(target);
-  const scopesOf = (req: FastifyRequest) => (verbOf((req.params as { target: string }).target)?.[2] === 'fork' ? (['runs:create', 'runs:read'] as const) : (['runs:cancel'] as const));
+  const scopesOf = (req: FastifyRequest) =>
+    verbOf((req.params as { target: string }).target)?.[2] === 'fork' ? (['runs:create', 'runs:read'] as const) : (['runs:cancel'] as const);
   app.post('/v1/runs/:target', { config: { scope: 'runs:cancel', scopesOf }, schema: ROUTE_SCHEMAS['POST /v1/runs/:target'] }, async (req, reply) => {
     const p = principalOf(req);
     const m = verbOf(req.params.target);

@@ -139,7 +139,25 @@ export function toWorkflow(r: WorkflowRow): StoredWorkflow {
 /** The values of a new `runs` row, in {@link RUN_INSERT_COLUMNS} order. */
 export function runInsertValues(
   run: RunRecord,
-): [string, string, string, string, string, string, string, string, string, string, string, string | null, string, string | null, number, number | null, string | null] {
+): [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string | null,
+  string,
+  string | null,
+  number,
+  number | null,
+  string | null,
+] {
   return [
     run.runId,
     run.tenant,
