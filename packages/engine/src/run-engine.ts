@@ -422,7 +422,7 @@ export class RunEngine {
     if (idem) completion = { tenant: idem.tenant, route: idem.route, key: idem.key, owner: idem.owner, response: idem.respond(rec) };
     await this.store.createRun(rec, completion);
     try {
-      await copyPrefix(this.store, rec, rec.leaseEpoch, graph, log);
+      for (const t of (await copyPrefix(this.store, rec, rec.leaseEpoch, graph, this.limits, log)).timers) this.armTimer(t.fireAt);
     } catch (e) {
       // The log stays empty; the run's first load copies the prefix.
       this.log.warn({ runId: rec.runId, err: String(e) }, 'fork prefix copy failed; retried on load');
@@ -634,7 +634,11 @@ export class RunEngine {
       after = page[page.length - 1]?.sequence ?? after;
     }
     // A fork whose prefix copy did not happen copies it now; a replay fork opens its source (run/fork.ts).
-    if (rec.fork && docs.length === 0) docs.push(...(await copyPrefix(this.store, rec, epoch, graph)));
+    if (rec.fork && docs.length === 0) {
+      const copied = await copyPrefix(this.store, rec, epoch, graph, this.limits);
+      docs.push(...copied.docs);
+      for (const t of copied.timers) this.armTimer(t.fireAt);
+    }
     const h = this.makeHot(rec, foldEvents(graph, docs), epoch, graph, wf.definition);
     if (rec.fork?.mode === 'replay') h.replay = await ReplaySession.open(this.store, rec, docs);
     this.hot.set(runId, h);

@@ -16,9 +16,10 @@ import { TERMINAL_EVENT_TYPES, WeftError, type RunEventDoc } from '@weft/contrac
 import { foldEvents } from '../fold.js';
 import type { WorkflowGraph } from '../graph.js';
 import { NodeError } from '../nodes.js';
-import type { EncodedEvent, InvocationRecord, Outbound, RecordRedactor, RunFork, RunRecord, Store } from '../ports.js';
+import type { EncodedEvent, InvocationRecord, Outbound, RecordRedactor, RunFork, RunProjection, RunRecord, Store, TimerRow } from '../ports.js';
 import { canonicalJson } from '../scheduler.js';
 import { toErrorObject } from './machine.js';
+import { DEADLINE_KEY, interruptTimerKey, makeState, nodeTimerKey, type StateLimits } from './state.js';
 import type { NodeOutcome } from './types.js';
 
 /** The error code of a replayed effect (or effect seam) with no recorded outcome in the source. */
@@ -75,23 +76,48 @@ export function restampPrefix(prefix: readonly RunEventDoc[], runId: string): { 
   return { docs, events };
 }
 
+/** Redacts nothing: the timers of a prefix need no scrubbing. */
+const PLAIN: RecordRedactor = { withSecrets: () => PLAIN, redactJson: (j) => j, redact: (v) => v };
+
+/**
+ * The durable timers the state at the fork point waits on — they are rows beside the source's
+ * log, not in it: the run deadline, retry backoffs and interrupt deadlines.
+ */
+export function prefixTimers(rec: RunRecord, proj: RunProjection, graph: WorkflowGraph, limits: StateLimits): TimerRow[] {
+  const out: TimerRow[] = [];
+  const at = (key: string, fireAt: number): void => {
+    if (Number.isFinite(fireAt)) out.push({ runId: rec.runId, key, fireAt });
+  };
+  const deadlineAt = makeState(rec, proj, graph, graph.definition, limits, PLAIN).deadlineAt;
+  if (deadlineAt !== undefined) at(DEADLINE_KEY, deadlineAt);
+  for (const [id, st] of Object.entries(proj.nodeStates)) if (st.status === 'running' && st.retry) at(nodeTimerKey(id), Date.parse(st.retry.at));
+  for (const iv of Object.values(proj.interrupts ?? {}))
+    if (iv.status === 'pending' && iv.expiresAt) at(interruptTimerKey(iv.interruptId), Date.parse(iv.expiresAt));
+  return out;
+}
+
 /**
  * Writes a fork's fixed history as its first append (the run row holds the link; the log is
- * empty until this ran — after a crash in between, the next load runs it). Returns the prefix.
+ * empty until this ran — after a crash in between, the next load runs it), with the timers its
+ * state waits on. Returns the prefix and those timers (for the caller to arm).
  */
 export async function copyPrefix(
   store: Store,
   rec: RunRecord,
   epoch: number,
   graph: WorkflowGraph,
+  limits: StateLimits,
   sourceLog?: readonly RunEventDoc[],
-): Promise<RunEventDoc[]> {
+): Promise<{ docs: RunEventDoc[]; timers: TimerRow[] }> {
   const fork = rec.fork as RunFork;
-  if (fork.fromSeq === 0) return [];
+  if (fork.fromSeq === 0) return { docs: [], timers: [] };
   const prefix = sourceLog ? sourceLog.filter((d) => d.sequence < fork.fromSeq) : await readLog(store, fork.sourceRunId, fork.fromSeq);
   const { docs, events } = restampPrefix(prefix, rec.runId);
-  if (events.length > 0) await store.appendEvents(rec.runId, epoch, events, foldEvents(graph, docs));
-  return docs;
+  if (events.length === 0) return { docs, timers: [] };
+  const proj = foldEvents(graph, docs);
+  const timers = prefixTimers(rec, proj, graph, limits);
+  await store.appendEvents(rec.runId, epoch, events, proj, { set: timers });
+  return { docs, timers };
 }
 
 /** A recorded node outcome of the source run. */

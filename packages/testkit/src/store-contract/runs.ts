@@ -59,7 +59,11 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
         await store.createRun(forked);
         await store.createRun(runRecord('r-plain'));
         expect(await store.getRun('t1', 'r-fork')).toEqual(forked);
-        expect((await store.listRuns('t1', { limit: 10 })).find((r) => r.runId === 'r-fork')?.fork).toEqual({ sourceRunId: 'r-src', fromSeq: 3, mode: 'branch' });
+        expect((await store.listRuns('t1', { limit: 10 })).find((r) => r.runId === 'r-fork')?.fork).toEqual({
+          sourceRunId: 'r-src',
+          fromSeq: 3,
+          mode: 'branch',
+        });
         expect(await store.getRunInternal('r-plain')).not.toHaveProperty('fork');
       });
 
