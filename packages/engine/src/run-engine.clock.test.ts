@@ -120,8 +120,11 @@ describe('RunEngine on a manual clock', () => {
     await e.resolveInterrupt('t', src.runId, { nodeId: 'gate', resumeValue: { action: 'accept' }, principal: 'alice', via: 'bearer' });
     await eventually(store, e, src.runId, 'run.completed');
     expect((await store.getRunInternal(fork.runId))?.projection.status).toBe('waiting-approval');
+    // A fresh process: only the timer rows the fork wrote can wake it.
+    await e.stop();
+    const e2 = await engineOn(store, clock, []);
     clock.advance(HOUR / 2);
-    const evs = await eventually(store, e, fork.runId, 'run.failed');
+    const evs = await eventually(store, e2, fork.runId, 'run.failed');
     expect(evs.find((x) => x.type === 'interrupt.resolved')?.payload).toMatchObject({ resolvedBy: 'system:timeout', outcome: 'rejected' });
   });
 
