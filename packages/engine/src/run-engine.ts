@@ -40,13 +40,12 @@ import {
   type Notifier,
   type Outbound,
   type RecordRedactor,
-  type RunFork,
   type RunRecord,
   type Store,
 } from './ports.js';
 import { CommandBus, decodeOutcome, outcomeOf } from './run/command-bus.js';
 import { applyCommand } from './run/commands.js';
-import { ReplaySession, checkFromSeq, copyPrefix, readLog } from './run/fork.js';
+import { type ForkRunParams, ReplaySession, copyPrefix, prepareFork } from './run/fork.js';
 import { EventRelay } from './run/event-relay.js';
 import { KnownValuesRedactor, RunInputs } from './run/run-inputs.js';
 import { interruptAnswer } from './run/interrupts.js';
@@ -57,6 +56,7 @@ import { canonicalJson } from './scheduler.js';
 import { WorkflowCatalog } from './workflow-catalog.js';
 
 export { DELEGATE_SCOPE, type CommandResult, type RunCommand } from './run/types.js';
+export type { ForkRunParams } from './run/fork.js';
 export { maskVariables } from './run/machine.js';
 export { CONFIGURABLE_KEYS } from './run/run-inputs.js';
 
@@ -114,16 +114,6 @@ export interface CreateRunParams {
   configurable?: Record<string, unknown>;
   tags?: string[];
   metadata?: Record<string, unknown>;
-}
-
-/** Parameters of {@link RunEngine.forkRun}; the tenant comes from the credential. */
-export interface ForkRunParams {
-  tenant: string;
-  sourceRunId: string;
-  mode: RunFork['mode'];
-  fromSeq: number;
-  /** Branch only: RunOptions laid over the source's (configurable and metadata merged, tags replaced). */
-  overlay?: { configurable?: Record<string, unknown>; tags?: string[]; metadata?: Record<string, unknown> };
 }
 
 /** How a command was sent. */
@@ -392,32 +382,14 @@ export class RunEngine {
    */
   async forkRun(p: ForkRunParams, idem?: CreateRunIdempotency): Promise<RunRecord> {
     if (this.stopped) throw new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' });
-    const src = await this.store.getRun(p.tenant, p.sourceRunId);
-    const wf = src && (await this.catalog.byContentHash(src.workflowHash));
-    if (!src || !wf) throw new WeftError('not_found', 'Run not found.');
-    const log = await readLog(this.store, src.runId);
-    checkFromSeq(src.runId, p.fromSeq, log);
-    const o = p.overlay ?? {};
-    const graph = this.catalog.graphOf(wf);
-    const now = this.clock.now();
-    const rec: RunRecord = {
+    const { rec, graph, log } = await prepareFork(this.store, this.catalog, p, {
       runId: this.ids.runId(),
-      tenant: src.tenant,
-      principal: src.principal,
-      workflowId: src.workflowId,
-      workflowHash: src.workflowHash,
-      createdAt: new Date(now).toISOString(),
-      variables: src.variables,
-      configurable: o.configurable ? this.inputs.checkConfigurable(wf.hash, wf.definition, { ...src.configurable, ...o.configurable }) : src.configurable,
-      tags: o.tags ? this.redactor.redact(o.tags) : src.tags,
-      metadata: o.metadata ? this.redactor.redact({ ...src.metadata, ...o.metadata }) : src.metadata,
-      cancelRequested: null,
-      projection: initialProjection(graph),
-      leaseOwner: this.ownerId,
-      leaseEpoch: 1,
-      leaseExpiresAt: now + this.leaseTtlMs,
-      fork: { sourceRunId: src.runId, fromSeq: p.fromSeq, mode: p.mode },
-    };
+      now: this.clock.now(),
+      owner: this.ownerId,
+      leaseTtlMs: this.leaseTtlMs,
+      redactor: this.redactor,
+      checkConfigurable: (wf, cfg) => this.inputs.checkConfigurable(wf.hash, wf.definition, cfg),
+    });
     let completion: IdempotencyCompletion | undefined;
     if (idem) completion = { tenant: idem.tenant, route: idem.route, key: idem.key, owner: idem.owner, response: idem.respond(rec) };
     await this.store.createRun(rec, completion);

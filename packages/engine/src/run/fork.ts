@@ -13,10 +13,11 @@
  * @see ../../../../docs/decisions/0023-fork-and-replay.md
  */
 import { TERMINAL_EVENT_TYPES, WeftError, type RunEventDoc } from '@weft/contract';
-import { foldEvents } from '../fold.js';
+import { foldEvents, initialProjection } from '../fold.js';
 import type { WorkflowGraph } from '../graph.js';
 import { NodeError } from '../nodes.js';
-import type { EncodedEvent, InvocationRecord, Outbound, RecordRedactor, RunFork, RunProjection, RunRecord, Store, TimerRow } from '../ports.js';
+import type { EncodedEvent, InvocationRecord, Outbound, RecordRedactor, RunFork, RunProjection, RunRecord, Store, StoredWorkflow, TimerRow } from '../ports.js';
+import type { WorkflowCatalog } from '../workflow-catalog.js';
 import { canonicalJson } from '../scheduler.js';
 import { toErrorObject } from './machine.js';
 import { DEADLINE_KEY, interruptTimerKey, makeState, nodeTimerKey, type StateLimits } from './state.js';
@@ -35,6 +36,69 @@ export function deliversOutbound(run: Pick<RunRecord, 'fork'>, sequence: number)
   if (!run.fork) return true;
   if (run.fork.mode === 'replay') return false;
   return sequence >= run.fork.fromSeq;
+}
+
+/** Parameters of `RunEngine.forkRun`; the tenant comes from the credential. */
+export interface ForkRunParams {
+  tenant: string;
+  sourceRunId: string;
+  mode: RunFork['mode'];
+  fromSeq: number;
+  /** Branch only: RunOptions laid over the source's (configurable and metadata merged, tags replaced). */
+  overlay?: { configurable?: Record<string, unknown>; tags?: string[]; metadata?: Record<string, unknown> };
+}
+
+/** What {@link prepareFork} needs of the engine. */
+export interface ForkDeps {
+  runId: string;
+  now: number;
+  /** The lease owner (this process) and the lease lifetime. */
+  owner: string;
+  leaseTtlMs: number;
+  redactor: RecordRedactor;
+  /** The run-creation check of `configurable` against the workflow. */
+  checkConfigurable(wf: StoredWorkflow, cfg: Record<string, unknown>): Record<string, unknown>;
+}
+
+/**
+ * Builds a fork's run row from its source (read in the caller's tenant: a foreign run is
+ * `not_found`, as a missing one): the source's owner, pinned workflow and seeded variables, the
+ * overlay laid over its RunOptions, the lease held by this process, and the fork link. Returns
+ * it with the graph and the source's log (`fromSeq` checked against it).
+ * @throws WeftError `not_found` | `invalid_from_seq` | `validation_error`
+ */
+export async function prepareFork(
+  store: Store,
+  catalog: WorkflowCatalog,
+  p: ForkRunParams,
+  d: ForkDeps,
+): Promise<{ rec: RunRecord; graph: WorkflowGraph; log: RunEventDoc[] }> {
+  const src = await store.getRun(p.tenant, p.sourceRunId);
+  const wf = src && (await catalog.byContentHash(src.workflowHash));
+  if (!src || !wf) throw new WeftError('not_found', 'Run not found.');
+  const log = await readLog(store, src.runId);
+  checkFromSeq(src.runId, p.fromSeq, log);
+  const o = p.overlay ?? {};
+  const graph = catalog.graphOf(wf);
+  const rec: RunRecord = {
+    runId: d.runId,
+    tenant: src.tenant,
+    principal: src.principal,
+    workflowId: src.workflowId,
+    workflowHash: src.workflowHash,
+    createdAt: new Date(d.now).toISOString(),
+    variables: src.variables,
+    configurable: o.configurable ? d.checkConfigurable(wf, { ...src.configurable, ...o.configurable }) : src.configurable,
+    tags: o.tags ? d.redactor.redact(o.tags) : src.tags,
+    metadata: o.metadata ? d.redactor.redact({ ...src.metadata, ...o.metadata }) : src.metadata,
+    cancelRequested: null,
+    projection: initialProjection(graph),
+    leaseOwner: d.owner,
+    leaseEpoch: 1,
+    leaseExpiresAt: d.now + d.leaseTtlMs,
+    fork: { sourceRunId: src.runId, fromSeq: p.fromSeq, mode: p.mode },
+  };
+  return { rec, graph, log };
 }
 
 /** Reads a run's whole log, parsed. */
