@@ -84,7 +84,11 @@ describe('shared row mappers', () => {
     };
     const run = toRunRecord(row);
     expect(run).not.toHaveProperty('fork');
-    expect(toRunRecord({ ...row, fork_json: '{"sourceRunId":"r0","fromSeq":2,"mode":"replay"}' }).fork).toEqual({ sourceRunId: 'r0', fromSeq: 2, mode: 'replay' });
+    expect(toRunRecord({ ...row, fork_json: '{"sourceRunId":"r0","fromSeq":2,"mode":"replay"}' }).fork).toEqual({
+      sourceRunId: 'r0',
+      fromSeq: 2,
+      mode: 'replay',
+    });
     expect(run.leaseExpiresAt).toBe(1_735_689_630_000);
     expect(run.variables).toEqual({ a: 1 });
     expect(run.tags).toEqual(['x']);
