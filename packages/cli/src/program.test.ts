@@ -84,9 +84,13 @@ async function hostWithRun(outcome: 'completed' | 'failed' | 'cancelled') {
       : outcome === 'failed'
         ? ev(3, 'run.failed', { error: { code: 'deterministic_fail', message: 'boom' } })
         : ev(3, 'run.cancelled', { reason: 'user' });
-  return fakeHost((req, res) => {
+  return fakeHost((req, res, body) => {
     if (req.method === 'POST' && req.url === '/v1/runs')
       return json(res, 201, { runId: 'r1', status: 'pending', workflowId: 'wf', eventsUrl: '/v1/runs/r1/events', statusUrl: '/v1/runs/r1' });
+    if (req.method === 'POST' && req.url === '/v1/runs/src:fork') {
+      const b = JSON.parse(body) as { mode: string; fromSeq?: number };
+      return json(res, 201, { runId: 'r1', sourceRunId: 'src', fromSeq: b.fromSeq ?? 0, mode: b.mode, status: 'pending', eventsUrl: '/v1/runs/r1/events' });
+    }
     if (req.url?.startsWith('/v1/runs/r1/events')) {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const frames = [
@@ -564,6 +568,53 @@ describe('weft interrupts', () => {
     const noValue = await cli(['interrupts', 'resolve', 'r1', 'c', ...base]);
     expect(noValue.code).toBe(1);
     expect(noValue.err).toContain("required option '--value <json>' not specified");
+    expect(host.seen).toHaveLength(1);
+  });
+});
+
+describe('weft runs fork', () => {
+  it('forks in branch mode from a sequence with an overlay and watches the fork to its end', async () => {
+    const host = await hostWithRun('completed');
+    const r = await cli([
+      'runs',
+      'fork',
+      'src',
+      '--from-seq',
+      '2',
+      '--mode',
+      'branch',
+      '--tag',
+      'b',
+      '--config',
+      'recursionLimit=5',
+      '--watch',
+      '--base-url',
+      host.url,
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n')[0]).toBe('run r1 (branch of src from seq 2)');
+    expect(r.out).toContain('run r1 completed');
+    expect(host.seen[0]?.url).toBe('/v1/runs/src:fork');
+    expect(JSON.parse(host.seen[0]?.body ?? '')).toEqual({
+      mode: 'branch',
+      fromSeq: 2,
+      runOptionsOverlay: { configurable: { recursionLimit: 5 }, tags: ['b'] },
+    });
+  });
+
+  it('defaults to a replay from 0, and refuses what the host would refuse before sending', async () => {
+    const host = await hostWithRun('completed');
+    const r = await cli(['runs', 'fork', 'src', '--base-url', host.url]);
+    expect(r.out).toBe('run r1 (replay of src from seq 0) pending\n');
+    expect(JSON.parse(host.seen[0]?.body ?? '')).toEqual({ mode: 'replay' });
+    const noSeq = await cli(['runs', 'fork', 'src', '--mode', 'branch', '--base-url', host.url]);
+    expect(noSeq.err).toBe('error: invalid_argument: --from-seq is required with --mode branch\n');
+    const overlay = await cli(['runs', 'fork', 'src', '--tag', 'x', '--base-url', host.url]);
+    expect(overlay.err).toMatch(/^error: invalid_argument: --config and --tag overlay a branch fork only/);
+    const badMode = await cli(['runs', 'fork', 'src', '--mode', 'rewind', '--base-url', host.url]);
+    expect(badMode.err).toBe('error: invalid_argument: --mode must be replay or branch\n');
+    const badSeq = await cli(['runs', 'fork', 'src', '--from-seq', '-1', '--base-url', host.url]);
+    expect(badSeq.code).toBe(1);
     expect(host.seen).toHaveLength(1);
   });
 });

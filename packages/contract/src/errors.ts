@@ -247,6 +247,16 @@ export const ERROR_CATALOG = {
     details: ['limitBytes'],
   },
   node_error: { status: 0, when: 'A node body threw an error without a code of its own.' },
+  invalid_from_seq: {
+    status: 422,
+    when: "A fork's fromSeq is past the source run's log (more than one past its last event) or past its terminal event.",
+    details: ['sourceRunId', 'fromSeq', 'lastSequence'],
+  },
+  replay_source_missing: {
+    status: 0,
+    when: 'A node of a replay fork reached an effect whose outcome the source run did not record (or an effect seam a replay never uses: direct outbound HTTP, a sub-workflow dispatch); nothing was sent. The fork was still created (201).',
+    details: ['sourceRunId', 'nodeId', 'ordinal', 'providerKey'],
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A wire error code known to Weft. */

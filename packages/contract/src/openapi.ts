@@ -15,6 +15,8 @@ import {
   CreateRunRequestSchema,
   CreateRunResponseSchema,
   ErrorEnvelopeSchema,
+  ForkRunRequestSchema,
+  ForkRunResponseSchema,
   PollResponseSchema,
   RunEventDocSchema,
   RunListResponseSchema,
@@ -392,6 +394,17 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
         responses: { '202': { description: 'Resumed' }, ...errors(400, 401, 403, 404, 409) },
       },
     },
+    {
+      path: '/v1/runs/{runId}:fork',
+      method: 'post',
+      operation: {
+        summary: 'Fork a run: replay it with recorded effects served, or branch it live from a sequence (needs runs:create and runs:read)',
+        security: secured,
+        parameters: [pathParam('runId'), idemHeader],
+        requestBody: { required: true, content: json(ref('ForkRunRequest')) },
+        responses: { '201': { description: 'The forked run', content: json(ref('ForkRunResponse')) }, ...errors(400, 401, 403, 404, 409, 422) },
+      },
+    },
   ],
   'GET /v1/host/weft/workflows': [
     {
@@ -712,6 +725,8 @@ export function buildOpenApi(info: { version: string }, served: readonly string[
         RunSnapshot: RunSnapshotSchema,
         CreateRunRequest: CreateRunRequestSchema,
         CreateRunResponse: CreateRunResponseSchema,
+        ForkRunRequest: ForkRunRequestSchema,
+        ForkRunResponse: ForkRunResponseSchema,
         CancelRunRequest: CancelRunRequestSchema,
         CancelRunResponse: CancelRunResponseSchema,
         BulkCancelRequest: BulkCancelRequestSchema,

@@ -189,6 +189,34 @@ export const CreateRunRequestSchema = Type.Object(
 );
 export type CreateRunRequest = Static<typeof CreateRunRequestSchema>;
 
+/** The modes of `POST /v1/runs/{runId}:fork`. */
+export const FORK_MODES = ['replay', 'branch'] as const;
+
+/** `runOptionsOverlay` of a branch fork: the RunOptions laid over the source run's (closed). */
+export const RunOptionsOverlaySchema = Type.Object(
+  {
+    configurable: Type.Optional(JsonObject),
+    tags: Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { maxItems: 100 })),
+    metadata: Type.Optional(JsonObject),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * `POST /v1/runs/{runId}:fork` body (closed). `fromSeq` is inclusive (events before it are fixed
+ * history); optional for `replay` (0), required for `branch`; the overlay is branch-only.
+ * @see execution-semantics.md §3.1
+ */
+export const ForkRunRequestSchema = Type.Object(
+  {
+    mode: literalUnion(FORK_MODES),
+    fromSeq: Type.Optional(Type.Integer({ minimum: 0 })),
+    runOptionsOverlay: Type.Optional(RunOptionsOverlaySchema),
+  },
+  { additionalProperties: false },
+);
+export type ForkRunRequest = Static<typeof ForkRunRequestSchema>;
+
 /** `POST /v1/runs/{runId}/cancel` body. */
 export const CancelRunRequestSchema = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 512 })) }, { additionalProperties: false });
 
@@ -394,6 +422,20 @@ export const CreateRunResponseSchema = Type.Object({
   statusUrl: Type.String(),
 });
 
+/** `POST /v1/runs/{runId}:fork` 201 body. */
+export const ForkRunResponseSchema = Type.Object({
+  runId: Id128,
+  sourceRunId: Id128,
+  fromSeq: Type.Integer({ minimum: 0 }),
+  mode: literalUnion(FORK_MODES),
+  status: RunStatusSchema,
+  eventsUrl: Type.String(),
+});
+export type ForkRunResponse = Static<typeof ForkRunResponseSchema>;
+
+/** `RunSnapshot.forkedFrom`: the source of a forked run. */
+export const ForkedFromSchema = Type.Object({ runId: Id128, fromSeq: Type.Integer({ minimum: 0 }), mode: literalUnion(FORK_MODES) });
+
 /** The run owner (`RunSnapshot.owner`), closed as in run-snapshot.schema.json. */
 export const RunOwnerSchema = Type.Object(
   {
@@ -482,6 +524,8 @@ export const RunSnapshotSchema = Type.Object(
     cancelReason: Type.Optional(Type.String()),
     /** When the run was paused (`POST /v1/runs/{runId}:pause`); absent when not paused. */
     pausedAt: Type.Optional(Type.String()),
+    /** Set on a run made by `:fork`: its source run, the fork point and the mode. */
+    forkedFrom: Type.Optional(ForkedFromSchema),
     /** Set on a child run: the run and node that started it. */
     parentRunId: Type.Optional(Id128),
     parentNodeId: Type.Optional(Type.String()),

@@ -20,6 +20,8 @@ export type {
   CreateSecretRequest,
   CreateWebhookRequest,
   CreatedWebhook,
+  ForkRunRequest,
+  ForkRunResponse,
   EdgeCondition,
   InterruptVote,
   PendingInterruptRef,

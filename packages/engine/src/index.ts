@@ -21,3 +21,4 @@ export { llmCacheKey, jcs, semanticRequest } from './ai/cache-key.js';
 export { callProvider, parseRetryAfter, openaiBody, anthropicBody, type CallOptions, type Send } from './ai/adapters.js';
 export { SseParser, type SseEvent } from './ai/sse.js';
 export { decidePolicy, missingCapabilities, globMatch, RESERVED_CAPABILITIES, type PolicyDecision } from './ai/policy.js';
+export { REPLAY_SOURCE_MISSING, ReplaySession, deliversOutbound, type DivergedPayload } from './run/fork.js';

@@ -252,6 +252,22 @@ export interface RunRecord {
   leaseOwner: string | null;
   leaseEpoch: number;
   leaseExpiresAt: number | null;
+  /** Set on a run made by `POST /v1/runs/{runId}:fork` (migration 0007). */
+  fork?: RunFork;
+}
+
+/**
+ * The link of a forked run to its source. `replay` re-executes from `fromSeq` with effects served
+ * from the source's invocation log; `branch` continues live. Outbound delivery (webhooks) reads it:
+ * see `deliversOutbound`.
+ *
+ * @see execution-semantics.md §3
+ */
+export interface RunFork {
+  sourceRunId: string;
+  /** Events of the source before this sequence were copied as the fork's fixed history. */
+  fromSeq: number;
+  mode: 'replay' | 'branch';
 }
 
 /** A serialized event as stored: the JSON is kept exactly as written and streamed as is. */

@@ -107,6 +107,27 @@ describe('RunEngine on a manual clock', () => {
     expect(await store.nextTimerAt()).toBeNull();
   });
 
+  it('a branch fork of a run waiting on an approval keeps its deadline: the fork fails closed when the hour passed', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const e = await engineOn(store, clock, [wf('gate', [node('gate', 'core.approvalGate', { timeoutMs: HOUR })])]);
+    const src = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'gate' });
+    const log = await eventually(store, e, src.runId, 'approval.requested');
+    clock.advance(HOUR / 2);
+    const fork = await e.forkRun({ tenant: 't', sourceRunId: src.runId, mode: 'branch', fromSeq: (log.at(-1)?.sequence ?? 0) + 1 });
+    expect(await store.nextTimerAt()).toBe(clock.now() + HOUR / 2);
+    // The source is resolved; the fork still waits on its own copy of the interrupt.
+    await e.resolveInterrupt('t', src.runId, { nodeId: 'gate', resumeValue: { action: 'accept' }, principal: 'alice', via: 'bearer' });
+    await eventually(store, e, src.runId, 'run.completed');
+    expect((await store.getRunInternal(fork.runId))?.projection.status).toBe('waiting-approval');
+    // A fresh process: only the timer rows the fork wrote can wake it.
+    await e.stop();
+    const e2 = await engineOn(store, clock, []);
+    clock.advance(HOUR / 2);
+    const evs = await eventually(store, e2, fork.runId, 'run.failed');
+    expect(evs.find((x) => x.type === 'interrupt.resolved')?.payload).toMatchObject({ resolvedBy: 'system:timeout', outcome: 'rejected' });
+  });
+
   it('an approval with a one-hour timeout fails closed when the hour passed', async () => {
     const store = new MemoryStore();
     const clock = new ManualClock();

@@ -48,6 +48,7 @@ import {
 } from './ports.js';
 import { CommandBus, decodeOutcome, outcomeOf } from './run/command-bus.js';
 import { applyCommand } from './run/commands.js';
+import { type ForkRunParams, ReplaySession, copyPrefix, prepareFork } from './run/fork.js';
 import { EventRelay } from './run/event-relay.js';
 import { KnownValuesRedactor, RunInputs } from './run/run-inputs.js';
 import { interruptAnswer } from './run/interrupts.js';
@@ -58,6 +59,7 @@ import { canonicalJson } from './scheduler.js';
 import { WorkflowCatalog } from './workflow-catalog.js';
 
 export { DELEGATE_SCOPE, type CommandResult, type RunCommand } from './run/types.js';
+export type { ForkRunParams } from './run/fork.js';
 export { maskVariables } from './run/machine.js';
 export { CONFIGURABLE_KEYS } from './run/run-inputs.js';
 
@@ -173,6 +175,8 @@ interface HotRun {
   cancel?: NonNullable<RunRecord['cancelRequested']>;
   /** Command rows applied by this process, kept so a row whose outcome failed to record is not applied twice. */
   applied: Map<string, CommandOutcome>;
+  /** A replay fork's source: effects are served from it, outcomes compared with it (run/fork.ts). */
+  replay?: ReplaySession;
 }
 
 const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as { then?: unknown })?.then === 'function';
@@ -405,6 +409,37 @@ export class RunEngine {
   }
 
   /**
+   * Forks a run (`:fork`): a new run in the source's tenant and owner whose log starts with the
+   * source's events before `fromSeq` (fixed history) and then continues — `replay` re-executes
+   * with the source's recorded effects served and never made, `branch` runs live with the
+   * overlay. Returns the `pending` record; the prefix is written before it returns.
+   * @throws WeftError `not_found` (unknown or foreign source) | `invalid_from_seq` | `validation_error`
+   * @see ./run/fork.ts
+   */
+  async forkRun(p: ForkRunParams, idem?: CreateRunIdempotency): Promise<RunRecord> {
+    if (this.stopped) throw new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' });
+    const { rec, graph, log } = await prepareFork(this.store, this.catalog, p, {
+      runId: this.ids.runId(),
+      now: this.clock.now(),
+      owner: this.ownerId,
+      leaseTtlMs: this.leaseTtlMs,
+      redactor: this.redactor,
+      checkConfigurable: (wf, cfg) => this.inputs.checkConfigurable(wf.hash, wf.definition, cfg),
+    });
+    let completion: IdempotencyCompletion | undefined;
+    if (idem) completion = { tenant: idem.tenant, route: idem.route, key: idem.key, owner: idem.owner, response: idem.respond(rec) };
+    await this.store.createRun(rec, completion);
+    try {
+      for (const t of (await copyPrefix(this.store, rec, rec.leaseEpoch, graph, this.limits, log)).timers) this.armTimer(t.fireAt);
+    } catch (e) {
+      // The log stays empty; the run's first load copies the prefix.
+      this.log.warn({ runId: rec.runId, err: String(e) }, 'fork prefix copy failed; retried on load');
+    }
+    setImmediate(() => this.wake(rec.runId));
+    return rec;
+  }
+
+  /**
    * Requests cancellation. Returns the (tenant-bound) record after the request, or undefined
    * when the run does not exist for this tenant. Waits briefly so a run that can stop at once
    * is reported as `cancelled`.
@@ -606,7 +641,14 @@ export class RunEngine {
       if (page.length < 1000) break;
       after = page[page.length - 1]?.sequence ?? after;
     }
+    // A fork whose prefix copy did not happen copies it now; a replay fork opens its source (run/fork.ts).
+    if (rec.fork && docs.length === 0) {
+      const copied = await copyPrefix(this.store, rec, epoch, graph, this.limits);
+      docs.push(...copied.docs);
+      for (const t of copied.timers) this.armTimer(t.fireAt);
+    }
     const h = this.makeHot(rec, foldEvents(graph, docs), epoch, graph, wf.definition);
+    if (rec.fork?.mode === 'replay') h.replay = await ReplaySession.open(this.store, rec, docs);
     this.hot.set(runId, h);
     // Commands may have been written while no process drove the run.
     this.commandRuns.add(runId);
@@ -783,8 +825,13 @@ export class RunEngine {
     call: (e: EffectCall) => Promise<T>,
   ): Promise<T> {
     const s = h.state;
-    const id = logicalInvocationId(s.rec.tenant, s.rec.runId, at.nodeId, at.ordinal, at.providerKey);
     const now = this.clock.now();
+    // A replay fork makes no effect: the source's recorded outcome is served (run/fork.ts, §3.4).
+    if (h.replay)
+      return recordedOutcome<T>(
+        await h.replay.serve(at, (run) => logicalInvocationId(s.rec.tenant, run, at.nodeId, at.ordinal, at.providerKey), now, INVOCATION_RETENTION_MS),
+      );
+    const id = logicalInvocationId(s.rec.tenant, s.rec.runId, at.nodeId, at.ordinal, at.providerKey);
     const claim = await this.store.claimInvocation({
       id,
       tenant: s.rec.tenant,
@@ -849,12 +896,13 @@ export class RunEngine {
         inputs: nodeInputs(s, node),
         startedAt: st?.startedAt ? Date.parse(st.startedAt) : this.clock.now(),
         signal: ctrl.signal,
-        http: this.outbound,
+        http: h.replay ? h.replay.outbound : this.outbound,
         now: () => this.clock.now(),
         variables: { ...s.rec.variables, ...(s.proj.vars ?? {}) },
         children: {
           current: () => s.proj.children?.[node.id]?.runId ?? h.dispatched.get(node.id)?.runId,
-          start: (workflowId: string, inputs: Record<string, unknown>) => this.startChild(h, node.id, workflowId, inputs),
+          start: (workflowId: string, inputs: Record<string, unknown>) =>
+            h.replay ? h.replay.refuseDispatch() : this.startChild(h, node.id, workflowId, inputs),
           get: async (childRunId: string) => {
             const c = await this.store.getRunInternal(childRunId);
             if (!c) return undefined;
@@ -877,16 +925,32 @@ export class RunEngine {
         ...(type.requiresSecrets ? { credentials: nodeCredentials(this.secrets, s.rec.tenant, runId, node.id) } : {}),
       });
     } catch (error) {
+      this.observeReplay(h, node.id, token, { error });
       return { error };
     }
-    if (!isPromise(out)) return { result: out };
+    if (!isPromise(out)) {
+      this.observeReplay(h, node.id, token, { result: out });
+      return { result: out };
+    }
     out
       .then(
-        (result) => h.settled.push({ nodeId: node.id, token, outcome: { result } }),
-        (error: unknown) => h.settled.push({ nodeId: node.id, token, outcome: { error } }),
+        (result) => {
+          this.observeReplay(h, node.id, token, { result });
+          h.settled.push({ nodeId: node.id, token, outcome: { result } });
+        },
+        (error: unknown) => {
+          this.observeReplay(h, node.id, token, { error });
+          h.settled.push({ nodeId: node.id, token, outcome: { error } });
+        },
       )
       .finally(() => this.wake(runId));
     return undefined;
+  }
+
+  /** A replay fork: a node outcome that differs from the source's is reported (`replay.diverged`) just before it. */
+  private observeReplay(h: HotRun, nodeId: string, token: symbol, outcome: NodeOutcome): void {
+    const d = h.replay?.observe(nodeId, outcome, h.state.redactor, h.state.proj.lastSequence + 1);
+    if (d) h.emitted.push({ nodeId, token, type: 'replay.diverged', payload: { ...d } });
   }
 
   /**

@@ -779,6 +779,27 @@ describe('WeftClient interrupts and run control', () => {
     expect(host.requests[0]?.headers['idempotency-key']).toBe('p1');
   });
 
+  it('forkRun posts to the :fork verb with the body and key, and reports an idempotent replay', async () => {
+    const body = { runId: 'r2', sourceRunId: 'r1', fromSeq: 3, mode: 'branch', status: 'pending', eventsUrl: '/v1/runs/r2/events' };
+    let n = 0;
+    const host = await fakeHost((r) => {
+      if (n++ > 0) r.res.setHeader('openwop-idempotent-replay', 'true');
+      json(r.res, 201, body);
+    });
+    const c = client(host);
+    expect(await c.forkRun('r1', { mode: 'branch', fromSeq: 3, runOptionsOverlay: { tags: ['b'] } }, { idempotencyKey: 'f1' })).toEqual({
+      ...body,
+      replayed: false,
+    });
+    expect(await c.forkRun('r1', { mode: 'branch', fromSeq: 3, runOptionsOverlay: { tags: ['b'] } }, { idempotencyKey: 'f1' })).toEqual({
+      ...body,
+      replayed: true,
+    });
+    expect(host.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v1/runs/r1:fork', 'POST /v1/runs/r1:fork']);
+    expect(JSON.parse(host.requests[0]?.body ?? '{}')).toEqual({ mode: 'branch', fromSeq: 3, runOptionsOverlay: { tags: ['b'] } });
+    expect(host.requests[0]?.headers['idempotency-key']).toBe('f1');
+  });
+
   it('surfaces run_state_conflict with the run status in details', async () => {
     const host = await fakeHost((r) => json(r.res, 409, { error: 'run_state_conflict', message: 'The run is not paused.', details: { runStatus: 'running' } }));
     const err = await client(host)

@@ -19,6 +19,8 @@ import type {
   CreateWebhookRequest,
   CreatedWebhook,
   DiscoveryDocument,
+  ForkRunRequest,
+  ForkRunResponse,
   InterruptList,
   InterruptView,
   IssuedApiKey,
@@ -45,6 +47,7 @@ import type {
 import type {
   ApprovalOptions,
   CreateRunResult,
+  ForkRunResult,
   IdempotencyOptions,
   ListRunsQuery,
   PauseRunOptions,
@@ -178,6 +181,24 @@ export class WeftClient {
     if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
     const response = await this.#send('POST', '/v1/runs', { body, headers, signal: options.signal });
     const data = await this.#read<CreateRunResponse>(response);
+    const replayed = response.headers.get(REPLAY_HEADER)?.trim().toLowerCase() === 'true';
+    return { ...data, replayed };
+  }
+
+  /**
+   * `POST /v1/runs/{runId}:fork` — a new run from the source's state at `fromSeq` (201, status
+   * `pending`). `mode: 'replay'` re-executes with the source's recorded effects served (never
+   * made again; `fromSeq` defaults to 0, no overlay); `mode: 'branch'` runs live from `fromSeq`
+   * (required) with `runOptionsOverlay` — and really re-fires effects past it. Errors: 400
+   * `validation_error`, 404 `not_found`, 409 idempotency, 422 `invalid_from_seq`.
+   *
+   * @see execution-semantics.md §3
+   */
+  async forkRun(runId: string, body: ForkRunRequest, options: IdempotencyOptions & RequestOptions = {}): Promise<ForkRunResult> {
+    const headers: Record<string, string> = {};
+    if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
+    const response = await this.#send('POST', `/v1/runs/${segment(runId)}:fork`, { body, headers, signal: options.signal });
+    const data = await this.#read<ForkRunResponse>(response);
     const replayed = response.headers.get(REPLAY_HEADER)?.trim().toLowerCase() === 'true';
     return { ...data, replayed };
   }

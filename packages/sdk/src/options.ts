@@ -1,7 +1,7 @@
 /**
  * Options of the client's calls (what the caller passes, not what goes on the wire).
  */
-import type { CreateRunResponse, DrainPolicy, RunStatus, StreamMode } from '@weft/contract/types';
+import type { CreateRunResponse, DrainPolicy, ForkRunResponse, RunStatus, StreamMode } from '@weft/contract/types';
 
 /** Options of {@link WeftClient.approve} and {@link WeftClient.reject}. */
 export interface ApprovalOptions {
@@ -29,6 +29,12 @@ export interface IdempotencyOptions {
 
 /** What {@link WeftClient.createRun} resolves with: the body plus the replay marker. */
 export interface CreateRunResult extends CreateRunResponse {
+  /** True when the host answered from its idempotency cache (`openwop-Idempotent-Replay: true`). */
+  replayed: boolean;
+}
+
+/** What {@link WeftClient.forkRun} returns: the 201 body and whether it was an idempotent replay. */
+export interface ForkRunResult extends ForkRunResponse {
   /** True when the host answered from its idempotency cache (`openwop-Idempotent-Replay: true`). */
   replayed: boolean;
 }

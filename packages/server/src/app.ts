@@ -270,7 +270,7 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
       }
     }
     // 5. Scope.
-    requireScope(p, scope);
+    for (const sc of req.routeOptions.config.scopesOf?.(req) ?? [scope]) requireScope(p, sc);
     req.principal = p;
   });
   // 6. One query check for every route: a parameter given twice (never a string[] cast to

@@ -26,6 +26,7 @@ export type AuditAction =
   | 'run.bulk_cancelled'
   | 'run.paused'
   | 'run.resumed'
+  | 'run.forked'
   | 'interrupt.resolved'
   | 'workflow.registered'
   | 'workflow.deleted'

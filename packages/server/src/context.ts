@@ -60,6 +60,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Scope required by the route; routes without one are public. */
     scope?: import('@weft/contract').Scope;
+    /**
+     * The scopes a request needs when they depend on it (one route serving several verbs, e.g.
+     * `{runId}:pause` and `{runId}:fork`); checked instead of `scope`, which still marks the route protected.
+     */
+    scopesOf?: (req: import('fastify').FastifyRequest) => readonly import('@weft/contract').Scope[];
   }
 }
 

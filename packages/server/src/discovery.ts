@@ -92,6 +92,9 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
     },
     stream: { modes: [...STREAM_MODES], maxBufferMs: 5000 },
     runs: { pauseResume: { supported: true, drainPolicies: ['immediate', 'drain-current-node'] } },
+    // Fork and replay (docs/fork-replay.md): every effect seam of a replay fork serves the
+    // source's recorded outcome or fails closed (RPL-02), tested in scenarios/fork.test.ts.
+    replay: { supported: true, modes: ['replay', 'branch'], sideEffectSuppression: 'recorded-outcome' },
     // core.subWorkflow seeds the child's variables from inputMapping {childVar: parentVar}.
     subWorkflow: { inputMapping: true },
     // Nodes resolve vault references (decision 0022) when the vault is open; the management

@@ -39,6 +39,7 @@ export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined, mint?
   if (p.outputs) snap.outputs = p.outputs;
   if (rec.cancelRequested?.reason) snap.cancelReason = rec.cancelRequested.reason;
   if (p.paused) snap.pausedAt = p.paused.at;
+  if (rec.fork) snap.forkedFrom = { runId: rec.fork.sourceRunId, fromSeq: rec.fork.fromSeq, mode: rec.fork.mode };
   if (p.parent) {
     snap.parentRunId = p.parent.runId;
     snap.parentNodeId = p.parent.nodeId;

@@ -29,7 +29,7 @@
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { WEBHOOK_HEADERS, WEBHOOK_SIGNATURE_ALGORITHM, WeftError, type CreateWebhookRequest, type Webhook, type WebhookDelivery } from '@weft/contract';
-import type { EncodedEvent, Notifier, OutboxRow, RunRecord } from '@weft/engine';
+import { deliversOutbound, type EncodedEvent, type Notifier, type OutboxRow, type RunRecord } from '@weft/engine';
 import {
   DnsLookupError,
   OutboundClient,
@@ -416,8 +416,11 @@ export class WebhookService {
   }
 
   /** The engine's `committed` hook: match best-effort subscriptions and queue, never throw, never block the run. */
-  readonly onCommitted = (run: RunRecord, events: readonly EncodedEvent[]): void => {
+  readonly onCommitted = (run: RunRecord, all: readonly EncodedEvent[]): void => {
     if (this.stopped) return;
+    // A replay fork re-emits fixed history: none of it is delivered (nor a branch fork's prefix).
+    const events = run.fork ? all.filter((e) => deliversOutbound(run, e.sequence)) : all;
+    if (events.length === 0) return;
     let durable = false;
     for (const hook of this.candidates(run)) {
       if (hook.rec.delivery === 'durable') {
@@ -431,8 +434,9 @@ export class WebhookService {
   };
 
   /** The engine's `outbox` hook: one row per (durable subscription, matching event), written in the append. */
-  readonly outboxRows = (run: RunRecord, events: readonly EncodedEvent[]): OutboxRow[] => {
+  readonly outboxRows = (run: RunRecord, all: readonly EncodedEvent[]): OutboxRow[] => {
     if (this.stopped) return [];
+    const events = run.fork ? all.filter((e) => deliversOutbound(run, e.sequence)) : all;
     const rows: OutboxRow[] = [];
     for (const hook of this.candidates(run)) {
       if (hook.rec.delivery !== 'durable') continue;

@@ -4,6 +4,8 @@
  * succeeds while every other loopback port stays refused.
  *
  * Routes: `/redirect?to=<url>&status=<3xx>` answers a redirect; `/text` a plain-text body;
+ * `/hits?key=<k>` answers `{key, count}`: how many requests so far carried `count=<k>` in their
+ * query (any route counts them, so a scenario can tell whether a call was made again);
  * anything else echoes `{method, path, headers, body}` as JSON.
  *
  * It is also the webhook receiver of the black-box suite: `POST /hooks/<mode>/<name>` records
@@ -94,9 +96,17 @@ function hook(req: IncomingMessage, res: ServerResponse, body: string, u: URL): 
   return true;
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, body: string): void {
+function handle(req: IncomingMessage, res: ServerResponse, body: string, hits: Map<string, number>): void {
   const u = new URL(req.url ?? '/', 'http://target');
   if (hook(req, res, body, u)) return;
+  if (u.pathname === '/hits') {
+    const key = u.searchParams.get('key') ?? '';
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ key, count: hits.get(key) ?? 0 }));
+    return;
+  }
+  const counted = u.searchParams.get('count');
+  if (counted !== null) hits.set(counted, (hits.get(counted) ?? 0) + 1);
   if (u.pathname === '/redirect') {
     res.writeHead(Number(u.searchParams.get('status') ?? 302), { location: u.searchParams.get('to') ?? '/' });
     res.end();
@@ -119,10 +129,11 @@ function handle(req: IncomingMessage, res: ServerResponse, body: string): void {
 
 /** Starts the target on an ephemeral loopback port. */
 export async function startOutboundTarget(): Promise<OutboundTarget> {
+  const hits = new Map<string, number>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8'), hits));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

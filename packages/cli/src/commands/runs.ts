@@ -1,11 +1,11 @@
 /**
- * `weft runs start|get|cancel|list|events|pause|resume`.
+ * `weft runs start|get|cancel|list|events|pause|resume|fork`.
  *
  * @see wire-contract.md §1.1 (#4–#9), §3.5, §3.6
  */
 import type { Command } from 'commander';
 import type { RunEventDoc, RunStatus } from '@weft/contract';
-import { WeftApiError, type CreateRunBody, type RunSnapshot, type WeftClient } from '@weft/sdk';
+import { WeftApiError, type CreateRunBody, type ForkRunRequest, type RunSnapshot, type WeftClient } from '@weft/sdk';
 import { colorsFor, type CliContext, type Colors } from '../cli-io.js';
 import { clientFor, type GlobalOptions } from '../connection.js';
 import { CliError } from '../errors.js';
@@ -42,6 +42,32 @@ export function createRunBody(workflowId: string, opts: Pick<StartOptions, 'inpu
   if (inputs) body.inputs = inputs;
   if (configurable) body.configurable = configurable;
   if (opts.tag && opts.tag.length > 0) body.tags = opts.tag;
+  return body;
+}
+
+interface ForkOptions {
+  mode: string;
+  fromSeq?: string;
+  config?: string[];
+  configJson?: string;
+  tag?: string[];
+  idempotencyKey?: string;
+  watch?: boolean;
+  streamMode: string;
+}
+
+/** Builds the `POST /v1/runs/{runId}:fork` body from the `fork` flags (the overlay is branch-only). */
+export function forkRunBody(opts: Pick<ForkOptions, 'mode' | 'fromSeq' | 'config' | 'configJson' | 'tag'>): ForkRunRequest {
+  if (opts.mode !== 'replay' && opts.mode !== 'branch') throw new CliError('invalid_argument', '--mode must be replay or branch');
+  const body: ForkRunRequest = { mode: opts.mode };
+  if (opts.fromSeq !== undefined) body.fromSeq = parseSequence(opts.fromSeq, '--from-seq');
+  else if (opts.mode === 'branch') throw new CliError('invalid_argument', '--from-seq is required with --mode branch');
+  const configurable = buildObject(opts.config, opts.configJson, '--config', '--config-json');
+  const tags = opts.tag && opts.tag.length > 0 ? opts.tag : undefined;
+  if (configurable || tags) {
+    if (opts.mode === 'replay') throw new CliError('invalid_argument', '--config and --tag overlay a branch fork only; a replay re-derives the run as it was');
+    body.runOptionsOverlay = { ...(configurable ? { configurable } : {}), ...(tags ? { tags } : {}) };
+  }
   return body;
 }
 
@@ -136,6 +162,42 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       print(g.json ? JSON.stringify(final) : formatFinalStatus(final, c));
       ctx.exitCode = exitCodeForStatus(final.status);
       if (ctx.exitCode === EXIT_CODES.error) io.stderr(`error: run_not_terminal: run ${final.runId} is ${final.status} after its event stream ended\n`);
+    });
+
+  runs
+    .command('fork')
+    .description('fork a run (POST /v1/runs/{runId}:fork): replay it with its recorded effects served, or branch it live from a sequence')
+    .argument('<runId>', 'the source run')
+    .option('--mode <mode>', 'replay (effects served from the source, never made again) or branch (live: effects past --from-seq are made again)', 'replay')
+    .option('--from-seq <n>', 'events before this sequence are kept as history; required with --mode branch (replay: 0)')
+    .option('--config <key=value>', 'branch only: a configurable run option laid over the source’s (repeatable)', collect)
+    .option('--config-json <json>', 'branch only: configurable run options as one JSON object')
+    .option('--tag <tag>', 'branch only: the fork’s tags, replacing the source’s (repeatable)', collect)
+    .option('--idempotency-key <key>', 'Idempotency-Key header: a retry with the same key and body is replayed')
+    .option('--watch', 'stream the fork’s events live and exit with its outcome (0 completed, 2 failed, 3 cancelled)')
+    .option('--stream-mode <modes>', 'stream mode(s) for --watch', DEFAULT_STREAM_MODE)
+    .action(async (runId: string, opts: ForkOptions, cmd: Command) => {
+      const { g, client, print } = setup(cmd);
+      const c = colorsFor(io, g.color);
+      const forked = await client.forkRun(runId, forkRunBody(opts), opts.idempotencyKey === undefined ? {} : { idempotencyKey: opts.idempotencyKey });
+      const what = `run ${forked.runId} (${forked.mode} of ${forked.sourceRunId} from seq ${forked.fromSeq})${forked.replayed ? ' (replayed)' : ''}`;
+      if (!opts.watch) {
+        print(g.json ? JSON.stringify(forked) : `${what} ${paintStatus(forked.status, c)}`);
+        return;
+      }
+      if (!g.json) print(c.dim(what));
+      const printer = eventPrinter(g.json, c, print);
+      let final: RunSnapshot;
+      try {
+        final = await client.watchRun(forked.runId, (e) => printer.show(e), { streamMode: opts.streamMode });
+      } finally {
+        printer.close();
+      }
+      print(g.json ? JSON.stringify(final) : formatFinalStatus(final, c));
+      ctx.exitCode = exitCodeForStatus(final.status);
+      if (ctx.exitCode === EXIT_CODES.error)
+        io.stderr(`error: run_not_terminal: run ${final.runId} is ${final.status} after its event stream ended
+`);
     });
 
   runs

@@ -19,6 +19,9 @@ const ROUTES: [string, string, string, unknown?][] = [
   ['POST', '/v1/runs:bulk-cancel', 'runs:cancel', { runIds: ['RUN'] }],
   ['POST', '/v1/runs/RUN:pause', 'runs:cancel', {}],
   ['POST', '/v1/runs/RUN:resume', 'runs:cancel', {}],
+  // A fork needs both runs:create and runs:read.
+  ['POST', '/v1/runs/RUN:fork', 'runs:create', { mode: 'replay' }],
+  ['POST', '/v1/runs/RUN:fork', 'runs:read', { mode: 'replay' }],
   ['POST', '/v1/runs/RUN/interrupts/gate', 'approvals:respond', { resumeValue: { action: 'accept' } }],
   ['POST', '/v1/runs/RUN/approvals/gate', 'approvals:respond', { action: 'accept' }],
   ['GET', '/v1/runs/RUN/artifacts/a1', 'artifacts:read'],

@@ -291,6 +291,25 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
       await call('DELETE', `/v1/webhooks/${hook.webhookId}`);
     });
 
+    it('invariant: replay-side-effect-suppression — a replay fork re-emits history but delivers none of it; a branch fork delivers only from fromSeq', async () => {
+      const hook = await hookTo('ok', name('fork'));
+      const run = await hello();
+      const log = await waitForTerminal(run.runId);
+      await deliveriesUntil(hook.webhookId, (d) => d.filter((x) => x.deliveryId.startsWith(`${run.runId}.`)).length === log.length);
+      const replay = await call<{ runId: string }>('POST', `/v1/runs/${run.runId}:fork`, { body: { mode: 'replay', fromSeq: 0 } });
+      expect(replay.status, replay.text).toBe(201);
+      expect((await waitForTerminal(replay.body.runId)).at(-1)?.type).toBe('run.completed');
+      const branch = await call<{ runId: string }>('POST', `/v1/runs/${run.runId}:fork`, { body: { mode: 'branch', fromSeq: 2 } });
+      expect(branch.status, branch.text).toBe(201);
+      const branchLog = await waitForTerminal(branch.body.runId);
+      const live = branchLog.filter((e) => e.sequence >= 2).length;
+      const records = await deliveriesUntil(hook.webhookId, (d) => d.filter((x) => x.deliveryId.startsWith(`${branch.body.runId}.`)).length === live);
+      expect(records.filter((x) => x.deliveryId.startsWith(`${replay.body.runId}.`))).toEqual([]);
+      const branchSeqs = records.filter((x) => x.deliveryId.startsWith(`${branch.body.runId}.`)).map((x) => Number(x.deliveryId.split('.').at(-1)));
+      expect(Math.min(...branchSeqs)).toBe(2);
+      await call('DELETE', `/v1/webhooks/${hook.webhookId}`);
+    });
+
     it('delivers only the subscribed event types and only runs whose tags overlap', async () => {
       const box = name('filter');
       const hook = await hookTo('ok', box, { events: ['run.completed'], tags: ['blue'] });

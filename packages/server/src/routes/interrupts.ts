@@ -10,6 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { WeftApp, WeftRequest } from '../app.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
 import { withIdempotency } from '../idempotency.js';
+import { forkRoute } from './fork.js';
 import { runNotFound } from './runs.js';
 
 const validateResolve = compileValidator<{ resumeValue: unknown }>({
@@ -184,12 +185,16 @@ export function registerInterruptRoutes(app: WeftApp, ctx: HostContext): void {
     });
   });
 
-  // `POST /v1/runs/{runId}:pause|:resume` — one route, since the verb shares the id segment.
-  app.post('/v1/runs/:target', { config: { scope: 'runs:cancel' }, schema: ROUTE_SCHEMAS['POST /v1/runs/:target'] }, async (req, reply) => {
+  // `POST /v1/runs/{runId}:pause|:resume|:fork` — one route, since the verb shares the id segment.
+  const verbOf = (target: string) => /^(.+):(pause|resume|fork)$/.exec(target);
+  const scopesOf = (req: FastifyRequest) =>
+    verbOf((req.params as { target: string }).target)?.[2] === 'fork' ? (['runs:create', 'runs:read'] as const) : (['runs:cancel'] as const);
+  app.post('/v1/runs/:target', { config: { scope: 'runs:cancel', scopesOf }, schema: ROUTE_SCHEMAS['POST /v1/runs/:target'] }, async (req, reply) => {
     const p = principalOf(req);
-    const m = /^(.+):(pause|resume)$/.exec(req.params.target);
+    const m = verbOf(req.params.target);
     if (!m) throw new WeftError('not_found', 'No such route.');
     const runId = pathId(m[1] as string, 'runId');
+    if (m[2] === 'fork') return forkRoute(ctx, req, reply, runId);
     if (m[2] === 'pause') {
       const body = validatePause(req.body ?? {});
       return idempotent(ctx, req, reply, p.tenant, `POST /v1/runs/${runId}:pause`, body, 202, async (sent) => {

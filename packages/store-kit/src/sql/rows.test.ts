@@ -80,8 +80,15 @@ describe('shared row mappers', () => {
       lease_owner: 'w1',
       lease_epoch: 3,
       lease_expires_at: '1735689630000',
+      fork_json: null,
     };
     const run = toRunRecord(row);
+    expect(run).not.toHaveProperty('fork');
+    expect(toRunRecord({ ...row, fork_json: '{"sourceRunId":"r0","fromSeq":2,"mode":"replay"}' }).fork).toEqual({
+      sourceRunId: 'r0',
+      fromSeq: 2,
+      mode: 'replay',
+    });
     expect(run.leaseExpiresAt).toBe(1_735_689_630_000);
     expect(run.variables).toEqual({ a: 1 });
     expect(run.tags).toEqual(['x']);

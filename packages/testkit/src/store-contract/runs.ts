@@ -54,6 +54,19 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
         expect(await store.getRunInternal('r1')).toEqual(run);
       });
 
+      it('keeps the fork link of a forked run, and a plain run has none (migration 0007)', async () => {
+        const forked = runRecord('r-fork', { fork: { sourceRunId: 'r-src', fromSeq: 3, mode: 'branch' } });
+        await store.createRun(forked);
+        await store.createRun(runRecord('r-plain'));
+        expect(await store.getRun('t1', 'r-fork')).toEqual(forked);
+        expect((await store.listRuns('t1', { limit: 10 })).find((r) => r.runId === 'r-fork')?.fork).toEqual({
+          sourceRunId: 'r-src',
+          fromSeq: 3,
+          mode: 'branch',
+        });
+        expect(await store.getRunInternal('r-plain')).not.toHaveProperty('fork');
+      });
+
       it('rejects a duplicate run id and keeps the original', async () => {
         await store.createRun(runRecord('r1', { principal: 'alice' }));
         await expect(store.createRun(runRecord('r1', { principal: 'mallory' }))).rejects.toThrow();
