@@ -220,6 +220,7 @@ export const ERROR_CATALOG = {
     when: 'The pack entry module exports no function for the node type, or the entry module is missing.',
     details: ['pack', 'typeId'],
   },
+  code_failed: { status: 0, when: 'The function of a core.code node threw (without an error code of its own).' },
   node_timeout: {
     status: 0,
     when: "A node attempt ran past its settings.retry.attemptTimeoutMs; its body was aborted. Retryable: the node's retry policy applies.",

@@ -179,7 +179,15 @@ export class JsPackRuntime implements PackRuntime {
     }
     if (src.modules[src.entry] === undefined)
       throw new NodeError('pack_node_missing', `Pack ${pack.name} has no JavaScript module at its entry ${src.entry}.`, { pack: pack.name, typeId });
-    const http = this.httpAllowed(pack) && ctx.http !== undefined;
+    return this.run(src, typeId, ctx, this.httpAllowed(pack));
+  }
+
+  /**
+   * Runs node `typeId` of the module set `src` (its entry's default export maps typeIds to
+   * bodies) under this runtime's limits; `http` grants `ctx.http.request` through `ctx.http`.
+   */
+  async run(src: PackSources, typeId: string, ctx: NodeContext, http = false): Promise<NodeResult> {
+    const withHttp = http && ctx.http !== undefined;
     const onHttp = (req: BridgeHttpRequest): Promise<BridgeHttpResponse> =>
       sendHttp(ctx, {
         method: req.method,
@@ -200,8 +208,8 @@ export class JsPackRuntime implements PackRuntime {
         config: { ...ctx.config },
       },
       limits: this.limits,
-      http,
-      ...(http ? { onHttp } : {}),
+      http: withHttp,
+      ...(withHttp ? { onHttp } : {}),
       signal: ctx.signal,
     });
     if (!r.ok) throw errorOf(r.error);

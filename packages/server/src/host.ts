@@ -28,6 +28,7 @@ import { loadMasterKeys, type MasterKeys } from './master-key.js';
 import { SecretVault } from './vault.js';
 import type { HostVault } from './context.js';
 import { loadConfiguredPacks } from './packs.js';
+import { CodeNode } from './code-node.js';
 import { sandboxCapabilities, startJsRuntime, startWasmRuntime } from './sandbox-config.js';
 
 /** A running host. */
@@ -249,6 +250,9 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     throw e;
   }
   const registry = nodeRegistryWith(packs, runtimes, config.aiProviders);
+  // core.code runs in the same sandbox; its workers start on the first call.
+  const codeNode = config.sandboxWorkers > 0 ? new CodeNode(config) : undefined;
+  if (codeNode) registry.register(codeNode.type);
   const store = await openStore(config);
   await store.migrate();
   let keys: ApiKeyConfig[] = config.apiKeys;
@@ -386,7 +390,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         logger,
         timeoutMs: config.shutdownTimeoutMs,
         stopPurge: () => clearInterval(purge),
-        sandboxes: [sandbox, wasmSandbox].filter((s): s is JsPackRuntime | WasmPackRuntime => s !== undefined),
+        sandboxes: [sandbox, wasmSandbox, codeNode].filter((s): s is JsPackRuntime | WasmPackRuntime | CodeNode => s !== undefined),
       });
       return closing;
     },
