@@ -129,7 +129,32 @@ const SQL = {
    * Timer deletes skip keys the batch also sets: one statement cannot delete and upsert the
    * same row, and the end state (the new fire time) is the same.
    */
+  // The append, one statement: the common case (no command outcomes, no outbox rows) runs the
+  // lean form; a step that applied commands or announces to durable webhooks the full one.
   append: `
+    WITH run AS (
+      UPDATE runs SET
+        projection_json = $3,
+        status = $4,
+        last_sequence = last_sequence + $5::int,
+        lease_owner = CASE WHEN $6::boolean THEN NULL ELSE lease_owner END,
+        lease_expires_at = CASE WHEN $6::boolean THEN NULL ELSE lease_expires_at END
+      WHERE run_id = $1 AND lease_epoch = $2 AND ($7::int IS NULL OR last_sequence = $7::int)
+      RETURNING run_id
+    ), appended AS (
+      INSERT INTO run_events (run_id, sequence, type, node_id, json)
+      SELECT run.run_id, e.sequence, e.type, e.node_id, e.json
+      FROM run, unnest($8::int[], $9::text[], $10::text[], $11::text[]) AS e(sequence, type, node_id, json)
+    ), cleared AS (
+      DELETE FROM timers t USING run
+      WHERE t.run_id = run.run_id AND ($12::boolean OR t.key = ANY($13::text[])) AND t.key <> ALL($14::text[])
+    ), timers_set AS (
+      INSERT INTO timers (run_id, key, fire_at)
+      SELECT run.run_id, s.key, s.fire_at FROM run, unnest($14::text[], $15::bigint[]) AS s(key, fire_at)
+      ${postgresDialect.upsert(['run_id', 'key'], ['fire_at'])}
+    )
+    SELECT count(*)::int AS n FROM run`,
+  appendFull: `
     WITH run AS (
       UPDATE runs SET
         projection_json = $3,
@@ -549,7 +574,8 @@ export class PostgresStore implements HostStore {
 
     const setTimers = new Map<string, number>();
     for (const t of timers?.set ?? []) setTimers.set(t.key, t.fireAt); // last write wins, as in MemoryStore
-    const { rows } = await this.q<{ n: number }>('append', SQL.append, [
+    const lean = outcomes.length === 0 && ob.length === 0;
+    const values: unknown[] = [
       runId,
       epoch,
       JSON.stringify(projection),
@@ -565,16 +591,21 @@ export class PostgresStore implements HostStore {
       timers?.clear ?? [],
       [...setTimers.keys()],
       [...setTimers.values()],
-      outcomes.map((o) => o.id),
-      outcomes.map((o) => o.state),
-      outcomes.map((o) => o.result),
-      finished?.now ?? 0,
-      ob.map((r) => r.tenant),
-      ob.map((r) => r.webhookId),
-      ob.map((r) => r.sequence),
-      ob.map((r) => r.eventType),
-      outbox?.now ?? 0,
-    ]);
+    ];
+    if (!lean) {
+      values.push(
+        outcomes.map((o) => o.id),
+        outcomes.map((o) => o.state),
+        outcomes.map((o) => o.result),
+        finished?.now ?? 0,
+        ob.map((r) => r.tenant),
+        ob.map((r) => r.webhookId),
+        ob.map((r) => r.sequence),
+        ob.map((r) => r.eventType),
+        outbox?.now ?? 0,
+      );
+    }
+    const { rows } = lean ? await this.q<{ n: number }>('append', SQL.append, values) : await this.q<{ n: number }>('appendFull', SQL.appendFull, values);
     if (rows[0]?.n !== 1) return this.explainRejectedAppend(runId, epoch, events);
   }
 

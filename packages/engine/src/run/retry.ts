@@ -32,8 +32,20 @@ const int = (v: unknown, min: number, max: number): number | undefined =>
   typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : undefined;
 const num = (v: unknown, min: number, max: number): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max ? v : undefined);
 
-/** The retry policy of `node` in `def`: node settings first, then the workflow's. */
+/** Policies by node object (definitions are immutable once registered). */
+const policies = new WeakMap<WorkflowNode, RetryPolicy>();
+
+/** The retry policy of `node` in `def`: node settings first, then the workflow's. Cached per node. */
 export function retryPolicyOf(def: WorkflowDefinition, node: WorkflowNode): RetryPolicy {
+  let p = policies.get(node);
+  if (!p) {
+    p = computePolicy(def, node);
+    policies.set(node, p);
+  }
+  return p;
+}
+
+function computePolicy(def: WorkflowDefinition, node: WorkflowNode): RetryPolicy {
   const ws = def.settings as Record<string, unknown>;
   const ns = obj(node.settings);
   const wr = obj(ws.retry);
