@@ -550,4 +550,28 @@ export interface InvocationStore {
   purgeExpiredInvocations(now: number): Promise<number>;
 }
 
-export interface Store extends StoreLifecycle, RunStore, WorkflowStore, IdempotencyStore, InvocationStore {}
+/** The tombstone a retention sweep leaves for a run it deleted. */
+export interface ExpiredRun {
+  runId: string;
+  tenant: string;
+  /** When the sweep removed it (epoch ms). */
+  expiredAt: number;
+}
+
+/**
+ * Run retention: terminal runs are deleted after a window and leave a tombstone, so a lookup can
+ * answer 410 Gone rather than 404 (production profile, wire-contract §errors).
+ */
+export interface RetentionStore {
+  /**
+   * Deletes up to `limit` terminal runs that ended before `endedBefore` (epoch ms; a terminal run
+   * without `endedAt` counts from `createdAt`), oldest first: the run row, its events, timers,
+   * command rows and invocation records, with a tombstone for each, in one transaction. Runs that
+   * are not terminal are never removed. Returns the tombstones written.
+   */
+  expireRuns(endedBefore: number, limit: number, now: number): Promise<ExpiredRun[]>;
+  /** The tombstone of an expired run, bound to `tenant` in the same query (a foreign one is `undefined`). */
+  getExpiredRun(tenant: string, runId: string): Promise<ExpiredRun | undefined>;
+}
+
+export interface Store extends StoreLifecycle, RunStore, WorkflowStore, IdempotencyStore, InvocationStore, RetentionStore {}

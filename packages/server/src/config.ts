@@ -61,6 +61,16 @@ export interface HostConfig extends SecurityConfig, OutboundConfig, PacksConfig 
   console: boolean;
   /** Directory of the console build; default `packages/console/dist` of this repository. */
   consoleDir?: string;
+  /**
+   * How long a terminal run (its row, event log, timers, commands and invocation records) is
+   * kept after it ended; afterwards the sweeper deletes it and the run answers 410 `run_expired`.
+   * Default 7 days (the production-profile minimum); shorter only for development and tests.
+   */
+  runRetentionMs: number;
+  /** Interval of the retention sweeper (and the idempotency/invocation purge). */
+  retentionSweepMs: number;
+  /** Largest debug bundle (bytes of JSON) before its events are truncated. */
+  debugBundleMaxBytes: number;
 }
 
 const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
@@ -127,6 +137,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     auditCheckpointEntries: int(env.WEFT_AUDIT_CHECKPOINT_ENTRIES, 'WEFT_AUDIT_CHECKPOINT_ENTRIES', 1000, 1, 1_000_000),
     auditCheckpointSeconds: int(env.WEFT_AUDIT_CHECKPOINT_SECONDS, 'WEFT_AUDIT_CHECKPOINT_SECONDS', 300, 1, 86_400),
     console: consoleSwitch(env.WEFT_CONSOLE),
+    runRetentionMs: int(env.WEFT_RUN_RETENTION_MS, 'WEFT_RUN_RETENTION_MS', 7 * 86_400_000, 1000, 3650 * 86_400_000),
+    retentionSweepMs: int(env.WEFT_RETENTION_SWEEP_MS, 'WEFT_RETENTION_SWEEP_MS', 60_000, 100, 86_400_000),
+    debugBundleMaxBytes: int(env.WEFT_DEBUG_BUNDLE_MAX_BYTES, 'WEFT_DEBUG_BUNDLE_MAX_BYTES', 8 * 1_048_576, 1024, 64 * 1_048_576),
     ...loadSecurityConfig(env),
     ...loadOutboundConfig(env),
     ...loadPacksConfig(env),

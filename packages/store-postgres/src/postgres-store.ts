@@ -21,6 +21,7 @@ import {
   type CommandOutcome,
   type CommandRow,
   type EncodedEvent,
+  type ExpiredRun,
   type InvocationClaim,
   type InvocationRecord,
   type FinishedCommands,
@@ -76,6 +77,7 @@ import {
 } from '@weft/store-kit';
 import { PgCommands } from './commands.js';
 import { PgInvocations } from './invocations.js';
+import { PgRetention } from './retention.js';
 import { PgSecrets } from './secrets.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
 
@@ -241,7 +243,7 @@ const SQL = {
   touchKey: 'UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1',
 } as const;
 
-type StatementName = keyof typeof SQL | `listRuns_${string}` | `cmd_${string}` | `secret_${string}` | `inv_${string}`;
+type StatementName = keyof typeof SQL | `listRuns_${string}` | `cmd_${string}` | `secret_${string}` | `inv_${string}` | `ret_${string}`;
 
 /** How often a claim retries when the row changes between its upsert and its read-back. */
 const CLAIM_ATTEMPTS = 10;
@@ -302,6 +304,7 @@ export class PostgresStore implements HostStore {
   private readonly cmds = new PgCommands((name, text, values) => this.q(name, text, values));
   private readonly vault = new PgSecrets((name, text, values) => this.q(name, text, values));
   private readonly invocations = new PgInvocations((name, text, values) => this.q(name, text, values));
+  private readonly retention = new PgRetention((name, text, values) => this.q(name, text, values));
 
   constructor(opts: PostgresStoreOptions) {
     this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.max ?? 10 });
@@ -616,6 +619,14 @@ export class PostgresStore implements HostStore {
 
   purgeExpiredInvocations(now: number): Promise<number> {
     return this.invocations.purgeExpiredInvocations(now);
+  }
+
+  expireRuns(endedBefore: number, limit: number, now: number): Promise<ExpiredRun[]> {
+    return this.retention.expireRuns(endedBefore, limit, now);
+  }
+
+  getExpiredRun(tenant: string, runId: string): Promise<ExpiredRun | undefined> {
+    return this.retention.getExpiredRun(tenant, runId);
   }
 
   async purgeExpiredIdempotency(now: number): Promise<number> {

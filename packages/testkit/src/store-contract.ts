@@ -13,6 +13,7 @@ import { defineAuditStoreContract } from './store-contract/audit.js';
 import { defineIdempotencyStoreContract } from './store-contract/idempotency.js';
 import { defineInvocationStoreContract } from './store-contract/invocations.js';
 import { defineKeyStoreContract } from './store-contract/keys.js';
+import { defineRetentionStoreContract } from './store-contract/retention.js';
 import { defineRunStoreContract } from './store-contract/runs.js';
 import { defineSecretStoreContract, secretRecord } from './store-contract/secrets.js';
 import { defineWorkflowStoreContract } from './store-contract/workflows.js';
@@ -23,6 +24,7 @@ export {
   defineIdempotencyStoreContract,
   defineInvocationStoreContract,
   defineKeyStoreContract,
+  defineRetentionStoreContract,
   defineRunStoreContract,
   defineSecretStoreContract,
   defineWorkflowStoreContract,
@@ -57,6 +59,7 @@ export function defineStoreContract(name: string, factory: () => Promise<StoreFi
   defineWorkflowStoreContract(name, ready);
   defineIdempotencyStoreContract(name, ready);
   defineInvocationStoreContract(name, ready);
+  defineRetentionStoreContract(name, ready);
   defineKeyStoreContract(name, ready);
   defineAuditStoreContract(name, ready);
   defineSecretStoreContract(name, ready);
