@@ -150,6 +150,40 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
       },
     },
   ],
+  'GET /healthz': [
+    {
+      path: '/healthz',
+      method: 'get',
+      operation: {
+        summary: 'Liveness: the process serves requests (no auth; 503 once shutdown began)',
+        security: [],
+        responses: { '200': { description: '`{"status":"ok"}`' }, ...errors(503) },
+      },
+    },
+  ],
+  'GET /readyz': [
+    {
+      path: '/readyz',
+      method: 'get',
+      operation: {
+        summary: 'Readiness: the store answers and the host is not draining (no auth)',
+        security: [],
+        responses: { '200': { description: '`{"status":"ready"}`' }, ...errors(503) },
+      },
+    },
+  ],
+  'GET /v1/runs/:runId/debug-bundle': [
+    {
+      path: '/v1/runs/{runId}/debug-bundle',
+      method: 'get',
+      operation: {
+        summary: "A redacted, portable export of one run's diagnostic state (debug-bundle.schema.json); Cache-Control: no-store",
+        security: secured,
+        parameters: [pathParam('runId')],
+        responses: { '200': { description: 'RunDebugBundle' }, ...errors(400, 401, 403, 404, 410) },
+      },
+    },
+  ],
   'GET /v1/openapi.json': [
     { path: '/v1/openapi.json', method: 'get', operation: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
   ],
@@ -203,7 +237,7 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
         summary: 'Run snapshot',
         security: secured,
         parameters: [pathParam('runId')],
-        responses: { '200': { description: 'Snapshot', content: json(ref('RunSnapshot')) }, ...errors(400, 401, 403, 404) },
+        responses: { '200': { description: 'Snapshot', content: json(ref('RunSnapshot')) }, ...errors(400, 401, 403, 404, 410) },
       },
     },
   ],

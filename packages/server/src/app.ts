@@ -47,6 +47,7 @@ import { registerConsoleRoutes } from './routes/console.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerInterruptRoutes } from './routes/interrupts.js';
 import { registerKeyRoutes } from './routes/keys.js';
+import { registerOperationsRoutes } from './routes/operations.js';
 import { registerPackRoutes } from './routes/packs.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerWorkflowRoutes } from './routes/workflows.js';
@@ -226,6 +227,8 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
       reply.header('connection', 'close');
       throw shuttingDown();
     }
+    // The liveness probe is not load: an overloaded process is alive (it has no scope either).
+    if (req.routeOptions.url === '/healthz') return;
     // 1. Backpressure: refuse before doing any work; release when the response closes
     //    (finished, or the client went away).
     const sse = isSseRequest(req);
@@ -329,5 +332,6 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   registerSecretRoutes(app, ctx);
   registerPackRoutes(app, ctx);
   registerConsoleRoutes(app, ctx);
+  registerOperationsRoutes(app, ctx);
   return app;
 }

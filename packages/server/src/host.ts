@@ -26,6 +26,7 @@ import { loadMasterKeys, type MasterKeys } from './master-key.js';
 import { SecretVault } from './vault.js';
 import type { HostVault } from './context.js';
 import { loadConfiguredPacks } from './packs.js';
+import { startRetentionSweeper } from './retention.js';
 
 /** A running host. */
 export interface RunningHost {
@@ -266,10 +267,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   };
   const app = buildApp(ctx, auth, logger);
   await engine.start();
-  const purge = setInterval(() => {
-    store.purgeExpiredIdempotency(Date.now()).catch((e: unknown) => logger.warn({ err: String(e) }, 'idempotency purge failed'));
-  }, 3_600_000);
-  purge.unref();
+  const stopSweeper = startRetentionSweeper(store, { retentionMs: config.runRetentionMs, intervalMs: config.retentionSweepMs, logger });
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -292,7 +290,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     ...(vault ? { vault } : {}),
     packs,
     close() {
-      closing ??= shutdown({ app, engine, store, notifier, audit, logger, timeoutMs: config.shutdownTimeoutMs, stopPurge: () => clearInterval(purge) });
+      closing ??= shutdown({ app, engine, store, notifier, audit, logger, timeoutMs: config.shutdownTimeoutMs, stopPurge: stopSweeper });
       return closing;
     },
   };
@@ -332,11 +330,11 @@ async function shutdown(h: {
   audit: { close(): Promise<void> };
   logger: Logger;
   timeoutMs: number;
-  stopPurge: () => void;
+  stopPurge: () => Promise<void>;
 }): Promise<void> {
   const deadline = Date.now() + h.timeoutMs;
   const left = (): number => deadline - Date.now();
-  h.stopPurge();
+  await h.stopPurge();
   const http = h.app.close();
   if (!(await settlesWithin(http, left()))) {
     h.logger.warn('shutdown: requests still open at the deadline; closing their connections');
