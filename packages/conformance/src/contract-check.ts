@@ -56,7 +56,14 @@ function load(): Map<Kind, (v: unknown) => boolean & { errors?: unknown }> {
 }
 
 /** Counts of documents checked, per kind (reported by the suite). */
-export const checked: Record<Kind, number> = { capabilities: 0, 'run-snapshot': 0, 'run-event': 0, 'error-envelope': 0, 'audit-verify-result': 0, 'debug-bundle': 0 };
+export const checked: Record<Kind, number> = {
+  capabilities: 0,
+  'run-snapshot': 0,
+  'run-event': 0,
+  'error-envelope': 0,
+  'audit-verify-result': 0,
+  'debug-bundle': 0,
+};
 
 /** Throws when `doc` does not validate against the official schema for `kind`. */
 export function checkContract(kind: Kind, doc: unknown): void {

@@ -14,3 +14,4 @@ export * from './run/types.js';
 export { step, nodeInputs, toErrorObject, type MachineEnv } from './run/machine.js';
 export { applyCommand, type ValidatorFactory, type CommandTarget } from './run/commands.js';
 export { interruptIdOf } from './run/interrupts.js';
+export * from './trace-context.js';

@@ -248,6 +248,49 @@ export interface RunRecord {
   leaseOwner: string | null;
   leaseEpoch: number;
   leaseExpiresAt: number | null;
+  /**
+   * W3C trace context of the request that created the run (`traceparent`/`tracestate`), carried
+   * into its events and spans; absent when the request had none.
+   */
+  traceContext?: TraceContext;
+}
+
+/** What the driver tells {@link RunTelemetry} when a node body starts. */
+export interface NodeAttemptInfo {
+  run: RunRecord;
+  nodeId: string;
+  typeId: string;
+  /** Zero-based. */
+  attempt: number;
+}
+
+/** A node attempt in progress; `end` is called once, with the error when the body failed. */
+export interface NodeAttemptSpan {
+  /** The trace context the body's outbound calls carry (the attempt span's own), if any. */
+  readonly traceparent?: string;
+  end(error?: unknown): void;
+}
+
+/**
+ * Telemetry, the engine's only view of tracing and metrics (the host adapts OpenTelemetry to it;
+ * the engine imports no SDK). Optional: without it the driver does no telemetry work at all.
+ * Calls are synchronous and must not throw or block.
+ *
+ * @see execution-semantics.md §8
+ */
+export interface RunTelemetry {
+  /** One committed append of `run` (its projection as stored); run start and end are read from the event types. */
+  committed(run: RunRecord, events: readonly EncodedEvent[], projection: RunProjection): void;
+  /** A node body starts. */
+  nodeAttempt(a: NodeAttemptInfo): NodeAttemptSpan;
+  /** This process took over a run whose lease another owner held (recovery after a crash or a stale lease). */
+  leaseTakeover(runId: string): void;
+}
+
+/** A W3C trace context as received (validated `traceparent`; `tracestate` as sent, bounded). */
+export interface TraceContext {
+  traceparent: string;
+  tracestate?: string;
 }
 
 /** A serialized event as stored: the JSON is kept exactly as written and streamed as is. */

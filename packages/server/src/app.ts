@@ -216,6 +216,13 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   app.addHook('preClose', async () => {
     closing = true;
   });
+  // Telemetry (configured only): a server span per request, first so it covers every refusal.
+  const otel = ctx.telemetry;
+  if (otel) {
+    app.addHook('onRequest', async (req, reply) => {
+      otel.httpRequest(req.raw, reply.raw, req.method, req.routeOptions.url, req.headers.traceparent);
+    });
+  }
   app.addHook('onRequest', async (req) => {
     // 0b. Shape of the request itself: target length and Host (HTTP/1.1 requires it).
     if (Buffer.byteLength(req.raw.url ?? '') > MAX_URL_BYTES)

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { checkOutboundConfig, loadOutboundConfig, type OutboundConfig } from './outbound-config.js';
 import { checkPacksConfig, loadPacksConfig, type PacksConfig } from './packs.js';
 import { checkSecurityConfig, loadSecurityConfig, type SecurityConfig } from './security-config.js';
+import { loadTelemetryConfig, type TelemetryConfig } from './telemetry-config.js';
 
 /** One configured API key: a tenant and its secret (hashed at load, never logged). */
 export interface ApiKeyConfig {
@@ -71,6 +72,8 @@ export interface HostConfig extends SecurityConfig, OutboundConfig, PacksConfig 
   retentionSweepMs: number;
   /** Largest debug bundle (bytes of JSON) before its events are truncated. */
   debugBundleMaxBytes: number;
+  /** OpenTelemetry export, from the standard `OTEL_*` variables; absent = off (the default). */
+  telemetry?: TelemetryConfig;
 }
 
 const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
@@ -145,6 +148,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     ...loadPacksConfig(env),
   };
   if (env.WEFT_PG_URL) base.pgUrl = env.WEFT_PG_URL;
+  const telemetry = loadTelemetryConfig(env);
+  if (telemetry) base.telemetry = telemetry;
   if (env.WEFT_INTERRUPT_TOKEN_KEYS) base.interruptTokenKeys = env.WEFT_INTERRUPT_TOKEN_KEYS;
   if (env.WEFT_CONSOLE_DIR) base.consoleDir = resolve(env.WEFT_CONSOLE_DIR);
   if (env.WEFT_AUDIT_SIGNING_KEY) base.auditSigningKey = resolve(env.WEFT_AUDIT_SIGNING_KEY);

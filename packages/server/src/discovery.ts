@@ -56,6 +56,8 @@ export interface DiscoveryInput {
   auth?: AuthAdvertisement[];
   /** True when the secrets vault API is served (a master key is configured). */
   vault?: boolean;
+  /** True when OpenTelemetry export is configured. */
+  telemetry?: boolean;
 }
 
 export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
@@ -102,6 +104,8 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
       nodeResolution: false,
     };
   }
+  // OTLP export is on (OTEL_EXPORTER_OTLP_ENDPOINT): say how it is sent.
+  if (d.telemetry) doc.observability = { otel: { exportProtocols: ['http/json'] } };
   // GET /v1/runs/{runId}/debug-bundle (debug-bundle.md): redacted, size-capped with truncation metadata.
   doc.debugBundle = { supported: true, endpoint: '/v1/runs/{runId}/debug-bundle', maxBytes: d.config.debugBundleMaxBytes };
   // The production-profile parts Weft enforces and tests; the profile itself is not claimed
@@ -110,7 +114,8 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
   doc.production = {
     supported: false,
     backpressure: { supported: true, inflightCap: d.config.maxInFlight, retryAfterSeconds: 1 },
-    retention: windowSeconds >= 604_800 ? { supported: true, minWindowSeconds: windowSeconds, testForceExpire: false } : { supported: false, testForceExpire: false },
+    retention:
+      windowSeconds >= 604_800 ? { supported: true, minWindowSeconds: windowSeconds, testForceExpire: false } : { supported: false, testForceExpire: false },
     debugBundle: { supported: true, truncationMetadata: true },
   };
   if (d.runtimeCapabilities.length > 0) doc.runtimeCapabilities = d.runtimeCapabilities;

@@ -27,6 +27,7 @@ import { SecretVault } from './vault.js';
 import type { HostVault } from './context.js';
 import { loadConfiguredPacks } from './packs.js';
 import { startRetentionSweeper } from './retention.js';
+import type { HostTelemetry, TelemetryGauges } from './telemetry.js';
 
 /** A running host. */
 export interface RunningHost {
@@ -221,6 +222,14 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   for (const k of tokenKeys.keys) redactor.addSecret(k.secret.toString('utf8'));
   const tokens = new InterruptTokens(tokenKeys.keys, config.interruptTokenTtlMs);
   const notifier = await openNotifier(config);
+  // Telemetry only when configured: otherwise the engine and the app get none and do no work.
+  let gauges: TelemetryGauges = { runnable: () => 0, openSseStreams: () => 0 };
+  const telemetry = config.telemetry
+    ? new (await import('./telemetry.js')).HostTelemetry(config.telemetry, WEFT_VERSION, {
+        runnable: () => gauges.runnable(),
+        openSseStreams: () => gauges.openSseStreams(),
+      })
+    : undefined;
   const engine = new RunEngine({
     store,
     notifier,
@@ -230,6 +239,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     redactor,
     outbound: createOutbound(config, `weft/${WEFT_VERSION}`),
     registry,
+    ...(telemetry ? { telemetry } : {}),
   });
   const dirs = config.workflowsDirs.length > 0 ? config.workflowsDirs : [join(repoRoot, 'examples', 'workflows')].filter((d) => existsSync(d));
   reportWorkflowLoad(await loadWorkflowDirs(engine, dirs, logger), config.announce, logger);
@@ -245,6 +255,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   await refreshFixtures();
   const ctx: HostContext = {
     engine,
+    ...(telemetry ? { telemetry } : {}),
     store,
     config,
     version: WEFT_VERSION,
@@ -256,6 +267,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         runtimeCapabilities: [...engine.runtimeCapabilities],
         auth: [managedKeys.advertisement(), audit.advertisement()],
         vault: vault !== undefined,
+        telemetry: telemetry !== undefined,
       }),
     workflowsChanged: refreshFixtures,
     tokens,
@@ -266,6 +278,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     packs,
   };
   const app = buildApp(ctx, auth, logger);
+  gauges = { runnable: () => engine.activeRuns, openSseStreams: () => app.loadGauges.sseStreams };
   await engine.start();
   const stopSweeper = startRetentionSweeper(store, { retentionMs: config.runRetentionMs, intervalMs: config.retentionSweepMs, logger });
   await app.listen({ host: config.host, port: config.port });
@@ -290,7 +303,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     ...(vault ? { vault } : {}),
     packs,
     close() {
-      closing ??= shutdown({ app, engine, store, notifier, audit, logger, timeoutMs: config.shutdownTimeoutMs, stopPurge: stopSweeper });
+      closing ??= shutdown({ app, engine, store, notifier, audit, logger, timeoutMs: config.shutdownTimeoutMs, stopPurge: stopSweeper, telemetry });
       return closing;
     },
   };
@@ -331,6 +344,7 @@ async function shutdown(h: {
   logger: Logger;
   timeoutMs: number;
   stopPurge: () => Promise<void>;
+  telemetry: HostTelemetry | undefined;
 }): Promise<void> {
   const deadline = Date.now() + h.timeoutMs;
   const left = (): number => deadline - Date.now();
@@ -346,4 +360,6 @@ async function shutdown(h: {
   await h.notifier.close().catch(() => undefined);
   await h.audit.close();
   await h.store.close();
+  // Last: the spans and metrics of everything above are flushed.
+  await h.telemetry?.shutdown();
 }

@@ -105,17 +105,17 @@ const SQL = {
     INSERT INTO workflow_ids (id, hash) VALUES ($2, $1) ${postgresDialect.upsert(['id'], ['hash'])}`,
   insertRun: `
     INSERT INTO runs (${RUN_INSERT_COLUMNS})
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
   // The completion is conditional on the insert so a duplicate run (which aborts the whole
   // statement) can never leave a completed idempotency record behind.
   insertRunCompletingIdem: `
     WITH inserted AS (
       INSERT INTO runs (${RUN_INSERT_COLUMNS})
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
       RETURNING run_id
     )
-    UPDATE idempotency SET state = 'done', status = $17, body = $18
-    WHERE tenant = $19 AND route = $20 AND key = $21 AND owner = $22 AND EXISTS (SELECT 1 FROM inserted)`,
+    UPDATE idempotency SET state = 'done', status = $18, body = $19
+    WHERE tenant = $20 AND route = $21 AND key = $22 AND owner = $23 AND EXISTS (SELECT 1 FROM inserted)`,
   /*
    * One atomic statement. The UPDATE is the fence: it matches only while the epoch is ours
    * and the log ends right before this batch; every other CTE reads `run`, so when the fence

@@ -32,7 +32,7 @@ export class SqliteRetention implements RetentionStore {
         out.push({ runId: r.run_id, tenant: r.tenant, expiredAt: now });
       }
       return out;
-      });
+    });
     this.sweep = (endedBefore, limit, now) => tx.immediate(endedBefore, limit, now);
   }
 

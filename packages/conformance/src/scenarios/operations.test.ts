@@ -44,7 +44,14 @@ describe('operations: debug bundle', () => {
     checkContract('debug-bundle', res.body);
     expect(res.text.includes(OPENAI)).toBe(false);
     expect(res.text.includes(CANARY)).toBe(false);
-    const bundle = res.body as { run: { runId: string; status: string }; events: { type: string }[]; metrics: { eventCount: number }; redactionApplied: boolean; redactionMode: string; truncated?: boolean };
+    const bundle = res.body as {
+      run: { runId: string; status: string };
+      events: { type: string }[];
+      metrics: { eventCount: number };
+      redactionApplied: boolean;
+      redactionMode: string;
+      truncated?: boolean;
+    };
     expect(bundle.run).toMatchObject({ runId, status: 'completed' });
     // Positive controls: the log is all there, and the redaction that happened is stated.
     expect(bundle.events.map((e) => e.type)).toContain('run.completed');
@@ -133,7 +140,10 @@ describe.runIf(OWN_HOSTS)('operations: run retention and bundle size cap', () =>
     // Started first, and still going when the other run is swept: live runs are never expired.
     const live = await callAt<{ runId: string }>(host.url, 'POST', '/v1/runs', { bearer: TEST_KEYS.tenantA, body: { workflowId: 'conformance-cancellable' } });
     expect(live.status).toBe(201);
-    const created = await callAt<{ runId: string }>(host.url, 'POST', '/v1/runs', { bearer: TEST_KEYS.tenantA, body: { workflowId: 'weft-hello', inputs: { greeting: 'hi' } } });
+    const created = await callAt<{ runId: string }>(host.url, 'POST', '/v1/runs', {
+      bearer: TEST_KEYS.tenantA,
+      body: { workflowId: 'weft-hello', inputs: { greeting: 'hi' } },
+    });
     expect(created.status).toBe(201);
     const runId = created.body.runId;
     // Wait (with a deadline) for the sweeper: 1 s after the run ended, then one tick.
@@ -157,9 +167,17 @@ describe.runIf(OWN_HOSTS)('operations: run retention and bundle size cap', () =>
   });
 
   it('invariant: secret-leakage-debug-bundle — past the size cap the bundle drops events from the end and says so', async () => {
-    const created = await callAt<{ runId: string }>(host.url, 'POST', '/v1/runs', { bearer: TEST_KEYS.tenantA, body: { workflowId: 'weft-hello', inputs: { greeting: 'x'.repeat(1_500) } } });
+    const created = await callAt<{ runId: string }>(host.url, 'POST', '/v1/runs', {
+      bearer: TEST_KEYS.tenantA,
+      body: { workflowId: 'weft-hello', inputs: { greeting: 'x'.repeat(1_500) } },
+    });
     const runId = created.body.runId;
-    const res = await callAt<{ events: unknown[]; metrics: { eventCount: number }; truncated: boolean; truncatedReason: string }>(host.url, 'GET', `/v1/runs/${runId}/debug-bundle`, { bearer: TEST_KEYS.tenantA });
+    const res = await callAt<{ events: unknown[]; metrics: { eventCount: number }; truncated: boolean; truncatedReason: string }>(
+      host.url,
+      'GET',
+      `/v1/runs/${runId}/debug-bundle`,
+      { bearer: TEST_KEYS.tenantA },
+    );
     expect(res.status).toBe(200);
     checkContract('debug-bundle', res.body);
     expect(res.body.truncated).toBe(true);

@@ -42,52 +42,48 @@ export function registerOperationsRoutes(app: WeftApp, ctx: HostContext): void {
     return reply.header('cache-control', 'no-store').send({ status: 'ready' });
   });
 
-  app.get(
-    '/v1/runs/:runId/debug-bundle',
-    { config: { scope: 'runs:read' }, schema: ROUTE_SCHEMAS['GET /v1/runs/:runId/debug-bundle'] },
-    async (req, reply) => {
-      const p = principalOf(req);
-      const runId = pathId(req.params.runId, 'runId');
-      const rec = await ctx.store.getRun(p.tenant, runId);
-      if (!rec) throw await missingRun(ctx.store, p.tenant, runId);
-      // No token minter: a bundle is shared with people who must not resolve the run's interrupts.
-      const run = toSnapshot(rec, await ctx.engine.catalog.byContentHash(rec.workflowHash));
-      const redactor = ctx.vault ? ctx.vault.redactors.for(p.tenant) : (ctx.redactor ?? new Redactor());
-      const cap = ctx.config.debugBundleMaxBytes;
-      // Events are stored redacted; each is scrubbed again with what the host knows now.
-      const events: string[] = [];
-      // The cap bounds the whole body: the snapshot and the envelope count too.
-      let bytes = JSON.stringify(run).length + 512;
-      let truncated = false;
-      for (let cur = -1; !truncated; ) {
-        const page = await ctx.store.readEvents(runId, cur, PAGE);
-        for (const e of page) {
-          const json = redactor.redactJson(e.json);
-          if (bytes + json.length + 1 > cap) {
-            truncated = true;
-            break;
-          }
-          events.push(json);
-          bytes += json.length + 1;
+  app.get('/v1/runs/:runId/debug-bundle', { config: { scope: 'runs:read' }, schema: ROUTE_SCHEMAS['GET /v1/runs/:runId/debug-bundle'] }, async (req, reply) => {
+    const p = principalOf(req);
+    const runId = pathId(req.params.runId, 'runId');
+    const rec = await ctx.store.getRun(p.tenant, runId);
+    if (!rec) throw await missingRun(ctx.store, p.tenant, runId);
+    // No token minter: a bundle is shared with people who must not resolve the run's interrupts.
+    const run = toSnapshot(rec, await ctx.engine.catalog.byContentHash(rec.workflowHash));
+    const redactor = ctx.vault ? ctx.vault.redactors.for(p.tenant) : (ctx.redactor ?? new Redactor());
+    const cap = ctx.config.debugBundleMaxBytes;
+    // Events are stored redacted; each is scrubbed again with what the host knows now.
+    const events: string[] = [];
+    // The cap bounds the whole body: the snapshot and the envelope count too.
+    let bytes = JSON.stringify(run).length + 512;
+    let truncated = false;
+    for (let cur = -1; !truncated; ) {
+      const page = await ctx.store.readEvents(runId, cur, PAGE);
+      for (const e of page) {
+        const json = redactor.redactJson(e.json);
+        if (bytes + json.length + 1 > cap) {
+          truncated = true;
+          break;
         }
-        if (page.length < PAGE) break;
-        cur = page[page.length - 1]?.sequence ?? cur;
+        events.push(json);
+        bytes += json.length + 1;
       }
-      const head = redactor.redactJson(
-        JSON.stringify({
-          bundleVersion: DEBUG_BUNDLE_VERSION,
-          generatedAt: new Date().toISOString(),
-          host: { name: 'weft', version: ctx.version, vendor: 'weft' },
-          run,
-          metrics: { nodeCount: Object.keys(rec.projection.nodeStates).length, eventCount: events.length },
-          redactionMode: 'mask',
-          ...(truncated ? { truncated: true, truncatedReason: 'events_truncated_to_size_cap' } : { truncated: false }),
-        }),
-      );
-      const redactionApplied = head.includes(REDACTION_MARKER) || events.some((e) => e.includes(REDACTION_MARKER));
-      // Stored event JSON goes out as stored (no re-encoding), spliced into the bundle object.
-      const body = `${head.slice(0, -1)},"redactionApplied":${redactionApplied},"events":[${events.join(',')}]}`;
-      return reply.header('cache-control', 'no-store').type('application/json').send(body);
-    },
-  );
+      if (page.length < PAGE) break;
+      cur = page[page.length - 1]?.sequence ?? cur;
+    }
+    const head = redactor.redactJson(
+      JSON.stringify({
+        bundleVersion: DEBUG_BUNDLE_VERSION,
+        generatedAt: new Date().toISOString(),
+        host: { name: 'weft', version: ctx.version, vendor: 'weft' },
+        run,
+        metrics: { nodeCount: Object.keys(rec.projection.nodeStates).length, eventCount: events.length },
+        redactionMode: 'mask',
+        ...(truncated ? { truncated: true, truncatedReason: 'events_truncated_to_size_cap' } : { truncated: false }),
+      }),
+    );
+    const redactionApplied = head.includes(REDACTION_MARKER) || events.some((e) => e.includes(REDACTION_MARKER));
+    // Stored event JSON goes out as stored (no re-encoding), spliced into the bundle object.
+    const body = `${head.slice(0, -1)},"redactionApplied":${redactionApplied},"events":[${events.join(',')}]}`;
+    return reply.header('cache-control', 'no-store').type('application/json').send(body);
+  });
 }

@@ -18,7 +18,9 @@ import {
   type CreateRunResponse,
   type RunStatus,
 } from '@weft/contract';
-import { RunEngine, type RetentionStore, type RunRecord } from '@weft/engine';
+import { RunEngine, type RetentionStore, type RunRecord, type TraceContext } from '@weft/engine';
+import type { FastifyRequest } from 'fastify';
+import { traceContextOf } from '../telemetry-config.js';
 import type { WeftApp } from '../app.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
 import { claimOrReplay, idempotencyKeyOf, releaseTicket, withIdempotency } from '../idempotency.js';
@@ -71,6 +73,13 @@ function decodeCursor(raw: string): Cursor {
   throw new WeftError('validation_error', 'The cursor is not valid.', { errors: [{ path: '/cursor', message: 'malformed' }] });
 }
 
+/** The trace context a new run carries: `traceparent`/`tracestate` as sent, or the request's span when traced. */
+function traceOf(req: FastifyRequest, ctx: HostContext): { traceContext?: TraceContext } {
+  const sent = req.headers.traceparent === undefined ? undefined : traceContextOf(req.headers.traceparent, req.headers.tracestate);
+  const tc = ctx.telemetry ? ctx.telemetry.runTraceContext(req.raw, sent) : sent;
+  return tc ? { traceContext: tc } : {};
+}
+
 export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
   const { engine, store, config } = ctx;
 
@@ -86,6 +95,7 @@ export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
       ...(body.configurable === undefined ? {} : { configurable: body.configurable }),
       ...(body.tags === undefined ? {} : { tags: body.tags }),
       ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
+      ...traceOf(req, ctx),
     };
     if (body.metadata && Buffer.byteLength(JSON.stringify(body.metadata)) > 8192) {
       throw new WeftError('validation_error', 'metadata must serialize to at most 8192 bytes.', { errors: [{ path: '/metadata', message: 'too large' }] });

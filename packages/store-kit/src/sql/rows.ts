@@ -22,10 +22,10 @@ const numOrNull = (v: Int | null): number | null => (v === null ? null : Number(
 export const WORKFLOW_COLUMNS = 'w.hash, w.id, w.definition_json, w.source, w.created_at';
 /** `SELECT` list for {@link RunRow}. */
 export const RUN_COLUMNS =
-  'run_id, tenant, principal, workflow_id, workflow_hash, created_at, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at';
+  'run_id, tenant, principal, workflow_id, workflow_hash, created_at, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at, trace_context';
 /** Column list of `runs` for an insert, in {@link runInsertValues} order. */
 export const RUN_INSERT_COLUMNS =
-  'run_id, tenant, principal, workflow_id, workflow_hash, created_at, status, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at';
+  'run_id, tenant, principal, workflow_id, workflow_hash, created_at, status, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at, trace_context';
 /** Column list of `api_keys`, in {@link apiKeyValues} order. */
 export const API_KEY_COLUMNS =
   'key_id, tenant, principal, name, scopes_json, hash, created_at, expires_at, revoked_at, rotated_from, grace_until, last_used_at';
@@ -60,6 +60,8 @@ export interface RunRow<I extends Int = Int> {
   lease_owner: string | null;
   lease_epoch: number;
   lease_expires_at: I | null;
+  /** JSON `{traceparent, tracestate?}` of the creating request (migration 0008), or null. */
+  trace_context: string | null;
 }
 
 /** A `run_events` row. */
@@ -137,7 +139,25 @@ export function toWorkflow(r: WorkflowRow): StoredWorkflow {
 /** The values of a new `runs` row, in {@link RUN_INSERT_COLUMNS} order. */
 export function runInsertValues(
   run: RunRecord,
-): [string, string, string, string, string, string, string, string, string, string, string, string | null, string, string | null, number, number | null] {
+): [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string | null,
+  string,
+  string | null,
+  number,
+  number | null,
+  string | null,
+] {
   return [
     run.runId,
     run.tenant,
@@ -155,6 +175,7 @@ export function runInsertValues(
     run.leaseOwner,
     run.leaseEpoch,
     run.leaseExpiresAt,
+    run.traceContext ? JSON.stringify(run.traceContext) : null,
   ];
 }
 
@@ -176,6 +197,7 @@ export function toRunRecord(r: RunRow): RunRecord {
     leaseOwner: r.lease_owner,
     leaseEpoch: r.lease_epoch,
     leaseExpiresAt: numOrNull(r.lease_expires_at),
+    ...(r.trace_context ? { traceContext: JSON.parse(r.trace_context) as NonNullable<RunRecord['traceContext']> } : {}),
   };
 }
 
