@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { TEST_KEYS, startTestHost, type TestHost } from '@weft/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkContract } from '../contract-check.js';
-import { assertErrorEnvelope, call, callAt, target, waitForTerminal } from '../harness.js';
+import { assertErrorEnvelope, call, callAt, lacks, target, waitForTerminal } from '../harness.js';
 import { OWN_HOSTS } from '../own-host.js';
 
 const CANARY = 'CANARY-openwop-CONFORMANCE-NEVER-SECRET';
@@ -30,7 +30,11 @@ describe.skipIf(!target.inProcess)('operations: health probes', () => {
   });
 });
 
-describe('operations: debug bundle', () => {
+const discovery = (await call('GET', '/.well-known/openwop', { key: null })).body as { debugBundle?: { supported?: boolean } };
+const bundleGated = discovery.debugBundle?.supported === true ? await lacks('the debug-bundle scenarios', { workflows: ['weft-hello'] }) : 'no debugBundle';
+if (bundleGated === 'no debugBundle') process.stderr.write('skipping the debug-bundle scenarios: the host does not advertise debugBundle\n');
+
+describe.skipIf(bundleGated !== null)('operations: debug bundle', () => {
   it('invariant: secret-leakage-debug-bundle — the bundle validates, is no-store, and carries no canary secret', async () => {
     const created = await call<{ runId: string }>('POST', '/v1/runs', {
       body: { workflowId: 'weft-hello', inputs: { greeting: `hi ${OPENAI}`, apiKey: OPENAI }, configurable: {}, metadata: { note: `with ${OPENAI}` } },
