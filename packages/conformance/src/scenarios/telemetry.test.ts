@@ -119,7 +119,7 @@ describe.runIf(OWN_HOSTS)('telemetry: traceparent and OTLP export', () => {
 
     // The outbound call carried the trace too, as the node attempt's child context.
     const call = target.bodies.find((b) => b.path === '/hello');
-    expect(call?.headers.traceparent?.split('-')[1]).toBe(TRACE_ID);
+    expect(String(call?.headers.traceparent).split('-')[1]).toBe(TRACE_ID);
 
     const spans = await until(() => {
       const all = spansOf(otlp.bodies);
@@ -135,7 +135,7 @@ describe.runIf(OWN_HOSTS)('telemetry: traceparent and OTLP export', () => {
     expect(attempt.parentSpanId).toBe(run.spanId);
     expect(attr(attempt, 'openwop.node_id')).toBe('call');
     expect(String(attr(attempt, 'openwop.node_attempt'))).toBe('0');
-    expect(call?.headers.traceparent?.split('-')[2]).toBe(attempt.spanId);
+    expect(String(call?.headers.traceparent).split('-')[2]).toBe(attempt.spanId);
 
     // Metrics: runs started and completed by workflow, the latency histograms, the gauges.
     const names = await until(() => {

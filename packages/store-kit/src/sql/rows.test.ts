@@ -80,6 +80,7 @@ describe('shared row mappers', () => {
       lease_owner: 'w1',
       lease_epoch: 3,
       lease_expires_at: '1735689630000',
+      trace_context: null,
     };
     const run = toRunRecord(row);
     expect(run.leaseExpiresAt).toBe(1_735_689_630_000);
