@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAjv, toFieldErrors } from '@weft/contract';
 
-type Kind = 'capabilities' | 'run-snapshot' | 'run-event' | 'error-envelope' | 'audit-verify-result';
+type Kind = 'capabilities' | 'run-snapshot' | 'run-event' | 'error-envelope' | 'audit-verify-result' | 'debug-bundle';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const schemasDir = join(process.env.WEFT_CONTRACTS_DIR || join(repoRoot, '..', 'shared', 'contracts'), 'schemas');
@@ -47,7 +47,7 @@ function load(): Map<Kind, (v: unknown) => boolean & { errors?: unknown }> {
     return s.$id;
   };
   validators = new Map();
-  for (const k of ['capabilities', 'run-snapshot', 'run-event', 'error-envelope', 'audit-verify-result'] as const) {
+  for (const k of ['capabilities', 'run-snapshot', 'run-event', 'error-envelope', 'audit-verify-result', 'debug-bundle'] as const) {
     const fn = ajv.getSchema(idOf(k));
     if (!fn) throw new Error(`cannot compile official schema ${k}`);
     validators.set(k, fn as never);
@@ -56,7 +56,14 @@ function load(): Map<Kind, (v: unknown) => boolean & { errors?: unknown }> {
 }
 
 /** Counts of documents checked, per kind (reported by the suite). */
-export const checked: Record<Kind, number> = { capabilities: 0, 'run-snapshot': 0, 'run-event': 0, 'error-envelope': 0, 'audit-verify-result': 0 };
+export const checked: Record<Kind, number> = {
+  capabilities: 0,
+  'run-snapshot': 0,
+  'run-event': 0,
+  'error-envelope': 0,
+  'audit-verify-result': 0,
+  'debug-bundle': 0,
+};
 
 /** Throws when `doc` does not validate against the official schema for `kind`. */
 export function checkContract(kind: Kind, doc: unknown): void {

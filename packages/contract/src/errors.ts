@@ -83,6 +83,11 @@ export const ERROR_CATALOG = {
     when: 'The interrupt was invalidated (its run was cancelled by a parent, or the token no longer applies).',
     details: ['interruptId'],
   },
+  run_expired: {
+    status: 410,
+    when: "The run ended longer ago than the host's retention window and its record and event log were deleted.",
+    details: ['runId', 'expiredAt'],
+  },
   interrupt_cancelled: { status: 422, when: 'The run was cancelled while the interrupt was pending.', details: ['interruptId'] },
   correlation_mismatch: { status: 422, when: "An external event does not match the interrupt's correlation.", details: ['mismatched'] },
   auth_elevation_required: { status: 403, when: 'This interrupt must be resolved with a bearer credential holding approvals:respond, not a callback token.' },

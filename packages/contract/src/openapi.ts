@@ -158,6 +158,40 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
       },
     },
   ],
+  'GET /healthz': [
+    {
+      path: '/healthz',
+      method: 'get',
+      operation: {
+        summary: 'Liveness: the process serves requests (no auth; 503 once shutdown began)',
+        security: [],
+        responses: { '200': { description: '`{"status":"ok"}`' }, ...errors(503) },
+      },
+    },
+  ],
+  'GET /readyz': [
+    {
+      path: '/readyz',
+      method: 'get',
+      operation: {
+        summary: 'Readiness: the store answers and the host is not draining (no auth)',
+        security: [],
+        responses: { '200': { description: '`{"status":"ready"}`' }, ...errors(503) },
+      },
+    },
+  ],
+  'GET /v1/runs/:runId/debug-bundle': [
+    {
+      path: '/v1/runs/{runId}/debug-bundle',
+      method: 'get',
+      operation: {
+        summary: "A redacted, portable export of one run's diagnostic state (debug-bundle.schema.json); Cache-Control: no-store",
+        security: secured,
+        parameters: [pathParam('runId')],
+        responses: { '200': { description: 'RunDebugBundle' }, ...errors(400, 401, 403, 404, 410) },
+      },
+    },
+  ],
   'GET /v1/openapi.json': [
     { path: '/v1/openapi.json', method: 'get', operation: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
   ],
@@ -211,7 +245,7 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
         summary: 'Run snapshot',
         security: secured,
         parameters: [pathParam('runId')],
-        responses: { '200': { description: 'Snapshot', content: json(ref('RunSnapshot')) }, ...errors(400, 401, 403, 404) },
+        responses: { '200': { description: 'Snapshot', content: json(ref('RunSnapshot')) }, ...errors(400, 401, 403, 404, 410) },
       },
     },
   ],
@@ -230,7 +264,7 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
         ],
         responses: {
           '200': { description: 'text/event-stream of RunEventDoc frames', content: { 'text/event-stream': { schema: { type: 'string' } } } },
-          ...errors(400, 401, 403, 404),
+          ...errors(400, 401, 403, 404, 410),
         },
       },
     },
@@ -248,7 +282,7 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
           queryParam('since', { type: 'integer', minimum: -1 }, { deprecated: true }),
           queryParam('timeout', { type: 'integer', minimum: 0, maximum: 60 }),
         ],
-        responses: { '200': { description: 'Events', content: json(ref('PollResponse')) }, ...errors(400, 401, 403, 404) },
+        responses: { '200': { description: 'Events', content: json(ref('PollResponse')) }, ...errors(400, 401, 403, 404, 410) },
       },
     },
   ],
@@ -261,7 +295,7 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
         security: secured,
         parameters: [pathParam('runId'), idemHeader],
         requestBody: { required: false, content: json(ref('CancelRunRequest')) },
-        responses: { '200': { description: 'Cancel accepted', content: json(ref('CancelRunResponse')) }, ...errors(400, 401, 403, 404, 409) },
+        responses: { '200': { description: 'Cancel accepted', content: json(ref('CancelRunResponse')) }, ...errors(400, 401, 403, 404, 409, 410) },
       },
     },
   ],
@@ -324,7 +358,7 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
         summary: 'List the interrupts of a run',
         security: secured,
         parameters: [pathParam('runId')],
-        responses: { '200': { description: 'Interrupts' }, ...errors(400, 401, 403, 404) },
+        responses: { '200': { description: 'Interrupts' }, ...errors(400, 401, 403, 404, 410) },
       },
     },
   ],

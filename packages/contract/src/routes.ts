@@ -34,6 +34,7 @@ export const ROUTE_SCHEMAS = {
   'POST /v1/runs/:runId/interrupts/:nodeId': { params: params('runId', 'nodeId') },
   'POST /v1/runs/:runId/approvals/:nodeId': { params: params('runId', 'nodeId') },
   'GET /v1/runs/:runId/interrupts': { params: params('runId') },
+  'GET /v1/runs/:runId/debug-bundle': { params: params('runId') },
   'GET /v1/interrupts/:token': { params: params('token') },
   'POST /v1/interrupts/:token': { params: params('token') },
   'POST /v1/runs/:target': { params: params('target') },

@@ -22,3 +22,4 @@ export { callProvider, parseRetryAfter, openaiBody, anthropicBody, type CallOpti
 export { SseParser, type SseEvent } from './ai/sse.js';
 export { decidePolicy, missingCapabilities, globMatch, RESERVED_CAPABILITIES, type PolicyDecision } from './ai/policy.js';
 export { REPLAY_SOURCE_MISSING, ReplaySession, deliversOutbound, type DivergedPayload } from './run/fork.js';
+export * from './trace-context.js';

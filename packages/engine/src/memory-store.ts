@@ -11,6 +11,7 @@ import {
   type CommandOutcome,
   type CommandRow,
   type EncodedEvent,
+  type ExpiredRun,
   type InvocationClaim,
   type InvocationRecord,
   type FinishedCommands,
@@ -65,6 +66,7 @@ export class MemoryStore implements Store {
   /** run_commands in insertion order. */
   private readonly commands = new Map<string, CommandRow>();
   private readonly invocations = new Map<string, InvocationRecord>();
+  private readonly expired = new Map<string, ExpiredRun>();
 
   async migrate(): Promise<void> {}
   async close(): Promise<void> {}
@@ -330,5 +332,30 @@ export class MemoryStore implements Store {
         n++;
       }
     return n;
+  }
+
+  async expireRuns(endedBefore: number, limit: number, now: number): Promise<ExpiredRun[]> {
+    const cutoff = new Date(endedBefore).toISOString();
+    const doomed = [...this.runs.values()]
+      .filter((r) => TERMINAL_STATUSES.has(r.projection.status) && r.createdAt < cutoff && (r.projection.endedAt ?? r.createdAt) < cutoff)
+      .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.runId < b.runId ? -1 : 1))
+      .slice(0, limit);
+    const out: ExpiredRun[] = [];
+    for (const r of doomed) {
+      this.runs.delete(r.runId);
+      this.events.delete(r.runId);
+      this.timers.delete(r.runId);
+      for (const [id, c] of this.commands) if (c.runId === r.runId) this.commands.delete(id);
+      for (const [id, inv] of this.invocations) if (inv.runId === r.runId) this.invocations.delete(id);
+      const t = { runId: r.runId, tenant: r.tenant, expiredAt: now };
+      this.expired.set(r.runId, t);
+      out.push({ ...t });
+    }
+    return out;
+  }
+
+  async getExpiredRun(tenant: string, runId: string): Promise<ExpiredRun | undefined> {
+    const t = this.expired.get(runId);
+    return t && t.tenant === tenant ? { ...t } : undefined;
   }
 }

@@ -254,6 +254,11 @@ export interface RunRecord {
   leaseExpiresAt: number | null;
   /** Set on a run made by `POST /v1/runs/{runId}:fork` (migration 0007). */
   fork?: RunFork;
+  /**
+   * W3C trace context of the request that created the run (`traceparent`/`tracestate`), carried
+   * into its events and spans; absent when the request had none.
+   */
+  traceContext?: TraceContext;
 }
 
 /**
@@ -268,6 +273,44 @@ export interface RunFork {
   /** Events of the source before this sequence were copied as the fork's fixed history. */
   fromSeq: number;
   mode: 'replay' | 'branch';
+}
+
+/** What the driver tells {@link RunTelemetry} when a node body starts. */
+export interface NodeAttemptInfo {
+  run: RunRecord;
+  nodeId: string;
+  typeId: string;
+  /** Zero-based. */
+  attempt: number;
+}
+
+/** A node attempt in progress; `end` is called once, with the error when the body failed. */
+export interface NodeAttemptSpan {
+  /** The trace context the body's outbound calls carry (the attempt span's own), if any. */
+  readonly traceparent?: string;
+  end(error?: unknown): void;
+}
+
+/**
+ * Telemetry, the engine's only view of tracing and metrics (the host adapts OpenTelemetry to it;
+ * the engine imports no SDK). Optional: without it the driver does no telemetry work at all.
+ * Calls are synchronous and must not throw or block.
+ *
+ * @see execution-semantics.md §8
+ */
+export interface RunTelemetry {
+  /** One committed append of `run` (its projection as stored); run start and end are read from the event types. */
+  committed(run: RunRecord, events: readonly EncodedEvent[], projection: RunProjection): void;
+  /** A node body starts. */
+  nodeAttempt(a: NodeAttemptInfo): NodeAttemptSpan;
+  /** This process took over a run whose lease another owner held (recovery after a crash or a stale lease). */
+  leaseTakeover(runId: string): void;
+}
+
+/** A W3C trace context as received (validated `traceparent`; `tracestate` as sent, bounded). */
+export interface TraceContext {
+  traceparent: string;
+  tracestate?: string;
 }
 
 /** A serialized event as stored: the JSON is kept exactly as written and streamed as is. */
@@ -586,4 +629,28 @@ export interface InvocationStore {
   purgeExpiredInvocations(now: number): Promise<number>;
 }
 
-export interface Store extends StoreLifecycle, RunStore, WorkflowStore, IdempotencyStore, InvocationStore {}
+/** The tombstone a retention sweep leaves for a run it deleted. */
+export interface ExpiredRun {
+  runId: string;
+  tenant: string;
+  /** When the sweep removed it (epoch ms). */
+  expiredAt: number;
+}
+
+/**
+ * Run retention: terminal runs are deleted after a window and leave a tombstone, so a lookup can
+ * answer 410 Gone rather than 404 (production profile, wire-contract §errors).
+ */
+export interface RetentionStore {
+  /**
+   * Deletes up to `limit` terminal runs that ended before `endedBefore` (epoch ms; a terminal run
+   * without `endedAt` counts from `createdAt`), oldest first: the run row, its events, timers,
+   * command rows and invocation records, with a tombstone for each, in one transaction. Runs that
+   * are not terminal are never removed. Returns the tombstones written.
+   */
+  expireRuns(endedBefore: number, limit: number, now: number): Promise<ExpiredRun[]>;
+  /** The tombstone of an expired run, bound to `tenant` in the same query (a foreign one is `undefined`). */
+  getExpiredRun(tenant: string, runId: string): Promise<ExpiredRun | undefined>;
+}
+
+export interface Store extends StoreLifecycle, RunStore, WorkflowStore, IdempotencyStore, InvocationStore, RetentionStore {}

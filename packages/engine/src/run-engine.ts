@@ -41,6 +41,8 @@ import {
   type Notifier,
   type Outbound,
   type OutboxRow,
+  type RunTelemetry,
+  type TraceContext,
   type RecordRedactor,
   type RunRecord,
   type SecretResolver,
@@ -57,6 +59,7 @@ import { makeState, type RunState } from './run/state.js';
 import type { CommandReply, CommandResult, Effect, NodeOutcome, RunCommand, StepInput, StepOutput, TimerPlan } from './run/types.js';
 import { canonicalJson } from './scheduler.js';
 import { WorkflowCatalog } from './workflow-catalog.js';
+import { tracedOutbound } from './trace-context.js';
 
 export { DELEGATE_SCOPE, type CommandResult, type RunCommand } from './run/types.js';
 export type { ForkRunParams } from './run/fork.js';
@@ -117,6 +120,8 @@ export interface EngineOptions {
   redactorFor?: (tenant: string) => RecordRedactor;
   /** Resolves secret references for nodes that declare `requiresSecrets` (`ctx.credentials`). */
   secrets?: SecretResolver;
+  /** Traces and metrics (decision 0024); absent = none, at no cost. */
+  telemetry?: RunTelemetry;
 }
 
 /** Parameters of {@link RunEngine.createRun}; tenant and principal come from the credential. */
@@ -128,6 +133,8 @@ export interface CreateRunParams {
   configurable?: Record<string, unknown>;
   tags?: string[];
   metadata?: Record<string, unknown>;
+  /** W3C trace context of the creating request, carried into events, spans and outbound calls. */
+  traceContext?: TraceContext;
 }
 
 /** How a command was sent. */
@@ -235,7 +242,12 @@ export class RunEngine {
   private readonly outboxOf: EngineOptions['outbox'];
   private readonly redactorFor: ((tenant: string) => RecordRedactor) | undefined;
   private readonly secrets: SecretResolver | undefined;
+  private readonly telemetry: RunTelemetry | undefined;
   private readonly hot = new Map<string, HotRun>();
+  /** Runs this process drives now (loaded, not terminal): the runnable queue telemetry reports. */
+  get activeRuns(): number {
+    return this.hot.size;
+  }
   private readonly active = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, () => void>();
   private readonly dirty = new Set<string>();
@@ -273,6 +285,7 @@ export class RunEngine {
     this.outboxOf = opts.outbox;
     this.redactorFor = opts.redactorFor;
     this.secrets = opts.secrets;
+    this.telemetry = opts.telemetry;
     this.notifier = opts.notifier ?? new InProcessNotifier();
     this.commandTimeoutMs = opts.commandTimeoutMs ?? this.leaseTtlMs + 5000;
     this.catalog = new WorkflowCatalog(this.store, this.registry, this.clock);
@@ -398,6 +411,7 @@ export class RunEngine {
       leaseOwner: this.ownerId,
       leaseEpoch: 1,
       leaseExpiresAt: now + this.leaseTtlMs,
+      ...(p.traceContext ? { traceContext: p.traceContext } : {}),
     };
     if (child) rec.projection.parent = child.parent;
     let completion: IdempotencyCompletion | undefined;
@@ -627,6 +641,7 @@ export class RunEngine {
     if (!(rec.leaseOwner === this.ownerId && (rec.leaseExpiresAt ?? 0) > now)) {
       epoch = await this.store.claimRun(runId, this.ownerId, this.leaseTtlMs, now, !this.store.shared);
       if (epoch === null) return undefined;
+      if (rec.leaseOwner !== null && rec.leaseOwner !== this.ownerId) this.telemetry?.leaseTakeover(runId);
     }
     const wf = await this.catalog.byContentHash(rec.workflowHash);
     if (!wf) {
@@ -885,6 +900,9 @@ export class RunEngine {
     const attempt = st?.attempt ?? 0;
     let ordinal = 0;
     let out: NodeResult | Promise<NodeResult>;
+    // Telemetry (decision 0024): the attempt span, and the trace context outbound calls carry.
+    const span = this.telemetry?.nodeAttempt({ run: s.rec, nodeId: node.id, typeId: node.typeId, attempt });
+    const http = tracedOutbound(this.outbound, span?.traceparent ?? s.rec.traceContext?.traceparent);
     try {
       out = type.execute({
         runId: s.rec.runId,
@@ -896,7 +914,7 @@ export class RunEngine {
         inputs: nodeInputs(s, node),
         startedAt: st?.startedAt ? Date.parse(st.startedAt) : this.clock.now(),
         signal: ctrl.signal,
-        http: h.replay ? h.replay.outbound : this.outbound,
+        http: h.replay ? h.replay.outbound : http,
         now: () => this.clock.now(),
         variables: { ...s.rec.variables, ...(s.proj.vars ?? {}) },
         children: {
@@ -926,12 +944,19 @@ export class RunEngine {
       });
     } catch (error) {
       this.observeReplay(h, node.id, token, { error });
+      span?.end(error);
       return { error };
     }
     if (!isPromise(out)) {
       this.observeReplay(h, node.id, token, { result: out });
+      span?.end();
       return { result: out };
     }
+    if (span)
+      out.then(
+        () => span.end(),
+        (e: unknown) => span.end(e),
+      );
     out
       .then(
         (result) => {
@@ -990,6 +1015,7 @@ export class RunEngine {
       throw e;
     }
     if (events.length > 0) {
+      this.telemetry?.committed(h.state.rec, events, h.state.proj);
       this.relay.publish(runId, events, h.state.proj);
       if (this.store.shared) this.relay.announce(runId, events);
       this.committed?.(h.state.rec, events);
@@ -1010,7 +1036,8 @@ export class RunEngine {
     const parent = h.state.rec;
     const runId = `run_${createHash('sha256').update(`child\u0000${parent.runId}\u0000${nodeId}`).digest('base64url').slice(0, 22)}`;
     if (!(await this.store.getRunInternal(runId))) {
-      await this.createRun({ tenant: parent.tenant, principal: parent.principal, workflowId, inputs }, undefined, {
+      const trace = parent.traceContext ? { traceContext: parent.traceContext } : {};
+      await this.createRun({ tenant: parent.tenant, principal: parent.principal, workflowId, inputs, ...trace }, undefined, {
         runId,
         parent: { runId: parent.runId, nodeId },
       });

@@ -47,6 +47,7 @@ import { registerConsoleRoutes } from './routes/console.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerInterruptRoutes } from './routes/interrupts.js';
 import { registerKeyRoutes } from './routes/keys.js';
+import { registerOperationsRoutes } from './routes/operations.js';
 import { registerPackRoutes } from './routes/packs.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
@@ -216,6 +217,13 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   app.addHook('preClose', async () => {
     closing = true;
   });
+  // Telemetry (configured only): a server span per request, first so it covers every refusal.
+  const otel = ctx.telemetry;
+  if (otel) {
+    app.addHook('onRequest', async (req, reply) => {
+      otel.httpRequest(req.raw, reply.raw, req.method, req.routeOptions.url, req.headers.traceparent);
+    });
+  }
   app.addHook('onRequest', async (req) => {
     // 0b. Shape of the request itself: target length and Host (HTTP/1.1 requires it).
     if (Buffer.byteLength(req.raw.url ?? '') > MAX_URL_BYTES)
@@ -227,6 +235,8 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
       reply.header('connection', 'close');
       throw shuttingDown();
     }
+    // The liveness probe is not load: an overloaded process is alive (it has no scope either).
+    if (req.routeOptions.url === '/healthz') return;
     // 1. Backpressure: refuse before doing any work; release when the response closes
     //    (finished, or the client went away).
     const sse = isSseRequest(req);
@@ -331,5 +341,6 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
   registerWebhookRoutes(app, ctx);
   registerPackRoutes(app, ctx);
   registerConsoleRoutes(app, ctx);
+  registerOperationsRoutes(app, ctx);
   return app;
 }

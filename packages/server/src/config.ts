@@ -8,6 +8,7 @@ import { checkOutboundConfig, loadOutboundConfig, type OutboundConfig } from './
 import { checkPacksConfig, loadPacksConfig, type PacksConfig } from './packs.js';
 import { loadSandboxConfig, type SandboxConfig } from './sandbox-config.js';
 import { checkSecurityConfig, loadSecurityConfig, type SecurityConfig } from './security-config.js';
+import { loadTelemetryConfig, type TelemetryConfig } from './telemetry-config.js';
 
 /** One configured API key: a tenant and its secret (hashed at load, never logged). */
 export interface ApiKeyConfig {
@@ -63,6 +64,18 @@ export interface HostConfig extends SecurityConfig, OutboundConfig, PacksConfig,
   console: boolean;
   /** Directory of the console build; default `packages/console/dist` of this repository. */
   consoleDir?: string;
+  /**
+   * How long a terminal run (its row, event log, timers, commands and invocation records) is
+   * kept after it ended; afterwards the sweeper deletes it and the run answers 410 `run_expired`.
+   * Default 7 days (the production-profile minimum); shorter only for development and tests.
+   */
+  runRetentionMs: number;
+  /** Interval of the retention sweeper (and the idempotency/invocation purge). */
+  retentionSweepMs: number;
+  /** Largest debug bundle (bytes of JSON) before its events are truncated. */
+  debugBundleMaxBytes: number;
+  /** OpenTelemetry export, from the standard `OTEL_*` variables; absent = off (the default). */
+  telemetry?: TelemetryConfig;
 }
 
 const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
@@ -129,6 +142,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     auditCheckpointEntries: int(env.WEFT_AUDIT_CHECKPOINT_ENTRIES, 'WEFT_AUDIT_CHECKPOINT_ENTRIES', 1000, 1, 1_000_000),
     auditCheckpointSeconds: int(env.WEFT_AUDIT_CHECKPOINT_SECONDS, 'WEFT_AUDIT_CHECKPOINT_SECONDS', 300, 1, 86_400),
     console: consoleSwitch(env.WEFT_CONSOLE),
+    runRetentionMs: int(env.WEFT_RUN_RETENTION_MS, 'WEFT_RUN_RETENTION_MS', 7 * 86_400_000, 1000, 3650 * 86_400_000),
+    retentionSweepMs: int(env.WEFT_RETENTION_SWEEP_MS, 'WEFT_RETENTION_SWEEP_MS', 60_000, 100, 86_400_000),
+    debugBundleMaxBytes: int(env.WEFT_DEBUG_BUNDLE_MAX_BYTES, 'WEFT_DEBUG_BUNDLE_MAX_BYTES', 8 * 1_048_576, 1024, 64 * 1_048_576),
     ...loadSecurityConfig(env),
     ...loadOutboundConfig(env),
     ...loadPacksConfig(env),
@@ -136,6 +152,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     ...loadAiConfig(env),
   };
   if (env.WEFT_PG_URL) base.pgUrl = env.WEFT_PG_URL;
+  const telemetry = loadTelemetryConfig(env);
+  if (telemetry) base.telemetry = telemetry;
   if (env.WEFT_INTERRUPT_TOKEN_KEYS) base.interruptTokenKeys = env.WEFT_INTERRUPT_TOKEN_KEYS;
   if (env.WEFT_CONSOLE_DIR) base.consoleDir = resolve(env.WEFT_CONSOLE_DIR);
   if (env.WEFT_AUDIT_SIGNING_KEY) base.auditSigningKey = resolve(env.WEFT_AUDIT_SIGNING_KEY);

@@ -31,6 +31,8 @@ export interface HostVault {
 
 export interface HostContext {
   engine: RunEngine;
+  /** OpenTelemetry, when configured (decision 0024); absent = no telemetry work at all. */
+  telemetry?: import('./telemetry.js').HostTelemetry;
   store: HostStore;
   config: HostConfig;
   /** The discovery document (built once; the fixture list is recomputed on workflow changes). */

@@ -63,6 +63,8 @@ export interface DiscoveryInput {
   webhooks?: boolean;
   /** The configured LLM providers (decision 0022). */
   aiProviders?: readonly AiProviderConfig[];
+  /** True when OpenTelemetry export is configured. */
+  telemetry?: boolean;
 }
 
 export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
@@ -125,6 +127,20 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
   }
   // Both modes: best-effort by default, durable (outbox) per subscription (decision 0019).
   if (d.webhooks) doc.webhooks = { supported: true, signatureAlgorithms: [WEBHOOK_SIGNATURE_ALGORITHM], signed: true, durable: true };
+  // OTLP export is on (OTEL_EXPORTER_OTLP_ENDPOINT): say how it is sent.
+  if (d.telemetry) doc.observability = { otel: { exportProtocols: ['http/json'] } };
+  // GET /v1/runs/{runId}/debug-bundle (debug-bundle.md): redacted, size-capped with truncation metadata.
+  doc.debugBundle = { supported: true, endpoint: '/v1/runs/{runId}/debug-bundle', maxBytes: d.config.debugBundleMaxBytes };
+  // The production-profile parts Weft enforces and tests; the profile itself is not claimed
+  // until every MUST is (docs/decisions/0024-telemetry-health-retention.md).
+  const windowSeconds = Math.floor(d.config.runRetentionMs / 1000);
+  doc.production = {
+    supported: false,
+    backpressure: { supported: true, inflightCap: d.config.maxInFlight, retryAfterSeconds: 1 },
+    retention:
+      windowSeconds >= 604_800 ? { supported: true, minWindowSeconds: windowSeconds, testForceExpire: false } : { supported: false, testForceExpire: false },
+    debugBundle: { supported: true, truncationMetadata: true },
+  };
   if (d.runtimeCapabilities.length > 0) doc.runtimeCapabilities = d.runtimeCapabilities;
   const auth = authCapabilities(d.config, d.auth);
   if (auth) doc.auth = auth;

@@ -30,6 +30,8 @@ import type { HostVault } from './context.js';
 import { loadConfiguredPacks } from './packs.js';
 import { CodeNode } from './code-node.js';
 import { sandboxCapabilities, startJsRuntime, startWasmRuntime } from './sandbox-config.js';
+import { startRetentionSweeper } from './retention.js';
+import type { HostTelemetry, TelemetryGauges } from './telemetry.js';
 
 /** A running host. */
 export interface RunningHost {
@@ -295,6 +297,14 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
       })
     : undefined;
   if (!webhooks) logger.warn('webhooks are disabled on this Postgres host: their secrets need WEFT_MASTER_KEY / WEFT_MASTER_KEY_FILE');
+  // Telemetry only when configured: otherwise the engine and the app get none and do no work.
+  let gauges: TelemetryGauges = { runnable: () => 0, openSseStreams: () => 0 };
+  const telemetry = config.telemetry
+    ? new (await import('./telemetry.js')).HostTelemetry(config.telemetry, WEFT_VERSION, {
+        runnable: () => gauges.runnable(),
+        openSseStreams: () => gauges.openSseStreams(),
+      })
+    : undefined;
   const engine = new RunEngine({
     store,
     notifier,
@@ -309,6 +319,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     // Secrets resolve into nodes that declare requiresSecrets; each run's redactor is its
     // tenant's, so every value resolved for the tenant is scrubbed from its events.
     ...(vault ? { secrets: vault.resolver, redactorFor: (tenant: string) => vault.redactors.for(tenant) } : {}),
+    ...(telemetry ? { telemetry } : {}),
   });
   const dirs = config.workflowsDirs.length > 0 ? config.workflowsDirs : [join(repoRoot, 'examples', 'workflows')].filter((d) => existsSync(d));
   reportWorkflowLoad(await loadWorkflowDirs(engine, dirs, logger), config.announce, logger);
@@ -324,6 +335,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   await refreshFixtures();
   const ctx: HostContext = {
     engine,
+    ...(telemetry ? { telemetry } : {}),
     store,
     config,
     version: WEFT_VERSION,
@@ -338,6 +350,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         extra: sandboxCapabilities(sandbox, packs, config.packsGrantNet === true, wasmSandbox),
         webhooks: webhooks !== undefined,
         aiProviders: config.aiProviders,
+        telemetry: telemetry !== undefined,
       }),
     workflowsChanged: refreshFixtures,
     tokens,
@@ -350,11 +363,9 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
   };
   const app = buildApp(ctx, auth, logger);
   await webhooks?.start();
+  gauges = { runnable: () => engine.activeRuns, openSseStreams: () => app.loadGauges.sseStreams };
   await engine.start();
-  const purge = setInterval(() => {
-    store.purgeExpiredIdempotency(Date.now()).catch((e: unknown) => logger.warn({ err: String(e) }, 'idempotency purge failed'));
-  }, 3_600_000);
-  purge.unref();
+  const stopSweeper = startRetentionSweeper(store, { retentionMs: config.runRetentionMs, intervalMs: config.retentionSweepMs, logger });
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -389,7 +400,8 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         audit,
         logger,
         timeoutMs: config.shutdownTimeoutMs,
-        stopPurge: () => clearInterval(purge),
+        stopPurge: stopSweeper,
+        telemetry,
         sandboxes: [sandbox, wasmSandbox, codeNode].filter((s): s is JsPackRuntime | WasmPackRuntime | CodeNode => s !== undefined),
       });
       return closing;
@@ -432,12 +444,13 @@ async function shutdown(h: {
   audit: { close(): Promise<void> };
   logger: Logger;
   timeoutMs: number;
-  stopPurge: () => void;
+  stopPurge: () => Promise<void>;
   sandboxes: { close(): Promise<void> }[];
+  telemetry: HostTelemetry | undefined;
 }): Promise<void> {
   const deadline = Date.now() + h.timeoutMs;
   const left = (): number => deadline - Date.now();
-  h.stopPurge();
+  await h.stopPurge();
   const http = h.app.close();
   if (!(await settlesWithin(http, left()))) {
     h.logger.warn('shutdown: requests still open at the deadline; closing their connections');
@@ -451,4 +464,6 @@ async function shutdown(h: {
   await h.notifier.close().catch(() => undefined);
   await h.audit.close();
   await h.store.close();
+  // Last: the spans and metrics of everything above are flushed.
+  await h.telemetry?.shutdown();
 }

@@ -21,6 +21,7 @@ import {
   type CommandOutcome,
   type CommandRow,
   type EncodedEvent,
+  type ExpiredRun,
   type InvocationClaim,
   type InvocationRecord,
   type FinishedCommands,
@@ -82,6 +83,7 @@ import {
 } from '@weft/store-kit';
 import { PgCommands } from './commands.js';
 import { PgInvocations } from './invocations.js';
+import { PgRetention } from './retention.js';
 import { PgSecrets } from './secrets.js';
 import { PgWebhooks } from './webhooks.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
@@ -110,17 +112,17 @@ const SQL = {
     INSERT INTO workflow_ids (id, hash) VALUES ($2, $1) ${postgresDialect.upsert(['id'], ['hash'])}`,
   insertRun: `
     INSERT INTO runs (${RUN_INSERT_COLUMNS})
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
   // The completion is conditional on the insert so a duplicate run (which aborts the whole
   // statement) can never leave a completed idempotency record behind.
   insertRunCompletingIdem: `
     WITH inserted AS (
       INSERT INTO runs (${RUN_INSERT_COLUMNS})
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
       RETURNING run_id
     )
-    UPDATE idempotency SET state = 'done', status = $18, body = $19
-    WHERE tenant = $20 AND route = $21 AND key = $22 AND owner = $23 AND EXISTS (SELECT 1 FROM inserted)`,
+    UPDATE idempotency SET state = 'done', status = $19, body = $20
+    WHERE tenant = $21 AND route = $22 AND key = $23 AND owner = $24 AND EXISTS (SELECT 1 FROM inserted)`,
   /*
    * One atomic statement. The UPDATE is the fence: it matches only while the epoch is ours
    * and the log ends right before this batch; every other CTE reads `run`, so when the fence
@@ -278,7 +280,7 @@ const SQL = {
   touchKey: 'UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1',
 } as const;
 
-type StatementName = keyof typeof SQL | `listRuns_${string}` | `cmd_${string}` | `secret_${string}` | `inv_${string}` | `webhook_${string}`;
+type StatementName = keyof typeof SQL | `listRuns_${string}` | `cmd_${string}` | `secret_${string}` | `inv_${string}` | `webhook_${string}` | `ret_${string}`;
 
 /** How often a claim retries when the row changes between its upsert and its read-back. */
 const CLAIM_ATTEMPTS = 10;
@@ -340,6 +342,7 @@ export class PostgresStore implements HostStore {
   private readonly vault = new PgSecrets((name, text, values) => this.q(name, text, values));
   private readonly invocations = new PgInvocations((name, text, values) => this.q(name, text, values));
   private readonly hooks = new PgWebhooks((name, text, values) => this.q(name, text, values));
+  private readonly retention = new PgRetention((name, text, values) => this.q(name, text, values));
 
   constructor(opts: PostgresStoreOptions) {
     this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.max ?? 10 });
@@ -719,6 +722,14 @@ export class PostgresStore implements HostStore {
 
   purgeExpiredInvocations(now: number): Promise<number> {
     return this.invocations.purgeExpiredInvocations(now);
+  }
+
+  expireRuns(endedBefore: number, limit: number, now: number): Promise<ExpiredRun[]> {
+    return this.retention.expireRuns(endedBefore, limit, now);
+  }
+
+  getExpiredRun(tenant: string, runId: string): Promise<ExpiredRun | undefined> {
+    return this.retention.getExpiredRun(tenant, runId);
   }
 
   async purgeExpiredIdempotency(now: number): Promise<number> {

@@ -18,6 +18,7 @@ import {
   type CommandOutcome,
   type CommandRow,
   type EncodedEvent,
+  type ExpiredRun,
   type InvocationClaim,
   type InvocationRecord,
   type FinishedCommands,
@@ -80,6 +81,7 @@ import {
 } from '@weft/store-kit';
 import { SqliteCommands } from './commands.js';
 import { SqliteInvocations } from './invocations.js';
+import { SqliteRetention } from './retention.js';
 import { SqliteSecrets } from './secrets.js';
 import { SqliteWebhooks } from './webhooks.js';
 import { applyMigrations, loadMigrations } from './migrator.js';
@@ -213,6 +215,7 @@ export class SqliteStore implements HostStore {
   private preparedSecrets: SqliteSecrets | undefined;
   private preparedInvocations: SqliteInvocations | undefined;
   private preparedWebhooks: SqliteWebhooks | undefined;
+  private preparedRetention: SqliteRetention | undefined;
   /** The host process heartbeating through this store (tags idempotency claims). */
   private process: string | undefined;
   /** listRuns has eight filter shapes; each gets its own statement with its own plan. */
@@ -736,6 +739,19 @@ export class SqliteStore implements HostStore {
 
   purgeExpiredInvocations(now: number): Promise<number> {
     return this.invocations.purgeExpiredInvocations(now);
+  }
+
+  /** Retention (prepared on first use, after migrate). */
+  private get retention(): SqliteRetention {
+    return (this.preparedRetention ??= new SqliteRetention(this.db));
+  }
+
+  expireRuns(endedBefore: number, limit: number, now: number): Promise<ExpiredRun[]> {
+    return this.retention.expireRuns(endedBefore, limit, now);
+  }
+
+  getExpiredRun(tenant: string, runId: string): Promise<ExpiredRun | undefined> {
+    return this.retention.getExpiredRun(tenant, runId);
   }
 
   async purgeExpiredIdempotency(now: number): Promise<number> {

@@ -56,6 +56,17 @@ describe('layering', () => {
     expect(bad).toEqual([]);
   });
 
+  it('OpenTelemetry is imported only by the server telemetry module (the engine sees its RunTelemetry port)', () => {
+    const bad: string[] = [];
+    for (const pkg of Object.keys(ALLOWED)) {
+      for (const file of sources(join(REPO_ROOT, 'packages', pkg, 'src'))) {
+        if (file.endsWith(join('server', 'src', 'telemetry.ts'))) continue;
+        for (const spec of importsOf(file)) if (spec.startsWith('@opentelemetry/')) bad.push(`${file}: ${spec}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
   it('the engine holds no SQL', () => {
     const bad = sources(join(REPO_ROOT, 'packages', 'engine', 'src')).filter((file) => SQL_TEXT.test(readFileSync(file, 'utf8')));
     expect(bad).toEqual([]);

@@ -16,6 +16,7 @@ import {
   defineIdempotencyStoreContract,
   defineInvocationStoreContract,
   defineKeyStoreContract,
+  defineRetentionStoreContract,
   defineRunStoreContract,
   defineSecretStoreContract,
   defineWebhookStoreContract,
@@ -30,6 +31,7 @@ defineRunStoreContract('memory', memory);
 defineWorkflowStoreContract('memory', memory);
 defineIdempotencyStoreContract('memory', memory);
 defineInvocationStoreContract('memory', memory);
+defineRetentionStoreContract('memory', memory);
 defineKeyStoreContract('memory', async () => ({ store: new MemoryKeyStore(), cleanup: nothing }));
 defineAuditStoreContract('memory', async () => ({ store: new MemoryAuditStore(), cleanup: nothing }));
 defineSecretStoreContract('memory', async () => ({ store: new MemorySecretStore(), cleanup: nothing }));

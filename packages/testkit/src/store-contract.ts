@@ -13,6 +13,7 @@ import { defineAuditStoreContract } from './store-contract/audit.js';
 import { defineIdempotencyStoreContract } from './store-contract/idempotency.js';
 import { defineInvocationStoreContract } from './store-contract/invocations.js';
 import { defineKeyStoreContract } from './store-contract/keys.js';
+import { defineRetentionStoreContract } from './store-contract/retention.js';
 import { defineRunStoreContract } from './store-contract/runs.js';
 import { defineSecretStoreContract, secretRecord } from './store-contract/secrets.js';
 import { defineWebhookOutboxContract, defineWebhookStoreContract, webhookRecord } from './store-contract/webhooks.js';
@@ -24,6 +25,7 @@ export {
   defineIdempotencyStoreContract,
   defineInvocationStoreContract,
   defineKeyStoreContract,
+  defineRetentionStoreContract,
   defineRunStoreContract,
   defineSecretStoreContract,
   defineWebhookOutboxContract,
@@ -61,6 +63,7 @@ export function defineStoreContract(name: string, factory: () => Promise<StoreFi
   defineWorkflowStoreContract(name, ready);
   defineIdempotencyStoreContract(name, ready);
   defineInvocationStoreContract(name, ready);
+  defineRetentionStoreContract(name, ready);
   defineKeyStoreContract(name, ready);
   defineAuditStoreContract(name, ready);
   defineSecretStoreContract(name, ready);

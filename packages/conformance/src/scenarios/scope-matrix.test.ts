@@ -14,6 +14,7 @@ const ROUTES: [string, string, string, unknown?][] = [
   ['GET', '/v1/runs/RUN/events', 'runs:read'],
   ['GET', '/v1/runs/RUN/events/poll?timeout=0', 'runs:read'],
   ['GET', '/v1/runs/RUN/interrupts', 'runs:read'],
+  ['GET', '/v1/runs/RUN/debug-bundle', 'runs:read'],
   ['GET', '/v1/host/weft/interrupts', 'runs:read'],
   ['POST', '/v1/runs/RUN/cancel', 'runs:cancel', {}],
   ['POST', '/v1/runs:bulk-cancel', 'runs:cancel', { runIds: ['RUN'] }],

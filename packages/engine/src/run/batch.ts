@@ -37,6 +37,8 @@ export class Batch {
       ...(nodeId === undefined ? {} : { nodeId }),
       schemaVersion: EVENT_SCHEMA_VERSION,
       engineVersion: String(ENGINE_VERSION),
+      // Durable events carry the trace of the request that created the run (decision 0024).
+      ...(s.rec.traceContext ? { traceparent: s.rec.traceContext.traceparent } : {}),
     };
     const raw = JSON.stringify(doc);
     const json = s.redactor.redactJson(raw);

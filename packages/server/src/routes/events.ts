@@ -13,7 +13,7 @@ import type { FastifyReply } from 'fastify';
 import type { WeftApp } from '../app.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
 import { toSnapshot } from '../snapshot.js';
-import { runNotFound } from './runs.js';
+import { missingRun } from './runs.js';
 
 const PAGE = 1000;
 const MAX_BUFFER_MS = 5000;
@@ -259,7 +259,7 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
 
     if (wantsJson || req.method === 'HEAD') {
       const rec = await store.getRun(p.tenant, runId);
-      if (!rec) throw runNotFound();
+      if (!rec) throw await missingRun(store, p.tenant, runId);
       // HEAD: the headers of the stream, without opening (and holding) one.
       if (!wantsJson) return reply.header('cache-control', 'no-cache, no-transform').type('text/event-stream; charset=utf-8').send();
       const events = (await readAll(ctx, runId, lastId)).flatMap((e): EncodedEvent[] => {
@@ -285,7 +285,7 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
     }
     if (!rec) {
       unsubscribe();
-      throw runNotFound();
+      throw await missingRun(store, p.tenant, runId);
     }
     const wf = modes.has('values') ? await ctx.engine.catalog.byContentHash(rec.workflowHash) : undefined;
     reply.hijack();
@@ -329,7 +329,7 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
     });
     try {
       let rec = await store.getRun(p.tenant, runId);
-      if (!rec) throw runNotFound();
+      if (!rec) throw await missingRun(store, p.tenant, runId);
       let events = await store.readEvents(runId, cursor, PAGE);
       // HEAD answers at once (headers only); so does a poll arriving while the host closes.
       const wait = req.method !== 'HEAD' && !closing && timeoutS > 0;

@@ -11,7 +11,7 @@ import type { WeftApp, WeftRequest } from '../app.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
 import { withIdempotency } from '../idempotency.js';
 import { forkRoute } from './fork.js';
-import { runNotFound } from './runs.js';
+import { missingRun, runNotFound } from './runs.js';
 
 const validateResolve = compileValidator<{ resumeValue: unknown }>({
   type: 'object',
@@ -129,7 +129,7 @@ export function registerInterruptRoutes(app: WeftApp, ctx: HostContext): void {
     const p = principalOf(req);
     const runId = pathId(req.params.runId, 'runId');
     const rec = await store.getRun(p.tenant, runId);
-    if (!rec) throw runNotFound();
+    if (!rec) throw await missingRun(store, p.tenant, runId);
     return { interrupts: Object.values(rec.projection.interrupts ?? {}).map((iv) => interruptView(rec, iv)) };
   });
 

@@ -18,7 +18,9 @@ import {
   type CreateRunResponse,
   type RunStatus,
 } from '@weft/contract';
-import { RunEngine, type RunRecord } from '@weft/engine';
+import { RunEngine, type RetentionStore, type RunRecord, type TraceContext } from '@weft/engine';
+import type { FastifyRequest } from 'fastify';
+import { traceContextOf } from '../telemetry-config.js';
 import type { WeftApp } from '../app.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
 import { claimOrReplay, idempotencyKeyOf, releaseTicket, withIdempotency } from '../idempotency.js';
@@ -34,6 +36,19 @@ const endedMessage = (status: RunStatus): string | undefined =>
 
 /** The one "missing run" answer, used for unknown and foreign runs alike. */
 export const runNotFound = (): WeftError => new WeftError('not_found', 'Run not found.');
+
+/**
+ * The answer for a run the caller's tenant does not have: 410 `run_expired` when retention
+ * deleted it (the tombstone is tenant-bound, so a foreign run is still a plain 404), else 404.
+ */
+export async function missingRun(store: RetentionStore, tenant: string, runId: string): Promise<WeftError> {
+  const t = await store.getExpiredRun(tenant, runId);
+  if (!t) return runNotFound();
+  return new WeftError('run_expired', "The run ended longer ago than the host's retention window; its record and events were deleted.", {
+    runId,
+    expiredAt: new Date(t.expiredAt).toISOString(),
+  });
+}
 
 const createResponse = (rec: RunRecord): CreateRunResponse => ({
   runId: rec.runId,
@@ -58,6 +73,13 @@ function decodeCursor(raw: string): Cursor {
   throw new WeftError('validation_error', 'The cursor is not valid.', { errors: [{ path: '/cursor', message: 'malformed' }] });
 }
 
+/** The trace context a new run carries: `traceparent`/`tracestate` as sent, or the request's span when traced. */
+function traceOf(req: FastifyRequest, ctx: HostContext): { traceContext?: TraceContext } {
+  const sent = req.headers.traceparent === undefined ? undefined : traceContextOf(req.headers.traceparent, req.headers.tracestate);
+  const tc = ctx.telemetry ? ctx.telemetry.runTraceContext(req.raw, sent) : sent;
+  return tc ? { traceContext: tc } : {};
+}
+
 export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
   const { engine, store, config } = ctx;
 
@@ -73,6 +95,7 @@ export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
       ...(body.configurable === undefined ? {} : { configurable: body.configurable }),
       ...(body.tags === undefined ? {} : { tags: body.tags }),
       ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
+      ...traceOf(req, ctx),
     };
     if (body.metadata && Buffer.byteLength(JSON.stringify(body.metadata)) > 8192) {
       throw new WeftError('validation_error', 'metadata must serialize to at most 8192 bytes.', { errors: [{ path: '/metadata', message: 'too large' }] });
@@ -135,7 +158,7 @@ export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
     const p = principalOf(req);
     const runId = pathId(req.params.runId, 'runId');
     const rec = await store.getRun(p.tenant, runId);
-    if (!rec) throw runNotFound();
+    if (!rec) throw await missingRun(store, p.tenant, runId);
     // Only a caller who may resolve interrupts gets a callback token for them.
     const mint = p.scopes.has('approvals:respond')
       ? (r: typeof rec, iv: { nodeId: string; interruptId: string; expiresAt?: string }) =>
@@ -163,7 +186,7 @@ export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
     const op = { store, retentionMs: config.idempotencyRetentionMs, tenant: p.tenant, route: `POST /v1/runs/${runId}/cancel`, body, status: 200 };
     return withIdempotency(req, reply, op, async () => {
       const before = await store.getRun(p.tenant, runId);
-      if (!before) throw runNotFound();
+      if (!before) throw await missingRun(store, p.tenant, runId);
       const ended = endedMessage(before.projection.status);
       if (ended) throw new WeftError('run_terminal', ended, { runStatus: before.projection.status });
       const rec = await engine.cancelRun(p.tenant, runId, body.reason, p.principal);

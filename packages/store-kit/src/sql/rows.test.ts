@@ -81,6 +81,7 @@ describe('shared row mappers', () => {
       lease_epoch: 3,
       lease_expires_at: '1735689630000',
       fork_json: null,
+      trace_context: null,
     };
     const run = toRunRecord(row);
     expect(run).not.toHaveProperty('fork');

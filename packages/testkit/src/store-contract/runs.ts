@@ -44,6 +44,7 @@ export function defineRunStoreContract(name: string, factory: PortFactory<RunSto
           leaseOwner: 'w9',
           leaseEpoch: 7,
           leaseExpiresAt: T0 + 5,
+          traceContext: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'vendor=é' },
           projection: projection('running', 4, {
             currentNodeId: 'n1',
             startedAt: iso(T0),
