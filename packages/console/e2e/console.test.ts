@@ -260,6 +260,25 @@ describe.skipIf(gate.skip)('console (chromium)', () => {
     await shot(page, 'runs-list.png');
   });
 
+  it('forks a finished run from an event (discovery advertises replay) and opens the fork, linked to its source', async () => {
+    const runId = await startRun('weft-hello', { greeting: 'fork me' });
+    await runUntil(runId, (r) => r.status === 'completed');
+    const page = await newPage();
+    await signIn(page);
+    await page.locator('#runs-h').waitFor();
+    await page.goto(`${host.url}/console#/runs/${runId}`);
+    await expect.poll(() => badge(page).textContent()).toBe('completed');
+    await page.getByLabel('Mode').selectOption('branch');
+    await page.getByLabel('From event').fill('2');
+    await page.getByRole('button', { name: 'Fork run' }).click();
+    await expect.poll(() => page.url(), { timeout: 15_000 }).not.toContain(runId);
+    const forkId = /#\/runs\/([^/?]+)/.exec(page.url())?.[1] as string;
+    await expect.poll(() => badge(page).textContent(), { timeout: 15_000 }).toBe('completed');
+    await expect.poll(() => page.getByRole('link', { name: runId }).count()).toBeGreaterThan(0);
+    const fork = await api.getRun(forkId);
+    expect(fork.forkedFrom).toEqual({ runId, fromSeq: 2, mode: 'branch' });
+  });
+
   it('answers clarification, external-event and quorum forms generated from the resumeSchema', async () => {
     // The payload the host refuses on purpose shows up as a failed request in the browser's console.
     expectedRefusals = /status of 4\d\d/;

@@ -9,7 +9,7 @@ import { Dag, JsonView, Notice, StatusBadge, Time, VirtualList } from '../compon
 import { errorText, isAbort } from '../lib/errors.ts';
 import { NO_FILTER, distinct, filterEvents, isFailureEvent, nodeStatuses, type EventFilter } from '../lib/events.ts';
 import { newIdempotencyKey, useLoad } from '../lib/hooks.ts';
-import { href } from '../router.ts';
+import { href, navigate } from '../router.ts';
 import { useSession } from '../session-context.tsx';
 import { InterruptCard } from './Inbox.tsx';
 
@@ -150,6 +150,57 @@ function RunActions({ run, onChanged }: { run: RunSnapshot; onChanged(): void })
       )}
       {message && <Notice kind={message.kind}>{message.text}</Notice>}
     </div>
+  );
+}
+
+/**
+ * Fork the run from an event (shown only when discovery advertises replay): `replay` re-executes
+ * with recorded effects served from this run's invocation log, `branch` continues live from the
+ * chosen sequence. Opens the new run.
+ */
+function ForkPanel({ run, lastSeq }: { run: RunSnapshot; lastSeq: number }): ReactNode {
+  const { client } = useSession();
+  const [mode, setMode] = useState<'replay' | 'branch'>('replay');
+  const [fromSeq, setFromSeq] = useState('0');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const fork = (): void => {
+    const seq = Number(fromSeq);
+    setBusy(true);
+    setError(undefined);
+    client.forkRun(run.runId, { mode, fromSeq: seq }, { idempotencyKey: newIdempotencyKey() }).then(
+      (r) => {
+        setBusy(false);
+        navigate(href(['runs', r.runId]));
+      },
+      (err: unknown) => {
+        setBusy(false);
+        setError(errorText(err));
+      },
+    );
+  };
+  return (
+    <section className="panel" aria-labelledby="fork-h">
+      <h2 id="fork-h">Fork</h2>
+      <div className="toolbar" role="toolbar" aria-label="Fork the run">
+        <div className="field inline">
+          <label htmlFor="fork-mode">Mode</label>
+          <select id="fork-mode" value={mode} onChange={(e) => setMode(e.target.value as 'replay' | 'branch')}>
+            <option value="replay">replay (recorded effects, never re-sent)</option>
+            <option value="branch">branch (continue live)</option>
+          </select>
+        </div>
+        <div className="field inline">
+          <label htmlFor="fork-seq">From event</label>
+          <input id="fork-seq" type="number" min={0} max={Math.max(0, lastSeq + 1)} value={fromSeq} onChange={(e) => setFromSeq(e.target.value)} />
+        </div>
+        <button type="button" disabled={busy || !/^[0-9]+$/.test(fromSeq)} onClick={fork}>
+          Fork run
+        </button>
+      </div>
+      <p className="muted small">The new run keeps this run's events before the chosen sequence and goes on from there.</p>
+      {error && <Notice kind="error">{error}</Notice>}
+    </section>
   );
 }
 
@@ -318,7 +369,7 @@ function Timeline({
 }
 
 export function RunDetailView({ runId }: { runId: string }): ReactNode {
-  const { client } = useSession();
+  const { client, caps } = useSession();
   const run = useLoad((signal) => client.getRun(runId, { signal }), [runId]);
   const workflowId = run.value?.workflowId;
   const workflow = useLoad(async (signal) => (workflowId ? client.getWorkflow(workflowId, { signal }) : undefined), [workflowId]);
@@ -380,6 +431,17 @@ export function RunDetailView({ runId }: { runId: string }): ReactNode {
         <dd>
           <Time iso={snapshot.endedAt ?? snapshot.completedAt} />
         </dd>
+        {snapshot.forkedFrom && (
+          <>
+            <dt>Forked from</dt>
+            <dd>
+              <a href={href(['runs', snapshot.forkedFrom.runId])}>
+                <code>{snapshot.forkedFrom.runId}</code>
+              </a>{' '}
+              ({snapshot.forkedFrom.mode} from event {snapshot.forkedFrom.fromSeq})
+            </dd>
+          </>
+        )}
         {snapshot.parentRunId && (
           <>
             <dt>Parent run</dt>
@@ -454,6 +516,7 @@ export function RunDetailView({ runId }: { runId: string }): ReactNode {
         )}
       </div>
       <Timeline events={events} filter={filter} setFilter={setFilter} stream={stream} reconnect={reconnect} />
+      {caps.replay && <ForkPanel run={snapshot} lastSeq={lastSeq} />}
       {snapshot.outputs && Object.keys(snapshot.outputs).length > 0 && (
         <section className="panel">
           <h2>Outputs</h2>
