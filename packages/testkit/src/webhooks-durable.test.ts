@@ -63,7 +63,7 @@ describe.each(['sqlite', 'postgres'] as const)('durable webhooks on %s', (store)
 
       // Phase 1: delivered and acknowledged before the crash.
       const before: string[] = [];
-      for (let i = 0; i < 5; i++) before.push((await api<{ runId: string }>(p, 'POST', '/v1/runs', { workflowId: 'conformance-noop' })).runId);
+      for (let i = 0; i < 5; i++) before.push((await api<{ runId: string }>(p, 'POST', '/v1/runs', { workflowId: 'weft-hello' })).runId);
       for (const id of before) logs.set(id, await waitLog(p, id, terminal));
       const ackedBefore = keysOf(before, logs);
       await receiver.until(() => ackedBefore.every((k) => receiver.acked.has(k)));
@@ -72,7 +72,7 @@ describe.each(['sqlite', 'postgres'] as const)('durable webhooks on %s', (store)
       receiver.mode = 'hold';
       const seenBefore = receiver.seen;
       const after: string[] = [];
-      for (let i = 0; i < 5; i++) after.push((await api<{ runId: string }>(p, 'POST', '/v1/runs', { workflowId: 'conformance-noop' })).runId);
+      for (let i = 0; i < 5; i++) after.push((await api<{ runId: string }>(p, 'POST', '/v1/runs', { workflowId: 'weft-hello' })).runId);
       for (const id of after) logs.set(id, await waitLog(p, id, terminal));
       await receiver.until(() => receiver.seen > seenBefore);
       await killHost(p);
