@@ -8,3 +8,4 @@ export * from './sql/statements.js';
 export * from './sql/secrets.js';
 export * from './sql/invocations.js';
 export * from './sql/webhooks.js';
+export * from './forward.js';

@@ -3,6 +3,7 @@
  * checked against, and {@link MemoryHostStore}: the engine's `MemoryStore` plus all three, which is
  * what `--store memory` runs on. Nothing survives the process.
  */
+import { forwardMethods, SECRET_STORE_METHODS, WEBHOOK_STORE_METHODS } from './forward.js';
 import { MemoryStore } from '@weft/engine';
 import {
   checkAuditWrite,
@@ -173,7 +174,7 @@ export class MemorySecretStore implements SecretStore {
 
 /** Webhook subscriptions and delivery records in maps; every read returns a copy. */
 export class MemoryWebhookStore implements WebhookStore {
-  private readonly hooks = new Map<string, WebhookRecord>();
+  protected readonly hooks = new Map<string, WebhookRecord>();
   private readonly deliveries = new Map<string, WebhookDeliveryRecord>();
   private static key(tenant: string, id: string): string {
     return `${tenant}\u0000${id}`;
@@ -232,28 +233,20 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 }
 
+/** The ports whose methods MemoryHostStore forwards to its parts (installed by `forwardMethods` below). */
+export interface MemoryHostStore extends SecretStore, WebhookStore {}
+
 /**
  * The engine's {@link MemoryStore} (runs, workflows, idempotency) with a
  * {@link MemoryKeyStore} and a {@link MemoryAuditStore} and a {@link MemorySecretStore}: a whole {@link HostStore} in memory.
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the forwarded methods are installed on the prototype right after the class.
 export class MemoryHostStore extends MemoryStore implements HostStore {
   private readonly keys = new MemoryKeyStore();
   private readonly auditLog = new MemoryAuditStore();
-  private readonly vault = new MemorySecretStore();
-  private readonly hooks = new MemoryWebhookStore();
+  protected readonly vault = new MemorySecretStore();
+  protected readonly hooks = new MemoryWebhookStore();
 
-  createWebhook(rec: WebhookRecord): Promise<boolean> {
-    return this.hooks.createWebhook(rec);
-  }
-  getWebhook(tenant: string, webhookId: string): Promise<WebhookRecord | undefined> {
-    return this.hooks.getWebhook(tenant, webhookId);
-  }
-  listWebhooks(tenant: string): Promise<WebhookRecord[]> {
-    return this.hooks.listWebhooks(tenant);
-  }
-  listActiveWebhooks(): Promise<WebhookRecord[]> {
-    return this.hooks.listActiveWebhooks();
-  }
   deleteWebhook(tenant: string, webhookId: string): Promise<boolean> {
     for (const [k, r] of this.outboxRows) if (r.tenant === tenant && r.webhookId === webhookId) this.outboxRows.delete(k);
     return this.hooks.deleteWebhook(tenant, webhookId);
@@ -309,37 +302,6 @@ export class MemoryHostStore extends MemoryStore implements HostStore {
     }
     return { pending, dead };
   }
-  updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
-    return this.hooks.updateWebhookHealth(tenant, webhookId, health);
-  }
-  putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
-    return this.hooks.putWebhookDelivery(d);
-  }
-  listWebhookDeliveries(tenant: string, webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]> {
-    return this.hooks.listWebhookDeliveries(tenant, webhookId, limit);
-  }
-  countWebhookFailures(tenant: string, webhookId: string, since: number): Promise<number> {
-    return this.hooks.countWebhookFailures(tenant, webhookId, since);
-  }
-
-  createSecret(secret: SecretRecord): Promise<boolean> {
-    return this.vault.createSecret(secret);
-  }
-  getSecret(tenant: string, secretId: string): Promise<SecretRecord | undefined> {
-    return this.vault.getSecret(tenant, secretId);
-  }
-  listSecrets(tenant: string): Promise<SecretRecord[]> {
-    return this.vault.listSecrets(tenant);
-  }
-  replaceSecret(tenant: string, secretId: string, expected: SecretExpectation, next: SecretRecord): Promise<boolean> {
-    return this.vault.replaceSecret(tenant, secretId, expected, next);
-  }
-  deleteSecret(tenant: string, secretId: string, version?: number): Promise<boolean> {
-    return this.vault.deleteSecret(tenant, secretId, version);
-  }
-  listSecretsNotWrappedBy(masterKeyId: string, limit: number): Promise<SecretRecord[]> {
-    return this.vault.listSecretsNotWrappedBy(masterKeyId, limit);
-  }
 
   createApiKey(key: ApiKeyRecord): Promise<void> {
     return this.keys.createApiKey(key);
@@ -375,3 +337,6 @@ export class MemoryHostStore extends MemoryStore implements HostStore {
     return this.auditLog.auditCheckpointBefore(seq);
   }
 }
+
+forwardMethods(MemoryHostStore, 'vault', SECRET_STORE_METHODS);
+forwardMethods(MemoryHostStore, 'hooks', WEBHOOK_STORE_METHODS);

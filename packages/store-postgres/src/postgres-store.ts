@@ -70,16 +70,16 @@ import {
   type HostStore,
   type IdemRow,
   type RotateApiKeyResult,
-  type SecretExpectation,
-  type SecretRecord,
-  type OutboxItem,
-  type OutboxOutcome,
-  type WebhookDeliveryRecord,
-  type WebhookHealth,
-  type WebhookRecord,
   type RunRow,
   type TimerDbRow,
   type WorkflowRow,
+  forwardMethods,
+  SECRET_STORE_METHODS,
+  WEBHOOK_OUTBOX_METHODS,
+  WEBHOOK_STORE_METHODS,
+  type SecretStore,
+  type WebhookOutboxStore,
+  type WebhookStore,
 } from '@weft/store-kit';
 import { PgCommands } from './commands.js';
 import { PgInvocations } from './invocations.js';
@@ -101,6 +101,30 @@ export interface PostgresStoreOptions {
  * that makes audit appends single-writer across every process on the database.
  */
 export const AUDIT_LOCK_KEY: readonly [number, number] = [0x57454654, 2];
+
+/** The fenced run update, the event insert and the timer changes every append makes (`$1`–`$15`). */
+const APPEND_CORE = `
+    WITH run AS (
+      UPDATE runs SET
+        projection_json = $3,
+        status = $4,
+        last_sequence = last_sequence + $5::int,
+        lease_owner = CASE WHEN $6::boolean THEN NULL ELSE lease_owner END,
+        lease_expires_at = CASE WHEN $6::boolean THEN NULL ELSE lease_expires_at END
+      WHERE run_id = $1 AND lease_epoch = $2 AND ($7::int IS NULL OR last_sequence = $7::int)
+      RETURNING run_id
+    ), appended AS (
+      INSERT INTO run_events (run_id, sequence, type, node_id, json)
+      SELECT run.run_id, e.sequence, e.type, e.node_id, e.json
+      FROM run, unnest($8::int[], $9::text[], $10::text[], $11::text[]) AS e(sequence, type, node_id, json)
+    ), cleared AS (
+      DELETE FROM timers t USING run
+      WHERE t.run_id = run.run_id AND ($12::boolean OR t.key = ANY($13::text[])) AND t.key <> ALL($14::text[])
+    ), timers_set AS (
+      INSERT INTO timers (run_id, key, fire_at)
+      SELECT run.run_id, s.key, s.fire_at FROM run, unnest($14::text[], $15::bigint[]) AS s(key, fire_at)
+      ${postgresDialect.upsert(['run_id', 'key'], ['fire_at'])}
+`;
 
 const SQL = {
   ...sharedStatements(postgresDialect),
@@ -133,51 +157,9 @@ const SQL = {
    */
   // The append, one statement: the common case (no command outcomes, no outbox rows) runs the
   // lean form; a step that applied commands or announces to durable webhooks the full one.
-  append: `
-    WITH run AS (
-      UPDATE runs SET
-        projection_json = $3,
-        status = $4,
-        last_sequence = last_sequence + $5::int,
-        lease_owner = CASE WHEN $6::boolean THEN NULL ELSE lease_owner END,
-        lease_expires_at = CASE WHEN $6::boolean THEN NULL ELSE lease_expires_at END
-      WHERE run_id = $1 AND lease_epoch = $2 AND ($7::int IS NULL OR last_sequence = $7::int)
-      RETURNING run_id
-    ), appended AS (
-      INSERT INTO run_events (run_id, sequence, type, node_id, json)
-      SELECT run.run_id, e.sequence, e.type, e.node_id, e.json
-      FROM run, unnest($8::int[], $9::text[], $10::text[], $11::text[]) AS e(sequence, type, node_id, json)
-    ), cleared AS (
-      DELETE FROM timers t USING run
-      WHERE t.run_id = run.run_id AND ($12::boolean OR t.key = ANY($13::text[])) AND t.key <> ALL($14::text[])
-    ), timers_set AS (
-      INSERT INTO timers (run_id, key, fire_at)
-      SELECT run.run_id, s.key, s.fire_at FROM run, unnest($14::text[], $15::bigint[]) AS s(key, fire_at)
-      ${postgresDialect.upsert(['run_id', 'key'], ['fire_at'])}
-    )
+  append: `${APPEND_CORE}    )
     SELECT count(*)::int AS n FROM run`,
-  appendFull: `
-    WITH run AS (
-      UPDATE runs SET
-        projection_json = $3,
-        status = $4,
-        last_sequence = last_sequence + $5::int,
-        lease_owner = CASE WHEN $6::boolean THEN NULL ELSE lease_owner END,
-        lease_expires_at = CASE WHEN $6::boolean THEN NULL ELSE lease_expires_at END
-      WHERE run_id = $1 AND lease_epoch = $2 AND ($7::int IS NULL OR last_sequence = $7::int)
-      RETURNING run_id
-    ), appended AS (
-      INSERT INTO run_events (run_id, sequence, type, node_id, json)
-      SELECT run.run_id, e.sequence, e.type, e.node_id, e.json
-      FROM run, unnest($8::int[], $9::text[], $10::text[], $11::text[]) AS e(sequence, type, node_id, json)
-    ), cleared AS (
-      DELETE FROM timers t USING run
-      WHERE t.run_id = run.run_id AND ($12::boolean OR t.key = ANY($13::text[])) AND t.key <> ALL($14::text[])
-    ), timers_set AS (
-      INSERT INTO timers (run_id, key, fire_at)
-      SELECT run.run_id, s.key, s.fire_at FROM run, unnest($14::text[], $15::bigint[]) AS s(key, fire_at)
-      ${postgresDialect.upsert(['run_id', 'key'], ['fire_at'])}
-    ), finished AS (
+  appendFull: `${APPEND_CORE}    ), finished AS (
       UPDATE run_commands c SET state = o.state, result = o.result, done_at = $19
       FROM run, unnest($16::text[], $17::text[], $18::text[]) AS o(id, state, result)
       WHERE c.id = o.id AND c.state = 'pending'
@@ -325,12 +307,16 @@ function unavailableOr(err: unknown): unknown {
   return err;
 }
 
+/** The ports whose methods PostgresStore forwards to its parts (installed by `forwardMethods` below). */
+export interface PostgresStore extends SecretStore, WebhookStore, WebhookOutboxStore {}
+
 /**
  * {@link HostStore} on PostgreSQL. `shared` is true: leases must expire before another process
  * may take a run.
  *
  * @see execution-semantics.md §5
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the forwarded methods are installed on the prototype right after the class.
 export class PostgresStore implements HostStore {
   readonly kind = 'postgres' as const;
   readonly shared = true;
@@ -339,9 +325,9 @@ export class PostgresStore implements HostStore {
   /** The host process heartbeating through this store (tags idempotency claims). */
   private process: string | undefined;
   private readonly cmds = new PgCommands((name, text, values) => this.q(name, text, values));
-  private readonly vault = new PgSecrets((name, text, values) => this.q(name, text, values));
+  protected readonly vault = new PgSecrets((name, text, values) => this.q(name, text, values));
   private readonly invocations = new PgInvocations((name, text, values) => this.q(name, text, values));
-  private readonly hooks = new PgWebhooks((name, text, values) => this.q(name, text, values));
+  protected readonly hooks = new PgWebhooks((name, text, values) => this.q(name, text, values));
   private readonly retention = new PgRetention((name, text, values) => this.q(name, text, values));
 
   constructor(opts: PostgresStoreOptions) {
@@ -393,82 +379,6 @@ export class PostgresStore implements HostStore {
     } catch (err) {
       throw unavailableOr(err);
     }
-  }
-
-  createSecret(secret: SecretRecord): Promise<boolean> {
-    return this.vault.createSecret(secret);
-  }
-
-  getSecret(tenant: string, secretId: string): Promise<SecretRecord | undefined> {
-    return this.vault.getSecret(tenant, secretId);
-  }
-
-  listSecrets(tenant: string): Promise<SecretRecord[]> {
-    return this.vault.listSecrets(tenant);
-  }
-
-  replaceSecret(tenant: string, secretId: string, expected: SecretExpectation, next: SecretRecord): Promise<boolean> {
-    return this.vault.replaceSecret(tenant, secretId, expected, next);
-  }
-
-  deleteSecret(tenant: string, secretId: string, version?: number): Promise<boolean> {
-    return this.vault.deleteSecret(tenant, secretId, version);
-  }
-
-  listSecretsNotWrappedBy(masterKeyId: string, limit: number): Promise<SecretRecord[]> {
-    return this.vault.listSecretsNotWrappedBy(masterKeyId, limit);
-  }
-
-  createWebhook(rec: WebhookRecord): Promise<boolean> {
-    return this.hooks.createWebhook(rec);
-  }
-
-  getWebhook(tenant: string, webhookId: string): Promise<WebhookRecord | undefined> {
-    return this.hooks.getWebhook(tenant, webhookId);
-  }
-
-  listWebhooks(tenant: string): Promise<WebhookRecord[]> {
-    return this.hooks.listWebhooks(tenant);
-  }
-
-  listActiveWebhooks(): Promise<WebhookRecord[]> {
-    return this.hooks.listActiveWebhooks();
-  }
-
-  deleteWebhook(tenant: string, webhookId: string): Promise<boolean> {
-    return this.hooks.deleteWebhook(tenant, webhookId);
-  }
-
-  updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
-    return this.hooks.updateWebhookHealth(tenant, webhookId, health);
-  }
-
-  putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
-    return this.hooks.putWebhookDelivery(d);
-  }
-
-  listWebhookDeliveries(tenant: string, webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]> {
-    return this.hooks.listWebhookDeliveries(tenant, webhookId, limit);
-  }
-
-  countWebhookFailures(tenant: string, webhookId: string, since: number): Promise<number> {
-    return this.hooks.countWebhookFailures(tenant, webhookId, since);
-  }
-
-  claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]> {
-    return this.hooks.claimOutbox(owner, now, leaseMs, limit);
-  }
-
-  finishOutbox(tenant: string, webhookId: string, deliveryId: string, owner: string, outcome: OutboxOutcome): Promise<boolean> {
-    return this.hooks.finishOutbox(tenant, webhookId, deliveryId, owner, outcome);
-  }
-
-  requeueOutbox(tenant: string, webhookId: string, deliveryId: string, now: number): Promise<boolean> {
-    return this.hooks.requeueOutbox(tenant, webhookId, deliveryId, now);
-  }
-
-  countOutbox(tenant?: string, webhookId?: string): Promise<{ pending: number; dead: number }> {
-    return this.hooks.countOutbox(tenant, webhookId);
   }
 
   async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<boolean> {
@@ -864,3 +774,6 @@ export class PostgresStore implements HostStore {
     return rows[0] && toCheckpoint(rows[0]);
   }
 }
+
+forwardMethods(PostgresStore, 'vault', SECRET_STORE_METHODS);
+forwardMethods(PostgresStore, 'hooks', [...WEBHOOK_STORE_METHODS, ...WEBHOOK_OUTBOX_METHODS]);

@@ -68,16 +68,16 @@ import {
   type HostStore,
   type IdemRow as SharedIdemRow,
   type RotateApiKeyResult,
-  type SecretExpectation,
-  type SecretRecord,
-  type OutboxItem,
-  type OutboxOutcome,
-  type WebhookDeliveryRecord,
-  type WebhookHealth,
-  type WebhookRecord,
   type RunRow,
   type TimerDbRow,
   type WorkflowRow,
+  forwardMethods,
+  SECRET_STORE_METHODS,
+  WEBHOOK_OUTBOX_METHODS,
+  WEBHOOK_STORE_METHODS,
+  type SecretStore,
+  type WebhookOutboxStore,
+  type WebhookStore,
 } from '@weft/store-kit';
 import { SqliteCommands } from './commands.js';
 import { SqliteInvocations } from './invocations.js';
@@ -199,12 +199,16 @@ function restrictSidecars(path: string): void {
   for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
 }
 
+/** The ports whose methods SqliteStore forwards to its parts (installed by `forwardMethods` below). */
+export interface SqliteStore extends SecretStore, WebhookStore, WebhookOutboxStore {}
+
 /**
  * {@link HostStore} on an embedded SQLite database. `shared` is false: one host process owns the
  * file (other processes may read it, e.g. the CLI).
  *
  * @see execution-semantics.md §5
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the forwarded methods are installed on the prototype right after the class.
 export class SqliteStore implements HostStore {
   readonly kind = 'sqlite' as const;
   readonly shared = false;
@@ -252,89 +256,13 @@ export class SqliteStore implements HostStore {
   }
 
   /** Vault secrets (prepared on first use, after migrate). */
-  private get vault(): SqliteSecrets {
+  protected get vault(): SqliteSecrets {
     return (this.preparedSecrets ??= new SqliteSecrets(this.db));
   }
 
-  createSecret(secret: SecretRecord): Promise<boolean> {
-    return this.vault.createSecret(secret);
-  }
-
-  getSecret(tenant: string, secretId: string): Promise<SecretRecord | undefined> {
-    return this.vault.getSecret(tenant, secretId);
-  }
-
-  listSecrets(tenant: string): Promise<SecretRecord[]> {
-    return this.vault.listSecrets(tenant);
-  }
-
-  replaceSecret(tenant: string, secretId: string, expected: SecretExpectation, next: SecretRecord): Promise<boolean> {
-    return this.vault.replaceSecret(tenant, secretId, expected, next);
-  }
-
-  deleteSecret(tenant: string, secretId: string, version?: number): Promise<boolean> {
-    return this.vault.deleteSecret(tenant, secretId, version);
-  }
-
-  listSecretsNotWrappedBy(masterKeyId: string, limit: number): Promise<SecretRecord[]> {
-    return this.vault.listSecretsNotWrappedBy(masterKeyId, limit);
-  }
-
   /** Webhook subscriptions and deliveries (prepared on first use, after migrate). */
-  private get hooks(): SqliteWebhooks {
+  protected get hooks(): SqliteWebhooks {
     return (this.preparedWebhooks ??= new SqliteWebhooks(this.db));
-  }
-
-  createWebhook(rec: WebhookRecord): Promise<boolean> {
-    return this.hooks.createWebhook(rec);
-  }
-
-  getWebhook(tenant: string, webhookId: string): Promise<WebhookRecord | undefined> {
-    return this.hooks.getWebhook(tenant, webhookId);
-  }
-
-  listWebhooks(tenant: string): Promise<WebhookRecord[]> {
-    return this.hooks.listWebhooks(tenant);
-  }
-
-  listActiveWebhooks(): Promise<WebhookRecord[]> {
-    return this.hooks.listActiveWebhooks();
-  }
-
-  deleteWebhook(tenant: string, webhookId: string): Promise<boolean> {
-    return this.hooks.deleteWebhook(tenant, webhookId);
-  }
-
-  updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
-    return this.hooks.updateWebhookHealth(tenant, webhookId, health);
-  }
-
-  putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
-    return this.hooks.putWebhookDelivery(d);
-  }
-
-  listWebhookDeliveries(tenant: string, webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]> {
-    return this.hooks.listWebhookDeliveries(tenant, webhookId, limit);
-  }
-
-  countWebhookFailures(tenant: string, webhookId: string, since: number): Promise<number> {
-    return this.hooks.countWebhookFailures(tenant, webhookId, since);
-  }
-
-  claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]> {
-    return this.hooks.claimOutbox(owner, now, leaseMs, limit);
-  }
-
-  finishOutbox(tenant: string, webhookId: string, deliveryId: string, owner: string, outcome: OutboxOutcome): Promise<boolean> {
-    return this.hooks.finishOutbox(tenant, webhookId, deliveryId, owner, outcome);
-  }
-
-  requeueOutbox(tenant: string, webhookId: string, deliveryId: string, now: number): Promise<boolean> {
-    return this.hooks.requeueOutbox(tenant, webhookId, deliveryId, now);
-  }
-
-  countOutbox(tenant?: string, webhookId?: string): Promise<{ pending: number; dead: number }> {
-    return this.hooks.countOutbox(tenant, webhookId);
   }
 
   async enqueueCommand(cmd: Omit<CommandRow, 'state' | 'result'>): Promise<boolean> {
@@ -821,3 +749,6 @@ export class SqliteStore implements HostStore {
 function isConstraint(err: unknown, code: string): boolean {
   return err instanceof Database.SqliteError && err.code === code;
 }
+
+forwardMethods(SqliteStore, 'vault', SECRET_STORE_METHODS);
+forwardMethods(SqliteStore, 'hooks', [...WEBHOOK_STORE_METHODS, ...WEBHOOK_OUTBOX_METHODS]);
