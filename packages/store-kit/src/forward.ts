@@ -4,6 +4,7 @@
  * delegator per method in every store, {@link forwardMethods} installs them once; the class
  * declares the port through interface merging (`interface SqliteStore extends SecretStore {}`).
  */
+import type { InvocationStore, RetentionStore } from '@weft/engine';
 import type { SecretStore, WebhookOutboxStore, WebhookStore } from './ports.js';
 
 /** The methods of {@link SecretStore}. */
@@ -31,6 +32,18 @@ export const WEBHOOK_STORE_METHODS = [
 
 /** The methods of {@link WebhookOutboxStore}. */
 export const WEBHOOK_OUTBOX_METHODS = ['claimOutbox', 'finishOutbox', 'requeueOutbox', 'countOutbox'] as const satisfies readonly (keyof WebhookOutboxStore)[];
+
+/** The methods of {@link InvocationStore}. */
+export const INVOCATION_STORE_METHODS = [
+  'claimInvocation',
+  'recordInvocation',
+  'releaseInvocation',
+  'listInvocations',
+  'purgeExpiredInvocations',
+] as const satisfies readonly (keyof InvocationStore)[];
+
+/** The methods of {@link RetentionStore}. */
+export const RETENTION_STORE_METHODS = ['expireRuns', 'getExpiredRun'] as const satisfies readonly (keyof RetentionStore)[];
 
 /**
  * Defines `methods` on `cls.prototype`, each calling the same method of `this[part]` (read on

@@ -21,9 +21,6 @@ import {
   type CommandOutcome,
   type CommandRow,
   type EncodedEvent,
-  type ExpiredRun,
-  type InvocationClaim,
-  type InvocationRecord,
   type FinishedCommands,
   type OutboxRow,
   type IdempotencyClaim,
@@ -35,6 +32,8 @@ import {
   type StoredWorkflow,
   type TimerChanges,
   type TimerRow,
+  type InvocationStore,
+  type RetentionStore,
 } from '@weft/engine';
 import {
   API_KEY_COLUMNS,
@@ -74,6 +73,8 @@ import {
   type TimerDbRow,
   type WorkflowRow,
   forwardMethods,
+  INVOCATION_STORE_METHODS,
+  RETENTION_STORE_METHODS,
   SECRET_STORE_METHODS,
   WEBHOOK_OUTBOX_METHODS,
   WEBHOOK_STORE_METHODS,
@@ -308,7 +309,7 @@ function unavailableOr(err: unknown): unknown {
 }
 
 /** The ports whose methods PostgresStore forwards to its parts (installed by `forwardMethods` below). */
-export interface PostgresStore extends SecretStore, WebhookStore, WebhookOutboxStore {}
+export interface PostgresStore extends SecretStore, WebhookStore, WebhookOutboxStore, InvocationStore, RetentionStore {}
 
 /**
  * {@link HostStore} on PostgreSQL. `shared` is true: leases must expire before another process
@@ -326,9 +327,9 @@ export class PostgresStore implements HostStore {
   private process: string | undefined;
   private readonly cmds = new PgCommands((name, text, values) => this.q(name, text, values));
   protected readonly vault = new PgSecrets((name, text, values) => this.q(name, text, values));
-  private readonly invocations = new PgInvocations((name, text, values) => this.q(name, text, values));
+  protected readonly invocations = new PgInvocations((name, text, values) => this.q(name, text, values));
   protected readonly hooks = new PgWebhooks((name, text, values) => this.q(name, text, values));
-  private readonly retention = new PgRetention((name, text, values) => this.q(name, text, values));
+  protected readonly retention = new PgRetention((name, text, values) => this.q(name, text, values));
 
   constructor(opts: PostgresStoreOptions) {
     this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.max ?? 10 });
@@ -614,34 +615,6 @@ export class PostgresStore implements HostStore {
     await this.q('idemRelease', SQL.idemRelease, [tenant, route, key, owner]);
   }
 
-  claimInvocation(r: Omit<InvocationRecord, 'state' | 'outcome' | 'calls' | 'updatedAt'>): Promise<InvocationClaim> {
-    return this.invocations.claimInvocation(r);
-  }
-
-  recordInvocation(id: string, state: 'done' | 'failed', outcome: string, now: number): Promise<void> {
-    return this.invocations.recordInvocation(id, state, outcome, now);
-  }
-
-  releaseInvocation(id: string): Promise<void> {
-    return this.invocations.releaseInvocation(id);
-  }
-
-  listInvocations(runId: string): Promise<InvocationRecord[]> {
-    return this.invocations.listInvocations(runId);
-  }
-
-  purgeExpiredInvocations(now: number): Promise<number> {
-    return this.invocations.purgeExpiredInvocations(now);
-  }
-
-  expireRuns(endedBefore: number, limit: number, now: number): Promise<ExpiredRun[]> {
-    return this.retention.expireRuns(endedBefore, limit, now);
-  }
-
-  getExpiredRun(tenant: string, runId: string): Promise<ExpiredRun | undefined> {
-    return this.retention.getExpiredRun(tenant, runId);
-  }
-
   async purgeExpiredIdempotency(now: number): Promise<number> {
     const { rowCount } = await this.q('idemPurge', SQL.idemPurge, [now]);
     return rowCount ?? 0;
@@ -777,3 +750,5 @@ export class PostgresStore implements HostStore {
 
 forwardMethods(PostgresStore, 'vault', SECRET_STORE_METHODS);
 forwardMethods(PostgresStore, 'hooks', [...WEBHOOK_STORE_METHODS, ...WEBHOOK_OUTBOX_METHODS]);
+forwardMethods(PostgresStore, 'invocations', INVOCATION_STORE_METHODS);
+forwardMethods(PostgresStore, 'retention', RETENTION_STORE_METHODS);

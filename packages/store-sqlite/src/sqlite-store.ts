@@ -18,9 +18,6 @@ import {
   type CommandOutcome,
   type CommandRow,
   type EncodedEvent,
-  type ExpiredRun,
-  type InvocationClaim,
-  type InvocationRecord,
   type FinishedCommands,
   type OutboxRow,
   type IdempotencyClaim,
@@ -32,6 +29,8 @@ import {
   type StoredWorkflow,
   type TimerChanges,
   type TimerRow,
+  type InvocationStore,
+  type RetentionStore,
 } from '@weft/engine';
 import {
   API_KEY_COLUMNS,
@@ -72,6 +71,8 @@ import {
   type TimerDbRow,
   type WorkflowRow,
   forwardMethods,
+  INVOCATION_STORE_METHODS,
+  RETENTION_STORE_METHODS,
   SECRET_STORE_METHODS,
   WEBHOOK_OUTBOX_METHODS,
   WEBHOOK_STORE_METHODS,
@@ -200,7 +201,7 @@ function restrictSidecars(path: string): void {
 }
 
 /** The ports whose methods SqliteStore forwards to its parts (installed by `forwardMethods` below). */
-export interface SqliteStore extends SecretStore, WebhookStore, WebhookOutboxStore {}
+export interface SqliteStore extends SecretStore, WebhookStore, WebhookOutboxStore, InvocationStore, RetentionStore {}
 
 /**
  * {@link HostStore} on an embedded SQLite database. `shared` is false: one host process owns the
@@ -645,41 +646,13 @@ export class SqliteStore implements HostStore {
   }
 
   /** The invocation log (prepared on first use, after migrate). */
-  private get invocations(): SqliteInvocations {
+  protected get invocations(): SqliteInvocations {
     return (this.preparedInvocations ??= new SqliteInvocations(this.db));
   }
 
-  claimInvocation(r: Omit<InvocationRecord, 'state' | 'outcome' | 'calls' | 'updatedAt'>): Promise<InvocationClaim> {
-    return this.invocations.claimInvocation(r);
-  }
-
-  recordInvocation(id: string, state: 'done' | 'failed', outcome: string, now: number): Promise<void> {
-    return this.invocations.recordInvocation(id, state, outcome, now);
-  }
-
-  releaseInvocation(id: string): Promise<void> {
-    return this.invocations.releaseInvocation(id);
-  }
-
-  listInvocations(runId: string): Promise<InvocationRecord[]> {
-    return this.invocations.listInvocations(runId);
-  }
-
-  purgeExpiredInvocations(now: number): Promise<number> {
-    return this.invocations.purgeExpiredInvocations(now);
-  }
-
   /** Retention (prepared on first use, after migrate). */
-  private get retention(): SqliteRetention {
+  protected get retention(): SqliteRetention {
     return (this.preparedRetention ??= new SqliteRetention(this.db));
-  }
-
-  expireRuns(endedBefore: number, limit: number, now: number): Promise<ExpiredRun[]> {
-    return this.retention.expireRuns(endedBefore, limit, now);
-  }
-
-  getExpiredRun(tenant: string, runId: string): Promise<ExpiredRun | undefined> {
-    return this.retention.getExpiredRun(tenant, runId);
   }
 
   async purgeExpiredIdempotency(now: number): Promise<number> {
@@ -752,3 +725,5 @@ function isConstraint(err: unknown, code: string): boolean {
 
 forwardMethods(SqliteStore, 'vault', SECRET_STORE_METHODS);
 forwardMethods(SqliteStore, 'hooks', [...WEBHOOK_STORE_METHODS, ...WEBHOOK_OUTBOX_METHODS]);
+forwardMethods(SqliteStore, 'invocations', INVOCATION_STORE_METHODS);
+forwardMethods(SqliteStore, 'retention', RETENTION_STORE_METHODS);

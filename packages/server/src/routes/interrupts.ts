@@ -11,7 +11,7 @@ import type { WeftApp, WeftRequest } from '../app.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
 import { withIdempotency } from '../idempotency.js';
 import { forkRoute } from './fork.js';
-import { missingRun, } from './runs.js';
+import { missingRun } from './runs.js';
 
 const validateResolve = compileValidator<{ resumeValue: unknown }>({
   type: 'object',
