@@ -127,6 +127,19 @@ export function resultOf(text: string, maxOutputBytes: number): NodeResult {
 
 const errorOf = (f: SandboxFailure): NodeError => new NodeError(f.code, f.message, f.details, f.retryable === true || RETRYABLE_SANDBOX_CODES.has(f.code));
 
+/** What a pack node invocation is told of its node: ids, attempt, inputs and config (copies). */
+export function invocationInput(ctx: NodeContext, typeId: string) {
+  return {
+    typeId,
+    runId: ctx.runId,
+    nodeId: ctx.nodeId,
+    tenantId: ctx.tenant,
+    attempt: ctx.attempt,
+    inputs: { ...ctx.inputs },
+    config: { ...ctx.config },
+  };
+}
+
 /** Response body for pack code: UTF-8 text when it decodes, base64 otherwise. */
 function bridgeResponse(res: Awaited<ReturnType<typeof sendHttp>>): BridgeHttpResponse {
   const headers = Object.fromEntries(Object.entries(res.headers).filter(([k]) => k !== 'set-cookie'));
@@ -198,15 +211,7 @@ export class JsPackRuntime implements PackRuntime {
       }).then(bridgeResponse);
     const r = await this.pool.run({
       pack: src,
-      input: {
-        typeId,
-        runId: ctx.runId,
-        nodeId: ctx.nodeId,
-        tenantId: ctx.tenant,
-        attempt: ctx.attempt,
-        inputs: { ...ctx.inputs },
-        config: { ...ctx.config },
-      },
+      input: invocationInput(ctx, typeId),
       limits: this.limits,
       http: withHttp,
       ...(withHttp ? { onHttp } : {}),

@@ -13,7 +13,7 @@
 import { Wasm } from './webassembly.js';
 import { NodeError, type NodeContext, type NodeResult } from '@weft/engine';
 import type { LoadedPack, PackRuntime } from '@weft/packs';
-import { DEFAULT_SANDBOX_SETTINGS, MAX_OUTCOME_DEPTH, PACK_CODE, depthOf, isRecord, type SandboxSettings } from './js-runtime.js';
+import { DEFAULT_SANDBOX_SETTINGS, MAX_OUTCOME_DEPTH, PACK_CODE, depthOf, invocationInput, isRecord, type SandboxSettings } from './js-runtime.js';
 import { SandboxPool } from './pool.js';
 import { PROBE, type InvocationLimits, type PackSources } from './protocol.js';
 import { WASM_ABI_VERSIONS, WasmModuleError, inspectWasm } from './wasm-module.js';
@@ -123,16 +123,7 @@ export class WasmPackRuntime implements PackRuntime {
     if (!src) throw new NodeError('pack_node_missing', `WASM pack ${pack.name} was not prepared.`, { pack: pack.name, typeId });
     const r = await this.pool.run({
       pack: src,
-      input: {
-        typeId,
-        runId: ctx.runId,
-        nodeId: ctx.nodeId,
-        tenantId: ctx.tenant,
-        attempt: ctx.attempt,
-        inputs: { ...ctx.inputs },
-        config: { ...ctx.config },
-        startedAt: ctx.startedAt,
-      },
+      input: { ...invocationInput(ctx, typeId), startedAt: ctx.startedAt },
       limits: this.limits,
       http: false,
       signal: ctx.signal,
