@@ -3,6 +3,7 @@ export * from './wire.js';
 export * from './schemas.js';
 export * from './packs.js';
 export type * from './api-types.js';
+export type * from './outbound.js';
 export * from './validate.js';
 export * from './openapi.js';
 export * from './routes.js';

@@ -51,48 +51,9 @@ export interface SecretResolver {
   resolve(tenant: string, ref: string, purpose?: { runId?: string; nodeId?: string }): Promise<SecretResolution>;
 }
 
-/** One outbound HTTP request a node asks the host to make. */
-export interface OutboundRequest {
-  method: string;
-  /** Absolute http(s) URL. */
-  url: string;
-  headers?: Readonly<Record<string, string>>;
-  body?: string | Uint8Array;
-  /** Shortens the host's deadline for the whole call (redirects included); never extends it. */
-  timeoutMs?: number;
-  /** Lowers the host's response body cap; never raises it. */
-  maxResponseBytes?: number;
-  /** Redirects to follow (0: a 3xx is the response); capped by the host. */
-  maxRedirects?: number;
-  signal?: AbortSignal;
-  /** Called with each decoded body chunk of the final response as it arrives (streamed LLM tokens). */
-  onBodyChunk?: (chunk: Uint8Array, head: { status: number; headers: Record<string, string> }) => void;
-}
-
-/** The response to an {@link OutboundRequest}, after redirects. */
-export interface OutboundResponse {
-  status: number;
-  /** Lower-case header names; repeated headers joined with `, `. */
-  headers: Record<string, string>;
-  /** The body, decoded from its content encoding. */
-  body: Uint8Array;
-  /** The URL that answered. */
-  url: string;
-  redirects: number;
-}
-
-/**
- * Outbound HTTP, the only way a node reaches the network. The host wires `@weft/security`'s
- * `OutboundClient`, which puts every hop behind the SSRF guard (resolve, validate every
- * address, pin the connection to it); the engine never imports an HTTP module. A failure is
- * thrown as an error carrying a catalog `code` — `ssrf_blocked`, `fetch_failed`,
- * `fetch_timeout`, `response_too_large` or `validation_error` — and wire-safe `details`.
- *
- * @see security-contract.md §3.3 (WH-22), execution-semantics.md ctx table `httpClient`
- */
-export interface Outbound {
-  request(req: OutboundRequest): Promise<OutboundResponse>;
-}
+// The outbound HTTP port (`Outbound`, `OutboundRequest`, `OutboundResponse`) is declared once in
+// `@weft/contract`, so the engine and its adapter (`@weft/security`'s OutboundClient) share it.
+export type { Outbound, OutboundRequest, OutboundResponse } from '@weft/contract';
 
 /** Cancels a timer set with {@link Clock.setTimer}; a no-op once it fired. */
 export type CancelTimer = () => void;

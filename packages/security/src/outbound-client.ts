@@ -21,6 +21,7 @@ import type { LookupAddress } from 'node:dns';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { SsrfGuard, type ApprovedDestination, type SsrfGuardOptions } from './ssrf-guard.js';
+import type { OutboundRequest, OutboundResponse } from '@weft/contract';
 
 /** Wire codes the client fails with (all in the error catalog). */
 export type OutboundErrorCode = 'ssrf_blocked' | 'fetch_failed' | 'fetch_timeout' | 'response_too_large' | 'validation_error';
@@ -37,33 +38,7 @@ export class OutboundError extends Error {
   }
 }
 
-/** One outbound request. */
-export interface OutboundRequest {
-  method: string;
-  url: string;
-  headers?: Readonly<Record<string, string>>;
-  body?: string | Uint8Array;
-  /** Lower than the host limit to shorten the deadline; higher values are clamped. */
-  timeoutMs?: number;
-  /** Lower than the host limit to shrink the body cap; higher values are clamped. */
-  maxResponseBytes?: number;
-  /** Redirects to follow (0: a 3xx is the response); clamped to the host limit. */
-  maxRedirects?: number;
-  signal?: AbortSignal;
-  /** Called with each decoded body chunk of the final response as it arrives (streaming). */
-  onBodyChunk?: (chunk: Uint8Array, head: { status: number; headers: Record<string, string> }) => void;
-}
-
-/** The final response. */
-export interface OutboundResponse {
-  status: number;
-  /** Lower-case names; repeated headers joined with `, `. */
-  headers: Record<string, string>;
-  body: Uint8Array;
-  /** The URL that answered (after redirects). */
-  url: string;
-  redirects: number;
-}
+export type { OutboundRequest, OutboundResponse } from '@weft/contract';
 
 /** Host limits and guard settings of a {@link OutboundClient}. */
 export interface OutboundClientOptions extends SsrfGuardOptions {
