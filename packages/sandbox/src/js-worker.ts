@@ -29,92 +29,83 @@ const post = (m: FromWorker): void => port.postMessage(m);
  * Runs before any pack code, in the same context: takes the bridge off the global object into
  * a frozen, non-writable `__weftBridge`, and replaces every ambient way out or code-from-string
  * door with a function that records the attempt (through the host) and throws.
+ *
+ * It is parsed again for every call (a fresh context cannot reuse bytecode), and QuickJS's
+ * parser costs about 0.1 µs per character, so it is written tersely: `L` locks a property
+ * (non-writable, non-configurable, non-enumerable), `D(cap)` is a denying function, `X(cap)` a
+ * denying object. docs/performance.md has the measurements.
  */
-const PRELUDE = `
-(() => {
-  'use strict';
-  const raw = globalThis.__weftRaw;
-  delete globalThis.__weftRaw;
-  const deny = raw.deny;
-  const denier = (cap) => {
-    const f = function () { return deny(cap); };
-    Object.defineProperty(f, 'prototype', { value: Function.prototype });
-    return Object.freeze(f);
-  };
-  const lock = (o, k, v) => Object.defineProperty(o, k, { value: v, writable: false, configurable: false, enumerable: false });
-  const ctors = [function () {}, async function () {}, function* () {}, async function* () {}].map((f) => Object.getPrototypeOf(f).constructor);
-  const evalDenier = denier('eval');
-  for (const C of ctors) lock(C.prototype, 'constructor', evalDenier);
-  lock(globalThis, 'Function', evalDenier);
-  lock(globalThis, 'eval', evalDenier);
-  for (const name of ['require', 'fetch', 'setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'XMLHttpRequest', 'WebSocket', 'importScripts', 'Worker', 'WebAssembly'])
-    lock(globalThis, name, denier(name));
-  const blocked = (cap) => new Proxy(Object.freeze({}), {
-    get: () => deny(cap), set: () => deny(cap), has: () => deny(cap), ownKeys: () => deny(cap),
-    getOwnPropertyDescriptor: () => deny(cap), defineProperty: () => deny(cap), deleteProperty: () => deny(cap),
-    getPrototypeOf: () => null, apply: () => deny(cap), construct: () => deny(cap),
-  });
-  for (const name of ['process', 'Deno', 'Bun', 'module', 'exports', '__dirname', '__filename'])
-    lock(globalThis, name, blocked(name));
-  lock(globalThis, '__weftBridge', Object.freeze({ input: raw.input, done: raw.done, fail: raw.fail, http: raw.http }));
-})();
-`;
+const PRELUDE = `(() => {
+'use strict';
+const G = globalThis, r = G.__weftRaw, d = r.deny, P = Object.defineProperty, F = Object.freeze;
+delete G.__weftRaw;
+const L = (o, k, v) => P(o, k, { value: v, writable: false, configurable: false, enumerable: false });
+const D = (c) => { const f = function () { return d(c); }; P(f, 'prototype', { value: Function.prototype }); return F(f); };
+const E = D('eval');
+for (const f of [function () {}, async function () {}, function* () {}, async function* () {}]) L(Object.getPrototypeOf(f).constructor.prototype, 'constructor', E);
+L(G, 'Function', E);
+L(G, 'eval', E);
+for (const n of 'require fetch setTimeout setInterval setImmediate queueMicrotask XMLHttpRequest WebSocket importScripts Worker WebAssembly'.split(' ')) L(G, n, D(n));
+const X = (c) => { const x = () => d(c); return new Proxy(F({}), { get: x, set: x, has: x, ownKeys: x, getOwnPropertyDescriptor: x, defineProperty: x, deleteProperty: x, getPrototypeOf: () => null, apply: x, construct: x }); };
+for (const n of 'process Deno Bun module exports __dirname __filename'.split(' ')) L(G, n, X(n));
+L(G, '__weftBridge', F({ input: r.input, done: r.done, fail: r.fail, http: r.http }));
+})();`;
 
-/** The module that calls the pack function; `ENTRY` is replaced with the entry's module name. */
-const RUNNER = `
-import * as pack from ENTRY;
-const B = globalThis.__weftBridge;
-const cut = (v, n) => (typeof v === 'string' ? v.slice(0, n) : undefined);
-const describe = (e) => {
-  try {
-    if (e !== null && (typeof e === 'object' || typeof e === 'function')) {
-      const code = e.code, message = e.message, name = e.name, retryable = e.retryable;
-      return JSON.stringify({ thrown: 'object', code: cut(code, 128), message: cut(message, 2048), name: cut(name, 64), retryable: retryable === true });
-    }
-    return JSON.stringify({ thrown: typeof e, message: String(e).slice(0, 2048) });
-  } catch {
-    return JSON.stringify({ thrown: 'unknown' });
-  }
-};
-const input = JSON.parse(B.input());
+/**
+ * The module that calls the pack function: `ENTRY` is replaced with the entry's module name,
+ * the HTTP placeholder comment with {@link HTTP_CTX} when the pack may use `ctx.http` (and with nothing otherwise, so
+ * most calls parse less). A failure is reported as JSON `{thrown, code?, message?, name?,
+ * retryable?}` (`thrown: "host"` for the runner's own codes), read by {@link failureOf}.
+ */
+const RUNNER = `import * as p from ENTRY;
+const B = globalThis.__weftBridge, S = JSON.stringify, c = (v, n) => (typeof v === 'string' ? v.slice(0, n) : undefined);
+const host = (code, message) => B.fail(S({ thrown: 'host', code, message }));
+const i = JSON.parse(B.input());
 try {
-  const nodes = pack.default !== undefined ? pack.default : pack;
-  const fn = nodes == null ? undefined : nodes[input.typeId];
-  if (typeof fn !== 'function') {
-    B.fail(JSON.stringify({ thrown: 'host', code: 'pack_node_missing', message: 'The pack entry exports no function for ' + input.typeId + '.' }));
-  } else {
-    const http = input.http
-      ? Object.freeze({
-          request: async (req) => {
-            const r = JSON.parse(await B.http(JSON.stringify(req === undefined ? {} : req)));
-            if (r.ok) return r.response;
-            const e = new Error(r.error.message);
-            e.code = r.error.code;
-            if (r.error.details) e.details = r.error.details;
-            throw e;
-          },
-        })
-      : undefined;
-    const ctx = Object.freeze({
-      typeId: input.typeId, runId: input.runId, nodeId: input.nodeId, tenantId: input.tenantId, attempt: input.attempt,
-      inputs: input.inputs, config: input.config, configurable: {},
-      ...(http ? { http } : {}),
-      now: () => Date.now(),
-    });
-    const result = await fn(ctx);
-    let text;
-    try {
-      text = JSON.stringify(result === undefined ? null : result);
-    } catch (e) {
-      B.fail(JSON.stringify({ thrown: 'host', code: 'sandbox_output_invalid', message: 'The node outcome is not JSON-serialisable: ' + String(cut(e && e.message, 512)) }));
-    }
-    if (typeof text === 'string') B.done(text);
-    else if (text === undefined) B.fail(JSON.stringify({ thrown: 'host', code: 'sandbox_output_invalid', message: 'The node outcome is not JSON-serialisable.' }));
+  const n = p.default !== undefined ? p.default : p, f = n == null ? undefined : n[i.typeId];
+  if (typeof f !== 'function') host('pack_node_missing', 'The pack entry exports no function for ' + i.typeId + '.');
+  else {
+    const x = { typeId: i.typeId, runId: i.runId, nodeId: i.nodeId, tenantId: i.tenantId, attempt: i.attempt, inputs: i.inputs, config: i.config, configurable: {}, now: () => Date.now() };
+    /*HTTP*/
+    const r = await f(Object.freeze(x));
+    let t;
+    try { t = S(r === undefined ? null : r); } catch (e) { host('sandbox_output_invalid', 'The node outcome is not JSON-serialisable: ' + String(c(e && e.message, 512))); }
+    if (typeof t === 'string') B.done(t);
+    else if (t === undefined) host('sandbox_output_invalid', 'The node outcome is not JSON-serialisable.');
   }
 } catch (e) {
-  B.fail(describe(e));
+  let d;
+  try {
+    d = e !== null && (typeof e === 'object' || typeof e === 'function')
+      ? S({ thrown: 'object', code: c(e.code, 128), message: c(e.message, 2048), name: c(e.name, 64), retryable: e.retryable === true })
+      : S({ thrown: typeof e, message: String(e).slice(0, 2048) });
+  } catch { d = S({ thrown: 'unknown' }); }
+  B.fail(d);
+}`;
+
+/** `ctx.http` for a pack granted `net.outbound`: a bridged call, its failure rethrown with the host's code. */
+const HTTP_CTX = `x.http = Object.freeze({ request: async (q) => {
+      const r = JSON.parse(await B.http(S(q === undefined ? {} : q)));
+      if (r.ok) return r.response;
+      const e = new Error(r.error.message);
+      e.code = r.error.code;
+      if (r.error.details) e.details = r.error.details;
+      throw e;
+    } });`;
+
+/** The runner source for `entry` (memoised: the same few entries come back on every call). */
+const runners = new Map<string, string>();
+function runnerFor(entry: string, http: boolean): string {
+  const key = `${http ? 'h' : '-'}${entry}`;
+  let src = runners.get(key);
+  if (src === undefined) {
+    // Functions as replacements: no `$` pattern in a path is interpreted, and the entry is substituted last.
+    src = RUNNER.replace('/*HTTP*/', () => (http ? HTTP_CTX : '')).replace('ENTRY', () => JSON.stringify(entry));
+    if (runners.size >= 64) runners.clear();
+    runners.set(key, src);
+  }
+  return src;
 }
-`;
 
 /** The archive path a module specifier names, relative to `base` (`pack:<path>` names). */
 function resolveSpecifier(base: string, spec: string): string | undefined {
@@ -286,7 +277,7 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
       code.dispose();
       throw err;
     });
-    fn('input', () => vm.newString(JSON.stringify({ ...input, http: msg.http })));
+    fn('input', () => vm.newString(JSON.stringify(input)));
     const take = (h: QuickJSHandle | undefined): string | undefined => {
       if (!h || vm.typeof(h) !== 'string') return undefined;
       const len = vm.getProp(h, 'length');
@@ -356,7 +347,7 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
     }
     pre.value.dispose();
     const entry = `pack:${pack.entry.replace(/^\.\//, '')}`;
-    const result = vm.evalCode(RUNNER.replace('ENTRY', JSON.stringify(entry)), 'weft:runner.js', { type: 'module' });
+    const result = vm.evalCode(runnerFor(entry, msg.http), 'weft:runner.js', { type: 'module' });
     if (result.error) {
       if (report === undefined && outcome === undefined) report = reportOf(vm, result.error);
       result.error.dispose();
