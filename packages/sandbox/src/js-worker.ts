@@ -13,7 +13,14 @@
  * @see ../../../docs/packs.md#runtimes-and-limits
  */
 import { parentPort } from 'node:worker_threads';
-import { newQuickJSWASMModule, type QuickJSContext, type QuickJSDeferredPromise, type QuickJSHandle, type QuickJSWASMModule } from 'quickjs-emscripten';
+import {
+  newQuickJSWASMModule,
+  type QuickJSContext,
+  type QuickJSDeferredPromise,
+  type QuickJSHandle,
+  type QuickJSRuntime,
+  type QuickJSWASMModule,
+} from 'quickjs-emscripten';
 import type { BridgeHttpRequest, FromWorker, InvocationInput, InvocationLimits, PackSources, SandboxFailure, ToWorker } from './protocol.js';
 
 if (!parentPort) throw new Error('js-worker runs in a worker thread');
@@ -225,27 +232,43 @@ function checkHttpRequest(raw: unknown): BridgeHttpRequest | string {
   return req;
 }
 
-/** One invocation in a fresh runtime; resolves with the message to post. */
-async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>, pack: PackSources): Promise<FromWorker> {
-  const { limits, input } = msg;
-  const started = Date.now();
-  const deadline = started + limits.timeoutMs;
-  const denied: string[] = [];
-  let outcome: string | undefined;
-  let report: Record<string, unknown> | undefined;
-  let httpCalls = 0;
-  const inv: Invocation = { id: msg.id, pending: new Map(), settled: [], results: [] };
-  current = inv;
+/** What one call's bridge functions, module loader and interrupt handler read while it runs. */
+interface Call {
+  msg: Extract<ToWorker, { t: 'run' }>;
+  pack: PackSources;
+  deadline: number;
+  denied: string[];
+  outcome?: string;
+  report?: Record<string, unknown>;
+  httpCalls: number;
+  inv: Invocation;
+}
+
+/**
+ * A QuickJS runtime and context created and preluded ahead of a call, so a call does not wait
+ * for them (they are made while the worker would otherwise be idle). It has run no pack code:
+ * `slot.call` is set once, for the one call that uses it, and the pair is disposed after that
+ * call — never reused — so every invocation still gets a fresh runtime and context.
+ */
+interface Fresh {
+  rt: QuickJSRuntime;
+  vm: QuickJSContext;
+  slot: { call?: Call; used: boolean };
+}
+
+/** A new runtime and context with the bridge installed and the prelude run (no call yet). */
+function prepare(Q: QuickJSWASMModule): Fresh {
+  const slot: Fresh['slot'] = { used: false };
   const rt = Q.newRuntime();
-  rt.setMemoryLimit(limits.memoryBytes);
-  rt.setMaxStackSize(limits.stackBytes);
-  rt.setInterruptHandler(() => Date.now() > deadline);
+  // Before a call claims it, only the prelude (host code) runs here; then the call's deadline applies.
+  rt.setInterruptHandler(() => slot.call !== undefined && Date.now() > slot.call.deadline);
   rt.setModuleLoader(
     (name) => {
+      const c = slot.call;
       const path = name.startsWith('pack:') ? name.slice(5) : undefined;
-      const src = path === undefined ? undefined : pack.modules[path];
+      const src = path === undefined || !c ? undefined : c.pack.modules[path];
       if (src === undefined) {
-        denied.push(`import:${name.slice(0, 128)}`);
+        c?.denied.push(`import:${name.slice(0, 128)}`);
         return { error: new Error(`Module ${name.slice(0, 128)} is not part of the pack.`) };
       }
       return src;
@@ -253,14 +276,13 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
     (base, requested) => {
       const resolved = resolveSpecifier(base, requested);
       if (resolved === undefined) {
-        denied.push(`import:${requested.slice(0, 128)}`);
+        slot.call?.denied.push(`import:${requested.slice(0, 128)}`);
         return { error: new Error(`Import of ${requested.slice(0, 128)} is denied: pack code may import only its own files.`) };
       }
       return resolved;
     },
   );
   const vm = rt.newContext();
-  let recycle = false;
   try {
     const raw = vm.newObject();
     const fn = (name: string, impl: (...args: QuickJSHandle[]) => QuickJSHandle | undefined): void => {
@@ -270,53 +292,58 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
     };
     fn('deny', (cap) => {
       const what = vm.typeof(cap) === 'string' ? vm.getString(cap).slice(0, 64) : 'unknown';
-      denied.push(what);
+      slot.call?.denied.push(what);
       const err = vm.newError({ name: 'SandboxCapabilityDenied', message: `${what} is not available in the pack sandbox.` });
       const code = vm.newString('sandbox_capability_denied');
       vm.setProp(err, 'code', code);
       code.dispose();
       throw err;
     });
-    fn('input', () => vm.newString(JSON.stringify(input)));
-    const take = (h: QuickJSHandle | undefined): string | undefined => {
+    fn('input', () => (slot.call ? vm.newString(JSON.stringify(slot.call.msg.input)) : undefined));
+    const take = (c: Call, h: QuickJSHandle | undefined): string | undefined => {
       if (!h || vm.typeof(h) !== 'string') return undefined;
       const len = vm.getProp(h, 'length');
       const n = vm.getNumber(len);
       len.dispose();
-      if (n > limits.maxOutputBytes) {
-        report = {
-          thrown: 'host',
-          code: 'sandbox_output_too_large',
-          message: `The node outcome is ${n} characters, over the ${limits.maxOutputBytes} limit.`,
-        };
+      const max = c.msg.limits.maxOutputBytes;
+      if (n > max) {
+        c.report = { thrown: 'host', code: 'sandbox_output_too_large', message: `The node outcome is ${n} characters, over the ${max} limit.` };
         return undefined;
       }
       return vm.getString(h);
     };
     fn('done', (s) => {
-      if (outcome === undefined && report === undefined) outcome = take(s);
+      const c = slot.call;
+      if (c && c.outcome === undefined && c.report === undefined) c.outcome = take(c, s);
       return undefined;
     });
     fn('fail', (s) => {
-      if (outcome === undefined && report === undefined) {
-        const text = take(s);
+      const c = slot.call;
+      if (c && c.outcome === undefined && c.report === undefined) {
+        const text = take(c, s);
         try {
-          report = text === undefined ? { thrown: 'unknown' } : (JSON.parse(text) as Record<string, unknown>);
+          c.report = text === undefined ? { thrown: 'unknown' } : (JSON.parse(text) as Record<string, unknown>);
         } catch {
-          report = { thrown: 'unknown' };
+          c.report = { thrown: 'unknown' };
         }
       }
       return undefined;
     });
     fn('http', (reqHandle) => {
       const deferred = vm.newPromise();
+      const c = slot.call;
       const reply = (body: unknown): void => {
         const h = vm.newString(JSON.stringify(body));
         deferred.resolve(h);
         h.dispose();
-        inv.settled.push(deferred);
+        c?.inv.settled.push(deferred);
       };
-      const call = ++httpCalls;
+      if (!c) {
+        // No call (cannot happen: pack code runs only within one); answered, then disposed with the runtime.
+        reply({ ok: false, error: { code: 'sandbox_capability_denied', message: 'No call is running.' } });
+        return deferred.handle;
+      }
+      const call = ++c.httpCalls;
       let parsed: unknown;
       try {
         parsed = JSON.parse(vm.typeof(reqHandle) === 'string' ? vm.getString(reqHandle) : 'null');
@@ -324,32 +351,70 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
         parsed = null;
       }
       const req = checkHttpRequest(parsed);
-      if (!msg.http) {
-        denied.push('host.fetch');
+      const { limits } = c.msg;
+      if (!c.msg.http) {
+        c.denied.push('host.fetch');
         reply({ ok: false, error: { code: 'sandbox_capability_denied', message: 'Outbound HTTP is not granted to this pack.' } });
       } else if (call > limits.maxHttpCalls) {
         reply({ ok: false, error: { code: 'sandbox_capability_denied', message: `At most ${limits.maxHttpCalls} HTTP calls per invocation.` } });
       } else if (typeof req === 'string') {
         reply({ ok: false, error: { code: 'validation_error', message: `ctx.http.request: ${req}` } });
       } else {
-        inv.pending.set(call, deferred);
-        post({ t: 'http', id: msg.id, call, request: req });
+        c.inv.pending.set(call, deferred);
+        post({ t: 'http', id: c.msg.id, call, request: req });
       }
       return deferred.handle;
     });
     vm.setProp(vm.global, '__weftRaw', raw);
     raw.dispose();
-
     const pre = vm.evalCode(PRELUDE, 'weft:prelude.js');
     if (pre.error) {
       pre.error.dispose();
-      throw new Stop({ code: 'sandbox_failed', message: 'The sandbox prelude failed.' });
+      throw new Error('The sandbox prelude failed.');
     }
     pre.value.dispose();
+  } catch (e) {
+    vm.dispose();
+    rt.dispose();
+    throw e;
+  }
+  return { rt, vm, slot };
+}
+
+/** Disposes a used (or unused) runtime and context; false when QuickJS could not free them cleanly. */
+function dispose(f: Fresh): boolean {
+  try {
+    f.vm.dispose();
+    f.rt.dispose();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One invocation in `fresh` (a runtime and context no call has used); resolves with the message
+ * to post. `recycle` on the reply means the runtime breached a limit or failed and must not be
+ * disposed or touched again: the host replaces the whole worker.
+ */
+async function invoke(fresh: Fresh, msg: Extract<ToWorker, { t: 'run' }>, pack: PackSources): Promise<FromWorker> {
+  const { limits } = msg;
+  const { rt, vm, slot } = fresh;
+  if (slot.used) throw new Error('a sandbox context is never used twice');
+  slot.used = true;
+  const deadline = Date.now() + limits.timeoutMs;
+  const inv: Invocation = { id: msg.id, pending: new Map(), settled: [], results: [] };
+  const c: Call = { msg, pack, deadline, denied: [], httpCalls: 0, inv };
+  current = inv;
+  rt.setMemoryLimit(limits.memoryBytes);
+  rt.setMaxStackSize(limits.stackBytes);
+  slot.call = c;
+  let recycle = false;
+  try {
     const entry = `pack:${pack.entry.replace(/^\.\//, '')}`;
     const result = vm.evalCode(runnerFor(entry, msg.http), 'weft:runner.js', { type: 'module' });
     if (result.error) {
-      if (report === undefined && outcome === undefined) report = reportOf(vm, result.error);
+      if (c.report === undefined && c.outcome === undefined) c.report = reportOf(vm, result.error);
       result.error.dispose();
     } else {
       const promise = result.value;
@@ -357,14 +422,14 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
         for (;;) {
           const jobs = rt.executePendingJobs(-1);
           if (jobs.error) {
-            if (report === undefined && outcome === undefined) report = reportOf(vm, jobs.error);
+            if (c.report === undefined && c.outcome === undefined) c.report = reportOf(vm, jobs.error);
             jobs.error.dispose();
             break;
           }
-          if (outcome !== undefined || report !== undefined) break;
+          if (c.outcome !== undefined || c.report !== undefined) break;
           const state = vm.getPromiseState(promise);
           if (state.type === 'rejected') {
-            report = reportOf(vm, state.error);
+            c.report = reportOf(vm, state.error);
             state.error.dispose();
             break;
           }
@@ -400,12 +465,12 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
         promise.dispose();
       }
     }
-    if (outcome !== undefined) return { t: 'done', id: msg.id, ok: true, outcome };
+    if (c.outcome !== undefined) return { t: 'done', id: msg.id, ok: true, outcome: c.outcome };
     // Whatever the VM said, a failure past the deadline is the deadline's.
     if (Date.now() > deadline) throw new Stop(TIMEOUT(limits, 'deadline'));
     const failure = failureOf(
-      report ?? { thrown: 'host', code: 'sandbox_output_invalid', message: 'The pack node finished without an outcome.' },
-      denied,
+      c.report ?? { thrown: 'host', code: 'sandbox_output_invalid', message: 'The pack node finished without an outcome.' },
+      c.denied,
       limits,
     );
     recycle = failure.code === 'sandbox_timeout' || failure.code === 'sandbox_memory_exceeded';
@@ -432,22 +497,10 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
     return { t: 'done', id: msg.id, ok: false, error: { code: 'sandbox_failed', message: 'The sandbox failed.' }, recycle };
   } finally {
     current = undefined;
+    slot.call = undefined;
     for (const d of [...inv.pending.values(), ...inv.settled]) if (d.alive) d.dispose();
-    if (!recycle) {
-      // A runtime that breached a limit may hold objects QuickJS cannot free cleanly; the
-      // worker is thrown away instead (the host starts a new one).
-      try {
-        vm.dispose();
-        rt.dispose();
-      } catch {
-        // The host recycles a worker whose runtime could not be disposed (it reports below).
-        disposeFailed = true;
-      }
-    }
   }
 }
-
-let disposeFailed = false;
 
 /** A trivial invocation at start, so the first real call finds the interpreter warm. */
 async function warmUp(Q: QuickJSWASMModule): Promise<void> {
@@ -458,7 +511,11 @@ async function warmUp(Q: QuickJSWASMModule): Promise<void> {
     entry: 'index.js',
     modules: { 'index.js': 'export default { warm: async (ctx) => ({ outputs: { ok: ctx.attempt } }) };' },
   };
-  for (let i = 0; i < 3; i++) await invoke(Q, { t: 'run', id: -1, pack: { key: pack.key }, input, limits, http: false }, pack);
+  for (let i = 0; i < 3; i++) {
+    const f = prepare(Q);
+    await invoke(f, { t: 'run', id: -1, pack: { key: pack.key }, input, limits, http: false }, pack);
+    dispose(f);
+  }
 }
 
 async function main(): Promise<void> {
@@ -466,25 +523,65 @@ async function main(): Promise<void> {
   await warmUp(Q);
   const queue: Extract<ToWorker, { t: 'run' }>[] = [];
   let busy = false;
+  /** Set once this worker must serve no more calls (a breach, or QuickJS could not clean up). */
+  let stopped = false;
+  /** The next call's runtime and context, prepared while idle. */
+  let spare: Fresh | undefined;
+  const stop = (): void => {
+    stopped = true;
+    // The host sees the exit and starts a fresh worker in this one's place.
+    setImmediate(() => process.exit(1));
+  };
+  const prepareSpare = (): void => {
+    if (spare || busy || stopped || queue.length > 0) return;
+    try {
+      spare = prepare(Q);
+    } catch {
+      stop();
+    }
+  };
   const drain = async (): Promise<void> => {
     if (busy) return;
     busy = true;
     try {
       for (let msg = queue.shift(); msg; msg = queue.shift()) {
+        if (stopped) {
+          post({ t: 'done', id: msg.id, ok: false, error: { code: 'sandbox_failed', message: 'The sandbox worker is being replaced.' }, recycle: true });
+          continue;
+        }
         if (msg.pack.sources) {
           sources.set(msg.pack.key, msg.pack.sources);
           if (sources.size > SOURCE_CACHE_MAX) sources.delete(sources.keys().next().value as string);
         }
         const pack = sources.get(msg.pack.key);
-        const reply: FromWorker = pack
-          ? await invoke(Q, msg, pack)
-          : { t: 'done', id: msg.id, ok: false, error: { code: 'sandbox_failed', message: 'The sandbox lost the pack sources.' }, recycle: true };
-        if (disposeFailed && reply.t === 'done') reply.recycle = true;
+        if (!pack) {
+          post({ t: 'done', id: msg.id, ok: false, error: { code: 'sandbox_failed', message: 'The sandbox lost the pack sources.' }, recycle: true });
+          stopped = true;
+          continue;
+        }
+        let fresh = spare;
+        spare = undefined;
+        try {
+          fresh ??= prepare(Q);
+        } catch {
+          post({ t: 'done', id: msg.id, ok: false, error: { code: 'sandbox_failed', message: 'The sandbox could not start a context.' }, recycle: true });
+          stopped = true;
+          continue;
+        }
+        const reply = await invoke(fresh, msg, pack);
+        // The reply goes first; cleaning up and preparing the next context happen after it.
         post(reply);
+        // A runtime that breached a limit may hold objects QuickJS cannot free cleanly; the
+        // worker is thrown away instead (the host starts a new one).
+        if (reply.t === 'done' && reply.recycle) stopped = true;
+        else if (!dispose(fresh)) stop();
       }
     } finally {
       busy = false;
     }
+    if (stopped) return;
+    // Made while the worker would be idle; a call arriving first prepares its own.
+    setImmediate(prepareSpare);
   };
   port.on('message', (m: ToWorker) => {
     if (m.t === 'run') {
@@ -495,6 +592,7 @@ async function main(): Promise<void> {
       current.wake?.();
     }
   });
+  prepareSpare();
   post({ t: 'ready' });
 }
 
