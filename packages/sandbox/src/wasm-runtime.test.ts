@@ -119,6 +119,12 @@ describe('WASM pack runtime (ABI v1)', () => {
     const e = await failure(runtime.execute(pack, 'vendor.acme.spin', ctxOf()));
     expect(e.code).toBe('sandbox_timeout');
     expect(Date.now() - t0).toBeLessThan(2000);
+    // The WASM wall-clock cap: carried for cap.breached{kind: "wasm-execution-time"}, observed past the limit.
+    expect(e).toBeInstanceOf(CapBreachError);
+    const breach = (e as CapBreachError).breach;
+    expect(breach.kind).toBe('wasm-execution-time');
+    expect(breach.limit).toBe(runtime.settings.timeoutMs);
+    expect(breach.observed).toBeGreaterThan(breach.limit);
     expect(await runtime.execute(pack, 'vendor.acme.ok', ctxOf())).toEqual({ outputs: { hello: 'wasm' } });
   });
 

@@ -161,6 +161,14 @@ export class WasmPackRuntime implements PackRuntime {
         const limit = this.settings.memoryBytes;
         throw new CapBreachError({ kind: 'wasm-memory', limit, observed: refusedMemoryBytes(limit) }, code, message, details);
       }
+      // A WASM loop cannot be interrupted from inside: the host thread terminated the worker at the
+      // deadline, which is the WASM wall-clock cap: cap.breached{kind: "wasm-execution-time"} too.
+      if (code === 'sandbox_timeout' && details?.reason === 'terminated') {
+        const limit = this.settings.timeoutMs;
+        const elapsed = typeof details.elapsedMs === 'number' ? Math.round(details.elapsedMs) : limit;
+        // It ran at least to the deadline and would have run on: never recorded at or under the limit.
+        throw new CapBreachError({ kind: 'wasm-execution-time', limit, observed: Math.max(elapsed, limit + 1) }, code, message, details);
+      }
       throw new NodeError(code, message, details, code === 'sandbox_failed');
     }
     return wasmResultOf(r.outcome, this.settings.maxOutputBytes);

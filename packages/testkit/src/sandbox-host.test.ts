@@ -199,7 +199,7 @@ describe('a host running pack code in the sandbox', () => {
   });
 
   it.each(['memory', 'sqlite', 'postgres'] as const)(
-    'invariant: node-pack-sandbox-memory-cap — a signed WASM pack node runs over HTTP on %s; its memory bomb emits cap.breached{kind: "wasm-memory"} before node.failed sandbox_memory_exceeded; nodePackRuntimes.wasm advertises maxMemoryBytes',
+    'invariant: node-pack-sandbox-memory-cap — a signed WASM pack node runs over HTTP on %s; its memory bomb emits cap.breached{kind: "wasm-memory"} before node.failed sandbox_memory_exceeded (a busy loop: wasm-execution-time, sandbox_timeout); nodePackRuntimes.wasm advertises maxMemoryBytes',
     async (store) => {
       const manifest = testManifest('vendor.acme.wasm', { keyId: 'acme-1', types: ['ok', 'grow', 'spin'] });
       manifest.runtime = { language: 'wasm', entry: 'dist/pack.wasm', format: 'wasm' };
@@ -210,6 +210,7 @@ describe('a host running pack code in the sandbox', () => {
         packs: [await writePackDir(files)],
         packsKeychain: keychain,
         sandboxMemoryBytes: 2 * 1024 * 1024,
+        sandboxTimeoutMs: 1000,
         store,
         ...(store === 'sqlite' ? { dataDir: await tempDir('weft-sandbox-db-') } : {}),
         ...(store === 'postgres' ? { pgUrl: await database() } : {}),
@@ -218,7 +219,8 @@ describe('a host running pack code in the sandbox', () => {
         expect((await call(host, 'POST', '/v1/host/weft/workflows', workflow(type.replace('vendor.acme.', 'wasm-'), type))).status).toBe(201);
       const ok = await call(host, 'POST', '/v1/runs', { workflowId: 'wasm-ok', inputs: {} });
       const bomb = await call(host, 'POST', '/v1/runs', { workflowId: 'wasm-grow', inputs: {} });
-      const [o, b] = await Promise.all([ok, bomb].map((r) => waitForTerminal(host, String(r.body.runId))));
+      const spin = await call(host, 'POST', '/v1/runs', { workflowId: 'wasm-spin', inputs: {} });
+      const [o, b, sp] = await Promise.all([ok, bomb, spin].map((r) => waitForTerminal(host, String(r.body.runId))));
       expect(o?.status, JSON.stringify(o?.error)).toBe('completed');
       expect(b?.status).toBe('failed');
       expect(b?.error).toMatchObject({ code: 'sandbox_memory_exceeded' });
@@ -236,6 +238,16 @@ describe('a host running pack code in the sandbox', () => {
       // The good run emitted no cap event.
       const okEvents = (await call(host, 'GET', `/v1/runs/${String(ok.body.runId)}/events/poll?timeout=0`)).body.events as { type: string }[];
       expect(okEvents.some((e) => e.type === 'cap.breached')).toBe(false);
+      // A busy loop is terminated at the WASM wall-clock cap: cap.breached{kind: "wasm-execution-time"}, then sandbox_timeout.
+      expect(sp?.error).toMatchObject({ code: 'sandbox_timeout' });
+      const spinEvents = (await call(host, 'GET', `/v1/runs/${String(spin.body.runId)}/events/poll?timeout=0`)).body.events as {
+        type: string;
+        payload: Record<string, unknown>;
+      }[];
+      expect(spinEvents.map((e) => e.type).slice(-3)).toEqual(['cap.breached', 'node.failed', 'run.failed']);
+      const time = spinEvents.at(-3)?.payload as { kind: string; limit: number; observed: number; nodeId: string };
+      expect([time.kind, time.limit, time.nodeId]).toEqual(['wasm-execution-time', 1000, 'step']);
+      expect(time.observed).toBeGreaterThan(1000);
       const discovery = (await (await fetch(`${host.url}/.well-known/openwop`)).json()) as Record<string, unknown>;
       expect(discovery.nodePackRuntimes).toEqual({
         wasm: { supported: true, abiVersions: [1], maxMemoryBytes: 2 * 1024 * 1024, loadedPacks: ['vendor.acme.wasm'] },
