@@ -1,6 +1,8 @@
 /**
  * The sandbox worker: runs one JavaScript pack invocation at a time in a fresh QuickJS runtime
- * (compiled to WebAssembly, loaded once per worker so calls are warm). Pack code sees the
+ * and context (QuickJS compiled to WebAssembly, loaded once per worker so calls are warm; the
+ * next call's runtime and context are prepared while the worker is idle, and each serves exactly
+ * one call). Pack code sees the
  * standard ECMAScript built-ins and a `ctx` built from plain data; it has no `require`, no
  * `process`, no `fetch`, no timers, no file system and no host object. `eval`, the `Function`
  * constructors, `require`, `process`, `fetch`, timers and imports outside the pack are replaced
