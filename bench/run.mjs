@@ -61,6 +61,8 @@ const HELP = `usage: node bench/run.mjs [options]
   --phases LIST                   comma list of ${ALL_PHASES.join(',')} (default: all)
   --wait poll|sse                 how e2e/collapse wait for the terminal event (default poll)
   --workflow ID                   workflow to run (default conformance-noop)
+  --workflows-dir DIR             extra workflow directory for the spawned host, after the
+                                  conformance fixtures (repeatable)
   --max-ops N                     hard cap on recorded+warmup operations per phase (default 2000000)
   --profile                       run the spawned host under --cpu-prof; profile and summary
                                   written to bench/out/ (profile overhead lowers throughput)
@@ -95,6 +97,7 @@ function parseCli(argv) {
       phases: { type: 'string', default: ALL_PHASES.join(',') },
       wait: { type: 'string', default: 'poll' },
       workflow: { type: 'string', default: 'conformance-noop' },
+      'workflows-dir': { type: 'string', multiple: true, default: [] },
       'max-ops': { type: 'string', default: '2000000' },
       profile: { type: 'boolean', default: false },
       'host-arg': { type: 'string', multiple: true, default: [] },
@@ -135,6 +138,7 @@ function parseCli(argv) {
     maxOps: num('max-ops', 1, 100_000_000),
     profile: values.profile,
     hostArgs: values['host-arg'],
+    workflowsDirs: values['workflows-dir'],
     quietWait: num('quiet-wait', 0, 300),
     hostDir: values['host-dir'],
     retryNoisy: num('retry-noisy', 0, 10),
@@ -282,7 +286,7 @@ async function spawnHost(opts, log) {
     WEFT_STORE: opts.store,
     WEFT_DATA_DIR: dataDir,
     WEFT_API_KEYS: `bench:${apiKey}`,
-    WEFT_WORKFLOWS_DIR: join(CONTRACTS_DIR, 'conformance-fixtures'),
+    WEFT_WORKFLOWS_DIR: [join(CONTRACTS_DIR, 'conformance-fixtures'), ...opts.workflowsDirs.map((d) => resolve(d))].join(':'),
     WEFT_LOG_LEVEL: 'warn',
   };
   if (db) env.WEFT_PG_URL = db.url;

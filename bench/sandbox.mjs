@@ -59,6 +59,8 @@ for (let i = 0; i < calls; i++) {
 base.sort((a, b) => a - b);
 
 let next = 0;
+// CPU of the whole process (host thread and workers): what a saturated box runs out of.
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await Promise.all(
   Array.from({ length: concurrency }, async () => {
@@ -69,6 +71,8 @@ await Promise.all(
   }),
 );
 const perSec = calls / ((performance.now() - t0) / 1000);
+const cpu = process.cpuUsage(cpu0);
+const cpuMsPerCall = (cpu.user + cpu.system) / 1000 / calls;
 await runtime.close();
 
 const f = (x) => x.toFixed(3);
@@ -80,5 +84,7 @@ console.log(
     sandboxMs: { p50: f(pct(lat, 50)), p90: f(pct(lat, 90)), p99: f(pct(lat, 99)) },
     inProcessMs: { p50: f(pct(base, 50)), p99: f(pct(base, 99)) },
     concurrentCallsPerSec: Math.round(perSec),
+    concurrentCpuMsPerCall: f(cpuMsPerCall),
+    loadAverage1m: (await import('node:os')).loadavg()[0].toFixed(2),
   }),
 );

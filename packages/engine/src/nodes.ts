@@ -168,6 +168,31 @@ export class NodeError extends Error {
   }
 }
 
+/** A node-scoped cap the host enforced: `cap.breached` payload minus the node id (wire-contract.md). */
+export interface CapBreach {
+  /** A registered node-scoped kind (`wasm-memory`, `wasm-fuel`, `wasm-execution-time`). */
+  kind: 'wasm-memory' | 'wasm-fuel' | 'wasm-execution-time';
+  /** The effective ceiling. */
+  limit: number;
+  /** What was observed at the breach, recorded here and never recomputed; strictly greater than `limit`. */
+  observed: number;
+}
+
+/**
+ * A node failure caused by a cap the host enforced on the node's own execution (a WASM pack's
+ * fixed memory). The state machine appends `cap.breached{kind, limit, observed, nodeId}` just
+ * before the node's `node.failed` (execution-semantics.md §1.8, §6.6). Never retryable.
+ * @throws Error when `observed` is not greater than `limit`
+ */
+export class CapBreachError extends NodeError {
+  readonly breach: CapBreach;
+  constructor(breach: CapBreach, code: string, message: string, details?: Record<string, unknown>) {
+    super(code, message, details, false);
+    if (!(breach.observed > breach.limit)) throw new Error(`cap.breached needs observed > limit (${breach.observed} ≤ ${breach.limit})`);
+    this.breach = { kind: breach.kind, limit: breach.limit, observed: breach.observed };
+  }
+}
+
 /**
  * Reserved typeIds that need a capability this host does not advertise; a run using one is
  * refused at creation with `capability_required`.

@@ -148,6 +148,20 @@ describe('JavaScript pack sandbox', () => {
     expect(r).toEqual({ outputs: { leak: 'undefined', polluted: 'undefined', len: 1 } });
   });
 
+  it('invariant: node-pack-sandbox-isolated-context — module-level variables one invocation mutates (entry and imported modules) are fresh on the next', async () => {
+    const pack = await packOf(
+      `() => { count++; seen.push(count); cache.set('k', (cache.get('k') ?? 0) + 1); return { outputs: { count, seen: seen.length, cached: cache.get('k') } }; }`,
+      {
+        entry: "import { seen, cache } from './lib/state.js';\nlet count = 0;",
+        extra: { 'dist/lib/state.js': 'export const seen = [];\nexport const cache = new Map();' },
+      },
+    );
+    // More calls than workers, so every worker serves the same pack (and its cached sources) again.
+    const results = [];
+    for (let i = 0; i < 6; i++) results.push(await runtime.execute(pack, 'vendor.acme.run', ctxOf()));
+    for (const r of results) expect(r).toEqual({ outputs: { count: 1, seen: 1, cached: 1 } });
+  });
+
   it('invariant: node-pack-sandbox-bridge-tamper — pack code cannot replace the bridge, nor forge a host failure code', async () => {
     const e = await failure(
       `() => { globalThis.__weftBridge = null; Object.defineProperty(globalThis, '__weftBridge', { value: 1 }); return { outputs: {} }; }`,

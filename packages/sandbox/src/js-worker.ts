@@ -1,6 +1,8 @@
 /**
  * The sandbox worker: runs one JavaScript pack invocation at a time in a fresh QuickJS runtime
- * (compiled to WebAssembly, loaded once per worker so calls are warm). Pack code sees the
+ * and context (QuickJS compiled to WebAssembly, loaded once per worker so calls are warm; the
+ * next call's runtime and context are prepared while the worker is idle, and each serves exactly
+ * one call). Pack code sees the
  * standard ECMAScript built-ins and a `ctx` built from plain data; it has no `require`, no
  * `process`, no `fetch`, no timers, no file system and no host object. `eval`, the `Function`
  * constructors, `require`, `process`, `fetch`, timers and imports outside the pack are replaced
@@ -13,7 +15,14 @@
  * @see ../../../docs/packs.md#runtimes-and-limits
  */
 import { parentPort } from 'node:worker_threads';
-import { newQuickJSWASMModule, type QuickJSContext, type QuickJSDeferredPromise, type QuickJSHandle, type QuickJSWASMModule } from 'quickjs-emscripten';
+import {
+  newQuickJSWASMModule,
+  type QuickJSContext,
+  type QuickJSDeferredPromise,
+  type QuickJSHandle,
+  type QuickJSRuntime,
+  type QuickJSWASMModule,
+} from 'quickjs-emscripten';
 import type { BridgeHttpRequest, FromWorker, InvocationInput, InvocationLimits, PackSources, SandboxFailure, ToWorker } from './protocol.js';
 
 if (!parentPort) throw new Error('js-worker runs in a worker thread');
@@ -29,92 +38,83 @@ const post = (m: FromWorker): void => port.postMessage(m);
  * Runs before any pack code, in the same context: takes the bridge off the global object into
  * a frozen, non-writable `__weftBridge`, and replaces every ambient way out or code-from-string
  * door with a function that records the attempt (through the host) and throws.
+ *
+ * It is parsed again for every call (a fresh context cannot reuse bytecode), and QuickJS's
+ * parser costs about 0.1 µs per character, so it is written tersely: `L` locks a property
+ * (non-writable, non-configurable, non-enumerable), `D(cap)` is a denying function, `X(cap)` a
+ * denying object. docs/performance.md has the measurements.
  */
-const PRELUDE = `
-(() => {
-  'use strict';
-  const raw = globalThis.__weftRaw;
-  delete globalThis.__weftRaw;
-  const deny = raw.deny;
-  const denier = (cap) => {
-    const f = function () { return deny(cap); };
-    Object.defineProperty(f, 'prototype', { value: Function.prototype });
-    return Object.freeze(f);
-  };
-  const lock = (o, k, v) => Object.defineProperty(o, k, { value: v, writable: false, configurable: false, enumerable: false });
-  const ctors = [function () {}, async function () {}, function* () {}, async function* () {}].map((f) => Object.getPrototypeOf(f).constructor);
-  const evalDenier = denier('eval');
-  for (const C of ctors) lock(C.prototype, 'constructor', evalDenier);
-  lock(globalThis, 'Function', evalDenier);
-  lock(globalThis, 'eval', evalDenier);
-  for (const name of ['require', 'fetch', 'setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'XMLHttpRequest', 'WebSocket', 'importScripts', 'Worker', 'WebAssembly'])
-    lock(globalThis, name, denier(name));
-  const blocked = (cap) => new Proxy(Object.freeze({}), {
-    get: () => deny(cap), set: () => deny(cap), has: () => deny(cap), ownKeys: () => deny(cap),
-    getOwnPropertyDescriptor: () => deny(cap), defineProperty: () => deny(cap), deleteProperty: () => deny(cap),
-    getPrototypeOf: () => null, apply: () => deny(cap), construct: () => deny(cap),
-  });
-  for (const name of ['process', 'Deno', 'Bun', 'module', 'exports', '__dirname', '__filename'])
-    lock(globalThis, name, blocked(name));
-  lock(globalThis, '__weftBridge', Object.freeze({ input: raw.input, done: raw.done, fail: raw.fail, http: raw.http }));
-})();
-`;
+const PRELUDE = `(() => {
+'use strict';
+const G = globalThis, r = G.__weftRaw, d = r.deny, P = Object.defineProperty, F = Object.freeze;
+delete G.__weftRaw;
+const L = (o, k, v) => P(o, k, { value: v, writable: false, configurable: false, enumerable: false });
+const D = (c) => { const f = function () { return d(c); }; P(f, 'prototype', { value: Function.prototype }); return F(f); };
+const E = D('eval');
+for (const f of [function () {}, async function () {}, function* () {}, async function* () {}]) L(Object.getPrototypeOf(f).constructor.prototype, 'constructor', E);
+L(G, 'Function', E);
+L(G, 'eval', E);
+for (const n of 'require fetch setTimeout setInterval setImmediate queueMicrotask XMLHttpRequest WebSocket importScripts Worker WebAssembly'.split(' ')) L(G, n, D(n));
+const X = (c) => { const x = () => d(c); return new Proxy(F({}), { get: x, set: x, has: x, ownKeys: x, getOwnPropertyDescriptor: x, defineProperty: x, deleteProperty: x, getPrototypeOf: () => null, apply: x, construct: x }); };
+for (const n of 'process Deno Bun module exports __dirname __filename'.split(' ')) L(G, n, X(n));
+L(G, '__weftBridge', F({ input: r.input, done: r.done, fail: r.fail, http: r.http }));
+})();`;
 
-/** The module that calls the pack function; `ENTRY` is replaced with the entry's module name. */
-const RUNNER = `
-import * as pack from ENTRY;
-const B = globalThis.__weftBridge;
-const cut = (v, n) => (typeof v === 'string' ? v.slice(0, n) : undefined);
-const describe = (e) => {
-  try {
-    if (e !== null && (typeof e === 'object' || typeof e === 'function')) {
-      const code = e.code, message = e.message, name = e.name, retryable = e.retryable;
-      return JSON.stringify({ thrown: 'object', code: cut(code, 128), message: cut(message, 2048), name: cut(name, 64), retryable: retryable === true });
-    }
-    return JSON.stringify({ thrown: typeof e, message: String(e).slice(0, 2048) });
-  } catch {
-    return JSON.stringify({ thrown: 'unknown' });
-  }
-};
-const input = JSON.parse(B.input());
+/**
+ * The module that calls the pack function: `ENTRY` is replaced with the entry's module name,
+ * the HTTP placeholder comment with {@link HTTP_CTX} when the pack may use `ctx.http` (and with nothing otherwise, so
+ * most calls parse less). A failure is reported as JSON `{thrown, code?, message?, name?,
+ * retryable?}` (`thrown: "host"` for the runner's own codes), read by {@link failureOf}.
+ */
+const RUNNER = `import * as p from ENTRY;
+const B = globalThis.__weftBridge, S = JSON.stringify, c = (v, n) => (typeof v === 'string' ? v.slice(0, n) : undefined);
+const host = (code, message) => B.fail(S({ thrown: 'host', code, message }));
+const i = JSON.parse(B.input());
 try {
-  const nodes = pack.default !== undefined ? pack.default : pack;
-  const fn = nodes == null ? undefined : nodes[input.typeId];
-  if (typeof fn !== 'function') {
-    B.fail(JSON.stringify({ thrown: 'host', code: 'pack_node_missing', message: 'The pack entry exports no function for ' + input.typeId + '.' }));
-  } else {
-    const http = input.http
-      ? Object.freeze({
-          request: async (req) => {
-            const r = JSON.parse(await B.http(JSON.stringify(req === undefined ? {} : req)));
-            if (r.ok) return r.response;
-            const e = new Error(r.error.message);
-            e.code = r.error.code;
-            if (r.error.details) e.details = r.error.details;
-            throw e;
-          },
-        })
-      : undefined;
-    const ctx = Object.freeze({
-      typeId: input.typeId, runId: input.runId, nodeId: input.nodeId, tenantId: input.tenantId, attempt: input.attempt,
-      inputs: input.inputs, config: input.config, configurable: {},
-      ...(http ? { http } : {}),
-      now: () => Date.now(),
-    });
-    const result = await fn(ctx);
-    let text;
-    try {
-      text = JSON.stringify(result === undefined ? null : result);
-    } catch (e) {
-      B.fail(JSON.stringify({ thrown: 'host', code: 'sandbox_output_invalid', message: 'The node outcome is not JSON-serialisable: ' + String(cut(e && e.message, 512)) }));
-    }
-    if (typeof text === 'string') B.done(text);
-    else if (text === undefined) B.fail(JSON.stringify({ thrown: 'host', code: 'sandbox_output_invalid', message: 'The node outcome is not JSON-serialisable.' }));
+  const n = p.default !== undefined ? p.default : p, f = n == null ? undefined : n[i.typeId];
+  if (typeof f !== 'function') host('pack_node_missing', 'The pack entry exports no function for ' + i.typeId + '.');
+  else {
+    const x = { typeId: i.typeId, runId: i.runId, nodeId: i.nodeId, tenantId: i.tenantId, attempt: i.attempt, inputs: i.inputs, config: i.config, configurable: {}, now: () => Date.now() };
+    /*HTTP*/
+    const r = await f(Object.freeze(x));
+    let t;
+    try { t = S(r === undefined ? null : r); } catch (e) { host('sandbox_output_invalid', 'The node outcome is not JSON-serialisable: ' + String(c(e && e.message, 512))); }
+    if (typeof t === 'string') B.done(t);
+    else if (t === undefined) host('sandbox_output_invalid', 'The node outcome is not JSON-serialisable.');
   }
 } catch (e) {
-  B.fail(describe(e));
+  let d;
+  try {
+    d = e !== null && (typeof e === 'object' || typeof e === 'function')
+      ? S({ thrown: 'object', code: c(e.code, 128), message: c(e.message, 2048), name: c(e.name, 64), retryable: e.retryable === true })
+      : S({ thrown: typeof e, message: String(e).slice(0, 2048) });
+  } catch { d = S({ thrown: 'unknown' }); }
+  B.fail(d);
+}`;
+
+/** `ctx.http` for a pack granted `net.outbound`: a bridged call, its failure rethrown with the host's code. */
+const HTTP_CTX = `x.http = Object.freeze({ request: async (q) => {
+      const r = JSON.parse(await B.http(S(q === undefined ? {} : q)));
+      if (r.ok) return r.response;
+      const e = new Error(r.error.message);
+      e.code = r.error.code;
+      if (r.error.details) e.details = r.error.details;
+      throw e;
+    } });`;
+
+/** The runner source for `entry` (memoised: the same few entries come back on every call). */
+const runners = new Map<string, string>();
+function runnerFor(entry: string, http: boolean): string {
+  const key = `${http ? 'h' : '-'}${entry}`;
+  let src = runners.get(key);
+  if (src === undefined) {
+    // Functions as replacements: no `$` pattern in a path is interpreted, and the entry is substituted last.
+    src = RUNNER.replace('/*HTTP*/', () => (http ? HTTP_CTX : '')).replace('ENTRY', () => JSON.stringify(entry));
+    if (runners.size >= 64) runners.clear();
+    runners.set(key, src);
+  }
+  return src;
 }
-`;
 
 /** The archive path a module specifier names, relative to `base` (`pack:<path>` names). */
 function resolveSpecifier(base: string, spec: string): string | undefined {
@@ -234,27 +234,43 @@ function checkHttpRequest(raw: unknown): BridgeHttpRequest | string {
   return req;
 }
 
-/** One invocation in a fresh runtime; resolves with the message to post. */
-async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>, pack: PackSources): Promise<FromWorker> {
-  const { limits, input } = msg;
-  const started = Date.now();
-  const deadline = started + limits.timeoutMs;
-  const denied: string[] = [];
-  let outcome: string | undefined;
-  let report: Record<string, unknown> | undefined;
-  let httpCalls = 0;
-  const inv: Invocation = { id: msg.id, pending: new Map(), settled: [], results: [] };
-  current = inv;
+/** What one call's bridge functions, module loader and interrupt handler read while it runs. */
+interface Call {
+  msg: Extract<ToWorker, { t: 'run' }>;
+  pack: PackSources;
+  deadline: number;
+  denied: string[];
+  outcome?: string;
+  report?: Record<string, unknown>;
+  httpCalls: number;
+  inv: Invocation;
+}
+
+/**
+ * A QuickJS runtime and context created and preluded ahead of a call, so a call does not wait
+ * for them (they are made while the worker would otherwise be idle). It has run no pack code:
+ * `slot.call` is set once, for the one call that uses it, and the pair is disposed after that
+ * call — never reused — so every invocation still gets a fresh runtime and context.
+ */
+interface Fresh {
+  rt: QuickJSRuntime;
+  vm: QuickJSContext;
+  slot: { call?: Call; used: boolean };
+}
+
+/** A new runtime and context with the bridge installed and the prelude run (no call yet). */
+function prepare(Q: QuickJSWASMModule): Fresh {
+  const slot: Fresh['slot'] = { used: false };
   const rt = Q.newRuntime();
-  rt.setMemoryLimit(limits.memoryBytes);
-  rt.setMaxStackSize(limits.stackBytes);
-  rt.setInterruptHandler(() => Date.now() > deadline);
+  // Before a call claims it, only the prelude (host code) runs here; then the call's deadline applies.
+  rt.setInterruptHandler(() => slot.call !== undefined && Date.now() > slot.call.deadline);
   rt.setModuleLoader(
     (name) => {
+      const c = slot.call;
       const path = name.startsWith('pack:') ? name.slice(5) : undefined;
-      const src = path === undefined ? undefined : pack.modules[path];
+      const src = path === undefined || !c ? undefined : c.pack.modules[path];
       if (src === undefined) {
-        denied.push(`import:${name.slice(0, 128)}`);
+        c?.denied.push(`import:${name.slice(0, 128)}`);
         return { error: new Error(`Module ${name.slice(0, 128)} is not part of the pack.`) };
       }
       return src;
@@ -262,14 +278,13 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
     (base, requested) => {
       const resolved = resolveSpecifier(base, requested);
       if (resolved === undefined) {
-        denied.push(`import:${requested.slice(0, 128)}`);
+        slot.call?.denied.push(`import:${requested.slice(0, 128)}`);
         return { error: new Error(`Import of ${requested.slice(0, 128)} is denied: pack code may import only its own files.`) };
       }
       return resolved;
     },
   );
   const vm = rt.newContext();
-  let recycle = false;
   try {
     const raw = vm.newObject();
     const fn = (name: string, impl: (...args: QuickJSHandle[]) => QuickJSHandle | undefined): void => {
@@ -279,53 +294,58 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
     };
     fn('deny', (cap) => {
       const what = vm.typeof(cap) === 'string' ? vm.getString(cap).slice(0, 64) : 'unknown';
-      denied.push(what);
+      slot.call?.denied.push(what);
       const err = vm.newError({ name: 'SandboxCapabilityDenied', message: `${what} is not available in the pack sandbox.` });
       const code = vm.newString('sandbox_capability_denied');
       vm.setProp(err, 'code', code);
       code.dispose();
       throw err;
     });
-    fn('input', () => vm.newString(JSON.stringify({ ...input, http: msg.http })));
-    const take = (h: QuickJSHandle | undefined): string | undefined => {
+    fn('input', () => (slot.call ? vm.newString(JSON.stringify(slot.call.msg.input)) : undefined));
+    const take = (c: Call, h: QuickJSHandle | undefined): string | undefined => {
       if (!h || vm.typeof(h) !== 'string') return undefined;
       const len = vm.getProp(h, 'length');
       const n = vm.getNumber(len);
       len.dispose();
-      if (n > limits.maxOutputBytes) {
-        report = {
-          thrown: 'host',
-          code: 'sandbox_output_too_large',
-          message: `The node outcome is ${n} characters, over the ${limits.maxOutputBytes} limit.`,
-        };
+      const max = c.msg.limits.maxOutputBytes;
+      if (n > max) {
+        c.report = { thrown: 'host', code: 'sandbox_output_too_large', message: `The node outcome is ${n} characters, over the ${max} limit.` };
         return undefined;
       }
       return vm.getString(h);
     };
     fn('done', (s) => {
-      if (outcome === undefined && report === undefined) outcome = take(s);
+      const c = slot.call;
+      if (c && c.outcome === undefined && c.report === undefined) c.outcome = take(c, s);
       return undefined;
     });
     fn('fail', (s) => {
-      if (outcome === undefined && report === undefined) {
-        const text = take(s);
+      const c = slot.call;
+      if (c && c.outcome === undefined && c.report === undefined) {
+        const text = take(c, s);
         try {
-          report = text === undefined ? { thrown: 'unknown' } : (JSON.parse(text) as Record<string, unknown>);
+          c.report = text === undefined ? { thrown: 'unknown' } : (JSON.parse(text) as Record<string, unknown>);
         } catch {
-          report = { thrown: 'unknown' };
+          c.report = { thrown: 'unknown' };
         }
       }
       return undefined;
     });
     fn('http', (reqHandle) => {
       const deferred = vm.newPromise();
+      const c = slot.call;
       const reply = (body: unknown): void => {
         const h = vm.newString(JSON.stringify(body));
         deferred.resolve(h);
         h.dispose();
-        inv.settled.push(deferred);
+        c?.inv.settled.push(deferred);
       };
-      const call = ++httpCalls;
+      if (!c) {
+        // No call (cannot happen: pack code runs only within one); answered, then disposed with the runtime.
+        reply({ ok: false, error: { code: 'sandbox_capability_denied', message: 'No call is running.' } });
+        return deferred.handle;
+      }
+      const call = ++c.httpCalls;
       let parsed: unknown;
       try {
         parsed = JSON.parse(vm.typeof(reqHandle) === 'string' ? vm.getString(reqHandle) : 'null');
@@ -333,32 +353,70 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
         parsed = null;
       }
       const req = checkHttpRequest(parsed);
-      if (!msg.http) {
-        denied.push('host.fetch');
+      const { limits } = c.msg;
+      if (!c.msg.http) {
+        c.denied.push('host.fetch');
         reply({ ok: false, error: { code: 'sandbox_capability_denied', message: 'Outbound HTTP is not granted to this pack.' } });
       } else if (call > limits.maxHttpCalls) {
         reply({ ok: false, error: { code: 'sandbox_capability_denied', message: `At most ${limits.maxHttpCalls} HTTP calls per invocation.` } });
       } else if (typeof req === 'string') {
         reply({ ok: false, error: { code: 'validation_error', message: `ctx.http.request: ${req}` } });
       } else {
-        inv.pending.set(call, deferred);
-        post({ t: 'http', id: msg.id, call, request: req });
+        c.inv.pending.set(call, deferred);
+        post({ t: 'http', id: c.msg.id, call, request: req });
       }
       return deferred.handle;
     });
     vm.setProp(vm.global, '__weftRaw', raw);
     raw.dispose();
-
     const pre = vm.evalCode(PRELUDE, 'weft:prelude.js');
     if (pre.error) {
       pre.error.dispose();
-      throw new Stop({ code: 'sandbox_failed', message: 'The sandbox prelude failed.' });
+      throw new Error('The sandbox prelude failed.');
     }
     pre.value.dispose();
+  } catch (e) {
+    vm.dispose();
+    rt.dispose();
+    throw e;
+  }
+  return { rt, vm, slot };
+}
+
+/** Disposes a used (or unused) runtime and context; false when QuickJS could not free them cleanly. */
+function dispose(f: Fresh): boolean {
+  try {
+    f.vm.dispose();
+    f.rt.dispose();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One invocation in `fresh` (a runtime and context no call has used); resolves with the message
+ * to post. `recycle` on the reply means the runtime breached a limit or failed and must not be
+ * disposed or touched again: the host replaces the whole worker.
+ */
+async function invoke(fresh: Fresh, msg: Extract<ToWorker, { t: 'run' }>, pack: PackSources): Promise<FromWorker> {
+  const { limits } = msg;
+  const { rt, vm, slot } = fresh;
+  if (slot.used) throw new Error('a sandbox context is never used twice');
+  slot.used = true;
+  const deadline = Date.now() + limits.timeoutMs;
+  const inv: Invocation = { id: msg.id, pending: new Map(), settled: [], results: [] };
+  const c: Call = { msg, pack, deadline, denied: [], httpCalls: 0, inv };
+  current = inv;
+  rt.setMemoryLimit(limits.memoryBytes);
+  rt.setMaxStackSize(limits.stackBytes);
+  slot.call = c;
+  let recycle = false;
+  try {
     const entry = `pack:${pack.entry.replace(/^\.\//, '')}`;
-    const result = vm.evalCode(RUNNER.replace('ENTRY', JSON.stringify(entry)), 'weft:runner.js', { type: 'module' });
+    const result = vm.evalCode(runnerFor(entry, msg.http), 'weft:runner.js', { type: 'module' });
     if (result.error) {
-      if (report === undefined && outcome === undefined) report = reportOf(vm, result.error);
+      if (c.report === undefined && c.outcome === undefined) c.report = reportOf(vm, result.error);
       result.error.dispose();
     } else {
       const promise = result.value;
@@ -366,14 +424,14 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
         for (;;) {
           const jobs = rt.executePendingJobs(-1);
           if (jobs.error) {
-            if (report === undefined && outcome === undefined) report = reportOf(vm, jobs.error);
+            if (c.report === undefined && c.outcome === undefined) c.report = reportOf(vm, jobs.error);
             jobs.error.dispose();
             break;
           }
-          if (outcome !== undefined || report !== undefined) break;
+          if (c.outcome !== undefined || c.report !== undefined) break;
           const state = vm.getPromiseState(promise);
           if (state.type === 'rejected') {
-            report = reportOf(vm, state.error);
+            c.report = reportOf(vm, state.error);
             state.error.dispose();
             break;
           }
@@ -409,12 +467,12 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
         promise.dispose();
       }
     }
-    if (outcome !== undefined) return { t: 'done', id: msg.id, ok: true, outcome };
+    if (c.outcome !== undefined) return { t: 'done', id: msg.id, ok: true, outcome: c.outcome };
     // Whatever the VM said, a failure past the deadline is the deadline's.
     if (Date.now() > deadline) throw new Stop(TIMEOUT(limits, 'deadline'));
     const failure = failureOf(
-      report ?? { thrown: 'host', code: 'sandbox_output_invalid', message: 'The pack node finished without an outcome.' },
-      denied,
+      c.report ?? { thrown: 'host', code: 'sandbox_output_invalid', message: 'The pack node finished without an outcome.' },
+      c.denied,
       limits,
     );
     recycle = failure.code === 'sandbox_timeout' || failure.code === 'sandbox_memory_exceeded';
@@ -441,22 +499,10 @@ async function invoke(Q: QuickJSWASMModule, msg: Extract<ToWorker, { t: 'run' }>
     return { t: 'done', id: msg.id, ok: false, error: { code: 'sandbox_failed', message: 'The sandbox failed.' }, recycle };
   } finally {
     current = undefined;
+    slot.call = undefined;
     for (const d of [...inv.pending.values(), ...inv.settled]) if (d.alive) d.dispose();
-    if (!recycle) {
-      // A runtime that breached a limit may hold objects QuickJS cannot free cleanly; the
-      // worker is thrown away instead (the host starts a new one).
-      try {
-        vm.dispose();
-        rt.dispose();
-      } catch {
-        // The host recycles a worker whose runtime could not be disposed (it reports below).
-        disposeFailed = true;
-      }
-    }
   }
 }
-
-let disposeFailed = false;
 
 /** A trivial invocation at start, so the first real call finds the interpreter warm. */
 async function warmUp(Q: QuickJSWASMModule): Promise<void> {
@@ -467,7 +513,11 @@ async function warmUp(Q: QuickJSWASMModule): Promise<void> {
     entry: 'index.js',
     modules: { 'index.js': 'export default { warm: async (ctx) => ({ outputs: { ok: ctx.attempt } }) };' },
   };
-  for (let i = 0; i < 3; i++) await invoke(Q, { t: 'run', id: -1, pack: { key: pack.key }, input, limits, http: false }, pack);
+  for (let i = 0; i < 3; i++) {
+    const f = prepare(Q);
+    await invoke(f, { t: 'run', id: -1, pack: { key: pack.key }, input, limits, http: false }, pack);
+    dispose(f);
+  }
 }
 
 async function main(): Promise<void> {
@@ -475,25 +525,65 @@ async function main(): Promise<void> {
   await warmUp(Q);
   const queue: Extract<ToWorker, { t: 'run' }>[] = [];
   let busy = false;
+  /** Set once this worker must serve no more calls (a breach, or QuickJS could not clean up). */
+  let stopped = false;
+  /** The next call's runtime and context, prepared while idle. */
+  let spare: Fresh | undefined;
+  const stop = (): void => {
+    stopped = true;
+    // The host sees the exit and starts a fresh worker in this one's place.
+    setImmediate(() => process.exit(1));
+  };
+  const prepareSpare = (): void => {
+    if (spare || busy || stopped || queue.length > 0) return;
+    try {
+      spare = prepare(Q);
+    } catch {
+      stop();
+    }
+  };
   const drain = async (): Promise<void> => {
     if (busy) return;
     busy = true;
     try {
       for (let msg = queue.shift(); msg; msg = queue.shift()) {
+        if (stopped) {
+          post({ t: 'done', id: msg.id, ok: false, error: { code: 'sandbox_failed', message: 'The sandbox worker is being replaced.' }, recycle: true });
+          continue;
+        }
         if (msg.pack.sources) {
           sources.set(msg.pack.key, msg.pack.sources);
           if (sources.size > SOURCE_CACHE_MAX) sources.delete(sources.keys().next().value as string);
         }
         const pack = sources.get(msg.pack.key);
-        const reply: FromWorker = pack
-          ? await invoke(Q, msg, pack)
-          : { t: 'done', id: msg.id, ok: false, error: { code: 'sandbox_failed', message: 'The sandbox lost the pack sources.' }, recycle: true };
-        if (disposeFailed && reply.t === 'done') reply.recycle = true;
+        if (!pack) {
+          post({ t: 'done', id: msg.id, ok: false, error: { code: 'sandbox_failed', message: 'The sandbox lost the pack sources.' }, recycle: true });
+          stopped = true;
+          continue;
+        }
+        let fresh = spare;
+        spare = undefined;
+        try {
+          fresh ??= prepare(Q);
+        } catch {
+          post({ t: 'done', id: msg.id, ok: false, error: { code: 'sandbox_failed', message: 'The sandbox could not start a context.' }, recycle: true });
+          stopped = true;
+          continue;
+        }
+        const reply = await invoke(fresh, msg, pack);
+        // The reply goes first; cleaning up and preparing the next context happen after it.
         post(reply);
+        // A runtime that breached a limit may hold objects QuickJS cannot free cleanly; the
+        // worker is thrown away instead (the host starts a new one).
+        if (reply.t === 'done' && reply.recycle) stopped = true;
+        else if (!dispose(fresh)) stop();
       }
     } finally {
       busy = false;
     }
+    if (stopped) return;
+    // Made while the worker would be idle; a call arriving first prepares its own.
+    setImmediate(prepareSpare);
   };
   port.on('message', (m: ToWorker) => {
     if (m.t === 'run') {
@@ -504,6 +594,7 @@ async function main(): Promise<void> {
       current.wake?.();
     }
   });
+  prepareSpare();
   post({ t: 'ready' });
 }
 

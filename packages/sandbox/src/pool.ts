@@ -182,13 +182,15 @@ export class SandboxPool {
         http: r.task.http,
       };
       slot.known.add(pack.key);
+      const sentAt = Date.now();
       r.timer = setTimeout(
         () => {
           if (slot.task !== r) return;
           this.replace(slot, {
             code: 'sandbox_timeout',
             message: `The pack node exceeded its ${r.task.limits.timeoutMs} ms limit.`,
-            details: { limitMs: r.task.limits.timeoutMs, reason: 'terminated' },
+            // elapsedMs: how long the worker had it when it was terminated (the host thread's clock).
+            details: { limitMs: r.task.limits.timeoutMs, reason: 'terminated', elapsedMs: Date.now() - sentAt },
           });
         },
         r.task.limits.timeoutMs + (this.opts.graceMs ?? 1000),

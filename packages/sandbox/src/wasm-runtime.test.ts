@@ -3,7 +3,7 @@
  * answers, a memory bomb (stopped by the rewritten memory maximum), a busy loop (the worker is
  * terminated at the deadline), and modules refused before any of their code runs.
  */
-import { NodeError, type NodeContext } from '@weft/engine';
+import { CapBreachError, NodeError, type NodeContext } from '@weft/engine';
 import type { LoadedPack } from '@weft/packs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WasmPackRuntime } from './wasm-runtime.js';
@@ -80,11 +80,36 @@ describe('WASM pack runtime (ABI v1)', () => {
     const e = await failure(runtime.execute(pack, 'vendor.acme.grow', ctxOf()));
     expect(e.code).toBe('sandbox_memory_exceeded');
     expect(e.details).toMatchObject({ kind: 'wasm-memory', limitBytes: 2 * 1024 * 1024 });
+    // The breach is carried for cap.breached: the cap, and the least a refused grow asked for (one page more).
+    expect(e).toBeInstanceOf(CapBreachError);
+    expect((e as CapBreachError).breach).toEqual({ kind: 'wasm-memory', limit: 2 * 1024 * 1024, observed: 2 * 1024 * 1024 + 65536 });
     expect(Number(e.details?.observedBytes)).toBeLessThanOrEqual(2 * 1024 * 1024);
     // A declared maximum above the cap is lowered too.
     const { bytes } = inspectWasm(wasmModule({ maxPages: 65536 }), 2 * 1024 * 1024);
     expect(Buffer.from(bytes).includes(Buffer.from([0x05, 0x04, 0x01, 0x01, 0x01, 0x20]))).toBe(true);
     expect(await runtime.execute(pack, 'vendor.acme.ok', ctxOf())).toEqual({ outputs: { hello: 'wasm' } });
+  });
+
+  it('a module reporting cap-breached with a registered WASM kind carries the breach; anything else only fails the node', async () => {
+    const fuel = packOf(
+      wasmModule({ response: JSON.stringify({ outcome: 'cap-breached', kind: 'wasm-fuel', limit: 1000, observed: 1001 }) }),
+      'vendor.acme.fuel',
+    );
+    await runtime.prepare(fuel);
+    const e = await failure(runtime.execute(fuel, 'vendor.acme.ok', ctxOf()));
+    expect(e).toBeInstanceOf(CapBreachError);
+    expect((e as CapBreachError).breach).toEqual({ kind: 'wasm-fuel', limit: 1000, observed: 1001 });
+    for (const [i, bad] of [
+      { kind: 'node-executions', limit: 1, observed: 2 },
+      { kind: 'wasm-fuel', limit: 5, observed: 5 },
+      { kind: 'wasm-fuel', limit: -1, observed: 'x' },
+    ].entries()) {
+      const p = packOf(wasmModule({ response: JSON.stringify({ outcome: 'cap-breached', ...bad }) }), `vendor.acme.fuel${i}`);
+      await runtime.prepare(p);
+      const f = await failure(runtime.execute(p, 'vendor.acme.ok', ctxOf()));
+      expect(f.code).toBe('sandbox_memory_exceeded');
+      expect(f).not.toBeInstanceOf(CapBreachError);
+    }
   });
 
   it('invariant: node-pack-sandbox-timeout — a WASM busy loop is terminated at the deadline with sandbox_timeout, and the next call runs', async () => {
@@ -94,6 +119,12 @@ describe('WASM pack runtime (ABI v1)', () => {
     const e = await failure(runtime.execute(pack, 'vendor.acme.spin', ctxOf()));
     expect(e.code).toBe('sandbox_timeout');
     expect(Date.now() - t0).toBeLessThan(2000);
+    // The WASM wall-clock cap: carried for cap.breached{kind: "wasm-execution-time"}, observed past the limit.
+    expect(e).toBeInstanceOf(CapBreachError);
+    const breach = (e as CapBreachError).breach;
+    expect(breach.kind).toBe('wasm-execution-time');
+    expect(breach.limit).toBe(runtime.settings.timeoutMs);
+    expect(breach.observed).toBeGreaterThan(breach.limit);
     expect(await runtime.execute(pack, 'vendor.acme.ok', ctxOf())).toEqual({ outputs: { hello: 'wasm' } });
   });
 

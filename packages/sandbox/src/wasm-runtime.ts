@@ -11,7 +11,7 @@
  * @see execution-semantics.md §6.6; ../../../docs/packs.md#runtimes-and-limits
  */
 import { Wasm } from './webassembly.js';
-import { NodeError, type NodeContext, type NodeResult } from '@weft/engine';
+import { CapBreachError, NodeError, type CapBreach, type NodeContext, type NodeResult } from '@weft/engine';
 import type { LoadedPack, PackRuntime } from '@weft/packs';
 import { DEFAULT_SANDBOX_SETTINGS, MAX_OUTCOME_DEPTH, PACK_CODE, depthOf, invocationInput, isRecord, type SandboxSettings } from './js-runtime.js';
 import { SandboxPool } from './pool.js';
@@ -22,6 +22,22 @@ import { WASM_ABI_VERSIONS, WasmModuleError, inspectWasm } from './wasm-module.j
 export function defaultWasmWorkerUrl(): URL {
   const here = import.meta.url;
   return here.endsWith('.ts') ? new URL('../dist/wasm-worker.js', here) : new URL('./wasm-worker.js', here);
+}
+
+/** The `cap.breached` kinds a WASM node may breach (wire-contract.md, run-event-payloads). */
+const WASM_CAP_KINDS: ReadonlySet<string> = new Set(['wasm-memory', 'wasm-fuel', 'wasm-execution-time']);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** WebAssembly page size: memory grows in these steps. */
+const PAGE = 65536;
+
+/**
+ * The smallest memory a refused `memory.grow` can have asked for: one page past the largest
+ * whole number of pages under the cap. The grow's operand is invisible outside the module, so
+ * this lower bound is what `cap.breached.observed` records (always greater than the cap).
+ */
+export function refusedMemoryBytes(capBytes: number): number {
+  return (Math.floor(capBytes / PAGE) + 1) * PAGE;
 }
 
 /**
@@ -48,10 +64,20 @@ export function wasmResultOf(text: string, maxOutputBytes: number): NodeResult {
       const code = typeof err.code === 'string' && PACK_CODE.test(err.code) && !err.code.startsWith('sandbox_') ? err.code : 'pack_node_failed';
       throw new NodeError(code, typeof err.message === 'string' && err.message ? err.message.slice(0, 2048) : 'The WASM pack node reported a failure.');
     }
-    case 'cap-breached':
-      throw new NodeError('sandbox_memory_exceeded', 'The WASM pack node reported a breached cap.', {
-        kind: typeof v.kind === 'string' ? v.kind.slice(0, 64) : 'unknown',
-      });
+    case 'cap-breached': {
+      // A module reporting its own breach: `cap.breached` too when it names a registered WASM
+      // kind with numbers that make a breach; otherwise the node just fails.
+      const kind = typeof v.kind === 'string' ? v.kind.slice(0, 64) : 'unknown';
+      const details = { kind };
+      if (WASM_CAP_KINDS.has(kind) && isCount(v.limit) && isCount(v.observed) && v.observed > v.limit)
+        throw new CapBreachError(
+          { kind: kind as CapBreach['kind'], limit: v.limit, observed: v.observed },
+          'sandbox_memory_exceeded',
+          'The WASM pack node reported a breached cap.',
+          { ...details, limit: v.limit, observed: v.observed },
+        );
+      throw new NodeError('sandbox_memory_exceeded', 'The WASM pack node reported a breached cap.', details);
+    }
     case 'suspended':
       throw new NodeError('sandbox_capability_denied', 'Pack nodes cannot suspend in this host yet.', { requestedCapability: 'interrupt' });
     default:
@@ -128,7 +154,23 @@ export class WasmPackRuntime implements PackRuntime {
       http: false,
       signal: ctx.signal,
     });
-    if (!r.ok) throw new NodeError(r.error.code, r.error.message, r.error.details, r.error.code === 'sandbox_failed');
+    if (!r.ok) {
+      const { code, message, details } = r.error;
+      // The fixed memory refused to grow: cap.breached{kind: "wasm-memory"} precedes node.failed (§6.6).
+      if (code === 'sandbox_memory_exceeded' && details?.kind === 'wasm-memory') {
+        const limit = this.settings.memoryBytes;
+        throw new CapBreachError({ kind: 'wasm-memory', limit, observed: refusedMemoryBytes(limit) }, code, message, details);
+      }
+      // A WASM loop cannot be interrupted from inside: the host thread terminated the worker at the
+      // deadline, which is the WASM wall-clock cap: cap.breached{kind: "wasm-execution-time"} too.
+      if (code === 'sandbox_timeout' && details?.reason === 'terminated') {
+        const limit = this.settings.timeoutMs;
+        const elapsed = typeof details.elapsedMs === 'number' ? Math.round(details.elapsedMs) : limit;
+        // It ran at least to the deadline and would have run on: never recorded at or under the limit.
+        throw new CapBreachError({ kind: 'wasm-execution-time', limit, observed: Math.max(elapsed, limit + 1) }, code, message, details);
+      }
+      throw new NodeError(code, message, details, code === 'sandbox_failed');
+    }
     return wasmResultOf(r.outcome, this.settings.maxOutputBytes);
   }
 

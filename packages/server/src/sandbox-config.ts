@@ -87,8 +87,17 @@ export function sandboxCapabilities(
       engine: 'quickjs',
       loadedPacks: packs.filter((p) => p.manifest.runtime.language === 'javascript').map((p) => p.name),
     };
-  // maxMemoryBytes is not advertised: its breach should also emit cap.breached, which pack nodes cannot emit yet.
-  if (wasm) runtimes.wasm = { supported: true, abiVersions: [...WASM_ABI_VERSIONS], loadedPacks: wasm.loadedPacks };
+  // maxMemoryBytes: enforced (the module's maximum is rewritten to it) and its breach emits
+  // cap.breached{kind: "wasm-memory"}; the schema admits 1 MiB..8 GiB, so a cap outside is not advertised.
+  if (wasm) {
+    const max = wasm.settings.memoryBytes;
+    runtimes.wasm = {
+      supported: true,
+      abiVersions: [...WASM_ABI_VERSIONS],
+      ...(max >= 1024 * 1024 && max <= 8 * 1024 * 1024 * 1024 ? { maxMemoryBytes: max } : {}),
+      loadedPacks: wasm.loadedPacks,
+    };
+  }
   return {
     sandbox: {
       supported: true,

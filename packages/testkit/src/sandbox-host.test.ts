@@ -198,27 +198,65 @@ describe('a host running pack code in the sandbox', () => {
     );
   });
 
-  it('runs a signed WASM pack node over HTTP, fails its memory bomb with sandbox_memory_exceeded, and advertises nodePackRuntimes.wasm', async () => {
-    const manifest = testManifest('vendor.acme.wasm', { keyId: 'acme-1', types: ['ok', 'grow', 'spin'] });
-    manifest.runtime = { language: 'wasm', entry: 'dist/pack.wasm', format: 'wasm' };
-    const files = testPackFiles(manifest, acme, { 'dist/pack.wasm': Buffer.from(wasmModule()) });
-    files.delete('dist/index.js');
-    const { keychain } = await signedExample();
-    const host = await start({ packs: [await writePackDir(files)], packsKeychain: keychain, sandboxMemoryBytes: 2 * 1024 * 1024 });
-    for (const type of WASM_TEST_NODES)
-      expect((await call(host, 'POST', '/v1/host/weft/workflows', workflow(type.replace('vendor.acme.', 'wasm-'), type))).status).toBe(201);
-    const ok = await call(host, 'POST', '/v1/runs', { workflowId: 'wasm-ok', inputs: {} });
-    const bomb = await call(host, 'POST', '/v1/runs', { workflowId: 'wasm-grow', inputs: {} });
-    const [o, b] = await Promise.all([ok, bomb].map((r) => waitForTerminal(host, String(r.body.runId))));
-    expect(o?.status, JSON.stringify(o?.error)).toBe('completed');
-    expect(b?.status).toBe('failed');
-    expect(b?.error).toMatchObject({ code: 'sandbox_memory_exceeded' });
-    const discovery = (await (await fetch(`${host.url}/.well-known/openwop`)).json()) as Record<string, unknown>;
-    expect(discovery.nodePackRuntimes).toEqual({ wasm: { supported: true, abiVersions: [1], loadedPacks: ['vendor.acme.wasm'] } });
-    expect(discovery.sandbox).toMatchObject({ supported: true, isolationModel: 'wasm', memoryLimitBytes: 2 * 1024 * 1024 });
-    expect(discovery.runtimeCapabilities).toEqual(['weft.packRuntime.wasm']);
-    checkDiscovery(discovery);
-  });
+  it.each(['memory', 'sqlite', 'postgres'] as const)(
+    'invariant: node-pack-sandbox-memory-cap — a signed WASM pack node runs over HTTP on %s; its memory bomb emits cap.breached{kind: "wasm-memory"} before node.failed sandbox_memory_exceeded (a busy loop: wasm-execution-time, sandbox_timeout); nodePackRuntimes.wasm advertises maxMemoryBytes',
+    async (store) => {
+      const manifest = testManifest('vendor.acme.wasm', { keyId: 'acme-1', types: ['ok', 'grow', 'spin'] });
+      manifest.runtime = { language: 'wasm', entry: 'dist/pack.wasm', format: 'wasm' };
+      const files = testPackFiles(manifest, acme, { 'dist/pack.wasm': Buffer.from(wasmModule()) });
+      files.delete('dist/index.js');
+      const { keychain } = await signedExample();
+      const host = await start({
+        packs: [await writePackDir(files)],
+        packsKeychain: keychain,
+        sandboxMemoryBytes: 2 * 1024 * 1024,
+        sandboxTimeoutMs: 1000,
+        store,
+        ...(store === 'sqlite' ? { dataDir: await tempDir('weft-sandbox-db-') } : {}),
+        ...(store === 'postgres' ? { pgUrl: await database() } : {}),
+      });
+      for (const type of WASM_TEST_NODES)
+        expect((await call(host, 'POST', '/v1/host/weft/workflows', workflow(type.replace('vendor.acme.', 'wasm-'), type))).status).toBe(201);
+      const ok = await call(host, 'POST', '/v1/runs', { workflowId: 'wasm-ok', inputs: {} });
+      const bomb = await call(host, 'POST', '/v1/runs', { workflowId: 'wasm-grow', inputs: {} });
+      const spin = await call(host, 'POST', '/v1/runs', { workflowId: 'wasm-spin', inputs: {} });
+      const [o, b, sp] = await Promise.all([ok, bomb, spin].map((r) => waitForTerminal(host, String(r.body.runId))));
+      expect(o?.status, JSON.stringify(o?.error)).toBe('completed');
+      expect(b?.status).toBe('failed');
+      expect(b?.error).toMatchObject({ code: 'sandbox_memory_exceeded' });
+      const events = (await call(host, 'GET', `/v1/runs/${String(bomb.body.runId)}/events/poll?timeout=0`)).body.events as {
+        type: string;
+        nodeId?: string;
+        payload: Record<string, unknown>;
+      }[];
+      expect(events.map((e) => e.type).slice(-3)).toEqual(['cap.breached', 'node.failed', 'run.failed']);
+      const [cap, failed] = events.slice(-3);
+      // observed: the least a refused grow can have asked for — the cap plus one page (strictly over the limit).
+      expect(cap?.payload).toEqual({ kind: 'wasm-memory', limit: 2 * 1024 * 1024, observed: 2 * 1024 * 1024 + 65536, nodeId: 'step' });
+      expect(cap?.nodeId).toBe('step');
+      expect(failed?.payload).toMatchObject({ nodeId: 'step', error: { code: 'sandbox_memory_exceeded', details: { kind: 'wasm-memory' } } });
+      // The good run emitted no cap event.
+      const okEvents = (await call(host, 'GET', `/v1/runs/${String(ok.body.runId)}/events/poll?timeout=0`)).body.events as { type: string }[];
+      expect(okEvents.some((e) => e.type === 'cap.breached')).toBe(false);
+      // A busy loop is terminated at the WASM wall-clock cap: cap.breached{kind: "wasm-execution-time"}, then sandbox_timeout.
+      expect(sp?.error).toMatchObject({ code: 'sandbox_timeout' });
+      const spinEvents = (await call(host, 'GET', `/v1/runs/${String(spin.body.runId)}/events/poll?timeout=0`)).body.events as {
+        type: string;
+        payload: Record<string, unknown>;
+      }[];
+      expect(spinEvents.map((e) => e.type).slice(-3)).toEqual(['cap.breached', 'node.failed', 'run.failed']);
+      const time = spinEvents.at(-3)?.payload as { kind: string; limit: number; observed: number; nodeId: string };
+      expect([time.kind, time.limit, time.nodeId]).toEqual(['wasm-execution-time', 1000, 'step']);
+      expect(time.observed).toBeGreaterThan(1000);
+      const discovery = (await (await fetch(`${host.url}/.well-known/openwop`)).json()) as Record<string, unknown>;
+      expect(discovery.nodePackRuntimes).toEqual({
+        wasm: { supported: true, abiVersions: [1], maxMemoryBytes: 2 * 1024 * 1024, loadedPacks: ['vendor.acme.wasm'] },
+      });
+      expect(discovery.sandbox).toMatchObject({ supported: true, isolationModel: 'wasm', memoryLimitBytes: 2 * 1024 * 1024 });
+      expect(discovery.runtimeCapabilities).toEqual(['weft.packRuntime.wasm']);
+      checkDiscovery(discovery);
+    },
+  );
 
   it('invariant: node-pack-sandbox-no-process — a WASM pack importing outside the openwop ABI stops the start', async () => {
     const manifest = testManifest('vendor.acme.wasm', { keyId: 'acme-1', types: ['ok', 'grow', 'spin'] });

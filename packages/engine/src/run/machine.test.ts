@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { compileValidator, createAjv, WeftError, type RunEventDoc, type WorkflowDefinition } from '@weft/contract';
 import { foldEvents, initialProjection } from '../fold.js';
 import { compileGraph, type WorkflowGraph } from '../graph.js';
-import { BUILTIN_NODES, NodeError, NodeRegistry, type NodeContext, type NodeResult } from '../nodes.js';
+import { BUILTIN_NODES, CapBreachError, NodeError, NodeRegistry, type NodeContext, type NodeResult } from '../nodes.js';
 import type { RecordRedactor, RunRecord } from '../ports.js';
 import { interruptAnswer } from './interrupts.js';
 import { type MachineEnv, nodeInputs, step } from './machine.js';
@@ -200,6 +200,18 @@ describe('run state machine: scheduling and caps', () => {
     expect(evs[0]?.payload).toMatchObject({ kind: 'run-duration', limit: 1000 });
     expect(evs[2]?.payload).toMatchObject({ error: { code: 'run_timeout' } });
     expect(late.timers.clearAll).toBe(true);
+  });
+
+  it('reports a body failing on a host-enforced cap with cap.breached just before node.failed, never retried', () => {
+    const s = fresh(wf([node('w', 'test.async')], [], { settings: { maxRetries: 3 } } as Partial<WorkflowDefinition>));
+    step(s, { now: T0 }, env);
+    const error = new CapBreachError({ kind: 'wasm-memory', limit: 2_097_152, observed: 2_162_688 }, 'sandbox_memory_exceeded', 'cap', { kind: 'wasm-memory' });
+    const out = step(s, { now: T0 + 5, settled: [{ nodeId: 'w', outcome: { error } }] }, env);
+    const evs = out.events.map((e) => JSON.parse(e.json) as RunEventDoc);
+    expect(evs.map((e) => e.type)).toEqual(['cap.breached', 'node.failed', 'run.failed']);
+    expect(evs[0]?.payload).toEqual({ kind: 'wasm-memory', limit: 2_097_152, observed: 2_162_688, nodeId: 'w' });
+    expect(evs[1]?.payload).toMatchObject({ error: { code: 'sandbox_memory_exceeded' }, attempts: 1 });
+    expect(() => new CapBreachError({ kind: 'wasm-memory', limit: 10, observed: 10 }, 'x', 'y')).toThrow(/observed > limit/);
   });
 
   it('refuses the node execution past the recursion limit with cap.breached', () => {

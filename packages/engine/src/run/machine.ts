@@ -10,7 +10,7 @@
  * @see ../../../../docs/decisions/0014-pure-run-state-machine.md
  */
 import { ENGINE_VERSION, isTerminalStatus, WeftError, type WorkflowNode } from '@weft/contract';
-import { NodeError, SuspendSignal } from '../nodes.js';
+import { CapBreachError, NodeError, SuspendSignal } from '../nodes.js';
 import { decide, evaluateCondition } from '../scheduler.js';
 import { Batch } from './batch.js';
 import { abortAll, applyCommand, type ValidatorFactory } from './commands.js';
@@ -269,6 +269,8 @@ function applyOutcome(b: Batch, nodeId: string, outcome: NodeOutcome): void {
     const node = s.graph.byId.get(nodeId);
     const policy = node && retryPolicyOf(s.graph.definition, node);
     clearArmed();
+    // A cap the host enforced on the body (a WASM pack's memory): reported before the failure.
+    if (outcome.error instanceof CapBreachError) b.add('cap.breached', { ...outcome.error.breach, nodeId }, nodeId);
     if (policy && attempt < policy.maxRetries && isRetryable(outcome.error, policy)) {
       // Retried after a durable backoff timer; the next attempt starts with its own node.started.
       const delayMs = Math.max(backoffMs(policy, attempt + 1, s.rec.runId, nodeId), retryAfterMs(outcome.error)); // Retry-After is a minimum
