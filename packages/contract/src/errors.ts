@@ -96,6 +96,11 @@ export const ERROR_CATALOG = {
     when: 'A webhook URL is not https:// (only an operator-allowlisted destination may be http://), carries credentials, or names a destination the SSRF guard refuses (an internal name, or a host with any loopback, private, link-local, ULA, metadata or reserved address, in any spelling); nothing was stored.',
     details: ['reason'],
   },
+  webhook_state_conflict: {
+    status: 409,
+    when: 'The webhook subscription is not in a state that allows this: only a paused subscription resumes, a failed or dead-lettered one is terminal (re-register it), and redelivery needs an active one.',
+    details: ['state'],
+  },
   tenant_membership_required: {
     status: 403,
     when: "A webhook request names a tenantId other than the credential's own tenant (checked before any lookup).",

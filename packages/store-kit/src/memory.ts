@@ -25,6 +25,7 @@ import {
   type WebhookDeliveryRecord,
   type WebhookHealth,
   type WebhookRecord,
+  type WebhookState,
   type WebhookStore,
 } from './ports.js';
 
@@ -191,13 +192,13 @@ export class MemoryWebhookStore implements WebhookStore {
   }
   async listWebhooks(tenant: string): Promise<WebhookRecord[]> {
     return [...this.hooks.values()]
-      .filter((w) => w.tenant === tenant)
+      .filter((w) => w.tenant === tenant && w.runId === undefined)
       .sort((a, b) => a.createdAt - b.createdAt || cmp(a.webhookId, b.webhookId))
       .map(clone);
   }
   async listActiveWebhooks(): Promise<WebhookRecord[]> {
     return [...this.hooks.values()]
-      .filter((w) => w.state === 'active')
+      .filter((w) => w.state !== 'failed' && w.runId === undefined)
       .sort((a, b) => cmp(a.tenant, b.tenant) || a.createdAt - b.createdAt || cmp(a.webhookId, b.webhookId))
       .map(clone);
   }
@@ -208,8 +209,19 @@ export class MemoryWebhookStore implements WebhookStore {
   async updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
     const w = this.hooks.get(MemoryWebhookStore.key(tenant, webhookId));
     if (!w) return false;
-    Object.assign(w, health);
+    // The dispatcher moves a subscription only out of `active`: a concurrent pause is never undone.
+    Object.assign(w, { ...health, state: w.state === 'active' ? health.state : w.state });
     return true;
+  }
+  async transitionWebhook(tenant: string, webhookId: string, from: WebhookState, to: WebhookState, now: number): Promise<boolean> {
+    const w = this.hooks.get(MemoryWebhookStore.key(tenant, webhookId));
+    if (w?.state !== from) return false;
+    Object.assign(w, { state: to, updatedAt: now });
+    return true;
+  }
+  /** True when the subscription exists and is `paused` (its outbox rows are held). */
+  isPaused(tenant: string, webhookId: string): boolean {
+    return this.hooks.get(MemoryWebhookStore.key(tenant, webhookId))?.state === 'paused';
   }
   async putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
     const k = `${MemoryWebhookStore.key(d.tenant, d.webhookId)}\u0000${d.deliveryId}`;
@@ -253,7 +265,7 @@ export class MemoryHostStore extends MemoryStore implements HostStore {
   }
   async claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]> {
     const due = [...this.outboxRows.values()]
-      .filter((r) => r.state === 'pending' && r.availableAt <= now && (r.leaseUntil === null || r.leaseUntil < now))
+      .filter((r) => r.state === 'pending' && r.availableAt <= now && (r.leaseUntil === null || r.leaseUntil < now) && !this.hooks.isPaused(r.tenant, r.webhookId))
       .sort((a, b) => a.availableAt - b.availableAt || a.createdAt - b.createdAt)
       .slice(0, Math.max(0, limit));
     for (const r of due) {
