@@ -52,7 +52,7 @@ export const ERROR_CATALOG = {
   },
   capability_required: {
     status: 400,
-    when: 'The workflow uses a node type gated behind a capability this host does not advertise (refused at run creation), or carries settings.compensation (refused at registration).',
+    when: 'The workflow uses a node type gated behind a capability this host does not advertise (refused at run creation), carries settings.compensation (refused at registration), or a run names a callbackUrl on a host whose webhooks are off (requiredCapability webhooks).',
     details: ['requiredCapability', 'offendingTypeId', 'nodeId'],
   },
   workflow_invalid: {
