@@ -24,6 +24,14 @@
  *   removed), retry with doubling backoff, or dead-lettered after five attempts. A row whose
  *   process died is claimed again once its lease expires, so it survives kill -9 and restarts;
  *   the dedupe key (`X-openwop-Webhook-Id`, runId, sequence) stays the same.
+ * - **States** (WH-16/WH-17): `active`; `paused` (operator hold: best-effort events recorded
+ *   `skipped`, durable rows held by the claim until resumed); `failed` (best-effort, 100 in 7
+ *   days) and `dead-lettered` (durable, too many dead letters in a row; later rows go straight
+ *   to dead letters) are terminal. The breaker only ever moves a subscription out of `active`.
+ * - **Run callbacks** (`callbackUrl`, decision 0025): a durable subscription bound to one run,
+ *   with its own secret, told of `interrupt.requested` (with a signed interrupt token when the
+ *   run's creator could answer it) and of the run's end. The run names it, so its outbox rows
+ *   need no cache.
  *
  * @see security-contract.md §3, docs/webhooks.md, docs/decisions/0019-webhooks.md
  */
@@ -533,7 +541,8 @@ export class WebhookService {
         if (!hook.rec.events.includes(e.type)) continue;
         if (hook.rec.state === 'active') this.enqueue(hook, run, e);
         // Paused: not attempted, and — best-effort — never later; the record says so.
-        else if (hook.rec.state === 'paused') this.track(this.record(hook.rec, run, e, { status: 'skipped', attempts: 0, responseStatus: null, error: 'paused' }));
+        else if (hook.rec.state === 'paused')
+          this.track(this.record(hook.rec, run, e, { status: 'skipped', attempts: 0, responseStatus: null, error: 'paused' }));
       }
     }
     // The append just wrote outbox rows: deliver them now rather than at the next poll.
@@ -549,7 +558,8 @@ export class WebhookService {
     const cb = run.callback;
     if (cb) {
       for (const e of events)
-        if (CALLBACK_EVENT_SET.has(e.type)) rows.push({ tenant: run.tenant, webhookId: cb.webhookId, runId: run.runId, sequence: e.sequence, eventType: e.type });
+        if (CALLBACK_EVENT_SET.has(e.type))
+          rows.push({ tenant: run.tenant, webhookId: cb.webhookId, runId: run.runId, sequence: e.sequence, eventType: e.type });
     }
     for (const hook of this.candidates(run)) {
       if (hook.rec.delivery !== 'durable') continue;
@@ -626,7 +636,13 @@ export class WebhookService {
     // A dead-lettered subscription is terminal: its events go straight to the dead letters.
     if (hook.rec.state === 'dead-lettered' || hook.rec.state === 'failed') {
       if (await done({ kind: 'dead', attempts: item.attempts, error: 'subscription_dead_lettered' }))
-        await this.record(hook.rec, run, event, { status: 'dead-lettered', attempts: item.attempts, responseStatus: null, error: 'subscription_dead_lettered' }, item.createdAt);
+        await this.record(
+          hook.rec,
+          run,
+          event,
+          { status: 'dead-lettered', attempts: item.attempts, responseStatus: null, error: 'subscription_dead_lettered' },
+          item.createdAt,
+        );
       return;
     }
     // Paused after this row was claimed: hand it back untouched (held until resumed).
@@ -669,7 +685,12 @@ export class WebhookService {
     const rec = hook.rec;
     const dead = rec.runId === undefined && rec.state === 'active' && deadInARow >= this.deadLetteredAfter;
     const now = this.now();
-    const health = { state: dead ? ('dead-lettered' as const) : rec.state, consecutiveFailures: deadInARow, circuitOpenUntil: rec.circuitOpenUntil, updatedAt: now };
+    const health = {
+      state: dead ? ('dead-lettered' as const) : rec.state,
+      consecutiveFailures: deadInARow,
+      circuitOpenUntil: rec.circuitOpenUntil,
+      updatedAt: now,
+    };
     hook.rec = { ...rec, ...health };
     await this.store.updateWebhookHealth(rec.tenant, rec.webhookId, health);
     if (dead) {
@@ -741,7 +762,12 @@ export class WebhookService {
     const rec = hook.rec;
     try {
       const secret = await this.secretOf(hook);
-      const body = deliveryBody(run.runId, run.tenant, e.json, rec.runId !== undefined && e.type === 'interrupt.requested' ? this.callbackInterrupt(run, e) : undefined);
+      const body = deliveryBody(
+        run.runId,
+        run.tenant,
+        e.json,
+        rec.runId !== undefined && e.type === 'interrupt.requested' ? this.callbackInterrupt(run, e) : undefined,
+      );
       const ts = Math.floor(this.now() / 1000);
       const res = await this.client.request({
         method: 'POST',

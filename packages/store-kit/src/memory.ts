@@ -265,7 +265,9 @@ export class MemoryHostStore extends MemoryStore implements HostStore {
   }
   async claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]> {
     const due = [...this.outboxRows.values()]
-      .filter((r) => r.state === 'pending' && r.availableAt <= now && (r.leaseUntil === null || r.leaseUntil < now) && !this.hooks.isPaused(r.tenant, r.webhookId))
+      .filter(
+        (r) => r.state === 'pending' && r.availableAt <= now && (r.leaseUntil === null || r.leaseUntil < now) && !this.hooks.isPaused(r.tenant, r.webhookId),
+      )
       .sort((a, b) => a.availableAt - b.availableAt || a.createdAt - b.createdAt)
       .slice(0, Math.max(0, limit));
     for (const r of due) {

@@ -9,7 +9,7 @@
  * source's callback. Deliveries go to the suite's loopback receiver, reached only through the
  * host's explicit webhook allowlist.
  *
- * @see docs/decisions/0025-run-callbacks.md, docs/webhooks.md#run-callbacks
+ * @see docs/decisions/0025-run-callbacks-and-subscription-states.md, docs/webhooks.md#run-callbacks
  */
 import { randomBytes } from 'node:crypto';
 import { verifyWebhook } from '@weft/sdk';
@@ -205,7 +205,9 @@ describe.skipIf(await lacks('the run callback scenarios', { workflows: ['weft-re
 
     it('invariant: callback-delivery-egress — a redirecting callback receiver is never followed: each attempt fails, is retried with backoff, then dead-lettered', async () => {
       const name = box('cb-redir');
-      const created = await call<Created>('POST', '/v1/runs', { body: { workflowId: 'weft-hello', inputs: { greeting: 'hi' }, callbackUrl: `${receiver}/hooks/redirect/${name}` } });
+      const created = await call<Created>('POST', '/v1/runs', {
+        body: { workflowId: 'weft-hello', inputs: { greeting: 'hi' }, callbackUrl: `${receiver}/hooks/redirect/${name}` },
+      });
       expect(created.status, created.text).toBe(201);
       await waitForTerminal(created.body.runId);
       const [dead] = await deliveriesUntil(created.body.callbackId as string, (d) => d.length === 1 && d[0]?.status === 'dead-lettered');
@@ -216,11 +218,16 @@ describe.skipIf(await lacks('the run callback scenarios', { workflows: ['weft-re
 
     it('invariant: replay-side-effect-suppression — a fork of a run with a callback never calls it (neither its replayed prefix nor its own end)', async () => {
       const name = box('cb-fork');
-      const created = await call<Created>('POST', '/v1/runs', { body: { workflowId: 'weft-hello', inputs: { greeting: 'hi' }, callbackUrl: `${receiver}/hooks/ok/${name}` } });
+      const created = await call<Created>('POST', '/v1/runs', {
+        body: { workflowId: 'weft-hello', inputs: { greeting: 'hi' }, callbackUrl: `${receiver}/hooks/ok/${name}` },
+      });
       expect(created.status).toBe(201);
       await waitForTerminal(created.body.runId);
       expect(await received(name, 1)).toHaveLength(1);
-      for (const body of [{ mode: 'replay', fromSeq: 0 }, { mode: 'branch', fromSeq: 2 }]) {
+      for (const body of [
+        { mode: 'replay', fromSeq: 0 },
+        { mode: 'branch', fromSeq: 2 },
+      ]) {
         const fork = await call<{ runId: string }>('POST', `/v1/runs/${created.body.runId}:fork`, { body });
         expect(fork.status, fork.text).toBe(201);
         expect((await waitForTerminal(fork.body.runId)).at(-1)?.type).toBe('run.completed');
@@ -237,7 +244,8 @@ describe.skipIf(await lacks('the run callback scenarios', { workflows: ['weft-re
     });
     expect(created.status).toBe(201);
     const id = created.body.callbackId as string;
-    for (const path of [`/v1/webhooks/${id}`, `/v1/webhooks/${id}/deliveries`]) expect((await call('GET', path, { key: target.keyB as string })).status).toBe(404);
+    for (const path of [`/v1/webhooks/${id}`, `/v1/webhooks/${id}/deliveries`])
+      expect((await call('GET', path, { key: target.keyB as string })).status).toBe(404);
     expect((await call('POST', `/v1/webhooks/${id}:pause`, { key: target.keyB as string, body: {} })).status).toBe(404);
     await waitForTerminal(created.body.runId);
   });

@@ -528,9 +528,7 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
         expect(r.status).toBe(409);
         expect(r.body).toMatchObject({ error: 'webhook_state_conflict', details: { state: 'dead-lettered' } });
       }
-      expect(
-        (await call('POST', `/v1/webhooks/${hook.webhookId}/deliveries/${records[0]?.deliveryId}:redeliver`, { body: {} })).status,
-      ).toBe(409);
+      expect((await call('POST', `/v1/webhooks/${hook.webhookId}/deliveries/${records[0]?.deliveryId}:redeliver`, { body: {} })).status).toBe(409);
       await call('DELETE', `/v1/webhooks/${hook.webhookId}`);
     });
 

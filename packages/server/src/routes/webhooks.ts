@@ -145,7 +145,13 @@ export function registerWebhookRoutes(app: WeftApp, ctx: HostContext): void {
     noStore(reply);
     return withIdempotency(req, reply, { ...idem, tenant: p.tenant, route, body: req.body ?? {}, status: 200 }, async () => {
       const out = await w.setPaused(p.tenant, webhookId, verb === 'pause');
-      await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: verb === 'pause' ? 'webhook.paused' : 'webhook.resumed', target: webhookId, details: { state: out.state } });
+      await ctx.audit.append({
+        tenant: p.tenant,
+        principal: p.principal,
+        action: verb === 'pause' ? 'webhook.paused' : 'webhook.resumed',
+        target: webhookId,
+        details: { state: out.state },
+      });
       return { ...out };
     });
   });

@@ -6,7 +6,15 @@
  *
  * @see ../ports.ts WebhookStore
  */
-import { WEBHOOK_STATES, type OutboxItem, type OutboxOutcome, type WebhookDeliveryRecord, type WebhookHealth, type WebhookRecord, type WebhookState } from '../ports.js';
+import {
+  WEBHOOK_STATES,
+  type OutboxItem,
+  type OutboxOutcome,
+  type WebhookDeliveryRecord,
+  type WebhookHealth,
+  type WebhookRecord,
+  type WebhookState,
+} from '../ports.js';
 import type { SqlDialect } from './dialect.js';
 import type { Int } from './rows.js';
 
