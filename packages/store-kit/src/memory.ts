@@ -4,7 +4,7 @@
  * what `--store memory` runs on. Nothing survives the process.
  */
 import { forwardMethods, SECRET_STORE_METHODS, WEBHOOK_STORE_METHODS } from './forward.js';
-import { MemoryStore } from '@weft/engine';
+import { MemoryStore, type ExpiredRun } from '@weft/engine';
 import {
   checkAuditWrite,
   type ApiKeyRecord,
@@ -219,6 +219,10 @@ export class MemoryWebhookStore implements WebhookStore {
     Object.assign(w, { state: to, updatedAt: now });
     return true;
   }
+  /** Ids of the callback subscriptions of a run. */
+  callbacksOf(tenant: string, runId: string): string[] {
+    return [...this.hooks.values()].filter((w) => w.tenant === tenant && w.runId === runId).map((w) => w.webhookId);
+  }
   /** True when the subscription exists and is `paused` (its outbox rows are held). */
   isPaused(tenant: string, webhookId: string): boolean {
     return this.hooks.get(MemoryWebhookStore.key(tenant, webhookId))?.state === 'paused';
@@ -262,6 +266,12 @@ export class MemoryHostStore extends MemoryStore implements HostStore {
   deleteWebhook(tenant: string, webhookId: string): Promise<boolean> {
     for (const [k, r] of this.outboxRows) if (r.tenant === tenant && r.webhookId === webhookId) this.outboxRows.delete(k);
     return this.hooks.deleteWebhook(tenant, webhookId);
+  }
+  /** Retention also deletes a swept run's callback subscription (its records and outbox rows). */
+  override async expireRuns(endedBefore: number, limit: number, now: number): Promise<ExpiredRun[]> {
+    const out = await super.expireRuns(endedBefore, limit, now);
+    for (const r of out) for (const id of this.hooks.callbacksOf(r.tenant, r.runId)) await this.deleteWebhook(r.tenant, id);
+    return out;
   }
   async claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]> {
     const due = [...this.outboxRows.values()]

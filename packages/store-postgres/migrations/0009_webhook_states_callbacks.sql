@@ -6,3 +6,6 @@
 
 ALTER TABLE webhooks ADD COLUMN run_id TEXT COLLATE "C";
 ALTER TABLE runs ADD COLUMN callback_json TEXT;
+
+-- The retention sweep deletes a swept run's callback (row, delivery records, outbox rows) with it.
+CREATE INDEX webhooks_run ON webhooks (run_id) WHERE run_id IS NOT NULL;

@@ -224,6 +224,30 @@ export function defineWebhookOutboxContract(name: string, factory: PortFactory<H
       expect((await store.claimOutbox('p', T0 + 5000, 1000, 10)).map((i) => `${i.webhookId}/${i.deliveryId}`)).toEqual(['wh_1/r1.0']);
     });
 
+    it("sweeps a run's callback subscription, its records and its outbox rows with the run", async () => {
+      await store.createWebhook(webhookRecord('cb_old', { delivery: 'durable', runId: 'r_old' }));
+      await store.createWebhook(webhookRecord('wh_keep', { delivery: 'durable' }));
+      await store.createRun({ ...runRecord('r_old', { createdAt: new Date(T0).toISOString() }), callback: { webhookId: 'cb_old', token: false } });
+      const epoch = (await store.claimRun('r_old', 'worker-1', TTL, T0)) as number;
+      await store.appendEvents(
+        'r_old',
+        epoch,
+        [event(0, 'run.started'), event(1, 'run.completed')],
+        projection('completed', 1, { endedAt: new Date(T0 + 10).toISOString() }),
+        undefined,
+        undefined,
+        { rows: [row('cb_old', 'r_old', 1), row('wh_keep', 'r_old', 1)], now: T0 },
+      );
+      await store.putWebhookDelivery(delivery('cb_old', 1, { runId: 'r_old', deliveryId: 'r_old.1' }));
+      expect((await store.expireRuns(T0 + 86_400_000, 10, T0 + 86_400_000)).map((r) => r.runId)).toEqual(['r_old']);
+      expect(await store.getWebhook('t1', 'cb_old')).toBeUndefined();
+      expect(await store.listWebhookDeliveries('t1', 'cb_old', 10)).toEqual([]);
+      expect(await store.countOutbox('t1', 'cb_old')).toEqual({ pending: 0, dead: 0 });
+      // A registered subscription's rows about the run stay (they are its own records).
+      expect(await store.getWebhook('t1', 'wh_keep')).toBeDefined();
+      expect(await store.countOutbox('t1', 'wh_keep')).toEqual({ pending: 1, dead: 0 });
+    });
+
     it("keeps a run's callback link", async () => {
       await store.createRun({ ...runRecord('r_cb'), callback: { webhookId: 'cb_1', token: true } });
       expect((await store.getRun('t1', 'r_cb'))?.callback).toEqual({ webhookId: 'cb_1', token: true });
