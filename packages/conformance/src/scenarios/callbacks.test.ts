@@ -216,6 +216,20 @@ describe.skipIf(await lacks('the run callback scenarios', { workflows: ['weft-re
       expect(await received(`${name}-redirected`, 1, 300)).toHaveLength(0);
     });
 
+    it('invariant: secret-leakage-eventlog-payload — a callback carries the event as the log holds it, secret-shaped inputs redacted', async () => {
+      const name = box('cb-redact');
+      const canary = 'CANARY-openwop-CALLBACK-NEVER-SECRET';
+      const secret = ['sk-', 'proj-', canary, '-0123456789abcdef'].join('');
+      const created = await call<Created>('POST', '/v1/runs', {
+        body: { workflowId: 'weft-hello', inputs: { greeting: `hi ${secret}` }, callbackUrl: `${receiver}/hooks/ok/${name}` },
+      });
+      expect(created.status).toBe(201);
+      const log = await waitForTerminal(created.body.runId);
+      const [got] = await received(name, 1);
+      expect((got as Received).body).not.toContain(canary);
+      expect((JSON.parse((got as Received).body) as CallbackBody).event).toEqual(log.at(-1));
+    });
+
     it('invariant: replay-side-effect-suppression — a fork of a run with a callback never calls it (neither its replayed prefix nor its own end)', async () => {
       const name = box('cb-fork');
       const created = await call<Created>('POST', '/v1/runs', {
