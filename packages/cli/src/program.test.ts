@@ -109,6 +109,29 @@ async function hostWithRun(outcome: 'completed' | 'failed' | 'cancelled') {
   });
 }
 
+describe('weft runs start --callback-url', () => {
+  it('sends the callbackUrl and prints the callback secret once', async () => {
+    const secret = 'c'.repeat(64);
+    const host = await fakeHost((_req, res) =>
+      json(res, 201, {
+        runId: 'r1',
+        status: 'pending',
+        workflowId: 'wf',
+        eventsUrl: '/v1/runs/r1/events',
+        statusUrl: '/v1/runs/r1',
+        callbackId: 'cb_1',
+        callbackSecret: secret,
+        callbackSecretFingerprint: '0a1b2c3d',
+      }),
+    );
+    const r = await cli(['runs', 'start', 'wf', '--callback-url', 'https://hooks.example.com/cb'], { OPENWOP_BASE_URL: host.url, OPENWOP_API_KEY: KEY });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(host.seen[0]?.body as string)).toEqual({ workflowId: 'wf', callbackUrl: 'https://hooks.example.com/cb' });
+    expect(r.out).toContain(`callback cb_1 secret (shown once; later reads show 0a1b2c3d…): ${secret}`);
+    expect(r.out.split(secret)).toHaveLength(2);
+  });
+});
+
 describe('weft runs start --watch', () => {
   it('prints one line per event, the final status, and exits 0 when the run completes', async () => {
     const host = await hostWithRun('completed');
