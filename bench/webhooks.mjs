@@ -15,7 +15,11 @@
  *   the engine in the step that appended it, so it includes the append's commit), p50/p95/p99;
  * - the delivery records' failures (should be 0) and runs/s for context.
  *
- *   npx tsc -b && node bench/webhooks.mjs [-c 16] [-d 15] [--warmup 3] [--store sqlite|memory] [--delivery best-effort|durable]
+ * `--delivery callback` registers nothing: every run is created with a `callbackUrl` (its own
+ * callback subscription and secret, decision 0025), so the figures are the cost of a callback
+ * per run — its registration in `POST /v1/runs` and one durable delivery (`run.completed`).
+ *
+ *   npx tsc -b && node bench/webhooks.mjs [-c 16] [-d 15] [--warmup 3] [--store sqlite|memory] [--delivery best-effort|durable|callback]
  */
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -52,7 +56,8 @@ const freePort = () =>
 const q = (xs, p) => (xs.length === 0 ? Number.NaN : xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]);
 
 // ---------------------------------------------------------------- receiver
-let secret = '';
+/** Signing secret by `X-openwop-Webhook-Id` (one subscription, or one callback per run). */
+const secrets = new Map();
 let recordFrom = Number.POSITIVE_INFINITY;
 let recordTo = Number.POSITIVE_INFINITY;
 const latencies = [];
@@ -65,6 +70,7 @@ const receiver = http.createServer((req, res) => {
     const at = Date.now();
     const body = Buffer.concat(chunks).toString('utf8');
     const ts = req.headers['x-openwop-timestamp'];
+    const secret = secrets.get(req.headers['x-openwop-webhook-id']) ?? '';
     const want = `sha256=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}`;
     if (req.headers['x-openwop-signature'] !== want) badSignatures++;
     res.writeHead(204).end();
@@ -116,16 +122,20 @@ try {
     if (Date.now() > deadline) throw new Error('host did not start');
     await new Promise((r) => setTimeout(r, 100));
   }
-  const reg = await request(
-    'POST',
-    '/v1/webhooks',
-    JSON.stringify({ url: `http://127.0.0.1:${rport}/hook`, events: ['run.started', 'node.started', 'node.completed', 'run.completed'], delivery: DELIVERY }),
-  );
-  if (reg.status !== 201) throw new Error(`register → ${reg.status} ${reg.body}`);
-  const hook = JSON.parse(reg.body);
-  secret = hook.secret;
-
-  const payload = JSON.stringify({ workflowId: 'conformance-noop' });
+  const callbacks = DELIVERY === 'callback';
+  let hook;
+  if (!callbacks) {
+    const reg = await request(
+      'POST',
+      '/v1/webhooks',
+      JSON.stringify({ url: `http://127.0.0.1:${rport}/hook`, events: ['run.started', 'node.started', 'node.completed', 'run.completed'], delivery: DELIVERY }),
+    );
+    if (reg.status !== 201) throw new Error(`register → ${reg.status} ${reg.body}`);
+    hook = JSON.parse(reg.body);
+    secrets.set(hook.webhookId, hook.secret);
+  }
+  const payload = JSON.stringify({ workflowId: 'conformance-noop', ...(callbacks ? { callbackUrl: `http://127.0.0.1:${rport}/cb` } : {}) });
+  const callbackIds = [];
   const start = Date.now();
   recordFrom = start + WARMUP;
   recordTo = recordFrom + DURATION;
@@ -138,7 +148,11 @@ try {
         try {
           const c = await request('POST', '/v1/runs', payload);
           if (c.status !== 201) throw new Error(`POST /v1/runs ${c.status}`);
-          const { runId } = JSON.parse(c.body);
+          const { runId, callbackId, callbackSecret } = JSON.parse(c.body);
+          if (callbackId) {
+            secrets.set(callbackId, callbackSecret);
+            callbackIds.push(callbackId);
+          }
           for (let cursor = -1, i = 0; i < 100; i++) {
             const r = JSON.parse((await request('GET', `/v1/runs/${runId}/events/poll?lastSequence=${cursor}&timeout=10`)).body);
             if (r.isTerminal) break;
@@ -153,15 +167,17 @@ try {
   );
   // Let deliveries of the window's last appends land (they are recorded by arrival time).
   await new Promise((r) => setTimeout(r, 1000));
-  const failed = JSON.parse((await request('GET', `/v1/webhooks/${hook.webhookId}/deliveries?limit=500`)).body).deliveries.filter(
-    (d) => d.status !== 'delivered',
-  ).length;
+  let failed = 0;
+  for (const id of hook ? [hook.webhookId] : callbackIds.slice(-50))
+    failed += JSON.parse((await request('GET', `/v1/webhooks/${id}/deliveries?limit=500`)).body).deliveries.filter((d) => d.status !== 'delivered').length;
   latencies.sort((a, b) => a - b);
   const s = DURATION / 1000;
-  console.log(`store ${STORE}, ${DELIVERY}, C=${CONC}, ${s} s recorded (+${WARMUP / 1000} s warm-up), 4 subscribed events per run`);
+  console.log(
+    `store ${STORE}, ${DELIVERY}, C=${CONC}, ${s} s recorded (+${WARMUP / 1000} s warm-up), ${callbacks ? '1 callback event' : '4 subscribed events'} per run`,
+  );
   console.log(`runs/s            ${(runs / s).toFixed(1)}`);
   console.log(
-    `deliveries/s      ${(received / s).toFixed(1)}  (bad signatures ${badSignatures}, failed records in the last 500: ${failed}, run errors ${errors})`,
+    `deliveries/s      ${(received / s).toFixed(1)}  (bad signatures ${badSignatures}, failed records in the last 500${callbacks ? ' of the last 50 callbacks' : ''}: ${failed}, run errors ${errors})`,
   );
   console.log(`append→delivery   p50 ${q(latencies, 0.5)} ms  p95 ${q(latencies, 0.95)} ms  p99 ${q(latencies, 0.99)} ms  max ${latencies.at(-1)} ms`);
 } finally {

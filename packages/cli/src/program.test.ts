@@ -109,6 +109,29 @@ async function hostWithRun(outcome: 'completed' | 'failed' | 'cancelled') {
   });
 }
 
+describe('weft runs start --callback-url', () => {
+  it('sends the callbackUrl and prints the callback secret once', async () => {
+    const secret = 'c'.repeat(64);
+    const host = await fakeHost((_req, res) =>
+      json(res, 201, {
+        runId: 'r1',
+        status: 'pending',
+        workflowId: 'wf',
+        eventsUrl: '/v1/runs/r1/events',
+        statusUrl: '/v1/runs/r1',
+        callbackId: 'cb_1',
+        callbackSecret: secret,
+        callbackSecretFingerprint: '0a1b2c3d',
+      }),
+    );
+    const r = await cli(['runs', 'start', 'wf', '--callback-url', 'https://hooks.example.com/cb'], { OPENWOP_BASE_URL: host.url, OPENWOP_API_KEY: KEY });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(host.seen[0]?.body as string)).toEqual({ workflowId: 'wf', callbackUrl: 'https://hooks.example.com/cb' });
+    expect(r.out).toContain(`callback cb_1 secret (shown once; later reads show 0a1b2c3d…): ${secret}`);
+    expect(r.out.split(secret)).toHaveLength(2);
+  });
+});
+
 describe('weft runs start --watch', () => {
   it('prints one line per event, the final status, and exits 0 when the run completes', async () => {
     const host = await hostWithRun('completed');
@@ -747,12 +770,26 @@ describe('weft webhooks', () => {
     expect(add.out).toContain(`secret (shown once; later reads show 0a1b2c3d…): ${SECRET}`);
     expect(JSON.parse(host.seen[0]?.body as string)).toEqual({ url: hook.url, events: ['run.completed', 'run.failed'], tags: ['blue'] });
     const list = await cli(['webhooks', 'list'], env);
-    expect(list.out).toBe('wh_1\tactive\thttps://hooks.example.com/x\trun.completed\tsecret 0a1b2c3d…\n');
+    expect(list.out).toBe('wh_1\tactive\tbest-effort\thttps://hooks.example.com/x\trun.completed\tsecret 0a1b2c3d…\n');
     expect(list.out).not.toContain(SECRET);
     const d = await cli(['webhooks', 'deliveries', 'wh_1', '--limit', '5'], env);
     expect(d.out).toContain('run_1.3\tfailed\trun.completed\tattempts=1\tHTTP 500\tstatus_500');
     expect((await cli(['webhooks', 'remove', 'wh_1'], env)).out).toBe('removed wh_1\n');
     expect(host.seen.map((s) => s.method)).toEqual(['POST', 'GET', 'GET', 'DELETE']);
+  });
+
+  it('pause and resume call their verbs and print the state; add --durable asks for durable delivery', async () => {
+    const host = await fakeHost((req, res) => {
+      if (req.url?.endsWith(':pause')) return json(res, 200, { ...hook, state: 'paused' });
+      if (req.url?.endsWith(':resume')) return json(res, 200, hook);
+      return json(res, 201, { ...hook, delivery: 'durable', secret: SECRET });
+    });
+    const env = { OPENWOP_BASE_URL: host.url, OPENWOP_API_KEY: KEY };
+    expect((await cli(['webhooks', 'pause', 'wh_1'], env)).out).toMatch(/^wh_1\tpaused\tbest-effort\t/);
+    expect((await cli(['webhooks', 'resume', 'wh_1'], env)).out).toMatch(/^wh_1\tactive\t/);
+    expect((await cli(['webhooks', 'add', hook.url, '--events', 'run.completed', '--durable'], env)).code).toBe(0);
+    expect(host.seen.map((s) => `${s.method} ${s.url}`)).toEqual(['POST /v1/webhooks/wh_1:pause', 'POST /v1/webhooks/wh_1:resume', 'POST /v1/webhooks']);
+    expect(JSON.parse(host.seen[2]?.body as string)).toEqual({ url: hook.url, events: ['run.completed'], delivery: 'durable' });
   });
 
   it('listen verifies deliveries with the secret from an env variable: a good one is 204 and printed, a forged one 401', async () => {

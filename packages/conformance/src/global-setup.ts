@@ -122,6 +122,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       webhookAllow: [outbound.allowEntry],
       webhookTimeoutMs: 1000,
       webhookRetryBaseMs: 20,
+      webhookDeadLetteredAfter: 2,
       aiProviders: [
         fake('fake-openai', 'openai', { byok: true, pricing: { inputPerMTok: 1, outputPerMTok: 2 } }),
         fake('fake-anthropic', 'anthropic'),

@@ -52,7 +52,7 @@ export const ERROR_CATALOG = {
   },
   capability_required: {
     status: 400,
-    when: 'The workflow uses a node type gated behind a capability this host does not advertise (refused at run creation), or carries settings.compensation (refused at registration).',
+    when: 'The workflow uses a node type gated behind a capability this host does not advertise (refused at run creation), carries settings.compensation (refused at registration), or a run names a callbackUrl on a host whose webhooks are off (requiredCapability webhooks).',
     details: ['requiredCapability', 'offendingTypeId', 'nodeId'],
   },
   workflow_invalid: {
@@ -95,6 +95,11 @@ export const ERROR_CATALOG = {
     status: 400,
     when: 'A webhook URL is not https:// (only an operator-allowlisted destination may be http://), carries credentials, or names a destination the SSRF guard refuses (an internal name, or a host with any loopback, private, link-local, ULA, metadata or reserved address, in any spelling); nothing was stored.',
     details: ['reason'],
+  },
+  webhook_state_conflict: {
+    status: 409,
+    when: 'The webhook subscription is not in a state that allows this: only a paused subscription resumes, a failed or dead-lettered one is terminal (re-register it), and redelivery needs an active one.',
+    details: ['state'],
   },
   tenant_membership_required: {
     status: 403,

@@ -673,6 +673,28 @@ export const ROUTE_DOCS: Readonly<Record<string, readonly RouteDoc[]>> = {
       },
     },
   ],
+  'POST /v1/webhooks/:target': [
+    {
+      path: '/v1/webhooks/{webhookId}:pause',
+      method: 'post',
+      operation: {
+        summary: 'Hold a subscription (Weft extension): best-effort events are recorded skipped, durable ones wait in the outbox',
+        security: secured,
+        parameters: [pathParam('webhookId'), idemHeader],
+        responses: { '200': { description: 'The subscription, paused', content: json(ref('Webhook')) }, ...errors(401, 403, 404, 409) },
+      },
+    },
+    {
+      path: '/v1/webhooks/{webhookId}:resume',
+      method: 'post',
+      operation: {
+        summary: 'Resume a paused subscription (Weft extension); failed and dead-lettered ones are re-registered instead',
+        security: secured,
+        parameters: [pathParam('webhookId'), idemHeader],
+        responses: { '200': { description: 'The subscription, active', content: json(ref('Webhook')) }, ...errors(401, 403, 404, 409) },
+      },
+    },
+  ],
   'POST /v1/host/weft/vault::rewrap': [
     {
       path: '/v1/host/weft/vault:rewrap',

@@ -50,6 +50,7 @@ export const ROUTE_SCHEMAS = {
   'DELETE /v1/webhooks/:webhookId': { params: params('webhookId'), querystring: query('tenantId') },
   'GET /v1/webhooks/:webhookId/deliveries': { params: params('webhookId'), querystring: query('limit') },
   'POST /v1/webhooks/:webhookId/deliveries/:target': { params: params('webhookId', 'target') },
+  'POST /v1/webhooks/:target': { params: params('target') },
 } as const satisfies Record<string, { params?: TObject; querystring?: TObject }>;
 
 /** A route key that has a schema. */

@@ -273,12 +273,20 @@ export const WebhookSchema = Type.Object(
      * dead-lettered.
      */
     delivery: Type.Union([Type.Literal('best-effort'), Type.Literal('durable')]),
-    /** `failed` after 100 failures in 7 days: re-register (a fresh secret) to reactivate. */
-    state: Type.Union([Type.Literal('active'), Type.Literal('failed')]),
+    /**
+     * `active` delivers; `paused` (an operator's `:pause`) holds deliveries — best-effort events
+     * are recorded `skipped`, durable rows wait in the outbox until `:resume`; `failed` (a
+     * best-effort subscription with 100 failures in 7 days) and `dead-lettered` (a durable one
+     * whose deliveries were dead-lettered too many times in a row; later events go straight to
+     * dead letters) are terminal: re-register (a fresh secret) to reactivate.
+     */
+    state: Type.Union([Type.Literal('active'), Type.Literal('paused'), Type.Literal('failed'), Type.Literal('dead-lettered')]),
     /** Consecutive failed deliveries; at 4 the circuit opens for an hour. */
     consecutiveFailures: Type.Integer({ minimum: 0 }),
     circuitOpenUntil: Type.Optional(Type.String({ format: 'date-time' })),
     createdAt: Type.String({ format: 'date-time' }),
+    /** Set on a run's callback subscription (`callbackUrl` of `POST /v1/runs`): the run it reports on. */
+    runId: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
 );
@@ -315,13 +323,36 @@ export const WebhookDeliverySchema = Type.Object(
 /** `GET /v1/webhooks/{webhookId}/deliveries` response, newest first. */
 export const WebhookDeliveryListSchema = Type.Object({ deliveries: Type.Array(WebhookDeliverySchema) }, { additionalProperties: false });
 
-/** The body POSTed to a receiver (WH-11): the event exactly as the log holds it. */
+/**
+ * The body POSTed to a receiver (WH-11): the event exactly as the log holds it. A run's
+ * callback delivery of `interrupt.requested` adds `interrupt` (decision 0025).
+ */
 export interface WebhookDeliveryBody {
   runId: string;
   /** The run's scope; Weft's workspace is its tenant. */
   workspaceId: string;
   event: Record<string, unknown>;
+  interrupt?: CallbackInterrupt;
 }
+
+/**
+ * The `interrupt` of a callback delivery of `interrupt.requested`: how to answer it. The token
+ * and its URL are present only when the run's creator held `approvals:respond` and the
+ * interrupt was still pending when the delivery was made.
+ */
+export interface CallbackInterrupt {
+  interruptId: string;
+  nodeId: string;
+  kind: string;
+  /** Signed interrupt token: whoever holds it can answer the interrupt (a credential). */
+  interruptToken?: string;
+  tokenExpiresAt?: string;
+  /** `/v1/interrupts/{interruptToken}` (relative to the host's base URL): GET inspects, POST resolves. */
+  callbackUrl?: string;
+}
+
+/** The events a run's callback (`callbackUrl`) is told of (decision 0025). */
+export const CALLBACK_EVENTS = ['interrupt.requested', 'run.completed', 'run.failed', 'run.cancelled'] as const;
 
 // ---------------------------------------------------------------- secrets vault (Weft extension)
 
@@ -420,6 +451,14 @@ export const CreateRunResponseSchema = Type.Object({
   workflowId: Type.String(),
   eventsUrl: Type.String(),
   statusUrl: Type.String(),
+  /**
+   * With a `callbackUrl`: the id of the run's callback subscription (the `X-openwop-Webhook-Id`
+   * of its deliveries; `GET /v1/webhooks/{callbackId}/deliveries` lists them) and the secret that
+   * signs them (`v1`, as a webhook's), returned with this answer only (decision 0025).
+   */
+  callbackId: Type.Optional(Type.String()),
+  callbackSecret: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+  callbackSecretFingerprint: Type.Optional(Type.String({ pattern: '^[0-9a-f]{8}$' })),
 });
 
 /** `POST /v1/runs/{runId}:fork` 201 body. */
@@ -475,6 +514,8 @@ export const RunInterruptBlockSchema = Type.Object(
      */
     interruptToken: Type.Optional(Type.String()),
     tokenExpiresAt: Type.Optional(Type.String()),
+    /** `/v1/interrupts/{interruptToken}`, set with the token: GET inspects, POST resolves. */
+    callbackUrl: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
 );

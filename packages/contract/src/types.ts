@@ -37,6 +37,7 @@ export type {
   SecretList,
   SecretMetadata,
   TriggerRule,
+  CallbackInterrupt,
   Webhook,
   WebhookDelivery,
   WebhookDeliveryBody,

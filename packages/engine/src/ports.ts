@@ -220,6 +220,20 @@ export interface RunRecord {
    * into its events and spans; absent when the request had none.
    */
   traceContext?: TraceContext;
+  /**
+   * The `callbackUrl` of `POST /v1/runs` (migration 0009): the id of the run's callback
+   * subscription (a `webhooks` row bound to this run) and whether its `interrupt.requested`
+   * deliveries carry a signed interrupt token (the creator held `approvals:respond`). Forks and
+   * child runs never inherit it.
+   */
+  callback?: RunCallback;
+}
+
+/** The callback subscription of a run (see {@link RunRecord.callback}). */
+export interface RunCallback {
+  webhookId: string;
+  /** True when deliveries of `interrupt.requested` carry a resolve token. */
+  token: boolean;
 }
 
 /**

@@ -41,6 +41,7 @@ import {
   type Notifier,
   type Outbound,
   type OutboxRow,
+  type RunCallback,
   type RunTelemetry,
   type TraceContext,
   type RecordRedactor,
@@ -135,6 +136,10 @@ export interface CreateRunParams {
   metadata?: Record<string, unknown>;
   /** W3C trace context of the creating request, carried into events, spans and outbound calls. */
   traceContext?: TraceContext;
+  /** A run id reserved with {@link RunEngine.newRunId} (the server writes the run's callback subscription first). */
+  runId?: string;
+  /** The run's callback subscription (`callbackUrl`). */
+  callback?: RunCallback;
 }
 
 /** How a command was sent. */
@@ -377,6 +382,11 @@ export class RunEngine {
    * on the next turn of the event loop.
    * @throws WeftError `validation_error` | `capability_required`
    */
+  /** A fresh run id, for a caller that must write something keyed by it before {@link createRun}. */
+  newRunId(): string {
+    return this.ids.runId();
+  }
+
   async createRun(p: CreateRunParams, idem?: CreateRunIdempotency, child?: { runId: string; parent: { runId: string; nodeId: string } }): Promise<RunRecord> {
     if (this.stopped) throw new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' });
     const wf = await this.catalog.get(p.workflowId);
@@ -396,7 +406,7 @@ export class RunEngine {
     const graph = this.catalog.graphOf(wf);
     const now = this.clock.now();
     const rec: RunRecord = {
-      runId: child?.runId ?? this.ids.runId(),
+      runId: child?.runId ?? p.runId ?? this.ids.runId(),
       tenant: p.tenant,
       principal: p.principal,
       workflowId: def.id,
@@ -412,6 +422,7 @@ export class RunEngine {
       leaseEpoch: 1,
       leaseExpiresAt: now + this.leaseTtlMs,
       ...(p.traceContext ? { traceContext: p.traceContext } : {}),
+      ...(p.callback ? { callback: p.callback } : {}),
     };
     if (child) rec.projection.parent = child.parent;
     let completion: IdempotencyCompletion | undefined;

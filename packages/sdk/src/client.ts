@@ -493,6 +493,20 @@ export class WeftClient {
     });
   }
 
+  /**
+   * `POST /v1/webhooks/{webhookId}:pause` — holds a subscription (Weft extension over the WH-17
+   * states): best-effort events are recorded `skipped`, durable rows wait in the outbox. A
+   * `failed` or `dead-lettered` subscription is 409 `webhook_state_conflict`.
+   */
+  async pauseWebhook(webhookId: string, options: IdempotencyOptions & RequestOptions = {}): Promise<Webhook> {
+    return this.#json<Webhook>('POST', `/v1/webhooks/${segment(webhookId)}:pause`, { body: {}, headers: idempotencyHeaders(options), signal: options.signal });
+  }
+
+  /** `POST /v1/webhooks/{webhookId}:resume` — makes a paused subscription active again and releases its held rows. */
+  async resumeWebhook(webhookId: string, options: IdempotencyOptions & RequestOptions = {}): Promise<Webhook> {
+    return this.#json<Webhook>('POST', `/v1/webhooks/${segment(webhookId)}:resume`, { body: {}, headers: idempotencyHeaders(options), signal: options.signal });
+  }
+
   /** `POST /v1/host/weft/vault:rewrap` — operator only: rewraps data keys under the current master key. */
   async rewrapVault(options: RequestOptions = {}): Promise<RewrapResult> {
     return this.#json<RewrapResult>('POST', '/v1/host/weft/vault:rewrap', { body: {}, signal: options.signal });

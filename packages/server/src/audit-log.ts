@@ -34,7 +34,9 @@ export type AuditAction =
   | 'secret.rotated'
   | 'secret.deleted'
   | 'secret.resolved'
-  | 'vault.rewrapped';
+  | 'vault.rewrapped'
+  | 'webhook.paused'
+  | 'webhook.resumed';
 
 /** Detail values: ids, names, counts and flags — nothing else fits. */
 export type AuditDetailValue = string | number | boolean | null | readonly string[];

@@ -126,7 +126,18 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
     };
   }
   // Both modes: best-effort by default, durable (outbox) per subscription (decision 0019).
-  if (d.webhooks) doc.webhooks = { supported: true, signatureAlgorithms: [WEBHOOK_SIGNATURE_ALGORITHM], signed: true, durable: true };
+  // `subscriptionStates` (the WH-17 vocabulary, all four enforced) and `runCallbacks` (the
+  // `callbackUrl` of POST /v1/runs is called, decision 0025) are Weft additions to the open
+  // block; `triggerBridge` is not claimed (no `trigger.*` events are emitted).
+  if (d.webhooks)
+    doc.webhooks = {
+      supported: true,
+      signatureAlgorithms: [WEBHOOK_SIGNATURE_ALGORITHM],
+      signed: true,
+      durable: true,
+      subscriptionStates: ['active', 'paused', 'failed', 'dead-lettered'],
+      runCallbacks: true,
+    };
   // OTLP export is on (OTEL_EXPORTER_OTLP_ENDPOINT): say how it is sent.
   if (d.telemetry) doc.observability = { otel: { exportProtocols: ['http/json'] } };
   // GET /v1/runs/{runId}/debug-bundle (debug-bundle.md): redacted, size-capped with truncation metadata.

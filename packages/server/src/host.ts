@@ -292,6 +292,8 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         ports: config.outboundPorts,
         timeoutMs: config.webhookTimeoutMs,
         retryBaseMs: config.webhookRetryBaseMs,
+        deadLetteredAfter: config.webhookDeadLetteredAfter,
+        mintToken: (c, deadline) => tokens.mint(c, Date.now(), deadline),
         version: WEFT_VERSION,
         warn: (o, m) => logger.warn(o, m),
       })

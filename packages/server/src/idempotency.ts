@@ -53,6 +53,7 @@ export async function claimOrReplay(
   key: string,
   body: unknown,
   retentionMs: number,
+  rewrite?: (storedBody: string) => Promise<string>,
 ): Promise<IdempotencyTicket | undefined> {
   const owner = randomBytes(9).toString('base64url');
   const res = await store.claimIdempotency({
@@ -69,7 +70,11 @@ export async function claimOrReplay(
     case 'claimed':
       return { tenant, route, key, owner };
     case 'replay':
-      reply.code(res.response.status).header(IDEMPOTENT_REPLAY_HEADER, 'true').type('application/json').send(res.response.body);
+      reply
+        .code(res.response.status)
+        .header(IDEMPOTENT_REPLAY_HEADER, 'true')
+        .type('application/json')
+        .send(rewrite ? await rewrite(res.response.body) : res.response.body);
       return undefined;
     case 'mismatch':
       throw new WeftError('idempotency_key_mismatch', 'This Idempotency-Key was already used with a different request body.');

@@ -32,6 +32,8 @@ export interface OutboundConfig {
   webhookTimeoutMs: number;
   /** First retry delay of a durable delivery, doubling per attempt up to 5 min (`WEFT_WEBHOOK_RETRY_BASE_MS`, default 2000). */
   webhookRetryBaseMs: number;
+  /** Durable dead letters in a row that make a subscription `dead-lettered` (`WEFT_WEBHOOK_DEAD_LETTERED_AFTER`, default 10). */
+  webhookDeadLetteredAfter: number;
 }
 
 const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
@@ -58,6 +60,7 @@ export function loadOutboundConfig(env: NodeJS.ProcessEnv): OutboundConfig {
     webhookAllow: (env.WEFT_WEBHOOK_ALLOW ?? '').split(/[\s,]+/).filter(Boolean),
     webhookTimeoutMs: int(env.WEFT_WEBHOOK_TIMEOUT_MS, 'WEFT_WEBHOOK_TIMEOUT_MS', 5000, 100, 5000),
     webhookRetryBaseMs: int(env.WEFT_WEBHOOK_RETRY_BASE_MS, 'WEFT_WEBHOOK_RETRY_BASE_MS', 2000, 10, 300_000),
+    webhookDeadLetteredAfter: int(env.WEFT_WEBHOOK_DEAD_LETTERED_AFTER, 'WEFT_WEBHOOK_DEAD_LETTERED_AFTER', 10, 1, 100_000),
   };
   checkOutboundConfig(cfg);
   return cfg;

@@ -74,6 +74,7 @@ export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined, mint?
     if (mint) {
       const t = mint(rec, first);
       block.interruptToken = t.token;
+      block.callbackUrl = `/v1/interrupts/${t.token}`;
       block.tokenExpiresAt = new Date(t.expiresAt).toISOString();
     }
     snap.interrupt = block;

@@ -126,3 +126,77 @@ describe('WebhookService', () => {
     await expect(svc.createdAgain('other', created.webhookId)).rejects.toThrow();
   });
 });
+
+describe('WebhookService: subscription states', () => {
+  it('invariant: webhook-subscription-states — 100 failed best-effort deliveries within 7 days mark the subscription failed: terminal, neither resumable nor delivered to again', async () => {
+    let hits = 0;
+    const s = createServer((_req, res) => {
+      hits++;
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    servers.push(s);
+    const port = (s.address() as AddressInfo).port;
+    let clock = Date.UTC(2026, 0, 1);
+    const store = new MemoryHostStore();
+    await store.migrate();
+    const svc = new WebhookService({
+      store,
+      keys: km(),
+      notifier: new InProcessNotifier(),
+      allow: [`127.0.0.1:${port}`],
+      version: 'test',
+      timeoutMs: 1000,
+      now: () => clock,
+    });
+    await svc.start();
+    const hook = await svc.create('acme', { url: `http://127.0.0.1:${port}/x`, events: ['run.completed'] });
+    const r = run('acme', 'run_f');
+    // Four failures open the circuit; each later one is the half-open probe an hour on (96 h < 7 days).
+    for (let i = 0; i < 100; i++) {
+      if (i >= 4) clock += 3_600_001;
+      svc.onCommitted(r, [event(i)]);
+      await svc.idle();
+    }
+    expect(hits).toBe(100);
+    const rec = await svc.get('acme', hook.webhookId);
+    expect(svc.view(rec)).toMatchObject({ state: 'failed', consecutiveFailures: 100 });
+    await expect(svc.setPaused('acme', hook.webhookId, false)).rejects.toMatchObject({ code: 'webhook_state_conflict' });
+    await expect(svc.setPaused('acme', hook.webhookId, true)).rejects.toMatchObject({ code: 'webhook_state_conflict' });
+    await expect(svc.redeliver('acme', hook.webhookId, 'run_f.0')).rejects.toMatchObject({ code: 'webhook_state_conflict' });
+    clock += 3_600_001;
+    svc.onCommitted(r, [event(100)]);
+    await svc.idle();
+    expect(hits).toBe(100);
+    expect((await store.listWebhookDeliveries('acme', hook.webhookId, 500)).some((d) => d.sequence === 100)).toBe(false);
+    await svc.stop();
+  });
+
+  it('a pause that lands while a delivery is in flight stands: the breaker never writes the subscription back to active', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const s = createServer((_req, res) => {
+      void gate.then(() => res.writeHead(204).end());
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    servers.push(s);
+    const port = (s.address() as AddressInfo).port;
+    const store = new MemoryHostStore();
+    await store.migrate();
+    const svc = new WebhookService({ store, keys: km(), notifier: new InProcessNotifier(), allow: [`127.0.0.1:${port}`], version: 'test', timeoutMs: 2000 });
+    await svc.start();
+    const hook = await svc.create('acme', { url: `http://127.0.0.1:${port}/x`, events: ['run.completed'] });
+    svc.onCommitted(run('acme', 'run_p'), [event(1)]);
+    expect((await svc.setPaused('acme', hook.webhookId, true)).state).toBe('paused');
+    release();
+    await svc.idle();
+    expect((await store.listWebhookDeliveries('acme', hook.webhookId, 10)).map((d) => d.status)).toEqual(['delivered']);
+    expect((await svc.get('acme', hook.webhookId)).state).toBe('paused');
+    svc.onCommitted(run('acme', 'run_p'), [event(2)]);
+    await svc.idle();
+    expect((await store.listWebhookDeliveries('acme', hook.webhookId, 10)).find((d) => d.sequence === 2)).toMatchObject({ status: 'skipped', error: 'paused' });
+    await svc.stop();
+  });
+});

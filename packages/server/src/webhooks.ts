@@ -24,12 +24,29 @@
  *   removed), retry with doubling backoff, or dead-lettered after five attempts. A row whose
  *   process died is claimed again once its lease expires, so it survives kill -9 and restarts;
  *   the dedupe key (`X-openwop-Webhook-Id`, runId, sequence) stays the same.
+ * - **States** (WH-16/WH-17): `active`; `paused` (operator hold: best-effort events recorded
+ *   `skipped`, durable rows held by the claim until resumed); `failed` (best-effort, 100 in 7
+ *   days) and `dead-lettered` (durable, too many dead letters in a row; later rows go straight
+ *   to dead letters) are terminal. The breaker only ever moves a subscription out of `active`.
+ * - **Run callbacks** (`callbackUrl`, decision 0025): a durable subscription bound to one run,
+ *   with its own secret, told of `interrupt.requested` (with a signed interrupt token when the
+ *   run's creator could answer it) and of the run's end. The run names it, so its outbox rows
+ *   need no cache.
  *
  * @see security-contract.md §3, docs/webhooks.md, docs/decisions/0019-webhooks.md
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { WEBHOOK_HEADERS, WEBHOOK_SIGNATURE_ALGORITHM, WeftError, type CreateWebhookRequest, type Webhook, type WebhookDelivery } from '@weft/contract';
-import { deliversOutbound, type EncodedEvent, type Notifier, type OutboxRow, type RunRecord } from '@weft/engine';
+import {
+  CALLBACK_EVENTS,
+  WEBHOOK_HEADERS,
+  WEBHOOK_SIGNATURE_ALGORITHM,
+  WeftError,
+  type CallbackInterrupt,
+  type CreateWebhookRequest,
+  type Webhook,
+  type WebhookDelivery,
+} from '@weft/contract';
+import { deliversOutbound, interruptIdOf, type EncodedEvent, type Notifier, type OutboxRow, type RunRecord } from '@weft/engine';
 import {
   DnsLookupError,
   OutboundClient,
@@ -41,7 +58,7 @@ import {
   type KeyManager,
   type Resolver,
 } from '@weft/security';
-import type { HostStore, OutboxItem, OutboxOutcome, WebhookDeliveryRecord, WebhookRecord } from '@weft/store-kit';
+import type { HostStore, OutboxItem, OutboxOutcome, WebhookDeliveryRecord, WebhookRecord, WebhookState } from '@weft/store-kit';
 
 /** The spec's best-effort numbers (WH-16). */
 export const WEBHOOK_LIMITS = {
@@ -65,7 +82,12 @@ export const WEBHOOK_LIMITS = {
   /** Durable: rows claimed per round, and how often an idle dispatcher looks for work (rows of a dead process, retries due). */
   outboxBatch: 64,
   outboxPollMs: 500,
+  /** Durable: this many dead-lettered deliveries in a row (none delivered between) make the subscription `dead-lettered`. */
+  deadLetteredAfter: 10,
 } as const;
+
+/** Callback events as a set (decision 0025). */
+const CALLBACK_EVENT_SET: ReadonlySet<string> = new Set(CALLBACK_EVENTS);
 
 /** Cross-process hint that a subscription changed (payload: tenant). */
 export const WEBHOOKS_CHANNEL = 'weft_webhooks';
@@ -81,10 +103,17 @@ export function signWebhook(secret: string, timestamp: number, body: string): st
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`, 'utf8').digest('hex')}`;
 }
 
-/** The delivery body (WH-11): the event exactly as the log holds it, inside the wrapper. */
-export function deliveryBody(runId: string, tenant: string, eventJson: string): string {
-  return `{"runId":${JSON.stringify(runId)},"workspaceId":${JSON.stringify(tenant)},"event":${eventJson}}`;
+/**
+ * The delivery body (WH-11): the event exactly as the log holds it, inside the wrapper; a
+ * callback's `interrupt.requested` also says how to answer it (decision 0025).
+ */
+export function deliveryBody(runId: string, tenant: string, eventJson: string, interrupt?: CallbackInterrupt): string {
+  const extra = interrupt ? `,"interrupt":${JSON.stringify(interrupt)}` : '';
+  return `{"runId":${JSON.stringify(runId)},"workspaceId":${JSON.stringify(tenant)},"event":${eventJson}${extra}}`;
 }
+
+/** Mints a signed interrupt token (the host's {@link InterruptTokens}). */
+export type CallbackTokenMinter = (c: { runId: string; nodeId: string; interruptId: string }, deadline?: number) => { token: string; expiresAt: number };
 
 /** Options of {@link WebhookService}. */
 export interface WebhookServiceOptions {
@@ -105,6 +134,10 @@ export interface WebhookServiceOptions {
   version: string;
   /** Name resolution (tests flip a name to a private address). */
   resolver?: Resolver;
+  /** Signs the interrupt token a callback's `interrupt.requested` carries; without it none is sent. */
+  mintToken?: CallbackTokenMinter;
+  /** Durable dead letters in a row that make a subscription `dead-lettered` (default {@link WEBHOOK_LIMITS.deadLetteredAfter}). */
+  deadLetteredAfter?: number;
   now?: () => number;
   warn?: (obj: Record<string, unknown>, msg: string) => void;
 }
@@ -158,6 +191,8 @@ export class WebhookService {
   private readonly inflight = new Set<Promise<void>>();
   private readonly retryBaseMs: number;
   private readonly owner: string;
+  private readonly mintToken: CallbackTokenMinter | undefined;
+  private readonly deadLetteredAfter: number;
   private unlisten: (() => void) | undefined;
   private refresher: NodeJS.Timeout | undefined;
   private poller: NodeJS.Timeout | undefined;
@@ -187,6 +222,8 @@ export class WebhookService {
     this.warn = opts.warn ?? (() => {});
     this.retryBaseMs = Math.max(1, opts.retryBaseMs ?? 2000);
     this.owner = opts.owner ?? `weft-wh-${randomBytes(6).toString('hex')}`;
+    this.mintToken = opts.mintToken;
+    this.deadLetteredAfter = Math.max(1, opts.deadLetteredAfter ?? WEBHOOK_LIMITS.deadLetteredAfter);
   }
 
   /** Loads the active subscriptions and listens for changes made by other processes. */
@@ -272,6 +309,7 @@ export class WebhookService {
       consecutiveFailures: r.consecutiveFailures,
       ...(r.circuitOpenUntil !== null && r.circuitOpenUntil > this.now() ? { circuitOpenUntil: iso(r.circuitOpenUntil) } : {}),
       createdAt: iso(r.createdAt),
+      ...(r.runId === undefined ? {} : { runId: r.runId }),
     };
   }
 
@@ -349,6 +387,76 @@ export class WebhookService {
     return { ...this.view(rec), secret };
   }
 
+  /**
+   * Registers the callback of a run about to be created (`callbackUrl` of `POST /v1/runs`,
+   * decision 0025): a durable subscription bound to `runId`, told of {@link CALLBACK_EVENTS},
+   * with its own secret (returned this once). The URL passes the same guard as a webhook's.
+   * @throws WeftError `webhook_url_rejected`
+   */
+  async createCallback(tenant: string, runId: string, rawUrl: string): Promise<{ webhookId: string; secret: string; secretFingerprint: string }> {
+    const url = await this.checkUrl(rawUrl);
+    const secret = randomBytes(32).toString('hex');
+    const webhookId = `cb_${randomBytes(12).toString('base64url')}`;
+    const sealed = await sealSecret(this.keys, secretContext(tenant, webhookId), secret);
+    const now = this.now();
+    const rec: WebhookRecord = {
+      tenant,
+      webhookId,
+      url: url.href,
+      events: [...CALLBACK_EVENTS],
+      tags: [],
+      delivery: 'durable',
+      secretFingerprint: secretFingerprint(secret),
+      ...sealed,
+      state: 'active',
+      consecutiveFailures: 0,
+      circuitOpenUntil: null,
+      createdAt: now,
+      updatedAt: now,
+      runId,
+    };
+    if (!(await this.store.createWebhook(rec))) throw new Error('webhook id collision');
+    return { webhookId, secret, secretFingerprint: rec.secretFingerprint };
+  }
+
+  /** A callback's secret again (an `Idempotency-Key` replay of `POST /v1/runs`), opened from its sealed row. */
+  async callbackSecret(tenant: string, webhookId: string): Promise<{ secret: string; secretFingerprint: string }> {
+    const rec = await this.get(tenant, webhookId);
+    const secret = await openSecret(this.keys, secretContext(tenant, webhookId), {
+      masterKeyId: rec.masterKeyId,
+      wrappedKey: rec.wrappedKey,
+      ciphertext: rec.ciphertext,
+    });
+    return { secret, secretFingerprint: rec.secretFingerprint };
+  }
+
+  /**
+   * `:pause` / `:resume` (Weft extension over the WH-17 states). Pausing an active
+   * subscription holds it; resuming a paused one makes it active and releases its held outbox
+   * rows. Pausing a paused one, or resuming an active one, changes nothing.
+   * @throws WeftError `not_found` | `webhook_state_conflict` (a failed or dead-lettered subscription is terminal)
+   */
+  async setPaused(tenant: string, webhookId: string, paused: boolean): Promise<Webhook> {
+    const [from, to]: [WebhookState, WebhookState] = paused ? ['active', 'paused'] : ['paused', 'active'];
+    for (;;) {
+      const rec = await this.get(tenant, webhookId);
+      if (rec.state === to) return this.view(rec);
+      if (rec.state !== from)
+        throw new WeftError('webhook_state_conflict', `The subscription is ${rec.state}; it cannot be ${paused ? 'paused' : 'resumed'} (re-register it).`, {
+          state: rec.state,
+        });
+      const now = this.now();
+      if (await this.store.transitionWebhook(tenant, webhookId, from, to, now)) {
+        const next = { ...rec, state: to, updatedAt: now };
+        if (rec.runId === undefined) this.cache(next);
+        this.changed(tenant);
+        if (!paused) this.kick();
+        return this.view(next);
+      }
+      // Another request (or the breaker) moved it meanwhile: look again.
+    }
+  }
+
   list(tenant: string): Promise<WebhookRecord[]> {
     return this.store.listWebhooks(tenant);
   }
@@ -380,6 +488,8 @@ export class WebhookService {
    */
   async redeliver(tenant: string, webhookId: string, deliveryId: string): Promise<WebhookDelivery> {
     const rec = await this.get(tenant, webhookId);
+    if (rec.state !== 'active')
+      throw new WeftError('webhook_state_conflict', `The subscription is ${rec.state}; redelivery needs an active one.`, { state: rec.state });
     const m = /^(.+)\.(0|[1-9][0-9]{0,15})$/.exec(deliveryId);
     const notFound = new WeftError('not_found', 'Delivery not found.');
     if (!m) throw notFound;
@@ -409,7 +519,7 @@ export class WebhookService {
     if (!hooks) return;
     for (const hook of hooks.values()) {
       const rec = hook.rec;
-      if (rec.tenant !== run.tenant || rec.state !== 'active') continue;
+      if (rec.tenant !== run.tenant || rec.state === 'failed') continue;
       if (rec.tags.length > 0 && !rec.tags.some((t) => run.tags.includes(t))) continue;
       yield hook;
     }
@@ -421,13 +531,19 @@ export class WebhookService {
     // A replay fork re-emits fixed history: none of it is delivered (nor a branch fork's prefix).
     const events = run.fork ? all.filter((e) => deliversOutbound(run, e.sequence)) : all;
     if (events.length === 0) return;
-    let durable = false;
+    let durable = run.callback !== undefined && events.some((e) => CALLBACK_EVENT_SET.has(e.type));
     for (const hook of this.candidates(run)) {
       if (hook.rec.delivery === 'durable') {
         durable ||= events.some((e) => hook.rec.events.includes(e.type));
         continue;
       }
-      for (const e of events) if (hook.rec.events.includes(e.type)) this.enqueue(hook, run, e);
+      for (const e of events) {
+        if (!hook.rec.events.includes(e.type)) continue;
+        if (hook.rec.state === 'active') this.enqueue(hook, run, e);
+        // Paused: not attempted, and — best-effort — never later; the record says so.
+        else if (hook.rec.state === 'paused')
+          this.track(this.record(hook.rec, run, e, { status: 'skipped', attempts: 0, responseStatus: null, error: 'paused' }));
+      }
     }
     // The append just wrote outbox rows: deliver them now rather than at the next poll.
     if (durable) this.kick();
@@ -438,6 +554,13 @@ export class WebhookService {
     if (this.stopped) return [];
     const events = run.fork ? all.filter((e) => deliversOutbound(run, e.sequence)) : all;
     const rows: OutboxRow[] = [];
+    // The run's own callback (decision 0025): its events, to the subscription the run names.
+    const cb = run.callback;
+    if (cb) {
+      for (const e of events)
+        if (CALLBACK_EVENT_SET.has(e.type))
+          rows.push({ tenant: run.tenant, webhookId: cb.webhookId, runId: run.runId, sequence: e.sequence, eventType: e.type });
+    }
     for (const hook of this.candidates(run)) {
       if (hook.rec.delivery !== 'durable') continue;
       for (const e of events) {
@@ -510,18 +633,38 @@ export class WebhookService {
       await done({ kind: 'dead', attempts: item.attempts, error: 'event_missing' });
       return;
     }
+    // A dead-lettered subscription is terminal: its events go straight to the dead letters.
+    if (hook.rec.state === 'dead-lettered' || hook.rec.state === 'failed') {
+      if (await done({ kind: 'dead', attempts: item.attempts, error: 'subscription_dead_lettered' }))
+        await this.record(
+          hook.rec,
+          run,
+          event,
+          { status: 'dead-lettered', attempts: item.attempts, responseStatus: null, error: 'subscription_dead_lettered' },
+          item.createdAt,
+        );
+      return;
+    }
+    // Paused after this row was claimed: hand it back untouched (held until resumed).
+    if (hook.rec.state === 'paused') {
+      await done({ kind: 'retry', attempts: item.attempts, availableAt: this.now(), error: 'paused' });
+      return;
+    }
     const attempts = item.attempts + 1;
     const outcome = await this.send(hook, run, event);
     if (outcome.ok) {
       // The row goes first: a crash between the two leaves a record saying less, never a second delivery.
-      if (await done({ kind: 'delivered' }))
+      if (await done({ kind: 'delivered' })) {
         await this.record(hook.rec, run, event, { status: 'delivered', attempts, responseStatus: outcome.responseStatus, error: null }, item.createdAt);
+        if (hook.rec.consecutiveFailures !== 0) await this.durableHealth(hook, 0);
+      }
       return;
     }
     const error = outcome.error ?? 'failed';
     if (attempts >= WEBHOOK_LIMITS.durableAttempts) {
       if (await done({ kind: 'dead', attempts, error })) {
         await this.record(hook.rec, run, event, { status: 'dead-lettered', attempts, responseStatus: outcome.responseStatus, error }, item.createdAt);
+        await this.durableHealth(hook, hook.rec.consecutiveFailures + 1);
       }
       return;
     }
@@ -531,6 +674,42 @@ export class WebhookService {
     if (await done({ kind: 'retry', attempts, availableAt: at, error })) {
       await this.record(hook.rec, run, event, { status: 'retrying', attempts, responseStatus: outcome.responseStatus, error }, item.createdAt);
     }
+  }
+
+  /**
+   * A durable subscription's count of dead letters in a row (reset by a delivery); at the
+   * threshold a registered subscription becomes `dead-lettered` (WH-17; a run's callback, a
+   * handful of events, is never moved).
+   */
+  private async durableHealth(hook: CachedHook, deadInARow: number): Promise<void> {
+    const rec = hook.rec;
+    const dead = rec.runId === undefined && rec.state === 'active' && deadInARow >= this.deadLetteredAfter;
+    const now = this.now();
+    const health = {
+      state: dead ? ('dead-lettered' as const) : rec.state,
+      consecutiveFailures: deadInARow,
+      circuitOpenUntil: rec.circuitOpenUntil,
+      updatedAt: now,
+    };
+    hook.rec = { ...rec, ...health };
+    await this.store.updateWebhookHealth(rec.tenant, rec.webhookId, health);
+    if (dead) {
+      this.warn(
+        { webhookId: rec.webhookId, secretFingerprint: rec.secretFingerprint },
+        `webhook subscription dead-lettered: ${deadInARow} deliveries in a row ran out of attempts`,
+      );
+      this.changed(rec.tenant);
+    }
+  }
+
+  /** Keeps a background write in {@link idle}'s view; never rejects. */
+  private track(p: Promise<unknown>): void {
+    const q = p.then(
+      () => undefined,
+      (err: unknown) => this.warn({ err: String(err) }, 'webhook delivery bookkeeping failed'),
+    );
+    this.inflight.add(q);
+    void q.finally(() => this.inflight.delete(q));
   }
 
   private enqueue(hook: CachedHook, run: RunRecord, e: EncodedEvent): void {
@@ -583,7 +762,12 @@ export class WebhookService {
     const rec = hook.rec;
     try {
       const secret = await this.secretOf(hook);
-      const body = deliveryBody(run.runId, run.tenant, e.json);
+      const body = deliveryBody(
+        run.runId,
+        run.tenant,
+        e.json,
+        rec.runId !== undefined && e.type === 'interrupt.requested' ? this.callbackInterrupt(run, e) : undefined,
+      );
       const ts = Math.floor(this.now() / 1000);
       const res = await this.client.request({
         method: 'POST',
@@ -606,6 +790,34 @@ export class WebhookService {
     } catch (err) {
       return { ok: false, responseStatus: null, error: failureCode(err) };
     }
+  }
+
+  /**
+   * How to answer the interrupt an `interrupt.requested` announces, for a run's callback: the
+   * ids and kind, plus a signed token and its URL while the interrupt is pending and the run's
+   * creator could answer it (held `approvals:respond`) — never more authority than the creator had.
+   */
+  private callbackInterrupt(run: RunRecord, e: EncodedEvent): CallbackInterrupt | undefined {
+    const nodeId = e.nodeId;
+    if (nodeId === undefined) return undefined;
+    let key: unknown;
+    try {
+      key = (JSON.parse(e.json) as { payload?: { key?: unknown } }).payload?.key;
+    } catch {
+      return undefined;
+    }
+    if (typeof key !== 'string') return undefined;
+    const interruptId = interruptIdOf(run.runId, nodeId, key);
+    const iv = run.projection.interrupts?.[interruptId];
+    if (!iv) return undefined;
+    const out: CallbackInterrupt = { interruptId, nodeId, kind: iv.kind };
+    if (iv.status === 'pending' && run.callback?.token && this.mintToken) {
+      const t = this.mintToken({ runId: run.runId, nodeId, interruptId }, iv.expiresAt ? Date.parse(iv.expiresAt) : undefined);
+      out.interruptToken = t.token;
+      out.tokenExpiresAt = iso(t.expiresAt);
+      out.callbackUrl = `/v1/interrupts/${t.token}`;
+    }
+    return out;
   }
 
   /** One best-effort attempt (or a skip while the circuit is open), recorded with the breaker's new state. */
@@ -643,6 +855,8 @@ export class WebhookService {
       health.state = 'failed';
     }
     const cur = hook.rec;
+    // The breaker moves a subscription only out of `active` (a pause meanwhile stands).
+    if (cur.state !== 'active') health.state = cur.state;
     const unchanged = cur.state === health.state && cur.consecutiveFailures === health.consecutiveFailures && cur.circuitOpenUntil === health.circuitOpenUntil;
     hook.rec = { ...cur, ...health, updatedAt: now };
     // A healthy subscription staying healthy writes nothing (one write per delivery, not two).

@@ -25,6 +25,7 @@ export const WEBHOOK_STORE_METHODS = [
   'listActiveWebhooks',
   'deleteWebhook',
   'updateWebhookHealth',
+  'transitionWebhook',
   'putWebhookDelivery',
   'listWebhookDeliveries',
   'countWebhookFailures',

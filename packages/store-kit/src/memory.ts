@@ -4,7 +4,7 @@
  * what `--store memory` runs on. Nothing survives the process.
  */
 import { forwardMethods, SECRET_STORE_METHODS, WEBHOOK_STORE_METHODS } from './forward.js';
-import { MemoryStore } from '@weft/engine';
+import { MemoryStore, type ExpiredRun } from '@weft/engine';
 import {
   checkAuditWrite,
   type ApiKeyRecord,
@@ -25,6 +25,7 @@ import {
   type WebhookDeliveryRecord,
   type WebhookHealth,
   type WebhookRecord,
+  type WebhookState,
   type WebhookStore,
 } from './ports.js';
 
@@ -191,13 +192,13 @@ export class MemoryWebhookStore implements WebhookStore {
   }
   async listWebhooks(tenant: string): Promise<WebhookRecord[]> {
     return [...this.hooks.values()]
-      .filter((w) => w.tenant === tenant)
+      .filter((w) => w.tenant === tenant && w.runId === undefined)
       .sort((a, b) => a.createdAt - b.createdAt || cmp(a.webhookId, b.webhookId))
       .map(clone);
   }
   async listActiveWebhooks(): Promise<WebhookRecord[]> {
     return [...this.hooks.values()]
-      .filter((w) => w.state === 'active')
+      .filter((w) => w.state !== 'failed' && w.runId === undefined)
       .sort((a, b) => cmp(a.tenant, b.tenant) || a.createdAt - b.createdAt || cmp(a.webhookId, b.webhookId))
       .map(clone);
   }
@@ -208,8 +209,23 @@ export class MemoryWebhookStore implements WebhookStore {
   async updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
     const w = this.hooks.get(MemoryWebhookStore.key(tenant, webhookId));
     if (!w) return false;
-    Object.assign(w, health);
+    // The dispatcher moves a subscription only out of `active`: a concurrent pause is never undone.
+    Object.assign(w, { ...health, state: w.state === 'active' ? health.state : w.state });
     return true;
+  }
+  async transitionWebhook(tenant: string, webhookId: string, from: WebhookState, to: WebhookState, now: number): Promise<boolean> {
+    const w = this.hooks.get(MemoryWebhookStore.key(tenant, webhookId));
+    if (w?.state !== from) return false;
+    Object.assign(w, { state: to, updatedAt: now });
+    return true;
+  }
+  /** Ids of the callback subscriptions of a run. */
+  callbacksOf(tenant: string, runId: string): string[] {
+    return [...this.hooks.values()].filter((w) => w.tenant === tenant && w.runId === runId).map((w) => w.webhookId);
+  }
+  /** True when the subscription exists and is `paused` (its outbox rows are held). */
+  isPaused(tenant: string, webhookId: string): boolean {
+    return this.hooks.get(MemoryWebhookStore.key(tenant, webhookId))?.state === 'paused';
   }
   async putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
     const k = `${MemoryWebhookStore.key(d.tenant, d.webhookId)}\u0000${d.deliveryId}`;
@@ -251,9 +267,17 @@ export class MemoryHostStore extends MemoryStore implements HostStore {
     for (const [k, r] of this.outboxRows) if (r.tenant === tenant && r.webhookId === webhookId) this.outboxRows.delete(k);
     return this.hooks.deleteWebhook(tenant, webhookId);
   }
+  /** Retention also deletes a swept run's callback subscription (its records and outbox rows). */
+  override async expireRuns(endedBefore: number, limit: number, now: number): Promise<ExpiredRun[]> {
+    const out = await super.expireRuns(endedBefore, limit, now);
+    for (const r of out) for (const id of this.hooks.callbacksOf(r.tenant, r.runId)) await this.deleteWebhook(r.tenant, id);
+    return out;
+  }
   async claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]> {
     const due = [...this.outboxRows.values()]
-      .filter((r) => r.state === 'pending' && r.availableAt <= now && (r.leaseUntil === null || r.leaseUntil < now))
+      .filter(
+        (r) => r.state === 'pending' && r.availableAt <= now && (r.leaseUntil === null || r.leaseUntil < now) && !this.hooks.isPaused(r.tenant, r.webhookId),
+      )
       .sort((a, b) => a.availableAt - b.availableAt || a.createdAt - b.createdAt)
       .slice(0, Math.max(0, limit));
     for (const r of due) {

@@ -198,8 +198,17 @@ export interface SecretStore {
 /** How a subscription's deliveries are made (security-contract §3.2 WH-16, WH-17). */
 export type WebhookDeliveryMode = 'best-effort' | 'durable';
 
-/** Health of a webhook subscription (security-contract §3.2 WH-16). */
-export type WebhookState = 'active' | 'failed';
+/**
+ * The states of a subscription (security-contract §3.2 WH-16/WH-17; trigger-subscription.schema.json):
+ * `active` delivers; `paused` is held by an operator (best-effort events are recorded `skipped`,
+ * durable rows wait in the outbox until resumed); `failed` — a best-effort subscription with 100
+ * failures in 7 days, terminal (re-register); `dead-lettered` — a durable subscription whose
+ * deliveries were dead-lettered too many times in a row, terminal: new events go straight to the
+ * dead-letter records.
+ */
+export const WEBHOOK_STATES = ['active', 'paused', 'failed', 'dead-lettered'] as const;
+/** One of {@link WEBHOOK_STATES}. */
+export type WebhookState = (typeof WEBHOOK_STATES)[number];
 
 /**
  * A webhook subscription. The signing secret is stored sealed with the vault's envelope scheme
@@ -229,6 +238,8 @@ export interface WebhookRecord {
   circuitOpenUntil: number | null;
   createdAt: number;
   updatedAt: number;
+  /** Set on a run's callback subscription (`callbackUrl` of POST /v1/runs): the run it belongs to. */
+  runId?: string;
 }
 
 /** The breaker's view of a subscription, written after each attempt. */
@@ -268,13 +279,19 @@ export interface WebhookStore {
   /** Inserts a subscription; false when the id exists. */
   createWebhook(rec: WebhookRecord): Promise<boolean>;
   getWebhook(tenant: string, webhookId: string): Promise<WebhookRecord | undefined>;
-  /** The tenant's subscriptions by creation time, then id. */
+  /** The tenant's registered subscriptions by creation time, then id (never a run's callback). */
   listWebhooks(tenant: string): Promise<WebhookRecord[]>;
-  /** Every `active` subscription of every tenant (the dispatcher's match cache). */
+  /**
+   * Every registered subscription of every tenant that events are still matched against —
+   * `active`, `paused` and `dead-lettered`, not `failed`, never a run's callback (the
+   * dispatcher's match cache).
+   */
   listActiveWebhooks(): Promise<WebhookRecord[]>;
+  /** Moves the subscription from state `from` to `to`; false when it is gone or not in `from`. */
+  transitionWebhook(tenant: string, webhookId: string, from: WebhookState, to: WebhookState, now: number): Promise<boolean>;
   /** Deletes the subscription, its delivery records and its outbox rows; false when there was none. */
   deleteWebhook(tenant: string, webhookId: string): Promise<boolean>;
-  /** Writes the breaker state; false when the subscription is gone. */
+  /** Writes the breaker state (the state only while it is `active`); false when the subscription is gone. */
   updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean>;
   /** Inserts or replaces the record of a delivery (by tenant, webhookId and deliveryId). */
   putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void>;
@@ -306,7 +323,7 @@ export type OutboxOutcome =
  * holder finishes one. A row whose lease expired (its process died) is claimable again.
  */
 export interface WebhookOutboxStore {
-  /** Leases up to `limit` pending rows available at `now` and not leased by a live claim, oldest first. */
+  /** Leases up to `limit` pending rows available at `now`, not leased by a live claim and not of a `paused` subscription, oldest first. */
   claimOutbox(owner: string, now: number, leaseMs: number, limit: number): Promise<OutboxItem[]>;
   /** Records the outcome (delivered: the row is removed; dead: kept as a dead letter); false unless `owner` still holds the lease. */
   finishOutbox(tenant: string, webhookId: string, deliveryId: string, owner: string, outcome: OutboxOutcome): Promise<boolean>;

@@ -127,6 +127,10 @@ const APPEND_CORE = `
       ${postgresDialect.upsert(['run_id', 'key'], ['fire_at'])}
 `;
 
+/** Parameters of a `runs` insert: one per column of {@link RUN_INSERT_COLUMNS}. */
+const RUN_INSERT_N = RUN_INSERT_COLUMNS.split(',').length;
+const RUN_INSERT_PARAMS = Array.from({ length: RUN_INSERT_N }, (_, i) => `$${i + 1}`).join(', ');
+
 const SQL = {
   ...sharedStatements(postgresDialect),
   putWorkflow: `
@@ -137,17 +141,17 @@ const SQL = {
     INSERT INTO workflow_ids (id, hash) VALUES ($2, $1) ${postgresDialect.upsert(['id'], ['hash'])}`,
   insertRun: `
     INSERT INTO runs (${RUN_INSERT_COLUMNS})
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+    VALUES (${RUN_INSERT_PARAMS})`,
   // The completion is conditional on the insert so a duplicate run (which aborts the whole
   // statement) can never leave a completed idempotency record behind.
   insertRunCompletingIdem: `
     WITH inserted AS (
       INSERT INTO runs (${RUN_INSERT_COLUMNS})
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+      VALUES (${RUN_INSERT_PARAMS})
       RETURNING run_id
     )
-    UPDATE idempotency SET state = 'done', status = $19, body = $20
-    WHERE tenant = $21 AND route = $22 AND key = $23 AND owner = $24 AND EXISTS (SELECT 1 FROM inserted)`,
+    UPDATE idempotency SET state = 'done', status = $${RUN_INSERT_N + 1}, body = $${RUN_INSERT_N + 2}
+    WHERE tenant = $${RUN_INSERT_N + 3} AND route = $${RUN_INSERT_N + 4} AND key = $${RUN_INSERT_N + 5} AND owner = $${RUN_INSERT_N + 6} AND EXISTS (SELECT 1 FROM inserted)`,
   /*
    * One atomic statement. The UPDATE is the fence: it matches only while the epoch is ours
    * and the log ends right before this batch; every other CTE reads `run`, so when the fence

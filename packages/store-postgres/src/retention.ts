@@ -24,6 +24,9 @@ const SWEEP = `
   tm AS (DELETE FROM timers t USING doomed d WHERE t.run_id = d.run_id),
   cm AS (DELETE FROM run_commands c USING doomed d WHERE c.run_id = d.run_id),
   iv AS (DELETE FROM invocation_log i USING doomed d WHERE i.run_id = d.run_id),
+  cbd AS (DELETE FROM webhook_deliveries x USING webhooks w, doomed d WHERE w.run_id = d.run_id AND x.tenant = w.tenant AND x.webhook_id = w.webhook_id),
+  cbo AS (DELETE FROM webhook_outbox x USING webhooks w, doomed d WHERE w.run_id = d.run_id AND x.tenant = w.tenant AND x.webhook_id = w.webhook_id),
+  cbw AS (DELETE FROM webhooks w USING doomed d WHERE w.run_id = d.run_id),
   tomb AS (INSERT INTO expired_runs (run_id, tenant, expired_at) SELECT run_id, tenant, $3 FROM doomed ON CONFLICT (run_id) DO NOTHING)
   DELETE FROM runs r USING doomed d WHERE r.run_id = d.run_id
   RETURNING r.run_id, r.tenant`;

@@ -16,6 +16,7 @@ import {
   type WebhookHealth,
   type WebhookRecord,
   type WebhookRow,
+  type WebhookState,
   type WebhookStore,
   type OutboxItem,
   type OutboxOutcome,
@@ -34,13 +35,15 @@ const SQL = webhookStatements(postgresDialect);
 /**
  * The claim: lease due rows no live claim holds. `FOR UPDATE SKIP LOCKED` makes concurrent
  * claimers on several processes take disjoint rows (a row another claimer is leasing right now
- * is skipped, not waited for); the lease then keeps it theirs until it expires.
+ * is skipped, not waited for); the lease then keeps it theirs until it expires. Rows of a
+ * `paused` subscription are held: not claimed until it is resumed.
  */
 const CLAIM = `
   UPDATE webhook_outbox o SET lease_owner = $1, lease_until = $3
   FROM (
     SELECT tenant, webhook_id, delivery_id FROM webhook_outbox
     WHERE state = 'pending' AND available_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
+      AND NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.tenant = webhook_outbox.tenant AND w.webhook_id = webhook_outbox.webhook_id AND w.state = 'paused')
     ORDER BY available_at, created_at
     LIMIT $4
     FOR UPDATE SKIP LOCKED
@@ -78,6 +81,9 @@ export class PgWebhooks implements WebhookStore, WebhookOutboxStore {
   }
   async updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
     return ((await this.q('webhook_health', SQL.health, webhookHealthValues(tenant, webhookId, health))).rowCount ?? 0) === 1;
+  }
+  async transitionWebhook(tenant: string, webhookId: string, from: WebhookState, to: WebhookState, now: number): Promise<boolean> {
+    return ((await this.q('webhook_transition', SQL.transition, [to, now, tenant, webhookId, from])).rowCount ?? 0) === 1;
   }
   async putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
     await this.q('webhook_putDelivery', SQL.putDelivery, webhookDeliveryValues(d));

@@ -22,7 +22,15 @@ export class SqliteRetention implements RetentionStore {
        ORDER BY created_at, run_id LIMIT ?`,
     );
     this.tombstone = db.prepare('INSERT OR IGNORE INTO expired_runs (run_id, tenant, expired_at) VALUES (?, ?, ?)');
-    this.deletes = ['run_events', 'timers', 'run_commands', 'invocation_log', 'runs'].map((t) => db.prepare<[string]>(`DELETE FROM ${t} WHERE run_id = ?`));
+    // A run's callback subscription (migration 0009) goes with it: records, outbox rows, then the row.
+    const callback = (t: string) =>
+      db.prepare<[string]>(`DELETE FROM ${t} WHERE (tenant, webhook_id) IN (SELECT tenant, webhook_id FROM webhooks WHERE run_id = ?)`);
+    this.deletes = [
+      callback('webhook_deliveries'),
+      callback('webhook_outbox'),
+      db.prepare<[string]>('DELETE FROM webhooks WHERE run_id = ?'),
+      ...['run_events', 'timers', 'run_commands', 'invocation_log', 'runs'].map((t) => db.prepare<[string]>(`DELETE FROM ${t} WHERE run_id = ?`)),
+    ];
     this.get = db.prepare('SELECT run_id, tenant, expired_at FROM expired_runs WHERE run_id = ? AND tenant = ?');
     const tx = db.transaction((endedBefore: string, limit: number, now: number): ExpiredRun[] => {
       const out: ExpiredRun[] = [];

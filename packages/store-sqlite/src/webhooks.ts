@@ -16,6 +16,7 @@ import {
   type WebhookHealth,
   type WebhookRecord,
   type WebhookRow,
+  type WebhookState,
   type WebhookStore,
   type OutboxItem,
   type OutboxOutcome,
@@ -37,7 +38,7 @@ export class SqliteWebhooks implements WebhookStore, WebhookOutboxStore {
   constructor(db: Database.Database) {
     this.s = Object.fromEntries(Object.entries(SQL).map(([k, text]) => [k, db.prepare(text)])) as typeof this.s;
     const due = db.prepare(
-      `SELECT ${OUTBOX_COLUMNS} FROM webhook_outbox WHERE state = 'pending' AND available_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY available_at, created_at LIMIT ?`,
+      `SELECT ${OUTBOX_COLUMNS} FROM webhook_outbox WHERE state = 'pending' AND available_at <= ? AND (lease_until IS NULL OR lease_until < ?) AND NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.tenant = webhook_outbox.tenant AND w.webhook_id = webhook_outbox.webhook_id AND w.state = 'paused') ORDER BY available_at, created_at LIMIT ?`,
     );
     const lease = db.prepare('UPDATE webhook_outbox SET lease_owner = ?, lease_until = ? WHERE tenant = ? AND webhook_id = ? AND delivery_id = ?');
     // One writer: selecting and leasing in one IMMEDIATE transaction is the claim.
@@ -72,6 +73,9 @@ export class SqliteWebhooks implements WebhookStore, WebhookOutboxStore {
   }
   async updateWebhookHealth(tenant: string, webhookId: string, health: WebhookHealth): Promise<boolean> {
     return this.s.health.run(...webhookHealthValues(tenant, webhookId, health)).changes === 1;
+  }
+  async transitionWebhook(tenant: string, webhookId: string, from: WebhookState, to: WebhookState, now: number): Promise<boolean> {
+    return this.s.transition.run(to, now, tenant, webhookId, from).changes === 1;
   }
   async putWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
     this.s.putDelivery.run(...webhookDeliveryValues(d));

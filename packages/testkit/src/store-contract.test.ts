@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStore } from '@weft/engine';
-import { MemoryAuditStore, MemoryKeyStore, MemorySecretStore, MemoryWebhookStore } from '@weft/store-kit';
+import { MemoryAuditStore, MemoryHostStore, MemoryKeyStore, MemorySecretStore, MemoryWebhookStore } from '@weft/store-kit';
 import { SqliteStore } from '@weft/store-sqlite';
 import { PostgresStore } from '@weft/store-postgres';
 import {
@@ -19,6 +19,7 @@ import {
   defineRetentionStoreContract,
   defineRunStoreContract,
   defineSecretStoreContract,
+  defineWebhookOutboxContract,
   defineWebhookStoreContract,
   defineStoreContract,
   defineWorkflowStoreContract,
@@ -36,6 +37,7 @@ defineKeyStoreContract('memory', async () => ({ store: new MemoryKeyStore(), cle
 defineAuditStoreContract('memory', async () => ({ store: new MemoryAuditStore(), cleanup: nothing }));
 defineSecretStoreContract('memory', async () => ({ store: new MemorySecretStore(), cleanup: nothing }));
 defineWebhookStoreContract('memory', async () => ({ store: new MemoryWebhookStore(), cleanup: nothing }));
+defineWebhookOutboxContract('memory', async () => ({ store: new MemoryHostStore(), cleanup: nothing }));
 
 defineStoreContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-sqlite-'));

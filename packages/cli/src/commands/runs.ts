@@ -23,6 +23,7 @@ interface StartOptions {
   config?: string[];
   configJson?: string;
   tag?: string[];
+  callbackUrl?: string;
   idempotencyKey?: string;
   watch?: boolean;
   streamMode: string;
@@ -35,13 +36,17 @@ interface EventsOptions {
 }
 
 /** Builds the `POST /v1/runs` body from the `start` flags. */
-export function createRunBody(workflowId: string, opts: Pick<StartOptions, 'input' | 'inputsJson' | 'config' | 'configJson' | 'tag'>): CreateRunBody {
+export function createRunBody(
+  workflowId: string,
+  opts: Pick<StartOptions, 'input' | 'inputsJson' | 'config' | 'configJson' | 'tag' | 'callbackUrl'>,
+): CreateRunBody {
   const body: CreateRunBody = { workflowId };
   const inputs = buildObject(opts.input, opts.inputsJson, '--input', '--inputs-json');
   const configurable = buildObject(opts.config, opts.configJson, '--config', '--config-json');
   if (inputs) body.inputs = inputs;
   if (configurable) body.configurable = configurable;
   if (opts.tag && opts.tag.length > 0) body.tags = opts.tag;
+  if (opts.callbackUrl !== undefined) body.callbackUrl = opts.callbackUrl;
   return body;
 }
 
@@ -139,6 +144,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .option('--config <key=value>', 'a configurable run option, parsed like --input (repeatable)', collect)
     .option('--config-json <json>', 'configurable run options as one JSON object')
     .option('--tag <tag>', 'a run tag (repeatable)', collect)
+    .option('--callback-url <url>', 'https:// URL told (signed) of the run’s interrupts and its end; prints the callback secret once')
     .option('--idempotency-key <key>', 'Idempotency-Key header: a retry with the same key and body is replayed')
     .option('--watch', 'stream the events live and exit with the run outcome (0 completed, 2 failed, 3 cancelled)')
     .option('--stream-mode <modes>', 'stream mode(s) for --watch', DEFAULT_STREAM_MODE)
@@ -147,6 +153,8 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       const c = colorsFor(io, g.color);
       const body = createRunBody(workflowId, opts);
       const created = await client.createRun(body, opts.idempotencyKey === undefined ? {} : { idempotencyKey: opts.idempotencyKey });
+      if (!g.json && created.callbackId)
+        print(`callback ${created.callbackId} secret (shown once; later reads show ${created.callbackSecretFingerprint}…): ${created.callbackSecret}`);
       if (!opts.watch) {
         print(g.json ? JSON.stringify(created) : `run ${created.runId} ${paintStatus(created.status, c)}${created.replayed ? c.dim(' (replayed)') : ''}`);
         return;

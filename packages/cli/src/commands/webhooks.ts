@@ -1,5 +1,5 @@
 /**
- * `weft webhooks add|list|remove|deliveries|redeliver|listen` — webhook subscriptions through
+ * `weft webhooks add|list|remove|pause|resume|deliveries|redeliver|listen` — webhook subscriptions through
  * the SDK (`/v1/webhooks`, scope `webhooks:manage`), and a local receiver for development.
  *
  * `add` prints the signing secret once (the host shows only its fingerprint afterwards).
@@ -26,7 +26,7 @@ const list = (v: string): string[] =>
     .filter(Boolean);
 
 const hookLine = (w: Webhook): string =>
-  `${w.webhookId}\t${w.state}\t${w.url}\t${w.events.join(',')}${w.tags.length > 0 ? `\ttags=${w.tags.join(',')}` : ''}\tsecret ${w.secretFingerprint}…${w.consecutiveFailures > 0 ? `\tfailures=${w.consecutiveFailures}` : ''}${w.circuitOpenUntil ? `\tcircuit open until ${w.circuitOpenUntil}` : ''}`;
+  `${w.webhookId}\t${w.state}\t${w.delivery}${w.runId ? `\trun=${w.runId}` : ''}\t${w.url}\t${w.events.join(',')}${w.tags.length > 0 ? `\ttags=${w.tags.join(',')}` : ''}\tsecret ${w.secretFingerprint}…${w.consecutiveFailures > 0 ? `\tfailures=${w.consecutiveFailures}` : ''}${w.circuitOpenUntil ? `\tcircuit open until ${w.circuitOpenUntil}` : ''}`;
 
 const deliveryLine = (d: WebhookDelivery): string =>
   `${d.deliveryId}\t${d.status}\t${d.eventType}\tattempts=${d.attempts}${d.responseStatus !== undefined ? `\tHTTP ${d.responseStatus}` : ''}${d.error ? `\t${d.error}` : ''}\t${d.updatedAt}`;
@@ -54,11 +54,12 @@ export function registerWebhookCommands(program: Command, ctx: CliContext): void
     .argument('<url>', 'https:// receiver URL')
     .requiredOption('--events <types>', 'comma-separated event types, e.g. run.completed,run.failed')
     .option('--tags <tags>', 'only runs carrying one of these tags (comma-separated)')
+    .option('--durable', 'durable delivery: an outbox row per event, retried, then dead-lettered')
     .option('--idempotency-key <key>', 'Idempotency-Key for a safe retry')
-    .action(async (url: string, o: { events: string; tags?: string; idempotencyKey?: string }, cmd: Command) => {
+    .action(async (url: string, o: { events: string; tags?: string; durable?: boolean; idempotencyKey?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const created = await clientFor(ctx, g).createWebhook(
-        { url, events: list(o.events), ...(o.tags ? { tags: list(o.tags) } : {}) },
+        { url, events: list(o.events), ...(o.tags ? { tags: list(o.tags) } : {}), ...(o.durable ? { delivery: 'durable' as const } : {}) },
         o.idempotencyKey === undefined ? {} : { idempotencyKey: o.idempotencyKey },
       );
       if (g.json) return print(JSON.stringify(created));
@@ -85,6 +86,23 @@ export function registerWebhookCommands(program: Command, ctx: CliContext): void
       await clientFor(ctx, g).deleteWebhook(webhookId);
       print(g.json ? JSON.stringify({ webhookId, deleted: true }) : `removed ${webhookId}`);
     });
+
+  for (const verb of ['pause', 'resume'] as const) {
+    hooks
+      .command(verb)
+      .description(
+        verb === 'pause'
+          ? 'hold a subscription: best-effort events are recorded skipped, durable ones wait (POST /v1/webhooks/{webhookId}:pause)'
+          : 'resume a paused subscription; held durable deliveries go out (POST /v1/webhooks/{webhookId}:resume)',
+      )
+      .argument('<webhookId>')
+      .action(async (webhookId: string, _o: unknown, cmd: Command) => {
+        const g = cmd.optsWithGlobals<GlobalOptions>();
+        const c = clientFor(ctx, g);
+        const w = verb === 'pause' ? await c.pauseWebhook(webhookId) : await c.resumeWebhook(webhookId);
+        print(g.json ? JSON.stringify(w) : hookLine(w));
+      });
+  }
 
   hooks
     .command('deliveries')

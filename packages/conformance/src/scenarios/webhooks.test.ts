@@ -93,7 +93,14 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
   it('discovery advertises webhooks with the v1 signature and the durable mode', async () => {
     const r = await call<{ webhooks?: Record<string, unknown> }>('GET', '/.well-known/openwop', { key: null });
     checkContract('capabilities', r.body);
-    expect(r.body.webhooks).toEqual({ supported: true, signatureAlgorithms: ['v1'], signed: true, durable: true });
+    expect(r.body.webhooks).toEqual({
+      supported: true,
+      signatureAlgorithms: ['v1'],
+      signed: true,
+      durable: true,
+      subscriptionStates: ['active', 'paused', 'failed', 'dead-lettered'],
+      runCallbacks: true,
+    });
   });
 
   it('invariant: webhook-secret-once — the secret is returned once; later reads show only its fingerprint', async () => {
@@ -444,6 +451,84 @@ describe.skipIf(await lacks('the webhook scenarios', { workflows: ['weft-hello']
       expect(re.body).toMatchObject({ status: 'retrying', attempts: 0 });
       expect(await received(box, 10)).toHaveLength(10);
       await deliveriesUntil(hook.webhookId, (d) => d[0]?.status === 'dead-lettered' && d[0]?.attempts === 5);
+      await call('DELETE', `/v1/webhooks/${hook.webhookId}`);
+    });
+
+    it('invariant: webhook-subscription-states — a paused best-effort subscription records its events skipped and sends nothing; resumed, it delivers again', async () => {
+      const box = name('pause');
+      const hook = await hookTo('ok', box, { events: ['run.completed'] });
+      const paused = await call<Hook>('POST', `/v1/webhooks/${hook.webhookId}:pause`, { body: {} });
+      expect(paused.status, paused.text).toBe(200);
+      expect(paused.body).toMatchObject({ webhookId: hook.webhookId, state: 'paused' });
+      expect(paused.text).not.toContain(hook.secret as string);
+      // Pausing again changes nothing.
+      expect((await call<Hook>('POST', `/v1/webhooks/${hook.webhookId}:pause`, { body: {} })).body.state).toBe('paused');
+      expect((await call<Hook>('GET', `/v1/webhooks/${hook.webhookId}`)).body.state).toBe('paused');
+      const run = await hello();
+      await waitForTerminal(run.runId);
+      const [skipped] = await deliveriesUntil(hook.webhookId, (d) => d.length === 1);
+      expect(skipped).toMatchObject({ runId: run.runId, status: 'skipped', error: 'paused', attempts: 0 });
+      expect(await received(box, 1, 300)).toHaveLength(0);
+      // Redelivery needs an active subscription.
+      const re = await call('POST', `/v1/webhooks/${hook.webhookId}/deliveries/${skipped?.deliveryId}:redeliver`, { body: {} });
+      expect(re.status).toBe(409);
+      expect(re.body).toMatchObject({ error: 'webhook_state_conflict', details: { state: 'paused' } });
+      const resumed = await call<Hook>('POST', `/v1/webhooks/${hook.webhookId}:resume`, { body: {} });
+      expect(resumed.status).toBe(200);
+      expect(resumed.body.state).toBe('active');
+      const next = await hello();
+      await waitForTerminal(next.runId);
+      const got = await received(box, 1);
+      expect(got.map((g) => (JSON.parse(g.body) as { runId: string }).runId)).toEqual([next.runId]);
+      expect((await call('POST', `/v1/webhooks/${hook.webhookId}:sleep`, { body: {} })).status).toBe(404);
+      expect((await call('POST', '/v1/webhooks/wh_doesnotexist:pause', { body: {} })).status).toBe(404);
+      if (target.keyB) expect((await call('POST', `/v1/webhooks/${hook.webhookId}:pause`, { body: {}, key: target.keyB })).status).toBe(404);
+      if (target.keyReadOnly) expect((await call('POST', `/v1/webhooks/${hook.webhookId}:pause`, { body: {}, key: target.keyReadOnly })).status).toBe(403);
+      await call('DELETE', `/v1/webhooks/${hook.webhookId}`);
+    });
+
+    it('invariant: webhook-subscription-states — a paused durable subscription holds its outbox rows and delivers every one of them once resumed', async () => {
+      const box = name('dpause');
+      const hook = await hookTo('ok', box, { delivery: 'durable' });
+      expect((await call<Hook>('POST', `/v1/webhooks/${hook.webhookId}:pause`, { body: {} })).body.state).toBe('paused');
+      const run = await hello();
+      const log = await waitForTerminal(run.runId);
+      expect(await received(box, 1, 500)).toHaveLength(0);
+      expect((await call<{ deliveries: Delivery[] }>('GET', `/v1/webhooks/${hook.webhookId}/deliveries`)).body.deliveries).toEqual([]);
+      expect((await call<Hook>('POST', `/v1/webhooks/${hook.webhookId}:resume`, { body: {} })).body.state).toBe('active');
+      const got = await received(box, log.length);
+      expect(got).toHaveLength(log.length);
+      const seqs = got.map((g) => (JSON.parse(g.body) as { event: { sequence: number } }).event.sequence).sort((a, b) => a - b);
+      expect(seqs).toEqual(log.map((e) => e.sequence));
+      for (const g of got) expect((await verifyWebhook(g.body, g.headers, hook.secret as string)).ok).toBe(true);
+      await deliveriesUntil(hook.webhookId, (d) => d.length === log.length && d.every((x) => x.status === 'delivered' && x.attempts === 1));
+      await call('DELETE', `/v1/webhooks/${hook.webhookId}`);
+    });
+
+    it('invariant: webhook-subscription-states — a durable subscription dead-lettered too often in a row becomes dead-lettered: terminal, later events go straight to dead letters', async () => {
+      // The suite's host dead-letters a subscription after 2 dead letters in a row (WEFT_WEBHOOK_DEAD_LETTERED_AFTER).
+      const box = name('dlsub');
+      const hook = await hookTo('fail', box, { delivery: 'durable', events: ['run.completed'] });
+      for (let i = 1; i <= 2; i++) {
+        const run = await hello();
+        await waitForTerminal(run.runId);
+        await deliveriesUntil(hook.webhookId, (d) => d.filter((x) => x.status === 'dead-lettered').length === i);
+      }
+      const after = await call<Hook>('GET', `/v1/webhooks/${hook.webhookId}`);
+      expect(after.body).toMatchObject({ state: 'dead-lettered', consecutiveFailures: 2 });
+      expect(await received(box, 11, 300)).toHaveLength(10);
+      const third = await hello();
+      await waitForTerminal(third.runId);
+      const records = await deliveriesUntil(hook.webhookId, (d) => d.some((x) => x.runId === third.runId));
+      expect(records.find((x) => x.runId === third.runId)).toMatchObject({ status: 'dead-lettered', attempts: 0, error: 'subscription_dead_lettered' });
+      // Never attempted: the receiver saw nothing more.
+      expect(await received(box, 11, 300)).toHaveLength(10);
+      for (const verb of ['resume', 'pause']) {
+        const r = await call(`POST`, `/v1/webhooks/${hook.webhookId}:${verb}`, { body: {} });
+        expect(r.status).toBe(409);
+        expect(r.body).toMatchObject({ error: 'webhook_state_conflict', details: { state: 'dead-lettered' } });
+      }
+      expect((await call('POST', `/v1/webhooks/${hook.webhookId}/deliveries/${records[0]?.deliveryId}:redeliver`, { body: {} })).status).toBe(409);
       await call('DELETE', `/v1/webhooks/${hook.webhookId}`);
     });
 

@@ -18,7 +18,7 @@ import {
   type CreateRunResponse,
   type RunStatus,
 } from '@weft/contract';
-import { RunEngine, type RetentionStore, type RunRecord, type TraceContext } from '@weft/engine';
+import { RunEngine, type RetentionStore, type RunCallback, type RunRecord, type TraceContext } from '@weft/engine';
 import type { FastifyRequest } from 'fastify';
 import { traceContextOf } from '../telemetry-config.js';
 import type { WeftApp } from '../app.js';
@@ -50,13 +50,30 @@ export async function missingRun(store: RetentionStore, tenant: string, runId: s
   });
 }
 
-const createResponse = (rec: RunRecord): CreateRunResponse => ({
+/** A run's callback subscription as just made: its secret goes into the first answer only. */
+interface CreatedCallback {
+  callbackId: string;
+  callbackSecretFingerprint: string;
+  secret: string;
+}
+
+/** The 201 body as stored for an Idempotency-Key replay: the callback by id and fingerprint, never its secret. */
+const createResponse = (rec: RunRecord, cb?: CreatedCallback): CreateRunResponse => ({
   runId: rec.runId,
   status: rec.projection.status,
   workflowId: rec.workflowId,
   eventsUrl: `/v1/runs/${rec.runId}/events`,
   statusUrl: `/v1/runs/${rec.runId}`,
+  ...(cb ? { callbackId: cb.callbackId, callbackSecretFingerprint: cb.callbackSecretFingerprint } : {}),
 });
+
+/** A replayed 201 of a run with a callback gets the callback's secret again, reopened from its sealed row. */
+async function withCallbackSecret(ctx: HostContext, tenant: string, stored: string): Promise<string> {
+  const body = JSON.parse(stored) as CreateRunResponse;
+  if (body.callbackId === undefined || !ctx.webhooks) return stored;
+  const { secret } = await ctx.webhooks.callbackSecret(tenant, body.callbackId);
+  return JSON.stringify({ ...body, callbackSecret: secret });
+}
 
 interface Cursor {
   c: string;
@@ -100,21 +117,60 @@ export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
     if (body.metadata && Buffer.byteLength(JSON.stringify(body.metadata)) > 8192) {
       throw new WeftError('validation_error', 'metadata must serialize to at most 8192 bytes.', { errors: [{ path: '/metadata', message: 'too large' }] });
     }
+    // The answer carries the callback's secret: never cached (a replay too).
+    if (body.callbackUrl !== undefined) reply.header('cache-control', 'no-store');
+    if (body.callbackUrl !== undefined && !ctx.webhooks)
+      throw new WeftError('capability_required', 'callbackUrl needs webhooks, which are off on this host (no master key).', { requiredCapability: 'webhooks' });
+    /**
+     * The callback subscription (decision 0025) is written before the run, under a reserved run
+     * id, so the run's first events already find it; its secret is answered once and never
+     * enters the idempotency record (a replay reopens it from the sealed row).
+     */
+    const withCallback = async (): Promise<{ cb?: CreatedCallback; run: typeof params & { runId?: string; callback?: RunCallback } }> => {
+      if (body.callbackUrl === undefined || !ctx.webhooks) return { run: params };
+      const runId = engine.newRunId();
+      const made = await ctx.webhooks.createCallback(p.tenant, runId, body.callbackUrl);
+      const cb = { callbackId: made.webhookId, callbackSecretFingerprint: made.secretFingerprint, secret: made.secret };
+      return { cb, run: { ...params, runId, callback: { webhookId: made.webhookId, token: p.scopes.has('approvals:respond') } } };
+    };
+    const dropCallback = async (cb: CreatedCallback | undefined): Promise<void> => {
+      if (cb) await ctx.webhooks?.delete(p.tenant, cb.callbackId).catch(() => undefined);
+    };
     let rec: RunRecord;
-    if (!key) rec = await engine.createRun(params);
-    else {
+    let cb: CreatedCallback | undefined;
+    if (!key) {
+      const made = await withCallback();
+      cb = made.cb;
+      try {
+        rec = await engine.createRun(made.run);
+      } catch (e) {
+        await dropCallback(cb);
+        throw e;
+      }
+    } else {
       // The completion is written with the run row (not afterwards), so the two never disagree.
-      const ticket = await claimOrReplay(store, req, reply, p.tenant, 'POST /v1/runs', key, body, config.idempotencyRetentionMs);
+      const ticket = await claimOrReplay(store, req, reply, p.tenant, 'POST /v1/runs', key, body, config.idempotencyRetentionMs, (stored) =>
+        withCallbackSecret(ctx, p.tenant, stored),
+      );
       if (!ticket) return reply;
       try {
-        rec = await engine.createRun(params, { ...ticket, respond: (r) => ({ status: 201, body: JSON.stringify(createResponse(r)) }) });
+        const made = await withCallback();
+        cb = made.cb;
+        rec = await engine.createRun(made.run, { ...ticket, respond: (r) => ({ status: 201, body: JSON.stringify(createResponse(r, cb)) }) });
       } catch (e) {
+        await dropCallback(cb);
         await releaseTicket(store, ticket);
         throw e;
       }
     }
-    await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.created', target: rec.runId, details: { workflowId: rec.workflowId } });
-    return reply.code(201).send(createResponse(rec));
+    await ctx.audit.append({
+      tenant: p.tenant,
+      principal: p.principal,
+      action: 'run.created',
+      target: rec.runId,
+      details: { workflowId: rec.workflowId, ...(cb ? { callbackId: cb.callbackId } : {}) },
+    });
+    return reply.code(201).send({ ...createResponse(rec, cb), ...(cb ? { callbackSecret: cb.secret } : {}) });
   });
 
   app.get('/v1/runs', { config: { scope: 'runs:read' }, schema: ROUTE_SCHEMAS['GET /v1/runs'] }, async (req) => {

@@ -8,6 +8,8 @@
  * - `DELETE /v1/webhooks/{webhookId}?tenantId=` — 204
  * - `GET /v1/webhooks/{webhookId}/deliveries?limit=` — delivery records, newest first
  * - `POST /v1/webhooks/{webhookId}/deliveries/{deliveryId}:redeliver` — one more attempt now
+ * - `POST /v1/webhooks/{webhookId}:pause` / `:resume` — hold and release a subscription (Weft
+ *   extension over the WH-17 states; a failed or dead-lettered one is 409, re-register it)
  *
  * All need `webhooks:manage`, checked by the auth hook before anything is looked up. A
  * `tenantId` (body or query) other than the credential's tenant is 403
@@ -130,6 +132,29 @@ export function registerWebhookRoutes(app: WeftApp, ctx: HostContext): void {
       return noStore(reply).send({ deliveries: await w.deliveries(p.tenant, pathId(req.params.webhookId, 'webhookId'), limit) });
     },
   );
+
+  // `{webhookId}:pause|:resume` — the verb shares the id segment.
+  app.post('/v1/webhooks/:target', { config: { scope: 'webhooks:manage' }, schema: ROUTE_SCHEMAS['POST /v1/webhooks/:target'] }, async (req, reply) => {
+    const p = principalOf(req);
+    const w = hooks();
+    const m = /^(.+):(pause|resume)$/.exec(req.params.target);
+    if (!m) throw new WeftError('not_found', 'No such route.');
+    const webhookId = pathId(m[1] as string, 'webhookId');
+    const verb = m[2] as 'pause' | 'resume';
+    const route = `POST /v1/webhooks/${webhookId}:${verb}`;
+    noStore(reply);
+    return withIdempotency(req, reply, { ...idem, tenant: p.tenant, route, body: req.body ?? {}, status: 200 }, async () => {
+      const out = await w.setPaused(p.tenant, webhookId, verb === 'pause');
+      await ctx.audit.append({
+        tenant: p.tenant,
+        principal: p.principal,
+        action: verb === 'pause' ? 'webhook.paused' : 'webhook.resumed',
+        target: webhookId,
+        details: { state: out.state },
+      });
+      return { ...out };
+    });
+  });
 
   // `{deliveryId}:redeliver` — the verb shares the id segment.
   app.post(

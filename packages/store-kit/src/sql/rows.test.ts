@@ -82,9 +82,12 @@ describe('shared row mappers', () => {
       lease_expires_at: '1735689630000',
       fork_json: null,
       trace_context: null,
+      callback_json: null,
     };
     const run = toRunRecord(row);
     expect(run).not.toHaveProperty('fork');
+    expect(run).not.toHaveProperty('callback');
+    expect(toRunRecord({ ...row, callback_json: '{"webhookId":"cb_1","token":true}' }).callback).toEqual({ webhookId: 'cb_1', token: true });
     expect(toRunRecord({ ...row, fork_json: '{"sourceRunId":"r0","fromSeq":2,"mode":"replay"}' }).fork).toEqual({
       sourceRunId: 'r0',
       fromSeq: 2,

@@ -22,10 +22,10 @@ const numOrNull = (v: Int | null): number | null => (v === null ? null : Number(
 export const WORKFLOW_COLUMNS = 'w.hash, w.id, w.definition_json, w.source, w.created_at';
 /** `SELECT` list for {@link RunRow}. */
 export const RUN_COLUMNS =
-  'run_id, tenant, principal, workflow_id, workflow_hash, created_at, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at, fork_json, trace_context';
+  'run_id, tenant, principal, workflow_id, workflow_hash, created_at, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at, fork_json, trace_context, callback_json';
 /** Column list of `runs` for an insert, in {@link runInsertValues} order. */
 export const RUN_INSERT_COLUMNS =
-  'run_id, tenant, principal, workflow_id, workflow_hash, created_at, status, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at, fork_json, trace_context';
+  'run_id, tenant, principal, workflow_id, workflow_hash, created_at, status, variables_json, configurable_json, tags_json, metadata_json, cancel_json, projection_json, lease_owner, lease_epoch, lease_expires_at, fork_json, trace_context, callback_json';
 /** Column list of `api_keys`, in {@link apiKeyValues} order. */
 export const API_KEY_COLUMNS =
   'key_id, tenant, principal, name, scopes_json, hash, created_at, expires_at, revoked_at, rotated_from, grace_until, last_used_at';
@@ -64,6 +64,8 @@ export interface RunRow<I extends Int = Int> {
   fork_json: string | null;
   /** JSON `{traceparent, tracestate?}` of the creating request (migration 0008), or null. */
   trace_context: string | null;
+  /** JSON {@link RunRecord.callback} (migration 0009), or null. */
+  callback_json: string | null;
 }
 
 /** A `run_events` row. */
@@ -160,6 +162,7 @@ export function runInsertValues(
   number | null,
   string | null,
   string | null,
+  string | null,
 ] {
   return [
     run.runId,
@@ -180,6 +183,7 @@ export function runInsertValues(
     run.leaseExpiresAt,
     run.fork ? JSON.stringify(run.fork) : null,
     run.traceContext ? JSON.stringify(run.traceContext) : null,
+    run.callback ? JSON.stringify(run.callback) : null,
   ];
 }
 
@@ -203,6 +207,7 @@ export function toRunRecord(r: RunRow): RunRecord {
     leaseExpiresAt: numOrNull(r.lease_expires_at),
     ...(r.fork_json ? { fork: JSON.parse(r.fork_json) as NonNullable<RunRecord['fork']> } : {}),
     ...(r.trace_context ? { traceContext: JSON.parse(r.trace_context) as NonNullable<RunRecord['traceContext']> } : {}),
+    ...(r.callback_json ? { callback: JSON.parse(r.callback_json) as NonNullable<RunRecord['callback']> } : {}),
   };
 }
 

@@ -6,13 +6,21 @@
  *
  * @see ../ports.ts WebhookStore
  */
-import type { OutboxItem, OutboxOutcome, WebhookDeliveryRecord, WebhookHealth, WebhookRecord } from '../ports.js';
+import {
+  WEBHOOK_STATES,
+  type OutboxItem,
+  type OutboxOutcome,
+  type WebhookDeliveryRecord,
+  type WebhookHealth,
+  type WebhookRecord,
+  type WebhookState,
+} from '../ports.js';
 import type { SqlDialect } from './dialect.js';
 import type { Int } from './rows.js';
 
 /** Column list of `webhooks`, in {@link webhookValues} order. */
 export const WEBHOOK_COLUMNS =
-  'tenant, webhook_id, url, events, tags, delivery, secret_fingerprint, master_key_id, wrapped_key, ciphertext, state, consecutive_failures, circuit_open_until, created_at, updated_at';
+  'tenant, webhook_id, url, events, tags, delivery, secret_fingerprint, master_key_id, wrapped_key, ciphertext, state, consecutive_failures, circuit_open_until, created_at, updated_at, run_id';
 
 /** Column list of `webhook_deliveries`, in {@link webhookDeliveryValues} order. */
 export const WEBHOOK_DELIVERY_COLUMNS =
@@ -35,6 +43,8 @@ export interface WebhookRow<I extends Int = Int> {
   circuit_open_until: I | null;
   created_at: I;
   updated_at: I;
+  /** The run a callback subscription belongs to (migration 0009); null for a registered subscription. */
+  run_id: string | null;
 }
 
 /** A `webhook_deliveries` row. */
@@ -71,6 +81,7 @@ export function webhookValues(w: WebhookRecord): unknown[] {
     w.circuitOpenUntil,
     w.createdAt,
     w.updatedAt,
+    w.runId ?? null,
   ];
 }
 
@@ -87,11 +98,12 @@ export function toWebhook(r: WebhookRow): WebhookRecord {
     masterKeyId: r.master_key_id,
     wrappedKey: r.wrapped_key,
     ciphertext: r.ciphertext,
-    state: r.state === 'failed' ? 'failed' : 'active',
+    state: (WEBHOOK_STATES as readonly string[]).includes(r.state) ? (r.state as WebhookState) : 'active',
     consecutiveFailures: Number(r.consecutive_failures),
     circuitOpenUntil: r.circuit_open_until === null ? null : Number(r.circuit_open_until),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
+    ...(r.run_id === null || r.run_id === undefined ? {} : { runId: r.run_id }),
   };
 }
 
@@ -129,13 +141,16 @@ export function webhookStatements(d: SqlDialect) {
   const params = (n: number): string => Array.from({ length: n }, (_, i) => $(i + 1)).join(', ');
   return {
     /** {@link webhookValues}; a duplicate id does nothing (0 rows). */
-    insert: `INSERT INTO webhooks (${WEBHOOK_COLUMNS}) VALUES (${params(15)}) ON CONFLICT (tenant, webhook_id) DO NOTHING`,
+    insert: `INSERT INTO webhooks (${WEBHOOK_COLUMNS}) VALUES (${params(16)}) ON CONFLICT (tenant, webhook_id) DO NOTHING`,
     /** (tenant, webhookId) */
     get: `SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE tenant = ${$(1)} AND webhook_id = ${$(2)}`,
     /** (tenant) */
-    list: `SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE tenant = ${$(1)} ORDER BY created_at, webhook_id`,
-    /** () */
-    listActive: `SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE state = 'active' ORDER BY tenant, created_at, webhook_id`,
+    /** (tenant) — registered subscriptions only (a run's callback is not listed) */
+    list: `SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE tenant = ${$(1)} AND run_id IS NULL ORDER BY created_at, webhook_id`,
+    /** () — the registered subscriptions events are still matched against (callbacks are matched through their run) */
+    listActive: `SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE state IN ('active', 'paused', 'dead-lettered') AND run_id IS NULL ORDER BY tenant, created_at, webhook_id`,
+    /** (to, updatedAt, tenant, webhookId, from) — a state change that holds only from `from` */
+    transition: `UPDATE webhooks SET state = ${$(1)}, updated_at = ${$(2)} WHERE tenant = ${$(3)} AND webhook_id = ${$(4)} AND state = ${$(5)}`,
     /** (tenant, webhookId) */
     delete: `DELETE FROM webhooks WHERE tenant = ${$(1)} AND webhook_id = ${$(2)}`,
     /** (tenant, webhookId) */
@@ -151,7 +166,8 @@ export function webhookStatements(d: SqlDialect) {
     /** (tenant, webhookId) */
     deleteDeliveries: `DELETE FROM webhook_deliveries WHERE tenant = ${$(1)} AND webhook_id = ${$(2)}`,
     /** {@link webhookHealthValues} */
-    health: `UPDATE webhooks SET state = ${$(1)}, consecutive_failures = ${$(2)}, circuit_open_until = ${$(3)}, updated_at = ${$(4)} WHERE tenant = ${$(5)} AND webhook_id = ${$(6)}`,
+    // The dispatcher moves a subscription only out of `active`: a concurrent pause is never undone.
+    health: `UPDATE webhooks SET state = CASE WHEN state = 'active' THEN ${$(1)} ELSE state END, consecutive_failures = ${$(2)}, circuit_open_until = ${$(3)}, updated_at = ${$(4)} WHERE tenant = ${$(5)} AND webhook_id = ${$(6)}`,
     /** {@link webhookDeliveryValues} */
     putDelivery: `INSERT INTO webhook_deliveries (${WEBHOOK_DELIVERY_COLUMNS}) VALUES (${params(12)}) ${d.upsert(
       ['tenant', 'webhook_id', 'delivery_id'],

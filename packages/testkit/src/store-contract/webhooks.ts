@@ -90,6 +90,30 @@ export function defineWebhookStoreContract(name: string, factory: PortFactory<We
       expect([w?.state, w?.consecutiveFailures, w?.circuitOpenUntil, w?.updatedAt]).toEqual(['failed', 4, T0 + 3_600_000, T0 + 2]);
     });
 
+    it('moves states only from the expected one; the breaker never moves a subscription that is not active; callbacks are never listed', async () => {
+      await store.createWebhook(webhookRecord('wh_1'));
+      await store.createWebhook(webhookRecord('wh_2', { delivery: 'durable', createdAt: T0 + 1 }));
+      const cb = webhookRecord('cb_1', { delivery: 'durable', runId: 'run_9', createdAt: T0 + 2 });
+      await store.createWebhook(cb);
+      expect(await store.getWebhook('t1', 'cb_1')).toEqual(cb);
+      expect((await store.listWebhooks('t1')).map((w) => w.webhookId)).toEqual(['wh_1', 'wh_2']);
+      expect(await store.transitionWebhook('t1', 'wh_1', 'paused', 'active', T0 + 5)).toBe(false);
+      expect(await store.transitionWebhook('t2', 'wh_1', 'active', 'paused', T0 + 5)).toBe(false);
+      expect(await store.transitionWebhook('t1', 'wh_1', 'active', 'paused', T0 + 5)).toBe(true);
+      expect(await store.getWebhook('t1', 'wh_1')).toMatchObject({ state: 'paused', updatedAt: T0 + 5 });
+      // A delivery's breaker write racing the pause keeps the pause (its counters still land).
+      expect(await store.updateWebhookHealth('t1', 'wh_1', { state: 'active', consecutiveFailures: 1, circuitOpenUntil: null, updatedAt: T0 + 6 })).toBe(true);
+      expect(await store.getWebhook('t1', 'wh_1')).toMatchObject({ state: 'paused', consecutiveFailures: 1 });
+      expect(
+        await store.updateWebhookHealth('t1', 'wh_2', { state: 'dead-lettered', consecutiveFailures: 10, circuitOpenUntil: null, updatedAt: T0 + 7 }),
+      ).toBe(true);
+      expect((await store.getWebhook('t1', 'wh_2'))?.state).toBe('dead-lettered');
+      // Paused and dead-lettered subscriptions are still matched (to record or dead-letter); callbacks never are.
+      expect((await store.listActiveWebhooks()).map((w) => `${w.webhookId}:${w.state}`)).toEqual(['wh_1:paused', 'wh_2:dead-lettered']);
+      expect(await store.transitionWebhook('t1', 'wh_1', 'paused', 'active', T0 + 8)).toBe(true);
+      expect((await store.getWebhook('t1', 'wh_1'))?.state).toBe('active');
+    });
+
     it('keeps one delivery record per dedupe key, newest first, and counts recent failures', async () => {
       await store.createWebhook(webhookRecord('wh_1'));
       await store.putWebhookDelivery(delivery('wh_1', 1, { status: 'failed', responseStatus: 500, error: 'status_500' }));
@@ -180,6 +204,55 @@ export function defineWebhookOutboxContract(name: string, factory: PortFactory<H
       const ai = a[0] as NonNullable<(typeof a)[0]>;
       expect(await store.finishOutbox('t1', 'wh_1', ai.deliveryId, 'proc-a', { kind: 'delivered' })).toBe(false);
       expect(await store.countOutbox('t1', 'wh_1')).toEqual({ pending: 2, dead: 0 });
+    });
+
+    it("holds a paused subscription's rows: not claimed until it is active again", async () => {
+      await store.createWebhook(webhookRecord('wh_1', { delivery: 'durable' }));
+      await store.createWebhook(webhookRecord('wh_2', { delivery: 'durable' }));
+      const epoch = await leased('r1');
+      await store.appendEvents('r1', epoch, [event(0, 'run.completed')], projection('completed', 0), undefined, undefined, {
+        rows: [row('wh_1', 'r1', 0), row('wh_2', 'r1', 0)],
+        now: T0,
+      });
+      expect(await store.transitionWebhook('t1', 'wh_1', 'active', 'paused', T0)).toBe(true);
+      const claimed = await store.claimOutbox('p', T0, 1000, 10);
+      expect(claimed.map((i) => i.webhookId)).toEqual(['wh_2']);
+      expect(await store.finishOutbox('t1', 'wh_2', 'r1.0', 'p', { kind: 'delivered' })).toBe(true);
+      expect(await store.countOutbox('t1', 'wh_1')).toEqual({ pending: 1, dead: 0 });
+      expect(await store.claimOutbox('p', T0 + 5000, 1000, 10)).toEqual([]);
+      expect(await store.transitionWebhook('t1', 'wh_1', 'paused', 'active', T0 + 5000)).toBe(true);
+      expect((await store.claimOutbox('p', T0 + 5000, 1000, 10)).map((i) => `${i.webhookId}/${i.deliveryId}`)).toEqual(['wh_1/r1.0']);
+    });
+
+    it("sweeps a run's callback subscription, its records and its outbox rows with the run", async () => {
+      await store.createWebhook(webhookRecord('cb_old', { delivery: 'durable', runId: 'r_old' }));
+      await store.createWebhook(webhookRecord('wh_keep', { delivery: 'durable' }));
+      await store.createRun({ ...runRecord('r_old', { createdAt: new Date(T0).toISOString() }), callback: { webhookId: 'cb_old', token: false } });
+      const epoch = (await store.claimRun('r_old', 'worker-1', TTL, T0)) as number;
+      await store.appendEvents(
+        'r_old',
+        epoch,
+        [event(0, 'run.started'), event(1, 'run.completed')],
+        projection('completed', 1, { endedAt: new Date(T0 + 10).toISOString() }),
+        undefined,
+        undefined,
+        { rows: [row('cb_old', 'r_old', 1), row('wh_keep', 'r_old', 1)], now: T0 },
+      );
+      await store.putWebhookDelivery(delivery('cb_old', 1, { runId: 'r_old', deliveryId: 'r_old.1' }));
+      expect((await store.expireRuns(T0 + 86_400_000, 10, T0 + 86_400_000)).map((r) => r.runId)).toEqual(['r_old']);
+      expect(await store.getWebhook('t1', 'cb_old')).toBeUndefined();
+      expect(await store.listWebhookDeliveries('t1', 'cb_old', 10)).toEqual([]);
+      expect(await store.countOutbox('t1', 'cb_old')).toEqual({ pending: 0, dead: 0 });
+      // A registered subscription's rows about the run stay (they are its own records).
+      expect(await store.getWebhook('t1', 'wh_keep')).toBeDefined();
+      expect(await store.countOutbox('t1', 'wh_keep')).toEqual({ pending: 1, dead: 0 });
+    });
+
+    it("keeps a run's callback link", async () => {
+      await store.createRun({ ...runRecord('r_cb'), callback: { webhookId: 'cb_1', token: true } });
+      expect((await store.getRun('t1', 'r_cb'))?.callback).toEqual({ webhookId: 'cb_1', token: true });
+      await store.createRun(runRecord('r_plain'));
+      expect((await store.getRun('t1', 'r_plain'))?.callback).toBeUndefined();
     });
 
     it('retries at the scheduled time, dead-letters, requeues, and drops rows with their subscription', async () => {
