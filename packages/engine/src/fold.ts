@@ -200,6 +200,23 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
         p.children = { ...(p.children ?? {}), [ev.nodeId]: { runId: pl.childRunId, workflowId: String(pl.childWorkflowId ?? '') } };
       }
       break;
+    case 'weft.dispatch.looped':
+      // Another orchestrator turn: the dispatch loop body is pending again.
+      for (const id of Array.isArray(pl?.nodeIds) ? pl.nodeIds : []) {
+        const st = typeof id === 'string' ? p.nodeStates[id] : undefined;
+        if (st) p.nodeStates[id as string] = { status: 'pending', typeId: st.typeId };
+      }
+      break;
+    case 'runOrchestrator.decided':
+      if (ev.nodeId && pl && typeof pl.agentId === 'string') {
+        const startedAt = node?.startedAt;
+        p.orchestrator = {
+          agentId: p.orchestrator?.agentId ?? pl.agentId,
+          turns: (p.orchestrator?.turns ?? 0) + 1,
+          latest: { nodeId: ev.nodeId, decision: pl.decision, ...(startedAt ? { startedAt } : {}) },
+        };
+      }
+      break;
     case 'node.cancelled':
       if (node) {
         node.status = 'cancelled';

@@ -18,6 +18,43 @@ export interface WorkflowGraph {
   readonly triggerRule: ReadonlyMap<string, TriggerRule>;
   /** Nodes without outgoing edges; they decide the run's final status. */
   readonly sinks: readonly string[];
+  /**
+   * Dispatch loops: for a `core.dispatch` node whose back-edge to its supervisor was dropped as
+   * inert, the nodes of the loop body (back-edge target to the dispatch node, in topological
+   * order) that run again when the dispatch asks for another turn.
+   */
+  readonly loops: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Node types whose back-edges are inert (execution-semantics §1.2): the dispatch loop. */
+export const LOOP_TYPE_IDS: ReadonlySet<string> = new Set(['core.dispatch', 'core.orchestrator.supervisor']);
+
+/**
+ * The back-edges (DFS, roots: sources first, then supervisors, then `nodes[]` order) with a
+ * dispatch or supervisor endpoint: dropped from scheduling, they make the dispatch loop.
+ */
+function inertBackEdges(def: WorkflowDefinition, outgoing: ReadonlyMap<string, WorkflowEdge[]>, incoming: ReadonlyMap<string, WorkflowEdge[]>): Set<WorkflowEdge> {
+  const byId = new Map(def.nodes.map((n) => [n.id, n]));
+  const inert = new Set<WorkflowEdge>();
+  if (!def.nodes.some((n) => LOOP_TYPE_IDS.has(n.typeId))) return inert;
+  const state = new Map<string, 1 | 2>();
+  const visit = (id: string): void => {
+    state.set(id, 1);
+    for (const e of outgoing.get(id) ?? []) {
+      const t = state.get(e.targetNodeId);
+      if (t === 1) {
+        if (LOOP_TYPE_IDS.has(byId.get(e.sourceNodeId)?.typeId ?? '') || LOOP_TYPE_IDS.has(byId.get(e.targetNodeId)?.typeId ?? '')) inert.add(e);
+      } else if (t === undefined) visit(e.targetNodeId);
+    }
+    state.set(id, 2);
+  };
+  const roots = [
+    ...def.nodes.filter((n) => (incoming.get(n.id)?.length ?? 0) === 0),
+    ...def.nodes.filter((n) => n.typeId === 'core.orchestrator.supervisor'),
+    ...def.nodes,
+  ];
+  for (const n of roots) if (!state.has(n.id)) visit(n.id);
+  return inert;
 }
 
 /** A structural problem found while compiling a definition. */
@@ -73,6 +110,11 @@ export function compileGraph(def: WorkflowDefinition): { graph: WorkflowGraph } 
     }
   });
   if (problems.length > 0) return { problems };
+  const inert = inertBackEdges(def, outgoing, incoming);
+  for (const e of inert) {
+    outgoing.set(e.sourceNodeId, (outgoing.get(e.sourceNodeId) ?? []).filter((x) => x !== e));
+    incoming.set(e.targetNodeId, (incoming.get(e.targetNodeId) ?? []).filter((x) => x !== e));
+  }
 
   // Kahn's algorithm; the ready set is kept ordered by the node's position in nodes[] so the
   // order is stable across runs (replay determinism) and array-ordered fixtures stay as written.
@@ -101,5 +143,19 @@ export function compileGraph(def: WorkflowDefinition): { graph: WorkflowGraph } 
     triggerRule.set(n.id, edges.find((e) => e.triggerRule)?.triggerRule ?? 'all_success');
   }
   const sinks = def.nodes.filter((n) => (outgoing.get(n.id)?.length ?? 0) === 0).map((n) => n.id);
-  return { graph: { definition: def, order, byId, incoming, outgoing, triggerRule, sinks } };
+  const loops = new Map<string, string[]>();
+  const reach = (from: string, next: (id: string) => string[]): Set<string> => {
+    const seen = new Set<string>([from]);
+    const todo = [from];
+    while (todo.length > 0) for (const m of next(todo.pop() as string)) if (!seen.has(m)) (seen.add(m), todo.push(m));
+    return seen;
+  };
+  for (const e of inert) {
+    if (byId.get(e.sourceNodeId)?.typeId !== 'core.dispatch') continue;
+    const down = reach(e.targetNodeId, (id) => (outgoing.get(id) ?? []).map((x) => x.targetNodeId));
+    const up = reach(e.sourceNodeId, (id) => (incoming.get(id) ?? []).map((x) => x.sourceNodeId));
+    const body = order.filter((n) => down.has(n.id) && up.has(n.id)).map((n) => n.id);
+    if (body.length > 0) loops.set(e.sourceNodeId, [...new Set([...(loops.get(e.sourceNodeId) ?? []), ...body])]);
+  }
+  return { graph: { definition: def, order, byId, incoming, outgoing, triggerRule, sinks, loops } };
 }

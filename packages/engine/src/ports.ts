@@ -134,6 +134,12 @@ export interface RunProjection {
   parent?: { runId: string; nodeId: string };
   /** Child runs started by sub-workflow nodes, by nodeId. */
   children?: Record<string, { runId: string; workflowId: string }>;
+  /**
+   * The run's orchestrator (decision 0026), folded from `runOrchestrator.decided`: its agent
+   * (fixed at the first decision), the number of turns decided, and the latest decision with
+   * the supervisor node and the `startedAt` of the execution that made it.
+   */
+  orchestrator?: { agentId: string; turns: number; latest: { nodeId: string; decision: unknown; startedAt?: string } };
   /** Sum of the run's `provider.usage` events (last model and provider seen). */
   cost?: { usd: number; inputTokens: number; outputTokens: number; model: string; provider: string };
 }

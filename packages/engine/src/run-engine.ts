@@ -21,7 +21,7 @@ import { EventBus } from './event-bus.js';
 import { InProcessNotifier } from './notifier.js';
 import { foldEvents, initialProjection } from './fold.js';
 import type { WorkflowGraph } from './graph.js';
-import { NodeError, NodeRegistry, type ChildRunView, type EffectCall, type EmittedEventType, type InterruptRequest, type NodeResult } from './nodes.js';
+import { NODE_CAP_KINDS, NodeError, NodeRegistry, type ChildRunView, type EffectCall, type EmittedEventType, type InterruptRequest, type NodeResult } from './nodes.js';
 import { EMITTED_EVENT_TYPES, type NodeCredentials } from './nodes.js';
 import {
   COMMANDS_CHANNEL,
@@ -919,8 +919,8 @@ export class RunEngine {
         variables: { ...s.rec.variables, ...(s.proj.vars ?? {}) },
         children: {
           current: () => s.proj.children?.[node.id]?.runId ?? h.dispatched.get(node.id)?.runId,
-          start: (workflowId: string, inputs: Record<string, unknown>) =>
-            h.replay ? h.replay.refuseDispatch() : this.startChild(h, node.id, workflowId, inputs),
+          start: (workflowId: string, inputs: Record<string, unknown>, key?: string) =>
+            h.replay ? h.replay.refuseDispatch() : this.startChild(h, node.id, workflowId, inputs, key),
           get: async (childRunId: string) => {
             const c = await this.store.getRunInternal(childRunId);
             if (!c) return undefined;
@@ -935,11 +935,15 @@ export class RunEngine {
           this.runEffect(h, { nodeId: node.id, attempt, ordinal: ordinal++, providerKey, signal: ctrl.signal }, call),
         emit: (type: EmittedEventType, payload: Record<string, unknown>) => {
           if (!EMITTABLE.has(type)) throw new NodeError('validation_error', `A node may emit ${[...EMITTABLE].join(' or ')}, not ${String(type)}.`);
+          if (type === 'cap.breached' && !NODE_CAP_KINDS.has(String(payload.kind))) throw new NodeError('validation_error', 'A node may not report this cap.');
           if (h.bodies.get(node.id)?.token !== token) return; // aborted or superseded
           h.emitted.push({ nodeId: node.id, token, type, payload: structuredClone(payload) });
           this.wake(runId);
         },
         configurable: s.rec.configurable,
+        workflowId: s.rec.workflowId,
+        agent: node.agent,
+        ...(s.proj.orchestrator ? { orchestrator: structuredClone(s.proj.orchestrator) } : {}),
         ...(type.requiresSecrets ? { credentials: nodeCredentials(this.secrets, s.rec.tenant, runId, node.id) } : {}),
       });
     } catch (error) {
@@ -1032,9 +1036,10 @@ export class RunEngine {
    * Starts the child run of a sub-workflow node. The child's runId is derived from the parent
    * and node, so a node re-executed after a crash finds its child instead of starting another.
    */
-  private async startChild(h: HotRun, nodeId: string, workflowId: string, inputs: Record<string, unknown>): Promise<string> {
+  private async startChild(h: HotRun, nodeId: string, workflowId: string, inputs: Record<string, unknown>, key?: string): Promise<string> {
     const parent = h.state.rec;
-    const runId = `run_${createHash('sha256').update(`child\u0000${parent.runId}\u0000${nodeId}`).digest('base64url').slice(0, 22)}`;
+    const seed = `child\u0000${parent.runId}\u0000${nodeId}${key === undefined ? '' : `\u0000${key}`}`;
+    const runId = `run_${createHash('sha256').update(seed).digest('base64url').slice(0, 22)}`;
     if (!(await this.store.getRunInternal(runId))) {
       const trace = parent.traceContext ? { traceContext: parent.traceContext } : {};
       await this.createRun({ tenant: parent.tenant, principal: parent.principal, workflowId, inputs, ...trace }, undefined, {

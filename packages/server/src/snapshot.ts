@@ -44,6 +44,7 @@ export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined, mint?
     snap.parentRunId = p.parent.runId;
     snap.parentNodeId = p.parent.nodeId;
   }
+  if (p.orchestrator) snap.runOrchestrator = { agentId: p.orchestrator.agentId };
   if (p.children) snap.childRuns = Object.entries(p.children).map(([nodeId, c]) => ({ runId: c.runId, nodeId, workflowId: c.workflowId }));
   if (p.cost) {
     const ms = p.startedAt ? Math.max(0, Date.parse(p.endedAt ?? new Date().toISOString()) - Date.parse(p.startedAt)) : 0;
