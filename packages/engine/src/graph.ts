@@ -33,7 +33,11 @@ export const LOOP_TYPE_IDS: ReadonlySet<string> = new Set(['core.dispatch', 'cor
  * The back-edges (DFS, roots: sources first, then supervisors, then `nodes[]` order) with a
  * dispatch or supervisor endpoint: dropped from scheduling, they make the dispatch loop.
  */
-function inertBackEdges(def: WorkflowDefinition, outgoing: ReadonlyMap<string, WorkflowEdge[]>, incoming: ReadonlyMap<string, WorkflowEdge[]>): Set<WorkflowEdge> {
+function inertBackEdges(
+  def: WorkflowDefinition,
+  outgoing: ReadonlyMap<string, WorkflowEdge[]>,
+  incoming: ReadonlyMap<string, WorkflowEdge[]>,
+): Set<WorkflowEdge> {
   const byId = new Map(def.nodes.map((n) => [n.id, n]));
   const inert = new Set<WorkflowEdge>();
   if (!def.nodes.some((n) => LOOP_TYPE_IDS.has(n.typeId))) return inert;
@@ -112,8 +116,14 @@ export function compileGraph(def: WorkflowDefinition): { graph: WorkflowGraph } 
   if (problems.length > 0) return { problems };
   const inert = inertBackEdges(def, outgoing, incoming);
   for (const e of inert) {
-    outgoing.set(e.sourceNodeId, (outgoing.get(e.sourceNodeId) ?? []).filter((x) => x !== e));
-    incoming.set(e.targetNodeId, (incoming.get(e.targetNodeId) ?? []).filter((x) => x !== e));
+    outgoing.set(
+      e.sourceNodeId,
+      (outgoing.get(e.sourceNodeId) ?? []).filter((x) => x !== e),
+    );
+    incoming.set(
+      e.targetNodeId,
+      (incoming.get(e.targetNodeId) ?? []).filter((x) => x !== e),
+    );
   }
 
   // Kahn's algorithm; the ready set is kept ordered by the node's position in nodes[] so the
@@ -147,7 +157,7 @@ export function compileGraph(def: WorkflowDefinition): { graph: WorkflowGraph } 
   const reach = (from: string, next: (id: string) => string[]): Set<string> => {
     const seen = new Set<string>([from]);
     const todo = [from];
-    while (todo.length > 0) for (const m of next(todo.pop() as string)) if (!seen.has(m)) (seen.add(m), todo.push(m));
+    while (todo.length > 0) for (const m of next(todo.pop() as string)) if (!seen.has(m)) seen.add(m), todo.push(m);
     return seen;
   };
   for (const e of inert) {

@@ -198,9 +198,7 @@ export class NodeError extends Error {
  * Reserved typeIds that need a capability this host does not advertise; a run using one is
  * refused at creation with `capability_required`.
  */
-export const GATED_TYPE_IDS: ReadonlyMap<string, string> = new Map([
-  ['core.conversationGate', 'conversationPrimitive'],
-]);
+export const GATED_TYPE_IDS: ReadonlyMap<string, string> = new Map([['core.conversationGate', 'conversationPrimitive']]);
 
 /**
  * `core.subWorkflow` `onChildFailure` values: `fail-parent` (default) fails the node with

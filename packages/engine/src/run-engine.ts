@@ -21,8 +21,8 @@ import { EventBus } from './event-bus.js';
 import { InProcessNotifier } from './notifier.js';
 import { foldEvents, initialProjection } from './fold.js';
 import type { WorkflowGraph } from './graph.js';
-import { NODE_CAP_KINDS, NodeError, NodeRegistry, type ChildRunView, type EffectCall, type EmittedEventType, type InterruptRequest, type NodeResult } from './nodes.js';
-import { EMITTED_EVENT_TYPES, type NodeCredentials } from './nodes.js';
+import { NodeError, NodeRegistry, type ChildRunView, type EffectCall, type EmittedEventType, type InterruptRequest, type NodeResult } from './nodes.js';
+import { EMITTED_EVENT_TYPES, NODE_CAP_KINDS, type NodeCredentials } from './nodes.js';
 import {
   COMMANDS_CHANNEL,
   COMMAND_DONE_CHANNEL,

@@ -93,7 +93,10 @@ export class WorkflowCatalog {
       }
       if (n.agent !== undefined && (typeof n.agent !== 'object' || n.agent === null || 'channel' in n.agent))
         // agent-ref.schema.json: a channel-bound ref needs agents.deployment, which this host does not advertise.
-        invalid.push({ path: `/nodes/${i}/agent`, message: 'agent must be an AgentRef; channel refs need agents.deployment, which this host does not provide' });
+        invalid.push({
+          path: `/nodes/${i}/agent`,
+          message: 'agent must be an AgentRef; channel refs need agents.deployment, which this host does not provide',
+        });
       const policy = n.typeId === 'core.subWorkflow' ? n.config.onChildFailure : undefined;
       if (policy !== undefined && !(CHILD_FAILURE_POLICIES as readonly unknown[]).includes(policy)) {
         errors.push({ path: `/nodes/${i}/config/onChildFailure`, message: `must be one of ${CHILD_FAILURE_POLICIES.join(', ')}` });

@@ -133,7 +133,13 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
     // mappings, the mock agent's agent.* events (reasoning deltas too), CP-1 low-confidence.
     agents: { supported: true, orchestrator: true, dispatch: true, dispatchMapping: true, reasoning: { verbosity: 'summary', streaming: true } },
     orchestrator: { supported: true, workerIdInterpretation: 'workflow-id', fanOutSupported: true },
-    dispatch: { supported: true, models: ['child-run'], fanOutSupported: true, fanOutPolicies: ['sequential', 'reject'], askUserRouting: ['clarification', 'auto'] },
+    dispatch: {
+      supported: true,
+      models: ['child-run'],
+      fanOutSupported: true,
+      fanOutPolicies: ['sequential', 'reject'],
+      askUserRouting: ['clarification', 'auto'],
+    },
     // core.subWorkflow seeds the child's variables from inputMapping {childVar: parentVar}.
     subWorkflow: { inputMapping: true },
     // Nodes resolve vault references (decision 0022) when the vault is open; the management

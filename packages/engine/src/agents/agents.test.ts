@@ -29,7 +29,12 @@ describe('orchestration (pure)', () => {
   });
 
   it('indexes a plan by the turn, terminates when it is exhausted, and holds a low-confidence pending decision', () => {
-    const plan = { mockDispatchPlan: [{ kind: 'next-worker', nextWorkerIds: ['w'] }, { kind: 'terminate', reason: 'goal-reached' }] };
+    const plan = {
+      mockDispatchPlan: [
+        { kind: 'next-worker', nextWorkerIds: ['w'] },
+        { kind: 'terminate', reason: 'goal-reached' },
+      ],
+    };
     expect(decisionForTurn(plan, undefined, 1)).toEqual({ from: 'decision', decision: { kind: 'next-worker', nextWorkerIds: ['w'] } });
     expect(decisionForTurn(plan, undefined, 2)).toEqual({ from: 'decision', decision: { kind: 'terminate', reason: 'goal-reached' } });
     expect(decisionForTurn(plan, undefined, 3)).toEqual({ from: 'decision', decision: { kind: 'terminate', reason: 'plan-exhausted' } });
@@ -189,7 +194,12 @@ describe('supervisor + dispatch (memory engine)', () => {
   const child = wf('w-child', [node('n', 'core.identity')], [], { variables: [{ name: 'out', type: 'string', defaultValue: 'hello' }] });
 
   it('one decision per turn, one child per worker, terminate completes the run', async () => {
-    const def = loop('w-plan', { plan: [{ kind: 'next-worker', nextWorkerIds: ['w-child'] }, { kind: 'terminate', reason: 'goal-reached' }] });
+    const def = loop('w-plan', {
+      plan: [
+        { kind: 'next-worker', nextWorkerIds: ['w-child'] },
+        { kind: 'terminate', reason: 'goal-reached' },
+      ],
+    });
     const { store, engine: e } = await setup([child, def]);
     const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'w-plan' });
     const evs = await terminal(store, e, rec);
@@ -240,9 +250,14 @@ describe('supervisor + dispatch (memory engine)', () => {
 
   it('skips the output mapping of a failed child and keeps going', async () => {
     const failing = wf('w-fail', [node('f', 'core.fail')], [], { variables: [{ name: 'out', type: 'string', defaultValue: 'nope' }] });
-    const def = loop('w-fails', { plan: [{ kind: 'next-worker', nextWorkerIds: ['w-fail'] }] }, { outputMapping: { result: 'out' } }, {
-      variables: [{ name: 'result', type: 'string', defaultValue: 'before' }],
-    });
+    const def = loop(
+      'w-fails',
+      { plan: [{ kind: 'next-worker', nextWorkerIds: ['w-fail'] }] },
+      { outputMapping: { result: 'out' } },
+      {
+        variables: [{ name: 'result', type: 'string', defaultValue: 'before' }],
+      },
+    );
     const { store, engine: e } = await setup([failing, def]);
     const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'w-fails' });
     const evs = await terminal(store, e, rec);
@@ -290,7 +305,12 @@ describe('supervisor + dispatch (memory engine)', () => {
     const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'conformance-x-low' });
     const evs = await waitFor(store, e, rec.runId, (s) => s === 'waiting-approval');
     expect(evs.some((x) => x.type === 'runOrchestrator.decided')).toBe(false);
-    expect(evs.find((x) => x.type === 'node.suspended')?.payload).toMatchObject({ reason: 'low-confidence', kind: 'low-confidence', threshold: 0.7, observed: 0.5 });
+    expect(evs.find((x) => x.type === 'node.suspended')?.payload).toMatchObject({
+      reason: 'low-confidence',
+      kind: 'low-confidence',
+      threshold: 0.7,
+      observed: 0.5,
+    });
   });
 
   it('refuses mock config outside conformance workflows and conversation routing at registration', async () => {
@@ -336,7 +356,12 @@ describe('core.conformance.mock-agent (memory engine)', () => {
     const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'conformance-x-lowagent' });
     const evs = await waitFor(store, e, rec.runId, (s) => s === 'waiting-approval');
     expect(types(evs).slice(-3)).toEqual(['agent.decided:a', 'node.suspended:a', 'interrupt.requested:a']);
-    expect(evs.find((x) => x.type === 'node.suspended')?.payload).toMatchObject({ reason: 'low-confidence', agentId: 'weft.mock-agent.a', threshold: 0.7, observed: 0.5 });
+    expect(evs.find((x) => x.type === 'node.suspended')?.payload).toMatchObject({
+      reason: 'low-confidence',
+      agentId: 'weft.mock-agent.a',
+      threshold: 0.7,
+      observed: 0.5,
+    });
     const p = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'prod-agent' });
     expect((await terminal(store, e, p)).at(-1)?.payload).toMatchObject({ error: { code: 'validation_error' } });
   });

@@ -100,7 +100,10 @@ async function dispatch(ctx: NodeContext): Promise<NodeResult> {
     return { outputs: { decision: 'ask-user', turn, answer }, repeat: true };
   }
   if (d.nextWorkerIds.length > 1 && cfg.fanOutPolicy === 'reject')
-    throw new NodeError('fan_out_unsupported', 'This dispatch node rejects a decision with more than one worker.', { nodeId: ctx.nodeId, workers: d.nextWorkerIds.length });
+    throw new NodeError('fan_out_unsupported', 'This dispatch node rejects a decision with more than one worker.', {
+      nodeId: ctx.nodeId,
+      workers: d.nextWorkerIds.length,
+    });
   // Sequential fan-out: each child after the previous one ended; the parent variable bag is the
   // handoff channel (a harvested value feeds the next child's inputs). A re-execution (after a
   // child ended) walks the same children again: each is found by its key, not started twice.
@@ -116,7 +119,11 @@ async function dispatch(ctx: NodeContext): Promise<NodeResult> {
       if (e instanceof NodeError) throw e;
       const code = (e as { code?: unknown }).code;
       if (code === 'validation_error' || code === 'capability_required')
-        throw new NodeError('unknown_child_workflow', `Worker ${i} of turn ${turn} cannot be started as a child run.`, { nodeId: ctx.nodeId, worker: i, reason: code });
+        throw new NodeError('unknown_child_workflow', `Worker ${i} of turn ${turn} cannot be started as a child run.`, {
+          nodeId: ctx.nodeId,
+          worker: i,
+          reason: code,
+        });
       throw e;
     }
     const child = await ctx.children.get(childRunId);
@@ -159,7 +166,7 @@ async function mockAgent(ctx: NodeContext): Promise<NodeResult> {
       const chunks = Array.isArray(r.streamChunks) ? r.streamChunks.filter((c): c is string => typeof c === 'string') : [];
       if (verbosity === 'off') ctx.emit('agent.reasoned', { agentId, reasoning: '', verbosity });
       else {
-        chunks.forEach((delta, sequence) => ctx.emit('agent.reasoning.delta', { agentId, delta, sequence, verbosity }));
+        for (const [sequence, delta] of chunks.entries()) ctx.emit('agent.reasoning.delta', { agentId, delta, sequence, verbosity });
         const reasoning = chunks.length > 0 ? chunks.join('') : typeof r.summary === 'string' ? r.summary : '';
         ctx.emit('agent.reasoned', { agentId, reasoning, verbosity, ...(typeof r.tokenCount === 'number' ? { tokenCount: r.tokenCount } : {}) });
       }
@@ -189,7 +196,11 @@ async function mockAgent(ctx: NodeContext): Promise<NodeResult> {
   if (decision && escalates(confidence, threshold)) {
     let resume: unknown;
     try {
-      resume = ctx.interrupt({ kind: 'low-confidence', key: 'low-confidence', data: { agentId, threshold, observed: confidence, decision: decision.decision ?? null } });
+      resume = ctx.interrupt({
+        kind: 'low-confidence',
+        key: 'low-confidence',
+        data: { agentId, threshold, observed: confidence, decision: decision.decision ?? null },
+      });
     } catch (e) {
       // First execution: the agent events, then the suspension (a re-execution after the review emits nothing again).
       if (e instanceof SuspendSignal) emitAll();

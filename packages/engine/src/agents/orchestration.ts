@@ -38,7 +38,9 @@ export function parseDecision(v: unknown): { decision: OrchestratorDecision } | 
       const ids = v.nextWorkerIds;
       if (!Array.isArray(ids) || ids.length === 0 || !ids.every((i) => typeof i === 'string' && i.length > 0 && i.length <= 256))
         return { problem: 'nextWorkerIds must be a non-empty array of worker ids' };
-      return { decision: { kind: 'next-worker', nextWorkerIds: [...(ids as string[])], ...(v.confidence !== undefined ? { confidence: v.confidence as number } : {}) } };
+      return {
+        decision: { kind: 'next-worker', nextWorkerIds: [...(ids as string[])], ...(v.confidence !== undefined ? { confidence: v.confidence as number } : {}) },
+      };
     }
     case 'ask-user': {
       const extra = allowed(['kind', 'prompt']);
@@ -166,7 +168,8 @@ export function parseDispatchConfig(
   const fanOut = config.fanOutPolicy ?? 'sequential';
   if (fanOut !== 'sequential' && fanOut !== 'reject') problems.push({ path: '/fanOutPolicy', message: 'must be sequential or reject' });
   const cap = config.iterationCap;
-  if (cap !== undefined && (typeof cap !== 'number' || !Number.isInteger(cap) || cap < 1)) problems.push({ path: '/iterationCap', message: 'must be an integer ≥ 1' });
+  if (cap !== undefined && (typeof cap !== 'number' || !Number.isInteger(cap) || cap < 1))
+    problems.push({ path: '/iterationCap', message: 'must be an integer ≥ 1' });
   for (const k of ['inputMapping', 'outputMapping'] as const) {
     if (config[k] !== undefined && !stringMap(config[k])) problems.push({ path: `/${k}`, message: 'must map names to names' });
   }

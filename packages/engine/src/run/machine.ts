@@ -116,7 +116,8 @@ export function step(state: RunState, input: StepInput, env: MachineEnv): StepOu
   }
 
   for (const c of input.dispatched ?? []) {
-    if (s.proj.children?.[c.nodeId]?.runId !== c.runId) b.add('node.dispatched', { childRunId: c.runId, childWorkflowId: c.workflowId, childStatus: 'pending' }, c.nodeId);
+    if (s.proj.children?.[c.nodeId]?.runId !== c.runId)
+      b.add('node.dispatched', { childRunId: c.runId, childWorkflowId: c.workflowId, childStatus: 'pending' }, c.nodeId);
   }
 
   // Events the bodies emitted while running, before their outcomes (a stream precedes its end).

@@ -59,7 +59,11 @@ export const CONFIGURABLE_KEYS: Readonly<Record<string, ConfigurableKey>> = {
     description: 'Verbosity of agent.reasoned events.',
     check: (v) => (v === 'summary' || v === 'full' || v === 'off' ? undefined : 'must be summary, full or off'),
   },
-  model: { type: 'string', description: "Model for the run's AI nodes (below a node's own config).", check: (v) => (str(v) ? undefined : 'must be a non-empty string') },
+  model: {
+    type: 'string',
+    description: "Model for the run's AI nodes (below a node's own config).",
+    check: (v) => (str(v) ? undefined : 'must be a non-empty string'),
+  },
   temperature: numKey(0, 2, "Sampling temperature for the run's AI nodes."),
   maxTokens: intKey(1, "Output token cap for the run's AI nodes."),
   promptOverrides: {
