@@ -157,7 +157,13 @@ export function compileGraph(def: WorkflowDefinition): { graph: WorkflowGraph } 
   const reach = (from: string, next: (id: string) => string[]): Set<string> => {
     const seen = new Set<string>([from]);
     const todo = [from];
-    while (todo.length > 0) for (const m of next(todo.pop() as string)) if (!seen.has(m)) seen.add(m), todo.push(m);
+    while (todo.length > 0) {
+      for (const m of next(todo.pop() as string)) {
+        if (seen.has(m)) continue;
+        seen.add(m);
+        todo.push(m);
+      }
+    }
     return seen;
   };
   for (const e of inert) {
