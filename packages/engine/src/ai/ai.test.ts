@@ -568,4 +568,33 @@ describe('LLM nodes in the engine', () => {
     expect(retries[0]?.payload).toMatchObject({ attempt: 2, reason: 'parse-error', nodeId: 'structured-call' });
     expect(evs.find((x) => x.type === 'node.completed')?.payload).toMatchObject({ outputs: { data: { valid: true } } });
   });
+
+  it('schemaRounds exhausted: envelope.retry.exhausted{finalReason} then cap.breached{kind:"schema"}, node fails envelope_payload_invalid', async () => {
+    const store = new MemoryStore();
+    const def = wf([
+      {
+        id: 'structured-call',
+        typeId: 'core.ai.structuredOutput',
+        config: {
+          provider: 'mock',
+          outputSchema: { type: 'object', required: ['valid'], properties: { valid: { type: 'boolean' } } },
+          messages: [{ role: 'user', content: 'emit' }],
+          mock: [{ json: { valid: 'no' } }],
+        },
+      },
+    ]);
+    const e = await engineOn(
+      store,
+      new ManualClock(),
+      scripted(() => res(500, {}, '')),
+      def,
+    );
+    const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'agent' });
+    const evs = await eventually(store, e, rec.runId, 'run.failed');
+    const tail = evs.filter((x) => ['envelope.retry.exhausted', 'cap.breached', 'node.failed'].includes(x.type));
+    expect(tail.map((x) => x.type)).toEqual(['envelope.retry.exhausted', 'cap.breached', 'node.failed']);
+    expect(tail[0]?.payload).toMatchObject({ totalAttempts: 3, finalReason: 'schema-violation' });
+    expect(tail[1]?.payload).toEqual({ kind: 'schema', limit: 2, observed: 3, nodeId: 'structured-call' });
+    expect(tail[2]?.payload).toMatchObject({ error: { code: 'envelope_payload_invalid' } });
+  });
 });

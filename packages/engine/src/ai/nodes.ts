@@ -408,6 +408,8 @@ async function structuredOutput(ctx: NodeContext, providers: AiProviders): Promi
     if (c) lastError = c.error;
   }
   ctx.emit('envelope.retry.exhausted', { totalAttempts: attempts, finalReason: reason, finalError: lastError });
+  // limits.schemaRounds is a cap (execution-semantics §1.8): its breach is recorded, observed > limit.
+  ctx.emit('cap.breached', { kind: 'schema', limit: attempts - 1, observed: attempts });
   if (reason === 'truncation')
     throw new NodeError('envelope_truncation_unrecoverable', `The answer stayed truncated after ${attempts} attempts.`, { attempts, provider: d.cfg.id });
   throw new NodeError('envelope_payload_invalid', `No valid answer for the schema after ${attempts} attempts.`, { attempts, reason, provider: d.cfg.id });
