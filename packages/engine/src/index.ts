@@ -25,3 +25,4 @@ export { REPLAY_SOURCE_MISSING, ReplaySession, deliversOutbound, type DivergedPa
 export * from './trace-context.js';
 export * from './agents/orchestration.js';
 export { AGENT_NODES } from './agents/nodes.js';
+export { MOCK_PROVIDER_IDS, mockProviderProblem, mockProviderAnswer } from './ai/mock-providers.js';

@@ -78,7 +78,7 @@ export interface NodeContext {
 /** `ctx.credentials`: resolves a secret reference of the run's tenant. */
 export interface NodeCredentials {
   /** The value; throws a non-retryable {@link NodeError} when it cannot be resolved. */
-  resolve(ref: string | { ref: string; scope?: string }): Promise<string>;
+  resolve(ref: string | { ref: string; scope?: string; redactAs?: string }): Promise<string>;
 }
 
 /**

@@ -47,8 +47,12 @@ export type SecretResolution =
  * @see security-contract.md §4.1 (SEC-05)
  */
 export interface SecretResolver {
-  /** `purpose` is recorded in the audit log (ids only, never the value). */
-  resolve(tenant: string, ref: string, purpose?: { runId?: string; nodeId?: string }): Promise<SecretResolution>;
+  /**
+   * `purpose` is recorded in the audit log (ids only, never the value); `redactAs` is the label
+   * the value is scrubbed under (`[REDACTED:<redactAs>]`, default the ref) — a run-level
+   * reference is never echoed, not even in a redaction marker.
+   */
+  resolve(tenant: string, ref: string, purpose?: { runId?: string; nodeId?: string; redactAs?: string }): Promise<SecretResolution>;
 }
 
 // The outbound HTTP port (`Outbound`, `OutboundRequest`, `OutboundResponse`) is declared once in

@@ -198,7 +198,7 @@ function nodeCredentials(secrets: SecretResolver | undefined, tenant: string, ru
       const ref = typeof r === 'string' ? r : r?.ref;
       if (typeof ref !== 'string' || ref === '') throw new NodeError('validation_error', 'A credential reference is a non-empty string.', { nodeId });
       if (!secrets) throw new NodeError('credential_unavailable', 'This host resolves no secrets.', { ref });
-      const res = await secrets.resolve(tenant, ref, { runId, nodeId });
+      const res = await secrets.resolve(tenant, ref, { runId, nodeId, ...(typeof r === 'object' && r.redactAs ? { redactAs: r.redactAs } : {}) });
       if (!res.ok) throw new NodeError(res.code, res.message, { ref });
       return res.value;
     },

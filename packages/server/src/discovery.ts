@@ -4,7 +4,7 @@
  * @see wire-contract.md §2, §10 A
  */
 import { ENGINE_VERSION, EVENT_LOG_SCHEMA_VERSION, PROTOCOL_VERSION, STREAM_MODES, WEBHOOK_SIGNATURE_ALGORITHM } from '@weft/contract';
-import { CONFIGURABLE_KEYS, MAX_LOOP_ITERATIONS, SCHEMA_ROUNDS, type AiProviderConfig } from '@weft/engine';
+import { CONFIGURABLE_KEYS, MAX_LOOP_ITERATIONS, MOCK_PROVIDER_IDS, SCHEMA_ROUNDS, type AiProviderConfig } from '@weft/engine';
 import { authCapabilities, rateLimitCapabilities, type AuthAdvertisement } from './auth-discovery.js';
 import type { HostConfig } from './config.js';
 import { httpClientCapability } from './outbound-config.js';
@@ -168,6 +168,8 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
       policies: { modes: ['disabled', 'optional', 'required', 'restricted'], scopes: ['host'], errorCode: 'provider_policy_denied' },
     };
   }
+  // Mock providers are test-keys-only (decision 0026): advertised only when test keys exist.
+  if (d.config.testKeyPrefix) doc.testing = { mockProviders: [...MOCK_PROVIDER_IDS], testKeyPrefix: d.config.testKeyPrefix };
   // Both modes: best-effort by default, durable (outbox) per subscription (decision 0019).
   if (d.webhooks) doc.webhooks = { supported: true, signatureAlgorithms: [WEBHOOK_SIGNATURE_ALGORITHM], signed: true, durable: true };
   // OTLP export is on (OTEL_EXPORTER_OTLP_ENDPOINT): say how it is sent.

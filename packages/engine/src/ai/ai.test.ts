@@ -12,6 +12,7 @@ import type { OutboundRequest, OutboundResponse, SecretResolver } from '../ports
 import { RunEngine } from '../run-engine.js';
 import { anthropicBody, callProvider, parseRetryAfter, type Send } from './adapters.js';
 import { jcs, llmCacheKey } from './cache-key.js';
+import { mockProviderAnswer, mockProviderProblem } from './mock-providers.js';
 import { aiNodeTypes, sanitizeCost } from './nodes.js';
 import { decidePolicy, globMatch, missingCapabilities } from './policy.js';
 import { SseParser } from './sse.js';
@@ -64,6 +65,26 @@ async function failure(p: Promise<unknown>): Promise<NodeError> {
   expect(e).toBeInstanceOf(NodeError);
   return e as NodeError;
 }
+
+describe('mock provider catalog (configurable.mockProvider)', () => {
+  it('checks ids and configs, streams stream-text tokens as given, and fails with the error entry', () => {
+    expect(mockProviderProblem({ id: 'stream-text', config: { tokens: ['a', 'b'] } })).toBeUndefined();
+    expect(mockProviderProblem({ id: 'nope' })).toBe('unknown mock provider id');
+    expect(mockProviderProblem({ id: 'stream-text', config: { tokens: [1] } })).toBeDefined();
+    expect(mockProviderProblem({ id: 'tool-calls', config: {} })).toBeDefined();
+    const seen: string[] = [];
+    const r = mockProviderAnswer({ id: 'stream-text', config: { tokens: ['Hi', ' there'], usage: { prompt_tokens: 2, completion_tokens: 2 } } }, REQ, (t) =>
+      seen.push(t),
+    );
+    expect(seen).toEqual(['Hi', ' there']);
+    expect(r).toMatchObject({ content: 'Hi there', finishReason: 'stop', usage: { inputTokens: 2, outputTokens: 2 }, model: 'gpt-x' });
+    expect(mockProviderAnswer({ id: 'tool-calls', config: { toolCalls: [{ name: 'lookup', arguments: { q: 1 } }] } }, REQ, () => {})).toMatchObject({
+      finishReason: 'tool_calls',
+      toolCalls: [{ name: 'lookup', arguments: '{"q":1}' }],
+    });
+    expect(() => mockProviderAnswer({ id: 'error', config: { code: 'provider_quota_exhausted', retryable: true } }, REQ, () => {})).toThrow(NodeError);
+  });
+});
 
 describe('SseParser', () => {
   it('yields events split across chunks, with CRLF and CR line ends, multi-line data, comments and event names', () => {

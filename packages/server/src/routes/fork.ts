@@ -10,6 +10,7 @@ import type { RunRecord } from '@weft/engine';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { principalOf, type HostContext } from '../context.js';
 import { claimOrReplay, idempotencyKeyOf, releaseTicket } from '../idempotency.js';
+import { checkRunOptions } from '../run-options.js';
 
 const validateFork = compileValidator<ForkRunRequest>(ForkRunRequestSchema);
 
@@ -47,6 +48,7 @@ export async function forkRoute(ctx: HostContext, req: FastifyRequest, reply: Fa
   const key = idempotencyKeyOf(req);
   const body = validateFork(req.body ?? undefined);
   checkForkBody(body);
+  checkRunOptions(ctx.config, req.headers.authorization, body.runOptionsOverlay?.configurable as Record<string, unknown> | undefined);
   const params = {
     tenant: p.tenant,
     sourceRunId: runId,
