@@ -662,7 +662,10 @@ export class RunEngine {
       docs.push(...copied.docs);
       for (const t of copied.timers) this.armTimer(t.fireAt);
     }
-    const h = this.makeHot(rec, foldEvents(graph, docs), epoch, graph, wf.definition);
+    const proj = foldEvents(graph, docs);
+    // The parent link is written with the child's row, not logged: a restarted child keeps it.
+    if (rec.projection.parent) proj.parent = rec.projection.parent;
+    const h = this.makeHot(rec, proj, epoch, graph, wf.definition);
     if (rec.fork?.mode === 'replay') h.replay = await ReplaySession.open(this.store, rec, docs);
     this.hot.set(runId, h);
     // Commands may have been written while no process drove the run.

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunEventDoc, WorkflowDefinition } from '@weft/contract';
 import { compileGraph } from '../graph.js';
 import { MemoryStore } from '../memory-store.js';
+import { NodeRegistry, type NodeResult } from '../nodes.js';
 import type { RunRecord } from '../ports.js';
 import { RunEngine } from '../run-engine.js';
 import {
@@ -364,5 +365,49 @@ describe('core.conformance.mock-agent (memory engine)', () => {
     });
     const p = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'prod-agent' });
     expect((await terminal(store, e, p)).at(-1)?.payload).toMatchObject({ error: { code: 'validation_error' } });
+  });
+});
+
+describe('dispatch across a restart (memory store)', () => {
+  it('a new process finds the running child by its key: one child, one node.dispatched, no repeated decision', async () => {
+    const held: (() => void)[] = [];
+    const registry = () => {
+      const r = new NodeRegistry();
+      r.register({ typeId: 'test.hold', execute: () => new Promise<NodeResult>((resolve) => held.push(() => resolve({ outputs: {} }))) });
+      return r;
+    };
+    const child = wf('w-held', [node('h', 'test.hold')], [], { variables: [{ name: 'out', type: 'string', defaultValue: 'kept' }] });
+    const def = loop(
+      'w-restart',
+      { plan: [{ kind: 'next-worker', nextWorkerIds: ['w-held'] }, { kind: 'terminate' }] },
+      { outputMapping: { got: 'out' } },
+      {
+        variables: [{ name: 'got', type: 'string', defaultValue: '' }],
+      },
+    );
+    const store = new MemoryStore();
+    const open = async () => {
+      const e = new RunEngine({ store, registry: registry(), limits: { maxNodeExecutions: 100, maxRunDurationMs: 60_000 } });
+      for (const d of [child, def]) await e.catalog.register(d, 'test');
+      await e.start();
+      return e;
+    };
+    const first = await open();
+    const rec = await first.createRun({ tenant: 't', principal: 'p', workflowId: 'w-restart' });
+    await expect.poll(() => held.length, { timeout: 5000 }).toBe(1);
+    await first.stop();
+    held.length = 0;
+    engine = await open();
+    await expect.poll(() => held.length, { timeout: 5000 }).toBe(1);
+    held.shift()?.();
+    const evs = await terminal(store, engine, rec);
+    expect(evs.at(-1)?.type).toBe('run.completed');
+    expect(evs.filter((x) => x.type === 'node.dispatched')).toHaveLength(1);
+    expect(evs.filter((x) => x.type === 'runOrchestrator.decided')).toHaveLength(2);
+    expect((await store.getRunInternal(rec.runId))?.projection.vars).toMatchObject({ got: 'kept' });
+    const childRun = await store.getRunInternal(childOf(evs));
+    expect(childRun?.projection.status).toBe('completed');
+    // The restarted child kept its parent link (it is on the row, not in the log).
+    expect(childRun?.projection.parent).toEqual({ runId: rec.runId, nodeId: 'disp' });
   });
 });
