@@ -30,34 +30,36 @@ export interface WorkflowGraph {
 export const LOOP_TYPE_IDS: ReadonlySet<string> = new Set(['core.dispatch', 'core.orchestrator.supervisor']);
 
 /**
- * The back-edges (DFS, roots: sources first, then supervisors, then `nodes[]` order) with a
- * dispatch or supervisor endpoint: dropped from scheduling, they make the dispatch loop.
+ * The inert back-edges: an edge out of a `core.dispatch` node that closes a cycle (the loop back
+ * to its supervisor, or to a planner before it); then, for other shapes, an edge with a
+ * dispatch or supervisor endpoint that still closes one. Dropped from scheduling, they make
+ * the dispatch loop; any other cycle stays a `cycle detected` problem.
  */
-function inertBackEdges(
-  def: WorkflowDefinition,
-  outgoing: ReadonlyMap<string, WorkflowEdge[]>,
-  incoming: ReadonlyMap<string, WorkflowEdge[]>,
-): Set<WorkflowEdge> {
-  const byId = new Map(def.nodes.map((n) => [n.id, n]));
+function inertBackEdges(def: WorkflowDefinition, outgoing: ReadonlyMap<string, WorkflowEdge[]>): Set<WorkflowEdge> {
+  const typeOf = (id: string): string => def.nodes.find((n) => n.id === id)?.typeId ?? '';
   const inert = new Set<WorkflowEdge>();
   if (!def.nodes.some((n) => LOOP_TYPE_IDS.has(n.typeId))) return inert;
-  const state = new Map<string, 1 | 2>();
-  const visit = (id: string): void => {
-    state.set(id, 1);
-    for (const e of outgoing.get(id) ?? []) {
-      const t = state.get(e.targetNodeId);
-      if (t === 1) {
-        if (LOOP_TYPE_IDS.has(byId.get(e.sourceNodeId)?.typeId ?? '') || LOOP_TYPE_IDS.has(byId.get(e.targetNodeId)?.typeId ?? '')) inert.add(e);
-      } else if (t === undefined) visit(e.targetNodeId);
+  const reaches = (from: string, to: string): boolean => {
+    const seen = new Set<string>([from]);
+    const todo = [from];
+    while (todo.length > 0) {
+      const id = todo.pop() as string;
+      if (id === to) return true;
+      for (const e of outgoing.get(id) ?? []) {
+        if (inert.has(e) || seen.has(e.targetNodeId)) continue;
+        seen.add(e.targetNodeId);
+        todo.push(e.targetNodeId);
+      }
     }
-    state.set(id, 2);
+    return false;
   };
-  const roots = [
-    ...def.nodes.filter((n) => (incoming.get(n.id)?.length ?? 0) === 0),
-    ...def.nodes.filter((n) => n.typeId === 'core.orchestrator.supervisor'),
-    ...def.nodes,
+  const passes: ((e: WorkflowEdge) => boolean)[] = [
+    (e) => typeOf(e.sourceNodeId) === 'core.dispatch',
+    (e) => LOOP_TYPE_IDS.has(typeOf(e.sourceNodeId)) || LOOP_TYPE_IDS.has(typeOf(e.targetNodeId)),
   ];
-  for (const n of roots) if (!state.has(n.id)) visit(n.id);
+  for (const pass of passes) {
+    for (const e of def.edges) if (!inert.has(e) && pass(e) && reaches(e.targetNodeId, e.sourceNodeId)) inert.add(e);
+  }
   return inert;
 }
 
@@ -114,7 +116,7 @@ export function compileGraph(def: WorkflowDefinition): { graph: WorkflowGraph } 
     }
   });
   if (problems.length > 0) return { problems };
-  const inert = inertBackEdges(def, outgoing, incoming);
+  const inert = inertBackEdges(def, outgoing);
   for (const e of inert) {
     outgoing.set(
       e.sourceNodeId,

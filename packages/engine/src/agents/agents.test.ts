@@ -411,3 +411,47 @@ describe('dispatch across a restart (memory store)', () => {
     expect(childRun?.projection.parent).toEqual({ runId: rec.runId, nodeId: 'disp' });
   });
 });
+
+describe('a supervisor driven by model output (memory engine)', () => {
+  const planner = (): NodeRegistry => {
+    const r = new NodeRegistry();
+    // Stands in for an LLM planner: next-worker on the first turn, then terminate.
+    r.register({
+      typeId: 'test.planner',
+      execute: (ctx) => ({
+        outputs: { decision: (ctx.orchestrator?.turns ?? 0) === 0 ? { kind: 'next-worker', nextWorkerIds: ['w-child'] } : { kind: 'terminate' } },
+      }),
+    });
+    return r;
+  };
+  const def = (id: string, supConfig: Record<string, unknown>) => {
+    const d = wf(id, [node('plan', 'test.planner'), node('sup', 'core.orchestrator.supervisor', supConfig), node('disp', 'core.dispatch')]);
+    d.edges = [
+      { id: 'e1', sourceNodeId: 'plan', targetNodeId: 'sup', sourceOutput: 'decision', targetInput: 'decision' },
+      { id: 'e2', sourceNodeId: 'sup', targetNodeId: 'disp' },
+      { id: 'e3', sourceNodeId: 'disp', targetNodeId: 'plan' },
+    ] as WorkflowDefinition['edges'];
+    return d;
+  };
+
+  it('invariant: model-output-cannot-widen-dispatch — a decision from the decision input names only allowedWorkers, else nothing is dispatched', async () => {
+    const store = new MemoryStore();
+    engine = new RunEngine({ store, registry: planner(), limits: { maxNodeExecutions: 100, maxRunDurationMs: 60_000 } });
+    const child = wf('w-child', [node('n', 'core.identity')]);
+    for (const d of [child, def('w-open', {}), def('w-other', { allowedWorkers: ['w-else'] }), def('w-allowed', { allowedWorkers: ['w-child'] })])
+      await engine.catalog.register(d, 'test');
+    await engine.start();
+    for (const id of ['w-open', 'w-other']) {
+      const rec = await engine.createRun({ tenant: 't', principal: 'p', workflowId: id });
+      const evs = await terminal(store, engine, rec);
+      expect(evs.at(-1)?.payload, id).toMatchObject({ error: { code: 'validation_error' } });
+      expect(evs.some((x) => x.type === 'node.dispatched' || x.type === 'runOrchestrator.decided')).toBe(false);
+    }
+    const ok = await engine.createRun({ tenant: 't', principal: 'p', workflowId: 'w-allowed' });
+    const evs = await terminal(store, engine, ok);
+    expect(evs.at(-1)?.type).toBe('run.completed');
+    expect(evs.filter((x) => x.type === 'node.dispatched')).toHaveLength(1);
+    // The planner is inside the loop: it ran once per turn.
+    expect(evs.filter((x) => x.type === 'node.started' && x.nodeId === 'plan')).toHaveLength(2);
+  });
+});

@@ -28,6 +28,7 @@ import {
   mocksAllowed,
   parseDecision,
   parseDispatchConfig,
+  workerProblem,
   type OrchestratorDecision,
 } from './orchestration.js';
 
@@ -67,6 +68,11 @@ async function supervisor(ctx: NodeContext): Promise<NodeResult> {
   const src = decisionForTurn(ctx.config, ctx.inputs.decision, turn);
   if (src.from === 'invalid') throw new NodeError('validation_error', `core.orchestrator.supervisor: ${src.problem}`, { nodeId: ctx.nodeId });
   let decision = src.decision;
+  const refuse = (d: OrchestratorDecision): void => {
+    const problem = workerProblem(d, 'untrusted' in src && src.untrusted === true, ctx.config.allowedWorkers);
+    if (problem) throw new NodeError('validation_error', `core.orchestrator.supervisor: ${problem}.`, { nodeId: ctx.nodeId });
+  };
+  refuse(decision);
   const threshold = escalationThreshold(ctx.configurable);
   if (escalates(src.confidence, threshold)) {
     // CP-1: the decision is held (no runOrchestrator.decided) until a person ratifies it.
@@ -76,6 +82,7 @@ async function supervisor(ctx: NodeContext): Promise<NodeResult> {
       data: { agentId, threshold, observed: src.confidence, decision },
     });
     decision = ratified(decision, resume);
+    refuse(decision);
   }
   ctx.emit('runOrchestrator.decided', { agentId, decision });
   return { outputs: { decision, agentId, turn } };

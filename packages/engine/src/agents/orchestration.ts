@@ -81,7 +81,7 @@ export function escalationThreshold(configurable: Readonly<Record<string, unknow
 
 /** Where a supervisor's decision for a turn comes from. */
 export type DecisionSource =
-  | { from: 'decision'; decision: OrchestratorDecision; confidence?: number }
+  | { from: 'decision'; decision: OrchestratorDecision; confidence?: number /** From the `decision` input port (model output): untrusted. */; untrusted?: true }
   | { from: 'pending'; decision: OrchestratorDecision; confidence: number }
   | { from: 'invalid'; problem: string };
 
@@ -120,7 +120,10 @@ export function decisionForTurn(config: Readonly<Record<string, unknown>>, input
     }
     return { from: 'decision', decision: { kind: 'terminate', reason: 'plan-exhausted' } };
   }
-  if (input !== undefined) return parse(input, 'the decision input');
+  if (input !== undefined) {
+    const p = parse(input, 'the decision input');
+    return p.from === 'decision' ? { ...p, untrusted: true } : p;
+  }
   return { from: 'decision', decision: { kind: 'terminate', reason: 'no-plan' } };
 }
 
@@ -254,4 +257,17 @@ export function mocksAllowed(workflowId: string | undefined, config: Readonly<Re
   if (workflowId?.startsWith('conformance-')) return true;
   const c = config.conformance;
   return config['conformance.mockAgent'] === true || (isObj(c) && c.mockAgent === true);
+}
+
+/**
+ * Prompt-injection stance (security-contract §5.1): a decision that came from model output may
+ * only name workers the workflow author listed in the supervisor's `allowedWorkers`; without
+ * that list such a decision dispatches nothing. Returns the offending problem, or undefined.
+ */
+export function workerProblem(decision: OrchestratorDecision, untrusted: boolean, allowed: unknown): string | undefined {
+  if (decision.kind !== 'next-worker') return undefined;
+  const list = Array.isArray(allowed) ? allowed.filter((x): x is string => typeof x === 'string') : undefined;
+  if (list === undefined) return untrusted ? 'a decision from the decision input needs config.allowedWorkers' : undefined;
+  const bad = decision.nextWorkerIds.findIndex((id) => !list.includes(id));
+  return bad === -1 ? undefined : `nextWorkerIds[${bad}] is not in config.allowedWorkers`;
 }
