@@ -263,9 +263,24 @@ describe.skipIf(
       'weft-agents-forever',
       'weft-hello',
       'weft-mock-agent',
+      'weft-agents-review',
+      'weft-review',
     ],
   }),
 )('agents: Weft multi-agent examples', () => {
+  it('a worker waiting on a person: the parent mirrors waiting-approval; approving the worker lets the loop finish', async () => {
+    const { runId } = await startRun('weft-agents-review');
+    const childRunId = childIds(await waitForEvent(runId, 'node.dispatched'))[0] as string;
+    await waitForEvent(childRunId, 'interrupt.requested');
+    expect(await vars(childRunId)).toMatchObject({ text: 'Weft runs agents as workflows.' });
+    expect(await snapshot(runId)).toMatchObject({ status: 'waiting-approval', waitingOnChildRunId: childRunId });
+    expect((await call('POST', `/v1/runs/${childRunId}/interrupts/review`, { body: { resumeValue: { action: 'accept' } } })).status).toBe(200);
+    const evs = await waitForTerminal(runId);
+    expect(evs.at(-1)?.type).toBe('run.completed');
+    expect(payloadsOf(evs, 'runOrchestrator.decided').map((p) => (p.decision as { kind: string }).kind)).toEqual(['next-worker', 'terminate']);
+    expect((await snapshot(childRunId)).status).toBe('completed');
+  });
+
   it('a scripted supervisor sends two workers in turn; the variable bag hands findings from one to the next', async () => {
     const { runId } = await startRun('weft-agents-team', { inputs: { topic: 'caps' } });
     const evs = await waitForTerminal(runId);
