@@ -77,6 +77,16 @@ describe.skipIf(skip)('run options: configurable.mockProvider', () => {
     expect((await fakeRequests()).length).toBe(before);
   });
 
+  it('invariant: mock-provider-test-keys-only — a mock-routed run forks for a test key only', async () => {
+    const { runId } = await startRun('weft-ai-prompt', { inputs: { prompt: 'x' }, configurable: { mockProvider: stream } }, { key: target.keyTest as string });
+    expect((await waitForTerminal(runId)).at(-1)?.type).toBe('run.completed');
+    const prod = await call('POST', `/v1/runs/${runId}:fork`, { body: { mode: 'branch', fromSeq: 0 } });
+    expect(prod.status).toBe(403);
+    expect(prod.body).toMatchObject({ error: 'mock_provider_forbidden' });
+    const test = await call('POST', `/v1/runs/${runId}:fork`, { key: target.keyTest as string, body: { mode: 'branch', fromSeq: 0 } });
+    expect(test.status).toBe(201);
+  });
+
   it('the official stream-text fixture runs through the mock (no prompt needed)', async (ctx) => {
     if ((await call('GET', '/v1/workflows/conformance-stream-text')).status !== 200) return ctx.skip();
     const { runId } = await startRun('conformance-stream-text', { configurable: { mockProvider: stream } }, { key: target.keyTest as string });
