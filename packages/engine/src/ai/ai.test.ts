@@ -590,6 +590,38 @@ describe('LLM nodes in the engine', () => {
     expect(evs.find((x) => x.type === 'node.completed')?.payload).toMatchObject({ outputs: { data: { valid: true } } });
   });
 
+  it('toolCalling past its turns: cap.breached{kind:"loop-iterations"} then loop_limit_exceeded; configurable.maxLoopIterations lowers the limit', async () => {
+    const store = new MemoryStore();
+    const def = wf([
+      {
+        id: 'agent-loop',
+        typeId: 'core.ai.toolCalling',
+        config: {
+          provider: 'mock',
+          prompt: 'go',
+          maxIterations: 3,
+          tools: [{ name: 'x', parameters: { type: 'object' }, url: 'https://tools.example/x' }],
+          // Always asks for an undeclared tool: answered as forbidden, never dispatched.
+          mock: [{ toolCalls: [{ name: 'y', arguments: {} }] }],
+        },
+      },
+    ]);
+    const e = await engineOn(
+      store,
+      new ManualClock(),
+      scripted(() => res(500, {}, '')),
+      def,
+    );
+    const a = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'agent' });
+    const evsA = await eventually(store, e, a.runId, 'run.failed');
+    expect(evsA.find((x) => x.type === 'cap.breached')?.payload).toEqual({ kind: 'loop-iterations', limit: 3, observed: 4, nodeId: 'agent-loop' });
+    expect(evsA.find((x) => x.type === 'node.failed')?.payload).toMatchObject({ error: { code: 'loop_limit_exceeded' } });
+    const b = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'agent', configurable: { maxLoopIterations: 1 } });
+    const evsB = await eventually(store, e, b.runId, 'run.failed');
+    expect(evsB.find((x) => x.type === 'cap.breached')?.payload).toMatchObject({ kind: 'loop-iterations', limit: 1, observed: 2 });
+    expect(evsB.filter((x) => x.type === 'agent.toolCalled')).toHaveLength(1);
+  });
+
   it('schemaRounds exhausted: envelope.retry.exhausted{finalReason} then cap.breached{kind:"schema"}, node fails envelope_payload_invalid', async () => {
     const store = new MemoryStore();
     const def = wf([

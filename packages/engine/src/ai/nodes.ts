@@ -492,8 +492,9 @@ const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex
  * `core.ai.toolCalling`: an agent loop. The model may call the declared tools (anything else is
  * answered as an error, never dispatched — the allowlist is the workflow's); each call is an
  * effect (`tool:<name>`) POSTing the arguments to the tool's URL through `ctx.http`; the result
- * goes back wrapped `<UNTRUSTED tool="…">` (PI-02). Bounded by `config.maxIterations` (≤ 10):
- * past it the node fails `loop_limit_exceeded`. Events carry hashes, never content.
+ * goes back wrapped `<UNTRUSTED tool="…">` (PI-02). Bounded by `config.maxIterations` (≤ 10) and
+ * `configurable.maxLoopIterations`: past it `cap.breached{kind:"loop-iterations"}` and the node
+ * fails `loop_limit_exceeded`. Events carry hashes, never content.
  */
 async function toolCalling(ctx: NodeContext, providers: AiProviders): Promise<NodeResult> {
   const tools = toolsOf(ctx);
@@ -501,7 +502,10 @@ async function toolCalling(ctx: NodeContext, providers: AiProviders): Promise<No
   const d = await prepare(ctx, providers, ['tool-calling']);
   const llm = caller(ctx, d, ctx.config.stream !== false);
   const cfgMax = ctx.config.maxIterations;
-  const maxTurns = typeof cfgMax === 'number' && Number.isInteger(cfgMax) && cfgMax >= 1 ? Math.min(cfgMax, MAX_TOOL_TURNS) : 5;
+  const asked = ctx.configurable?.maxLoopIterations;
+  const nodeMax = typeof cfgMax === 'number' && Number.isInteger(cfgMax) && cfgMax >= 1 ? Math.min(cfgMax, MAX_TOOL_TURNS) : 5;
+  // The agent-loop cap (execution-semantics §1.8): configurable.maxLoopIterations lowers it too.
+  const maxTurns = typeof asked === 'number' && Number.isInteger(asked) && asked >= 1 ? Math.min(nodeMax, asked) : nodeMax;
   const specs: ToolSpec[] = tools.map(({ url: _url, ...spec }) => spec);
   const messages = messagesOf(ctx);
   const sampling = samplingOf(ctx);
@@ -544,7 +548,12 @@ async function toolCalling(ctx: NodeContext, providers: AiProviders): Promise<No
       messages.push({ role: 'tool', toolCallId: c.id, name: c.name, content: `<UNTRUSTED tool="${c.name}">${content}</UNTRUSTED>` });
     }
   }
-  throw new NodeError('loop_limit_exceeded', `The model was still calling tools after ${maxTurns} turns.`, { limit: maxTurns });
+  ctx.emit('cap.breached', { kind: 'loop-iterations', limit: maxTurns, observed: maxTurns + 1 });
+  throw new NodeError('loop_limit_exceeded', `The model was still calling tools after ${maxTurns} turns.`, {
+    nodeId: ctx.nodeId,
+    limit: maxTurns,
+    observed: maxTurns + 1,
+  });
 }
 
 // ------------------------------------------------------------------ conformance fixture nodes
