@@ -83,6 +83,8 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
       break;
     case 'node.started':
       p.nodeExecutions += 1;
+      // A supervisor starting again: its last decision belongs to an earlier execution.
+      if (p.orchestrator && p.orchestrator.latest.nodeId === ev.nodeId) p.orchestrator.latest.superseded = true;
       if (node) {
         node.status = 'running';
         node.startedAt = ev.timestamp;
@@ -209,11 +211,10 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
       break;
     case 'runOrchestrator.decided':
       if (ev.nodeId && pl && typeof pl.agentId === 'string') {
-        const startedAt = node?.startedAt;
         p.orchestrator = {
           agentId: p.orchestrator?.agentId ?? pl.agentId,
           turns: (p.orchestrator?.turns ?? 0) + 1,
-          latest: { nodeId: ev.nodeId, decision: pl.decision, ...(startedAt ? { startedAt } : {}) },
+          latest: { nodeId: ev.nodeId, decision: pl.decision },
         };
       }
       break;

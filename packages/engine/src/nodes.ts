@@ -65,7 +65,7 @@ export interface NodeContext {
   /** The node's `agent` binding (AgentRef), if the definition gives one. */
   readonly agent?: unknown;
   /** The run's orchestrator state (decision 0026): turns decided so far and the latest decision. */
-  readonly orchestrator?: Readonly<{ agentId: string; turns: number; latest: { nodeId: string; decision: unknown; startedAt?: string } }>;
+  readonly orchestrator?: Readonly<{ agentId: string; turns: number; latest: { nodeId: string; decision: unknown; superseded?: boolean } }>;
   /**
    * Secret references resolved at execution time, bound to the run's tenant; present only for
    * node types that declare {@link NodeType.requiresSecrets}. Fails with `credential_not_found`

@@ -141,9 +141,9 @@ export interface RunProjection {
   /**
    * The run's orchestrator (decision 0026), folded from `runOrchestrator.decided`: its agent
    * (fixed at the first decision), the number of turns decided, and the latest decision with
-   * the supervisor node and the `startedAt` of the execution that made it.
+   * the supervisor node that made it — `superseded` once that node started again.
    */
-  orchestrator?: { agentId: string; turns: number; latest: { nodeId: string; decision: unknown; startedAt?: string } };
+  orchestrator?: { agentId: string; turns: number; latest: { nodeId: string; decision: unknown; superseded?: boolean } };
   /** Sum of the run's `provider.usage` events (last model and provider seen). */
   cost?: { usd: number; inputTokens: number; outputTokens: number; model: string; provider: string };
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunEventDoc, WorkflowDefinition } from '@weft/contract';
+import { foldEvents } from '../fold.js';
 import { compileGraph } from '../graph.js';
 import { MemoryStore } from '../memory-store.js';
 import { NodeRegistry, type NodeResult } from '../nodes.js';
@@ -86,6 +87,24 @@ describe('orchestration (pure)', () => {
     expect(mocksAllowed('conformance-x', {})).toBe(true);
     expect(mocksAllowed('prod', {})).toBe(false);
     expect(mocksAllowed('prod', { conformance: { mockAgent: true } })).toBe(true);
+  });
+
+  it('the fold keeps the latest decision, and marks it superseded when its supervisor starts again', () => {
+    const g = compileGraph(loop('w-fold', {}));
+    if (!('graph' in g)) throw new Error('no graph');
+    const ev = (sequence: number, type: string, nodeId?: string, payload: Record<string, unknown> = {}) => ({
+      sequence,
+      type,
+      payload,
+      timestamp: '2026-12-04T00:00:00.000Z',
+      ...(nodeId ? { nodeId } : {}),
+    });
+    const decided = ev(3, 'runOrchestrator.decided', 'sup', { agentId: 'agent.one', decision: { kind: 'terminate' } });
+    const p = foldEvents(g.graph, [ev(0, 'run.started'), ev(1, 'node.started', 'sup', { nodeId: 'sup', typeId: 'core.orchestrator.supervisor' }), decided]);
+    // A re-execution after a crash (no new node.started) sees its own decision, not superseded.
+    expect(p.orchestrator).toEqual({ agentId: 'agent.one', turns: 1, latest: { nodeId: 'sup', decision: { kind: 'terminate' } } });
+    const q = foldEvents(g.graph, [ev(0, 'run.started'), ev(1, 'node.started', 'sup'), decided, ev(4, 'node.started', 'sup')]);
+    expect(q.orchestrator?.latest.superseded).toBe(true);
   });
 
   it('drops only back-edges with a dispatch or supervisor endpoint and records the loop body', () => {
@@ -452,6 +471,9 @@ describe('a supervisor driven by model output (memory engine)', () => {
     expect(evs.at(-1)?.type).toBe('run.completed');
     expect(evs.filter((x) => x.type === 'node.dispatched')).toHaveLength(1);
     // The planner is inside the loop: it ran once per turn.
-    expect(evs.filter((x) => x.type === 'node.started' && x.nodeId === 'plan')).toHaveLength(2);
+    expect(
+      evs.filter((x) => x.type === 'node.started' && x.nodeId === 'plan'),
+      types(evs).join(' '),
+    ).toHaveLength(2);
   });
 });

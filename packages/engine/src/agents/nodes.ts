@@ -57,7 +57,7 @@ async function supervisor(ctx: NodeContext): Promise<NodeResult> {
   const orch = ctx.orchestrator;
   const agentId = orch?.agentId ?? agentIdOf(ctx.agent, `weft.supervisor.${ctx.nodeId}`);
   // This execution already decided (re-executed after a crash): the recorded decision stands.
-  if (orch && orch.latest.nodeId === ctx.nodeId && orch.latest.startedAt !== undefined && Date.parse(orch.latest.startedAt) === ctx.startedAt)
+  if (orch && orch.latest.nodeId === ctx.nodeId && orch.latest.superseded !== true)
     return { outputs: { decision: orch.latest.decision, agentId, turn: orch.turns } };
   const mocks = MOCK_SUPERVISOR_KEYS.filter((k) => ctx.config[k] !== undefined);
   if (mocks.length > 0 && !mocksAllowed(ctx.workflowId, ctx.config))
