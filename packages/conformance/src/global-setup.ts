@@ -23,6 +23,8 @@ export interface TargetInfo {
   keyReadOnly?: string;
   /** A key of tenant A holding only runs:cancel. */
   keyCancelOnly?: string;
+  /** A test key of tenant A (the host's testing.testKeyPrefix): the only kind allowed configurable.mockProvider. */
+  keyTest?: string;
   /** Two more tenant-A keys (distinct principals) holding approvals:respond, for quorum tests. */
   approverKeys?: [string, string];
   /** True when the host is Weft started by this suite (its internals are known). */
@@ -138,6 +140,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     keyB: TEST_KEYS.tenantB,
     keyReadOnly: TEST_KEYS.readOnly,
     keyCancelOnly: TEST_KEYS.cancelOnly,
+    keyTest: TEST_KEYS.testMode,
     approverKeys: [TEST_KEYS.approverA2, TEST_KEYS.approverA3],
     inProcess: true,
     store,

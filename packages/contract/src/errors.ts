@@ -50,6 +50,15 @@ export const ERROR_CATALOG = {
     when: 'streamMode names an unknown mode or combines `values` with another mode.',
     details: ['supported'],
   },
+  mock_provider_forbidden: {
+    status: 403,
+    when: 'configurable.mockProvider was sent with a key that is not a test key (see docs/agents.md "Mock providers").',
+  },
+  unsupported_mock_provider: {
+    status: 400,
+    when: 'configurable.mockProvider.id names no mock provider of this host (testing.mockProviders lists them), or its config is invalid.',
+    details: ['supported'],
+  },
   capability_required: {
     status: 400,
     when: 'The workflow uses a node type gated behind a capability this host does not advertise (refused at run creation), carries settings.compensation (refused at registration), or a run names a callbackUrl on a host whose webhooks are off (requiredCapability webhooks).',
@@ -135,6 +144,16 @@ export const ERROR_CATALOG = {
   unsupported_node_type: { status: 0, when: 'A node names a typeId no registry entry implements.', details: ['typeId', 'nodeId'] },
   interrupt_rejected: { status: 0, when: 'An approval gate was rejected (or timed out, which fails closed).', details: ['action', 'decidedBy'] },
   parent_cancelled: { status: 0, when: 'Reason recorded on a child run cancelled because its parent was cancelled.' },
+  fan_out_unsupported: {
+    status: 0,
+    when: 'A core.dispatch node with fanOutPolicy "reject" got a next-worker decision naming more than one worker.',
+    details: ['nodeId', 'workers'],
+  },
+  unknown_child_workflow: {
+    status: 0,
+    when: 'A core.dispatch worker id names no workflow this host can start as a child run (unknown, or capability-gated).',
+    details: ['nodeId', 'worker', 'reason'],
+  },
   child_failed: {
     status: 0,
     when: 'A sub-workflow child run failed and the parent node was configured to fail with it.',

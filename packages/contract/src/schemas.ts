@@ -572,6 +572,8 @@ export const RunSnapshotSchema = Type.Object(
     parentNodeId: Type.Optional(Type.String()),
     /** Child runs started by sub-workflow nodes of this run. */
     childRuns: Type.Optional(Type.Array(ChildRunRefSchema)),
+    /** The run's orchestrator (AgentRef), set at its first `runOrchestrator.decided`. */
+    runOrchestrator: Type.Optional(Type.Object({ agentId: Type.String({ minLength: 1 }) })),
     /** Set while a running parent mirrors the waiting status of this child run. */
     waitingOnChildRunId: Type.Optional(Id128),
     /** The first pending interrupt while the run waits (`waiting-approval|input|external`). */

@@ -83,6 +83,8 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
       break;
     case 'node.started':
       p.nodeExecutions += 1;
+      // A supervisor starting again: its last decision belongs to an earlier execution.
+      if (p.orchestrator && p.orchestrator.latest.nodeId === ev.nodeId) p.orchestrator.latest.superseded = true;
       if (node) {
         node.status = 'running';
         node.startedAt = ev.timestamp;
@@ -198,6 +200,22 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
     case 'node.dispatched':
       if (ev.nodeId && typeof pl?.childRunId === 'string') {
         p.children = { ...(p.children ?? {}), [ev.nodeId]: { runId: pl.childRunId, workflowId: String(pl.childWorkflowId ?? '') } };
+      }
+      break;
+    case 'weft.dispatch.looped':
+      // Another orchestrator turn: the dispatch loop body is pending again.
+      for (const id of Array.isArray(pl?.nodeIds) ? pl.nodeIds : []) {
+        const st = typeof id === 'string' ? p.nodeStates[id] : undefined;
+        if (st) p.nodeStates[id as string] = { status: 'pending', typeId: st.typeId };
+      }
+      break;
+    case 'runOrchestrator.decided':
+      if (ev.nodeId && pl && typeof pl.agentId === 'string') {
+        p.orchestrator = {
+          agentId: p.orchestrator?.agentId ?? pl.agentId,
+          turns: (p.orchestrator?.turns ?? 0) + 1,
+          latest: { nodeId: ev.nodeId, decision: pl.decision },
+        };
       }
       break;
     case 'node.cancelled':

@@ -18,6 +18,49 @@ export interface WorkflowGraph {
   readonly triggerRule: ReadonlyMap<string, TriggerRule>;
   /** Nodes without outgoing edges; they decide the run's final status. */
   readonly sinks: readonly string[];
+  /**
+   * Dispatch loops: for a `core.dispatch` node whose back-edge to its supervisor was dropped as
+   * inert, the nodes of the loop body (back-edge target to the dispatch node, in topological
+   * order) that run again when the dispatch asks for another turn.
+   */
+  readonly loops: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Node types whose back-edges are inert (execution-semantics §1.2): the dispatch loop. */
+export const LOOP_TYPE_IDS: ReadonlySet<string> = new Set(['core.dispatch', 'core.orchestrator.supervisor']);
+
+/**
+ * The inert back-edges: an edge out of a `core.dispatch` node that closes a cycle (the loop back
+ * to its supervisor, or to a planner before it); then, for other shapes, an edge with a
+ * dispatch or supervisor endpoint that still closes one. Dropped from scheduling, they make
+ * the dispatch loop; any other cycle stays a `cycle detected` problem.
+ */
+function inertBackEdges(def: WorkflowDefinition, outgoing: ReadonlyMap<string, WorkflowEdge[]>): Set<WorkflowEdge> {
+  const typeOf = (id: string): string => def.nodes.find((n) => n.id === id)?.typeId ?? '';
+  const inert = new Set<WorkflowEdge>();
+  if (!def.nodes.some((n) => LOOP_TYPE_IDS.has(n.typeId))) return inert;
+  const reaches = (from: string, to: string): boolean => {
+    const seen = new Set<string>([from]);
+    const todo = [from];
+    while (todo.length > 0) {
+      const id = todo.pop() as string;
+      if (id === to) return true;
+      for (const e of outgoing.get(id) ?? []) {
+        if (inert.has(e) || seen.has(e.targetNodeId)) continue;
+        seen.add(e.targetNodeId);
+        todo.push(e.targetNodeId);
+      }
+    }
+    return false;
+  };
+  const passes: ((e: WorkflowEdge) => boolean)[] = [
+    (e) => typeOf(e.sourceNodeId) === 'core.dispatch',
+    (e) => LOOP_TYPE_IDS.has(typeOf(e.sourceNodeId)) || LOOP_TYPE_IDS.has(typeOf(e.targetNodeId)),
+  ];
+  for (const pass of passes) {
+    for (const e of def.edges) if (!inert.has(e) && pass(e) && reaches(e.targetNodeId, e.sourceNodeId)) inert.add(e);
+  }
+  return inert;
 }
 
 /** A structural problem found while compiling a definition. */
@@ -73,6 +116,17 @@ export function compileGraph(def: WorkflowDefinition): { graph: WorkflowGraph } 
     }
   });
   if (problems.length > 0) return { problems };
+  const inert = inertBackEdges(def, outgoing);
+  for (const e of inert) {
+    outgoing.set(
+      e.sourceNodeId,
+      (outgoing.get(e.sourceNodeId) ?? []).filter((x) => x !== e),
+    );
+    incoming.set(
+      e.targetNodeId,
+      (incoming.get(e.targetNodeId) ?? []).filter((x) => x !== e),
+    );
+  }
 
   // Kahn's algorithm; the ready set is kept ordered by the node's position in nodes[] so the
   // order is stable across runs (replay determinism) and array-ordered fixtures stay as written.
@@ -101,5 +155,25 @@ export function compileGraph(def: WorkflowDefinition): { graph: WorkflowGraph } 
     triggerRule.set(n.id, edges.find((e) => e.triggerRule)?.triggerRule ?? 'all_success');
   }
   const sinks = def.nodes.filter((n) => (outgoing.get(n.id)?.length ?? 0) === 0).map((n) => n.id);
-  return { graph: { definition: def, order, byId, incoming, outgoing, triggerRule, sinks } };
+  const loops = new Map<string, string[]>();
+  const reach = (from: string, next: (id: string) => string[]): Set<string> => {
+    const seen = new Set<string>([from]);
+    const todo = [from];
+    while (todo.length > 0) {
+      for (const m of next(todo.pop() as string)) {
+        if (seen.has(m)) continue;
+        seen.add(m);
+        todo.push(m);
+      }
+    }
+    return seen;
+  };
+  for (const e of inert) {
+    if (byId.get(e.sourceNodeId)?.typeId !== 'core.dispatch') continue;
+    const down = reach(e.targetNodeId, (id) => (outgoing.get(id) ?? []).map((x) => x.targetNodeId));
+    const up = reach(e.sourceNodeId, (id) => (incoming.get(id) ?? []).map((x) => x.sourceNodeId));
+    const body = order.filter((n) => down.has(n.id) && up.has(n.id)).map((n) => n.id);
+    if (body.length > 0) loops.set(e.sourceNodeId, [...new Set([...(loops.get(e.sourceNodeId) ?? []), ...body])]);
+  }
+  return { graph: { definition: def, order, byId, incoming, outgoing, triggerRule, sinks, loops } };
 }

@@ -23,3 +23,6 @@ export { SseParser, type SseEvent } from './ai/sse.js';
 export { decidePolicy, missingCapabilities, globMatch, RESERVED_CAPABILITIES, type PolicyDecision } from './ai/policy.js';
 export { REPLAY_SOURCE_MISSING, ReplaySession, deliversOutbound, type DivergedPayload } from './run/fork.js';
 export * from './trace-context.js';
+export * from './agents/orchestration.js';
+export { AGENT_NODES } from './agents/nodes.js';
+export { MOCK_PROVIDER_IDS, mockProviderProblem, mockProviderAnswer } from './ai/mock-providers.js';

@@ -9,6 +9,7 @@
  * @see wire-contract.md §5.6, execution-semantics.md §6.7
  */
 import { isTerminalStatus } from '@weft/contract';
+import { AGENT_NODES } from './agents/nodes.js';
 import { FLOW_NODES } from './flow-nodes.js';
 import type { Outbound, OutboundRequest, OutboundResponse } from './ports.js';
 
@@ -59,6 +60,12 @@ export interface NodeContext {
   emit(type: EmittedEventType, payload: Record<string, unknown>): void;
   /** The run's `configurable` object (read-only). */
   readonly configurable?: Readonly<Record<string, unknown>>;
+  /** The run's workflow id (the conformance-only mock config of the agent nodes checks it). */
+  readonly workflowId?: string;
+  /** The node's `agent` binding (AgentRef), if the definition gives one. */
+  readonly agent?: unknown;
+  /** The run's orchestrator state (decision 0026): turns decided so far and the latest decision. */
+  readonly orchestrator?: Readonly<{ agentId: string; turns: number; latest: { nodeId: string; decision: unknown; superseded?: boolean } }>;
   /**
    * Secret references resolved at execution time, bound to the run's tenant; present only for
    * node types that declare {@link NodeType.requiresSecrets}. Fails with `credential_not_found`
@@ -71,7 +78,7 @@ export interface NodeContext {
 /** `ctx.credentials`: resolves a secret reference of the run's tenant. */
 export interface NodeCredentials {
   /** The value; throws a non-retryable {@link NodeError} when it cannot be resolved. */
-  resolve(ref: string | { ref: string; scope?: string }): Promise<string>;
+  resolve(ref: string | { ref: string; scope?: string; redactAs?: string }): Promise<string>;
 }
 
 /**
@@ -92,7 +99,17 @@ export const EMITTED_EVENT_TYPES = [
   'envelope.recovery.applied',
   'agent.toolCalled',
   'agent.toolReturned',
+  'agent.reasoned',
+  'agent.reasoning.delta',
+  'agent.handoff',
+  'agent.decided',
+  'runOrchestrator.decided',
+  // Only with a kind in NODE_CAP_KINDS: the caps a node itself enforces.
+  'cap.breached',
 ] as const;
+
+/** The `cap.breached` kinds a node may emit: the caps enforced inside node bodies. */
+export const NODE_CAP_KINDS: ReadonlySet<string> = new Set(['schema', 'loop-iterations']);
 
 /** The event types a running node may {@link NodeContext.emit}. */
 export type EmittedEventType = (typeof EMITTED_EVENT_TYPES)[number];
@@ -122,7 +139,13 @@ export class SuspendSignal {
 
 /** A node's outcome. */
 export type NodeResult =
-  | { outputs: Record<string, unknown> /** Run variables to set (emits variable.changed). */; variables?: Record<string, unknown> }
+  | {
+      outputs: Record<string, unknown>;
+      /** Run variables to set (emits variable.changed). */
+      variables?: Record<string, unknown>;
+      /** `core.dispatch` only: run the dispatch loop body again (another orchestrator turn). */
+      repeat?: boolean;
+    }
   | { waitUntil: number }
   | { waitForChild: string };
 
@@ -139,8 +162,11 @@ export interface ChildRunView {
 export interface ChildRuns {
   /** The child this node already started, if any (a re-executed node reuses it). */
   current(): string | undefined;
-  /** Starts the child run (idempotent per node); returns its runId. */
-  start(workflowId: string, inputs: Record<string, unknown>): Promise<string>;
+  /**
+   * Starts the child run (idempotent per node, or per node and `key` — `core.dispatch` starts
+   * one child per worker and turn); returns its runId.
+   */
+  start(workflowId: string, inputs: Record<string, unknown>, key?: string): Promise<string>;
   get(runId: string): Promise<ChildRunView | undefined>;
 }
 
@@ -197,11 +223,7 @@ export class CapBreachError extends NodeError {
  * Reserved typeIds that need a capability this host does not advertise; a run using one is
  * refused at creation with `capability_required`.
  */
-export const GATED_TYPE_IDS: ReadonlyMap<string, string> = new Map([
-  ['core.conversationGate', 'conversationPrimitive'],
-  ['core.orchestrator.supervisor', 'orchestrator'],
-  ['core.dispatch', 'dispatch'],
-]);
+export const GATED_TYPE_IDS: ReadonlyMap<string, string> = new Map([['core.conversationGate', 'conversationPrimitive']]);
 
 /**
  * `core.subWorkflow` `onChildFailure` values: `fail-parent` (default) fails the node with
@@ -556,7 +578,7 @@ export const BUILTIN_NODES: readonly NodeType[] = [
 /** Node types by typeId. */
 export class NodeRegistry {
   private readonly types = new Map<string, NodeType>();
-  constructor(types: readonly NodeType[] = [...BUILTIN_NODES, ...FLOW_NODES]) {
+  constructor(types: readonly NodeType[] = [...BUILTIN_NODES, ...FLOW_NODES, ...AGENT_NODES]) {
     for (const t of types) this.register(t);
   }
   register(t: NodeType): void {

@@ -47,8 +47,12 @@ export type SecretResolution =
  * @see security-contract.md §4.1 (SEC-05)
  */
 export interface SecretResolver {
-  /** `purpose` is recorded in the audit log (ids only, never the value). */
-  resolve(tenant: string, ref: string, purpose?: { runId?: string; nodeId?: string }): Promise<SecretResolution>;
+  /**
+   * `purpose` is recorded in the audit log (ids only, never the value); `redactAs` is the label
+   * the value is scrubbed under (`[REDACTED:<redactAs>]`, default the ref) — a run-level
+   * reference is never echoed, not even in a redaction marker.
+   */
+  resolve(tenant: string, ref: string, purpose?: { runId?: string; nodeId?: string; redactAs?: string }): Promise<SecretResolution>;
 }
 
 // The outbound HTTP port (`Outbound`, `OutboundRequest`, `OutboundResponse`) is declared once in
@@ -134,6 +138,12 @@ export interface RunProjection {
   parent?: { runId: string; nodeId: string };
   /** Child runs started by sub-workflow nodes, by nodeId. */
   children?: Record<string, { runId: string; workflowId: string }>;
+  /**
+   * The run's orchestrator (decision 0026), folded from `runOrchestrator.decided`: its agent
+   * (fixed at the first decision), the number of turns decided, and the latest decision with
+   * the supervisor node that made it — `superseded` once that node started again.
+   */
+  orchestrator?: { agentId: string; turns: number; latest: { nodeId: string; decision: unknown; superseded?: boolean } };
   /** Sum of the run's `provider.usage` events (last model and provider seen). */
   cost?: { usd: number; inputTokens: number; outputTokens: number; model: string; provider: string };
 }

@@ -22,7 +22,7 @@ import { InProcessNotifier } from './notifier.js';
 import { foldEvents, initialProjection } from './fold.js';
 import type { WorkflowGraph } from './graph.js';
 import { NodeError, NodeRegistry, type ChildRunView, type EffectCall, type EmittedEventType, type InterruptRequest, type NodeResult } from './nodes.js';
-import { EMITTED_EVENT_TYPES, type NodeCredentials } from './nodes.js';
+import { EMITTED_EVENT_TYPES, NODE_CAP_KINDS, type NodeCredentials } from './nodes.js';
 import {
   COMMANDS_CHANNEL,
   COMMAND_DONE_CHANNEL,
@@ -203,7 +203,7 @@ function nodeCredentials(secrets: SecretResolver | undefined, tenant: string, ru
       const ref = typeof r === 'string' ? r : r?.ref;
       if (typeof ref !== 'string' || ref === '') throw new NodeError('validation_error', 'A credential reference is a non-empty string.', { nodeId });
       if (!secrets) throw new NodeError('credential_unavailable', 'This host resolves no secrets.', { ref });
-      const res = await secrets.resolve(tenant, ref, { runId, nodeId });
+      const res = await secrets.resolve(tenant, ref, { runId, nodeId, ...(typeof r === 'object' && r.redactAs ? { redactAs: r.redactAs } : {}) });
       if (!res.ok) throw new NodeError(res.code, res.message, { ref });
       return res.value;
     },
@@ -673,7 +673,10 @@ export class RunEngine {
       docs.push(...copied.docs);
       for (const t of copied.timers) this.armTimer(t.fireAt);
     }
-    const h = this.makeHot(rec, foldEvents(graph, docs), epoch, graph, wf.definition);
+    const proj = foldEvents(graph, docs);
+    // The parent link is written with the child's row, not logged: a restarted child keeps it.
+    if (rec.projection.parent) proj.parent = rec.projection.parent;
+    const h = this.makeHot(rec, proj, epoch, graph, wf.definition);
     if (rec.fork?.mode === 'replay') h.replay = await ReplaySession.open(this.store, rec, docs);
     this.hot.set(runId, h);
     // Commands may have been written while no process drove the run.
@@ -930,8 +933,8 @@ export class RunEngine {
         variables: { ...s.rec.variables, ...(s.proj.vars ?? {}) },
         children: {
           current: () => s.proj.children?.[node.id]?.runId ?? h.dispatched.get(node.id)?.runId,
-          start: (workflowId: string, inputs: Record<string, unknown>) =>
-            h.replay ? h.replay.refuseDispatch() : this.startChild(h, node.id, workflowId, inputs),
+          start: (workflowId: string, inputs: Record<string, unknown>, key?: string) =>
+            h.replay ? h.replay.refuseDispatch() : this.startChild(h, node.id, workflowId, inputs, key),
           get: async (childRunId: string) => {
             const c = await this.store.getRunInternal(childRunId);
             if (!c) return undefined;
@@ -946,11 +949,15 @@ export class RunEngine {
           this.runEffect(h, { nodeId: node.id, attempt, ordinal: ordinal++, providerKey, signal: ctrl.signal }, call),
         emit: (type: EmittedEventType, payload: Record<string, unknown>) => {
           if (!EMITTABLE.has(type)) throw new NodeError('validation_error', `A node may emit ${[...EMITTABLE].join(' or ')}, not ${String(type)}.`);
+          if (type === 'cap.breached' && !NODE_CAP_KINDS.has(String(payload.kind))) throw new NodeError('validation_error', 'A node may not report this cap.');
           if (h.bodies.get(node.id)?.token !== token) return; // aborted or superseded
           h.emitted.push({ nodeId: node.id, token, type, payload: structuredClone(payload) });
           this.wake(runId);
         },
         configurable: s.rec.configurable,
+        workflowId: s.rec.workflowId,
+        agent: node.agent,
+        ...(s.proj.orchestrator ? { orchestrator: structuredClone(s.proj.orchestrator) } : {}),
         ...(type.requiresSecrets ? { credentials: nodeCredentials(this.secrets, s.rec.tenant, runId, node.id) } : {}),
       });
     } catch (error) {
@@ -1043,9 +1050,10 @@ export class RunEngine {
    * Starts the child run of a sub-workflow node. The child's runId is derived from the parent
    * and node, so a node re-executed after a crash finds its child instead of starting another.
    */
-  private async startChild(h: HotRun, nodeId: string, workflowId: string, inputs: Record<string, unknown>): Promise<string> {
+  private async startChild(h: HotRun, nodeId: string, workflowId: string, inputs: Record<string, unknown>, key?: string): Promise<string> {
     const parent = h.state.rec;
-    const runId = `run_${createHash('sha256').update(`child\u0000${parent.runId}\u0000${nodeId}`).digest('base64url').slice(0, 22)}`;
+    const seed = `child\u0000${parent.runId}\u0000${nodeId}${key === undefined ? '' : `\u0000${key}`}`;
+    const runId = `run_${createHash('sha256').update(seed).digest('base64url').slice(0, 22)}`;
     if (!(await this.store.getRunInternal(runId))) {
       const trace = parent.traceContext ? { traceContext: parent.traceContext } : {};
       await this.createRun({ tenant: parent.tenant, principal: parent.principal, workflowId, inputs, ...trace }, undefined, {

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { WeftError, WorkflowDefinitionSchema, compileValidator, type WorkflowDefinition } from '@weft/contract';
+import { parseDispatchConfig } from './agents/orchestration.js';
 import { compileGraph, type WorkflowGraph } from './graph.js';
 import { CHILD_FAILURE_POLICIES, GATED_TYPE_IDS, type NodeRegistry } from './nodes.js';
 import type { Clock, StoreLifecycle, StoredWorkflow, WorkflowStore } from './ports.js';
@@ -79,11 +80,23 @@ export class WorkflowCatalog {
     }
     const errors: { path: string; message: string }[] = [];
     const unknown = new Set<string>();
+    const invalid: { path: string; message: string }[] = [];
     def.nodes.forEach((n, i) => {
       if (!this.registry.has(n.typeId) && !GATED_TYPE_IDS.has(n.typeId)) {
         unknown.add(n.typeId.slice(0, 128));
         errors.push({ path: `/nodes/${i}/typeId`, message: 'unknown node type' });
       }
+      if (n.typeId === 'core.dispatch') {
+        // dispatch-config.schema.json; conversation routing needs conversationPrimitive (not advertised).
+        const d = parseDispatchConfig(n.config);
+        if ('problems' in d) for (const p of d.problems) invalid.push({ path: `/nodes/${i}/config${p.path}`, message: p.message });
+      }
+      if (n.agent !== undefined && (typeof n.agent !== 'object' || n.agent === null || 'channel' in n.agent))
+        // agent-ref.schema.json: a channel-bound ref needs agents.deployment, which this host does not advertise.
+        invalid.push({
+          path: `/nodes/${i}/agent`,
+          message: 'agent must be an AgentRef; channel refs need agents.deployment, which this host does not provide',
+        });
       const policy = n.typeId === 'core.subWorkflow' ? n.config.onChildFailure : undefined;
       if (policy !== undefined && !(CHILD_FAILURE_POLICIES as readonly unknown[]).includes(policy)) {
         errors.push({ path: `/nodes/${i}/config/onChildFailure`, message: `must be one of ${CHILD_FAILURE_POLICIES.join(', ')}` });
@@ -96,6 +109,7 @@ export class WorkflowCatalog {
         unknownTypes: [...unknown].slice(0, 50),
       });
     }
+    if (invalid.length > 0) throw new WeftError('validation_error', 'The workflow definition is invalid.', { errors: invalid.slice(0, 50) });
     if (errors.length > 0) throw new WeftError('workflow_invalid', 'The workflow definition is invalid.', { errors });
   }
 

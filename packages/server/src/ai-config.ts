@@ -10,6 +10,11 @@ import type { AiProviderConfig } from '@weft/engine';
 export interface AiConfig {
   /** The providers, in configuration order (`WEFT_AI_PROVIDERS`). */
   aiProviders: AiProviderConfig[];
+  /**
+   * `WEFT_TEST_KEY_PREFIX`: a configured API key whose value starts with it is a test key, the
+   * only kind that may use `configurable.mockProvider` (decision 0026). Unset: no test keys.
+   */
+  testKeyPrefix?: string;
 }
 
 const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -106,5 +111,8 @@ function checkAiProvider(p: unknown, i: number, seen: Set<string>): AiProviderCo
 
 /** Reads the AI settings from the environment. */
 export function loadAiConfig(env: NodeJS.ProcessEnv): AiConfig {
-  return { aiProviders: parseAiProviders(env.WEFT_AI_PROVIDERS) };
+  const prefix = env.WEFT_TEST_KEY_PREFIX;
+  if (prefix !== undefined && prefix !== '' && !/^[A-Za-z0-9._-]{4,32}$/.test(prefix))
+    throw new Error('WEFT_TEST_KEY_PREFIX must be 4 to 32 characters of [A-Za-z0-9._-]');
+  return { aiProviders: parseAiProviders(env.WEFT_AI_PROVIDERS), ...(prefix ? { testKeyPrefix: prefix } : {}) };
 }

@@ -4,7 +4,7 @@
  * @see wire-contract.md §2, §10 A
  */
 import { ENGINE_VERSION, EVENT_LOG_SCHEMA_VERSION, PROTOCOL_VERSION, STREAM_MODES, WEBHOOK_SIGNATURE_ALGORITHM } from '@weft/contract';
-import { CONFIGURABLE_KEYS, SCHEMA_ROUNDS, type AiProviderConfig } from '@weft/engine';
+import { CONFIGURABLE_KEYS, MAX_LOOP_ITERATIONS, MOCK_PROVIDER_IDS, SCHEMA_ROUNDS, type AiProviderConfig } from '@weft/engine';
 import { authCapabilities, rateLimitCapabilities, type AuthAdvertisement } from './auth-discovery.js';
 import type { HostConfig } from './config.js';
 import { httpClientCapability } from './outbound-config.js';
@@ -38,6 +38,25 @@ export const SUPPORTED_FIXTURES: ReadonlySet<string> = new Set([
   'conformance-subworkflow-child',
   'conformance-subworkflow-input-mapping',
   'conformance-subworkflow-input-mapping-child',
+  // Multi-agent (decision 0026).
+  'conformance-orchestrator-dispatch',
+  'conformance-orchestrator-terminate',
+  'conformance-orchestrator-low-confidence',
+  'conformance-dispatch-loop',
+  'conformance-dispatch-input-mapping',
+  'conformance-dispatch-input-mapping-child',
+  'conformance-dispatch-input-mapping-no-default',
+  'conformance-dispatch-output-mapping',
+  'conformance-dispatch-output-mapping-child',
+  'conformance-dispatch-cross-worker-handoff',
+  'conformance-dispatch-cross-worker-handoff-child-a',
+  'conformance-dispatch-cross-worker-handoff-child-b',
+  'conformance-dispatch-per-worker-override',
+  'conformance-dispatch-cancellable-child',
+  'conformance-dispatch-deterministic-fail-child',
+  'conformance-agent-reasoning',
+  'conformance-agent-reasoning-streaming',
+  'conformance-agent-low-confidence',
 ]);
 
 /** Interrupt profiles whose scenarios pass (extensions.interrupts.profiles). */
@@ -84,9 +103,22 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
       maxNodeExecutions: d.config.maxNodeExecutions,
       maxRunDurationMs: d.config.maxRunDurationMs,
       maxRequestBodyBytes: d.config.maxBodyBytes,
+      // Orchestrator turns per run (decision 0026): cap.breached loop-iterations + loop_limit_exceeded.
+      maxLoopIterations: MAX_LOOP_ITERATIONS,
     },
     supportedTransports: ['rest'],
-    configurable: Object.fromEntries(Object.entries(CONFIGURABLE_KEYS).map(([k, v]) => [k, { type: v.type, min: v.min, description: v.description }])),
+    configurable: Object.fromEntries(
+      Object.entries(CONFIGURABLE_KEYS).map(([k, v]) => [
+        k,
+        {
+          type: v.type,
+          ...(v.min !== undefined ? { min: v.min } : {}),
+          ...(v.max !== undefined ? { max: v.max } : {}),
+          ...(v.enum ? { enum: v.enum } : {}),
+          description: v.description,
+        },
+      ]),
+    ),
     idempotency: {
       supported: true,
       layer1RetentionSeconds: Math.floor(d.config.idempotencyRetentionMs / 1000),
@@ -97,6 +129,17 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
     // Fork and replay (docs/fork-replay.md): every effect seam of a replay fork serves the
     // source's recorded outcome or fails closed (RPL-02), tested in scenarios/fork.test.ts.
     replay: { supported: true, modes: ['replay', 'branch'], sideEffectSuppression: 'recorded-outcome' },
+    // Multi-agent (decision 0026): supervisor + dispatch over child runs with the RFC 0022
+    // mappings, the mock agent's agent.* events (reasoning deltas too), CP-1 low-confidence.
+    agents: { supported: true, orchestrator: true, dispatch: true, dispatchMapping: true, reasoning: { verbosity: 'summary', streaming: true } },
+    orchestrator: { supported: true, workerIdInterpretation: 'workflow-id', fanOutSupported: true },
+    dispatch: {
+      supported: true,
+      models: ['child-run'],
+      fanOutSupported: true,
+      fanOutPolicies: ['sequential', 'reject'],
+      askUserRouting: ['clarification', 'auto'],
+    },
     // core.subWorkflow seeds the child's variables from inputMapping {childVar: parentVar}.
     subWorkflow: { inputMapping: true },
     // Nodes resolve vault references (decision 0022) when the vault is open; the management
@@ -125,6 +168,8 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
       policies: { modes: ['disabled', 'optional', 'required', 'restricted'], scopes: ['host'], errorCode: 'provider_policy_denied' },
     };
   }
+  // Mock providers are test-keys-only (decision 0026): advertised only when test keys exist.
+  if (d.config.testKeyPrefix) doc.testing = { mockProviders: [...MOCK_PROVIDER_IDS], testKeyPrefix: d.config.testKeyPrefix };
   // Both modes: best-effort by default, durable (outbox) per subscription (decision 0019).
   // `subscriptionStates` (the WH-17 vocabulary, all four enforced) and `runCallbacks` (the
   // `callbackUrl` of POST /v1/runs is called, decision 0025) are Weft additions to the open

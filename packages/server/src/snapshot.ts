@@ -29,7 +29,7 @@ export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined, mint?
     lastSequence: p.lastSequence,
     tags: rec.tags,
     metadata: rec.metadata,
-    configurable: rec.configurable,
+    configurable: maskRunCredential(rec.configurable),
     endedAt: p.endedAt ?? null,
   };
   if (p.startedAt) snap.startedAt = p.startedAt;
@@ -44,6 +44,7 @@ export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined, mint?
     snap.parentRunId = p.parent.runId;
     snap.parentNodeId = p.parent.nodeId;
   }
+  if (p.orchestrator) snap.runOrchestrator = { agentId: p.orchestrator.agentId };
   if (p.children) snap.childRuns = Object.entries(p.children).map(([nodeId, c]) => ({ runId: c.runId, nodeId, workflowId: c.workflowId }));
   if (p.cost) {
     const ms = p.startedAt ? Math.max(0, Date.parse(p.endedAt ?? new Date().toISOString()) - Date.parse(p.startedAt)) : 0;
@@ -81,4 +82,14 @@ export function toSnapshot(rec: RunRecord, wf: StoredWorkflow | undefined, mint?
     snap.pendingInterrupts = pending.map((i) => ({ nodeId: i.nodeId, interruptId: i.interruptId, kind: i.kind }));
   }
   return snap;
+}
+
+/**
+ * `configurable` as the snapshot shows it: `ai.credentialRef` is an opaque reference the host
+ * resolves through the vault and never echoes (decision 0026), so it is masked.
+ */
+export function maskRunCredential(c: Record<string, unknown>): Record<string, unknown> {
+  const ai = c.ai;
+  if (!ai || typeof ai !== 'object' || Array.isArray(ai) || !('credentialRef' in ai)) return c;
+  return { ...c, ai: { ...(ai as Record<string, unknown>), credentialRef: '[REDACTED]' } };
 }

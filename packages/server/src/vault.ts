@@ -187,7 +187,7 @@ export class SecretVault {
     return { resolve: (tenant, ref, purpose) => this.resolve(tenant, ref, purpose) };
   }
 
-  private async resolve(tenant: string, ref: string, purpose: { runId?: string; nodeId?: string } = {}): Promise<SecretResolution> {
+  private async resolve(tenant: string, ref: string, purpose: { runId?: string; nodeId?: string; redactAs?: string } = {}): Promise<SecretResolution> {
     const missing: SecretResolution = { ok: false, code: 'credential_not_found', message: 'The secret reference does not name a secret of this tenant.' };
     if (typeof ref !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(ref)) return missing;
     const s = await this.store.getSecret(tenant, ref);
@@ -199,7 +199,7 @@ export class SecretVault {
       if (!(err instanceof VaultCryptoError)) throw err;
       return { ok: false, code: 'credential_unavailable', message: 'The secret cannot be decrypted with the configured master keys.' };
     }
-    this.opts.onResolved?.({ tenant, ref, value });
+    this.opts.onResolved?.({ tenant, ref: purpose.redactAs ?? ref, value });
     const details: Record<string, string | number> = { version: s.version };
     if (purpose.runId !== undefined) details.runId = purpose.runId;
     if (purpose.nodeId !== undefined) details.nodeId = purpose.nodeId;

@@ -41,7 +41,7 @@ describe('loadWorkflowDirs', () => {
       'c-unknown.json': def('unknown', [node('n', 'core.noop'), node('m', 'vendor.acme.nope'), node('o', 'vendor.acme.nope')]),
       'd-comp.json': def('comp', [node('n', 'core.noop')], { settings: { compensation: { profileVersion: '1' } } }),
       'e-schema.json': { id: 'schema-bad' },
-      'f-gated-loop.json': {
+      'f-dispatch-loop.json': {
         ...def('loop', [node('sup', 'core.orchestrator.supervisor'), node('disp', 'core.dispatch')]),
         edges: [
           { id: 'a', sourceNodeId: 'sup', targetNodeId: 'disp' },
@@ -67,10 +67,7 @@ describe('loadWorkflowDirs', () => {
     expect(byFile['d-comp.json']).toMatchObject({ reason: 'capability-required', code: 'capability_required', requiredCapability: 'compensation' });
     expect(byFile['e-schema.json']).toMatchObject({ reason: 'invalid', code: 'workflow_invalid' });
     expect(byFile['g-cycle.json']).toMatchObject({ reason: 'invalid', code: 'workflow_invalid' });
-    // The gated loop is known, and refused at run creation.
-    await expect(engine.createRun({ tenant: 't', principal: 'p', workflowId: 'loop' })).rejects.toMatchObject({
-      code: 'capability_required',
-      details: { requiredCapability: 'orchestrator' },
-    });
+    // The supervisor ↔ dispatch loop is not a cycle: its back-edge is inert (decision 0026).
+    await expect(engine.createRun({ tenant: 't', principal: 'p', workflowId: 'loop' })).resolves.toMatchObject({ workflowId: 'loop' });
   });
 });

@@ -82,6 +82,11 @@ describe.each(['sqlite', 'postgres'] as const)('crash recovery on %s', (store) =
       await waitLog(p, short.runId, (e) => e.some((x) => x.type === 'node.started'));
       await waitLog(p, long.runId, (e) => e.some((x) => x.type === 'node.started'));
       const accepted = await api<{ runId: string }>(p, 'POST', '/v1/runs', { workflowId: 'weft-fanout' });
+      // A dispatch loop killed while its worker sleeps (decision 0026).
+      const team = await api<{ runId: string }>(p, 'POST', '/v1/runs', { workflowId: 'weft-agents-sleepy' });
+      const teamLog = await waitLog(p, team.runId, (e) => e.some((x) => x.type === 'node.dispatched'));
+      const worker = (teamLog.find((x) => x.type === 'node.dispatched')?.payload as { childRunId: string }).childRunId;
+      await waitLog(p, worker, (e) => e.some((x) => x.type === 'node.started'));
 
       // A gate waiting on a person, with its callback token, and a gate whose deadline passes
       // while the host is down.
@@ -105,6 +110,19 @@ describe.each(['sqlite', 'postgres'] as const)('crash recovery on %s', (store) =
         assertCleanLog(evs);
         expect(evs.at(-1)?.type).toBe('run.completed');
       }
+      // The loop finds its sleeping worker again: one child, two turns, one terminal event.
+      const teamAfter = await waitLog(p, team.runId, terminal);
+      expect(teamAfter.at(-1)?.type).toBe('run.completed');
+      expect(teamAfter.map((e) => e.sequence)).toEqual(teamAfter.map((_, i) => i));
+      expect(teamAfter.filter((e) => e.type === 'run.started')).toHaveLength(1);
+      expect(teamAfter.filter((e) => e.type === 'node.dispatched')).toHaveLength(1);
+      expect(teamAfter.filter((e) => e.type === 'runOrchestrator.decided').map((e) => (e.payload as { decision: { kind: string } }).decision.kind)).toEqual([
+        'next-worker',
+        'terminate',
+      ]);
+      const workerAfter = await waitLog(p, worker, terminal);
+      assertCleanLog(workerAfter);
+      expect(workerAfter.at(-1)?.type).toBe('run.completed');
       const longLog = await waitLog(p, long.runId, terminal);
       expect(longLog.filter((e) => e.type === 'node.completed').map((e) => e.nodeId)).toEqual(['sleep', 'after']);
       const snap = await api<{ status: string }>(p, 'GET', `/v1/runs/${long.runId}`);

@@ -39,6 +39,7 @@ export interface FakeLlmRequest {
   stream: boolean;
   /** The request's output token budget (`max_tokens`), if any. */
   maxTokens?: number;
+  temperature?: number;
 }
 
 /** A running fake provider. */
@@ -234,6 +235,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       ...(idem ? { idempotencyKey: idem } : {}),
       ...(key ? { authSha256: sha(key) } : {}),
       ...(typeof body.max_tokens === 'number' ? { maxTokens: body.max_tokens } : {}),
+      ...(typeof body.temperature === 'number' ? { temperature: body.temperature } : {}),
     });
     if (model === 'fake-hang') return; // never answers; the caller's deadline ends it
     if (model === 'fake-stall' && !stalled.has(idem ?? '')) {

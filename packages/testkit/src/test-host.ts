@@ -27,7 +27,12 @@ export const TEST_KEYS = {
   cancelOnly: 'test-tenant-a-cancelonly-key-012345',
   approverA2: 'test-tenant-a-approver-two-0123456789',
   approverA3: 'test-tenant-a-approver-three-012345678',
+  /** A test key of tenant A (starts with {@link TEST_KEY_PREFIX}): may use configurable.mockProvider. */
+  testMode: 'weft_test_tenant-a-key-0123456789abcdef',
 } as const;
+
+/** The in-process host's `testKeyPrefix` (WEFT_TEST_KEY_PREFIX). */
+export const TEST_KEY_PREFIX = 'weft_test_';
 
 export const TEST_API_KEYS: ApiKeyConfig[] = [
   { tenant: 'tenant-a', key: TEST_KEYS.tenantA },
@@ -36,6 +41,7 @@ export const TEST_API_KEYS: ApiKeyConfig[] = [
   { tenant: 'tenant-a', key: TEST_KEYS.cancelOnly, scopes: ['runs:cancel'] },
   { tenant: 'tenant-a', key: TEST_KEYS.approverA2, scopes: ['runs:read', 'approvals:respond'] },
   { tenant: 'tenant-a', key: TEST_KEYS.approverA3, scopes: ['runs:read', 'approvals:respond'] },
+  { tenant: 'tenant-a', key: TEST_KEYS.testMode },
 ];
 
 export interface TestHost extends RunningHost {
@@ -70,6 +76,7 @@ export async function startTestHost(opts: TestHostOptions = {}): Promise<TestHos
       store,
       dataDir,
       apiKeys: TEST_API_KEYS,
+      testKeyPrefix: TEST_KEY_PREFIX,
       generateDevKey: false,
       workflowsDirs: opts.workflowsDirs ?? [join(CONTRACTS_DIR, 'conformance-fixtures'), join(REPO_ROOT, 'examples', 'workflows')],
       announce: false,

@@ -217,6 +217,10 @@ describe.skipIf(skip)('ai: LLM provider nodes against the fake provider', () => 
     expect(ofType(events, 'envelope.truncated')).toHaveLength(3);
     expect(ofType(events, 'envelope.retry.attempted').map((e) => (e.payload as { attempt: number }).attempt)).toEqual([2, 3]);
     expect(payload(events, 'envelope.retry.exhausted')).toMatchObject({ totalAttempts: 3, finalReason: 'truncation' });
+    // limits.schemaRounds is a cap: cap.breached{kind:"schema"} after the exhaustion, before node.failed.
+    expect(payload(events, 'cap.breached')).toEqual({ kind: 'schema', limit: 2, observed: 3, nodeId: 'ai' });
+    const order = events.map((e) => e.type).filter((t) => ['envelope.retry.exhausted', 'cap.breached', 'node.failed'].includes(t));
+    expect(order).toEqual(['envelope.retry.exhausted', 'cap.breached', 'node.failed']);
     expect(failure(events).code).toBe('envelope_truncation_unrecoverable');
     expect(ofType(events, 'provider.usage')).toHaveLength(3);
     const budgets = (await fakeRequests()).filter((q) => q.model === 'fake-truncate').map((q) => q.maxTokens);

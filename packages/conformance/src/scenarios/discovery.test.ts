@@ -57,7 +57,8 @@ describe('core: discovery', () => {
       );
       expect(fixtures).toEqual(expect.arrayContaining(['conformance-approval', 'conformance-clarification', 'conformance-interrupt-quorum']));
       // Fixtures for features this host does not implement are seeded but never advertised.
-      expect(fixtures).not.toContain('conformance-dispatch-loop');
+      expect(fixtures).toContain('conformance-dispatch-loop');
+      expect(fixtures).not.toContain('conformance-conversation-lifecycle');
       expect(fixtures).not.toContain('conformance-stream-text');
     }
   });

@@ -64,10 +64,13 @@ describe.skipIf(!target.inProcess)('weft: workflows extension', () => {
 
   it('refuses capability-gated node types at run creation', async () => {
     const id = `wf-gated-${Date.now().toString(36)}`;
-    await call('POST', '/v1/host/weft/workflows', { body: def(id, 'core.dispatch') });
+    await call('POST', '/v1/host/weft/workflows', { body: def(id, 'core.conversationGate') });
     const r = await call('POST', '/v1/runs', { body: { workflowId: id } });
     expect(r.status).toBe(400);
-    expect(r.body).toMatchObject({ error: 'capability_required', details: { offendingTypeId: 'core.dispatch' } });
+    expect(r.body).toMatchObject({
+      error: 'capability_required',
+      details: { offendingTypeId: 'core.conversationGate', requiredCapability: 'conversationPrimitive' },
+    });
   });
 
   it('refuses settings.compensation at registration with capability_required (compensation)', async () => {
@@ -112,14 +115,14 @@ describe.skipIf(!target.inProcess)('weft: workflows extension', () => {
     expect(r.text).not.toContain(canary);
   });
 
-  it('knows the supervisor/dispatch fixtures (loaded at boot) and refuses their runs with capability_required', async () => {
-    // The in-process host loads the official fixtures; their supervisor loop is not a DAG.
-    expect((await call('GET', '/v1/workflows/conformance-orchestrator-dispatch')).status).toBe(200);
-    const r = await call('POST', '/v1/runs', { body: { workflowId: 'conformance-orchestrator-dispatch' } });
+  it('knows the conversation fixtures (loaded at boot) and refuses their runs with capability_required', async (ctx) => {
+    // core.conversationGate needs conversationPrimitive, which this host does not advertise (decision 0026).
+    if ((await call('GET', '/v1/workflows/conformance-conversation-lifecycle')).status !== 200) return ctx.skip();
+    const r = await call('POST', '/v1/runs', { body: { workflowId: 'conformance-conversation-lifecycle' } });
     expect(r.status).toBe(400);
     expect(r.body).toMatchObject({
       error: 'capability_required',
-      details: { requiredCapability: 'orchestrator', offendingTypeId: 'core.orchestrator.supervisor' },
+      details: { requiredCapability: 'conversationPrimitive', offendingTypeId: 'core.conversationGate' },
     });
   });
 

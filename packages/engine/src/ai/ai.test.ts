@@ -12,6 +12,7 @@ import type { OutboundRequest, OutboundResponse, SecretResolver } from '../ports
 import { RunEngine } from '../run-engine.js';
 import { anthropicBody, callProvider, parseRetryAfter, type Send } from './adapters.js';
 import { jcs, llmCacheKey } from './cache-key.js';
+import { mockProviderAnswer, mockProviderProblem } from './mock-providers.js';
 import { aiNodeTypes, sanitizeCost } from './nodes.js';
 import { decidePolicy, globMatch, missingCapabilities } from './policy.js';
 import { SseParser } from './sse.js';
@@ -64,6 +65,26 @@ async function failure(p: Promise<unknown>): Promise<NodeError> {
   expect(e).toBeInstanceOf(NodeError);
   return e as NodeError;
 }
+
+describe('mock provider catalog (configurable.mockProvider)', () => {
+  it('checks ids and configs, streams stream-text tokens as given, and fails with the error entry', () => {
+    expect(mockProviderProblem({ id: 'stream-text', config: { tokens: ['a', 'b'] } })).toBeUndefined();
+    expect(mockProviderProblem({ id: 'nope' })).toBe('unknown mock provider id');
+    expect(mockProviderProblem({ id: 'stream-text', config: { tokens: [1] } })).toBeDefined();
+    expect(mockProviderProblem({ id: 'tool-calls', config: {} })).toBeDefined();
+    const seen: string[] = [];
+    const r = mockProviderAnswer({ id: 'stream-text', config: { tokens: ['Hi', ' there'], usage: { prompt_tokens: 2, completion_tokens: 2 } } }, REQ, (t) =>
+      seen.push(t),
+    );
+    expect(seen).toEqual(['Hi', ' there']);
+    expect(r).toMatchObject({ content: 'Hi there', finishReason: 'stop', usage: { inputTokens: 2, outputTokens: 2 }, model: 'gpt-x' });
+    expect(mockProviderAnswer({ id: 'tool-calls', config: { toolCalls: [{ name: 'lookup', arguments: { q: 1 } }] } }, REQ, () => {})).toMatchObject({
+      finishReason: 'tool_calls',
+      toolCalls: [{ name: 'lookup', arguments: '{"q":1}' }],
+    });
+    expect(() => mockProviderAnswer({ id: 'error', config: { code: 'provider_quota_exhausted', retryable: true } }, REQ, () => {})).toThrow(NodeError);
+  });
+});
 
 describe('SseParser', () => {
   it('yields events split across chunks, with CRLF and CR line ends, multi-line data, comments and event names', () => {
@@ -567,5 +588,66 @@ describe('LLM nodes in the engine', () => {
     expect(retries).toHaveLength(1);
     expect(retries[0]?.payload).toMatchObject({ attempt: 2, reason: 'parse-error', nodeId: 'structured-call' });
     expect(evs.find((x) => x.type === 'node.completed')?.payload).toMatchObject({ outputs: { data: { valid: true } } });
+  });
+
+  it('toolCalling past its turns: cap.breached{kind:"loop-iterations"} then loop_limit_exceeded; configurable.maxLoopIterations lowers the limit', async () => {
+    const store = new MemoryStore();
+    const def = wf([
+      {
+        id: 'agent-loop',
+        typeId: 'core.ai.toolCalling',
+        config: {
+          provider: 'mock',
+          prompt: 'go',
+          maxIterations: 3,
+          tools: [{ name: 'x', parameters: { type: 'object' }, url: 'https://tools.example/x' }],
+          // Always asks for an undeclared tool: answered as forbidden, never dispatched.
+          mock: [{ toolCalls: [{ name: 'y', arguments: {} }] }],
+        },
+      },
+    ]);
+    const e = await engineOn(
+      store,
+      new ManualClock(),
+      scripted(() => res(500, {}, '')),
+      def,
+    );
+    const a = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'agent' });
+    const evsA = await eventually(store, e, a.runId, 'run.failed');
+    expect(evsA.find((x) => x.type === 'cap.breached')?.payload).toEqual({ kind: 'loop-iterations', limit: 3, observed: 4, nodeId: 'agent-loop' });
+    expect(evsA.find((x) => x.type === 'node.failed')?.payload).toMatchObject({ error: { code: 'loop_limit_exceeded' } });
+    const b = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'agent', configurable: { maxLoopIterations: 1 } });
+    const evsB = await eventually(store, e, b.runId, 'run.failed');
+    expect(evsB.find((x) => x.type === 'cap.breached')?.payload).toMatchObject({ kind: 'loop-iterations', limit: 1, observed: 2 });
+    expect(evsB.filter((x) => x.type === 'agent.toolCalled')).toHaveLength(1);
+  });
+
+  it('schemaRounds exhausted: envelope.retry.exhausted{finalReason} then cap.breached{kind:"schema"}, node fails envelope_payload_invalid', async () => {
+    const store = new MemoryStore();
+    const def = wf([
+      {
+        id: 'structured-call',
+        typeId: 'core.ai.structuredOutput',
+        config: {
+          provider: 'mock',
+          outputSchema: { type: 'object', required: ['valid'], properties: { valid: { type: 'boolean' } } },
+          messages: [{ role: 'user', content: 'emit' }],
+          mock: [{ json: { valid: 'no' } }],
+        },
+      },
+    ]);
+    const e = await engineOn(
+      store,
+      new ManualClock(),
+      scripted(() => res(500, {}, '')),
+      def,
+    );
+    const rec = await e.createRun({ tenant: 't', principal: 'p', workflowId: 'agent' });
+    const evs = await eventually(store, e, rec.runId, 'run.failed');
+    const tail = evs.filter((x) => ['envelope.retry.exhausted', 'cap.breached', 'node.failed'].includes(x.type));
+    expect(tail.map((x) => x.type)).toEqual(['envelope.retry.exhausted', 'cap.breached', 'node.failed']);
+    expect(tail[0]?.payload).toMatchObject({ totalAttempts: 3, finalReason: 'schema-violation' });
+    expect(tail[1]?.payload).toEqual({ kind: 'schema', limit: 2, observed: 3, nodeId: 'structured-call' });
+    expect(tail[2]?.payload).toMatchObject({ error: { code: 'envelope_payload_invalid' } });
   });
 });

@@ -17,6 +17,7 @@ import { compileValidator, createAjv, WeftError } from '@weft/contract';
 import { NodeError, sendHttp, type NodeContext, type NodeResult, type NodeType } from '../nodes.js';
 import { callProvider } from './adapters.js';
 import { llmCacheKey } from './cache-key.js';
+import { MOCK_PROVIDER_IDS, mockProviderAnswer, mockProviderProblem } from './mock-providers.js';
 import { decidePolicy, missingCapabilities } from './policy.js';
 import type { AiProviderConfig, AiProviders, ChatMessage, ChatRequest, ChatResult, FinishReason, ToolCall, ToolSpec } from './types.js';
 
@@ -67,19 +68,56 @@ interface Dispatch {
   cfg: AiProviderConfig;
   model: string;
   key?: string;
+  /** The run's `configurable.mockProvider`: every call answers from that catalog entry. */
+  runMock?: { id: string; config?: unknown };
+}
+
+/**
+ * The run's AI options (`configurable.ai.*`, then the top-level `model`, `temperature`,
+ * `maxTokens`): they take precedence over the node's own settings for every AI node of the run.
+ * `credentialRef` is an opaque vault reference, never echoed (decision 0026).
+ */
+function runAi(ctx: NodeContext): { provider?: string; model?: string; credentialRef?: string; temperature?: number; maxTokens?: number } {
+  const c = ctx.configurable ?? {};
+  const ai = obj(c.ai);
+  const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const out: { provider?: string; model?: string; credentialRef?: string; temperature?: number; maxTokens?: number } = {};
+  const provider = str(ai.provider);
+  if (provider) out.provider = provider;
+  const model = str(ai.model) ?? str(c.model);
+  if (model) out.model = model;
+  const ref = str(ai.credentialRef);
+  if (ref) out.credentialRef = ref;
+  const t = num(ai.temperature) ?? num(c.temperature);
+  if (t !== undefined) out.temperature = t;
+  const m = num(ai.maxTokens) ?? num(c.maxTokens);
+  if (m !== undefined) out.maxTokens = m;
+  return out;
 }
 
 /** Picks the provider and model, decides the policy, checks capabilities, resolves the key. */
 async function prepare(ctx: NodeContext, providers: AiProviders, needs: readonly string[]): Promise<Dispatch> {
   refuseRawKeys(ctx.config, '/config');
   refuseRawKeys(ctx.inputs, '/inputs');
-  const id = str(setting(ctx, 'provider')) ?? (providers.size === 1 ? [...providers.keys()][0] : undefined);
+  const run = runAi(ctx);
+  const mock = obj(ctx.configurable?.mockProvider);
+  if (typeof mock.id === 'string') {
+    // A test run routed to the mock catalog (the host admitted it for a test key only).
+    const problem = mockProviderProblem(mock);
+    if (problem)
+      throw new NodeError('unsupported_mock_provider', 'configurable.mockProvider names no mock provider of this host.', { supported: [...MOCK_PROVIDER_IDS] });
+    const decision = decidePolicy(MOCK_PROVIDER, MOCK_PROVIDER.defaultModel ?? 'mock-mini', false);
+    ctx.emit('policy.decision', { ...decision });
+    return { cfg: MOCK_PROVIDER, model: run.model ?? str(setting(ctx, 'model')) ?? 'mock-mini', runMock: { id: mock.id, config: mock.config } };
+  }
+  const id = run.provider ?? str(setting(ctx, 'provider')) ?? (providers.size === 1 ? [...providers.keys()][0] : undefined);
   if (!id) throw new NodeError('validation_error', `${ctx.typeId} needs config.provider (one of ${['mock', ...providers.keys()].join(', ')}).`);
   const cfg = id === 'mock' ? MOCK_PROVIDER : providers.get(id.toLowerCase());
   if (!cfg) throw new NodeError('provider_not_supported', `Provider ${id} is not configured on this host.`, { provider: id });
-  const model = str(setting(ctx, 'model')) ?? cfg.defaultModel;
+  const model = run.model ?? str(setting(ctx, 'model')) ?? cfg.defaultModel;
   if (!model) throw new NodeError('validation_error', `${ctx.typeId} needs config.model (provider ${cfg.id} has no default model).`, { provider: cfg.id });
-  const ref = str(setting(ctx, 'credentialRef')) ?? str(obj(ctx.config.credential).ref);
+  const fromRun = run.credentialRef !== undefined;
+  const ref = run.credentialRef ?? str(setting(ctx, 'credentialRef')) ?? str(obj(ctx.config.credential).ref);
   if (ref !== undefined && (KEY_SHAPED.test(ref) || !REF_RE.test(ref)))
     throw new NodeError('credential_forbidden', 'credentialRef must be a vault reference, never key material.', { provider: cfg.id });
   if (ref !== undefined && !cfg.byok)
@@ -110,13 +148,15 @@ async function prepare(ctx: NodeContext, providers: AiProviders, needs: readonly
   if (keyRef === undefined || cfg.kind === 'mock') return { cfg, model };
   if (!ctx.credentials) throw new NodeError('credential_unavailable', 'This node cannot resolve credentials.', { ref: keyRef });
   try {
-    return { cfg, model, key: await ctx.credentials.resolve(keyRef) };
+    return { cfg, model, key: await ctx.credentials.resolve(fromRun ? { ref: keyRef, redactAs: 'run-credential' } : keyRef) };
   } catch (e) {
     if (e instanceof NodeError && cfg.policy?.mode === 'required' && ref !== undefined)
       throw new NodeError('provider_policy_denied', `The caller credential for ${cfg.id} cannot be resolved.`, {
         provider: cfg.id,
         reason: 'byok_required_but_unresolved',
       });
+    // A run-level reference is never echoed: the failure names where it came from, not what it is.
+    if (e instanceof NodeError && fromRun) throw new NodeError(e.code, e.message, { provider: cfg.id, source: 'configurable.ai.credentialRef' }, e.retryable);
     throw e;
   }
 }
@@ -188,8 +228,9 @@ function caller(ctx: NodeContext, d: Dispatch, stream: boolean): Caller {
         const onDelta = (chunk: string): void => {
           if (stream && chunk !== '') ctx.emit('output.chunk', { chunk, meta: { provider: d.cfg.id, model: d.model } });
         };
-        const r =
-          d.cfg.kind === 'mock'
+        const r = d.runMock
+          ? mockProviderAnswer(d.runMock, req, onDelta)
+          : d.cfg.kind === 'mock'
             ? mockAnswer(ctx, req, index, onDelta)
             : await callProvider((o) => sendHttp(ctx, o), d.cfg, req, {
                 ...(d.key ? { key: d.key } : {}),
@@ -231,25 +272,31 @@ function messagesOf(ctx: NodeContext): ChatMessage[] {
       out.push({ role, content: typeof x.content === 'string' ? x.content : JSON.stringify(x.content ?? '') });
     }
   }
-  const prompt = setting(ctx, 'prompt') ?? setting(ctx, 'userPrompt');
+  // configurable.promptOverrides[promptId ?? nodeId] replaces the node's prompt for this run.
+  const override = obj(ctx.configurable?.promptOverrides)[str(ctx.config.promptId) ?? ctx.nodeId];
+  const prompt = typeof override === 'string' ? override : (setting(ctx, 'prompt') ?? setting(ctx, 'userPrompt'));
   if (prompt !== undefined) out.push({ role: 'user', content: typeof prompt === 'string' ? prompt : JSON.stringify(prompt) });
   // Upstream content is untrusted (PI-02): marked as such, never as instructions.
   const context = ctx.inputs.context;
   if (context !== undefined) out.push({ role: 'user', content: `<UNTRUSTED>${typeof context === 'string' ? context : JSON.stringify(context)}</UNTRUSTED>` });
+  // A run routed to a mock provider needs no real prompt: the prompt id stands in.
+  if (!out.some((m) => m.role !== 'system') && ctx.configurable?.mockProvider !== undefined)
+    out.push({ role: 'user', content: str(ctx.config.promptId) ?? ctx.nodeId });
   if (!out.some((m) => m.role !== 'system')) throw new NodeError('validation_error', `${ctx.typeId} needs a prompt or messages.`);
   return out;
 }
 
 function samplingOf(ctx: NodeContext): Pick<ChatRequest, 'temperature' | 'topP' | 'maxOutputTokens' | 'stop' | 'seed'> {
   const out: Pick<ChatRequest, 'temperature' | 'topP' | 'maxOutputTokens' | 'stop' | 'seed'> = {};
-  const t = setting(ctx, 'temperature');
+  const run = runAi(ctx);
+  const t = run.temperature ?? setting(ctx, 'temperature');
   if (t !== undefined) {
     if (typeof t !== 'number' || t < 0 || t > 2) throw new NodeError('validation_error', 'temperature is a number in 0..2.');
     out.temperature = t;
   }
   const p = setting(ctx, 'topP');
   if (typeof p === 'number') out.topP = p;
-  const m = setting(ctx, 'maxTokens') ?? setting(ctx, 'maxOutputTokens');
+  const m = run.maxTokens ?? setting(ctx, 'maxTokens') ?? setting(ctx, 'maxOutputTokens');
   if (m !== undefined) {
     if (typeof m !== 'number' || !Number.isInteger(m) || m < 1) throw new NodeError('validation_error', 'maxTokens is a positive integer.');
     out.maxOutputTokens = m;
@@ -408,6 +455,8 @@ async function structuredOutput(ctx: NodeContext, providers: AiProviders): Promi
     if (c) lastError = c.error;
   }
   ctx.emit('envelope.retry.exhausted', { totalAttempts: attempts, finalReason: reason, finalError: lastError });
+  // limits.schemaRounds is a cap (execution-semantics §1.8): its breach is recorded, observed > limit.
+  ctx.emit('cap.breached', { kind: 'schema', limit: attempts - 1, observed: attempts });
   if (reason === 'truncation')
     throw new NodeError('envelope_truncation_unrecoverable', `The answer stayed truncated after ${attempts} attempts.`, { attempts, provider: d.cfg.id });
   throw new NodeError('envelope_payload_invalid', `No valid answer for the schema after ${attempts} attempts.`, { attempts, reason, provider: d.cfg.id });
@@ -443,8 +492,9 @@ const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex
  * `core.ai.toolCalling`: an agent loop. The model may call the declared tools (anything else is
  * answered as an error, never dispatched — the allowlist is the workflow's); each call is an
  * effect (`tool:<name>`) POSTing the arguments to the tool's URL through `ctx.http`; the result
- * goes back wrapped `<UNTRUSTED tool="…">` (PI-02). Bounded by `config.maxIterations` (≤ 10):
- * past it the node fails `loop_limit_exceeded`. Events carry hashes, never content.
+ * goes back wrapped `<UNTRUSTED tool="…">` (PI-02). Bounded by `config.maxIterations` (≤ 10) and
+ * `configurable.maxLoopIterations`: past it `cap.breached{kind:"loop-iterations"}` and the node
+ * fails `loop_limit_exceeded`. Events carry hashes, never content.
  */
 async function toolCalling(ctx: NodeContext, providers: AiProviders): Promise<NodeResult> {
   const tools = toolsOf(ctx);
@@ -452,7 +502,10 @@ async function toolCalling(ctx: NodeContext, providers: AiProviders): Promise<No
   const d = await prepare(ctx, providers, ['tool-calling']);
   const llm = caller(ctx, d, ctx.config.stream !== false);
   const cfgMax = ctx.config.maxIterations;
-  const maxTurns = typeof cfgMax === 'number' && Number.isInteger(cfgMax) && cfgMax >= 1 ? Math.min(cfgMax, MAX_TOOL_TURNS) : 5;
+  const asked = ctx.configurable?.maxLoopIterations;
+  const nodeMax = typeof cfgMax === 'number' && Number.isInteger(cfgMax) && cfgMax >= 1 ? Math.min(cfgMax, MAX_TOOL_TURNS) : 5;
+  // The agent-loop cap (execution-semantics §1.8): configurable.maxLoopIterations lowers it too.
+  const maxTurns = typeof asked === 'number' && Number.isInteger(asked) && asked >= 1 ? Math.min(nodeMax, asked) : nodeMax;
   const specs: ToolSpec[] = tools.map(({ url: _url, ...spec }) => spec);
   const messages = messagesOf(ctx);
   const sampling = samplingOf(ctx);
@@ -495,7 +548,12 @@ async function toolCalling(ctx: NodeContext, providers: AiProviders): Promise<No
       messages.push({ role: 'tool', toolCallId: c.id, name: c.name, content: `<UNTRUSTED tool="${c.name}">${content}</UNTRUSTED>` });
     }
   }
-  throw new NodeError('loop_limit_exceeded', `The model was still calling tools after ${maxTurns} turns.`, { limit: maxTurns });
+  ctx.emit('cap.breached', { kind: 'loop-iterations', limit: maxTurns, observed: maxTurns + 1 });
+  throw new NodeError('loop_limit_exceeded', `The model was still calling tools after ${maxTurns} turns.`, {
+    nodeId: ctx.nodeId,
+    limit: maxTurns,
+    observed: maxTurns + 1,
+  });
 }
 
 // ------------------------------------------------------------------ conformance fixture nodes

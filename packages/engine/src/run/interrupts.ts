@@ -40,7 +40,13 @@ export function suspend(b: Batch, nodeId: string, req: InterruptRequest & { key:
     b.add('node.failed', { nodeId, error: { code: 'validation_error', message: `interrupt key ${req.key} was already used in this run` } }, nodeId);
     return;
   }
-  b.add('node.suspended', { nodeId, interruptId, kind: req.kind, key: req.key }, nodeId);
+  const suspended: Record<string, unknown> = { nodeId, interruptId, kind: req.kind, key: req.key };
+  if (req.kind === 'low-confidence') {
+    // CP-1: node.suspended{reason:"low-confidence", agentId, threshold, observed}.
+    suspended.reason = 'low-confidence';
+    for (const k of ['agentId', 'threshold', 'observed']) if (req.data[k] !== undefined) suspended[k] = req.data[k];
+  }
+  b.add('node.suspended', suspended, nodeId);
   const payload: Record<string, unknown> = { kind: req.kind, key: req.key, data: req.data };
   if (req.resumeSchema) payload.resumeSchema = req.resumeSchema;
   if (req.timeoutMs !== undefined) payload.timeoutMs = req.timeoutMs;

@@ -116,13 +116,15 @@ export function step(state: RunState, input: StepInput, env: MachineEnv): StepOu
   }
 
   for (const c of input.dispatched ?? []) {
-    if (!s.proj.children?.[c.nodeId]) b.add('node.dispatched', { childRunId: c.runId, childWorkflowId: c.workflowId, childStatus: 'pending' }, c.nodeId);
+    if (s.proj.children?.[c.nodeId]?.runId !== c.runId)
+      b.add('node.dispatched', { childRunId: c.runId, childWorkflowId: c.workflowId, childStatus: 'pending' }, c.nodeId);
   }
 
   // Events the bodies emitted while running, before their outcomes (a stream precedes its end).
   for (const e of input.emitted ?? []) {
     if (s.proj.nodeStates[e.nodeId]?.status !== 'running' || !s.inflight.has(e.nodeId)) continue;
-    b.add(e.type, { ...e.payload, nodeId: e.nodeId }, e.nodeId);
+    // runOrchestrator.decided's payload is closed: the envelope's nodeId names the supervisor.
+    b.add(e.type, e.type === 'runOrchestrator.decided' ? e.payload : { ...e.payload, nodeId: e.nodeId }, e.nodeId);
   }
 
   // An attempt past its deadline: its body is aborted and the attempt fails (retryable).
@@ -303,6 +305,9 @@ function applyOutcome(b: Batch, nodeId: string, outcome: NodeOutcome): void {
   }
   b.add('node.completed', { nodeId, outputs: r.outputs, durationMs: took }, nodeId);
   clearArmed();
+  // A dispatch asking for another turn: its loop body (supervisor … dispatch) runs again.
+  const loop = r.repeat ? s.graph.loops.get(nodeId) : undefined;
+  if (loop) b.add('weft.dispatch.looped', { nodeId, nodeIds: loop }, nodeId);
 }
 
 function failRun(b: Batch, error: ErrorObject, failedNodeId?: string): void {

@@ -6,11 +6,81 @@
 import { compileValidator, createAjv, WeftError, type WorkflowDefinition } from '@weft/contract';
 import type { RecordRedactor } from '../ports.js';
 
+/** One reserved `configurable` key: its advertised shape and its check (a message when invalid). */
+export interface ConfigurableKey {
+  readonly type: 'integer' | 'number' | 'string' | 'object';
+  readonly min?: number;
+  readonly max?: number;
+  readonly enum?: readonly string[];
+  readonly description: string;
+  check(v: unknown): string | undefined;
+}
+
+const intKey = (min: number, description: string): ConfigurableKey => ({
+  type: 'integer',
+  min,
+  description,
+  check: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min ? undefined : `must be an integer ≥ ${min}`),
+});
+const numKey = (min: number, max: number, description: string): ConfigurableKey => ({
+  type: 'number',
+  min,
+  max,
+  description,
+  check: (v) => (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max ? undefined : `must be a number in [${min}, ${max}]`),
+});
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown, max = 256): boolean => typeof v === 'string' && v.length > 0 && v.length <= max;
+
+/** `configurable.ai` (wire-contract §5.5): overrides for the run's AI nodes; `credentialRef` is an opaque vault reference. */
+function checkAi(v: unknown): string | undefined {
+  if (!isObj(v)) return 'must be an object';
+  for (const [k, x] of Object.entries(v)) {
+    if (k === 'provider' || k === 'model' || k === 'credentialRef') {
+      if (!str(x)) return `${k} must be a non-empty string of at most 256 characters`;
+    } else if (k === 'temperature') {
+      if (numKey(0, 2, '').check(x)) return 'temperature must be a number in [0, 2]';
+    } else if (k === 'maxTokens') {
+      if (intKey(1, '').check(x)) return 'maxTokens must be an integer ≥ 1';
+    } else return `unknown key ${k.slice(0, 64)}`;
+  }
+  return undefined;
+}
+
 /** Reserved `configurable` keys this host enforces, with their shape. */
-export const CONFIGURABLE_KEYS = {
-  recursionLimit: { type: 'integer', min: 1, description: 'Cap on node executions for this run (min with limits.maxNodeExecutions).' },
-  runTimeoutMs: { type: 'integer', min: 1, description: 'Wall-clock limit for this run in ms (min with limits.maxRunDurationMs).' },
-} as const;
+export const CONFIGURABLE_KEYS: Readonly<Record<string, ConfigurableKey>> = {
+  recursionLimit: intKey(1, 'Cap on node executions for this run (min with limits.maxNodeExecutions).'),
+  runTimeoutMs: intKey(1, 'Wall-clock limit for this run in ms (min with limits.maxRunDurationMs).'),
+  maxLoopIterations: intKey(1, 'Cap on orchestrator turns for this run (min with limits.maxLoopIterations); breach: cap.breached loop-iterations.'),
+  escalationThreshold: numKey(0, 1, 'Confidence below which a supervisor or agent decision is held for review (default 0.7).'),
+  reasoningVerbosity: {
+    type: 'string',
+    enum: ['summary', 'full', 'off'],
+    description: 'Verbosity of agent.reasoned events.',
+    check: (v) => (v === 'summary' || v === 'full' || v === 'off' ? undefined : 'must be summary, full or off'),
+  },
+  model: {
+    type: 'string',
+    description: "Model for the run's AI nodes (below a node's own config).",
+    check: (v) => (str(v) ? undefined : 'must be a non-empty string'),
+  },
+  temperature: numKey(0, 2, "Sampling temperature for the run's AI nodes."),
+  maxTokens: intKey(1, "Output token cap for the run's AI nodes."),
+  promptOverrides: {
+    type: 'object',
+    description: 'Prompt text by prompt id (an AI node config promptId, else its node id): replaces the node prompt.',
+    check: (v) => (isObj(v) && Object.values(v).every((x) => typeof x === 'string' && x.length <= 100_000) ? undefined : 'must map prompt ids to strings'),
+  },
+  mockProvider: {
+    type: 'object',
+    description: "Routes the run's AI nodes to a mock provider of testing.mockProviders (test keys only).",
+    check: (v) =>
+      isObj(v) && str(v.id, 128) && Object.keys(v).every((k) => k === 'id' || k === 'config') && (v.config === undefined || isObj(v.config))
+        ? undefined
+        : 'must be {id, config?}',
+  },
+  ai: { type: 'object', description: "{provider?, model?, credentialRef?, temperature?, maxTokens?} for the run's AI nodes.", check: checkAi },
+};
 
 /** The fallback {@link RecordRedactor}: masks the JSON-escaped form of known values only. */
 export class KnownValuesRedactor implements RecordRedactor {
@@ -103,8 +173,8 @@ export class RunInputs {
     for (const [k, spec] of Object.entries(CONFIGURABLE_KEYS)) {
       const v = cfg[k];
       if (v === undefined) continue;
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < spec.min)
-        errors.push({ path: `/configurable/${k}`, message: `must be an integer ≥ ${spec.min}` });
+      const problem = spec.check(v);
+      if (problem) errors.push({ path: `/configurable/${k}`, message: problem });
     }
     if (errors.length > 0) throw new WeftError('validation_error', 'The configurable object is invalid.', { errors });
     return cfg;

@@ -10,6 +10,7 @@ import type { RunRecord } from '@weft/engine';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { principalOf, type HostContext } from '../context.js';
 import { claimOrReplay, idempotencyKeyOf, releaseTicket } from '../idempotency.js';
+import { checkRunOptions, isTestKey } from '../run-options.js';
 
 const validateFork = compileValidator<ForkRunRequest>(ForkRunRequestSchema);
 
@@ -47,6 +48,11 @@ export async function forkRoute(ctx: HostContext, req: FastifyRequest, reply: Fa
   const key = idempotencyKeyOf(req);
   const body = validateFork(req.body ?? undefined);
   checkForkBody(body);
+  checkRunOptions(ctx.config, req.headers.authorization, body.runOptionsOverlay?.configurable as Record<string, unknown> | undefined);
+  // A fork inherits the source's configurable: a mock-routed source forks for a test key only.
+  const source = await ctx.store.getRun(p.tenant, runId);
+  if (source?.configurable.mockProvider !== undefined && !isTestKey(ctx.config, req.headers.authorization))
+    throw new WeftError('mock_provider_forbidden', 'This run uses configurable.mockProvider: only a test key may fork it.');
   const params = {
     tenant: p.tenant,
     sourceRunId: runId,

@@ -24,6 +24,7 @@ import { traceContextOf } from '../telemetry-config.js';
 import type { WeftApp } from '../app.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
 import { claimOrReplay, idempotencyKeyOf, releaseTicket, withIdempotency } from '../idempotency.js';
+import { checkRunOptions } from '../run-options.js';
 import { toSnapshot } from '../snapshot.js';
 
 const validateCreate = compileValidator<CreateRunRequest>(CreateRunRequestSchema);
@@ -104,6 +105,7 @@ export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
     const p = principalOf(req);
     const key = idempotencyKeyOf(req);
     const body = validateCreate(req.body ?? undefined);
+    checkRunOptions(config, req.headers.authorization, body.configurable);
     const params = {
       tenant: p.tenant,
       principal: p.principal,
