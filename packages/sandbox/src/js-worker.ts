@@ -325,8 +325,12 @@ function prepare(Q: QuickJSWASMModule): Fresh {
           r = undefined;
         }
         // Only the host writes host codes: a report claiming to be the host's is the pack's own.
-        if (c.report === undefined)
-          c.report = r && typeof r === 'object' && !Array.isArray(r) ? { ...(r as Record<string, unknown>), thrown: (r as Record<string, unknown>).thrown === 'host' ? 'object' : (r as Record<string, unknown>).thrown } : { thrown: 'unknown' };
+        if (c.report !== undefined) return undefined;
+        if (!r || typeof r !== 'object' || Array.isArray(r)) c.report = { thrown: 'unknown' };
+        else {
+          const o = r as Record<string, unknown>;
+          c.report = { ...o, thrown: o.thrown === 'host' ? 'object' : o.thrown };
+        }
       }
       return undefined;
     });
