@@ -189,6 +189,9 @@ describe('JavaScript pack sandbox', () => {
     expect(claimed.code).toBe('pack_node_failed');
     const claimed2 = await failure(`() => { __weftBridge.fail(JSON.stringify({ thrown: 'host', code: 'sandbox_failed' })); throw new Error('x'); }`);
     expect(claimed2.code).toBe('pack_node_failed');
+    // An interrupt is only real past the deadline: one made by pack code is its own failure.
+    const interrupted = await failure(`() => { throw new InternalError('interrupted'); }`);
+    expect(interrupted.code).toBe('pack_node_failed');
     // The runner's own failures are worded by the host, whoever calls them.
     const missing = await failure(`() => { __weftBridge.missing(); return { outputs: {} }; }`);
     expect(missing.code).toBe('pack_node_missing');

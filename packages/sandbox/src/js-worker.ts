@@ -164,7 +164,8 @@ function failureOf(report: Record<string, unknown>, denied: string[], limits: In
       message: `The pack node exceeded its ${limits.stackBytes}-byte stack limit.`,
       details: { limitBytes: limits.stackBytes, kind: 'stack' },
     };
-  if (name === 'InternalError' && message === 'interrupted') return TIMEOUT(limits, 'deadline');
+  // No `interrupted` case: a real interrupt happens only past the deadline, which the caller
+  // checks first, so an `InternalError('interrupted')` seen here is one pack code made.
   if (denied.length > 0)
     return {
       code: 'sandbox_capability_denied',
