@@ -148,6 +148,19 @@ describe('JavaScript pack sandbox', () => {
     expect(r).toEqual({ outputs: { leak: 'undefined', polluted: 'undefined', len: 1 } });
   });
 
+  it('invariant: node-pack-sandbox-isolated-context — what the runner relies on (JSON, Promise, Object.freeze, Date) restored after a call replaced it, on every worker', async () => {
+    const pack = await packOf(
+      `() => { JSON.stringify = () => '{"outputs":{"hijacked":true}}'; JSON.parse = () => ({ typeId: 'x' }); Promise.prototype.then = function () { return this; }; Object.freeze = (o) => ({ ...o, inputs: { name: 'forged' } }); Date.now = () => 0; globalThis.y = 1; Object.prototype.x = 1; return { outputs: {} }; }`,
+    );
+    // Polluting calls on every worker (more calls than workers), then a clean call on each.
+    for (let i = 0; i < 4; i++) await runtime.execute(pack, 'vendor.acme.run', ctxOf());
+    const clean = await packOf(
+      `async (ctx) => { await Promise.resolve(); return { outputs: { name: ctx.inputs.name, y: typeof globalThis.y, x: typeof ({}).x, now: Date.now() > 0, text: JSON.stringify({ a: 1 }) } }; }`,
+    );
+    const rs = await Promise.all(Array.from({ length: 4 }, () => runtime.execute(clean, 'vendor.acme.run', ctxOf())));
+    for (const r of rs) expect(r).toEqual({ outputs: { name: 'Ada', y: 'undefined', x: 'undefined', now: true, text: '{"a":1}' } });
+  });
+
   it('invariant: node-pack-sandbox-isolated-context — module-level variables one invocation mutates (entry and imported modules) are fresh on the next', async () => {
     const pack = await packOf(
       `() => { count++; seen.push(count); cache.set('k', (cache.get('k') ?? 0) + 1); return { outputs: { count, seen: seen.length, cached: cache.get('k') } }; }`,
@@ -169,6 +182,20 @@ describe('JavaScript pack sandbox', () => {
     expect(e.code).toBe('pack_node_failed');
     const forged = await failure(`() => { const e = new Error('fake'); e.code = 'sandbox_timeout'; throw e; }`);
     expect(forged.code).toBe('pack_node_failed');
+    // The bridge is reachable from pack code, but a report claiming to be the host's is still the pack's own failure.
+    const claimed = await failure(
+      `() => { __weftBridge.fail(JSON.stringify({ thrown: 'host', code: 'sandbox_timeout', message: 'forged' })); return { outputs: {} }; }`,
+    );
+    expect(claimed.code).toBe('pack_node_failed');
+    const claimed2 = await failure(`() => { __weftBridge.fail(JSON.stringify({ thrown: 'host', code: 'sandbox_failed' })); throw new Error('x'); }`);
+    expect(claimed2.code).toBe('pack_node_failed');
+    // An interrupt is only real past the deadline: one made by pack code is its own failure.
+    const interrupted = await failure(`() => { throw new InternalError('interrupted'); }`);
+    expect(interrupted.code).toBe('pack_node_failed');
+    // The runner's own failures are worded by the host, whoever calls them.
+    const missing = await failure(`() => { __weftBridge.missing(); return { outputs: {} }; }`);
+    expect(missing.code).toBe('pack_node_missing');
+    expect(missing.message).toBe('The pack entry exports no function for vendor.acme.run.');
     // The outcome is serialised inside the VM, so a polluted prototype only changes the pack's own outcome, which is still checked.
     const e2 = await failure(`() => { Object.prototype.toJSON = function () { return 'forged'; }; return { outputs: { fine: 1 } }; }`);
     expect(e2.code).toBe('sandbox_output_invalid');

@@ -57,39 +57,34 @@ L(G, 'eval', E);
 for (const n of 'require fetch setTimeout setInterval setImmediate queueMicrotask XMLHttpRequest WebSocket importScripts Worker WebAssembly'.split(' ')) L(G, n, D(n));
 const X = (c) => { const x = () => d(c); return new Proxy(F({}), { get: x, set: x, has: x, ownKeys: x, getOwnPropertyDescriptor: x, defineProperty: x, deleteProperty: x, getPrototypeOf: () => null, apply: x, construct: x }); };
 for (const n of 'process Deno Bun module exports __dirname __filename'.split(' ')) L(G, n, X(n));
-L(G, '__weftBridge', F({ input: r.input, done: r.done, fail: r.fail, http: r.http }));
+L(G, '__weftBridge', F({ input: r.input, done: r.done, fail: r.fail, missing: r.missing, invalid: r.invalid, http: r.http }));
 })();`;
 
 /**
  * The module that calls the pack function: `ENTRY` is replaced with the entry's module name,
- * the HTTP placeholder comment with {@link HTTP_CTX} when the pack may use `ctx.http` (and with nothing otherwise, so
- * most calls parse less). A failure is reported as JSON `{thrown, code?, message?, name?,
- * retryable?}` (`thrown: "host"` for the runner's own codes), read by {@link failureOf}.
+ * the HTTP placeholder comment with {@link HTTP_CTX} when the pack may use `ctx.http` (and with
+ * nothing otherwise, so most calls parse less). It is parsed again on every call, so it holds
+ * only the happy path and the catch: a missing function and a non-serialisable outcome are
+ * reported through `missing()` / `invalid(detail)`, whose codes and messages the host writes, and
+ * a throw as JSON `{thrown, code?, message?, name?, retryable?}` through `fail`, read by
+ * {@link failureOf} as the pack's own failure (never as a host code: pack code can call the
+ * bridge too). A throw out of the catch itself rejects the module, and the host reads the error.
  */
 const RUNNER = `import * as p from ENTRY;
 const B = globalThis.__weftBridge, S = JSON.stringify, c = (v, n) => (typeof v === 'string' ? v.slice(0, n) : undefined);
-const host = (code, message) => B.fail(S({ thrown: 'host', code, message }));
-const i = JSON.parse(B.input());
-try {
-  const n = p.default !== undefined ? p.default : p, f = n == null ? undefined : n[i.typeId];
-  if (typeof f !== 'function') host('pack_node_missing', 'The pack entry exports no function for ' + i.typeId + '.');
-  else {
-    const x = { typeId: i.typeId, runId: i.runId, nodeId: i.nodeId, tenantId: i.tenantId, attempt: i.attempt, inputs: i.inputs, config: i.config, configurable: {}, now: () => Date.now() };
-    /*HTTP*/
-    const r = await f(Object.freeze(x));
-    let t;
-    try { t = S(r === undefined ? null : r); } catch (e) { host('sandbox_output_invalid', 'The node outcome is not JSON-serialisable: ' + String(c(e && e.message, 512))); }
-    if (typeof t === 'string') B.done(t);
-    else if (t === undefined) host('sandbox_output_invalid', 'The node outcome is not JSON-serialisable.');
-  }
+const i = JSON.parse(B.input()), m = p.default !== undefined ? p.default : p, f = m == null ? undefined : m[i.typeId];
+if (typeof f !== 'function') B.missing();
+else try {
+  const x = { typeId: i.typeId, runId: i.runId, nodeId: i.nodeId, tenantId: i.tenantId, attempt: i.attempt, inputs: i.inputs, config: i.config, configurable: {}, now: () => Date.now() };
+  /*HTTP*/
+  const r = await f(Object.freeze(x));
+  let t;
+  try { t = S(r === undefined ? null : r); } catch (e) { B.invalid(c(e && e.message, 512)); }
+  typeof t === 'string' ? B.done(t) : B.invalid();
 } catch (e) {
-  let d;
-  try {
-    d = e !== null && (typeof e === 'object' || typeof e === 'function')
-      ? S({ thrown: 'object', code: c(e.code, 128), message: c(e.message, 2048), name: c(e.name, 64), retryable: e.retryable === true })
-      : S({ thrown: typeof e, message: String(e).slice(0, 2048) });
-  } catch { d = S({ thrown: 'unknown' }); }
-  B.fail(d);
+  B.fail(e !== null && (typeof e === 'object' || typeof e === 'function')
+    ? S({ thrown: 'object', code: c(e.code, 128), message: c(e.message, 2048), name: c(e.name, 64), retryable: e.retryable === true })
+    : S({ thrown: typeof e, message: String(e).slice(0, 2048) }));
 }`;
 
 /** `ctx.http` for a pack granted `net.outbound`: a bridged call, its failure rethrown with the host's code. */
@@ -169,7 +164,8 @@ function failureOf(report: Record<string, unknown>, denied: string[], limits: In
       message: `The pack node exceeded its ${limits.stackBytes}-byte stack limit.`,
       details: { limitBytes: limits.stackBytes, kind: 'stack' },
     };
-  if (name === 'InternalError' && message === 'interrupted') return TIMEOUT(limits, 'deadline');
+  // No `interrupted` case: a real interrupt happens only past the deadline, which the caller
+  // checks first, so an `InternalError('interrupted')` seen here is one pack code made.
   if (denied.length > 0)
     return {
       code: 'sandbox_capability_denied',
@@ -323,11 +319,39 @@ function prepare(Q: QuickJSWASMModule): Fresh {
       const c = slot.call;
       if (c && c.outcome === undefined && c.report === undefined) {
         const text = take(c, s);
+        let r: unknown;
         try {
-          c.report = text === undefined ? { thrown: 'unknown' } : (JSON.parse(text) as Record<string, unknown>);
+          r = text === undefined ? undefined : JSON.parse(text);
         } catch {
-          c.report = { thrown: 'unknown' };
+          r = undefined;
         }
+        // Only the host writes host codes: a report claiming to be the host's is the pack's own.
+        if (c.report !== undefined) return undefined;
+        if (!r || typeof r !== 'object' || Array.isArray(r)) c.report = { thrown: 'unknown' };
+        else {
+          const o = r as Record<string, unknown>;
+          c.report = { ...o, thrown: o.thrown === 'host' ? 'object' : o.thrown };
+        }
+      }
+      return undefined;
+    });
+    // The runner's two host-worded failures (pack code may call them too: they only describe its own fault).
+    fn('missing', () => {
+      const c = slot.call;
+      if (c && c.outcome === undefined && c.report === undefined)
+        c.report = { thrown: 'host', code: 'pack_node_missing', message: `The pack entry exports no function for ${c.msg.input.typeId}.` };
+      return undefined;
+    });
+    fn('invalid', (detail) => {
+      const c = slot.call;
+      if (c && c.outcome === undefined && c.report === undefined) {
+        let d: string | undefined;
+        if (detail && vm.typeof(detail) === 'string') {
+          const len = vm.getProp(detail, 'length');
+          if (vm.getNumber(len) <= 512) d = vm.getString(detail);
+          len.dispose();
+        }
+        c.report = { thrown: 'host', code: 'sandbox_output_invalid', message: `The node outcome is not JSON-serialisable${d === undefined ? '.' : `: ${d}`}` };
       }
       return undefined;
     });
