@@ -32,6 +32,7 @@ import {
   systemClock,
   type CancelTimer,
   type Clock,
+  type CreateRunRider,
   type Ids,
   type CommandOutcome,
   type EncodedEvent,
@@ -135,6 +136,8 @@ export interface CreateRunParams {
   metadata?: Record<string, unknown>;
   /** W3C trace context of the creating request, carried into events, spans and outbound calls. */
   traceContext?: TraceContext;
+  /** A host write for the run's creation transaction (the audit record), passed to the store. */
+  rider?: CreateRunRider;
 }
 
 /** How a command was sent. */
@@ -416,7 +419,7 @@ export class RunEngine {
     if (child) rec.projection.parent = child.parent;
     let completion: IdempotencyCompletion | undefined;
     if (idem) completion = { tenant: idem.tenant, route: idem.route, key: idem.key, owner: idem.owner, response: idem.respond(rec) };
-    await this.store.createRun(rec, completion);
+    await this.store.createRun(rec, completion, p.rider);
     this.hot.set(rec.runId, this.makeHot(rec, structuredClone(rec.projection), rec.leaseEpoch, graph, def));
     setImmediate(() => this.wake(rec.runId));
     return rec;

@@ -223,6 +223,23 @@ class SseSession {
   }
 }
 
+/**
+ * A woken long-poll's answer from what the bus published, when that is provably what the store
+ * holds: the events continue `cursor` without a gap, fit one page, and end the run (so nothing
+ * can follow them and the status is final — a cancel request no longer changes it).
+ */
+function fromBus(
+  d: { events: readonly EncodedEvent[]; projection: RunProjection },
+  cursor: number,
+  rec: RunRecord,
+): { rec: RunRecord; events: EncodedEvent[] } | undefined {
+  if (!TERMINAL_STATUSES.has(d.projection.status)) return undefined;
+  const events = d.events.filter((e) => e.sequence > cursor);
+  if (events.length === 0 || events.length >= PAGE) return undefined;
+  for (let i = 0; i < events.length; i++) if ((events[i] as EncodedEvent).sequence !== cursor + 1 + i) return undefined;
+  return { rec: { ...rec, projection: d.projection }, events };
+}
+
 /** The poll body (the union of the shapes different documents require). */
 function pollBody(runId: string, events: EncodedEvent[], cursor: number, rec: RunRecord, complete: boolean): string {
   const last = events.length > 0 ? (events[events.length - 1]?.sequence ?? cursor) : cursor;
@@ -323,7 +340,10 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
     // An event published between our reads and the wait must still end the wait.
     let published = false;
     let woke: (() => void) | undefined;
-    const unsubscribe = engine.bus.subscribe(runId, () => {
+    // What the bus delivered (committed events, as stored) — usually the whole answer of a wait.
+    let delivered: { events: readonly EncodedEvent[]; projection: RunProjection } | undefined;
+    const unsubscribe = engine.bus.subscribe(runId, (events, projection) => {
+      delivered = delivered ? { events: [...delivered.events, ...events], projection } : { events, projection };
       published = true;
       woke?.();
     });
@@ -349,8 +369,16 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
             req.raw.once('close', done);
           });
         }
-        rec = (await store.getRun(p.tenant, runId)) ?? rec;
-        events = await store.readEvents(runId, cursor, PAGE);
+        const fresh = delivered && fromBus(delivered, cursor, rec);
+        if (fresh) {
+          // The published events continue the cursor and end the run: they are exactly what the
+          // store would return now (a terminal run appends nothing more), so no second read.
+          rec = fresh.rec;
+          events = fresh.events;
+        } else {
+          rec = (await store.getRun(p.tenant, runId)) ?? rec;
+          events = await store.readEvents(runId, cursor, PAGE);
+        }
       }
       const complete = events.length < PAGE;
       return reply.type('application/json').send(pollBody(runId, events, cursor, rec, complete));

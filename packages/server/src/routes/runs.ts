@@ -25,6 +25,7 @@ import type { WeftApp } from '../app.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
 import { claimOrReplay, idempotencyKeyOf, releaseTicket, withIdempotency } from '../idempotency.js';
 import { toSnapshot } from '../snapshot.js';
+import type { AuditRecord } from '../audit-log.js';
 
 const validateCreate = compileValidator<CreateRunRequest>(CreateRunRequestSchema);
 const validateCancel = compileValidator<{ reason?: string }>(CancelRunRequestSchema);
@@ -97,23 +98,32 @@ export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
       ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
       ...traceOf(req, ctx),
     };
+    // The run.created audit entry rides in the run's creation transaction when the store can take it.
+    const audited = (r: Pick<RunRecord, 'runId' | 'workflowId'>): AuditRecord => ({
+      tenant: p.tenant,
+      principal: p.principal,
+      action: 'run.created',
+      target: r.runId,
+      details: { workflowId: r.workflowId },
+    });
+    const rider = ctx.audit.rider(audited);
     if (body.metadata && Buffer.byteLength(JSON.stringify(body.metadata)) > 8192) {
       throw new WeftError('validation_error', 'metadata must serialize to at most 8192 bytes.', { errors: [{ path: '/metadata', message: 'too large' }] });
     }
     let rec: RunRecord;
-    if (!key) rec = await engine.createRun(params);
+    if (!key) rec = await engine.createRun({ ...params, rider });
     else {
       // The completion is written with the run row (not afterwards), so the two never disagree.
       const ticket = await claimOrReplay(store, req, reply, p.tenant, 'POST /v1/runs', key, body, config.idempotencyRetentionMs);
       if (!ticket) return reply;
       try {
-        rec = await engine.createRun(params, { ...ticket, respond: (r) => ({ status: 201, body: JSON.stringify(createResponse(r)) }) });
+        rec = await engine.createRun({ ...params, rider }, { ...ticket, respond: (r) => ({ status: 201, body: JSON.stringify(createResponse(r)) }) });
       } catch (e) {
         await releaseTicket(store, ticket);
         throw e;
       }
     }
-    await ctx.audit.append({ tenant: p.tenant, principal: p.principal, action: 'run.created', target: rec.runId, details: { workflowId: rec.workflowId } });
+    await ctx.audit.settle(rider, audited(rec));
     return reply.code(201).send(createResponse(rec));
   });
 
