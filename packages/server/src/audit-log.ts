@@ -101,6 +101,8 @@ export class AuditLog {
   private closed = false;
   /** After a failed background checkpoint, the timer waits this long before trying again. */
   private retryDelayMs = 0;
+  /** The state the last build chained to, possibly not yet committed (see stagedMatching). */
+  private lastStaged: Tip | undefined;
   private readonly now: () => number;
   readonly checkpointEntries: number;
   readonly checkpointSeconds: number;
@@ -239,8 +241,12 @@ export class AuditLog {
     const r: AuditRider & { staged?: Tip; record?: AuditRecord } = {
       kind: 'audit',
       taken: false,
-      // Read by the store inside the transaction: the tip as of then.
+      // Read by the store inside the transaction: the last state staged, when newer than the tip.
       get afterSeq() {
+        const staged = log.lastStaged;
+        return staged && staged.seq > log.tip.seq ? staged.seq : log.tip.seq;
+      },
+      get committedSeq() {
         return log.tip.seq;
       },
       build: (state, run) => {
@@ -275,7 +281,8 @@ export class AuditLog {
   /** Chains `records` onto the store's state (inside its audit lock) and checkpoints if due. */
   private stage(records: readonly AuditRecord[], force: boolean, state: AuditWriteState, nowMs: number): { out: AuditWrite; staged: Tip } {
     const ts = new Date(nowMs).toISOString();
-    const t: Tip = { ...this.tip, frontier: this.tip.frontier.clone() };
+    const base = this.stagedMatching(state) ?? this.tip;
+    const t: Tip = { ...base, frontier: base.frontier.clone() };
     // Entries this log already adopted (another write settled first) are skipped.
     for (const e of state.newer) if (e.seq > t.seq) this.adopt(t, e);
     if ((state.tip?.seq ?? -1) !== t.seq) throw new Error(`audit log tip is ${state.tip?.seq ?? -1}, expected ${t.seq}: refusing to append`);
@@ -310,7 +317,21 @@ export class AuditLog {
       };
       t.lastCheckpoint = { checkpoint: out.checkpoint.checkpoint, atSeq: t.seq, ms: nowMs };
     }
+    this.lastStaged = t;
     return { out, staged: t };
+  }
+
+  /**
+   * The last state this log staged, when it is exactly the store's current state (same last
+   * entry hash — which pins every entry before it — and same last checkpoint): several writes
+   * in one group transaction then chain on each other without re-adopting each other's entries.
+   * A staged state whose transaction rolled back no longer matches and is ignored.
+   */
+  private stagedMatching(state: AuditWriteState): Tip | undefined {
+    const s = this.lastStaged;
+    if (!s || !state.tip || s.seq <= this.tip.seq) return undefined;
+    if (s.seq !== state.tip.seq || s.hash !== state.tip.hash) return undefined;
+    return (s.lastCheckpoint?.checkpoint ?? 0) === (state.lastCheckpoint?.checkpoint ?? 0) ? s : undefined;
   }
 
   /** One transaction: catch up with other writers, chain the records, checkpoint if due. */

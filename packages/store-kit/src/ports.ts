@@ -104,8 +104,13 @@ export interface AuditWrite {
  */
 export interface AuditRider extends CreateRunRider {
   readonly kind: 'audit';
-  /** The caller's last known entry (as `appendAudit`'s `afterSeq`). */
+  /**
+   * The caller's last known entry (as `appendAudit`'s `afterSeq`), read inside the transaction;
+   * it may count entries staged but not yet committed, so when `build` refuses the state it got
+   * the store retries once with `committedSeq`, the last entry known committed.
+   */
   readonly afterSeq: number;
+  readonly committedSeq: number;
   /** Builds the write once the run is known; called synchronously inside the transaction. */
   build(state: AuditWriteState, run: RunRecord): AuditWrite;
   /** What the store wrote (set with `taken`). */

@@ -571,8 +571,14 @@ export class SqliteStore implements HostStore {
 
   private rideAudit(rider: AuditRider, run: RunRecord): () => void {
     const auditTx = this.ks.auditTx;
+    const build = (state: AuditWriteState): AuditWrite => rider.build(state, run);
     return () => {
-      rider.written = auditTx(rider.afterSeq, (state) => rider.build(state, run));
+      try {
+        rider.written = auditTx(rider.afterSeq, build);
+      } catch {
+        // The optimistic afterSeq missed entries (a staged write rolled back): read them all.
+        rider.written = auditTx(rider.committedSeq, build);
+      }
     };
   }
 
