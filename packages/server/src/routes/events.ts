@@ -111,6 +111,9 @@ class SseSession {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
+    // Corked until the backlog is written: the head, the comment and a short run's whole log
+    // (often to its terminal event) leave in one write.
+    raw.cork();
     raw.write(': connected\n\n');
     this.keepalive = setInterval(() => {
       if (!this.closed) raw.write(': keepalive\n\n');
@@ -130,23 +133,27 @@ class SseSession {
 
   async backlog(): Promise<void> {
     const events = await readAll(this.ctx, this.rec.runId, this.lastSent);
-    const fresh = await this.ctx.store.getRunInternal(this.rec.runId);
-    if (this.modes.has('values')) {
-      // Resume or first connect: always start from a fresh snapshot.
-      const r = fresh ?? this.rec;
-      const seq = Math.max(r.projection.lastSequence, this.lastSent);
-      this.pushSnapshot(r, seq);
-      this.lastSent = Math.max(this.lastSent, r.projection.lastSequence);
-      const terminal = TERMINAL_STATUSES.has(r.projection.status);
+    if (!this.modes.has('values')) {
+      // No snapshot to build, so no second read of the run: a run that ends after the route
+      // read `rec` has its terminal event in this backlog or in a live delivery (subscribed
+      // before that read), and either closes the stream; one already ended closes it below.
+      this.deliver(events, this.rec.projection);
       this.ready = true;
-      if (terminal) return this.close(true);
       for (const p of this.pending.splice(0)) this.deliver(p.events, p.projection);
-      return this.flushIfUnbuffered();
+      if (!this.closed && TERMINAL_STATUSES.has(this.rec.projection.status) && this.lastSent >= this.rec.projection.lastSequence) this.close(true);
+      return;
     }
-    this.deliver(events, fresh?.projection ?? this.rec.projection);
+    const fresh = await this.ctx.store.getRunInternal(this.rec.runId);
+    // Resume or first connect: always start from a fresh snapshot.
+    const r = fresh ?? this.rec;
+    const seq = Math.max(r.projection.lastSequence, this.lastSent);
+    this.pushSnapshot(r, seq);
+    this.lastSent = Math.max(this.lastSent, r.projection.lastSequence);
+    const terminal = TERMINAL_STATUSES.has(r.projection.status);
     this.ready = true;
+    if (terminal) return this.close(true);
     for (const p of this.pending.splice(0)) this.deliver(p.events, p.projection);
-    if (!this.closed && fresh && TERMINAL_STATUSES.has(fresh.projection.status) && this.lastSent >= fresh.projection.lastSequence) this.close(true);
+    return this.flushIfUnbuffered();
   }
 
   private deliver(events: readonly EncodedEvent[], projection: RunProjection): void {
@@ -320,6 +327,8 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
     } catch (e) {
       req.log.error({ err: e instanceof Error ? e.message : String(e), runId }, 'SSE backlog failed');
       session.close(true);
+    } finally {
+      reply.raw.uncork();
     }
     return reply;
   });
