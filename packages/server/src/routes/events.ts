@@ -195,27 +195,37 @@ class SseSession {
   }
 
   private flush(): void {
+    const out = this.takeFrames();
+    if (out) this.reply.raw.write(out);
+  }
+
+  /** The queued frames as one string ('' when none or the response has ended). */
+  private takeFrames(): string {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.queue.length === 0 || this.reply.raw.writableEnded) return;
+    if (this.queue.length === 0 || this.reply.raw.writableEnded) return '';
     const frames = this.queue.splice(0);
     if (this.bufferMs > 0) {
       const id = frames[frames.length - 1]?.id ?? 0;
-      this.reply.raw.write(`id: ${id}\nevent: batch\ndata: [${frames.map((f) => f.data).join(',')}]\n\n`);
-      return;
+      return `id: ${id}\nevent: batch\ndata: [${frames.map((f) => f.data).join(',')}]\n\n`;
     }
     let out = '';
     for (const f of frames) out += `id: ${f.id}\nevent: ${f.event}\ndata: ${f.data}\n\n`;
-    this.reply.raw.write(out);
+    return out;
   }
 
   close(end: boolean): void {
     if (this.closed) return;
     this.closed = true;
-    this.flush();
+    // Ending: the last frames and the end of the response leave in one write.
+    const last = this.takeFrames();
+    if (!end && last) this.reply.raw.write(last);
     if (this.keepalive) clearInterval(this.keepalive);
     this.onClose();
-    if (end && !this.reply.raw.writableEnded) this.reply.raw.end();
+    if (end && !this.reply.raw.writableEnded) {
+      if (last) this.reply.raw.end(last);
+      else this.reply.raw.end();
+    }
   }
 
   /**
