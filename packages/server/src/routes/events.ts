@@ -242,10 +242,11 @@ class SseSession {
 
 /**
  * A woken long-poll's answer from what the bus published, when that is provably what the store
- * holds: the events continue `cursor` without a gap, fit one page, and end the run (so nothing
- * can follow them and the status is final — a cancel request no longer changes it).
+ * holds: the events continue `cursor` without a gap, fit one page, end at the projection's last
+ * sequence, and the projection is terminal (so nothing can follow them and the status is final —
+ * a cancel request no longer changes it).
  */
-function fromBus(
+export function fromBus(
   d: { events: readonly EncodedEvent[]; projection: RunProjection },
   cursor: number,
   rec: RunRecord,
@@ -254,6 +255,8 @@ function fromBus(
   const events = d.events.filter((e) => e.sequence > cursor);
   if (events.length === 0 || events.length >= PAGE) return undefined;
   for (let i = 0; i < events.length; i++) if ((events[i] as EncodedEvent).sequence !== cursor + 1 + i) return undefined;
+  // …and reach the projection's last event (a relayed projection may be read after its events).
+  if ((events[events.length - 1] as EncodedEvent).sequence !== d.projection.lastSequence) return undefined;
   return { rec: { ...rec, projection: d.projection }, events };
 }
 
