@@ -19,6 +19,7 @@ import {
   type IdempotencyClaim,
   type IdempotencyClaimResult,
   type IdempotencyCompletion,
+  type CreateRunRider,
   type RunListQuery,
   type RunProjection,
   type RunRecord,
@@ -90,7 +91,8 @@ export class MemoryStore implements Store {
     return this.workflowIds.delete(id);
   }
 
-  async createRun(run: RunRecord, idem?: IdempotencyCompletion): Promise<void> {
+  /** A rider is never taken here: the host writes it afterwards (its `taken` stays false). */
+  async createRun(run: RunRecord, idem?: IdempotencyCompletion, _rider?: CreateRunRider): Promise<void> {
     if (this.runs.has(run.runId)) throw new Error(`duplicate run ${run.runId}`);
     if (idem) this.finishIdem(idem);
     this.runs.set(run.runId, clone(run));

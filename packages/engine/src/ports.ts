@@ -92,9 +92,23 @@ export interface Ids {
   commandId(): string;
 }
 
+/**
+ * Run ids are `run_` + 32 hex digits: 12 of the creation time in milliseconds, then 20 taken from a
+ * random UUID (78 random bits, from `randomUUID`'s cached entropy pool). Time-ordered keys make the inserts of
+ * `runs` and `run_events` land on the last pages of their B-trees, so a group commit touches a
+ * few pages instead of one random page per run (decision 0027); the id stays unguessable and is
+ * still opaque to clients.
+ */
+function timeOrderedRunId(): string {
+  const uuid = randomUUID();
+  // 20 of the UUID's hex digits, skipping the dashes and the version nibble (position 14).
+  const rand = uuid.slice(0, 8) + uuid.slice(9, 13) + uuid.slice(15, 18) + uuid.slice(19, 23) + uuid.slice(24, 25);
+  return `run_${Date.now().toString(16).padStart(12, '0')}${rand}`;
+}
+
 /** Random ids: `randomUUID` draws from a cached entropy pool, much cheaper per call than `randomBytes`. */
 export const randomIds: Ids = {
-  runId: () => `run_${randomUUID().replaceAll('-', '')}`,
+  runId: timeOrderedRunId,
   commandId: () => `cmd_${randomUUID().replaceAll('-', '')}`,
 };
 
@@ -351,6 +365,18 @@ export interface IdempotentResponse {
 export type IdempotencyClaimResult = { kind: 'claimed' } | { kind: 'replay'; response: IdempotentResponse } | { kind: 'mismatch' } | { kind: 'in-flight' };
 
 /** Completion written with the run row so the two can never disagree. */
+/**
+ * A host-level write that rides in a run's creation transaction (Weft: the `run.created` audit
+ * entry, `AuditRider` of `@weft/store-kit`). Opaque to the engine, which only passes it to
+ * {@link RunStore.createRun}: a store that knows `kind` writes it atomically with the run and
+ * sets `taken`; a store that does not leaves `taken` false and the host writes it separately.
+ */
+export interface CreateRunRider {
+  readonly kind: string;
+  /** Set by the store once the rider is part of the creation transaction. */
+  taken: boolean;
+}
+
 export interface IdempotencyCompletion {
   tenant: string;
   route: string;
@@ -485,8 +511,12 @@ export interface WorkflowStore {
  */
 export interface RunStore {
   // runs
-  /** Inserts a run (and completes its idempotency record in the same transaction). */
-  createRun(run: RunRecord, idem?: IdempotencyCompletion): Promise<void>;
+  /**
+   * Inserts a run (and completes its idempotency record in the same transaction). A `rider` the
+   * store understands is written in that transaction too and marked `taken`; any other rider is
+   * left untaken, for the host to write afterwards.
+   */
+  createRun(run: RunRecord, idem?: IdempotencyCompletion, rider?: CreateRunRider): Promise<void>;
   /** Reads a run bound to `tenant` in the same query; a foreign run is `undefined`. */
   getRun(tenant: string, runId: string): Promise<RunRecord | undefined>;
   /** Engine-internal read without tenant binding. */

@@ -32,6 +32,7 @@ import {
   systemClock,
   type CancelTimer,
   type Clock,
+  type CreateRunRider,
   type Ids,
   type CommandOutcome,
   type EncodedEvent,
@@ -140,6 +141,8 @@ export interface CreateRunParams {
   runId?: string;
   /** The run's callback subscription (`callbackUrl`). */
   callback?: RunCallback;
+  /** A host write for the run's creation transaction (the audit record), passed to the store. */
+  rider?: CreateRunRider;
 }
 
 /** How a command was sent. */
@@ -377,16 +380,16 @@ export class RunEngine {
 
   // ------------------------------------------------------------------ commands
 
-  /**
-   * Validates and creates a run; returns at once with the `pending` record. Execution starts
-   * on the next turn of the event loop.
-   * @throws WeftError `validation_error` | `capability_required`
-   */
   /** A fresh run id, for a caller that must write something keyed by it before {@link createRun}. */
   newRunId(): string {
     return this.ids.runId();
   }
 
+  /**
+   * Validates and creates a run; returns at once with the `pending` record. Execution starts
+   * on the next turn of the event loop.
+   * @throws WeftError `validation_error` | `capability_required`
+   */
   async createRun(p: CreateRunParams, idem?: CreateRunIdempotency, child?: { runId: string; parent: { runId: string; nodeId: string } }): Promise<RunRecord> {
     if (this.stopped) throw new WeftError('service_unavailable', 'The host is shutting down.', { retryAfter: 1 }, { 'retry-after': '1' });
     const wf = await this.catalog.get(p.workflowId);
@@ -427,7 +430,7 @@ export class RunEngine {
     if (child) rec.projection.parent = child.parent;
     let completion: IdempotencyCompletion | undefined;
     if (idem) completion = { tenant: idem.tenant, route: idem.route, key: idem.key, owner: idem.owner, response: idem.respond(rec) };
-    await this.store.createRun(rec, completion);
+    await this.store.createRun(rec, completion, p.rider);
     this.hot.set(rec.runId, this.makeHot(rec, structuredClone(rec.projection), rec.leaseEpoch, graph, def));
     setImmediate(() => this.wake(rec.runId));
     return rec;

@@ -72,6 +72,21 @@ export const SECRET_RULES: readonly RedactionRule[] = [
   { id: 'weft-key', pattern: new RegExp(`${START}weft_(?:[0-9a-f]{18}_[A-Za-z0-9_-]{43}|dev_[A-Za-z0-9_-]{32})`) },
 ];
 
+/**
+ * One alternation of every rule, compiled once per rule list: a redactor per run (withSecrets)
+ * shares its host's. Safe to share: scrubbing is synchronous and resets `lastIndex` first.
+ */
+const combinedCache = new WeakMap<readonly RedactionRule[], RegExp>();
+function combinedOf(rules: readonly RedactionRule[]): RegExp | undefined {
+  if (rules.length === 0) return undefined;
+  let re = combinedCache.get(rules);
+  if (!re) {
+    re = new RegExp(rules.map((r) => `(?:${r.pattern.source})`).join('|'), 'g');
+    combinedCache.set(rules, re);
+  }
+  return re;
+}
+
 /** A known secret value and the marker that replaces it. */
 interface Needle {
   plain: string;
@@ -101,7 +116,7 @@ export class Redactor {
     private readonly rules: readonly RedactionRule[] = SECRET_RULES,
     private readonly parent?: Redactor,
   ) {
-    this.combined = rules.length === 0 ? undefined : new RegExp(rules.map((r) => `(?:${r.pattern.source})`).join('|'), 'g');
+    this.combined = combinedOf(rules);
   }
 
   /** The rule ids, in order. */

@@ -11,7 +11,8 @@
  *
  * @see security-contract.md §1.10, docs/decisions/0007-managed-keys-and-audit-log.md
  */
-import type { AuditCheckpoint, AuditEntry, AuditStore, AuditWrite } from '@weft/store-kit';
+import type { RunRecord } from '@weft/engine';
+import type { AuditCheckpoint, AuditEntry, AuditRider, AuditStore, AuditWrite, AuditWriteState } from '@weft/store-kit';
 import type { AuthAdvertisement } from './auth-discovery.js';
 import { MerkleFrontier, checkpointId, entryHash, keyFingerprint, rawPublicKeyBase64, signCheckpoint, verifyCheckpoint } from './audit-chain.js';
 import type { AuditSigningKey } from './audit-signing-key.js';
@@ -102,6 +103,8 @@ export class AuditLog {
   private closed = false;
   /** After a failed background checkpoint, the timer waits this long before trying again. */
   private retryDelayMs = 0;
+  /** The state the last build chained to, possibly not yet committed (see stagedMatching). */
+  private lastStaged: Tip | undefined;
   private readonly now: () => number;
   readonly checkpointEntries: number;
   readonly checkpointSeconds: number;
@@ -230,50 +233,119 @@ export class AuditLog {
     }
   }
 
+  /**
+   * A rider carrying `record(run)` into a run's creation transaction (`RunStore.createRun`):
+   * after the creation resolved, {@link AuditLog.settle} adopts the entry the store wrote, or
+   * appends the record now when the store did not take the rider (Postgres, memory).
+   */
+  rider(record: (run: RunRecord) => AuditRecord): AuditRider & { staged?: Tip; record?: AuditRecord } {
+    const log = this;
+    const r: AuditRider & { staged?: Tip; record?: AuditRecord } = {
+      kind: 'audit',
+      taken: false,
+      // Read by the store inside the transaction: the last state staged, when newer than the tip.
+      get afterSeq() {
+        const staged = log.lastStaged;
+        return staged && staged.seq > log.tip.seq ? staged.seq : log.tip.seq;
+      },
+      get committedSeq() {
+        return log.tip.seq;
+      },
+      build: (state, run) => {
+        const rec = record(run);
+        r.record = rec;
+        const { out, staged } = this.stage([rec], false, state, this.now());
+        r.staged = staged;
+        return out;
+      },
+    };
+    return r;
+  }
+
+  /** Finishes a {@link AuditLog.rider} once the run's creation resolved. */
+  async settle(rider: ReturnType<AuditLog['rider']>, record: AuditRecord): Promise<AuditEntry> {
+    const entry = rider.written?.entries[0];
+    if (!rider.taken || !entry || !rider.staged) return this.append(record);
+    this.adoptStaged(rider.staged);
+    this.armTimer();
+    return entry;
+  }
+
+  /**
+   * Moves the tip forward to a committed state, never back: writes may settle out of order, and
+   * the later one in commit order has the greater (last entry, last checkpoint).
+   */
+  private adoptStaged(staged: Tip): void {
+    const cp = (t: Tip): number => t.lastCheckpoint?.checkpoint ?? 0;
+    if (staged.seq > this.tip.seq || (staged.seq === this.tip.seq && cp(staged) >= cp(this.tip))) this.tip = staged;
+  }
+
+  /** Chains `records` onto the store's state (inside its audit lock) and checkpoints if due. */
+  private stage(records: readonly AuditRecord[], force: boolean, state: AuditWriteState, nowMs: number): { out: AuditWrite; staged: Tip } {
+    const ts = new Date(nowMs).toISOString();
+    const base = this.stagedMatching(state) ?? this.tip;
+    const t: Tip = { ...base, frontier: base.frontier.clone() };
+    // Entries this log already adopted (another write settled first) are skipped.
+    for (const e of state.newer) if (e.seq > t.seq) this.adopt(t, e);
+    if ((state.tip?.seq ?? -1) !== t.seq) throw new Error(`audit log tip is ${state.tip?.seq ?? -1}, expected ${t.seq}: refusing to append`);
+    const lc = state.lastCheckpoint;
+    t.lastCheckpoint = lc ? { checkpoint: lc.checkpoint, atSeq: lc.atSeq, ms: Date.parse(lc.ts) } : null;
+    const entries = records.map((r): AuditEntry => {
+      const base = {
+        seq: t.seq + 1,
+        ts,
+        tenant: r.tenant,
+        principal: r.principal,
+        action: r.action,
+        target: r.target,
+        details: { ...(r.details ?? {}) } as Record<string, unknown>,
+        prevHash: t.hash,
+      };
+      const e: AuditEntry = { ...base, hash: entryHash(base) };
+      this.adopt(t, e);
+      return e;
+    });
+    const out: AuditWrite = { entries };
+    if (this.isDue(t, nowMs, force)) {
+      const c = { checkpoint: checkpointId((t.lastCheckpoint?.checkpoint ?? 0) + 1), atSequence: t.seq, merkleRoot: t.frontier.root() };
+      out.checkpoint = {
+        checkpoint: (t.lastCheckpoint?.checkpoint ?? 0) + 1,
+        atSeq: t.seq,
+        merkleRoot: c.merkleRoot,
+        signature: signCheckpoint(this.opts.signingKey.privateKey, c),
+        keyId: this.keyId,
+        ts,
+        frontier: t.frontier.roots(),
+      };
+      t.lastCheckpoint = { checkpoint: out.checkpoint.checkpoint, atSeq: t.seq, ms: nowMs };
+    }
+    this.lastStaged = t;
+    return { out, staged: t };
+  }
+
+  /**
+   * The last state this log staged, when it is exactly the store's current state (same last
+   * entry hash — which pins every entry before it — and same last checkpoint): several writes
+   * in one group transaction then chain on each other without re-adopting each other's entries.
+   * A staged state whose transaction rolled back no longer matches and is ignored.
+   */
+  private stagedMatching(state: AuditWriteState): Tip | undefined {
+    const s = this.lastStaged;
+    if (!s || !state.tip || s.seq <= this.tip.seq) return undefined;
+    if (s.seq !== state.tip.seq || s.hash !== state.tip.hash) return undefined;
+    return (s.lastCheckpoint?.checkpoint ?? 0) === (state.lastCheckpoint?.checkpoint ?? 0) ? s : undefined;
+  }
+
   /** One transaction: catch up with other writers, chain the records, checkpoint if due. */
   private async write(records: AuditRecord[], force: boolean): Promise<AuditEntry[]> {
     const nowMs = this.now();
-    const ts = new Date(nowMs).toISOString();
     let staged: Tip | undefined;
     const write = await this.store.appendAudit(this.tip.seq, (state): AuditWrite => {
-      const t: Tip = { ...this.tip, frontier: this.tip.frontier.clone() };
-      for (const e of state.newer) this.adopt(t, e);
-      if ((state.tip?.seq ?? -1) !== t.seq) throw new Error(`audit log tip is ${state.tip?.seq ?? -1}, expected ${t.seq}: refusing to append`);
-      const lc = state.lastCheckpoint;
-      t.lastCheckpoint = lc ? { checkpoint: lc.checkpoint, atSeq: lc.atSeq, ms: Date.parse(lc.ts) } : null;
-      const entries = records.map((r): AuditEntry => {
-        const base = {
-          seq: t.seq + 1,
-          ts,
-          tenant: r.tenant,
-          principal: r.principal,
-          action: r.action,
-          target: r.target,
-          details: { ...(r.details ?? {}) } as Record<string, unknown>,
-          prevHash: t.hash,
-        };
-        const e: AuditEntry = { ...base, hash: entryHash(base) };
-        this.adopt(t, e);
-        return e;
-      });
-      const out: AuditWrite = { entries };
-      if (this.isDue(t, nowMs, force)) {
-        const c = { checkpoint: checkpointId((t.lastCheckpoint?.checkpoint ?? 0) + 1), atSequence: t.seq, merkleRoot: t.frontier.root() };
-        out.checkpoint = {
-          checkpoint: (t.lastCheckpoint?.checkpoint ?? 0) + 1,
-          atSeq: t.seq,
-          merkleRoot: c.merkleRoot,
-          signature: signCheckpoint(this.opts.signingKey.privateKey, c),
-          keyId: this.keyId,
-          ts,
-          frontier: t.frontier.roots(),
-        };
-        t.lastCheckpoint = { checkpoint: out.checkpoint.checkpoint, atSeq: t.seq, ms: nowMs };
-      }
-      staged = t;
-      return out;
+      const r = this.stage(records, force, state, nowMs);
+      staged = r.staged;
+      return r.out;
     });
-    if (staged) this.tip = staged;
+    if (staged) this.adoptStaged(staged);
     return write.entries;
   }
 

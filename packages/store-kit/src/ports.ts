@@ -7,7 +7,7 @@
  * - audit entry: one hash-chained row of the append-only audit log; checkpoints sign its Merkle root.
  * - secret: one tenant's vault entry, stored as ciphertext only (a data key wrapped by a master key).
  */
-import type { OutboxRow, Store } from '@weft/engine';
+import type { CreateRunRider, OutboxRow, RunRecord, Store } from '@weft/engine';
 
 /**
  * A managed API key as stored. The secret is never stored: only the SHA-256 (hex) of the whole
@@ -93,6 +93,33 @@ export interface AuditWriteState {
 export interface AuditWrite {
   entries: AuditEntry[];
   checkpoint?: AuditCheckpoint;
+}
+
+/**
+ * The audit entry of a run's creation, written in the run's own creation transaction
+ * ({@link CreateRunRider} of the engine): a store that takes it runs `build` under its audit
+ * write lock inside that transaction, exactly as {@link AuditStore.appendAudit} would, and
+ * sets `taken`. A store that cannot (Postgres keeps its audit appends batched under one
+ * advisory lock) leaves it, and the host appends the entry after the creation instead.
+ */
+export interface AuditRider extends CreateRunRider {
+  readonly kind: 'audit';
+  /**
+   * The caller's last known entry (as `appendAudit`'s `afterSeq`), read inside the transaction;
+   * it may count entries staged but not yet committed, so when `build` refuses the state it got
+   * the store retries once with `committedSeq`, the last entry known committed.
+   */
+  readonly afterSeq: number;
+  readonly committedSeq: number;
+  /** Builds the write once the run is known; called synchronously inside the transaction. */
+  build(state: AuditWriteState, run: RunRecord): AuditWrite;
+  /** What the store wrote (set with `taken`). */
+  written?: AuditWrite;
+}
+
+/** True when `r` is an {@link AuditRider} (the stores' check before taking it). */
+export function isAuditRider(r: CreateRunRider | undefined): r is AuditRider {
+  return r?.kind === 'audit';
 }
 
 /**

@@ -12,6 +12,7 @@
  */
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { GroupCommit } from './group-commit.js';
 import { TERMINAL_STATUSES } from '@weft/contract';
 import {
   LeaseLostError,
@@ -23,6 +24,7 @@ import {
   type IdempotencyClaim,
   type IdempotencyClaimResult,
   type IdempotencyCompletion,
+  type CreateRunRider,
   type RunListQuery,
   type RunProjection,
   type RunRecord,
@@ -41,6 +43,7 @@ import {
   TERMINAL_SQL,
   WAITING_SQL,
   checkAuditWrite,
+  isAuditRider,
   runInsertValues,
   sharedStatements,
   sqliteDialect,
@@ -60,6 +63,7 @@ import {
   type AuditCheckpoint,
   type AuditEntry,
   type AuditRow,
+  type AuditRider,
   type AuditWrite,
   type AuditWriteState,
   type CheckpointRow as SharedCheckpointRow,
@@ -169,13 +173,14 @@ interface Prepared {
   idemRelease: Stmt<[string, string, string, string]>;
   idemPurge: Stmt<[number]>;
   putWorkflowTx: Database.Transaction<(wf: StoredWorkflow) => void>;
-  createRunTx: Database.Transaction<(row: RunInsert, idem: IdempotencyCompletion | undefined) => void>;
+  createRunTx: Database.Transaction<(row: RunInsert, idem: IdempotencyCompletion | undefined, audit: (() => void) | undefined) => void>;
   appendTx: Database.Transaction<
     (
       runId: string,
       epoch: number,
       events: EncodedEvent[],
-      projection: RunProjection,
+      status: RunProjection['status'],
+      projectionJson: string,
       timers: TimerChanges | undefined,
       finished: FinishedCommands | undefined,
       outbox: { rows: readonly OutboxRow[]; now: number } | undefined,
@@ -214,6 +219,8 @@ export class SqliteStore implements HostStore {
   readonly kind = 'sqlite' as const;
   readonly shared = false;
   private readonly db: Database.Database;
+  /** Creations, appends and audit batches of one event-loop turn share a transaction (decision 0027). */
+  readonly groupCommit: GroupCommit;
   private prepared: Prepared | undefined;
   private preparedSecurity: PreparedSecurity | undefined;
   private preparedCommands: SqliteCommands | undefined;
@@ -237,6 +244,7 @@ export class SqliteStore implements HostStore {
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
     this.db.pragma('foreign_keys = ON');
     if (onDisk) restrictSidecars(opts.path);
+    this.groupCommit = new GroupCommit(this.db);
   }
 
   async migrate(): Promise<void> {
@@ -244,7 +252,10 @@ export class SqliteStore implements HostStore {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.groupCommit.flush();
+      this.db.close();
+    }
   }
 
   private get s(): Prepared {
@@ -441,7 +452,7 @@ export class SqliteStore implements HostStore {
       p.mapWorkflowId.run(wf.id, wf.hash);
     });
 
-    const createRunTx = db.transaction((row: RunInsert, idem: IdempotencyCompletion | undefined): void => {
+    const createRunTx = db.transaction((row: RunInsert, idem: IdempotencyCompletion | undefined, audit: (() => void) | undefined): void => {
       try {
         p.insertRun.run(...row);
       } catch (err) {
@@ -449,6 +460,7 @@ export class SqliteStore implements HostStore {
         throw err;
       }
       if (idem) completeIdem(idem);
+      audit?.();
     });
 
     const insertOutbox = db.prepare(
@@ -459,7 +471,8 @@ export class SqliteStore implements HostStore {
         runId: string,
         epoch: number,
         events: EncodedEvent[],
-        projection: RunProjection,
+        status: RunProjection['status'],
+        projectionJson: string,
         timers: TimerChanges | undefined,
         finished: FinishedCommands | undefined,
         outbox: { rows: readonly OutboxRow[]; now: number } | undefined,
@@ -474,10 +487,10 @@ export class SqliteStore implements HostStore {
         for (const e of events) p.insertEvent.run(runId, e.sequence, e.type, e.nodeId ?? null, e.json);
         p.updateProjection.run({
           run_id: runId,
-          projection_json: JSON.stringify(projection),
-          status: projection.status,
+          projection_json: projectionJson,
+          status,
           last_sequence: next - 1,
-          terminal: TERMINAL_STATUSES.has(projection.status) ? 1 : 0,
+          terminal: TERMINAL_STATUSES.has(status) ? 1 : 0,
         });
         if (timers) {
           // Same order as MemoryStore: wipe, then targeted clears, then sets.
@@ -547,8 +560,26 @@ export class SqliteStore implements HostStore {
     return this.s.deleteWorkflow.run(id).changes > 0;
   }
 
-  async createRun(run: RunRecord, idem?: IdempotencyCompletion): Promise<void> {
-    this.s.createRunTx.immediate(runInsertValues(run), idem);
+  async createRun(run: RunRecord, idem?: IdempotencyCompletion, rider?: CreateRunRider): Promise<void> {
+    const tx = this.s.createRunTx;
+    const row = runInsertValues(run);
+    // The run.created audit entry rides in the same transaction (a nested savepoint of auditTx).
+    const audit = isAuditRider(rider) ? this.rideAudit(rider, run) : undefined;
+    await this.groupCommit.submit(() => tx.immediate(row, idem, audit));
+    if (rider && audit) rider.taken = true;
+  }
+
+  private rideAudit(rider: AuditRider, run: RunRecord): () => void {
+    const auditTx = this.ks.auditTx;
+    const build = (state: AuditWriteState): AuditWrite => rider.build(state, run);
+    return () => {
+      try {
+        rider.written = auditTx(rider.afterSeq, build);
+      } catch {
+        // The optimistic afterSeq missed entries (a staged write rolled back): read them all.
+        rider.written = auditTx(rider.committedSeq, build);
+      }
+    };
   }
 
   async getRun(tenant: string, runId: string): Promise<RunRecord | undefined> {
@@ -593,7 +624,11 @@ export class SqliteStore implements HostStore {
     finished?: FinishedCommands,
     outbox?: { rows: readonly OutboxRow[]; now: number },
   ): Promise<void> {
-    this.s.appendTx.immediate(runId, epoch, events, projection, timers, finished, outbox);
+    const tx = this.s.appendTx;
+    // Serialized now: the caller's objects may change before the group commits.
+    const projectionJson = JSON.stringify(projection);
+    const evs = events.slice();
+    return this.groupCommit.submit(() => tx.immediate(runId, epoch, evs, projection.status, projectionJson, timers, finished, outbox));
   }
 
   async readEvents(runId: string, afterSequence: number, limit: number): Promise<EncodedEvent[]> {
@@ -702,7 +737,8 @@ export class SqliteStore implements HostStore {
   }
 
   async appendAudit(afterSeq: number, build: (state: AuditWriteState) => AuditWrite): Promise<AuditWrite> {
-    return this.ks.auditTx.immediate(afterSeq, build);
+    const tx = this.ks.auditTx;
+    return this.groupCommit.submit(() => tx.immediate(afterSeq, build));
   }
 
   async readAuditEntries(fromSeq: number, toSeq: number, limit: number): Promise<AuditEntry[]> {

@@ -77,7 +77,8 @@ export function makeState(
     cancel: rec.cancelRequested,
     recursionLimit,
     deadlineLimit,
-    redactor: redactor.withSecrets(secrets),
+    // No sensitive values (the usual run): the tenant's redactor already scrubs exactly that.
+    redactor: secrets.length > 0 ? redactor.withSecrets(secrets) : redactor,
     inflight: new Set(),
     armed: new Map(),
     waitingChild: new Map(),

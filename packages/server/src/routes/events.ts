@@ -111,6 +111,9 @@ class SseSession {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
+    // Corked until the backlog is written: the head, the comment and a short run's whole log
+    // (often to its terminal event) leave in one write.
+    raw.cork();
     raw.write(': connected\n\n');
     this.keepalive = setInterval(() => {
       if (!this.closed) raw.write(': keepalive\n\n');
@@ -130,23 +133,27 @@ class SseSession {
 
   async backlog(): Promise<void> {
     const events = await readAll(this.ctx, this.rec.runId, this.lastSent);
-    const fresh = await this.ctx.store.getRunInternal(this.rec.runId);
-    if (this.modes.has('values')) {
-      // Resume or first connect: always start from a fresh snapshot.
-      const r = fresh ?? this.rec;
-      const seq = Math.max(r.projection.lastSequence, this.lastSent);
-      this.pushSnapshot(r, seq);
-      this.lastSent = Math.max(this.lastSent, r.projection.lastSequence);
-      const terminal = TERMINAL_STATUSES.has(r.projection.status);
+    if (!this.modes.has('values')) {
+      // No snapshot to build, so no second read of the run: a run that ends after the route
+      // read `rec` has its terminal event in this backlog or in a live delivery (subscribed
+      // before that read), and either closes the stream; one already ended closes it below.
+      this.deliver(events, this.rec.projection);
       this.ready = true;
-      if (terminal) return this.close(true);
       for (const p of this.pending.splice(0)) this.deliver(p.events, p.projection);
-      return this.flushIfUnbuffered();
+      if (!this.closed && TERMINAL_STATUSES.has(this.rec.projection.status) && this.lastSent >= this.rec.projection.lastSequence) this.close(true);
+      return;
     }
-    this.deliver(events, fresh?.projection ?? this.rec.projection);
+    const fresh = await this.ctx.store.getRunInternal(this.rec.runId);
+    // Resume or first connect: always start from a fresh snapshot.
+    const r = fresh ?? this.rec;
+    const seq = Math.max(r.projection.lastSequence, this.lastSent);
+    this.pushSnapshot(r, seq);
+    this.lastSent = Math.max(this.lastSent, r.projection.lastSequence);
+    const terminal = TERMINAL_STATUSES.has(r.projection.status);
     this.ready = true;
+    if (terminal) return this.close(true);
     for (const p of this.pending.splice(0)) this.deliver(p.events, p.projection);
-    if (!this.closed && fresh && TERMINAL_STATUSES.has(fresh.projection.status) && this.lastSent >= fresh.projection.lastSequence) this.close(true);
+    return this.flushIfUnbuffered();
   }
 
   private deliver(events: readonly EncodedEvent[], projection: RunProjection): void {
@@ -188,27 +195,37 @@ class SseSession {
   }
 
   private flush(): void {
+    const out = this.takeFrames();
+    if (out) this.reply.raw.write(out);
+  }
+
+  /** The queued frames as one string ('' when none or the response has ended). */
+  private takeFrames(): string {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.queue.length === 0 || this.reply.raw.writableEnded) return;
+    if (this.queue.length === 0 || this.reply.raw.writableEnded) return '';
     const frames = this.queue.splice(0);
     if (this.bufferMs > 0) {
       const id = frames[frames.length - 1]?.id ?? 0;
-      this.reply.raw.write(`id: ${id}\nevent: batch\ndata: [${frames.map((f) => f.data).join(',')}]\n\n`);
-      return;
+      return `id: ${id}\nevent: batch\ndata: [${frames.map((f) => f.data).join(',')}]\n\n`;
     }
     let out = '';
     for (const f of frames) out += `id: ${f.id}\nevent: ${f.event}\ndata: ${f.data}\n\n`;
-    this.reply.raw.write(out);
+    return out;
   }
 
   close(end: boolean): void {
     if (this.closed) return;
     this.closed = true;
-    this.flush();
+    // Ending: the last frames and the end of the response leave in one write.
+    const last = this.takeFrames();
+    if (!end && last) this.reply.raw.write(last);
     if (this.keepalive) clearInterval(this.keepalive);
     this.onClose();
-    if (end && !this.reply.raw.writableEnded) this.reply.raw.end();
+    if (end && !this.reply.raw.writableEnded) {
+      if (last) this.reply.raw.end(last);
+      else this.reply.raw.end();
+    }
   }
 
   /**
@@ -221,6 +238,26 @@ class SseSession {
     if (raw.socket && !raw.socket.destroyed && !raw.writableEnded) raw.once('finish', () => raw.socket?.end());
     this.close(true);
   }
+}
+
+/**
+ * A woken long-poll's answer from what the bus published, when that is provably what the store
+ * holds: the events continue `cursor` without a gap, fit one page, end at the projection's last
+ * sequence, and the projection is terminal (so nothing can follow them and the status is final —
+ * a cancel request no longer changes it).
+ */
+export function fromBus(
+  d: { events: readonly EncodedEvent[]; projection: RunProjection },
+  cursor: number,
+  rec: RunRecord,
+): { rec: RunRecord; events: EncodedEvent[] } | undefined {
+  if (!TERMINAL_STATUSES.has(d.projection.status)) return undefined;
+  const events = d.events.filter((e) => e.sequence > cursor);
+  if (events.length === 0 || events.length >= PAGE) return undefined;
+  for (let i = 0; i < events.length; i++) if ((events[i] as EncodedEvent).sequence !== cursor + 1 + i) return undefined;
+  // …and reach the projection's last event (a relayed projection may be read after its events).
+  if ((events[events.length - 1] as EncodedEvent).sequence !== d.projection.lastSequence) return undefined;
+  return { rec: { ...rec, projection: d.projection }, events };
 }
 
 /** The poll body (the union of the shapes different documents require). */
@@ -303,6 +340,8 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
     } catch (e) {
       req.log.error({ err: e instanceof Error ? e.message : String(e), runId }, 'SSE backlog failed');
       session.close(true);
+    } finally {
+      reply.raw.uncork();
     }
     return reply;
   });
@@ -323,7 +362,10 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
     // An event published between our reads and the wait must still end the wait.
     let published = false;
     let woke: (() => void) | undefined;
-    const unsubscribe = engine.bus.subscribe(runId, () => {
+    // What the bus delivered (committed events, as stored) — usually the whole answer of a wait.
+    let delivered: { events: readonly EncodedEvent[]; projection: RunProjection } | undefined;
+    const unsubscribe = engine.bus.subscribe(runId, (events, projection) => {
+      delivered = delivered ? { events: [...delivered.events, ...events], projection } : { events, projection };
       published = true;
       woke?.();
     });
@@ -349,8 +391,16 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
             req.raw.once('close', done);
           });
         }
-        rec = (await store.getRun(p.tenant, runId)) ?? rec;
-        events = await store.readEvents(runId, cursor, PAGE);
+        const fresh = delivered && fromBus(delivered, cursor, rec);
+        if (fresh) {
+          // The published events continue the cursor and end the run: they are exactly what the
+          // store would return now (a terminal run appends nothing more), so no second read.
+          rec = fresh.rec;
+          events = fresh.events;
+        } else {
+          rec = (await store.getRun(p.tenant, runId)) ?? rec;
+          events = await store.readEvents(runId, cursor, PAGE);
+        }
       }
       const complete = events.length < PAGE;
       return reply.type('application/json').send(pollBody(runId, events, cursor, rec, complete));

@@ -26,6 +26,7 @@ import { pathId, principalOf, type HostContext } from '../context.js';
 import { claimOrReplay, idempotencyKeyOf, releaseTicket, withIdempotency } from '../idempotency.js';
 import { checkRunOptions } from '../run-options.js';
 import { toSnapshot } from '../snapshot.js';
+import type { AuditRecord } from '../audit-log.js';
 
 const validateCreate = compileValidator<CreateRunRequest>(CreateRunRequestSchema);
 const validateCancel = compileValidator<{ reason?: string }>(CancelRunRequestSchema);
@@ -116,6 +117,17 @@ export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
       ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
       ...traceOf(req, ctx),
     };
+    // Assigned before the run is created (the callback row is written first), read when the audit entry is built.
+    let cb: CreatedCallback | undefined;
+    // The run.created audit entry rides in the run's creation transaction when the store can take it.
+    const audited = (r: Pick<RunRecord, 'runId' | 'workflowId'>): AuditRecord => ({
+      tenant: p.tenant,
+      principal: p.principal,
+      action: 'run.created',
+      target: r.runId,
+      details: { workflowId: r.workflowId, ...(cb ? { callbackId: cb.callbackId } : {}) },
+    });
+    const rider = ctx.audit.rider(audited);
     if (body.metadata && Buffer.byteLength(JSON.stringify(body.metadata)) > 8192) {
       throw new WeftError('validation_error', 'metadata must serialize to at most 8192 bytes.', { errors: [{ path: '/metadata', message: 'too large' }] });
     }
@@ -139,12 +151,11 @@ export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
       if (cb) await ctx.webhooks?.delete(p.tenant, cb.callbackId).catch(() => undefined);
     };
     let rec: RunRecord;
-    let cb: CreatedCallback | undefined;
     if (!key) {
       const made = await withCallback();
       cb = made.cb;
       try {
-        rec = await engine.createRun(made.run);
+        rec = await engine.createRun({ ...made.run, rider });
       } catch (e) {
         await dropCallback(cb);
         throw e;
@@ -158,20 +169,14 @@ export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
       try {
         const made = await withCallback();
         cb = made.cb;
-        rec = await engine.createRun(made.run, { ...ticket, respond: (r) => ({ status: 201, body: JSON.stringify(createResponse(r, cb)) }) });
+        rec = await engine.createRun({ ...made.run, rider }, { ...ticket, respond: (r) => ({ status: 201, body: JSON.stringify(createResponse(r, cb)) }) });
       } catch (e) {
         await dropCallback(cb);
         await releaseTicket(store, ticket);
         throw e;
       }
     }
-    await ctx.audit.append({
-      tenant: p.tenant,
-      principal: p.principal,
-      action: 'run.created',
-      target: rec.runId,
-      details: { workflowId: rec.workflowId, ...(cb ? { callbackId: cb.callbackId } : {}) },
-    });
+    await ctx.audit.settle(rider, audited(rec));
     return reply.code(201).send({ ...createResponse(rec, cb), ...(cb ? { callbackSecret: cb.secret } : {}) });
   });
 
