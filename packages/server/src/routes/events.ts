@@ -80,15 +80,37 @@ async function readAll(ctx: HostContext, runId: string, after: number): Promise<
   }
 }
 
-/** One SSE connection. */
+/** Events read from the store per page when an SSE stream catches up (backlog, or after a slow reader drained). */
+export const SSE_PAGE = 100;
+
+/**
+ * One SSE connection, written with backpressure.
+ *
+ * The stream is fed two ways: live events from the in-process bus while it keeps up, and pages
+ * read from the store (the *pump*) whenever it is behind — on connect (the backlog after
+ * `Last-Event-ID`), and whenever the socket refused more (`res.write()` returned false) until it
+ * emits `drain`. Live events arriving while the pump runs or the socket is blocked are not
+ * held: they are in the store already (the bus publishes after the commit), and the pump reads
+ * them in order once the reader caught up. So a slow or paused reader costs at most one page
+ * plus one live batch of buffered frames, never the run's whole log, and the backlog is never
+ * loaded whole. Every event is written once, in sequence order (`lastSent` is the last
+ * sequence handed to the socket; a live batch that does not continue it goes to the pump).
+ * The `values` mode sends snapshots, not events: behind, it coalesces to one fresh snapshot.
+ */
 class SseSession {
   private lastSent: number;
   private queue: { id: number; event: string; data: string }[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private keepalive: NodeJS.Timeout | undefined;
   private closed = false;
-  private ready = false;
-  private pending: { events: readonly EncodedEvent[]; projection: RunProjection }[] = [];
+  /** The store pump is running (first: the backlog). */
+  private pumping = false;
+  /** The socket refused a write and has not drained yet. */
+  private blocked = false;
+  /** Highest sequence published live (the pump reads until it has sent at least this). */
+  private seenMax = -1;
+  /** Whether the first pump (the backlog) has finished. */
+  private caughtUp = false;
 
   constructor(
     private readonly ctx: HostContext,
@@ -99,6 +121,7 @@ class SseSession {
     private readonly wf: StoredWorkflow | undefined,
     after: number,
     private readonly onClose: () => void,
+    private readonly onError: (e: unknown) => void,
   ) {
     this.lastSent = after;
   }
@@ -111,45 +134,109 @@ class SseSession {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    raw.write(': connected\n\n');
+    this.write(': connected\n\n');
     this.keepalive = setInterval(() => {
-      if (!this.closed) raw.write(': keepalive\n\n');
+      // A blocked socket has bytes to deliver already; a keepalive would only add to them.
+      if (!this.closed && !this.blocked) this.write(': keepalive\n\n');
     }, this.ctx.config.sseKeepaliveMs);
+    raw.on('drain', () => {
+      this.blocked = false;
+    });
     raw.on('close', () => this.close(false));
   }
 
-  /** Live events arriving before the backlog was written are held, then replayed in order. */
+  /** Bytes this stream has handed to Node and the socket has not taken yet (tests, gauges). */
+  get bufferedBytes(): number {
+    return this.reply.raw.writableLength;
+  }
+
+  /** A live batch from the bus: written at once when the stream is caught up and writable, else left to the pump. */
   onLive(events: readonly EncodedEvent[], projection: RunProjection): void {
-    if (this.closed) return;
-    if (!this.ready) {
-      this.pending.push({ events, projection });
+    if (this.closed || events.length === 0) return;
+    const last = (events[events.length - 1] as EncodedEvent).sequence;
+    if (last > this.seenMax) this.seenMax = last;
+    if (this.pumping || this.blocked || (events[0] as EncodedEvent).sequence > this.lastSent + 1) {
+      this.pump();
       return;
     }
     this.deliver(events, projection);
   }
 
-  async backlog(): Promise<void> {
-    const events = await readAll(this.ctx, this.rec.runId, this.lastSent);
-    const fresh = await this.ctx.store.getRunInternal(this.rec.runId);
-    if (this.modes.has('values')) {
-      // Resume or first connect: always start from a fresh snapshot.
-      const r = fresh ?? this.rec;
-      const seq = Math.max(r.projection.lastSequence, this.lastSent);
-      this.pushSnapshot(r, seq);
-      this.lastSent = Math.max(this.lastSent, r.projection.lastSequence);
-      const terminal = TERMINAL_STATUSES.has(r.projection.status);
-      this.ready = true;
-      if (terminal) return this.close(true);
-      for (const p of this.pending.splice(0)) this.deliver(p.events, p.projection);
-      return this.flushIfUnbuffered();
-    }
-    this.deliver(events, fresh?.projection ?? this.rec.projection);
-    this.ready = true;
-    for (const p of this.pending.splice(0)) this.deliver(p.events, p.projection);
-    if (!this.closed && fresh && TERMINAL_STATUSES.has(fresh.projection.status) && this.lastSent >= fresh.projection.lastSequence) this.close(true);
+  /** Starts the backlog: events after `Last-Event-ID`, page by page. */
+  backlog(): void {
+    this.pump();
   }
 
-  private deliver(events: readonly EncodedEvent[], projection: RunProjection): void {
+  /** Runs the store pump unless it runs already. */
+  private pump(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    this.pumpPages().catch((e: unknown) => {
+      this.pumping = false;
+      this.onError(e);
+      this.close(true);
+    });
+  }
+
+  private async pumpPages(): Promise<void> {
+    for (;;) {
+      if (this.closed) return;
+      if (this.blocked) {
+        await this.drained();
+        continue;
+      }
+      if (this.modes.has('values')) {
+        await this.pushFreshSnapshot();
+        if (this.closed || this.seenMax <= this.lastSent) break;
+        continue;
+      }
+      const page = await this.ctx.store.readEvents(this.rec.runId, this.lastSent, SSE_PAGE);
+      if (this.closed) return;
+      this.deliver(page, undefined);
+      this.flush();
+      if (this.closed) return;
+      if (page.length === SSE_PAGE || this.seenMax > this.lastSent) continue;
+      break;
+    }
+    // Caught up, synchronously after the last read: live batches from here on are written
+    // directly (one arriving during the check below is not missed).
+    this.pumping = false;
+    if (!this.caughtUp) {
+      this.caughtUp = true;
+      // A resumed stream past the terminal event (or a run ended without one in view): done.
+      const fresh = await this.ctx.store.getRunInternal(this.rec.runId);
+      if (!this.closed && fresh && TERMINAL_STATUSES.has(fresh.projection.status) && this.lastSent >= fresh.projection.lastSequence) this.close(true);
+    }
+  }
+
+  /** `values` mode, first connect, resume or after a blocked socket drained: one snapshot of now. */
+  private async pushFreshSnapshot(): Promise<void> {
+    const r = (await this.ctx.store.getRunInternal(this.rec.runId)) ?? this.rec;
+    if (this.closed) return;
+    const seq = Math.max(r.projection.lastSequence, this.lastSent);
+    this.pushSnapshot(r, seq);
+    this.lastSent = Math.max(this.lastSent, seq);
+    if (TERMINAL_STATUSES.has(r.projection.status)) return this.close(true);
+    this.flush();
+  }
+
+  /** Resolves once the socket drained or closed. */
+  private drained(): Promise<void> {
+    const raw = this.reply.raw;
+    return new Promise((resolve) => {
+      if (!this.blocked || raw.destroyed) return resolve();
+      const done = (): void => {
+        raw.off('drain', done);
+        raw.off('close', done);
+        resolve();
+      };
+      raw.on('drain', done);
+      raw.on('close', done);
+    });
+  }
+
+  /** Frames for `events` after `lastSent`; live batches carry the projection `values` snapshots need. */
+  private deliver(events: readonly EncodedEvent[], projection: RunProjection | undefined): void {
     let terminal = false;
     let snapshotAt = -1;
     for (const e of events) {
@@ -165,7 +252,7 @@ class SseSession {
       if (message) this.queue.push({ id: e.sequence, event: 'ai.message.chunk', data: message });
       if (e.type === 'node.suspended') this.flush();
     }
-    if (snapshotAt >= 0) this.pushSnapshot({ ...this.rec, projection }, snapshotAt);
+    if (snapshotAt >= 0 && projection) this.pushSnapshot({ ...this.rec, projection }, snapshotAt);
     if (terminal) this.close(true);
     else this.flushIfUnbuffered();
   }
@@ -187,6 +274,11 @@ class SseSession {
     else if (this.queue.length > 0 && !this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), this.bufferMs);
   }
 
+  /** Writes to the socket; a refused write marks the stream blocked until `drain`. */
+  private write(chunk: string): void {
+    if (!this.reply.raw.write(chunk)) this.blocked = true;
+  }
+
   private flush(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
@@ -194,12 +286,12 @@ class SseSession {
     const frames = this.queue.splice(0);
     if (this.bufferMs > 0) {
       const id = frames[frames.length - 1]?.id ?? 0;
-      this.reply.raw.write(`id: ${id}\nevent: batch\ndata: [${frames.map((f) => f.data).join(',')}]\n\n`);
+      this.write(`id: ${id}\nevent: batch\ndata: [${frames.map((f) => f.data).join(',')}]\n\n`);
       return;
     }
     let out = '';
     for (const f of frames) out += `id: ${f.id}\nevent: ${f.event}\ndata: ${f.data}\n\n`;
-    this.reply.raw.write(out);
+    this.write(out);
   }
 
   close(end: boolean): void {
@@ -270,12 +362,10 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
       return reply.type('application/json').send(pollBody(runId, events, lastId, rec, true));
     }
 
+    // Subscribed before the run is read; events published before the session exists are
+    // committed already, so the backlog pump (which reads the store after) sends them.
     let session: SseSession | undefined;
-    const early: { events: readonly EncodedEvent[]; projection: RunProjection }[] = [];
-    const unsubscribe = engine.bus.subscribe(runId, (events, projection) => {
-      if (session) session.onLive(events, projection);
-      else early.push({ events, projection });
-    });
+    const unsubscribe = engine.bus.subscribe(runId, (events, projection) => session?.onLive(events, projection));
     let rec: RunRecord | undefined;
     try {
       rec = await store.getRun(p.tenant, runId);
@@ -289,21 +379,25 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
     }
     const wf = modes.has('values') ? await ctx.engine.catalog.byContentHash(rec.workflowHash) : undefined;
     reply.hijack();
-    const live: SseSession = new SseSession(ctx, reply, rec, modes, bufferMs, wf, lastId, () => {
-      sessions.delete(live);
-      unsubscribe();
-    });
+    const live: SseSession = new SseSession(
+      ctx,
+      reply,
+      rec,
+      modes,
+      bufferMs,
+      wf,
+      lastId,
+      () => {
+        sessions.delete(live);
+        unsubscribe();
+      },
+      (e) => req.log.error({ err: e instanceof Error ? e.message : String(e), runId }, 'SSE backlog failed'),
+    );
     session = live;
     sessions.add(live);
     session.start();
     if (closing) session.shutdown();
-    for (const e of early.splice(0)) session.onLive(e.events, e.projection);
-    try {
-      await session.backlog();
-    } catch (e) {
-      req.log.error({ err: e instanceof Error ? e.message : String(e), runId }, 'SSE backlog failed');
-      session.close(true);
-    }
+    session.backlog();
     return reply;
   });
 
