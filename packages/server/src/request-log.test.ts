@@ -58,7 +58,11 @@ async function logged(pred: (l: Record<string, unknown>) => boolean, what: strin
 describe('request and run log lines', () => {
   it('one info line per request: method, route pattern, status, duration, ids, tenant, run id, error code', async () => {
     const auth = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
-    const res = await fetch(`${host.url}/v1/runs`, { method: 'POST', headers: { ...auth, 'x-request-id': 'client-req-42' }, body: JSON.stringify({ workflowId: 'weft-noop' }) });
+    const res = await fetch(`${host.url}/v1/runs`, {
+      method: 'POST',
+      headers: { ...auth, 'x-request-id': 'client-req-42' },
+      body: JSON.stringify({ workflowId: 'weft-noop' }),
+    });
     expect(res.status).toBe(201);
     const { runId } = (await res.json()) as { runId: string };
     const created = await logged((l) => l.kind === 'request' && l.route === '/v1/runs' && l.correlationId === 'client-req-42', 'POST /v1/runs');
@@ -66,11 +70,20 @@ describe('request and run log lines', () => {
     expect(typeof created.durationMs).toBe('number');
     expect(String(created.reqId)).toMatch(/^req_[0-9a-f]{32}$/);
 
-    const missing = await fetch(`${host.url}/v1/runs/run_nope?x=1`, { headers: { ...auth, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } });
+    const missing = await fetch(`${host.url}/v1/runs/run_nope?x=1`, {
+      headers: { ...auth, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+    });
     expect(missing.status).toBe(404);
     const line = await logged((l) => l.kind === 'request' && l.runId === 'run_nope', 'GET a missing run');
     // The route pattern, never the concrete path with its query; the trace id as correlation.
-    expect(line).toMatchObject({ method: 'GET', route: '/v1/runs/:runId', status: 404, errorCode: 'not_found', tenant: 'acme', correlationId: '0af7651916cd43dd8448eb211c80319c' });
+    expect(line).toMatchObject({
+      method: 'GET',
+      route: '/v1/runs/:runId',
+      status: 404,
+      errorCode: 'not_found',
+      tenant: 'acme',
+      correlationId: '0af7651916cd43dd8448eb211c80319c',
+    });
 
     const refused = await fetch(`${host.url}/v1/runs/${runId}`);
     expect(refused.status).toBe(401);

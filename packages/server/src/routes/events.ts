@@ -101,7 +101,6 @@ class SseSession {
   private lastSent: number;
   private queue: { id: number; event: string; data: string }[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
-  private keepalive: NodeJS.Timeout | undefined;
   private closed = false;
   /** The store pump is running (first: the backlog). */
   private pumping = false;
@@ -111,11 +110,14 @@ class SseSession {
   private seenMax = -1;
   /** Whether the first pump (the backlog) has finished. */
   private caughtUp = false;
+  private readonly runId: string;
+  /** The run as read at connect, kept only for `values` snapshots (a stream holds no run record otherwise). */
+  private readonly base: RunRecord | undefined;
 
   constructor(
     private readonly ctx: HostContext,
     private readonly reply: FastifyReply,
-    private readonly rec: RunRecord,
+    rec: RunRecord,
     private readonly modes: Set<StreamMode>,
     private readonly bufferMs: number,
     private readonly wf: StoredWorkflow | undefined,
@@ -124,6 +126,8 @@ class SseSession {
     private readonly onError: (e: unknown) => void,
   ) {
     this.lastSent = after;
+    this.runId = rec.runId;
+    this.base = modes.has('values') ? rec : undefined;
   }
 
   start(): void {
@@ -135,14 +139,15 @@ class SseSession {
       'x-accel-buffering': 'no',
     });
     this.write(': connected\n\n');
-    this.keepalive = setInterval(() => {
-      // A blocked socket has bytes to deliver already; a keepalive would only add to them.
-      if (!this.closed && !this.blocked) this.write(': keepalive\n\n');
-    }, this.ctx.config.sseKeepaliveMs);
     raw.on('drain', () => {
       this.blocked = false;
     });
     raw.on('close', () => this.close(false));
+  }
+
+  /** The keepalive comment (on the routes' one shared timer); none while blocked — the socket has bytes to deliver already. */
+  keepalive(): void {
+    if (!this.closed && !this.blocked) this.write(': keepalive\n\n');
   }
 
   /** Bytes this stream has handed to Node and the socket has not taken yet (tests, gauges). */
@@ -190,7 +195,7 @@ class SseSession {
         if (this.closed || this.seenMax <= this.lastSent) break;
         continue;
       }
-      const page = await this.ctx.store.readEvents(this.rec.runId, this.lastSent, SSE_PAGE);
+      const page = await this.ctx.store.readEvents(this.runId, this.lastSent, SSE_PAGE);
       if (this.closed) return;
       this.deliver(page, undefined);
       this.flush();
@@ -204,15 +209,15 @@ class SseSession {
     if (!this.caughtUp) {
       this.caughtUp = true;
       // A resumed stream past the terminal event (or a run ended without one in view): done.
-      const fresh = await this.ctx.store.getRunInternal(this.rec.runId);
+      const fresh = await this.ctx.store.getRunInternal(this.runId);
       if (!this.closed && fresh && TERMINAL_STATUSES.has(fresh.projection.status) && this.lastSent >= fresh.projection.lastSequence) this.close(true);
     }
   }
 
   /** `values` mode, first connect, resume or after a blocked socket drained: one snapshot of now. */
   private async pushFreshSnapshot(): Promise<void> {
-    const r = (await this.ctx.store.getRunInternal(this.rec.runId)) ?? this.rec;
-    if (this.closed) return;
+    const r = (await this.ctx.store.getRunInternal(this.runId)) ?? this.base;
+    if (this.closed || !r) return;
     const seq = Math.max(r.projection.lastSequence, this.lastSent);
     this.pushSnapshot(r, seq);
     this.lastSent = Math.max(this.lastSent, seq);
@@ -252,7 +257,7 @@ class SseSession {
       if (message) this.queue.push({ id: e.sequence, event: 'ai.message.chunk', data: message });
       if (e.type === 'node.suspended') this.flush();
     }
-    if (snapshotAt >= 0 && projection) this.pushSnapshot({ ...this.rec, projection }, snapshotAt);
+    if (snapshotAt >= 0 && projection && this.base) this.pushSnapshot({ ...this.base, projection }, snapshotAt);
     if (terminal) this.close(true);
     else this.flushIfUnbuffered();
   }
@@ -298,7 +303,6 @@ class SseSession {
     if (this.closed) return;
     this.closed = true;
     this.flush();
-    if (this.keepalive) clearInterval(this.keepalive);
     this.onClose();
     if (end && !this.reply.raw.writableEnded) this.reply.raw.end();
   }
@@ -332,6 +336,22 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
   const sessions = new Set<SseSession>();
   const waitingPolls = new Set<() => void>();
   let closing = false;
+  // One keepalive timer for every open stream (not one per stream: 10,000 streams would be
+  // 10,000 timers), running only while a stream is open.
+  let keepalive: NodeJS.Timeout | undefined;
+  const opened = (s: SseSession): void => {
+    sessions.add(s);
+    keepalive ??= setInterval(() => {
+      for (const x of sessions) x.keepalive();
+    }, ctx.config.sseKeepaliveMs);
+  };
+  const closed = (s: SseSession): void => {
+    sessions.delete(s);
+    if (sessions.size === 0 && keepalive) {
+      clearInterval(keepalive);
+      keepalive = undefined;
+    }
+  };
   app.addHook('preClose', async () => {
     closing = true;
     for (const s of [...sessions]) s.shutdown();
@@ -388,13 +408,13 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
       wf,
       lastId,
       () => {
-        sessions.delete(live);
+        closed(live);
         unsubscribe();
       },
       (e) => req.log.error({ err: e instanceof Error ? e.message : String(e), runId }, 'SSE backlog failed'),
     );
     session = live;
-    sessions.add(live);
+    opened(live);
     session.start();
     if (closing) session.shutdown();
     session.backlog();
