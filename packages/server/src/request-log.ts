@@ -13,13 +13,13 @@
  *   the correlation id of the request that created the run in this process (or its trace id).
  *
  * Every field is a short scalar: nothing large is serialised per request, and every line still
- * passes the one redactor (`createLogger`'s `streamWrite` hook) on its way out.
+ * passes the one redactor (`createLogger`'s `streamWrite` hook) on its way out ({@link OpsLines}).
  *
  * @see ../../../docs/operations.md §Logging, execution-semantics.md §9 (logs MUST carry …)
  */
 import type { EncodedEvent, RunRecord } from '@weft/engine';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import { TRACEPARENT } from './telemetry-config.js';
 
 /** An incoming `X-Request-Id` is honoured as the correlation id only when it is a plain token. */
@@ -71,23 +71,55 @@ export class RunCorrelations {
   }
 }
 
+type OpsLevel = 'debug' | 'info' | 'error';
+
 /**
- * The logger of the request and run lines: the host logger (its level, bindings and the
- * redactor on every line it writes — `createLogger`'s `streamWrite` hook) without pino's
- * path redaction, which walks every object logged for credential-bearing paths
- * (`req.headers.authorization`, `*.apiKey`…). These lines are flat objects of our own scalar
- * fields and never carry those paths; skipping the walk halves the cost of a line.
+ * Writes the request and run lines. They are flat objects of our own scalar fields, so the
+ * line is built here as text (each string value through `JSON.stringify`) and handed to the
+ * host logger's own destination, with its bindings and its `streamWrite` hook — the host's one
+ * redactor, which every line passes (`createLogger`). This skips what pino spends per call on
+ * a generic object: the walk for credential paths (`req.headers.authorization`, `*.apiKey`…,
+ * which these lines never carry), per-key serialiser lookups and a second stringification.
+ * The text is exactly what `logger[level](fields, msg)` would write. A logger without pino's
+ * internals (another implementation) gets the plain call.
  */
-export function opsLogger(logger: Logger): Logger {
-  return logger.child({}, { redact: { paths: [] } });
+export class OpsLines {
+  private readonly stream: { write(line: string): unknown } | undefined;
+  private readonly bindings: string;
+  private readonly hook: ((line: string) => string) | undefined;
+  constructor(private readonly logger: Logger) {
+    const l = logger as unknown as Record<symbol, unknown>;
+    const stream = l[pino.symbols.streamSym] as { write?: unknown } | undefined;
+    const bindings = l[pino.symbols.chindingsSym];
+    const hooks = l[Symbol.for('pino.hooks')] as { streamWrite?: (line: string) => string } | undefined;
+    const plain = typeof stream?.write === 'function' && typeof bindings === 'string';
+    this.stream = plain ? (stream as { write(line: string): unknown }) : undefined;
+    this.bindings = plain ? (bindings as string) : '';
+    this.hook = hooks?.streamWrite;
+  }
+  /** Whether a line at `level` would be written. */
+  enabled(level: OpsLevel): boolean {
+    return this.logger.isLevelEnabled(level);
+  }
+  /** Writes `{"level":…,"time":…<bindings>,<fields>,"msg":<msg>}`; `fields` is JSON object members. */
+  write(level: OpsLevel, fields: string, msg: string): void {
+    if (!this.stream) {
+      this.logger[level](JSON.parse(`{${fields}}`) as Record<string, unknown>, msg);
+      return;
+    }
+    const line = `{"level":${this.logger.levels.values[level]},"time":${Date.now()}${this.bindings},${fields},"msg":${JSON.stringify(msg)}}\n`;
+    this.stream.write(this.hook ? this.hook(line) : line);
+  }
 }
+
+const str = JSON.stringify;
 
 /**
  * Installs the request line: the first `onRequest` hook (so refusals are logged too) attaches
  * one `close` listener to the response.
  */
 export function installRequestLog(app: FastifyInstance, hostLogger: Logger): void {
-  const logger = opsLogger(hostLogger);
+  const logger = new OpsLines(hostLogger);
   app.decorateReply('weftErrorCode', null);
   app.addHook('onRequest', (req, reply, done) => {
     reply.raw.once('close', () => logRequest(logger, req, reply));
@@ -95,28 +127,19 @@ export function installRequestLog(app: FastifyInstance, hostLogger: Logger): voi
   });
 }
 
-function logRequest(logger: Logger, req: FastifyRequest, reply: FastifyReply): void {
+function logRequest(logger: OpsLines, req: FastifyRequest, reply: FastifyReply): void {
   const route = req.routeOptions.url;
-  const quiet = route !== undefined && QUIET_ROUTES.has(route);
   const status = reply.raw.statusCode;
-  const level = status >= 500 ? 'error' : quiet ? 'debug' : 'info';
-  if (!logger.isLevelEnabled(level)) return;
-  const line: Record<string, unknown> = {
-    kind: 'request',
-    method: req.method,
-    route: route ?? null,
-    status,
-    durationMs: Math.round(reply.elapsedTime * 100) / 100,
-    reqId: req.id,
-    correlationId: correlationOf(req),
-  };
+  const level: OpsLevel = status >= 500 ? 'error' : route !== undefined && QUIET_ROUTES.has(route) ? 'debug' : 'info';
+  if (!logger.enabled(level)) return;
+  let line = `"kind":"request","method":${str(req.method)},"route":${route === undefined ? 'null' : str(route)},"status":${status},"durationMs":${Math.round(reply.elapsedTime * 100) / 100},"reqId":${str(req.id)},"correlationId":${str(correlationOf(req))}`;
   const tenant = req.principal?.tenant;
-  if (tenant !== undefined) line.tenant = tenant;
+  if (tenant !== undefined) line += `,"tenant":${str(tenant)}`;
   const runId = (req.params as { runId?: unknown } | undefined)?.runId;
-  if (typeof runId === 'string' && runId.length <= 128) line.runId = runId;
-  if (reply.weftErrorCode !== null) line.errorCode = reply.weftErrorCode;
-  if (!reply.raw.writableFinished) line.aborted = true;
-  logger[level](line, 'request');
+  if (typeof runId === 'string' && runId.length <= 128) line += `,"runId":${str(runId)}`;
+  if (reply.weftErrorCode !== null) line += `,"errorCode":${str(reply.weftErrorCode)}`;
+  if (!reply.raw.writableFinished) line += ',"aborted":true';
+  logger.write(level, line, 'request');
 }
 
 /** The run status a transition event moves the run to (the events that get a run line). */
@@ -147,31 +170,23 @@ function errorCodeOf(json: string): string | undefined {
  * event in the committed batch (a noop run's one append gives `running` and `completed`).
  */
 export function runTransitionLogger(hostLogger: Logger, correlations: RunCorrelations): (run: RunRecord, events: readonly EncodedEvent[]) => void {
-  const logger = opsLogger(hostLogger);
+  const logger = new OpsLines(hostLogger);
   return (run, events) => {
     for (const e of events) {
       const status = TRANSITIONS[e.type];
       if (status === undefined) continue;
       const terminal = TERMINAL.has(e.type);
-      const level = e.type === 'run.failed' ? 'error' : 'info';
+      const level: OpsLevel = e.type === 'run.failed' ? 'error' : 'info';
       const correlationId = correlations.take(run.runId, terminal) ?? traceIdOf(run);
-      if (!logger.isLevelEnabled(level)) continue;
-      const line: Record<string, unknown> = {
-        kind: 'run',
-        event: e.type,
-        runId: run.runId,
-        tenant: run.tenant,
-        workflowId: run.workflowId,
-        status,
-        sequence: e.sequence,
-      };
-      if (e.nodeId !== undefined) line.nodeId = e.nodeId;
+      if (!logger.enabled(level)) continue;
+      let line = `"kind":"run","event":${str(e.type)},"runId":${str(run.runId)},"tenant":${str(run.tenant)},"workflowId":${str(run.workflowId)},"status":"${status}","sequence":${e.sequence}`;
+      if (e.nodeId !== undefined) line += `,"nodeId":${str(e.nodeId)}`;
       if (e.type === 'run.failed' || e.type === 'run.cancelled') {
         const code = errorCodeOf(e.json);
-        if (code !== undefined) line.errorCode = code;
+        if (code !== undefined) line += `,"errorCode":${str(code)}`;
       }
-      if (correlationId !== undefined) line.correlationId = correlationId;
-      logger[level](line, 'run');
+      if (correlationId !== undefined) line += `,"correlationId":${str(correlationId)}`;
+      logger.write(level, line, 'run');
     }
   };
 }
