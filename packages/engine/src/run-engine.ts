@@ -610,7 +610,15 @@ export class RunEngine {
           return;
         }
         if (this.dirty.has(runId)) continue;
-        if (h.bodies.size === 0) return; // waiting on a timer or a person; a wake resumes it
+        if (h.bodies.size === 0) {
+          // Waiting on a timer or a person; a wake resumes it. A run waiting on a person is not
+          // kept hot: it may wait for days, and its next command, timer or cancel reloads it by
+          // folding its log (the recovery path), so 10,000 waiting runs hold no driver state.
+          // Runs linked to sub-workflows stay hot (their in-memory child notifications).
+          const p = h.state.proj;
+          if (p.status.startsWith('waiting-') && !p.parent && !p.children && !this.dirty.has(runId) && !this.commandRuns.has(runId)) this.hot.delete(runId);
+          return;
+        }
         await new Promise<void>((resolve) => this.waiters.set(runId, resolve));
       }
     } catch (e) {
