@@ -244,6 +244,8 @@ export class RunEngine {
   private readonly secrets: SecretResolver | undefined;
   private readonly telemetry: RunTelemetry | undefined;
   private readonly hot = new Map<string, HotRun>();
+  /** Runs this process leases that wait on a person and were dropped from `hot` (reloaded on a command notice). */
+  private readonly cold = new Set<string>();
   /** Runs this process drives now (loaded, not terminal): the runnable queue telemetry reports. */
   get activeRuns(): number {
     return this.hot.size;
@@ -362,6 +364,7 @@ export class RunEngine {
     for (const w of this.waiters.values()) w();
     await Promise.allSettled([...this.active.values()]);
     this.hot.clear();
+    this.cold.clear();
   }
 
   private async recoverSweep(): Promise<void> {
@@ -529,7 +532,7 @@ export class RunEngine {
 
   /** A command row was written for a run (or `''`: re-check every run this process drives). */
   private onCommandNotice(runId: string): void {
-    const ids = runId === '' ? [...this.hot.keys()] : this.hot.has(runId) ? [runId] : [];
+    const ids = runId === '' ? [...this.hot.keys(), ...this.cold] : this.hot.has(runId) || this.cold.has(runId) ? [runId] : [];
     for (const id of ids) {
       this.commandRuns.add(id);
       this.wake(id);
@@ -582,6 +585,7 @@ export class RunEngine {
       const h = this.hot.get(runId) ?? (await this.load(runId));
       if (!h) {
         this.dirty.delete(runId);
+        this.cold.delete(runId);
         // Not ours to drive: finished (answer its commands from the folded state) or leased by
         // a live process (which applies them when notified).
         if (this.commandRuns.delete(runId)) {
@@ -600,6 +604,7 @@ export class RunEngine {
         const terminal = await this.step(h);
         if (terminal) {
           this.hot.delete(runId);
+          this.cold.delete(runId);
           this.dirty.delete(runId);
           if (this.commandRuns.has(runId)) this.wake(runId);
           const parent = h.state.proj.parent;
@@ -616,7 +621,10 @@ export class RunEngine {
           // folding its log (the recovery path), so 10,000 waiting runs hold no driver state.
           // Runs linked to sub-workflows stay hot (their in-memory child notifications).
           const p = h.state.proj;
-          if (p.status.startsWith('waiting-') && !p.parent && !p.children && !this.dirty.has(runId) && !this.commandRuns.has(runId)) this.hot.delete(runId);
+          if (p.status.startsWith('waiting-') && !p.parent && !p.children && !this.dirty.has(runId) && !this.commandRuns.has(runId)) {
+            this.hot.delete(runId);
+            this.cold.add(runId);
+          }
           return;
         }
         await new Promise<void>((resolve) => this.waiters.set(runId, resolve));
@@ -673,6 +681,7 @@ export class RunEngine {
     const h = this.makeHot(rec, foldEvents(graph, docs), epoch, graph, wf.definition);
     if (rec.fork?.mode === 'replay') h.replay = await ReplaySession.open(this.store, rec, docs);
     this.hot.set(runId, h);
+    this.cold.delete(runId);
     // Commands may have been written while no process drove the run.
     this.commandRuns.add(runId);
     return h;
