@@ -32,6 +32,11 @@ const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(BENCH_DIR, '..');
 /** The official contracts (`WEFT_CONTRACTS_DIR`, relative to the repository root; default beside it). */
 const CONTRACTS_DIR = resolve(REPO, process.env.WEFT_CONTRACTS_DIR || '../shared/contracts');
+/** The conformance fixtures when they are beside the checkout; else the project's own examples (workflow weft-noop). */
+const FIXTURES_DIR = join(CONTRACTS_DIR, 'conformance-fixtures');
+const HAVE_FIXTURES = existsSync(join(FIXTURES_DIR, 'conformance-noop.json'));
+const DEFAULT_WORKFLOW_DIR = HAVE_FIXTURES ? FIXTURES_DIR : join(REPO, 'examples', 'workflows');
+const DEFAULT_WORKFLOW = HAVE_FIXTURES ? 'conformance-noop' : 'weft-noop';
 const ALL_PHASES = ['create', 'e2e', 'sse', 'sse1', 'collapse'];
 const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled']);
 const MAX_POLLS_PER_RUN = 50;
@@ -60,9 +65,19 @@ const HELP = `usage: node bench/run.mjs [options]
   --collapse-concurrency N        concurrency of the "no collapse" phase (default 64)
   --phases LIST                   comma list of ${ALL_PHASES.join(',')} (default: all)
   --wait poll|sse                 how e2e/collapse wait for the terminal event (default poll)
-  --workflow ID                   workflow to run (default conformance-noop)
-  --workflows-dir DIR             extra workflow directory for the spawned host, after the
-                                  conformance fixtures (repeatable)
+  --workflow ID                   workflow to run (default conformance-noop, or weft-noop when
+                                  ../shared/contracts is absent)
+  --workflow-dir DIR              workflows the spawned host loads (default the conformance
+                                  fixtures in ../shared/contracts, else examples/workflows)
+  --workflows-dir DIR             extra workflow directory for the spawned host, after
+                                  --workflow-dir (repeatable)
+  --host-log-level LEVEL          WEFT_LOG_LEVEL of the spawned host (default: not set, i.e. the
+                                  host's default, info — the npm start settings)
+  --compare URL --compare-key K   also run every phase against another OpenWOP host on loopback
+                                  (back to back, same client, same sitting) and print the
+                                  ratios Weft / other per figure
+  --compare-workflow ID           workflow id on the compared host (default --workflow)
+  --compare-label NAME            its name in the output (default "other")
   --max-ops N                     hard cap on recorded+warmup operations per phase (default 2000000)
   --profile                       run the spawned host under --cpu-prof; profile and summary
                                   written to bench/out/ (profile overhead lowers throughput)
@@ -96,7 +111,13 @@ function parseCli(argv) {
       'collapse-concurrency': { type: 'string', default: '64' },
       phases: { type: 'string', default: ALL_PHASES.join(',') },
       wait: { type: 'string', default: 'poll' },
-      workflow: { type: 'string', default: 'conformance-noop' },
+      workflow: { type: 'string', default: DEFAULT_WORKFLOW },
+      'workflow-dir': { type: 'string', default: DEFAULT_WORKFLOW_DIR },
+      'host-log-level': { type: 'string' },
+      compare: { type: 'string' },
+      'compare-key': { type: 'string' },
+      'compare-workflow': { type: 'string' },
+      'compare-label': { type: 'string', default: 'other' },
       'workflows-dir': { type: 'string', multiple: true, default: [] },
       'max-ops': { type: 'string', default: '2000000' },
       profile: { type: 'boolean', default: false },
@@ -135,6 +156,12 @@ function parseCli(argv) {
       .filter(Boolean),
     wait: values.wait,
     workflow: values.workflow,
+    workflowDir: resolve(values['workflow-dir']),
+    hostLogLevel: values['host-log-level'],
+    compare: values.compare,
+    compareKey: values['compare-key'],
+    compareWorkflow: values['compare-workflow'] ?? values.workflow,
+    compareLabel: values['compare-label'],
     maxOps: num('max-ops', 1, 100_000_000),
     profile: values.profile,
     hostArgs: values['host-arg'],
@@ -150,6 +177,9 @@ function parseCli(argv) {
   if (!['poll', 'sse'].includes(opts.wait)) throw new Error('--wait must be poll or sse');
   for (const p of opts.phases) if (!ALL_PHASES.includes(p)) throw new Error(`unknown phase ${p}; phases: ${ALL_PHASES.join(', ')}`);
   if (opts.baseUrl && !opts.apiKey) throw new Error('--base-url needs --api-key');
+  if (opts.compare && !opts.compareKey) throw new Error('--compare needs --compare-key');
+  if (opts.compare) assertLoopback(opts.compare);
+  if (!opts.baseUrl && !existsSync(opts.workflowDir)) throw new Error(`--workflow-dir ${opts.workflowDir} does not exist`);
   if (opts.profile && opts.baseUrl) throw new Error('--profile needs a spawned host (no --base-url)');
   return opts;
 }
@@ -286,9 +316,12 @@ async function spawnHost(opts, log) {
     WEFT_STORE: opts.store,
     WEFT_DATA_DIR: dataDir,
     WEFT_API_KEYS: `bench:${apiKey}`,
-    WEFT_WORKFLOWS_DIR: [join(CONTRACTS_DIR, 'conformance-fixtures'), ...opts.workflowsDirs.map((d) => resolve(d))].join(':'),
-    WEFT_LOG_LEVEL: 'warn',
+    WEFT_WORKFLOWS_DIR: [opts.workflowDir, ...opts.workflowsDirs.map((d) => resolve(d))].join(':'),
   };
+  // The npm start defaults unless asked otherwise: no log-level override (an inherited one is
+  // dropped too), the host's stdout drained below.
+  delete env.WEFT_LOG_LEVEL;
+  if (opts.hostLogLevel) env.WEFT_LOG_LEVEL = opts.hostLogLevel;
   if (db) env.WEFT_PG_URL = db.url;
   const removeScratch = async () => {
     rmSync(dataDir, { recursive: true, force: true });
@@ -309,11 +342,18 @@ async function spawnHost(opts, log) {
   // 'close' (not 'exit'): stdout/stderr are drained by then, so the last error line is kept.
   const exited = new Promise((res) => child.once('close', (code, signal) => res({ code, signal })));
   let buf = '';
+  // Once the host listens, its stdout (the log, at info by default) is only drained and counted:
+  // no decoding or line splitting in the load generator.
+  const logOut = { bytes: 0, lines: 0 };
+  const drain = (d) => {
+    logOut.bytes += d.length;
+    for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) logOut.lines++;
+  };
   const ready = new Promise((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`host did not announce itself within 60 s:\n${tail.join('\n')}`)), 60_000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d) => {
-      buf += d;
+    const onData = (chunk) => {
+      drain(chunk);
+      buf += chunk.toString('utf8');
       let i;
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i);
@@ -322,10 +362,14 @@ async function spawnHost(opts, log) {
         const m = /listening on (http:\/\/\S+)/.exec(line);
         if (m) {
           clearTimeout(timer);
+          child.stdout.off('data', onData);
+          child.stdout.on('data', drain);
           res(m[1]);
+          return;
         }
       }
-    });
+    };
+    child.stdout.on('data', onData);
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d) =>
       d
@@ -360,6 +404,7 @@ async function spawnHost(opts, log) {
     profDir,
     tail,
     exited,
+    logOut,
     /** Idempotent: every caller waits for the same shutdown (host exit, data dir, database). */
     stop() {
       stopping ??= shutdown();
@@ -600,6 +645,7 @@ async function runPhase({ name, base, apiKey, concurrency, duration, warmup, max
   const snap = () => ({
     t: performance.now(),
     host: host ? procCpuMs(host.pid) : undefined,
+    log: host?.logOut ? { ...host.logOut } : undefined,
     client: process.cpuUsage(),
     sys: systemCpu(),
     pg: host?.store === 'postgres' ? postgresServerCpuMs() : undefined,
@@ -677,6 +723,10 @@ async function runPhase({ name, base, apiKey, concurrency, duration, warmup, max
       cpuCores: +((u + s) / 1000 / secs).toFixed(2),
       peakRssMb: +(peakRssKb / 1024).toFixed(1),
     };
+    if (before.log && after.log && st.ok) {
+      res.host.logLinesPerOp = +((after.log.lines - before.log.lines) / st.ok).toFixed(2);
+      res.host.logBytesPerOp = Math.round((after.log.bytes - before.log.bytes) / st.ok);
+    }
   }
   if (before.pg !== undefined && after.pg !== undefined) {
     const ms = after.pg - before.pg;
@@ -844,6 +894,40 @@ function evaluateTargets(results, opts, hostMode) {
   return rows;
 }
 
+/** `a / b` as a ratio, or — when either is missing. */
+function ratio(a, b) {
+  return typeof a === 'number' && typeof b === 'number' && b > 0 ? `${(a / b).toFixed(2)}×` : '—';
+}
+
+/** The compare table: each figure of this host, of the other, and Weft / other. */
+function renderCompare(results) {
+  const c = results.compare;
+  const L = [`compare: weft vs ${c.label} at ${c.url} (workflow ${c.workflow}), same client, each phase back to back`];
+  const head = ['phase', 'figure', 'weft', c.label, `weft / ${c.label}`];
+  const rows = [];
+  for (const p of results.phases) {
+    const q = c.phases.find((x) => x.phase === p.phase);
+    if (!q) continue;
+    const figures = [
+      ['ops/s (higher is better)', p.opsPerS, q.opsPerS],
+      ['p50 ms', p.latencyMs.latency?.p50, q.latencyMs.latency?.p50],
+      ['p99 ms', p.latencyMs.latency?.p99, q.latencyMs.latency?.p99],
+    ];
+    if (p.latencyMs.firstEvent) figures.push(['SSE first data p50 ms', p.latencyMs.firstEvent?.p50, q.latencyMs.firstEvent?.p50]);
+    if (p.errors || q.errors) figures.push(['errors', p.errors, q.errors]);
+    for (const [i, [name, a, b]] of figures.entries()) {
+      const label = i > 0 ? '' : `${p.phase}${p.phase === 'e2e' || p.phase === 'collapse' ? ` (${results.options.wait})` : ''}`;
+      const digits = name.startsWith('ops') ? 0 : 2;
+      rows.push([label, name, fmt(a, digits), fmt(b, digits), name === 'errors' ? '' : ratio(a, b)]);
+    }
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (r) => r.map((x, i) => (i < 2 ? String(x).padEnd(widths[i]) : String(x).padStart(widths[i]))).join('  ');
+  L.push(line(head), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line));
+  L.push(`ratios: ops/s above 1× means Weft is faster; latency below 1× means Weft answers sooner`);
+  return L;
+}
+
 function renderHuman(results) {
   const L = [];
   const o = results.options;
@@ -940,6 +1024,12 @@ function renderHuman(results) {
       `quiet s q/N: the same figures over only the q one-second slices (of N, pooled over all attempts) in which other processes used ≤ ${o.noisyCores} cores; targets use these`,
     );
   }
+  const logged = results.phases.filter((p) => p.host?.logLinesPerOp !== undefined);
+  if (logged.length > 0)
+    L.push(
+      `host log (${results.options.hostLogLevel}): ${logged.map((p) => `${p.phase} ${p.host.logLinesPerOp} lines, ${p.host.logBytesPerOp} B per op`).join('; ')}`,
+    );
+  if (results.compare) L.push('', ...renderCompare(results));
   if (results.target.mode !== 'spawned')
     L.push('host CPU / RSS: not available (external host: run without --base-url to let the bench spawn and sample the host)');
   for (const p of results.phases) {
@@ -988,7 +1078,7 @@ async function main() {
   const opts = parseCli(process.argv.slice(2));
   const log = (m) => process.stderr.write(`[bench] ${m}\n`);
   const perPhase = (opts.quietWait + opts.warmup + opts.duration + 10) * (opts.retryNoisy + 1);
-  const planned = opts.phases.length * perPhase + 120;
+  const planned = opts.phases.length * perPhase * (opts.compare ? 2 : 1) + 120;
   const guard = setTimeout(() => {
     log(`global deadline (${planned}s) passed: aborting`);
     void cleanup().finally(() => process.exit(3));
@@ -1042,18 +1132,41 @@ async function main() {
       : { mode: 'external', url: base.toString(), note: 'host CPU and RSS not available for an external host' },
     phases: [],
   };
+  results.options.hostLogLevel = host ? (opts.hostLogLevel ?? 'default (info)') : undefined;
+  results.options.workflowDir = host ? opts.workflowDir : undefined;
+  // The measured targets: this host, and with --compare the other one (external, no CPU/RSS).
+  const targets = [{ label: 'weft', base, apiKey, host, workflow: opts.workflow }];
+  if (opts.compare) {
+    targets.push({ label: opts.compareLabel, base: assertLoopback(opts.compare), apiKey: opts.compareKey, host: undefined, workflow: opts.compareWorkflow });
+    results.compare = { label: opts.compareLabel, url: opts.compare, workflow: opts.compareWorkflow, phases: [] };
+  }
   try {
-    // Sanity check: the workflow runs to a terminal state.
-    {
+    // Sanity check: the workflow runs to a terminal state (on each target).
+    for (const t of targets) {
       const agent = new http.Agent({ keepAlive: false });
-      const client = makeClient(base, apiKey, agent);
-      const runId = await createRun(client, createPayload(opts.workflow));
+      const client = makeClient(t.base, t.apiKey, agent);
+      const runId = await createRun(client, createPayload(t.workflow));
       const w = await waitPoll(client, runId);
-      log(`sanity run ${runId}: ${w.status}`);
+      log(`sanity run ${runId} on ${t.label}: ${w.status}`);
       agent.destroy();
     }
-    const payload = createPayload(opts.workflow);
-    const common = { base, apiKey, warmup: opts.warmup, maxOps: opts.maxOps, host, log };
+    for (const phase of opts.phases) {
+      for (const t of targets) {
+        const best = await measurePhase(phase, t);
+        if (t === targets[0]) results.phases.push(best);
+        else results.compare.phases.push(best);
+      }
+    }
+    if (host) {
+      const m = procMem(host.pid);
+      results.host = { peakRssMbLifetime: m ? +(m.hwmKb / 1024).toFixed(1) : null, rssMbAtEnd: m ? +(m.rssKb / 1024).toFixed(1) : null };
+    }
+  } finally {
+    await cleanup();
+  }
+  async function measurePhase(phase, target) {
+    const payload = createPayload(target.workflow);
+    const common = { base: target.base, apiKey: target.apiKey, warmup: opts.warmup, maxOps: opts.maxOps, host: target.host, log };
     const wait = opts.wait === 'sse' ? (c, id) => waitSse(c, id) : (c, id) => waitPoll(c, id);
     const e2eOp = async (c) => {
       const t = performance.now();
@@ -1103,7 +1216,7 @@ async function main() {
           return runPhase({ ...common, name: 'collapse', concurrency: opts.collapseConcurrency, duration: opts.duration, fields: ['latency'], op: e2eOp });
       }
     };
-    for (const phase of opts.phases) {
+    {
       // A phase disturbed by other processes (other cores > --noisy-cores) is run again, up to
       // --retry-noisy times; the quietest attempt is reported and the others are kept in JSON.
       // Also pooled: the quiet seconds of all attempts; retrying stops once they add up to
@@ -1132,14 +1245,9 @@ async function main() {
           .filter((x) => x !== best)
           .map((x) => ({ opsPerS: x.opsPerS, otherCores: x.otherCores, errors: x.errors, latencyMs: x.latencyMs, host: x.host }));
       }
-      results.phases.push(best);
+      if (target.label !== 'weft') best.target = target.label;
+      return best;
     }
-    if (host) {
-      const m = procMem(host.pid);
-      results.host = { peakRssMbLifetime: m ? +(m.hwmKb / 1024).toFixed(1) : null, rssMbAtEnd: m ? +(m.rssKb / 1024).toFixed(1) : null };
-    }
-  } finally {
-    await cleanup();
   }
   if (host?.profDir) {
     const file = join(host.profDir, 'host.cpuprofile');

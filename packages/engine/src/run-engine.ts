@@ -252,6 +252,8 @@ export class RunEngine {
   private readonly secrets: SecretResolver | undefined;
   private readonly telemetry: RunTelemetry | undefined;
   private readonly hot = new Map<string, HotRun>();
+  /** Runs this process leases that wait on a person and were dropped from `hot` (reloaded on a command notice). */
+  private readonly cold = new Set<string>();
   /** Runs this process drives now (loaded, not terminal): the runnable queue telemetry reports. */
   get activeRuns(): number {
     return this.hot.size;
@@ -370,6 +372,7 @@ export class RunEngine {
     for (const w of this.waiters.values()) w();
     await Promise.allSettled([...this.active.values()]);
     this.hot.clear();
+    this.cold.clear();
   }
 
   private async recoverSweep(): Promise<void> {
@@ -543,7 +546,7 @@ export class RunEngine {
 
   /** A command row was written for a run (or `''`: re-check every run this process drives). */
   private onCommandNotice(runId: string): void {
-    const ids = runId === '' ? [...this.hot.keys()] : this.hot.has(runId) ? [runId] : [];
+    const ids = runId === '' ? [...this.hot.keys(), ...this.cold] : this.hot.has(runId) || this.cold.has(runId) ? [runId] : [];
     for (const id of ids) {
       this.commandRuns.add(id);
       this.wake(id);
@@ -596,6 +599,7 @@ export class RunEngine {
       const h = this.hot.get(runId) ?? (await this.load(runId));
       if (!h) {
         this.dirty.delete(runId);
+        this.cold.delete(runId);
         // Not ours to drive: finished (answer its commands from the folded state) or leased by
         // a live process (which applies them when notified).
         if (this.commandRuns.delete(runId)) {
@@ -614,6 +618,7 @@ export class RunEngine {
         const terminal = await this.step(h);
         if (terminal) {
           this.hot.delete(runId);
+          this.cold.delete(runId);
           this.dirty.delete(runId);
           if (this.commandRuns.has(runId)) this.wake(runId);
           const parent = h.state.proj.parent;
@@ -624,7 +629,18 @@ export class RunEngine {
           return;
         }
         if (this.dirty.has(runId)) continue;
-        if (h.bodies.size === 0) return; // waiting on a timer or a person; a wake resumes it
+        if (h.bodies.size === 0) {
+          // Waiting on a timer or a person; a wake resumes it. A run waiting on a person is not
+          // kept hot: it may wait for days, and its next command, timer or cancel reloads it by
+          // folding its log (the recovery path), so 10,000 waiting runs hold no driver state.
+          // Runs linked to sub-workflows stay hot (their in-memory child notifications).
+          const p = h.state.proj;
+          if (p.status.startsWith('waiting-') && !p.parent && !p.children && !this.dirty.has(runId) && !this.commandRuns.has(runId)) {
+            this.hot.delete(runId);
+            this.cold.add(runId);
+          }
+          return;
+        }
         await new Promise<void>((resolve) => this.waiters.set(runId, resolve));
       }
     } catch (e) {
@@ -682,6 +698,7 @@ export class RunEngine {
     const h = this.makeHot(rec, proj, epoch, graph, wf.definition);
     if (rec.fork?.mode === 'replay') h.replay = await ReplaySession.open(this.store, rec, docs);
     this.hot.set(runId, h);
+    this.cold.delete(runId);
     // Commands may have been written while no process drove the run.
     this.commandRuns.add(runId);
     return h;

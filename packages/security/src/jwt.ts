@@ -393,7 +393,7 @@ function mapScopes(payload: JWTPayload, cfg: JwtIssuerConfig): ReadonlySet<strin
   const idp = typeof raw === 'string' ? raw.split(/\s+/).filter(Boolean) : Array.isArray(raw) ? raw.filter((s): s is string => typeof s === 'string') : [];
   const out = new Set<string>();
   for (const s of idp) {
-    if (!Object.prototype.hasOwnProperty.call(cfg.scopeMap, s)) continue;
+    if (!Object.hasOwn(cfg.scopeMap, s)) continue;
     for (const w of cfg.scopeMap[s] ?? []) out.add(w);
   }
   return out;

@@ -41,6 +41,7 @@ import type { Logger } from 'pino';
 import { Authenticator, requireScope, type ApiKeyAuthenticator } from './auth.js';
 import type { HostContext } from './context.js';
 import { sendError } from './errors.js';
+import { installRequestLog } from './request-log.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerSecretRoutes } from './routes/secrets.js';
 import { registerConsoleRoutes } from './routes/console.js';
@@ -158,6 +159,8 @@ export function buildApp(ctx: HostContext, apiKeys: ApiKeyAuthenticator, logger:
     continueUnlessTooLarge(cfg.maxBodyBytes, (req, res) => app.server.emit('request', req, res)),
   );
   app.decorateRequest('principal', null);
+  // One log line per request (first hook: refusals are logged too).
+  installRequestLog(app, logger);
   app.removeContentTypeParser('text/plain');
   // JSON bodies: refuse excessive nesting before anything recursive (the parser, schema
   // validation, hashing, serialisation) touches them; then Fastify's poisoning-safe parser.

@@ -11,6 +11,7 @@ import type { Redactor, TenantRedactors } from '@weft/security';
 import type { Principal } from './auth.js';
 import type { HostConfig } from './config.js';
 import type { InterruptTokens } from './interrupt-tokens.js';
+import type { RunCorrelations } from './request-log.js';
 import type { AuditLog } from './audit-log.js';
 import type { ManagedKeyService } from './managed-keys.js';
 import type { SecretVault } from './vault.js';
@@ -53,6 +54,8 @@ export interface HostContext {
   webhooks?: WebhookService;
   /** The verified node packs (the `/v1/packs` read side). */
   packs?: readonly LoadedPack[];
+  /** Correlation ids of the runs this process created, for their run log lines (request-log.ts). */
+  runCorrelations?: RunCorrelations;
 }
 
 declare module 'fastify' {

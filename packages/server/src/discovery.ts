@@ -187,11 +187,16 @@ export function buildDiscovery(d: DiscoveryInput): Record<string, unknown> {
   if (d.telemetry) doc.observability = { otel: { exportProtocols: ['http/json'] } };
   // GET /v1/runs/{runId}/debug-bundle (debug-bundle.md): redacted, size-capped with truncation metadata.
   doc.debugBundle = { supported: true, endpoint: '/v1/runs/{runId}/debug-bundle', maxBytes: d.config.debugBundleMaxBytes };
-  // The production-profile parts Weft enforces and tests; the profile itself is not claimed
-  // until every MUST is (docs/decisions/0024-telemetry-health-retention.md).
+  // The production profile (execution-semantics.md §9; docs/operations.md §Production profile):
+  // claimed only where every MUST holds — a durable store (run state and logs outside process
+  // memory, stale-claim recovery; the memory store never qualifies), a retention window of at
+  // least 7 days, idempotency records kept ≥ 24 h (the config floor), 503 + Retry-After
+  // backpressure, the redacted and truncation-stating debug bundle, and the structured request
+  // and run-transition log lines (request-log.ts). Decision 0028.
   const windowSeconds = Math.floor(d.config.runRetentionMs / 1000);
+  const durable = d.config.store === 'sqlite' || d.config.store === 'postgres';
   doc.production = {
-    supported: false,
+    supported: durable && windowSeconds >= 604_800 && d.config.idempotencyRetentionMs >= 86_400_000,
     backpressure: { supported: true, inflightCap: d.config.maxInFlight, retryAfterSeconds: 1 },
     retention:
       windowSeconds >= 604_800 ? { supported: true, minWindowSeconds: windowSeconds, testForceExpire: false } : { supported: false, testForceExpire: false },

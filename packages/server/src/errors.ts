@@ -78,6 +78,7 @@ export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply
     reply.removeHeader('connection');
     drainRefusedBody(req.raw);
   }
+  reply.weftErrorCode = we.code;
   const body: ErrorEnvelope = redactor.redact(we.toEnvelope());
   if (we.headers) reply.headers(we.headers);
   return reply.code(we.status).type('application/json').send(body);

@@ -31,6 +31,7 @@ import { loadConfiguredPacks } from './packs.js';
 import { CodeNode } from './code-node.js';
 import { sandboxCapabilities, startJsRuntime, startWasmRuntime } from './sandbox-config.js';
 import { startRetentionSweeper } from './retention.js';
+import { RunCorrelations, runTransitionLogger } from './request-log.js';
 import type { HostTelemetry, TelemetryGauges } from './telemetry.js';
 
 /** A running host. */
@@ -138,10 +139,45 @@ function reportWorkflowLoad(report: WorkflowLoadResult, announce: boolean, logge
   else for (const l of lines) logger.warn(l);
 }
 
+/** Bytes of log lines the stdout destination holds while its reader lags; past this, lines are dropped (never unbounded memory). */
+export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
+/** Log lines are written in batches of this many bytes (below sonic-boom's 16 KiB `maxWrite`)… */
+export const LOG_BATCH_BYTES = 12 * 1024;
+/** …or at least this often (ms), whichever comes first. */
+export const LOG_FLUSH_MS = 100;
+
+/**
+ * The default log destination: stdout through an asynchronous sonic-boom that batches lines —
+ * a write of {@link LOG_BATCH_BYTES} or every {@link LOG_FLUSH_MS} ms, so under load one syscall
+ * (off the event loop) carries hundreds of lines and none is made on the request path. The
+ * buffer is bounded by {@link LOG_BUFFER_MAX_BYTES}, and pino flushes it synchronously when the
+ * process exits (its `exit` handler), so a shutdown or a fatal error loses nothing that was
+ * logged. The flush timer is `unref`'d: it never keeps a process alive.
+ */
+export function stdoutDestination(): pino.DestinationStream {
+  const dest = pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, maxLength: LOG_BUFFER_MAX_BYTES });
+  let pending = false;
+  const write = dest.write.bind(dest);
+  dest.write = (line: string): boolean => {
+    pending = true;
+    return write(line);
+  };
+  setInterval(() => {
+    if (!pending) return;
+    pending = false;
+    try {
+      dest.flush();
+    } catch {
+      // Destroyed (stdout closed): nothing left to write to.
+    }
+  }, LOG_FLUSH_MS).unref();
+  return dest;
+}
+
 /**
  * Creates the logger: JSON lines, credentials redacted by path, and every line passed through
- * the redactor (credential shapes, known secret values) before it is written (to stdout unless
- * `destination` is given).
+ * the redactor (credential shapes, known secret values) before it is written (to stdout through
+ * {@link stdoutDestination} unless `destination` is given).
  */
 export function createLogger(level: string, destination?: pino.DestinationStream, redactor: Redactor = new Redactor()): Logger {
   const options: pino.LoggerOptions = {
@@ -163,7 +199,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       censor: '[REDACTED]',
     },
   };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? stdoutDestination());
 }
 
 /**
@@ -307,6 +343,9 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
         openSseStreams: () => gauges.openSseStreams(),
       })
     : undefined;
+  // One log line per run transition (request-log.ts), before the webhooks hear of the append.
+  const runCorrelations = new RunCorrelations();
+  const runLines = runTransitionLogger(logger, runCorrelations);
   const engine = new RunEngine({
     store,
     notifier,
@@ -317,7 +356,8 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     outbound: createOutbound(config, `weft/${WEFT_VERSION}`),
     registry,
     runtimeCapabilities: runtimes.map((r) => packRuntimeCapability(r.language)),
-    ...(webhooks ? { committed: webhooks.onCommitted, outbox: webhooks.outboxRows } : {}),
+    committed: webhooks ? both(runLines, webhooks.onCommitted) : runLines,
+    ...(webhooks ? { outbox: webhooks.outboxRows } : {}),
     // Secrets resolve into nodes that declare requiresSecrets; each run's redactor is its
     // tenant's, so every value resolved for the tenant is scrubbed from its events.
     ...(vault ? { secrets: vault.resolver, redactorFor: (tenant: string) => vault.redactors.for(tenant) } : {}),
@@ -362,6 +402,7 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
     ...(vault ? { vault } : {}),
     ...(webhooks ? { webhooks } : {}),
     packs,
+    runCorrelations,
   };
   const app = buildApp(ctx, auth, logger);
   await webhooks?.start();
@@ -408,6 +449,14 @@ export async function startHost(config: HostConfig, opts: { logger?: Logger } = 
       });
       return closing;
     },
+  };
+}
+
+/** Both listeners of an append, in order. */
+function both<A extends unknown[]>(a: (...args: A) => void, b: (...args: A) => void): (...args: A) => void {
+  return (...args) => {
+    a(...args);
+    b(...args);
   };
 }
 
@@ -466,6 +515,7 @@ async function shutdown(h: {
   await h.notifier.close().catch(() => undefined);
   await h.audit.close();
   await h.store.close();
-  // Last: the spans and metrics of everything above are flushed.
+  // Last: the spans and metrics of everything above are flushed, then the log lines.
   await h.telemetry?.shutdown();
+  await settlesWithin(new Promise<void>((resolve) => h.logger.flush(() => resolve())), 1000);
 }

@@ -24,6 +24,13 @@ export async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // A fatal error is logged as one line too; the exit handler flushes the asynchronous log
+  // destination synchronously, so that line and every one before it are written.
+  process.on('uncaughtException', (e: unknown) => {
+    host.logger.fatal({ err: e instanceof Error ? { name: e.name, message: e.message, stack: e.stack } : String(e) }, 'uncaught exception');
+    process.stderr.write(`weft: fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  });
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {

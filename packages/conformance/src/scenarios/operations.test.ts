@@ -189,3 +189,69 @@ describe.runIf(OWN_HOSTS)('operations: run retention and bundle size cap', () =>
     expect(res.body.metrics.eventCount).toBe(res.body.events.length);
   });
 });
+
+/** The production block of a host's discovery document. */
+interface ProductionAdvert {
+  supported?: boolean;
+  backpressure?: { supported?: boolean; inflightCap?: number; retryAfterSeconds?: number };
+  retention?: { supported?: boolean; minWindowSeconds?: number };
+  debugBundle?: { supported?: boolean; truncationMetadata?: boolean };
+}
+const productionOf = async (base: string): Promise<ProductionAdvert | undefined> =>
+  (
+    (await callAt(base, 'GET', '/.well-known/openwop', { bearer: null })).body as {
+      capabilities?: { production?: ProductionAdvert };
+      production?: ProductionAdvert;
+    }
+  ).production;
+
+describe('operations: the production profile advertisement', () => {
+  it('is claimed only with every part it requires: backpressure, retention ≥ 7 days, debug bundle with truncation metadata, and never on a memory store', async () => {
+    const p = await productionOf(target.baseUrl);
+    if (target.inProcess && target.store === 'memory') expect(p?.supported).toBe(false);
+    expect(p === undefined || typeof p.supported === 'boolean').toBe(true);
+    if (p?.supported !== true) return;
+    expect(p.backpressure?.supported).toBe(true);
+    expect(p.backpressure?.retryAfterSeconds).toBeGreaterThanOrEqual(0);
+    expect(p.backpressure?.retryAfterSeconds).toBeLessThanOrEqual(86_400);
+    expect(p.retention?.supported).toBe(true);
+    expect(p.retention?.minWindowSeconds).toBeGreaterThanOrEqual(604_800);
+    expect(p.debugBundle).toEqual(expect.objectContaining({ supported: true, truncationMetadata: true }));
+  });
+});
+
+describe.runIf(OWN_HOSTS)('operations: the production profile per store', () => {
+  const hosts: TestHost[] = [];
+  afterAll(async () => {
+    for (const h of hosts.splice(0)) await h.stop();
+  });
+  const advertised = async (opts: Parameters<typeof startTestHost>[0]): Promise<ProductionAdvert | undefined> => {
+    const h = await startTestHost(opts);
+    hosts.push(h);
+    return productionOf(h.url);
+  };
+
+  it('memory: not supported (in-memory storage does not qualify); its enforced parts are still listed', async () => {
+    const p = await advertised({ store: 'memory' });
+    expect(p?.supported).toBe(false);
+    expect(p?.backpressure?.supported).toBe(true);
+    expect(p?.debugBundle?.supported).toBe(true);
+  });
+
+  it('sqlite at the defaults: supported, with a 7-day retention window', async () => {
+    const p = await advertised({ store: 'sqlite' });
+    expect(p?.supported).toBe(true);
+    expect(p?.retention).toMatchObject({ supported: true, minWindowSeconds: 604_800 });
+  });
+
+  it('sqlite with a retention window under 7 days: not supported', async () => {
+    const p = await advertised({ store: 'sqlite', config: { runRetentionMs: 86_400_000 } });
+    expect(p?.supported).toBe(false);
+    expect(p?.retention?.supported).toBe(false);
+  });
+
+  it.runIf(Boolean(process.env.WEFT_TEST_PG_URL))('postgres at the defaults: supported', async () => {
+    const p = await advertised({ store: 'postgres' });
+    expect(p?.supported).toBe(true);
+  });
+});

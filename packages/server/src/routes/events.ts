@@ -80,27 +80,59 @@ async function readAll(ctx: HostContext, runId: string, after: number): Promise<
   }
 }
 
-/** One SSE connection. */
+/** Events read from the store per page when an SSE stream catches up (backlog, or after a slow reader drained). */
+export const SSE_PAGE = 100;
+
+/**
+ * One SSE connection, written with backpressure.
+ *
+ * The stream is fed two ways: live events from the in-process bus while it keeps up, and pages
+ * read from the store (the *pump*) whenever it is behind — on connect (the backlog after
+ * `Last-Event-ID`), and whenever the socket refused more (`res.write()` returned false) until it
+ * emits `drain`. Live events arriving while the pump runs or the socket is blocked are not
+ * held: they are in the store already (the bus publishes after the commit), and the pump reads
+ * them in order once the reader caught up. So a slow or paused reader costs at most one page
+ * plus one live batch of buffered frames, never the run's whole log, and the backlog is never
+ * loaded whole. Every event is written once, in sequence order (`lastSent` is the last
+ * sequence handed to the socket; a live batch that does not continue it goes to the pump).
+ * The `values` mode sends snapshots, not events: behind, it coalesces to one fresh snapshot.
+ */
 class SseSession {
   private lastSent: number;
   private queue: { id: number; event: string; data: string }[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
-  private keepalive: NodeJS.Timeout | undefined;
   private closed = false;
-  private ready = false;
-  private pending: { events: readonly EncodedEvent[]; projection: RunProjection }[] = [];
+  /** The store pump is running (first: the backlog). */
+  private pumping = false;
+  /** The socket refused a write and has not drained yet. */
+  private blocked = false;
+  /** Highest sequence published live (the pump reads until it has sent at least this). */
+  private seenMax = -1;
+  /** Whether the first pump (the backlog) has finished. */
+  private caughtUp = false;
+  /** The response is corked (from the head until the first backlog page is written). */
+  private corked = false;
+  /** The run's last sequence when it had ended already at connect (a resume past it closes at once). */
+  private readonly endedAt: number | undefined;
+  private readonly runId: string;
+  /** The run as read at connect, kept only for `values` snapshots (a stream holds no run record otherwise). */
+  private readonly base: RunRecord | undefined;
 
   constructor(
     private readonly ctx: HostContext,
     private readonly reply: FastifyReply,
-    private readonly rec: RunRecord,
+    rec: RunRecord,
     private readonly modes: Set<StreamMode>,
     private readonly bufferMs: number,
     private readonly wf: StoredWorkflow | undefined,
     after: number,
     private readonly onClose: () => void,
+    private readonly onError: (e: unknown) => void,
   ) {
     this.lastSent = after;
+    this.runId = rec.runId;
+    this.base = modes.has('values') ? rec : undefined;
+    this.endedAt = TERMINAL_STATUSES.has(rec.projection.status) ? rec.projection.lastSequence : undefined;
   }
 
   start(): void {
@@ -111,52 +143,117 @@ class SseSession {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    // Corked until the backlog is written: the head, the comment and a short run's whole log
-    // (often to its terminal event) leave in one write.
+    // Corked until the first page of the backlog is written: the head, the comment and a short
+    // run's whole log (often to its terminal event) leave in one write.
     raw.cork();
-    raw.write(': connected\n\n');
-    this.keepalive = setInterval(() => {
-      if (!this.closed) raw.write(': keepalive\n\n');
-    }, this.ctx.config.sseKeepaliveMs);
+    this.corked = true;
+    this.write(': connected\n\n');
+    raw.on('drain', () => {
+      this.blocked = false;
+    });
     raw.on('close', () => this.close(false));
   }
 
-  /** Live events arriving before the backlog was written are held, then replayed in order. */
+  /** The keepalive comment (on the routes' one shared timer); none while blocked — the socket has bytes to deliver already. */
+  keepalive(): void {
+    if (!this.closed && !this.blocked) this.write(': keepalive\n\n');
+  }
+
+  /** Bytes this stream has handed to Node and the socket has not taken yet (tests, gauges). */
+  get bufferedBytes(): number {
+    return this.reply.raw.writableLength;
+  }
+
+  /** A live batch from the bus: written at once when the stream is caught up and writable, else left to the pump. */
   onLive(events: readonly EncodedEvent[], projection: RunProjection): void {
-    if (this.closed) return;
-    if (!this.ready) {
-      this.pending.push({ events, projection });
+    if (this.closed || events.length === 0) return;
+    const last = (events[events.length - 1] as EncodedEvent).sequence;
+    if (last > this.seenMax) this.seenMax = last;
+    if (this.pumping || this.blocked || (events[0] as EncodedEvent).sequence > this.lastSent + 1) {
+      this.pump();
       return;
     }
     this.deliver(events, projection);
   }
 
-  async backlog(): Promise<void> {
-    const events = await readAll(this.ctx, this.rec.runId, this.lastSent);
-    if (!this.modes.has('values')) {
-      // No snapshot to build, so no second read of the run: a run that ends after the route
-      // read `rec` has its terminal event in this backlog or in a live delivery (subscribed
-      // before that read), and either closes the stream; one already ended closes it below.
-      this.deliver(events, this.rec.projection);
-      this.ready = true;
-      for (const p of this.pending.splice(0)) this.deliver(p.events, p.projection);
-      if (!this.closed && TERMINAL_STATUSES.has(this.rec.projection.status) && this.lastSent >= this.rec.projection.lastSequence) this.close(true);
-      return;
-    }
-    const fresh = await this.ctx.store.getRunInternal(this.rec.runId);
-    // Resume or first connect: always start from a fresh snapshot.
-    const r = fresh ?? this.rec;
-    const seq = Math.max(r.projection.lastSequence, this.lastSent);
-    this.pushSnapshot(r, seq);
-    this.lastSent = Math.max(this.lastSent, r.projection.lastSequence);
-    const terminal = TERMINAL_STATUSES.has(r.projection.status);
-    this.ready = true;
-    if (terminal) return this.close(true);
-    for (const p of this.pending.splice(0)) this.deliver(p.events, p.projection);
-    return this.flushIfUnbuffered();
+  /** Starts the backlog: events after `Last-Event-ID`, page by page. */
+  backlog(): void {
+    this.pump();
   }
 
-  private deliver(events: readonly EncodedEvent[], projection: RunProjection): void {
+  /** Runs the store pump unless it runs already. */
+  private pump(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    this.pumpPages().catch((e: unknown) => {
+      this.pumping = false;
+      this.onError(e);
+      this.close(true);
+    });
+  }
+
+  private async pumpPages(): Promise<void> {
+    for (;;) {
+      if (this.closed) return;
+      if (this.blocked) {
+        await this.drained();
+        continue;
+      }
+      if (this.modes.has('values')) {
+        await this.pushFreshSnapshot();
+        if (this.closed || this.seenMax <= this.lastSent) break;
+        continue;
+      }
+      const page = await this.ctx.store.readEvents(this.runId, this.lastSent, SSE_PAGE);
+      if (this.closed) return;
+      this.deliver(page, undefined);
+      this.flush();
+      if (this.closed) return;
+      if (page.length === SSE_PAGE || this.seenMax > this.lastSent) continue;
+      break;
+    }
+    // Caught up, synchronously after the last read: live batches from here on are written
+    // directly (one arriving during the check below is not missed).
+    this.pumping = false;
+    if (!this.caughtUp) {
+      this.caughtUp = true;
+      // The head, the comment and the first page (a short run's whole log) left in one write.
+      this.uncork();
+      // A resumed stream past the terminal event: done. No second read of the run — one that
+      // ended after the route read it has its terminal event in the backlog or in a live
+      // delivery (subscribed before that read), and either closed the stream already.
+      if (!this.closed && this.endedAt !== undefined && this.lastSent >= this.endedAt) this.close(true);
+    }
+  }
+
+  /** `values` mode, first connect, resume or after a blocked socket drained: one snapshot of now. */
+  private async pushFreshSnapshot(): Promise<void> {
+    const r = (await this.ctx.store.getRunInternal(this.runId)) ?? this.base;
+    if (this.closed || !r) return;
+    const seq = Math.max(r.projection.lastSequence, this.lastSent);
+    this.pushSnapshot(r, seq);
+    this.lastSent = Math.max(this.lastSent, seq);
+    if (TERMINAL_STATUSES.has(r.projection.status)) return this.close(true);
+    this.flush();
+  }
+
+  /** Resolves once the socket drained or closed. */
+  private drained(): Promise<void> {
+    const raw = this.reply.raw;
+    return new Promise((resolve) => {
+      if (!this.blocked || raw.destroyed) return resolve();
+      const done = (): void => {
+        raw.off('drain', done);
+        raw.off('close', done);
+        resolve();
+      };
+      raw.on('drain', done);
+      raw.on('close', done);
+    });
+  }
+
+  /** Frames for `events` after `lastSent`; live batches carry the projection `values` snapshots need. */
+  private deliver(events: readonly EncodedEvent[], projection: RunProjection | undefined): void {
     let terminal = false;
     let snapshotAt = -1;
     for (const e of events) {
@@ -172,7 +269,7 @@ class SseSession {
       if (message) this.queue.push({ id: e.sequence, event: 'ai.message.chunk', data: message });
       if (e.type === 'node.suspended') this.flush();
     }
-    if (snapshotAt >= 0) this.pushSnapshot({ ...this.rec, projection }, snapshotAt);
+    if (snapshotAt >= 0 && projection && this.base) this.pushSnapshot({ ...this.base, projection }, snapshotAt);
     if (terminal) this.close(true);
     else this.flushIfUnbuffered();
   }
@@ -194,9 +291,21 @@ class SseSession {
     else if (this.queue.length > 0 && !this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), this.bufferMs);
   }
 
+  /** Writes to the socket; a refused write marks the stream blocked until `drain`. */
+  private write(chunk: string): void {
+    if (!this.reply.raw.write(chunk)) this.blocked = true;
+  }
+
   private flush(): void {
     const out = this.takeFrames();
-    if (out) this.reply.raw.write(out);
+    if (out) this.write(out);
+  }
+
+  /** Releases the corked head (once). */
+  private uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.reply.raw.uncork();
   }
 
   /** The queued frames as one string ('' when none or the response has ended). */
@@ -219,8 +328,8 @@ class SseSession {
     this.closed = true;
     // Ending: the last frames and the end of the response leave in one write.
     const last = this.takeFrames();
-    if (!end && last) this.reply.raw.write(last);
-    if (this.keepalive) clearInterval(this.keepalive);
+    if (!end && last) this.write(last);
+    this.uncork();
     this.onClose();
     if (end && !this.reply.raw.writableEnded) {
       if (last) this.reply.raw.end(last);
@@ -277,6 +386,22 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
   const sessions = new Set<SseSession>();
   const waitingPolls = new Set<() => void>();
   let closing = false;
+  // One keepalive timer for every open stream (not one per stream: 10,000 streams would be
+  // 10,000 timers), running only while a stream is open.
+  let keepalive: NodeJS.Timeout | undefined;
+  const opened = (s: SseSession): void => {
+    sessions.add(s);
+    keepalive ??= setInterval(() => {
+      for (const x of sessions) x.keepalive();
+    }, ctx.config.sseKeepaliveMs);
+  };
+  const closed = (s: SseSession): void => {
+    sessions.delete(s);
+    if (sessions.size === 0 && keepalive) {
+      clearInterval(keepalive);
+      keepalive = undefined;
+    }
+  };
   app.addHook('preClose', async () => {
     closing = true;
     for (const s of [...sessions]) s.shutdown();
@@ -307,12 +432,10 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
       return reply.type('application/json').send(pollBody(runId, events, lastId, rec, true));
     }
 
+    // Subscribed before the run is read; events published before the session exists are
+    // committed already, so the backlog pump (which reads the store after) sends them.
     let session: SseSession | undefined;
-    const early: { events: readonly EncodedEvent[]; projection: RunProjection }[] = [];
-    const unsubscribe = engine.bus.subscribe(runId, (events, projection) => {
-      if (session) session.onLive(events, projection);
-      else early.push({ events, projection });
-    });
+    const unsubscribe = engine.bus.subscribe(runId, (events, projection) => session?.onLive(events, projection));
     let rec: RunRecord | undefined;
     try {
       rec = await store.getRun(p.tenant, runId);
@@ -326,23 +449,25 @@ export function registerEventRoutes(app: WeftApp, ctx: HostContext): void {
     }
     const wf = modes.has('values') ? await ctx.engine.catalog.byContentHash(rec.workflowHash) : undefined;
     reply.hijack();
-    const live: SseSession = new SseSession(ctx, reply, rec, modes, bufferMs, wf, lastId, () => {
-      sessions.delete(live);
-      unsubscribe();
-    });
+    const live: SseSession = new SseSession(
+      ctx,
+      reply,
+      rec,
+      modes,
+      bufferMs,
+      wf,
+      lastId,
+      () => {
+        closed(live);
+        unsubscribe();
+      },
+      (e) => req.log.error({ err: e instanceof Error ? e.message : String(e), runId }, 'SSE backlog failed'),
+    );
     session = live;
-    sessions.add(live);
+    opened(live);
     session.start();
     if (closing) session.shutdown();
-    for (const e of early.splice(0)) session.onLive(e.events, e.projection);
-    try {
-      await session.backlog();
-    } catch (e) {
-      req.log.error({ err: e instanceof Error ? e.message : String(e), runId }, 'SSE backlog failed');
-      session.close(true);
-    } finally {
-      reply.raw.uncork();
-    }
+    session.backlog();
     return reply;
   });
 

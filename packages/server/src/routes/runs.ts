@@ -20,6 +20,7 @@ import {
 } from '@weft/contract';
 import { RunEngine, type RetentionStore, type RunCallback, type RunRecord, type TraceContext } from '@weft/engine';
 import type { FastifyRequest } from 'fastify';
+import { correlationOf } from '../request-log.js';
 import { traceContextOf } from '../telemetry-config.js';
 import type { WeftApp } from '../app.js';
 import { pathId, principalOf, type HostContext } from '../context.js';
@@ -176,6 +177,8 @@ export function registerRunRoutes(app: WeftApp, ctx: HostContext): void {
         throw e;
       }
     }
+    // Before the run's first step (woken on setImmediate): its run lines carry this request's correlation id.
+    ctx.runCorrelations?.set(rec.runId, correlationOf(req));
     await ctx.audit.settle(rider, audited(rec));
     return reply.code(201).send({ ...createResponse(rec, cb), ...(cb ? { callbackSecret: cb.secret } : {}) });
   });
