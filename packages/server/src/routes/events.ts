@@ -196,6 +196,7 @@ class SseSession {
     for (;;) {
       if (this.closed) return;
       if (this.blocked) {
+        this.uncork();
         await this.drained();
         continue;
       }
@@ -208,6 +209,8 @@ class SseSession {
       if (this.closed) return;
       this.deliver(page, undefined);
       this.flush();
+      // The head, the comment and the first page (a short run's whole log) left in one write.
+      this.uncork();
       if (this.closed) return;
       if (page.length === SSE_PAGE || this.seenMax > this.lastSent) continue;
       break;
@@ -217,7 +220,6 @@ class SseSession {
     this.pumping = false;
     if (!this.caughtUp) {
       this.caughtUp = true;
-      // The head, the comment and the first page (a short run's whole log) left in one write.
       this.uncork();
       // A resumed stream past the terminal event: done. No second read of the run — one that
       // ended after the route read it has its terminal event in the backlog or in a live
