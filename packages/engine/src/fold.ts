@@ -199,7 +199,12 @@ export function applyEvent(p: RunProjection, ev: Pick<RunEventDoc, 'type' | 'pay
       break;
     case 'node.dispatched':
       if (ev.nodeId && typeof pl?.childRunId === 'string') {
-        p.children = { ...(p.children ?? {}), [ev.nodeId]: { runId: pl.childRunId, workflowId: String(pl.childWorkflowId ?? '') } };
+        const prev = p.children?.[ev.nodeId];
+        const earlier = prev && prev.runId !== pl.childRunId ? [...(prev.earlier ?? []).filter((id) => id !== pl.childRunId), prev.runId] : prev?.earlier;
+        p.children = {
+          ...(p.children ?? {}),
+          [ev.nodeId]: { runId: pl.childRunId, workflowId: String(pl.childWorkflowId ?? ''), ...(earlier && earlier.length > 0 ? { earlier } : {}) },
+        };
       }
       break;
     case 'weft.dispatch.looped':

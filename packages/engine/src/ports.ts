@@ -150,8 +150,11 @@ export interface RunProjection {
   vars?: Record<string, unknown>;
   /** Set on a child run started by a sub-workflow node. */
   parent?: { runId: string; nodeId: string };
-  /** Child runs started by sub-workflow nodes, by nodeId. */
-  children?: Record<string, { runId: string; workflowId: string }>;
+  /**
+   * Child runs started by sub-workflow and dispatch nodes, by nodeId: the latest one, and
+   * (`earlier`, when a dispatch node started more than one) the run ids before it.
+   */
+  children?: Record<string, { runId: string; workflowId: string; earlier?: string[] }>;
   /**
    * The run's orchestrator (decision 0026), folded from `runOrchestrator.decided`: its agent
    * (fixed at the first decision), the number of turns decided, and the latest decision with

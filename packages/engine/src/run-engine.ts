@@ -181,7 +181,8 @@ interface HotRun {
   /** Events bodies emitted (`ctx.emit`) not yet stepped, with the token of their body. */
   emitted: { nodeId: string; token: symbol; type: string; payload: Record<string, unknown> }[];
   /** Children started since the last step, not yet recorded with node.dispatched. */
-  dispatched: Map<string, { runId: string; workflowId: string }>;
+  /** Children started since the last step, by child run id. */
+  dispatched: Map<string, { nodeId: string; runId: string; workflowId: string }>;
   /** Node timer keys that fired since the last step. */
   fired: string[];
   /** Sub-workflow nodes whose child ended since the last step. */
@@ -752,7 +753,7 @@ export class RunEngine {
       delete h.cancel;
     }
     if (h.dispatched.size > 0) {
-      input.dispatched = [...h.dispatched].map(([nodeId, c]) => ({ nodeId, ...c }));
+      input.dispatched = [...h.dispatched.values()];
       h.dispatched.clear();
     }
     if (h.fired.length > 0) input.timersFired = h.fired.splice(0);
@@ -952,7 +953,7 @@ export class RunEngine {
         now: () => this.clock.now(),
         variables: { ...s.rec.variables, ...(s.proj.vars ?? {}) },
         children: {
-          current: () => s.proj.children?.[node.id]?.runId ?? h.dispatched.get(node.id)?.runId,
+          current: () => s.proj.children?.[node.id]?.runId ?? [...h.dispatched.values()].findLast((c) => c.nodeId === node.id)?.runId,
           start: (workflowId: string, inputs: Record<string, unknown>, key?: string) =>
             h.replay ? h.replay.refuseDispatch() : this.startChild(h, node.id, workflowId, inputs, key),
           get: async (childRunId: string) => {
@@ -1081,7 +1082,8 @@ export class RunEngine {
         parent: { runId: parent.runId, nodeId },
       });
     }
-    h.dispatched.set(nodeId, { runId, workflowId });
+    // Keyed by child: a fan-out node may start several children before the next step records them.
+    h.dispatched.set(runId, { nodeId, runId, workflowId });
     return runId;
   }
 

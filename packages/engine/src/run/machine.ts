@@ -116,7 +116,9 @@ export function step(state: RunState, input: StepInput, env: MachineEnv): StepOu
   }
 
   for (const c of input.dispatched ?? []) {
-    if (s.proj.children?.[c.nodeId]?.runId !== c.runId)
+    // Announced once per child: a re-executed fan-out walks its earlier children again.
+    const known = s.proj.children?.[c.nodeId];
+    if (known?.runId !== c.runId && !known?.earlier?.includes(c.runId))
       b.add('node.dispatched', { childRunId: c.runId, childWorkflowId: c.workflowId, childStatus: 'pending' }, c.nodeId);
   }
 
