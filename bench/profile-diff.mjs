@@ -17,7 +17,7 @@ if (!fa || !na || !fb || !nb) {
 function selfTimes(file) {
   const prof = JSON.parse(readFileSync(file, 'utf8'));
   const byNode = new Map();
-  prof.samples.forEach((id, i) => byNode.set(id, (byNode.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+  for (const [i, id] of prof.samples.entries()) byNode.set(id, (byNode.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
   const out = new Map();
   for (const n of prof.nodes) {
     const f = n.callFrame;
@@ -37,4 +37,5 @@ const rows = [...new Set([...a.keys(), ...b.keys()])].map((k) => {
 });
 rows.sort((p, q) => q.d - p.d);
 console.log('µs/op before   after    diff  function');
-for (const r of rows.slice(0, top)) console.log(`${r.x.toFixed(1).padStart(13)} ${r.y.toFixed(1).padStart(7)} ${r.d.toFixed(1).padStart(7)}  ${r.k.slice(0, 120)}`);
+for (const r of rows.slice(0, top))
+  console.log(`${r.x.toFixed(1).padStart(13)} ${r.y.toFixed(1).padStart(7)} ${r.d.toFixed(1).padStart(7)}  ${r.k.slice(0, 120)}`);
