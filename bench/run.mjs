@@ -46,6 +46,8 @@ const TARGETS = {
   e2eSqliteRunsPerS: 2500,
   createP99Ms: 10,
   sseFirstEventP50Ms: 2,
+  /** Issue 9: append → SSE frame p99 under the C=16 load (worst frame of each stream). */
+  deliveryP99Ms: 20,
   hostCpuMsPerRun: 0.4,
   e2ePostgresRunsPerS: 500,
   /** "No collapse": runs/s at C=64 at least this fraction of runs/s at C, and no errors. */
@@ -467,6 +469,9 @@ function makeClient(base, apiKey, agent) {
   function sse(path, t0) {
     return new Promise((res, rej) => {
       let firstDataMs;
+      // Worst append → arrival gap of the stream's frames: now − the event's own `timestamp`
+      // (stamped by the host in the step that appended it; same machine, same clock).
+      let deliveryMs;
       let terminal = false;
       let grace;
       const req = http.request(
@@ -493,15 +498,21 @@ function makeClient(base, apiKey, agent) {
             }
             pending = chunk.slice(nl + 1);
             if (terminal) return;
+            const now = Date.now();
             for (const line of chunk.slice(0, nl).split('\n')) {
               if (line.startsWith('event:') && TERMINAL_EVENTS.has(line.slice(6).trim())) terminal = true;
+              else if (line.startsWith('data:')) {
+                const m = /"timestamp":"([^"]+)"/.exec(line);
+                const at = m ? Date.parse(m[1]) : Number.NaN;
+                if (!Number.isNaN(at) && (deliveryMs === undefined || now - at > deliveryMs)) deliveryMs = Math.max(0, now - at);
+              }
             }
             // A host that keeps the stream open after the terminal event gets 2 s, then we hang up.
             if (terminal && !grace) grace = setTimeout(() => req.destroy(), 2000);
           });
           const done = () => {
             clearTimeout(grace);
-            res({ firstDataMs, terminal, status: r.statusCode });
+            res({ firstDataMs, deliveryMs, terminal, status: r.statusCode });
           };
           r.on('end', done);
           r.on('close', done);
@@ -509,7 +520,7 @@ function makeClient(base, apiKey, agent) {
         },
       );
       req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new HttpError('timeout', `SSE ${path} timed out`)));
-      req.on('error', (e) => (terminal ? res({ firstDataMs, terminal, status: 200 }) : rej(e)));
+      req.on('error', (e) => (terminal ? res({ firstDataMs, deliveryMs, terminal, status: 200 }) : rej(e)));
       req.end();
     });
   }
@@ -869,6 +880,7 @@ function evaluateTargets(results, opts, hostMode) {
   if (sse) {
     const f = fig(sse);
     add(`SSE first event p50 (C=${sse.concurrency})`, f.latencyMs.firstEvent?.p50 ?? null, 'ms', TARGETS.sseFirstEventP50Ms, '<=', f.source);
+    add(`event delivery append → SSE frame p99 (C=${sse.concurrency})`, f.latencyMs.delivery?.p99 ?? null, 'ms', TARGETS.deliveryP99Ms, '<=', f.source);
   }
   const sse1 = byPhase.sse1;
   if (sse1) {
@@ -982,6 +994,10 @@ function renderHuman(results) {
       const f = p.latencyMs.firstEvent;
       rows.push(['  └ SSE first data:', '', '', '', '', fmt(f.p50), fmt(f.p95), fmt(f.p99), fmt(f.max, 1), '', '', '', '', '', '', '']);
     }
+    if (p.latencyMs.delivery) {
+      const f = p.latencyMs.delivery;
+      rows.push(['  └ append→frame:', '', '', '', '', fmt(f.p50), fmt(f.p95), fmt(f.p99), fmt(f.max, 1), '', '', '', '', '', '', '']);
+    }
     const q = p.quiet;
     if (q && p.otherCores > o.noisyCores) {
       const ql = q.latencyMs?.latency;
@@ -1014,7 +1030,7 @@ function renderHuman(results) {
   for (const r of rows) L.push(line(r));
   L.push('');
   L.push(
-    'latency: create = POST /v1/runs round trip; e2e/collapse/sse = POST → terminal; SSE first data: = GET …/events?streamMode=debug start → first data: frame',
+    'latency: create = POST /v1/runs round trip; e2e/collapse/sse = POST → terminal; SSE first data: = GET …/events?streamMode=debug start → first data: frame; append→frame = arrival − the event\'s timestamp, worst frame of each stream',
   );
   L.push('other cores = box busy − host − client (− postgres server): CPU used by anything else on the machine; > ~0.1 means interference');
   if (results.phases.some((p) => p.attempts > 1))
@@ -1181,7 +1197,7 @@ async function main() {
       const r = await c.sse(`/v1/runs/${encodeURIComponent(id)}/events?streamMode=debug`, ts);
       if (r.firstDataMs === undefined) throw new HttpError('sse_no_data', `SSE for ${id} closed without a data: frame`);
       if (!r.terminal) throw new HttpError('sse_no_terminal', `SSE for ${id} closed without a terminal event`);
-      return { latency: performance.now() - t, firstEvent: r.firstDataMs };
+      return { latency: performance.now() - t, firstEvent: r.firstDataMs, ...(r.deliveryMs === undefined ? {} : { delivery: r.deliveryMs }) };
     };
     const runOnce = (phase) => {
       switch (phase) {
@@ -1201,7 +1217,14 @@ async function main() {
         case 'e2e':
           return runPhase({ ...common, name: 'e2e', concurrency: opts.concurrency, duration: opts.duration, fields: ['latency'], op: e2eOp });
         case 'sse':
-          return runPhase({ ...common, name: 'sse', concurrency: opts.concurrency, duration: opts.duration, fields: ['latency', 'firstEvent'], op: sseOp });
+          return runPhase({
+            ...common,
+            name: 'sse',
+            concurrency: opts.concurrency,
+            duration: opts.duration,
+            fields: ['latency', 'firstEvent', 'delivery'],
+            op: sseOp,
+          });
         case 'sse1':
           return runPhase({
             ...common,
@@ -1209,7 +1232,7 @@ async function main() {
             concurrency: 1,
             duration: Math.min(opts.duration, 5),
             warmup: Math.min(opts.warmup, 1),
-            fields: ['latency', 'firstEvent'],
+            fields: ['latency', 'firstEvent', 'delivery'],
             op: sseOp,
           });
         default:
