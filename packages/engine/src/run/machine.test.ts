@@ -461,6 +461,24 @@ describe('run state machine: sub-workflows', () => {
     expect(d.types().slice(-2)).toEqual(['node.completed:sub', 'run.completed']);
   });
 
+  it('a node that walks earlier children again (a fan-out re-executed) announces each child once', () => {
+    childDone = false;
+    const d = new Driver(fresh(wf([node('sub', 'test.child')]))).step({});
+    d.step({ dispatched: [{ nodeId: 'sub', runId: 'run_a', workflowId: 'child-a' }] });
+    d.step({ dispatched: [{ nodeId: 'sub', runId: 'run_b', workflowId: 'child-b' }] });
+    expect(d.s.proj.children).toEqual({ sub: { runId: 'run_b', workflowId: 'child-b', earlier: ['run_a'] } });
+    // The re-execution starts both again (found by their keys), in two steps or in one.
+    d.step({ dispatched: [{ nodeId: 'sub', runId: 'run_a', workflowId: 'child-a' }] });
+    d.step({ dispatched: [{ nodeId: 'sub', runId: 'run_b', workflowId: 'child-b' }] });
+    d.step({
+      dispatched: [
+        { nodeId: 'sub', runId: 'run_a', workflowId: 'child-a' },
+        { nodeId: 'sub', runId: 'run_b', workflowId: 'child-b' },
+      ],
+    });
+    expect(d.types().filter((t) => t === 'node.dispatched:sub')).toHaveLength(2);
+  });
+
   it('a cancelled parent cancels its children', () => {
     childDone = false;
     const d = new Driver(fresh(wf([node('sub', 'test.child')]))).step({});
