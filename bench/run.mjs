@@ -1030,7 +1030,7 @@ function renderHuman(results) {
   for (const r of rows) L.push(line(r));
   L.push('');
   L.push(
-    'latency: create = POST /v1/runs round trip; e2e/collapse/sse = POST → terminal; SSE first data: = GET …/events?streamMode=debug start → first data: frame; append→frame = arrival − the event\'s timestamp, worst frame of each stream',
+    "latency: create = POST /v1/runs round trip; e2e/collapse/sse = POST → terminal; SSE first data: = GET …/events?streamMode=debug start → first data: frame; append→frame = arrival − the event's timestamp, worst frame of each stream",
   );
   L.push('other cores = box busy − host − client (− postgres server): CPU used by anything else on the machine; > ~0.1 means interference');
   if (results.phases.some((p) => p.attempts > 1))
