@@ -348,26 +348,11 @@ export class WebhookService {
     if (!events)
       throw new WeftError('validation_error', 'events is required (a non-empty list of event types).', { errors: [{ path: '/events', message: 'required' }] });
     const url = await this.checkUrl(req.url);
-    const secret = randomBytes(32).toString('hex');
-    const webhookId = `wh_${randomBytes(12).toString('base64url')}`;
-    const sealed = await sealSecret(this.keys, secretContext(tenant, webhookId), secret);
-    const now = this.now();
-    const rec: WebhookRecord = {
-      tenant,
-      webhookId,
-      url: url.href,
+    const { rec, secret } = await this.register(tenant, 'wh', url, {
       events: [...events],
       tags: [...(req.tags ?? [])],
       delivery: req.delivery ?? 'best-effort',
-      secretFingerprint: secretFingerprint(secret),
-      ...sealed,
-      state: 'active',
-      consecutiveFailures: 0,
-      circuitOpenUntil: null,
-      createdAt: now,
-      updatedAt: now,
-    };
-    if (!(await this.store.createWebhook(rec))) throw new Error('webhook id collision');
+    });
     this.cache(rec);
     this.changed(tenant);
     return { ...this.view(rec), secret };
@@ -387,6 +372,34 @@ export class WebhookService {
     return { ...this.view(rec), secret };
   }
 
+  /** A new subscription row with a fresh secret (sealed under the vault key), stored; the secret is returned for the one answer that shows it. */
+  private async register(
+    tenant: string,
+    idPrefix: 'wh' | 'cb',
+    url: URL,
+    fields: Pick<WebhookRecord, 'events' | 'tags' | 'delivery'> & { runId?: string },
+  ): Promise<{ rec: WebhookRecord; secret: string }> {
+    const secret = randomBytes(32).toString('hex');
+    const webhookId = `${idPrefix}_${randomBytes(12).toString('base64url')}`;
+    const sealed = await sealSecret(this.keys, secretContext(tenant, webhookId), secret);
+    const now = this.now();
+    const rec: WebhookRecord = {
+      tenant,
+      webhookId,
+      url: url.href,
+      ...fields,
+      secretFingerprint: secretFingerprint(secret),
+      ...sealed,
+      state: 'active',
+      consecutiveFailures: 0,
+      circuitOpenUntil: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (!(await this.store.createWebhook(rec))) throw new Error('webhook id collision');
+    return { rec, secret };
+  }
+
   /**
    * Registers the callback of a run about to be created (`callbackUrl` of `POST /v1/runs`,
    * decision 0025): a durable subscription bound to `runId`, told of {@link CALLBACK_EVENTS},
@@ -395,28 +408,8 @@ export class WebhookService {
    */
   async createCallback(tenant: string, runId: string, rawUrl: string): Promise<{ webhookId: string; secret: string; secretFingerprint: string }> {
     const url = await this.checkUrl(rawUrl);
-    const secret = randomBytes(32).toString('hex');
-    const webhookId = `cb_${randomBytes(12).toString('base64url')}`;
-    const sealed = await sealSecret(this.keys, secretContext(tenant, webhookId), secret);
-    const now = this.now();
-    const rec: WebhookRecord = {
-      tenant,
-      webhookId,
-      url: url.href,
-      events: [...CALLBACK_EVENTS],
-      tags: [],
-      delivery: 'durable',
-      secretFingerprint: secretFingerprint(secret),
-      ...sealed,
-      state: 'active',
-      consecutiveFailures: 0,
-      circuitOpenUntil: null,
-      createdAt: now,
-      updatedAt: now,
-      runId,
-    };
-    if (!(await this.store.createWebhook(rec))) throw new Error('webhook id collision');
-    return { webhookId, secret, secretFingerprint: rec.secretFingerprint };
+    const { rec, secret } = await this.register(tenant, 'cb', url, { events: [...CALLBACK_EVENTS], tags: [], delivery: 'durable', runId });
+    return { webhookId: rec.webhookId, secret, secretFingerprint: rec.secretFingerprint };
   }
 
   /** A callback's secret again (an `Idempotency-Key` replay of `POST /v1/runs`), opened from its sealed row. */
