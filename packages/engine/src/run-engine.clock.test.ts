@@ -9,27 +9,10 @@ import { ManualClock } from './manual-clock.js';
 import { MemoryStore } from './memory-store.js';
 import { BUILTIN_NODES, NodeError, NodeRegistry, type NodeResult } from './nodes.js';
 import { RunEngine } from './run-engine.js';
+import { testNode, testWorkflow } from './workflow-builders.test-support.js';
 
-const node = (id: string, typeId = 'core.noop', config: Record<string, unknown> = {}) => ({
-  id,
-  typeId,
-  name: id,
-  position: { x: 0, y: 0 },
-  config,
-  inputs: {},
-});
-const wf = (id: string, nodes: ReturnType<typeof node>[], edges: [string, string][] = []): WorkflowDefinition =>
-  ({
-    id,
-    name: id,
-    version: '1',
-    nodes,
-    edges: edges.map(([s, t], i) => ({ id: `e${i}`, sourceNodeId: s, targetNodeId: t })),
-    triggers: [{ id: 'manual', type: 'manual', enabled: true }],
-    variables: [],
-    metadata: {},
-    settings: {},
-  }) as WorkflowDefinition;
+const node = testNode;
+const wf = testWorkflow;
 
 const HOUR = 3_600_000;
 const engines: RunEngine[] = [];

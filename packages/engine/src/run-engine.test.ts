@@ -4,6 +4,7 @@ import { MemoryStore } from './memory-store.js';
 import { BUILTIN_NODES, NodeRegistry, type NodeContext } from './nodes.js';
 import { RunEngine } from './run-engine.js';
 import type { RecordRedactor, RunRecord } from './ports.js';
+import { testWorkflow } from './workflow-builders.test-support.js';
 
 const node = (id: string, typeId = 'core.noop', inputs: Record<string, unknown> = {}, config: Record<string, unknown> = {}) => ({
   id,
@@ -13,19 +14,7 @@ const node = (id: string, typeId = 'core.noop', inputs: Record<string, unknown> 
   config,
   inputs,
 });
-const wf = (id: string, nodes: ReturnType<typeof node>[], edges: [string, string][] = [], extra: Partial<WorkflowDefinition> = {}): WorkflowDefinition =>
-  ({
-    id,
-    name: id,
-    version: '1',
-    nodes,
-    edges: edges.map(([s, t], i) => ({ id: `e${i}`, sourceNodeId: s, targetNodeId: t })),
-    triggers: [{ id: 'manual', type: 'manual', enabled: true }],
-    variables: [],
-    metadata: {},
-    settings: {},
-    ...extra,
-  }) as WorkflowDefinition;
+const wf = testWorkflow;
 
 let engine: RunEngine | undefined;
 afterEach(async () => {

@@ -6,6 +6,7 @@ import { MemoryStore } from '../memory-store.js';
 import { NodeRegistry, type NodeResult } from '../nodes.js';
 import type { RunRecord } from '../ports.js';
 import { RunEngine } from '../run-engine.js';
+import { testNode, testWorkflow } from '../workflow-builders.test-support.js';
 import {
   childInputs,
   decisionForTurn,
@@ -150,20 +151,8 @@ describe('orchestration (pure)', () => {
 
 // ---------------------------------------------------------------- engine runs (memory store)
 
-const node = (id: string, typeId: string, config: Record<string, unknown> = {}) => ({ id, typeId, name: id, position: { x: 0, y: 0 }, config, inputs: {} });
-const wf = (id: string, nodes: ReturnType<typeof node>[], edges: [string, string][] = [], extra: Record<string, unknown> = {}): WorkflowDefinition =>
-  ({
-    id,
-    name: id,
-    version: '1',
-    nodes,
-    edges: edges.map(([s, t], i) => ({ id: `e${i}`, sourceNodeId: s, targetNodeId: t })),
-    triggers: [{ id: 'manual', type: 'manual', enabled: true }],
-    variables: [],
-    metadata: {},
-    settings: {},
-    ...extra,
-  }) as WorkflowDefinition;
+const node = testNode;
+const wf = testWorkflow;
 const loop = (id: string, supConfig: Record<string, unknown>, dispConfig: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
   wf(
     id,
